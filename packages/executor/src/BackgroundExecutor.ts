@@ -1,0 +1,416 @@
+/**
+ * `BackgroundExecutor` starts effects in the background as fibers, at most
+ * `maxConcurrency` at a time, inside a scope. When the scope ends it applies
+ * the exit rules: tasks submitted with `cancelOnExit` are interrupted, every
+ * other task is awaited, and failures of tasks submitted with
+ * `reraiseOnExit` are raised as a typed {@link TaskFailedError}.
+ *
+ * It is the Effect port of LangGraph's `AsyncBackgroundExecutor`: `scoped`
+ * plays the part of `async with`, `submit` the part of the submit function,
+ * and a `Layer` gives a whole program one executor.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { BackgroundExecutor, Task } from "@taskscope/executor"
+ *
+ * const fetchPage = (url: string) => Effect.succeed(`<html>${url}</html>`)
+ *
+ * const program = BackgroundExecutor.scoped(
+ *   Effect.gen(function*() {
+ *     const pages = yield* Effect.forEach(["/a", "/b"], (url) =>
+ *       BackgroundExecutor.submit(fetchPage(url), { name: url }))
+ *     return yield* Effect.forEach(pages, Task.join)
+ *   }),
+ *   { maxConcurrency: 4 }
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import { type ExecutorClosedError, TaskFailedError } from "./ExecutorError.ts"
+import * as core from "./internal/executor.ts"
+import { InvalidArgumentError } from "./internal/options.ts"
+import type * as Task from "./Task.ts"
+
+export {
+  /**
+   * Raised by `submit` once the executor has closed.
+   *
+   * @category errors
+   * @since 0.1.0
+   */
+  ExecutorClosedError,
+  /**
+   * Raised when tasks flagged `reraiseOnExit` failed.
+   *
+   * @category errors
+   * @since 0.1.0
+   */
+  TaskFailedError
+} from "./ExecutorError.ts"
+
+// -----------------------------------------------------------------------------
+// models
+// -----------------------------------------------------------------------------
+
+/**
+ * What an executor does: take tasks, and tell when they are done.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { BackgroundExecutor } from "@taskscope/executor"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const executor = yield* BackgroundExecutor.make({ maxConcurrency: 2 })
+ *   yield* executor.submit(Effect.log("hello"))
+ *   yield* executor.awaitIdle
+ *   return yield* executor.stats
+ * }))
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Executor {
+  /**
+   * Hands `task` to the executor and returns its handle at once. The task
+   * runs with the submitter's context (services, references, log
+   * annotations, span parent).
+   */
+  readonly submit: <A, E, R>(
+    task: Effect.Effect<A, E, R>,
+    options?: SubmitOptions
+  ) => Effect.Effect<Task.Task<A, E>, ExecutorClosedError, R>
+  /** Waits until no submitted task is unfinished. */
+  readonly awaitIdle: Effect.Effect<void>
+  /**
+   * Waits like `awaitIdle`, then fails with the failures of `reraiseOnExit`
+   * tasks that have not been reported yet; reported ones are not raised again
+   * when the scope ends.
+   */
+  readonly join: Effect.Effect<void, TaskFailedError>
+  /** A snapshot of the executor's counters. */
+  readonly stats: Effect.Effect<Stats>
+}
+
+/**
+ * Options of an executor.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Options {
+  /** How many tasks may run at once: an integer from 1 up, or `Infinity` (the default). */
+  readonly maxConcurrency?: number | undefined
+  /**
+   * How many tasks may wait for a permit: an integer from 1 up, or `Infinity`
+   * (the default). When the queue is full, `submit` suspends until a place
+   * frees (backpressure), so a producer holds at most
+   * `maxConcurrency + maxQueue` tasks in memory.
+   */
+  readonly maxQueue?: number | undefined
+  /**
+   * Marks failures that are control signals, not errors (LangGraph's
+   * `GraphBubbleUp`). It receives each error or defect of a failed task; a
+   * failure made only of such signals is never re-raised on exit.
+   */
+  readonly bubbleUp?: ((error: unknown) => boolean) | undefined
+}
+
+/**
+ * Options of one submission.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface SubmitOptions {
+  /** Names the task's span and log annotation; appears in errors. Default `task-<id>`. */
+  readonly name?: string | undefined
+  /** Interrupt the task, queued or running, when the executor's scope ends. Default `false`. */
+  readonly cancelOnExit?: boolean | undefined
+  /** Raise the task's failure when the executor's scope ends. Default `true`. */
+  readonly reraiseOnExit?: boolean | undefined
+  /** Start the task only once the submitter yields, not before `submit` returns. Default `false`. */
+  readonly nextTick?: boolean | undefined
+}
+
+/**
+ * Counters of an executor. `queued + running` tasks are unfinished;
+ * `succeeded + failed + interrupted` have ended.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export interface Stats {
+  readonly submitted: number
+  readonly queued: number
+  readonly running: number
+  readonly succeeded: number
+  readonly failed: number
+  readonly interrupted: number
+}
+
+/**
+ * The body of {@link scoped}: an effect that may use the
+ * `BackgroundExecutor` service, or a function of the executor.
+ *
+ * @category models
+ * @since 0.1.0
+ */
+export type Body<A, E, R> = Effect.Effect<A, E, R> | ((executor: Executor) => Effect.Effect<A, E, R>)
+
+// -----------------------------------------------------------------------------
+// service
+// -----------------------------------------------------------------------------
+
+/**
+ * The service key of an {@link Executor}, provided by {@link layer} and
+ * {@link scoped}.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { BackgroundExecutor } from "@taskscope/executor"
+ *
+ * const program = Effect.gen(function*() {
+ *   const executor = yield* BackgroundExecutor.BackgroundExecutor
+ *   yield* executor.submit(Effect.log("in the background"))
+ * }).pipe(Effect.provide(BackgroundExecutor.layer()))
+ * ```
+ *
+ * @category services
+ * @since 0.1.0
+ */
+export class BackgroundExecutor extends Context.Service<BackgroundExecutor, Executor>()(
+  "@taskscope/executor/BackgroundExecutor"
+) {}
+
+// -----------------------------------------------------------------------------
+// constructors
+// -----------------------------------------------------------------------------
+
+/** Wraps the machinery in the public interface; checks `submit`'s arguments. */
+const fromCore = (executor: core.ExecutorCore): Executor => ({
+  submit: <A, E, R>(task: Effect.Effect<A, E, R>, options?: SubmitOptions) =>
+    Effect.withFiber<Task.Task<A, E>, ExecutorClosedError, R>((fiber) => {
+      if (!Effect.isEffect(task)) {
+        return Effect.die(new InvalidArgumentError({ argument: "task", value: task, expected: "an Effect" }))
+      }
+      return executor.submit(task, core.makeSubmission(options), fiber)
+    }),
+  awaitIdle: executor.awaitIdle,
+  join: executor.join,
+  stats: executor.stats
+})
+
+/**
+ * Creates an executor that lives as long as the current scope. When the
+ * scope closes, the exit rules apply; failures not surfaced by `join` become
+ * a defect carrying the {@link TaskFailedError} (a finalizer cannot fail with
+ * a typed error), unless the scope itself failed, whose error then wins.
+ *
+ * Bad options die at once with an error naming the option and its value.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { BackgroundExecutor } from "@taskscope/executor"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const executor = yield* BackgroundExecutor.make({ maxConcurrency: 8 })
+ *   yield* executor.submit(Effect.log("tick"), { name: "tick" })
+ *   yield* executor.join
+ * }))
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const make = (options?: Options): Effect.Effect<Executor, never, Scope.Scope> =>
+  Effect.suspend(() => {
+    const executor = new core.ExecutorCore(core.makeConfig(options))
+    return Effect.as(Effect.addFinalizer((exit) => core.finalize(executor, exit)), fromCore(executor))
+  })
+
+/**
+ * A layer that provides one {@link BackgroundExecutor} to a program, closed
+ * with the exit rules when the layer is released.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { BackgroundExecutor } from "@taskscope/executor"
+ *
+ * const program = BackgroundExecutor.submit(Effect.log("hi")).pipe(
+ *   Effect.provide(BackgroundExecutor.layer({ maxConcurrency: 16 }))
+ * )
+ * ```
+ *
+ * @category layers
+ * @since 0.1.0
+ */
+export const layer = (options?: Options): Layer.Layer<BackgroundExecutor> =>
+  Layer.effect(BackgroundExecutor, make(options))
+
+/**
+ * Runs `body` with a fresh executor and applies the exit rules when it ends
+ * (the `async with` of the original): cancel-on-exit tasks are interrupted,
+ * the others awaited — even if the caller is interrupted meanwhile — and,
+ * if `body` succeeded, the first re-raisable task failure fails the result
+ * with a {@link TaskFailedError}. If `body` failed, its error wins.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { BackgroundExecutor } from "@taskscope/executor"
+ *
+ * const program = BackgroundExecutor.scoped(
+ *   (executor) => executor.submit(Effect.log("in the background")),
+ *   { maxConcurrency: 2 }
+ * )
+ * // or: body.pipe(BackgroundExecutor.scoped({ maxConcurrency: 2 }))
+ * ```
+ *
+ * @category constructors
+ * @since 0.1.0
+ */
+export const scoped: {
+  (
+    options?: Options
+  ): <A, E, R>(body: Body<A, E, R>) => Effect.Effect<A, E | TaskFailedError, Exclude<R, BackgroundExecutor>>
+  <A, E, R>(
+    body: Body<A, E, R>,
+    options?: Options
+  ): Effect.Effect<A, E | TaskFailedError, Exclude<R, BackgroundExecutor>>
+} = dual(
+  (args) => Effect.isEffect(args[0]) || typeof args[0] === "function",
+  <A, E, R>(body: Body<A, E, R>, options?: Options) =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.suspend(() => {
+        const executor = new core.ExecutorCore(core.makeConfig(options))
+        const service = fromCore(executor)
+        const effect = typeof body === "function" ? body(service) : body
+        return Effect.flatMap(
+          Effect.exit(restore(Effect.provideService(effect, BackgroundExecutor, service))),
+          (exit) => Effect.flatMap(executor.close, () => core.resolveExit(exit, executor.takeFailure()))
+        )
+      })
+    )
+)
+
+// -----------------------------------------------------------------------------
+// accessors
+// -----------------------------------------------------------------------------
+
+const isOptionsArgument = (u: unknown): boolean => {
+  if (u === undefined) return true
+  if (typeof u !== "object" || u === null || Effect.isEffect(u)) return false
+  const proto = Object.getPrototypeOf(u)
+  return proto === Object.prototype || proto === null
+}
+
+/**
+ * Submits `task` to the {@link BackgroundExecutor} in context. Data-first
+ * `submit(task, options)` or data-last `task.pipe(submit(options))`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { BackgroundExecutor } from "@taskscope/executor"
+ *
+ * const program = BackgroundExecutor.scoped(Effect.gen(function*() {
+ *   yield* BackgroundExecutor.submit(Effect.log("a"), { name: "a" })
+ *   yield* Effect.log("b").pipe(BackgroundExecutor.submit({ name: "b", cancelOnExit: true }))
+ * }))
+ * ```
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const submit: {
+  (
+    options?: SubmitOptions
+  ): <A, E, R>(task: Effect.Effect<A, E, R>) => Effect.Effect<Task.Task<A, E>, ExecutorClosedError, R | BackgroundExecutor>
+  <A, E, R>(
+    task: Effect.Effect<A, E, R>,
+    options?: SubmitOptions
+  ): Effect.Effect<Task.Task<A, E>, ExecutorClosedError, R | BackgroundExecutor>
+} = dual(
+  (args) => args.length >= 2 || !isOptionsArgument(args[0]),
+  <A, E, R>(task: Effect.Effect<A, E, R>, options?: SubmitOptions) =>
+    Effect.flatMap(BackgroundExecutor, (executor) => executor.submit(task, options))
+)
+
+/**
+ * Waits until the {@link BackgroundExecutor} in context has no unfinished task.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { BackgroundExecutor } from "@taskscope/executor"
+ *
+ * const program = BackgroundExecutor.scoped(Effect.gen(function*() {
+ *   yield* BackgroundExecutor.submit(Effect.sleep("1 second"))
+ *   yield* BackgroundExecutor.awaitIdle
+ * }))
+ * ```
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const awaitIdle: Effect.Effect<void, never, BackgroundExecutor> = Effect.flatMap(
+  BackgroundExecutor,
+  (executor) => executor.awaitIdle
+)
+
+/**
+ * Waits until the {@link BackgroundExecutor} in context is idle, then fails
+ * with the task failures not reported yet.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { BackgroundExecutor } from "@taskscope/executor"
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* BackgroundExecutor.submit(Effect.fail("boom"))
+ *   yield* BackgroundExecutor.join // fails with TaskFailedError
+ * }).pipe(Effect.provide(BackgroundExecutor.layer()))
+ * ```
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const join: Effect.Effect<void, TaskFailedError, BackgroundExecutor> = Effect.flatMap(
+  BackgroundExecutor,
+  (executor) => executor.join
+)
+
+/**
+ * The counters of the {@link BackgroundExecutor} in context.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { BackgroundExecutor } from "@taskscope/executor"
+ *
+ * const program = BackgroundExecutor.scoped(Effect.gen(function*() {
+ *   yield* BackgroundExecutor.submit(Effect.void)
+ *   return yield* BackgroundExecutor.stats // { submitted: 1, succeeded: 1, ... }
+ * }))
+ * ```
+ *
+ * @category accessors
+ * @since 0.1.0
+ */
+export const stats: Effect.Effect<Stats, never, BackgroundExecutor> = Effect.flatMap(
+  BackgroundExecutor,
+  (executor) => executor.stats
+)

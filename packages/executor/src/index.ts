@@ -1,0 +1,27 @@
+/**
+ * `@taskscope/executor`: background executors for Effect programs.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * Start effects in the background as fibers with bounded concurrency, inside
+ * a scope, with per-task exit policies and typed failures.
+ *
+ * @since 0.1.0
+ */
+export * as BackgroundExecutor from "./BackgroundExecutor.ts"
+
+/**
+ * The typed errors shared by every taskscope executor.
+ *
+ * @since 0.1.0
+ */
+export * as ExecutorError from "./ExecutorError.ts"
+
+/**
+ * The handle of a submitted task: `join`, `await`, `interrupt`, `poll`.
+ *
+ * @since 0.1.0
+ */
+export * as Task from "./Task.ts"

@@ -1,0 +1,464 @@
+/**
+ * The machinery behind every taskscope executor, and the one place where the
+ * exit rules live.
+ *
+ * An executor holds permits (`maxConcurrency`) and a FIFO of tasks waiting for
+ * one. A waiting task is a plain record in a singly linked list, not a fiber:
+ * it becomes a fiber (`Effect.runForkWith` with the submitter's context) only
+ * when it takes a permit. Starting and finishing are O(1); a task interrupted
+ * while queued is marked done and skipped when the queue reaches it.
+ *
+ * The exit rules (see the README) are implemented by {@link ExecutorCore.close}
+ * and {@link ExecutorCore.takeFailure}, and combined with the owner's exit by
+ * {@link resolveExit} (for `scoped`) and {@link finalize} (for scope
+ * finalizers, which cannot fail with a typed error).
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import type * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import { ExecutorClosedError, TaskFailedError, type TaskFailure } from "../ExecutorError.ts"
+import * as Task from "../Task.ts"
+import * as Check from "./options.ts"
+
+/** Resolved executor options. */
+export interface Config {
+  readonly maxConcurrency: number
+  readonly maxQueue: number
+  readonly bubbleUp: ((error: unknown) => boolean) | undefined
+}
+
+/** Resolved submit options. */
+export interface Submission {
+  readonly name: string | undefined
+  readonly cancelOnExit: boolean
+  readonly reraiseOnExit: boolean
+  readonly nextTick: boolean
+}
+
+/** Counters, as `stats` reports them. */
+export interface Stats {
+  readonly submitted: number
+  readonly queued: number
+  readonly running: number
+  readonly succeeded: number
+  readonly failed: number
+  readonly interrupted: number
+}
+
+/** Checks executor options, throwing `InvalidArgumentError` on bad input. */
+export const makeConfig = (options: unknown): Config => {
+  const o = Check.optionsObject<Record<string, unknown>>("options", options) ?? {}
+  return {
+    maxConcurrency: Check.positiveIntegerOrInfinity("maxConcurrency", o.maxConcurrency, Number.POSITIVE_INFINITY),
+    maxQueue: Check.positiveIntegerOrInfinity("maxQueue", o.maxQueue, Number.POSITIVE_INFINITY),
+    bubbleUp: Check.optionalFunction<(error: unknown) => boolean>("bubbleUp", o.bubbleUp)
+  }
+}
+
+const defaultSubmission: Submission = { name: undefined, cancelOnExit: false, reraiseOnExit: true, nextTick: false }
+
+/** Checks submit options, throwing `InvalidArgumentError` on bad input. */
+export const makeSubmission = (options: unknown): Submission => {
+  if (options === undefined) return defaultSubmission
+  const o = Check.optionsObject<Record<string, unknown>>("submit options", options)!
+  return {
+    name: Check.optionalName("name", o.name),
+    cancelOnExit: Check.boolean("cancelOnExit", o.cancelOnExit, false),
+    reraiseOnExit: Check.boolean("reraiseOnExit", o.reraiseOnExit, true),
+    nextTick: Check.boolean("nextTick", o.nextTick, false)
+  }
+}
+
+// Task states. A task holds a permit in STARTING and RUNNING.
+const QUEUED = 0
+const STARTING = 1 // has a permit, its start is scheduled (nextTick)
+const RUNNING = 2
+const DONE = 3
+
+/**
+ * A submitted task: the queue entry, the running fiber's owner and the handle
+ * returned to the user, in one object so a task costs one allocation.
+ */
+class TaskRecord<A, E> implements Task.Task<A, E> {
+  readonly [Task.TypeId] = Task.TypeId
+  state = QUEUED
+  effect: Effect.Effect<A, E, any> | undefined
+  context: Context.Context<never> | undefined
+  fiber: Fiber.Fiber<A, E> | undefined = undefined
+  exit: Exit.Exit<A, E> | undefined = undefined
+  observers: Array<(exit: Exit.Exit<A, E>) => void> | undefined = undefined
+  /** Set when an interrupt arrives while the fiber is being created. */
+  pendingInterrupt: number | undefined = undefined
+  next: TaskRecord<any, any> | undefined = undefined
+  readonly executor: ExecutorCore
+  readonly id: number
+  readonly label: string | undefined
+  readonly cancelOnExit: boolean
+  readonly reraiseOnExit: boolean
+
+  constructor(
+    executor: ExecutorCore,
+    id: number,
+    effect: Effect.Effect<A, E, any>,
+    context: Context.Context<never>,
+    submission: Submission
+  ) {
+    this.executor = executor
+    this.id = id
+    this.effect = effect
+    this.context = context
+    this.label = submission.name
+    this.cancelOnExit = submission.cancelOnExit
+    this.reraiseOnExit = submission.reraiseOnExit
+  }
+
+  get name(): string {
+    return this.label ?? `task-${this.id}`
+  }
+
+  get await(): Effect.Effect<Exit.Exit<A, E>> {
+    return Effect.suspend(() =>
+      this.exit !== undefined
+        ? Exit.succeed(this.exit)
+        : Effect.callback<Exit.Exit<A, E>>((resume) => this.observe(resume))
+    )
+  }
+
+  get join(): Effect.Effect<A, E> {
+    return Effect.flatten(this.await)
+  }
+
+  get interrupt(): Effect.Effect<void> {
+    return Effect.withFiber((fiber) => {
+      this.executor.interruptTask(this, fiber.id)
+      return Effect.asVoid(this.await)
+    })
+  }
+
+  get poll(): Effect.Effect<Exit.Exit<A, E> | undefined> {
+    return Effect.sync(() => this.exit)
+  }
+
+  /** Calls `resume` with the exit once the task ends; returns the canceller. */
+  private observe(resume: (effect: Effect.Effect<Exit.Exit<A, E>>) => void): Effect.Effect<void> {
+    const observer = (exit: Exit.Exit<A, E>) => resume(Exit.succeed(exit))
+    ;(this.observers ??= []).push(observer)
+    return Effect.sync(() => {
+      const index = this.observers?.indexOf(observer) ?? -1
+      if (index >= 0) this.observers!.splice(index, 1)
+    })
+  }
+
+  toJSON(): unknown {
+    return { _id: "Task", id: this.id, name: this.name, state: ["queued", "starting", "running", "done"][this.state] }
+  }
+}
+
+/** A submitter suspended by `maxQueue`, woken in FIFO order. */
+type QueueWaiter = () => void
+
+/**
+ * One executor's state: permits, the FIFO of waiting tasks, the counters and
+ * the failures kept for the exit rules.
+ */
+export class ExecutorCore {
+  readonly config: Config
+  private phase: "open" | "closing" | "closed" = "open"
+  private nextId = 0
+  private running = 0
+  private queued = 0
+  private head: TaskRecord<any, any> | undefined = undefined
+  private tail: TaskRecord<any, any> | undefined = undefined
+  private unfinished = 0
+  private pumping = false
+  private submitted = 0
+  private succeeded = 0
+  private failed = 0
+  private interrupted = 0
+  /** Unfinished tasks flagged cancel-on-exit: the ones rule 1 interrupts. */
+  private readonly cancelOnExit = new Set<TaskRecord<any, any>>()
+  /** Re-raisable failures not yet reported, in completion order. */
+  private failures: Array<TaskRecord<any, any>> = []
+  private idleWaiters: Array<() => void> = []
+  /** Submitters suspended by `maxQueue` (a Set keeps insertion order and deletes in O(1)). */
+  private readonly queueWaiters = new Set<QueueWaiter>()
+
+  constructor(config: Config) {
+    this.config = config
+  }
+
+  get isClosed(): boolean {
+    return this.phase === "closed"
+  }
+
+  /** Submits `effect` in the context of `submitter`. */
+  submit<A, E, R>(
+    effect: Effect.Effect<A, E, R>,
+    submission: Submission,
+    submitter: Fiber.Fiber<unknown, unknown>
+  ): Effect.Effect<Task.Task<A, E>, ExecutorClosedError> {
+    if (this.phase === "closed") {
+      return Effect.fail(new ExecutorClosedError({ taskName: submission.name }))
+    }
+    if (this.running < this.config.maxConcurrency || this.queued + this.queueWaiters.size < this.config.maxQueue) {
+      return Exit.succeed(this.accept(effect, submission, submitter))
+    }
+    // Backpressure: wait for a place in the queue. The waiter submits the
+    // task itself, synchronously, when a place frees, so that a submitter
+    // interrupted while waiting leaves nothing behind.
+    return Effect.callback<Task.Task<A, E>, ExecutorClosedError>((resume) => {
+      const waiter: QueueWaiter = () => {
+        this.queueWaiters.delete(waiter)
+        resume(
+          this.phase === "closed"
+            ? Effect.fail(new ExecutorClosedError({ taskName: submission.name }))
+            : Exit.succeed(this.accept(effect, submission, submitter))
+        )
+      }
+      this.queueWaiters.add(waiter)
+      return Effect.sync(() => {
+        this.queueWaiters.delete(waiter)
+      })
+    })
+  }
+
+  private accept<A, E>(
+    effect: Effect.Effect<A, E, any>,
+    submission: Submission,
+    submitter: Fiber.Fiber<unknown, unknown>
+  ): TaskRecord<A, E> {
+    const record = new TaskRecord<A, E>(this, ++this.nextId, effect, submitter.context, submission)
+    this.submitted++
+    this.unfinished++
+    if (record.cancelOnExit) {
+      if (this.phase !== "open") {
+        // rule 2: a cancel-on-exit task submitted while closing never runs
+        this.finish(record, Exit.interrupt(submitter.id))
+        return record
+      }
+      this.cancelOnExit.add(record)
+    }
+    if (this.running < this.config.maxConcurrency && this.queued === 0) {
+      this.running++
+      record.state = STARTING
+      if (submission.nextTick) {
+        submitter.currentDispatcher.scheduleTask(() => this.start(record), 0)
+      } else {
+        this.start(record)
+      }
+    } else {
+      this.queued++
+      if (this.tail === undefined) this.head = record
+      else this.tail.next = record
+      this.tail = record
+    }
+    return record
+  }
+
+  /** Forks the task's fiber; the task already holds a permit. */
+  private start(record: TaskRecord<any, any>): void {
+    if (record.state !== STARTING) return // interrupted before its scheduled start
+    record.state = RUNNING
+    let effect = record.effect!
+    if (record.label !== undefined) {
+      effect = Effect.withSpan(Effect.annotateLogs(effect, "task", record.label), record.label)
+    }
+    const fiber = Effect.runForkWith(record.context!)(effect as Effect.Effect<any, any, never>)
+    record.effect = undefined
+    record.context = undefined
+    record.fiber = fiber
+    fiber.addObserver((exit) => this.finish(record, exit))
+    if (record.pendingInterrupt !== undefined) {
+      fiber.interruptUnsafe(record.pendingInterrupt)
+    }
+  }
+
+  /** Starts queued tasks while permits are free. Re-entrant calls return at once. */
+  private pump(): void {
+    if (this.pumping) return
+    this.pumping = true
+    try {
+      while (this.running < this.config.maxConcurrency && this.head !== undefined) {
+        const record = this.head
+        this.head = record.next
+        if (this.head === undefined) this.tail = undefined
+        record.next = undefined
+        if (record.state !== QUEUED) continue // interrupted while queued
+        this.queued--
+        this.running++
+        record.state = STARTING
+        this.start(record)
+      }
+      this.admitWaiters()
+    } finally {
+      this.pumping = false
+    }
+  }
+
+  /** Lets submitters suspended by `maxQueue` in, oldest first. */
+  private admitWaiters(): void {
+    while (
+      this.queueWaiters.size > 0 &&
+      (this.queued < this.config.maxQueue || this.running < this.config.maxConcurrency)
+    ) {
+      const waiter = this.queueWaiters.values().next().value!
+      waiter()
+    }
+  }
+
+  private finish(record: TaskRecord<any, any>, exit: Exit.Exit<any, any>): void {
+    if (record.state === DONE) return
+    const heldPermit = record.state !== QUEUED
+    record.state = DONE
+    record.exit = exit
+    record.fiber = undefined
+    record.effect = undefined
+    record.context = undefined
+    if (heldPermit) this.running--
+    else this.queued--
+    this.unfinished--
+    if (record.cancelOnExit) this.cancelOnExit.delete(record)
+    if (Exit.isSuccess(exit)) {
+      this.succeeded++
+    } else if (Cause.hasInterruptsOnly(exit.cause)) {
+      this.interrupted++
+    } else {
+      this.failed++
+      if (record.reraiseOnExit && !this.isBubbleUp(exit.cause)) this.failures.push(record)
+    }
+    const observers = record.observers
+    if (observers !== undefined) {
+      record.observers = undefined
+      for (let i = 0; i < observers.length; i++) observers[i]!(exit)
+    }
+    if (heldPermit) this.pump()
+    else if (!this.pumping) this.admitWaiters()
+    if (this.unfinished === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters
+      this.idleWaiters = []
+      for (let i = 0; i < waiters.length; i++) waiters[i]!()
+    }
+  }
+
+  /** A failure is a bubble-up signal when every error and defect in it satisfies `bubbleUp`. */
+  private isBubbleUp(cause: Cause.Cause<unknown>): boolean {
+    const bubbleUp = this.config.bubbleUp
+    if (bubbleUp === undefined) return false
+    let signals = 0
+    for (const reason of cause.reasons) {
+      if (Cause.isInterruptReason(reason)) continue
+      if (!bubbleUp(Cause.isFailReason(reason) ? reason.error : reason.defect)) return false
+      signals++
+    }
+    return signals > 0
+  }
+
+  /** Interrupts a task on behalf of fiber `by`, whatever its state. */
+  interruptTask(record: TaskRecord<any, any>, by: number): void {
+    switch (record.state) {
+      case QUEUED:
+      case STARTING:
+        this.finish(record, Exit.interrupt(by))
+        return
+      case RUNNING:
+        if (record.fiber !== undefined) record.fiber.interruptUnsafe(by)
+        else record.pendingInterrupt = by
+        return
+    }
+  }
+
+  /** Waits until no submitted task is unfinished. */
+  readonly awaitIdle: Effect.Effect<void> = Effect.suspend(() =>
+    this.unfinished === 0 ? Effect.void : Effect.callback<void>((resume) => {
+      const waiter = () => resume(Effect.void)
+      this.idleWaiters.push(waiter)
+      return Effect.sync(() => {
+        const index = this.idleWaiters.indexOf(waiter)
+        if (index >= 0) this.idleWaiters.splice(index, 1)
+      })
+    })
+  )
+
+  /**
+   * Rules 1–3: interrupts the unfinished cancel-on-exit tasks, waits for every
+   * other task (including those submitted while closing), then refuses new
+   * submissions. The wait cannot be cut short by interrupting the closer.
+   */
+  readonly close: Effect.Effect<void> = Effect.uninterruptible(Effect.withFiber((closer) => {
+    if (this.phase === "closed") return Effect.void
+    this.phase = "closing"
+    for (const record of Array.from(this.cancelOnExit)) this.interruptTask(record, closer.id)
+    return Effect.map(this.awaitIdle, () => {
+      this.phase = "closed"
+      // submitters still waiting for a queue place cannot be admitted any more
+      for (const waiter of Array.from(this.queueWaiters)) waiter()
+    })
+  }))
+
+  /**
+   * Rule 4: the re-raisable failures not yet reported, as one error naming
+   * the first in submission order; reported failures are not reported again.
+   */
+  takeFailure(): TaskFailedError | undefined {
+    if (this.failures.length === 0) return undefined
+    const records = this.failures.sort((a, b) => a.id - b.id)
+    this.failures = []
+    const failures = records.map((record): TaskFailure => ({
+      taskId: record.id,
+      taskName: record.name,
+      cause: (record.exit as Exit.Failure<unknown, unknown>).cause
+    }))
+    return TaskFailedError.fromFailures(failures as [TaskFailure, ...Array<TaskFailure>])
+  }
+
+  /** Waits like `awaitIdle`, then fails with the failures not yet reported. */
+  readonly join: Effect.Effect<void, TaskFailedError> = Effect.flatMap(this.awaitIdle, () => {
+    const failure = this.takeFailure()
+    return failure === undefined ? Effect.void : Effect.fail(failure)
+  })
+
+  readonly stats: Effect.Effect<Stats> = Effect.sync(() => ({
+    submitted: this.submitted,
+    queued: this.queued,
+    running: this.running,
+    succeeded: this.succeeded,
+    failed: this.failed,
+    interrupted: this.interrupted
+  }))
+}
+
+/**
+ * Rule 4 for an owner that can fail (`scoped`): a successful owner fails with
+ * the task failure; a failed owner's error wins; an interrupted owner is
+ * still interrupted, and the task failure rides along in the same cause so
+ * that it is not lost.
+ */
+export const resolveExit = <A, E>(
+  owner: Exit.Exit<A, E>,
+  failure: TaskFailedError | undefined
+): Exit.Exit<A, E | TaskFailedError> => {
+  if (failure === undefined) return owner
+  if (Exit.isSuccess(owner)) return Exit.fail(failure)
+  if (Cause.hasInterruptsOnly(owner.cause)) return Exit.failCause(Cause.combine(owner.cause, Cause.fail(failure)))
+  return owner
+}
+
+/**
+ * Rule 4 for a scope finalizer (`make`, `layer`), which cannot fail with a
+ * typed error: closes the executor, then turns failures nobody joined into a
+ * defect carrying the `TaskFailedError`. When the scope itself failed, its
+ * error wins and the task failures are logged instead of raised.
+ */
+export const finalize = (core: ExecutorCore, scopeExit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
+  Effect.flatMap(core.close, () => {
+    const failure = core.takeFailure()
+    if (failure === undefined) return Effect.void
+    if (Exit.isFailure(scopeExit) && !Cause.hasInterruptsOnly(scopeExit.cause)) {
+      return Effect.logWarning("taskscope: task failures not raised because the scope already failed", failure)
+    }
+    return Effect.die(failure)
+  })
