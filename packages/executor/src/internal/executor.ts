@@ -391,7 +391,11 @@ export class ExecutorCore {
   readonly close: Effect.Effect<void> = Effect.uninterruptible(Effect.withFiber((closer) => {
     if (this.phase === "closed") return Effect.void
     this.phase = "closing"
-    for (const record of Array.from(this.cancelOnExit)) this.interruptTask(record, closer.id)
+    // Queued ones first: interrupting a running task frees a permit, which
+    // must not go to a queued task that is about to be cancelled.
+    const doomed = Array.from(this.cancelOnExit)
+    for (const record of doomed) if (record.state !== RUNNING) this.interruptTask(record, closer.id)
+    for (const record of doomed) this.interruptTask(record, closer.id)
     return Effect.map(this.awaitIdle, () => {
       this.phase = "closed"
       // submitters still waiting for a queue place cannot be admitted any more

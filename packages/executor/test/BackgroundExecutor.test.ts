@@ -1,0 +1,308 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, Context, Effect, Exit, Fiber, References } from "effect"
+import { TestClock } from "effect/testing"
+import { BackgroundExecutor, ExecutorError, Task } from "../src/index.ts"
+
+/** The defect of a died exit, or fails the test. */
+const defectOf = (exit: Exit.Exit<unknown, unknown>): unknown => {
+  assert.isTrue(Exit.isFailure(exit), "expected the effect to die")
+  const defect = Cause.findDefect((exit as Exit.Failure<unknown, unknown>).cause)
+  assert.strictEqual(defect._tag, "Success", `expected a defect in ${String(exit)}`)
+  return (defect as { success: unknown }).success
+}
+
+class Greeting extends Context.Service<Greeting, string>()("test/Greeting") {}
+
+describe("BackgroundExecutor", () => {
+  describe("ported from the seed's Testing Guide", () => {
+    it.effect("basic: submit returns a task whose result is the effect's value", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        const task = yield* BackgroundExecutor.submit(Effect.succeed(10).pipe(Effect.map((x) => x * 2)))
+        assert.isTrue(Task.isTask(task))
+        assert.strictEqual(yield* Task.join(task), 20)
+      })))
+
+    it.effect("cancellation: a long-running cancel-on-exit task is cancelled when the scope ends", () =>
+      Effect.gen(function*() {
+        const task = yield* BackgroundExecutor.scoped(
+          BackgroundExecutor.submit(Effect.sleep("10 seconds"), { cancelOnExit: true })
+        )
+        const exit = yield* Task.await(task)
+        assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+      }))
+
+    it.effect("error propagation: a failing task fails the scope with its error", () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(BackgroundExecutor.scoped(
+          BackgroundExecutor.submit(Effect.fail(new Error("Task failed")))
+        ))
+        assert.instanceOf(error, ExecutorError.TaskFailedError)
+        assert.strictEqual((Cause.squash(error.cause) as Error).message, "Task failed")
+      }))
+
+    it.effect("concurrency limit: 4 tasks of 100 ms at maxConcurrency 2 take two rounds", () =>
+      Effect.gen(function*() {
+        const owner = yield* Effect.forkChild(
+          BackgroundExecutor.scoped(Effect.forEach([0, 1, 2, 3], (i) =>
+            BackgroundExecutor.submit(Effect.as(Effect.sleep(100), i))), { maxConcurrency: 2 }),
+          { startImmediately: true }
+        )
+        yield* TestClock.adjust(100)
+        assert.isUndefined(owner.pollUnsafe(), "four tasks finished in one round")
+        yield* TestClock.adjust(100)
+        const tasks = yield* Fiber.join(owner)
+        assert.deepStrictEqual(yield* Effect.forEach(tasks, Task.join), [0, 1, 2, 3])
+      }))
+
+    it.effect("next tick: the submitter runs on before the task starts", () =>
+      Effect.gen(function*() {
+        const events: Array<string> = []
+        yield* BackgroundExecutor.scoped(Effect.gen(function*() {
+          events.push("before")
+          yield* BackgroundExecutor.submit(Effect.sync(() => events.push("task")), { nextTick: true })
+          events.push("after")
+          yield* Effect.yieldNow
+        }))
+        assert.deepStrictEqual(events, ["before", "after", "task"])
+      }))
+
+    it.effect("error handling: joining a failing task fails with its error, and the body's error wins", () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(BackgroundExecutor.scoped(Effect.gen(function*() {
+          const task = yield* BackgroundExecutor.submit(Effect.fail("Async task failed"))
+          yield* Task.join(task)
+        })))
+        assert.strictEqual(error, "Async task failed")
+      }))
+
+    it.effect("cleanup: a task not flagged cancel-on-exit completes before the scope ends", () =>
+      Effect.gen(function*() {
+        const completed: Array<boolean> = []
+        yield* BackgroundExecutor.scoped(
+          BackgroundExecutor.submit(Effect.sync(() => completed.push(true)).pipe(Effect.delay(5)), {
+            cancelOnExit: false
+          }).pipe(Effect.andThen(TestClock.adjust(5)))
+        )
+        assert.deepStrictEqual(completed, [true])
+      }))
+
+    it.effect("batch: 100 quick tasks all return their result", () =>
+      Effect.gen(function*() {
+        const results = yield* BackgroundExecutor.scoped(Effect.gen(function*() {
+          const tasks = yield* Effect.forEach(
+            Array.from({ length: 100 }, (_, i) => i),
+            (i) => BackgroundExecutor.submit(Effect.sync(() => i * i))
+          )
+          return yield* Effect.forEach(tasks, Task.join)
+        }))
+        assert.strictEqual(results.length, 100)
+        assert.strictEqual(results[99], 99 * 99)
+      }))
+  })
+
+  describe("rule 2: children submitted while closing", () => {
+    it.effect("a running task may submit while the executor closes; its child is awaited", () =>
+      Effect.gen(function*() {
+        const events: Array<string> = []
+        yield* BackgroundExecutor.scoped((executor) =>
+          executor.submit(Effect.gen(function*() {
+            yield* Effect.yieldNow // the body has ended and the executor is closing now
+            const child = yield* executor.submit(Effect.sync(() => events.push("child")).pipe(Effect.delay(10)))
+            const doomed = yield* executor.submit(Effect.sync(() => events.push("doomed")), { cancelOnExit: true })
+            events.push(`doomed:${(yield* Task.poll(doomed)) === undefined ? "pending" : "ended"}`)
+            return child
+          })).pipe(Effect.andThen(Effect.forkChild(TestClock.adjust(10))))
+        )
+        assert.deepStrictEqual(events, ["doomed:ended", "child"])
+      }))
+  })
+
+  describe("rule 4: make and layer", () => {
+    it.effect("an un-joined failure becomes a defect carrying the TaskFailedError when the scope closes", () =>
+      Effect.gen(function*() {
+        const exit = yield* Effect.exit(Effect.scoped(Effect.gen(function*() {
+          const executor = yield* BackgroundExecutor.make()
+          yield* executor.submit(Effect.fail("lost?"), { name: "worker" })
+        })))
+        const defect = defectOf(exit)
+        assert.instanceOf(defect, ExecutorError.TaskFailedError)
+        assert.strictEqual((defect as ExecutorError.TaskFailedError).taskName, "worker")
+      }))
+
+    it.effect("a layer user surfaces failures with join; joined failures do not die on release", () =>
+      Effect.gen(function*() {
+        const joined = yield* Effect.gen(function*() {
+          yield* BackgroundExecutor.submit(Effect.fail("boom"), { name: "job" })
+          return yield* Effect.flip(BackgroundExecutor.join)
+        }).pipe(Effect.provide(BackgroundExecutor.layer()))
+        assert.strictEqual(joined.taskName, "job")
+      }))
+
+    it.effect("a layer released with an un-joined failure dies with it", () =>
+      Effect.gen(function*() {
+        const exit = yield* Effect.exit(
+          BackgroundExecutor.submit(Effect.fail("boom"), { name: "job" }).pipe(
+            Effect.provide(BackgroundExecutor.layer())
+          )
+        )
+        assert.instanceOf(defectOf(exit), ExecutorError.TaskFailedError)
+      }))
+
+    it.effect("when the scope fails, its error wins over task failures", () =>
+      Effect.gen(function*() {
+        const exit = yield* Effect.exit(Effect.scoped(Effect.gen(function*() {
+          const executor = yield* BackgroundExecutor.make()
+          yield* executor.submit(Effect.fail("task error"))
+          return yield* Effect.fail("scope error")
+        })))
+        assert.deepStrictEqual(exit, Exit.fail("scope error"))
+      }))
+
+    it.effect("when the owner of scoped is interrupted, a task failure rides along in the cause", () =>
+      Effect.gen(function*() {
+        const owner = yield* Effect.forkChild(
+          BackgroundExecutor.scoped(BackgroundExecutor.submit(Effect.fail("late").pipe(Effect.delay(10))).pipe(
+            Effect.andThen(Effect.never)
+          )),
+          { startImmediately: true }
+        )
+        yield* Effect.forkChild(Fiber.interrupt(owner), { startImmediately: true })
+        yield* TestClock.adjust(10)
+        const exit = yield* Fiber.await(owner)
+        assert.isTrue(Exit.isFailure(exit) && Cause.hasInterrupts(exit.cause))
+        const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : undefined
+        assert.isTrue(error?._tag === "Some" && error.value instanceof ExecutorError.TaskFailedError)
+      }))
+  })
+
+  describe("rule 5: a task inherits the submitter's context", () => {
+    it.effect("services, log annotations and the span parent reach the task", () =>
+      Effect.gen(function*() {
+        const seen = yield* BackgroundExecutor.scoped(Effect.gen(function*() {
+          const submitterSpan = yield* Effect.currentSpan
+          const task = yield* BackgroundExecutor.submit(
+            Effect.gen(function*() {
+              const span = yield* Effect.currentSpan
+              return {
+                greeting: yield* Greeting,
+                annotations: yield* References.CurrentLogAnnotations,
+                spanName: span.name,
+                parentId: span.parent?._tag === "Some" ? span.parent.value.spanId : undefined
+              }
+            }),
+            { name: "child-task" }
+          )
+          return { ...yield* Task.join(task), submitterId: submitterSpan.spanId }
+        }).pipe(
+          Effect.withSpan("submitter"),
+          Effect.annotateLogs("request", "r-42"),
+          Effect.provideService(Greeting, "hello")
+        ))
+        assert.strictEqual(seen.greeting, "hello")
+        assert.include(seen.annotations, { request: "r-42", task: "child-task" })
+        assert.strictEqual(seen.spanName, "child-task")
+        assert.strictEqual(seen.parentId, seen.submitterId)
+      }))
+  })
+
+  describe("rule 6: start timing", () => {
+    it.effect("nextTick: false runs the task until its first suspension before submit returns", () =>
+      Effect.gen(function*() {
+        const events: Array<string> = []
+        yield* BackgroundExecutor.scoped(Effect.gen(function*() {
+          yield* BackgroundExecutor.submit(Effect.gen(function*() {
+            events.push("task started")
+            yield* Effect.yieldNow
+            events.push("task resumed")
+          }))
+          events.push("submit returned")
+        }))
+        assert.deepStrictEqual(events, ["task started", "submit returned", "task resumed"])
+      }))
+
+    it.effect("a nextTick task interrupted before its start never runs", () =>
+      Effect.gen(function*() {
+        let ran = false
+        const task = yield* BackgroundExecutor.scoped(Effect.gen(function*() {
+          const task = yield* BackgroundExecutor.submit(Effect.sync(() => (ran = true)), { nextTick: true })
+          yield* Task.interrupt(task)
+          return task
+        }))
+        yield* Effect.yieldNow
+        assert.isFalse(ran)
+        assert.isTrue(Exit.isFailure((yield* Task.poll(task))!))
+      }))
+  })
+
+  describe("bad input fails at once and names the option and the value", () => {
+    const cases: ReadonlyArray<[string, unknown, string]> = [
+      ["maxConcurrency", 0, "`maxConcurrency` to be an integer from 1 and up, or Infinity, got 0 (number)"],
+      ["maxConcurrency", -2, "got -2 (number)"],
+      ["maxConcurrency", 1.5, "got 1.5 (number)"],
+      ["maxConcurrency", Number.NaN, "got NaN (number)"],
+      ["maxConcurrency", "4", "got \"4\" (string)"],
+      ["maxQueue", 0, "`maxQueue` to be an integer from 1 and up, or Infinity, got 0 (number)"],
+      ["bubbleUp", true, "`bubbleUp` to be a function, got true (boolean)"]
+    ]
+    it.effect.each(cases)("executor option %s = %s", ([option, value, message]) =>
+      Effect.gen(function*() {
+        const options = { [option]: value } as BackgroundExecutor.Options
+        const viaMake = defectOf(yield* Effect.exit(Effect.scoped(BackgroundExecutor.make(options))))
+        const viaScoped = defectOf(yield* Effect.exit(BackgroundExecutor.scoped(Effect.void, options)))
+        const viaLayer = defectOf(yield* Effect.exit(Effect.provide(Effect.void, BackgroundExecutor.layer(options))))
+        for (const defect of [viaMake, viaScoped, viaLayer]) assert.include(String((defect as Error).message), message)
+      }))
+
+    it.effect("submit of something that is not an effect", () =>
+      Effect.gen(function*() {
+        const executor = yield* BackgroundExecutor.make()
+        const viaMethod = defectOf(yield* Effect.exit(executor.submit(42 as unknown as Effect.Effect<void>)))
+        assert.include((viaMethod as Error).message, "`task` to be an Effect, got 42 (number)")
+        const viaAccessor = defectOf(
+          yield* Effect.exit(Effect.provideService(
+            BackgroundExecutor.submit(Promise.resolve(1) as unknown as Effect.Effect<number>),
+            BackgroundExecutor.BackgroundExecutor,
+            executor
+          ))
+        )
+        assert.include((viaAccessor as Error).message, "`task` to be an Effect, got an instance of Promise")
+        assert.strictEqual((yield* executor.stats).submitted, 0)
+      }))
+
+    it.effect("bad submit options", () =>
+      Effect.gen(function*() {
+        const executor = yield* BackgroundExecutor.make()
+        const badName = defectOf(yield* Effect.exit(executor.submit(Effect.void, { name: "" })))
+        assert.include((badName as Error).message, "`name` to be a non-empty string, got \"\" (string)")
+        const badFlag = defectOf(yield* Effect.exit(executor.submit(Effect.void, { cancelOnExit: "yes" as any })))
+        assert.include((badFlag as Error).message, "`cancelOnExit` to be a boolean, got \"yes\" (string)")
+        assert.strictEqual((yield* executor.stats).submitted, 0)
+      }))
+  })
+
+  describe("API shapes", () => {
+    it.effect("submit and scoped have data-first and data-last forms", () =>
+      Effect.gen(function*() {
+        const value = yield* Effect.gen(function*() {
+          const a = yield* Effect.succeed(1).pipe(BackgroundExecutor.submit({ name: "a" }))
+          const b = yield* BackgroundExecutor.submit(Effect.succeed(2), { name: "b" })
+          const c = yield* Effect.succeed(3).pipe(BackgroundExecutor.submit())
+          assert.deepStrictEqual([a.name, b.name, c.name], ["a", "b", `task-${c.id}`])
+          return (yield* Task.join(a)) + (yield* Task.join(b)) + (yield* Task.join(c))
+        }).pipe(BackgroundExecutor.scoped({ maxConcurrency: 2 }))
+        assert.strictEqual(value, 6)
+      }))
+
+    it.effect("stats count every outcome", () =>
+      Effect.gen(function*() {
+        const stats = yield* BackgroundExecutor.scoped(Effect.gen(function*() {
+          yield* BackgroundExecutor.submit(Effect.void)
+          yield* BackgroundExecutor.submit(Effect.fail("x"), { reraiseOnExit: false })
+          yield* BackgroundExecutor.submit(Effect.never, { cancelOnExit: true })
+          yield* BackgroundExecutor.submit(Effect.never, { cancelOnExit: true })
+          return yield* BackgroundExecutor.stats
+        }), { maxConcurrency: 1 })
+        assert.deepStrictEqual(stats, { submitted: 4, queued: 1, running: 1, succeeded: 1, failed: 1, interrupted: 0 })
+      }))
+  })
+})
