@@ -1,0 +1,284 @@
+/**
+ * The declaration both sides of a {@link WorkerExecutor} share: a named set of
+ * tasks, each with a Schema for its payload, its success and (optionally) its
+ * typed error, and the function that runs on a worker thread.
+ *
+ * The parent thread imports a task set to type its calls (a wrong task name or
+ * payload type is a compile error) and to encode payloads; the worker entry
+ * module imports the same set and serves it with `WorkerRunner.serve`. Values
+ * cross threads in their Schema-encoded form by structured clone; wrap a
+ * schema with `Transferable.schema` from `effect/workers` to transfer its
+ * `ArrayBuffer`s instead of copying them.
+ *
+ * @since 0.1.0
+ */
+import type * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import { describeValue } from "./internal/describe.ts"
+
+/**
+ * The kind of Schema a task uses: any codec that needs no services to encode
+ * or decode.
+ *
+ * @category models
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import type { TaskSet } from "@taskscope/node"
+ *
+ * const payload: TaskSet.AnySchema = Schema.Number
+ * ```
+ */
+export type AnySchema = Schema.Codec<any, any, never, never>
+
+/**
+ * One task: its Schemas and the function that runs it on a worker thread.
+ *
+ * `run` may return its value, a promise of it, or an `Effect`; to fail with
+ * the typed error it either throws a value that its `error` Schema accepts or
+ * returns an `Effect` that fails with one. Anything else it throws is a defect
+ * and fails the call with `WorkerCrashedError`.
+ *
+ * @category models
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { TaskSet } from "@taskscope/node"
+ *
+ * const square: TaskSet.Task<typeof Schema.Number, typeof Schema.Number, typeof Schema.Never> =
+ *   TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => n * n })
+ * ```
+ */
+export interface Task<P extends AnySchema, S extends AnySchema, E extends AnySchema> {
+  readonly payload: P
+  readonly success: S
+  readonly error: E
+  readonly run: (payload: P["Type"]) => S["Type"] | PromiseLike<S["Type"]> | Effect.Effect<S["Type"], E["Type"]>
+}
+
+/**
+ * Any task, whatever its Schemas.
+ *
+ * @category models
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import type { TaskSet } from "@taskscope/node"
+ *
+ * const names = (tasks: Record<string, TaskSet.AnyTask>) => Object.keys(tasks)
+ * ```
+ */
+export interface AnyTask {
+  readonly payload: AnySchema
+  readonly success: AnySchema
+  readonly error: AnySchema
+  readonly run: (payload: any) => unknown
+}
+
+/**
+ * Declares one task. `error` defaults to `Schema.Never` (the task has no typed
+ * error).
+ *
+ * @category constructors
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { TaskSet } from "@taskscope/node"
+ *
+ * class TooBig extends Schema.TaggedError<TooBig>()("TooBig", { n: Schema.Number }) {}
+ *
+ * const fib = TaskSet.task({
+ *   payload: Schema.Number,
+ *   success: Schema.Number,
+ *   error: TooBig,
+ *   run: (n) => {
+ *     if (n > 90) throw new TooBig({ n })
+ *     let [a, b] = [0, 1]
+ *     for (let i = 0; i < n; i++) [a, b] = [b, a + b]
+ *     return a
+ *   }
+ * })
+ * ```
+ */
+export const task = <P extends AnySchema, S extends AnySchema, E extends AnySchema = typeof Schema.Never>(
+  definition: {
+    readonly payload: P
+    readonly success: S
+    readonly error?: E | undefined
+    readonly run: (payload: P["Type"]) => S["Type"] | PromiseLike<S["Type"]> | Effect.Effect<S["Type"], E["Type"]>
+  }
+): Task<P, S, E> => ({
+  payload: definition.payload,
+  success: definition.success,
+  error: (definition.error ?? Schema.Never) as E,
+  run: definition.run
+})
+
+const TypeId = "~@taskscope/node/TaskSet" as const
+
+/**
+ * A named set of tasks, imported by the parent side and the worker side alike.
+ *
+ * @category models
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { TaskSet } from "@taskscope/node"
+ *
+ * const tasks = TaskSet.make("example/Math", {
+ *   double: TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => 2 * n })
+ * })
+ * const key: string = tasks.key // "example/Math"
+ * ```
+ */
+export interface TaskSet<Tasks extends Record<string, AnyTask>> {
+  readonly [TypeId]: typeof TypeId
+  /** A unique key; it names the executor's service for this set. */
+  readonly key: string
+  readonly tasks: Tasks
+  /** The task names, in declaration order. */
+  readonly names: ReadonlyArray<string>
+}
+
+/**
+ * Any task set.
+ *
+ * @category models
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import type { TaskSet } from "@taskscope/node"
+ *
+ * const describe = (set: TaskSet.Any) => `${set.key}: ${set.names.join(", ")}`
+ * ```
+ */
+export type Any = TaskSet<Record<string, AnyTask>>
+
+/**
+ * The task names of a set.
+ *
+ * @category type-level
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { TaskSet } from "@taskscope/node"
+ *
+ * const tasks = TaskSet.make("example/Names", {
+ *   a: TaskSet.task({ payload: Schema.Void, success: Schema.Void, run: () => {} })
+ * })
+ * const name: TaskSet.Names<typeof tasks> = "a"
+ * ```
+ */
+export type Names<T extends Any> = keyof T["tasks"] & string
+
+/**
+ * The payload type of task `K` (its Schema's `Type`).
+ *
+ * @category type-level
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { TaskSet } from "@taskscope/node"
+ *
+ * const tasks = TaskSet.make("example/Payload", {
+ *   len: TaskSet.task({ payload: Schema.String, success: Schema.Number, run: (s) => s.length })
+ * })
+ * const payload: TaskSet.Payload<typeof tasks, "len"> = "hello"
+ * ```
+ */
+export type Payload<T extends Any, K extends Names<T>> = T["tasks"][K]["payload"]["Type"]
+
+/**
+ * The success type of task `K`.
+ *
+ * @category type-level
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { TaskSet } from "@taskscope/node"
+ *
+ * const tasks = TaskSet.make("example/Success", {
+ *   len: TaskSet.task({ payload: Schema.String, success: Schema.Number, run: (s) => s.length })
+ * })
+ * const result: TaskSet.Success<typeof tasks, "len"> = 5
+ * ```
+ */
+export type Success<T extends Any, K extends Names<T>> = T["tasks"][K]["success"]["Type"]
+
+/**
+ * The typed error of task `K` (`never` when it declares none).
+ *
+ * @category type-level
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { TaskSet } from "@taskscope/node"
+ *
+ * const tasks = TaskSet.make("example/Error", {
+ *   parse: TaskSet.task({ payload: Schema.String, success: Schema.Number, error: Schema.String, run: Number })
+ * })
+ * const error: TaskSet.Error<typeof tasks, "parse"> = "not a number"
+ * ```
+ */
+export type Error<T extends Any, K extends Names<T>> = T["tasks"][K]["error"]["Type"]
+
+/**
+ * Declares a task set. `key` must be unique in the program: it names the
+ * `WorkerExecutor` service that `WorkerExecutor.layer` provides for this set.
+ *
+ * @category constructors
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { TaskSet } from "@taskscope/node"
+ *
+ * export const tasks = TaskSet.make("example/Tasks", {
+ *   sum: TaskSet.task({
+ *     payload: Schema.Array(Schema.Number),
+ *     success: Schema.Number,
+ *     run: (xs) => xs.reduce((a, b) => a + b, 0)
+ *   })
+ * })
+ * ```
+ */
+export const make = <const Tasks extends Record<string, AnyTask>>(key: string, tasks: Tasks): TaskSet<Tasks> => {
+  if (typeof key !== "string" || key.length === 0) {
+    throw new TypeError(`TaskSet.make: key must be a non-empty string, got ${describeValue(key)}`)
+  }
+  for (const [name, definition] of Object.entries(tasks)) {
+    if (
+      definition === null || typeof definition !== "object" || typeof definition.run !== "function" ||
+      !Schema.isSchema(definition.payload) || !Schema.isSchema(definition.success) ||
+      !Schema.isSchema(definition.error)
+    ) {
+      throw new TypeError(
+        `TaskSet.make(${JSON.stringify(key)}): task ${JSON.stringify(name)} must be declared with TaskSet.task({ payload, success, error?, run }), got ${describeValue(definition)}`
+      )
+    }
+  }
+  return { [TypeId]: TypeId, key, tasks, names: Object.keys(tasks) }
+}
+
+/**
+ * Returns `true` when a value is a task set.
+ *
+ * @category guards
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { TaskSet } from "@taskscope/node"
+ *
+ * TaskSet.isTaskSet({}) // false
+ * ```
+ */
+export const isTaskSet = (u: unknown): u is Any =>
+  typeof u === "object" && u !== null && (u as Record<string, unknown>)[TypeId] === TypeId

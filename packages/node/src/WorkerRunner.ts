@@ -1,0 +1,209 @@
+/**
+ * The worker side of a `WorkerExecutor`: serves a task set inside a
+ * `node:worker_threads` worker, over Effect's worker runner platform
+ * (`effect/workers` `WorkerRunner` with `@effect/platform-node`'s
+ * `NodeWorkerRunner`).
+ *
+ * A worker entry module is one line after its imports:
+ *
+ * ```ts
+ * import { WorkerRunner } from "@taskscope/node"
+ * import { tasks } from "./tasks.ts"
+ *
+ * WorkerRunner.serve(tasks)
+ * ```
+ *
+ * Each request names a task and carries its Schema-encoded payload. The
+ * runner decodes the payload, calls the task's function, encodes what it
+ * returned (collecting `Transferable`s) and posts the reply. Every mistake is
+ * answered as a reply for that call only: an unknown task name, a payload that
+ * fails its Schema, a result that fails its Schema or cannot be cloned, and a
+ * function that throws. Only what kills the thread itself (`process.exit`, an
+ * uncaught asynchronous error, running out of memory) ends the thread, and the
+ * parent replaces it.
+ *
+ * @since 0.1.0
+ */
+import * as NodeWorkerRunner from "@effect/platform-node/NodeWorkerRunner"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as Transferable from "effect/workers/Transferable"
+import type { WorkerError } from "effect/workers/WorkerError"
+import * as EffectWorkerRunner from "effect/workers/WorkerRunner"
+import { describeValue } from "./internal/describe.ts"
+import { Reply, type ReplyKind, type Request, type Response } from "./internal/protocol.ts"
+import type * as TaskSet from "./TaskSet.ts"
+
+interface Codecs {
+  readonly run: (payload: unknown) => unknown
+  readonly decodePayload: (input: unknown) => Exit.Exit<unknown, Schema.SchemaError>
+  readonly encodeSuccess: (value: unknown) => Effect.Effect<unknown, Schema.SchemaError>
+  readonly encodeError: (value: unknown) => Effect.Effect<unknown, Schema.SchemaError>
+  readonly isError: (value: unknown) => boolean
+}
+
+const compile = (definition: TaskSet.AnyTask): Codecs => ({
+  run: definition.run,
+  decodePayload: Schema.decodeUnknownExit(definition.payload),
+  encodeSuccess: Schema.encodeUnknownEffect(definition.success),
+  encodeError: Schema.encodeUnknownEffect(definition.error),
+  isError: Schema.is(definition.error)
+})
+
+const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
+  typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
+
+const issueText = (cause: Cause.Cause<Schema.SchemaError>): string => {
+  const error = Cause.findErrorOption(cause)
+  return error._tag === "Some" ? error.value.message : Cause.pretty(cause)
+}
+
+/** A plain, always-cloneable copy of a thrown value, for when the value itself is not cloneable. */
+const plainDefect = (u: unknown): unknown =>
+  u instanceof Error
+    ? { name: u.name, message: u.message, stack: u.stack }
+    : { name: "NonCloneableDefect", message: describeValue(u) }
+
+/**
+ * Serves a task set on an Effect `WorkerRunner` until the parent closes the
+ * worker. Requires the `WorkerRunnerPlatform` (in Node: `NodeWorkerRunner.layer`);
+ * use {@link serve} in a worker entry module, or {@link layer} to compose it.
+ *
+ * @category constructors
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import * as NodeWorkerRunner from "@effect/platform-node/NodeWorkerRunner"
+ * import { WorkerRunner } from "@taskscope/node"
+ * import { tasks } from "./tasks.ts"
+ *
+ * Effect.runFork(WorkerRunner.make(tasks).pipe(Effect.provide(NodeWorkerRunner.layer)))
+ * ```
+ */
+export const make = <T extends TaskSet.Any>(
+  taskSet: T
+): Effect.Effect<void, WorkerError, EffectWorkerRunner.WorkerRunnerPlatform> =>
+  Effect.gen(function*() {
+    const platform: EffectWorkerRunner.WorkerRunnerPlatform["Service"] = yield* EffectWorkerRunner.WorkerRunnerPlatform
+    const runner = yield* platform.start<Response, Request>()
+    const codecs = new Map<string, Codecs>()
+    for (const name of taskSet.names) codecs.set(name, compile(taskSet.tasks[name]!))
+
+    const post = (id: number, kind: ReplyKind, value: unknown, transfers?: ReadonlyArray<unknown>): void => {
+      try {
+        runner.sendUnsafe(0, [id, kind, value], transfers)
+      } catch (error) {
+        // postMessage throws synchronously (DataCloneError) and sends nothing
+        if (kind === Reply.Defect) {
+          runner.sendUnsafe(0, [id, Reply.Defect, plainDefect(value)])
+        } else {
+          const what = kind === Reply.Failure ? "error" : "success value"
+          runner.sendUnsafe(0, [id, Reply.InvalidResult, [
+            what,
+            `could not be cloned to the parent thread (${describeValue(error)})`
+          ]])
+        }
+      }
+    }
+
+    const encodeAndPost = (
+      id: number,
+      kind: typeof Reply.Success | typeof Reply.Failure,
+      encode: Effect.Effect<unknown, Schema.SchemaError>,
+      value: unknown
+    ): void => {
+      const collector = Transferable.makeCollectorUnsafe()
+      const exit = Effect.runSyncExit(Effect.provideService(encode, Transferable.Collector, collector))
+      if (Exit.isSuccess(exit)) return post(id, kind, exit.value, collector.clearUnsafe())
+      const what = kind === Reply.Failure ? "error" : "success value"
+      post(id, Reply.InvalidResult, [
+        what,
+        `${describeValue(value)} does not match its Schema: ${issueText(exit.cause)}`
+      ])
+    }
+
+    const succeed = (id: number, codec: Codecs, value: unknown) =>
+      encodeAndPost(id, Reply.Success, codec.encodeSuccess(value), value)
+
+    const failOrDie = (id: number, codec: Codecs, thrown: unknown) =>
+      codec.isError(thrown)
+        ? encodeAndPost(id, Reply.Failure, codec.encodeError(thrown), thrown)
+        : post(id, Reply.Defect, thrown)
+
+    const handle = (request: Request): void => {
+      const [id, name, payload] = request
+      const codec = codecs.get(name)
+      if (codec === undefined) return post(id, Reply.UnknownTask, taskSet.names)
+      const decoded = codec.decodePayload(payload)
+      if (Exit.isFailure(decoded)) return post(id, Reply.InvalidPayload, issueText(decoded.cause))
+      let out: unknown
+      try {
+        out = codec.run(decoded.value)
+      } catch (thrown) {
+        return failOrDie(id, codec, thrown)
+      }
+      if (Effect.isEffect(out)) {
+        Effect.runFork(out as Effect.Effect<unknown, unknown>).addObserver((exit) => {
+          if (Exit.isSuccess(exit)) return succeed(id, codec, exit.value)
+          const error = Cause.findErrorOption(exit.cause)
+          if (error._tag === "Some") return failOrDie(id, codec, error.value)
+          post(id, Reply.Defect, Cause.squash(exit.cause))
+        })
+      } else if (isPromiseLike(out)) {
+        out.then((value) => succeed(id, codec, value), (thrown) => failOrDie(id, codec, thrown))
+      } else {
+        succeed(id, codec, out)
+      }
+    }
+
+    yield* runner.run<void, never, never>((_portId, request) => {
+      handle(request)
+    })
+  })
+
+/**
+ * Serves a task set for as long as the layer is alive (until the parent
+ * closes the worker). Requires the `WorkerRunnerPlatform`.
+ *
+ * @category layers
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import * as NodeWorkerRunner from "@effect/platform-node/NodeWorkerRunner"
+ * import { WorkerRunner } from "@taskscope/node"
+ * import { tasks } from "./tasks.ts"
+ *
+ * Layer.launch(WorkerRunner.layer(tasks).pipe(Layer.provide(NodeWorkerRunner.layer)))
+ * ```
+ */
+export const layer = <T extends TaskSet.Any>(
+  taskSet: T
+): Layer.Layer<never, never, EffectWorkerRunner.WorkerRunnerPlatform> =>
+  Layer.effectDiscard(Effect.forkScoped(Effect.tapCause(make(taskSet), Effect.logError)))
+
+/**
+ * Serves a task set in this worker thread: the one line of a worker entry
+ * module. The thread ends by itself when the parent closes it.
+ *
+ * @category running
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * // worker.ts
+ * import { WorkerRunner } from "@taskscope/node"
+ * import { tasks } from "./tasks.ts"
+ *
+ * WorkerRunner.serve(tasks)
+ * ```
+ */
+export const serve = <T extends TaskSet.Any>(taskSet: T): void => {
+  Effect.runFork(make(taskSet).pipe(
+    Effect.provide(NodeWorkerRunner.layer),
+    Effect.tapCause(Effect.logError)
+  ))
+}

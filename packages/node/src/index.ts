@@ -1,0 +1,29 @@
+/**
+ * `@taskscope/node`: a thread-pool executor for CPU-bound functions on Node
+ * worker threads, with the exit rules of `@taskscope/executor`.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * Declare the tasks a pool runs: name, Schemas and function, shared by the
+ * parent and the worker side.
+ *
+ * @since 0.1.0
+ */
+export * as TaskSet from "./TaskSet.ts"
+
+/**
+ * Run the tasks of a task set on a pool of worker threads, with
+ * `BackgroundExecutor`'s submit options and exit rules.
+ *
+ * @since 0.1.0
+ */
+export * as WorkerExecutor from "./WorkerExecutor.ts"
+
+/**
+ * Serve a task set inside a worker thread: the one line of a worker entry module.
+ *
+ * @since 0.1.0
+ */
+export * as WorkerRunner from "./WorkerRunner.ts"

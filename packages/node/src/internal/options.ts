@@ -1,0 +1,80 @@
+/**
+ * Checks of `WorkerExecutor` options. A bad option throws at once (inside
+ * the constructor's `Effect.suspend`, so the effect dies) with a message that
+ * names the option and the value, as `@taskscope/executor` does for its own.
+ *
+ * @internal
+ */
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Option from "effect/Option"
+import * as os from "node:os"
+import type * as WorkerThreads from "node:worker_threads"
+import { describeValue } from "./describe.ts"
+
+/** A bad option or argument. */
+export class InvalidOptionError extends Data.TaggedError("InvalidOptionError")<{
+  readonly option: string
+  readonly value: unknown
+  readonly expected: string
+}> {
+  override get message(): string {
+    return `WorkerExecutor: expected \`${this.option}\` to be ${this.expected}, got ${describeValue(this.value)}`
+  }
+}
+
+/** Resolved pool options. */
+export interface Config {
+  readonly spawn: (id: number) => WorkerThreads.Worker
+  readonly maxConcurrency: number
+  readonly idleTimeout: number | undefined
+  readonly onInterruptRunning: "terminate" | "wait"
+}
+
+export const makeConfig = (options: unknown): Config => {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new InvalidOptionError({ option: "options", value: options, expected: "an object with at least `spawn`" })
+  }
+  const o = options as Record<string, unknown>
+  if (typeof o.spawn !== "function") {
+    throw new InvalidOptionError({
+      option: "spawn",
+      value: o.spawn,
+      expected: "a function that returns a new worker_threads Worker"
+    })
+  }
+  let maxConcurrency = os.availableParallelism()
+  if (o.maxConcurrency !== undefined) {
+    const n = o.maxConcurrency
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 1) {
+      throw new InvalidOptionError({
+        option: "maxConcurrency",
+        value: n,
+        expected: "an integer from 1 up (the number of threads)"
+      })
+    }
+    maxConcurrency = n
+  }
+  let idleTimeout: number | undefined
+  if (o.idleTimeout !== undefined) {
+    const decoded = Option.getOrUndefined(Duration.fromInput(o.idleTimeout as Duration.Input))
+    const millis = decoded === undefined ? Number.NaN : Duration.toMillis(decoded)
+    if (!(millis >= 0)) {
+      throw new InvalidOptionError({
+        option: "idleTimeout",
+        value: o.idleTimeout,
+        expected: "a non-negative duration (milliseconds, or e.g. \"30 seconds\")"
+      })
+    }
+    idleTimeout = Number.isFinite(millis) ? millis : undefined
+  }
+  const mode = o.onInterruptRunning ?? "terminate"
+  if (mode !== "terminate" && mode !== "wait") {
+    throw new InvalidOptionError({
+      option: "onInterruptRunning",
+      value: mode,
+      expected: "\"terminate\" or \"wait\""
+    })
+  }
+  return { spawn: o.spawn as Config["spawn"], maxConcurrency, idleTimeout, onInterruptRunning: mode }
+}
