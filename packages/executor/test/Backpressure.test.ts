@@ -1,0 +1,83 @@
+/**
+ * `maxQueue`: when that many tasks wait for a permit, `submit` suspends until
+ * a place frees, so a producer holds at most `maxConcurrency + maxQueue`
+ * tasks in memory.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Deferred, Effect, Fiber } from "effect"
+import { BackgroundExecutor, Task } from "../src/index.ts"
+
+/** Lets every fiber that is ready run until it suspends again. */
+const settle = Effect.yieldNow.pipe(Effect.repeat({ times: 5 }))
+
+describe("backpressure (maxQueue)", () => {
+  it.effect("submit suspends while the queue is full and resumes when a place frees", () =>
+    BackgroundExecutor.scoped(Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      const producer = yield* Effect.forkChild(
+        Effect.forEach([1, 2, 3, 4, 5], (i) => BackgroundExecutor.submit(Effect.as(Deferred.await(gate), i))),
+        { startImmediately: true }
+      )
+      yield* settle
+      assert.include(yield* BackgroundExecutor.stats, { submitted: 3, running: 1, queued: 2 })
+      assert.isUndefined(producer.pollUnsafe(), "the producer went on past a full queue")
+      yield* Deferred.succeed(gate, undefined)
+      const tasks = yield* Fiber.join(producer)
+      assert.deepStrictEqual(yield* Effect.forEach(tasks, Task.join), [1, 2, 3, 4, 5])
+    }), { maxConcurrency: 1, maxQueue: 2 }))
+
+  it.effect("suspended submitters are let in first come, first served, ahead of newcomers", () =>
+    BackgroundExecutor.scoped(Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      const order: Array<string> = []
+      const job = (label: string) => Effect.andThen(Deferred.await(gate), Effect.sync(() => order.push(label)))
+      yield* BackgroundExecutor.submit(job("running"))
+      yield* BackgroundExecutor.submit(job("queued"))
+      const first = yield* Effect.forkChild(BackgroundExecutor.submit(job("first")), { startImmediately: true })
+      const second = yield* Effect.forkChild(BackgroundExecutor.submit(job("second")), { startImmediately: true })
+      yield* settle
+      assert.isUndefined(first.pollUnsafe())
+      assert.isUndefined(second.pollUnsafe())
+      yield* Deferred.succeed(gate, undefined)
+      const newcomer = yield* BackgroundExecutor.submit(job("newcomer"))
+      const [a, b] = [yield* Fiber.join(first), yield* Fiber.join(second)]
+      assert.isTrue(a.id < b.id && b.id < newcomer.id)
+      yield* BackgroundExecutor.awaitIdle
+      assert.deepStrictEqual(order, ["running", "queued", "first", "second", "newcomer"])
+    }), { maxConcurrency: 1, maxQueue: 1 }))
+
+  it.effect("interrupting a suspended submit leaves nothing behind", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      let ran = 0
+      const job = Effect.andThen(Deferred.await(gate), Effect.sync(() => ran++))
+      const stats = yield* BackgroundExecutor.scoped(Effect.gen(function*() {
+        yield* BackgroundExecutor.submit(job)
+        yield* BackgroundExecutor.submit(job)
+        const blocked = yield* Effect.forkChild(BackgroundExecutor.submit(job), { startImmediately: true })
+        yield* settle
+        yield* Fiber.interrupt(blocked)
+        yield* Deferred.succeed(gate, undefined)
+        yield* BackgroundExecutor.awaitIdle
+        return yield* BackgroundExecutor.stats
+      }), { maxConcurrency: 1, maxQueue: 1 })
+      assert.include(stats, { submitted: 2, succeeded: 2, queued: 0 })
+      assert.strictEqual(ran, 2)
+    }))
+
+  it.effect("a producer of many tasks never holds more than maxConcurrency + maxQueue of them", () =>
+    Effect.gen(function*() {
+      let peakUnfinished = 0
+      const stats = yield* BackgroundExecutor.scoped(Effect.gen(function*() {
+        for (let i = 0; i < 2_000; i++) {
+          yield* BackgroundExecutor.submit(Effect.yieldNow)
+          const { queued, running } = yield* BackgroundExecutor.stats
+          peakUnfinished = Math.max(peakUnfinished, queued + running)
+        }
+        yield* BackgroundExecutor.awaitIdle
+        return yield* BackgroundExecutor.stats
+      }), { maxConcurrency: 4, maxQueue: 8 })
+      assert.strictEqual(peakUnfinished, 12)
+      assert.strictEqual(stats.succeeded, 2_000)
+    }))
+})
