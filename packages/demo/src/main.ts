@@ -56,7 +56,10 @@ let peak = 0
 const seen = new Set<string>(["/"])
 
 /** A task per page; it submits a task per link nobody has seen yet. */
-const visit = (url: string, depth: number): Effect.Effect<void, PageNotFound, BackgroundExecutor.BackgroundExecutor> =>
+const visit = (
+  url: string,
+  depth: number
+): Effect.Effect<void, PageNotFound | ExecutorError.ExecutorClosedError, BackgroundExecutor.BackgroundExecutor> =>
   Effect.gen(function*() {
     inFlight++
     peak = Math.max(peak, inFlight)
