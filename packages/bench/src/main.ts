@@ -1,0 +1,74 @@
+/**
+ * `pnpm bench [--quick] [--runs N] [--peers a,b] [--timeout S] [--out DIR] [--no-write]`
+ * runs the suite and writes RESULTS.md and chart.svg (default: docs/bench at
+ * the workspace root); `--profile PEER:WORKLOAD:N` profiles one child instead.
+ */
+import { spawnSync } from "node:child_process"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { cpus, loadavg, release, totalmem, type } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { parseArgs } from "node:util"
+import { PEERS } from "./peers.ts"
+import { profile } from "./profile.ts"
+import { type Machine, markdown, svg } from "./report.ts"
+import { type Plan, runPlan } from "./runner.ts"
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    runs: { type: "string" },
+    peers: { type: "string", default: "" },
+    timeout: { type: "string", default: "120" },
+    out: { type: "string", default: fileURLToPath(new URL("../../../docs/bench", import.meta.url)) },
+    "no-write": { type: "boolean", default: false },
+    profile: { type: "string" }
+  },
+  // pnpm passes a literal "--" through when called as `pnpm bench -- --quick`
+  allowPositionals: true
+})
+
+if (values.profile !== undefined) {
+  console.log(profile(values.profile).join("\n"))
+  process.exit(0)
+}
+
+const python = spawnSync("python3", ["--version"], { encoding: "utf8" })
+const hasPython = python.status === 0
+
+const packageVersion = (name: string): string => {
+  const file = new URL(`../node_modules/${name}/package.json`, import.meta.url)
+  return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version
+}
+
+const loadAtStart = loadavg()[0]!.toFixed(2)
+const machine = {
+  cpu: cpus()[0]?.model.trim() ?? "unknown CPU",
+  cores: cpus().length,
+  memory: `${(totalmem() / 2 ** 30).toFixed(0)} GiB`,
+  os: `${type()} ${release()}`,
+  node: process.version,
+  python: hasPython ? python.stdout.trim() : undefined,
+  packages: Object.fromEntries(["effect", "p-limit", "p-queue"].map((name) => [name, packageVersion(name)])),
+  date: new Date().toISOString()
+}
+
+const runs = Number(values.runs ?? (values.quick ? 1 : 5))
+if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got ${values.runs}`)
+const peers = values.peers.split(",").filter((p) => p.length > 0)
+const unknown = peers.filter((p) => !PEERS.some((known) => known.id === p))
+if (unknown.length > 0) throw new Error(`unknown peers: ${unknown.join(", ")}; known: ${PEERS.map((p) => p.id).join(", ")}`)
+
+const plan: Plan = { runs, quick: values.quick, peers, timeoutMs: Number(values.timeout) * 1000, python: hasPython }
+const started = Date.now()
+const results = await runPlan(plan, (line) => console.error(line))
+const finished: Machine = { ...machine, load: `${loadAtStart} at start, ${loadavg()[0]!.toFixed(2)} at end (${machine.cores} cores)` }
+const report = { plan, machine: finished, results, seconds: (Date.now() - started) / 1000 }
+const text = markdown(report)
+console.log(text)
+if (!values["no-write"]) {
+  mkdirSync(values.out, { recursive: true })
+  writeFileSync(join(values.out, "RESULTS.md"), text)
+  writeFileSync(join(values.out, "chart.svg"), svg(report))
+  console.error(`wrote ${join(values.out, "RESULTS.md")} and chart.svg`)
+}

@@ -1,0 +1,373 @@
+/**
+ * Turns results into the report: markdown tables (one per workload), the
+ * target checks of issue 4, and a hand-written SVG bar chart.
+ *
+ * Ratios read "how many times faster (or leaner) taskscope is than the peer":
+ * peer time / taskscope time, so above 1.00× taskscope is ahead.
+ */
+import type { Measurement } from "./child.ts"
+import { type Peer, TASKSCOPE } from "./peers.ts"
+import { key, type Plan, peersOf, type Results, sizesOf } from "./runner.ts"
+import { type Workload, workload, type WorkloadId } from "./workloads.ts"
+
+/** Where and with what the suite ran. */
+export interface Machine {
+  readonly cpu: string
+  readonly cores: number
+  readonly memory: string
+  readonly os: string
+  readonly node: string
+  readonly python: string | undefined
+  readonly packages: Readonly<Record<string, string>>
+  readonly date: string
+  /** 1-minute load average when the run started and when it ended: other work on the machine adds noise. */
+  readonly load: string
+}
+
+/** Everything the report is made from. */
+export interface Report {
+  readonly plan: Plan
+  readonly machine: Machine
+  readonly results: Results
+  /** Wall time of the whole run, in seconds. */
+  readonly seconds: number
+}
+
+/** One target of issue 4 and whether it is met. */
+export interface Target {
+  readonly workload: string
+  readonly target: string
+  readonly measured: string
+  readonly met: boolean | undefined
+}
+
+const MAXQUEUE = "taskscope-maxqueue"
+
+// ---- formatting -------------------------------------------------------------
+
+const sizeLabel = (n: number): string => {
+  const exp = Math.log10(n)
+  return Number.isInteger(exp) ? `1e${exp}` : n.toExponential(0).replace("+", "")
+}
+const ms = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2))
+const int = (v: number): string => Math.round(v).toLocaleString("en-US")
+const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MB`
+const ratio = (v: number): string => `${v >= 10 ? v.toFixed(1) : v.toFixed(2)}×`
+const row = (cells: ReadonlyArray<string>): string => `| ${cells.join(" | ")} |`
+const table = (head: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string =>
+  [row(head), row(head.map(() => "---")), ...rows.map(row)].join("\n")
+
+// ---- lookups ----------------------------------------------------------------
+
+const measured = (r: Report, peerId: string, w: WorkloadId, n: number): Measurement | undefined => {
+  const cell = r.results.get(key(peerId, w, n))
+  return cell?.status === "ok" ? cell.median : undefined
+}
+
+/** The cell text when there is no measurement: the reason, shortened. */
+const missing = (r: Report, peerId: string, w: WorkloadId, n: number): string => {
+  const cell = r.results.get(key(peerId, w, n))
+  if (cell === undefined) return "–"
+  if (cell.status === "ok") return ""
+  return cell.status === "failed" ? "failed" : cell.why.startsWith("capped") ? "capped" : "n/a"
+}
+
+/** The time one workload is judged by: the close itself for "close", the whole run otherwise. */
+const timeOf = (w: WorkloadId, m: Measurement): number => (w === "close" ? (m.closeMs ?? m.ms) : m.ms)
+const nsPerTask = (w: WorkloadId, m: Measurement, n: number): number => (timeOf(w, m) * 1e6) / n
+
+const speedRatio = (r: Report, peerId: string, w: WorkloadId, n: number): number | undefined => {
+  const ours = measured(r, TASKSCOPE, w, n)
+  const theirs = measured(r, peerId, w, n)
+  return ours === undefined || theirs === undefined ? undefined : timeOf(w, theirs) / timeOf(w, ours)
+}
+
+// ---- tables -----------------------------------------------------------------
+
+const timeTable = (r: Report, w: Workload, peers: ReadonlyArray<Peer>): string => {
+  const sizes = sizesOf(w, r.plan)
+  const what = w.id === "close" ? "close time" : "time"
+  const head = [
+    "peer",
+    ...sizes.map((n) => `${what} @${sizeLabel(n)} (ns/task)`),
+    ...sizes.map((n) => `taskscope × @${sizeLabel(n)}`)
+  ]
+  const rows = peers.map((p) => [
+    p.id === TASKSCOPE ? `**${p.label}**` : p.label,
+    ...sizes.map((n) => {
+      const m = measured(r, p.id, w.id, n)
+      return m === undefined ? missing(r, p.id, w.id, n) : `${ms(timeOf(w.id, m))} ms (${int(nsPerTask(w.id, m, n))})`
+    }),
+    ...sizes.map((n) => {
+      if (p.id === TASKSCOPE) return "1.00×"
+      const v = speedRatio(r, p.id, w.id, n)
+      return v === undefined ? missing(r, p.id, w.id, n) || "–" : ratio(v)
+    })
+  ])
+  return table(head, rows)
+}
+
+const memoryTable = (r: Report, w: Workload, peers: ReadonlyArray<Peer>): string => {
+  const sizes = sizesOf(w, r.plan)
+  const head = [
+    "peer",
+    ...sizes.map((n) => `heap bytes / task @${sizeLabel(n)}`),
+    ...sizes.map((n) => `peak RSS @${sizeLabel(n)}`),
+    ...sizes.map((n) => `peer bytes ÷ taskscope @${sizeLabel(n)}`)
+  ]
+  const rows = peers.map((p) => {
+    const get = (n: number) => measured(r, p.id, w.id, n)
+    return [
+      p.id === TASKSCOPE ? `**${p.label}**` : p.label,
+      ...sizes.map((n) => {
+        const m = get(n)
+        return m?.heapPerTask === undefined ? missing(r, p.id, w.id, n) : int(m.heapPerTask)
+      }),
+      ...sizes.map((n) => {
+        const m = get(n)
+        return m === undefined ? missing(r, p.id, w.id, n) : mb(m.peakRss)
+      }),
+      ...sizes.map((n) => {
+        const ours = measured(r, TASKSCOPE, w.id, n)?.heapPerTask
+        const theirs = get(n)?.heapPerTask
+        if (ours === undefined || theirs === undefined) return missing(r, p.id, w.id, n) || "–"
+        return p.id === TASKSCOPE ? "1.00×" : ratio(theirs / ours)
+      })
+    ]
+  })
+  return table(head, rows)
+}
+
+const backpressureTable = (r: Report, peers: ReadonlyArray<Peer>): string => {
+  const sizes = sizesOf(workload("suspend"), r.plan)
+  const head = ["peer", ...sizes.map((n) => `peak RSS @${sizeLabel(n)}`), ...sizes.map((n) => `peak heap @${sizeLabel(n)}`)]
+  const rows = peers
+    .filter((p) => p.runtime === "node")
+    .map((p) => [
+      p.id === MAXQUEUE ? `**${p.label}**` : p.label,
+      ...sizes.map((n) => {
+        const m = measured(r, p.id, "suspend", n)
+        return m === undefined ? missing(r, p.id, "suspend", n) : mb(m.peakRss)
+      }),
+      ...sizes.map((n) => {
+        const m = measured(r, p.id, "suspend", n)
+        return m === undefined ? missing(r, p.id, "suspend", n) : mb(m.peakHeap)
+      })
+    ])
+  return table(head, rows)
+}
+
+// ---- targets ----------------------------------------------------------------
+
+const fmtList = (pairs: ReadonlyArray<readonly [number, number]>, f: (v: number) => string): string =>
+  pairs.map(([n, v]) => `${f(v)} @${sizeLabel(n)}`).join(", ")
+
+/** A speed-ratio target over every size both peers ran at. */
+const ratioTarget = (r: Report, w: WorkloadId, peerId: string, at: number, label: string): Target => {
+  const pairs = sizesOf(workload(w), r.plan)
+    .map((n) => [n, speedRatio(r, peerId, w, n)] as const)
+    .filter((pair): pair is readonly [number, number] => pair[1] !== undefined)
+  return {
+    workload: workload(w).label,
+    target: label,
+    measured: pairs.length === 0 ? "not measured" : fmtList(pairs, ratio),
+    met: pairs.length === 0 ? undefined : pairs.every(([, v]) => v >= at)
+  }
+}
+
+/** A "per-task cost at `big` within `factor` of `small`" target for taskscope. */
+const linearTarget = (r: Report, w: WorkloadId, small: number, big: number, factor: number, label: string): Target => {
+  const a = measured(r, TASKSCOPE, w, small)
+  const b = measured(r, TASKSCOPE, w, big)
+  if (a === undefined || b === undefined) return { workload: workload(w).label, target: label, measured: "not measured", met: undefined }
+  const x = nsPerTask(w, a, small)
+  const y = nsPerTask(w, b, big)
+  return {
+    workload: workload(w).label,
+    target: label,
+    measured: `${int(x)} ns/task @${sizeLabel(small)}, ${int(y)} @${sizeLabel(big)} (${ratio(y / x)})`,
+    met: y <= factor * x
+  }
+}
+
+/** The targets of issue 4, each checked against this run. */
+export const targets = (r: Report): ReadonlyArray<Target> => {
+  const list: Array<Target> = [
+    ratioTarget(r, "trivial", "p-limit", 3, "≥ 3× p-limit"),
+    ratioTarget(r, "trivial", "naive", 1, "≥ 1.0× naive Effect"),
+    ratioTarget(r, "suspend", "p-limit", 1, "≥ 1.0× p-limit"),
+    linearTarget(r, "suspend", 1e4, 1e6, 1.5, "ns/task @1e6 ≤ 1.5× ns/task @1e4")
+  ]
+  list.push(linearTarget(r, "close", 1e4, 1e5, 1.5, "linear: close ns/task @1e5 ≤ 1.5× @1e4"))
+  const close = measured(r, TASKSCOPE, "close", 1e5)
+  const trivial = measured(r, TASKSCOPE, "trivial", 1e5)
+  list.push(
+    close === undefined || trivial === undefined
+      ? { workload: workload("close").label, target: "close ns/task ≤ (a) ns/task @1e5", measured: "not measured", met: undefined }
+      : {
+        workload: workload("close").label,
+        target: "close ns/task ≤ (a) ns/task @1e5",
+        measured: `close ${int(nsPerTask("close", close, 1e5))} ns/task, (a) ${int(nsPerTask("trivial", trivial, 1e5))} ns/task`,
+        met: nsPerTask("close", close, 1e5) <= nsPerTask("trivial", trivial, 1e5)
+      }
+  )
+  const memorySizes = sizesOf(workload("memory"), r.plan)
+  const shared = memorySizes.filter((n) =>
+    measured(r, TASKSCOPE, "memory", n)?.heapPerTask !== undefined && measured(r, "naive", "memory", n)?.heapPerTask !== undefined
+  )
+  list.push({
+    workload: workload("memory").label,
+    target: "bytes / queued task ≤ naive Effect",
+    measured: shared.length === 0
+      ? "not measured"
+      : shared.map((n) =>
+        `${int(measured(r, TASKSCOPE, "memory", n)!.heapPerTask!)} vs ${int(measured(r, "naive", "memory", n)!.heapPerTask!)} @${sizeLabel(n)}`
+      ).join(", "),
+    met: shared.length === 0
+      ? undefined
+      : shared.every((n) => measured(r, TASKSCOPE, "memory", n)!.heapPerTask! <= measured(r, "naive", "memory", n)!.heapPerTask!)
+  })
+  const q5 = measured(r, MAXQUEUE, "suspend", 1e5)
+  const q6 = measured(r, MAXQUEUE, "suspend", 1e6)
+  list.push(
+    q5 === undefined || q6 === undefined
+      ? { workload: workload("memory").label, target: "maxQueue: peak RSS @1e6 ≤ 1.1× @1e5 (I/O-like)", measured: "not measured", met: undefined }
+      : {
+        workload: workload("memory").label,
+        target: "maxQueue: peak RSS @1e6 ≤ 1.1× @1e5 (I/O-like)",
+        measured: `${mb(q5.peakRss)} @1e5, ${mb(q6.peakRss)} @1e6 (${ratio(q6.peakRss / q5.peakRss)})`,
+        met: q6.peakRss <= 1.1 * q5.peakRss
+      }
+  )
+  return list
+}
+
+const targetTable = (list: ReadonlyArray<Target>): string =>
+  table(
+    ["workload", "target", "measured", "status"],
+    list.map((t) => [t.workload, t.target, t.measured, t.met === undefined ? "not measured" : t.met ? "met" : "**not met**"])
+  )
+
+// ---- markdown ---------------------------------------------------------------
+
+/** The whole report as markdown. */
+export const markdown = (r: Report): string => {
+  const peers = peersOf(r.plan)
+  const m = r.machine
+  const notes = peers.filter((p) => p.note !== undefined).map((p) => `- **${p.label}**: ${p.note}`)
+  const skips = [...r.results]
+    .filter(([, cell]) => cell.status !== "ok")
+    .map(([k, cell]) => {
+      const [peerId = "", w = "", n = ""] = k.split("|")
+      const why = cell.status === "ok" ? "" : cell.why
+      return { peerId, w, n: Number(n), why, status: cell.status }
+    })
+  const skipNotes = [...new Set(skips.map((s) => `- ${s.peerId} ${s.status === "failed" ? "FAILED" : "skipped"} in ${s.w} @${sizeLabel(s.n)}: ${s.why}`))]
+  const sections = [
+    "# taskscope benchmarks",
+    "",
+    "Generated by `pnpm bench` (packages/bench); do not edit by hand.",
+    "",
+    table(["", ""], [
+      ["machine", `${m.cpu}, ${m.cores} cores, ${m.memory}, ${m.os}`],
+      ["runtimes", `Node ${m.node}${m.python === undefined ? "" : `, ${m.python}`}`],
+      ["packages", Object.entries(m.packages).map(([name, v]) => `${name} ${v}`).join(", ")],
+      ["date", m.date],
+      ["load average (1 min)", m.load],
+      ["run", `${r.plan.quick ? "quick" : "full"}: median of ${r.plan.runs} run(s) per cell, every cell in a fresh process, peers interleaved; ${r.seconds.toFixed(0)} s in all`]
+    ]),
+    "",
+    "Every peer runs at concurrency 100 with the same tasks. A time workload first warms up with",
+    "5,000 tasks in the same process. `taskscope ×` is peer time ÷ taskscope time: above 1.00× taskscope is faster.",
+    "",
+    "## Targets (issue 4)",
+    "",
+    targetTable(targets(r))
+  ]
+  for (const w of [workload("trivial"), workload("suspend"), workload("close")]) {
+    sections.push("", `## ${w.label}`, "", `${w.description}.`, "", timeTable(r, w, peers))
+  }
+  const mem = workload("memory")
+  sections.push(
+    "",
+    `## ${mem.label}`,
+    "",
+    `${mem.description}. Heap bytes per task: heapUsed growth after gc over the baseline, ÷ n (python: RSS growth ÷ n).`,
+    "",
+    memoryTable(r, mem, peers),
+    "",
+    "### Backpressure: peak memory in (b)",
+    "",
+    "Peak RSS (`resourceUsage().maxRSS`) and peak heapUsed (sampled every 10 ms) while running (b); with",
+    "`maxQueue` the producer holds at most maxConcurrency + maxQueue tasks.",
+    "",
+    backpressureTable(r, peers),
+    "",
+    "## Notes",
+    "",
+    ...notes,
+    ...skipNotes,
+    ""
+  )
+  return sections.join("\n")
+}
+
+// ---- chart ------------------------------------------------------------------
+
+const escape = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+
+interface Panel {
+  readonly title: string
+  readonly unit: string
+  readonly bars: ReadonlyArray<{ readonly label: string; readonly value: number | undefined; readonly note: string; readonly ours: boolean }>
+}
+
+/** The chart: one panel per workload at 1e5 (memory: the smallest size), bars per peer. */
+export const svg = (r: Report): string => {
+  const peers = peersOf(r.plan)
+  const panel = (w: WorkloadId, n: number, title: string, unit: string, value: (m: Measurement) => number | undefined): Panel => ({
+    title: `${title} @${sizeLabel(n)}`,
+    unit,
+    bars: peers.map((p) => {
+      const m = measured(r, p.id, w, n)
+      return { label: p.label, value: m === undefined ? undefined : value(m), note: missing(r, p.id, w, n) || "–", ours: p.id.startsWith(TASKSCOPE) }
+    })
+  })
+  const memN = sizesOf(workload("memory"), r.plan)[0] ?? 2e4
+  const panels: ReadonlyArray<Panel> = [
+    panel("trivial", 1e5, "(a) trivial tasks", "ns/task", (m) => nsPerTask("trivial", m, 1e5)),
+    panel("suspend", 1e5, "(b) I/O-like tasks", "ns/task", (m) => nsPerTask("suspend", m, 1e5)),
+    panel("close", 1e5, "(c) close with queued tasks", "ns/task", (m) => nsPerTask("close", m, 1e5)),
+    panel("memory", memN, "(d) heap per queued task", "bytes", (m) => m.heapPerTask)
+  ]
+  const width = 760
+  const labelW = 230
+  const barMax = width - labelW - 130
+  const rowH = 20
+  const out: Array<string> = []
+  let y = 40
+  for (const p of panels) {
+    out.push(`<text x="10" y="${y}" class="title">${escape(p.title)} (${p.unit}, lower is better)</text>`)
+    y += 10
+    const max = Math.max(1, ...p.bars.map((b) => b.value ?? 0))
+    for (const b of p.bars) {
+      const w = b.value === undefined ? 0 : Math.max(1, (b.value / max) * barMax)
+      out.push(`<text x="${labelW - 8}" y="${y + 14}" text-anchor="end">${escape(b.label)}</text>`)
+      out.push(`<rect x="${labelW}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" class="${b.ours ? "ours" : "peer"}"/>`)
+      out.push(`<text x="${labelW + w + 6}" y="${y + 14}">${b.value === undefined ? escape(b.note) : int(b.value)}</text>`)
+      y += rowH
+    }
+    y += 30
+  }
+  const m = r.machine
+  const caption = `${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.date.slice(0, 10)}, median of ${r.plan.runs}, concurrency 100`
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" font-family="sans-serif" font-size="12">`,
+    `<style>.title{font-weight:bold;font-size:13px}.ours{fill:#2b7bb9}.peer{fill:#a0a0a0}</style>`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="10" y="18" font-size="11" fill="#555">${escape(caption)}</text>`,
+    ...out,
+    `</svg>`,
+    ""
+  ].join("\n")
+}
