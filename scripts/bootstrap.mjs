@@ -85,14 +85,14 @@ if (missing.length > 0) {
 }
 
 const nodeBinary = needNode ? join(bin, "node") : process.execPath
-const pnpmEntry = join(toolchain, "node_modules", "pnpm", "bin", "pnpm.cjs")
 const env = {
   ...process.env,
   PATH: [dirname(nodeBinary), bin, process.env.PATH ?? ""].join(delimiter),
   // npm sets these for `npm start`; they would make pnpm think npm runs it
   npm_config_user_agent: `pnpm/${PNPM_VERSION}`
 }
-const pnpm = (args) => run(nodeBinary, [pnpmEntry, ...args], { env })
+// pnpm 12 installs as a native executable; it runs scripts with the `node` first on PATH
+const pnpm = (args) => run(join(bin, process.platform === "win32" ? "pnpm.cmd" : "pnpm"), args, { env })
 
 // --- 3: dependencies, then the script ----------------------------------------
 const fingerprint = () => {
