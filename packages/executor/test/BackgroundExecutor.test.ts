@@ -306,3 +306,21 @@ describe("BackgroundExecutor", () => {
       }))
   })
 })
+
+describe("as a layer shared by tests (it.layer)", () => {
+  it.layer(BackgroundExecutor.layer({ maxConcurrency: 2 }))((it) => {
+    it.effect("the provided executor runs submitted tasks within its bound", () =>
+      Effect.gen(function*() {
+        const tasks = yield* Effect.forEach([1, 2, 3], (i) => BackgroundExecutor.submit(Effect.as(Effect.sleep(10), i)))
+        assert.include(yield* BackgroundExecutor.stats, { running: 2, queued: 1 })
+        yield* TestClock.adjust(20)
+        assert.deepStrictEqual(yield* Effect.forEach(tasks, Task.join), [1, 2, 3])
+      }))
+
+    it.effect("the same executor is seen by the next test: its counters carry over", () =>
+      Effect.gen(function*() {
+        const stats = yield* BackgroundExecutor.stats
+        assert.strictEqual(stats.submitted, 3)
+      }))
+  })
+})
