@@ -20,6 +20,7 @@ import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
+import type { Stats } from "../BackgroundExecutor.ts"
 import { ExecutorClosedError, TaskFailedError, type TaskFailure } from "../ExecutorError.ts"
 import * as Task from "../Task.ts"
 import * as Check from "./options.ts"
@@ -37,16 +38,6 @@ export interface Submission {
   readonly cancelOnExit: boolean
   readonly reraiseOnExit: boolean
   readonly nextTick: boolean
-}
-
-/** Counters, as `stats` reports them. */
-export interface Stats {
-  readonly submitted: number
-  readonly queued: number
-  readonly running: number
-  readonly succeeded: number
-  readonly failed: number
-  readonly interrupted: number
 }
 
 /** Checks executor options, throwing `InvalidArgumentError` on bad input. */
