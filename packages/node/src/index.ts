@@ -22,6 +22,21 @@ export * as TaskSet from "./TaskSet.ts"
 export * as WorkerExecutor from "./WorkerExecutor.ts"
 
 /**
+ * A pool of worker threads for one task set, shared by executors.
+ *
+ * @since 0.1.0
+ */
+export * as WorkerPool from "./WorkerPool.ts"
+
+/**
+ * The typed errors of a call: crashed worker, unknown task, invalid payload,
+ * invalid result.
+ *
+ * @since 0.1.0
+ */
+export * as WorkerError from "./WorkerError.ts"
+
+/**
  * Serve a task set inside a worker thread: the one line of a worker entry module.
  *
  * @since 0.1.0

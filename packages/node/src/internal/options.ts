@@ -10,16 +10,18 @@ import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
 import * as os from "node:os"
 import type * as WorkerThreads from "node:worker_threads"
+import { isTaskSet } from "../TaskSet.ts"
 import { describeValue } from "./describe.ts"
 
 /** A bad option or argument. */
 export class InvalidOptionError extends Data.TaggedError("InvalidOptionError")<{
+  readonly owner: "WorkerPool" | "WorkerExecutor"
   readonly option: string
   readonly value: unknown
   readonly expected: string
 }> {
   override get message(): string {
-    return `WorkerExecutor: expected \`${this.option}\` to be ${this.expected}, got ${describeValue(this.value)}`
+    return `${this.owner}: expected \`${this.option}\` to be ${this.expected}, got ${describeValue(this.value)}`
   }
 }
 
@@ -31,13 +33,13 @@ export interface Config {
   readonly onInterruptRunning: "terminate" | "wait"
 }
 
-export const makeConfig = (options: unknown): Config => {
+export const makePoolConfig = (options: unknown): Config => {
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
-    throw new InvalidOptionError({ option: "options", value: options, expected: "an object with at least `spawn`" })
+    throw new InvalidOptionError({ owner: "WorkerPool", option: "options", value: options, expected: "an object with at least `spawn`" })
   }
   const o = options as Record<string, unknown>
   if (typeof o.spawn !== "function") {
-    throw new InvalidOptionError({
+    throw new InvalidOptionError({ owner: "WorkerPool",
       option: "spawn",
       value: o.spawn,
       expected: "a function that returns a new worker_threads Worker"
@@ -47,7 +49,7 @@ export const makeConfig = (options: unknown): Config => {
   if (o.maxConcurrency !== undefined) {
     const n = o.maxConcurrency
     if (typeof n !== "number" || !Number.isInteger(n) || n < 1) {
-      throw new InvalidOptionError({
+      throw new InvalidOptionError({ owner: "WorkerPool",
         option: "maxConcurrency",
         value: n,
         expected: "an integer from 1 up (the number of threads)"
@@ -60,7 +62,7 @@ export const makeConfig = (options: unknown): Config => {
     const decoded = Option.getOrUndefined(Duration.fromInput(o.idleTimeout as Duration.Input))
     const millis = decoded === undefined ? Number.NaN : Duration.toMillis(decoded)
     if (!(millis >= 0)) {
-      throw new InvalidOptionError({
+      throw new InvalidOptionError({ owner: "WorkerPool",
         option: "idleTimeout",
         value: o.idleTimeout,
         expected: "a non-negative duration (milliseconds, or e.g. \"30 seconds\")"
@@ -70,11 +72,37 @@ export const makeConfig = (options: unknown): Config => {
   }
   const mode = o.onInterruptRunning ?? "terminate"
   if (mode !== "terminate" && mode !== "wait") {
-    throw new InvalidOptionError({
+    throw new InvalidOptionError({ owner: "WorkerPool",
       option: "onInterruptRunning",
       value: mode,
       expected: "\"terminate\" or \"wait\""
     })
   }
   return { spawn: o.spawn as Config["spawn"], maxConcurrency, idleTimeout, onInterruptRunning: mode }
+}
+
+/** Checks the `maxConcurrency` of an executor that borrows a pool. */
+export const executorConcurrency = (value: unknown, fallback: number): number => {
+  if (value === undefined) return fallback
+  if (value === Number.POSITIVE_INFINITY || (typeof value === "number" && Number.isInteger(value) && value > 0)) {
+    return value
+  }
+  throw new InvalidOptionError({
+    owner: "WorkerExecutor",
+    option: "maxConcurrency",
+    value,
+    expected: "an integer from 1 up, or Infinity"
+  })
+}
+
+/** Throws an `InvalidOptionError` of the executor. */
+export const invalid = (option: string, value: unknown, expected: string): never => {
+  throw new InvalidOptionError({ owner: "WorkerExecutor", option, value, expected })
+}
+
+/** Checks that `taskSet` is a task set. */
+export const checkTaskSet = (taskSet: unknown, owner: "WorkerPool" | "WorkerExecutor"): void => {
+  if (!isTaskSet(taskSet)) {
+    throw new InvalidOptionError({ owner, option: "taskSet", value: taskSet, expected: "a TaskSet (TaskSet.make)" })
+  }
 }

@@ -1,0 +1,133 @@
+/**
+ * The typed errors of a `WorkerExecutor` call, besides the task's own typed
+ * error. Each fails only the call it belongs to, and its message names the
+ * task and, where there is one, the bad value.
+ *
+ * - {@link WorkerCrashedError}: the thread died (exit, uncaught error, out of
+ *   memory, failed start) or the task's function threw a defect.
+ * - {@link UnknownTaskError}: no task of that name (from untyped code).
+ * - {@link InvalidPayloadError}: the payload fails its Schema or cannot be cloned.
+ * - {@link InvalidResultError}: the result fails its Schema or cannot be cloned.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import { describeValue } from "./internal/describe.ts"
+
+
+/**
+ * The thread running a task crashed — it exited (`process.exit`), threw an
+ * uncaught error, ran out of memory (`resourceLimits`), or failed to start —
+ * or the task's function threw something that is not its typed error. Only
+ * this task fails; the pool replaces a dead thread.
+ *
+ * @category errors
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Task } from "@taskscope/executor"
+ * import type { WorkerError } from "@taskscope/node"
+ *
+ * declare const task: Task.Task<number, WorkerError.WorkerTaskError>
+ * const recovered = Task.join(task).pipe(
+ *   Effect.catchTag("WorkerCrashedError", (error) => Effect.succeed(`${error.task}: ${error.reason}`))
+ * )
+ * ```
+ */
+export class WorkerCrashedError extends Data.TaggedError("WorkerCrashedError")<{
+  /** The task (its name in the task set). */
+  readonly task: string
+  /** What happened, in words: "threw", "exited with code 1", ... */
+  readonly reason: string
+  /** What the thread or the function threw, or the platform's error. */
+  readonly cause: unknown
+}> {
+  override get message(): string {
+    return `Task "${this.task}" crashed its worker: ${this.reason}`
+  }
+}
+
+/**
+ * No task of that name in the task set (possible from untyped code only).
+ *
+ * @category errors
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { WorkerError } from "@taskscope/node"
+ *
+ * const error = new WorkerError.UnknownTaskError({ task: "fibb", known: ["fib"] })
+ * error.message // 'Unknown task "fibb"; the task set has: "fib"'
+ * ```
+ */
+export class UnknownTaskError extends Data.TaggedError("UnknownTaskError")<{
+  readonly task: string
+  readonly known: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return `Unknown task ${describeValue(this.task)}; the task set has: ${this.known.map((name) => JSON.stringify(name)).join(", ")}`
+  }
+}
+
+/**
+ * The payload does not match the task's payload Schema, or cannot be cloned
+ * to a worker thread.
+ *
+ * @category errors
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { WorkerError } from "@taskscope/node"
+ *
+ * const error = new WorkerError.InvalidPayloadError({ task: "fib", payload: "ten", issue: "Expected number" })
+ * error.message // 'Invalid payload for task "fib": "ten": Expected number'
+ * ```
+ */
+export class InvalidPayloadError extends Data.TaggedError("InvalidPayloadError")<{
+  readonly task: string
+  readonly payload: unknown
+  readonly issue: string
+}> {
+  override get message(): string {
+    return `Invalid payload for task "${this.task}": ${describeValue(this.payload)}: ${this.issue}`
+  }
+}
+
+/**
+ * What the task's function returned (or failed with) does not match its
+ * success (or error) Schema, or cannot be cloned back to the parent thread.
+ *
+ * @category errors
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { WorkerError } from "@taskscope/node"
+ *
+ * const error = new WorkerError.InvalidResultError({ task: "f", part: "success value", issue: "could not be cloned" })
+ * error.message // 'Invalid success value from task "f": could not be cloned'
+ * ```
+ */
+export class InvalidResultError extends Data.TaggedError("InvalidResultError")<{
+  readonly task: string
+  readonly part: "success value" | "error"
+  readonly issue: string
+}> {
+  override get message(): string {
+    return `Invalid ${this.part} from task "${this.task}": ${this.issue}`
+  }
+}
+
+/**
+ * Every way a call can fail besides the task's own typed error.
+ *
+ * @category errors
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import type { WorkerError } from "@taskscope/node"
+ *
+ * const describe = (error: WorkerError.WorkerTaskError): string => `${error._tag}: ${error.message}`
+ * ```
+ */
+export type WorkerTaskError = WorkerCrashedError | UnknownTaskError | InvalidPayloadError | InvalidResultError

@@ -1,0 +1,285 @@
+/**
+ * A pool of `node:worker_threads` that runs the tasks of one {@link TaskSet}:
+ * the long-lived resource behind a `WorkerExecutor`.
+ *
+ * Threads are expensive to start (a worker loads its modules, Effect
+ * included: hundreds of milliseconds), executors are cheap (one per job, as
+ * the original opens one per `with` block). So a pool may outlive many
+ * executors: make it once (in a layer, or at the top of the program) and pass
+ * it to `WorkerExecutor.make(pool)` / `WorkerExecutor.scoped(pool, ...)`.
+ * Or let `WorkerExecutor.make(taskSet, { spawn })` make a private one.
+ *
+ * The pool runs one call per thread at a time, starts threads lazily (up to
+ * `maxConcurrency`), retires those idle for `idleTimeout`, replaces a thread
+ * that crashed, and — when a running call is interrupted — terminates its
+ * thread (`onInterruptRunning: "terminate"`, the default) or lets the call
+ * finish and discards its result (`"wait"`). Each thread is an Effect worker
+ * (`effect/workers` `Worker`) on `@effect/platform-node`'s `NodeWorker`
+ * platform. When the pool's scope closes every thread is terminated.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Worker } from "node:worker_threads"
+ * import { Task } from "@taskscope/executor"
+ * import { WorkerExecutor, WorkerPool } from "@taskscope/node"
+ * import { tasks } from "./tasks.ts"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const pool = yield* WorkerPool.make(tasks, {
+ *     spawn: () => new Worker(new URL("./worker.ts", import.meta.url)),
+ *     idleTimeout: "1 minute"
+ *   })
+ *   for (const n of [30, 31, 32]) {
+ *     // one executor per job, the same threads for all of them
+ *     yield* WorkerExecutor.scoped(pool, (executor) => Effect.flatMap(executor.submit("fib", n), Task.join))
+ *   }
+ * }))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Transferable from "effect/workers/Transferable"
+import type * as WorkerThreads from "node:worker_threads"
+import { describeValue } from "./internal/describe.ts"
+import * as Config from "./internal/options.ts"
+import * as Pool from "./internal/pool.ts"
+import { Reply } from "./internal/protocol.ts"
+import type * as TaskSet from "./TaskSet.ts"
+import { InvalidPayloadError, InvalidResultError, UnknownTaskError, WorkerCrashedError } from "./WorkerError.ts"
+import type { WorkerTaskError } from "./WorkerError.ts"
+
+const TypeId = "~@taskscope/node/WorkerPool" as const
+
+/**
+ * Options of a pool.
+ *
+ * @category models
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Worker } from "node:worker_threads"
+ * import type { WorkerPool } from "@taskscope/node"
+ *
+ * const options: WorkerPool.Options = {
+ *   spawn: () => new Worker(new URL("./worker.ts", import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: 256 } }),
+ *   maxConcurrency: 4,
+ *   idleTimeout: "30 seconds"
+ * }
+ * ```
+ */
+export interface Options {
+  /** Starts one thread: a `new Worker(...)` whose entry module calls `WorkerRunner.serve`. */
+  readonly spawn: (id: number) => WorkerThreads.Worker
+  /** Number of threads. Default `os.availableParallelism()`. */
+  readonly maxConcurrency?: number | undefined
+  /** Retire a thread idle this long (milliseconds or a `Duration`). Default: keep it until the pool closes. */
+  readonly idleTimeout?: Duration.Input | undefined
+  /** What interrupting a running call does. Default `"terminate"`. */
+  readonly onInterruptRunning?: "terminate" | "wait" | undefined
+}
+
+/**
+ * Counters of a pool's threads.
+ *
+ * @category models
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import type { WorkerPool } from "@taskscope/node"
+ *
+ * const leaked = (stats: WorkerPool.Stats) => stats.threads > 0
+ * ```
+ */
+export interface Stats {
+  /** Live threads: starting, idle or busy. */
+  readonly threads: number
+  readonly idle: number
+  readonly busy: number
+  /** Threads started since the pool was made. */
+  readonly started: number
+  /** Threads that died on their own: exit, uncaught error, out of memory, failed start. */
+  readonly crashed: number
+  /** Threads terminated because the call they ran was interrupted. */
+  readonly terminated: number
+  /** Threads retired after `idleTimeout`, or when the pool closed. */
+  readonly retired: number
+}
+
+/**
+ * A pool of worker threads for the tasks of `T`.
+ *
+ * @category models
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import type { WorkerPool } from "@taskscope/node"
+ * import type { tasks } from "./tasks.ts"
+ *
+ * const busy = (pool: WorkerPool.WorkerPool<typeof tasks>) => Effect.map(pool.stats, (stats) => stats.busy)
+ * ```
+ */
+export interface WorkerPool<T extends TaskSet.Any> {
+  readonly [TypeId]: typeof TypeId
+  readonly taskSet: T
+  /** The number of threads it may run. */
+  readonly maxConcurrency: number
+  readonly stats: Effect.Effect<Stats>
+  /** Starts every thread now instead of on first use, and waits until they are ready. */
+  readonly prestart: Effect.Effect<void>
+  /**
+   * Runs one call on a thread, outside any executor: no exit rules, no
+   * permits; the thread pool's own FIFO orders the calls. Executors use it.
+   */
+  readonly call: <K extends TaskSet.Names<T>>(
+    task: K,
+    payload: TaskSet.Payload<T, K>
+  ) => Effect.Effect<TaskSet.Success<T, K>, TaskSet.Error<T, K> | WorkerTaskError>
+}
+
+/**
+ * Returns `true` when a value is a pool.
+ *
+ * @category guards
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { WorkerPool } from "@taskscope/node"
+ *
+ * WorkerPool.isWorkerPool({}) // false
+ * ```
+ */
+export const isWorkerPool = (u: unknown): u is WorkerPool<TaskSet.Any> =>
+  typeof u === "object" && u !== null && (u as Record<string, unknown>)[TypeId] === TypeId
+
+interface Codec {
+  readonly encodePayload: (payload: unknown) => Effect.Effect<unknown, Schema.SchemaError>
+  readonly decodeSuccess: (value: unknown) => Exit.Exit<unknown, Schema.SchemaError>
+  readonly decodeError: (value: unknown) => Exit.Exit<unknown, Schema.SchemaError>
+}
+
+const issueOf = (exit: Exit.Failure<unknown, Schema.SchemaError>): string => {
+  const reason = exit.cause.reasons[0]
+  return reason !== undefined && reason._tag === "Fail" ? reason.error.message : "does not match its Schema"
+}
+
+/** The effect of one call: encode, run on a thread, decode, type the failures. */
+const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
+  const codecs = new Map<string, Codec>()
+  for (const name of taskSet.names) {
+    const definition = taskSet.tasks[name]!
+    codecs.set(name, {
+      encodePayload: Schema.encodeUnknownEffect(definition.payload),
+      decodeSuccess: Schema.decodeUnknownExit(definition.success),
+      decodeError: Schema.decodeUnknownExit(definition.error)
+    })
+  }
+
+  const interpret = (task: string, payload: unknown, codec: Codec, outcome: Pool.Outcome) => {
+    if (!Array.isArray(outcome)) {
+      const o = outcome as Pool.Crash | Pool.NotSent
+      if (o._tag === "NotSent") {
+        return Effect.fail(
+          new InvalidPayloadError({
+            task,
+            payload,
+            issue: `could not be cloned to a worker thread (${describeValue(o.cause)})`
+          })
+        )
+      }
+      const reason = o.phase === "start" ? `the worker thread failed to start: ${o.reason}` : o.reason
+      return Effect.fail(new WorkerCrashedError({ task, reason, cause: o.cause }))
+    }
+    const [, kind, value] = outcome as Pool.Outcome & ReadonlyArray<unknown>
+    switch (kind) {
+      case Reply.Success: {
+        const decoded = codec.decodeSuccess(value)
+        return Exit.isSuccess(decoded)
+          ? decoded
+          : Effect.fail(new InvalidResultError({ task, part: "success value", issue: issueOf(decoded) }))
+      }
+      case Reply.Failure: {
+        const decoded = codec.decodeError(value)
+        return Exit.isSuccess(decoded)
+          ? Effect.fail(decoded.value)
+          : Effect.fail(new InvalidResultError({ task, part: "error", issue: issueOf(decoded) }))
+      }
+      case Reply.Defect:
+        return Effect.fail(new WorkerCrashedError({ task, reason: `threw ${describeValue(value)}`, cause: value }))
+      case Reply.UnknownTask:
+        return Effect.fail(new UnknownTaskError({ task, known: value as ReadonlyArray<string> }))
+      case Reply.InvalidPayload:
+        return Effect.fail(new InvalidPayloadError({ task, payload, issue: String(value) }))
+      case Reply.InvalidResult: {
+        const [part, issue] = value as readonly ["success value" | "error", string]
+        return Effect.fail(new InvalidResultError({ task, part, issue }))
+      }
+      default:
+        return Effect.die(new Error(`WorkerPool: unexpected reply ${describeValue(outcome)}`))
+    }
+  }
+
+  return (task: string, payload: unknown): Effect.Effect<any, any> =>
+    Effect.suspend(() => {
+      const codec = typeof task === "string" ? codecs.get(task) : undefined
+      if (codec === undefined) return Effect.fail(new UnknownTaskError({ task, known: taskSet.names }))
+      const collector = Transferable.makeCollectorUnsafe()
+      return codec.encodePayload(payload).pipe(
+        Effect.provideService(Transferable.Collector, collector),
+        Effect.matchEffect({
+          onFailure: (error) => Effect.fail(new InvalidPayloadError({ task, payload, issue: error.message })),
+          onSuccess: (encoded) =>
+            Effect.flatMap(
+              pool.execute(task, encoded, collector.clearUnsafe()),
+              (outcome) => interpret(task, payload, codec, outcome)
+            )
+        })
+      )
+    })
+}
+
+/**
+ * Makes a pool that lives as long as the current scope; when the scope
+ * closes, every thread is terminated. Bad options die at once with an error
+ * naming the option and its value.
+ *
+ * @category constructors
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Worker } from "node:worker_threads"
+ * import { WorkerPool } from "@taskscope/node"
+ * import { tasks } from "./tasks.ts"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const pool = yield* WorkerPool.make(tasks, {
+ *     spawn: () => new Worker(new URL("./worker.ts", import.meta.url)),
+ *     maxConcurrency: 2
+ *   })
+ *   return yield* pool.call("fib", 30)
+ * }))
+ * ```
+ */
+export const make = <T extends TaskSet.Any>(
+  taskSet: T,
+  options: Options
+): Effect.Effect<WorkerPool<T>, never, Scope.Scope> =>
+  Effect.suspend(() => {
+    Config.checkTaskSet(taskSet, "WorkerPool")
+    const config = Config.makePoolConfig(options)
+    return Effect.map(Pool.make(config), (pool): WorkerPool<T> => ({
+      [TypeId]: TypeId,
+      taskSet,
+      maxConcurrency: config.maxConcurrency,
+      stats: pool.stats,
+      prestart: pool.prestart,
+      call: makeCall(taskSet, pool)
+    }))
+  })

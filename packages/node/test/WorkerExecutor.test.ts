@@ -1,0 +1,353 @@
+/**
+ * What threads add to the exit rules: parallelism, terminate-on-interrupt,
+ * crash isolation, typed errors for bad input, no leaked threads. Real time
+ * (`it.live`); every assertion is about order or outcome, never a duration.
+ */
+import { afterAll, assert, describe, expect, it } from "@effect/vitest"
+import { Task } from "@taskscope/executor"
+import { Cause, Effect, Exit, Scope } from "effect"
+import { TaskSet, WorkerError, WorkerExecutor, WorkerPool } from "../src/index.ts"
+import { tasks, WorkFailed } from "./fixtures/tasks.ts"
+import { makeCounter, spawner } from "./fixtures/threads.ts"
+
+// One pool of two threads for the tests that do not need a pool of their own.
+const threads = makeCounter()
+const scope = Effect.runSync(Scope.make())
+const pool = Effect.runSync(Scope.provide(WorkerPool.make(tasks, { spawn: spawner(threads), maxConcurrency: 2 }), scope))
+
+afterAll(async () => {
+  await Effect.runPromise(Scope.close(scope, Exit.void))
+  expect(threads.alive()).toBe(0)
+})
+
+/**
+ * Runs `body` with an executor on the shared pool. Threads start lazily (and
+ * a test that needs one takes an idle one), so that the threads killed by one
+ * test are replaced only when a later one needs two at once.
+ */
+const onPool = <A, E>(body: (executor: WorkerExecutor.WorkerExecutor<typeof tasks>) => Effect.Effect<A, E>) =>
+  WorkerExecutor.scoped(pool, body)
+
+/** For tasks whose failure the test inspects: not re-raised when the scope ends. */
+const quiet = { reraiseOnExit: false } as const
+
+/** The typed error a task failed with. */
+const errorOf = <A, E>(exit: Exit.Exit<A, E>): E => {
+  assert.isTrue(Exit.isFailure(exit), "expected a failure")
+  const error = Cause.findErrorOption((exit as Exit.Failure<A, E>).cause)
+  assert.isTrue(error._tag === "Some", `expected a typed error, got ${Cause.pretty((exit as Exit.Failure<A, E>).cause)}`)
+  return (error as { value: E }).value
+}
+
+/** Polls `check` until it holds (real time, bounded). */
+const eventually = (check: Effect.Effect<boolean>, what: string) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 400; i++) {
+      if (yield* check) return
+      yield* Effect.sleep(5)
+    }
+    assert.fail(`timed out waiting until ${what}`)
+  })
+
+describe("WorkerExecutor", () => {
+  it.live("runs a task on a thread and returns its Schema-decoded result", () =>
+    Effect.gen(function*() {
+      const [square, later] = yield* onPool((executor) =>
+        Effect.all([
+          Effect.flatMap(executor.submit("square", 12), Task.join),
+          Effect.flatMap(executor.submit("later", 41), Task.join)
+        ]))
+      assert.strictEqual(square, 144)
+      assert.strictEqual(later, 42)
+    }))
+
+  it.live("two busy tasks run at the same time on two threads", () =>
+    Effect.gen(function*() {
+      yield* pool.prestart
+      const [a, b] = yield* onPool((executor) =>
+        Effect.gen(function*() {
+          const a = yield* executor.submit("spin", 150)
+          const b = yield* executor.submit("spin", 150)
+          return [yield* Task.join(a), yield* Task.join(b)] as const
+        }))
+      // the intervals overlap: each started before the other ended
+      assert.isTrue(a.start < b.end && b.start < a.end, `no overlap: ${JSON.stringify([a, b])}`)
+    }))
+
+  it.live("interrupting a running task terminates its thread; a fresh one takes the next task", () =>
+    Effect.gen(function*() {
+      const before = yield* pool.stats
+      const [exit, next, after] = yield* onPool((executor) =>
+        Effect.gen(function*() {
+          const busy = yield* executor.submit("spin", 60_000)
+          yield* eventually(Effect.map(pool.stats, (s) => s.busy === 1), "the spin is on a thread")
+          yield* Task.interrupt(busy)
+          const exit = yield* Task.await(busy)
+          const after = yield* pool.stats
+          const next = yield* Effect.flatMap(executor.submit("square", 3), Task.join)
+          return [exit, next, after] as const
+        }))
+      assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+      assert.strictEqual(after.terminated, before.terminated + 1)
+      assert.strictEqual(after.threads, 1, "the terminated thread is gone at once")
+      assert.strictEqual(next, 9)
+    }))
+
+  it.live("cancelOnExit stops a running CPU-bound task when the scope ends", () =>
+    Effect.gen(function*() {
+      const before = yield* pool.stats
+      const task = yield* onPool((executor) =>
+        Effect.gen(function*() {
+          const task = yield* executor.submit("spin", 60_000, { cancelOnExit: true })
+          yield* eventually(Effect.map(pool.stats, (s) => s.busy === 1), "the spin is on a thread")
+          return task
+        }))
+      const exit = yield* Task.await(task)
+      assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+      assert.strictEqual((yield* pool.stats).terminated, before.terminated + 1)
+    }))
+
+  describe("crash isolation", () => {
+    it.live("process.exit in a worker fails only its task, with WorkerCrashedError", () =>
+      Effect.gen(function*() {
+        const before = yield* pool.stats
+        const [crash, other, after] = yield* onPool((executor) =>
+          Effect.gen(function*() {
+            const other = yield* executor.submit("spin", 100)
+            const crash = yield* executor.submit("exit", 7, quiet)
+            return [yield* Task.await(crash), yield* Task.join(other), yield* Effect.flatMap(executor.submit("square", 5), Task.join)] as const
+          }))
+        const error = errorOf(crash)
+        assert.instanceOf(error, WorkerError.WorkerCrashedError)
+        assert.strictEqual(error._tag === "WorkerCrashedError" && error.task, "exit")
+        assert.include(error.message, "exit")
+        assert.include(error.message, "code: 7")
+        assert.isTrue(other.end > other.start, "the other task finished")
+        assert.strictEqual(after, 25, "the pool goes on")
+        assert.strictEqual((yield* pool.stats).crashed, before.crashed + 1)
+      }))
+
+    it.live("an uncaught error in a worker fails only its task", () =>
+      Effect.gen(function*() {
+        const exit = yield* onPool((executor) => Effect.flatMap(executor.submit("throwsLater", "kaboom", quiet), Task.await))
+        const error = errorOf(exit)
+        assert.instanceOf(error, WorkerError.WorkerCrashedError)
+        assert.include(error.message, "throwsLater")
+        assert.include(error.message, "kaboom")
+      }))
+
+    it.live("a function that throws fails its task; the thread survives", () =>
+      Effect.gen(function*() {
+        yield* pool.prestart
+        const before = yield* pool.stats
+        const exit = yield* onPool((executor) => Effect.flatMap(executor.submit("throws", "bad input", quiet), Task.await))
+        const error = errorOf(exit) as WorkerError.WorkerCrashedError
+        assert.instanceOf(error, WorkerError.WorkerCrashedError)
+        assert.include(error.message, "throws")
+        assert.include(error.message, "RangeError: bad input")
+        assert.instanceOf(error.cause, Error)
+        const after = yield* pool.stats
+        assert.strictEqual(after.crashed, before.crashed)
+        assert.strictEqual(after.started, before.started)
+      }))
+
+    it.live("running out of memory (resourceLimits) fails only its task", () =>
+      Effect.gen(function*() {
+        const counter = makeCounter()
+        const [oom, stats] = yield* WorkerExecutor.scoped(tasks, (executor) =>
+          Effect.gen(function*() {
+            const oom = yield* Effect.flatMap(executor.submit("oom", 100_000, quiet), Task.await)
+            return [oom, yield* executor.pool.stats] as const
+          }), {
+          spawn: spawner(counter, "worker.ts", { maxOldGenerationSizeMb: 48 }),
+          maxConcurrency: 1
+        })
+        const error = errorOf(oom) as WorkerError.WorkerCrashedError
+        assert.instanceOf(error, WorkerError.WorkerCrashedError)
+        assert.include(error.message, "oom")
+        assert.match(error.message, /memory/i)
+        assert.include(stats, { crashed: 1, threads: 0 }, "the thread is gone, the executor went on")
+        assert.strictEqual(counter.alive(), 0)
+      }))
+
+    it.live("a worker that cannot start fails the task with WorkerCrashedError", () =>
+      Effect.gen(function*() {
+        const counter = makeCounter()
+        const [exit, stats] = yield* WorkerExecutor.scoped(tasks, (executor) =>
+          Effect.gen(function*() {
+            const exit = yield* Effect.flatMap(executor.submit("square", 2, quiet), Task.await)
+            return [exit, yield* executor.pool.stats] as const
+          }), { spawn: spawner(counter, "broken-worker.ts"), maxConcurrency: 1 })
+        const error = errorOf(exit)
+        assert.instanceOf(error, WorkerError.WorkerCrashedError)
+        assert.include(error.message, "failed to start")
+        assert.include(error.message, "broken worker entry")
+        assert.include(stats, { threads: 0, crashed: 1 })
+        assert.strictEqual(counter.alive(), 0)
+      }))
+  })
+
+  describe("typed failures and bad input", () => {
+    it.live("a task's own error arrives typed, thrown or from an Effect", () =>
+      Effect.gen(function*() {
+        const [thrown, failed] = yield* onPool((executor) =>
+          Effect.all([
+            Effect.flatMap(executor.submit("work", { _tag: "Fail", ms: 0, message: "no" }, quiet), Task.await),
+            Effect.flatMap(executor.submit("effectFail", "nope", quiet), Task.await)
+          ]))
+        assert.deepStrictEqual(errorOf(thrown), new WorkFailed({ message: "no" }))
+        assert.instanceOf(errorOf(failed), WorkFailed)
+      }))
+
+    it.live("a payload that fails its Schema fails that task only, naming task and value", () =>
+      Effect.gen(function*() {
+        const [bad, good] = yield* onPool((executor) =>
+          Effect.all([
+            Effect.flatMap(executor.submit("square", "seven" as unknown as number, quiet), Task.await),
+            Effect.flatMap(executor.submit("square", 7), Task.join)
+          ]))
+        const error = errorOf(bad)
+        assert.instanceOf(error, WorkerError.InvalidPayloadError)
+        assert.include(error.message, "\"square\"")
+        assert.include(error.message, "\"seven\"")
+        assert.strictEqual(good, 49)
+      }))
+
+    it.live("an unknown task name from untyped code is a typed error", () =>
+      Effect.gen(function*() {
+        const exit = yield* onPool((executor) => {
+          const untyped = executor.submit as (task: string, payload: unknown, options?: typeof quiet) => ReturnType<typeof executor.submit>
+          return Effect.flatMap(untyped("cube", 3, quiet), Task.await)
+        })
+        const error = errorOf(exit)
+        assert.instanceOf(error, WorkerError.UnknownTaskError)
+        assert.include(error.message, "\"cube\"")
+        assert.include(error.message, "\"square\"")
+      }))
+
+    it.live("a worker serving another task set answers UnknownTaskError for tasks it lacks", () =>
+      Effect.gen(function*() {
+        const counter = makeCounter()
+        const [missing, known] = yield* WorkerExecutor.scoped(tasks, (executor) =>
+          Effect.all([
+            Effect.flatMap(executor.submit("later", 1, quiet), Task.await),
+            Effect.flatMap(executor.submit("square", 6), Task.join)
+          ], { concurrency: 1 }), { spawn: spawner(counter, "stale-worker.ts"), maxConcurrency: 1 })
+        const error = errorOf(missing)
+        assert.instanceOf(error, WorkerError.UnknownTaskError)
+        assert.include(error.message, "\"later\"")
+        assert.strictEqual(known, 36)
+      }))
+
+    it.live("results that cannot be cloned or fail their Schema are typed errors; payloads too", () =>
+      Effect.gen(function*() {
+        const before = yield* pool.stats
+        const [uncloneable, wrong, payload] = yield* onPool((executor) =>
+          Effect.all([
+            Effect.flatMap(executor.submit("uncloneable", undefined, quiet), Task.await),
+            Effect.flatMap(executor.submit("wrongResult", undefined, quiet), Task.await),
+            Effect.flatMap(executor.submit("anything", { f: () => 1 }, quiet), Task.await)
+          ]))
+        const e1 = errorOf(uncloneable)
+        assert.instanceOf(e1, WorkerError.InvalidResultError)
+        assert.include(e1.message, "\"uncloneable\"")
+        assert.include(e1.message, "could not be cloned")
+        const e2 = errorOf(wrong)
+        assert.instanceOf(e2, WorkerError.InvalidResultError)
+        assert.include(e2.message, "\"not a number\"")
+        const e3 = errorOf(payload)
+        assert.instanceOf(e3, WorkerError.InvalidPayloadError)
+        assert.include(e3.message, "could not be cloned")
+        assert.strictEqual((yield* pool.stats).crashed, before.crashed, "none of these killed a thread")
+      }))
+
+    it.live("ArrayBuffers marked Transferable move instead of being copied", () =>
+      Effect.gen(function*() {
+        const bytes = new Uint8Array([9, 8, 7, 6])
+        const result = yield* onPool((executor) => Effect.flatMap(executor.submit("bytes", bytes), Task.join))
+        assert.deepStrictEqual(result, { length: 4, first: 9 })
+        assert.strictEqual(bytes.byteLength, 0, "the buffer was transferred, not cloned")
+      }))
+
+    it("bad options fail at once, naming the option and the value", () => {
+      const spawn = spawner(makeCounter())
+      const cases: ReadonlyArray<[unknown, string]> = [
+        [{ spawn, maxConcurrency: 0 }, "`maxConcurrency` to be an integer from 1 up (the number of threads), got 0"],
+        [{ spawn, maxConcurrency: 1.5 }, "`maxConcurrency`"],
+        [{ spawn, idleTimeout: -1 }, "`idleTimeout` to be a non-negative duration"],
+        [{ spawn, onInterruptRunning: "kill" }, "`onInterruptRunning` to be \"terminate\" or \"wait\", got \"kill\""],
+        [{ maxConcurrency: 2 }, "`spawn`"]
+      ]
+      for (const [options, message] of cases) {
+        const exit = Effect.runSyncExit(
+          Effect.scoped(WorkerExecutor.make(tasks, options as WorkerExecutor.Options))
+        )
+        assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause), `expected a defect for ${JSON.stringify(options)}`)
+        assert.include(String(Cause.squash((exit as Exit.Failure<unknown, unknown>).cause)), message)
+      }
+      const withPool = Effect.runSyncExit(Effect.scoped(
+        WorkerExecutor.make(pool, { spawn } as WorkerExecutor.ExecutorOptions)
+      ))
+      assert.include(String(Cause.squash((withPool as Exit.Failure<unknown, unknown>).cause)), "`spawn`")
+      assert.throws(() => TaskSet.make("bad", { f: { run: () => 1 } } as never), /task "f" must be declared/)
+    })
+
+    it("a wrong task name or payload type does not compile", () => {
+      const check = (executor: WorkerExecutor.WorkerExecutor<typeof tasks>) => {
+        // @ts-expect-error: no such task
+        executor.submit("cube", 3)
+        // @ts-expect-error: square takes a number
+        executor.submit("square", "3")
+        // the result type flows from the task's success Schema
+        const ok: Effect.Effect<Task.Task<number, WorkerError.WorkerTaskError>, unknown> = executor.submit("square", 3)
+        return ok
+      }
+      assert.isFunction(check)
+    })
+  })
+
+  describe("thread lifecycle", () => {
+    it.live("threads start lazily; \"wait\" lets an interrupted call finish on its thread; idleTimeout retires it", () =>
+      Effect.gen(function*() {
+        const counter = makeCounter()
+        yield* Effect.scoped(Effect.gen(function*() {
+          const waiting = yield* WorkerPool.make(tasks, {
+            spawn: spawner(counter),
+            maxConcurrency: 1,
+            onInterruptRunning: "wait",
+            idleTimeout: 40
+          })
+          assert.strictEqual((yield* waiting.stats).threads, 0, "no thread before the first task")
+          const [exit, stats] = yield* WorkerExecutor.scoped(waiting, (executor) =>
+            Effect.gen(function*() {
+              const task = yield* executor.submit("spin", 100)
+              yield* eventually(Effect.map(waiting.stats, (s) => s.busy === 1), "the spin is on a thread")
+              yield* Task.interrupt(task)
+              // interrupt returned once the call had finished on its thread
+              return [yield* Task.await(task), yield* waiting.stats] as const
+            }))
+          assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+          assert.include(stats, { threads: 1, busy: 0, terminated: 0, started: 1 })
+          yield* eventually(Effect.map(waiting.stats, (s) => s.threads === 0), "the idle thread is retired")
+          assert.include(yield* waiting.stats, { retired: 1, crashed: 0, started: 1 })
+          assert.strictEqual(counter.alive(), 0)
+        }))
+      }))
+
+    it.live("no thread outlives its layer", () =>
+      Effect.gen(function*() {
+        const counter = makeCounter()
+        const Executor = WorkerExecutor.layer(tasks, { spawn: spawner(counter), maxConcurrency: 1 })
+        const result = yield* Effect.gen(function*() {
+          const a = yield* WorkerExecutor.submit(tasks, "square", 2)
+          const b = yield* WorkerExecutor.submit(tasks, "later", 2)
+          // left running on its thread when the layer closes: terminated
+          yield* WorkerExecutor.submit(tasks, "spin", 60_000, { cancelOnExit: true })
+          return (yield* Task.join(a)) + (yield* Task.join(b))
+        }).pipe(Effect.provide(Executor))
+        assert.strictEqual(result, 7)
+        assert.strictEqual(counter.spawned, 1)
+        assert.strictEqual(counter.alive(), 0)
+      }))
+  })
+})
