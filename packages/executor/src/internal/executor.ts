@@ -75,7 +75,7 @@ const DONE = 3
  * returned to the user, in one object so a task costs one allocation.
  */
 class TaskRecord<A, E> implements Task.Task<A, E> {
-  readonly [Task.TypeId] = Task.TypeId
+  declare readonly [Task.TypeId]: typeof Task.TypeId // on the prototype, below
   state = QUEUED
   effect: Effect.Effect<A, E, any> | undefined
   context: Context.Context<never> | undefined
@@ -148,6 +148,8 @@ class TaskRecord<A, E> implements Task.Task<A, E> {
     return { _id: "Task", id: this.id, name: this.name, state: ["queued", "starting", "running", "done"][this.state] }
   }
 }
+
+Object.defineProperty(TaskRecord.prototype, Task.TypeId, { value: Task.TypeId })
 
 /** A submitter suspended by `maxQueue`, woken in FIFO order. */
 type QueueWaiter = () => void
