@@ -41,7 +41,6 @@
  */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Transferable from "effect/workers/Transferable"
@@ -160,14 +159,10 @@ export const isWorkerPool = (u: unknown): u is WorkerPool<TaskSet.Any> =>
 
 interface Codec {
   readonly encodePayload: (payload: unknown) => Effect.Effect<unknown, Schema.SchemaError>
-  readonly decodeSuccess: (value: unknown) => Exit.Exit<unknown, Schema.SchemaError>
-  readonly decodeError: (value: unknown) => Exit.Exit<unknown, Schema.SchemaError>
+  readonly decodeSuccess: (value: unknown) => Effect.Effect<unknown, Schema.SchemaError>
+  readonly decodeError: (value: unknown) => Effect.Effect<unknown, Schema.SchemaError>
 }
 
-const issueOf = (exit: Exit.Failure<unknown, Schema.SchemaError>): string => {
-  const reason = exit.cause.reasons[0]
-  return reason !== undefined && reason._tag === "Fail" ? reason.error.message : "does not match its Schema"
-}
 
 /** The effect of one call: encode, run on a thread, decode, type the failures. */
 const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
@@ -176,8 +171,9 @@ const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
     const definition = taskSet.tasks[name]!
     codecs.set(name, {
       encodePayload: Schema.encodeUnknownEffect(definition.payload),
-      decodeSuccess: Schema.decodeUnknownExit(definition.success),
-      decodeError: Schema.decodeUnknownExit(definition.error)
+      // decoded in the calling fiber: the Exit variants would run a fiber each
+      decodeSuccess: Schema.decodeUnknownEffect(definition.success),
+      decodeError: Schema.decodeUnknownEffect(definition.error)
     })
   }
 
@@ -198,18 +194,19 @@ const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
     }
     const [, kind, value] = outcome as Pool.Outcome & ReadonlyArray<unknown>
     switch (kind) {
-      case Reply.Success: {
-        const decoded = codec.decodeSuccess(value)
-        return Exit.isSuccess(decoded)
-          ? decoded
-          : Effect.fail(new InvalidResultError({ task, part: "success value", issue: issueOf(decoded) }))
-      }
-      case Reply.Failure: {
-        const decoded = codec.decodeError(value)
-        return Exit.isSuccess(decoded)
-          ? Effect.fail(decoded.value)
-          : Effect.fail(new InvalidResultError({ task, part: "error", issue: issueOf(decoded) }))
-      }
+      case Reply.Success:
+        return Effect.mapError(
+          codec.decodeSuccess(value),
+          (error) => new InvalidResultError({ task, part: "success value", issue: error.message })
+        )
+      case Reply.Failure:
+        return Effect.flatMap(
+          Effect.mapError(
+            codec.decodeError(value),
+            (error) => new InvalidResultError({ task, part: "error", issue: error.message })
+          ),
+          Effect.fail
+        )
       case Reply.Defect:
         return Effect.fail(new WorkerCrashedError({ task, reason: `threw ${describeValue(value)}`, cause: value }))
       case Reply.UnknownTask:

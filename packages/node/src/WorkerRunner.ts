@@ -39,15 +39,17 @@ import type * as TaskSet from "./TaskSet.ts"
 
 interface Codecs {
   readonly run: (payload: unknown) => unknown
-  readonly decodePayload: (input: unknown) => Exit.Exit<unknown, Schema.SchemaError>
+  readonly decodePayload: (input: unknown) => Effect.Effect<unknown, Schema.SchemaError>
   readonly encodeSuccess: (value: unknown) => Effect.Effect<unknown, Schema.SchemaError>
   readonly encodeError: (value: unknown) => Effect.Effect<unknown, Schema.SchemaError>
   readonly isError: (value: unknown) => boolean
 }
 
+// Every step of a request runs in the one fiber the runner starts for it:
+// the `Exit`/`Sync` Schema variants would each start a fiber of their own.
 const compile = (definition: TaskSet.AnyTask): Codecs => ({
   run: definition.run,
-  decodePayload: Schema.decodeUnknownExit(definition.payload),
+  decodePayload: Schema.decodeUnknownEffect(definition.payload),
   encodeSuccess: Schema.encodeUnknownEffect(definition.success),
   encodeError: Schema.encodeUnknownEffect(definition.error),
   isError: Schema.is(definition.error)
@@ -55,11 +57,6 @@ const compile = (definition: TaskSet.AnyTask): Codecs => ({
 
 const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
   typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
-
-const issueText = (cause: Cause.Cause<Schema.SchemaError>): string => {
-  const error = Cause.findErrorOption(cause)
-  return error._tag === "Some" ? error.value.message : Cause.pretty(cause)
-}
 
 /** A plain, always-cloneable copy of a thrown value, for when the value itself is not cloneable. */
 const plainDefect = (u: unknown): unknown =>
@@ -115,54 +112,81 @@ export const make = <T extends TaskSet.Any>(
       kind: typeof Reply.Success | typeof Reply.Failure,
       encode: Effect.Effect<unknown, Schema.SchemaError>,
       value: unknown
-    ): void => {
+    ): Effect.Effect<void> => {
       const collector = Transferable.makeCollectorUnsafe()
-      const exit = Effect.runSyncExit(Effect.provideService(encode, Transferable.Collector, collector))
-      if (Exit.isSuccess(exit)) return post(id, kind, exit.value, collector.clearUnsafe())
-      const what = kind === Reply.Failure ? "error" : "success value"
-      post(id, Reply.InvalidResult, [
-        what,
-        `${describeValue(value)} does not match its Schema: ${issueText(exit.cause)}`
-      ])
+      return encode.pipe(
+        Effect.provideService(Transferable.Collector, collector),
+        Effect.match({
+          onSuccess: (encoded) => post(id, kind, encoded, collector.clearUnsafe()),
+          onFailure: (error) =>
+            post(id, Reply.InvalidResult, [
+              kind === Reply.Failure ? "error" : "success value",
+              `${describeValue(value)} does not match its Schema: ${error.message}`
+            ])
+        })
+      )
     }
 
-    const succeed = (id: number, codec: Codecs, value: unknown) =>
-      encodeAndPost(id, Reply.Success, codec.encodeSuccess(value), value)
-
-    const failOrDie = (id: number, codec: Codecs, thrown: unknown) =>
+    const failOrDie = (id: number, codec: Codecs, thrown: unknown): Effect.Effect<void> =>
       codec.isError(thrown)
         ? encodeAndPost(id, Reply.Failure, codec.encodeError(thrown), thrown)
-        : post(id, Reply.Defect, thrown)
+        : Effect.sync(() => post(id, Reply.Defect, thrown))
 
-    const handle = (request: Request): void => {
-      const [id, name, payload] = request
-      const codec = codecs.get(name)
-      if (codec === undefined) return post(id, Reply.UnknownTask, taskSet.names)
-      const decoded = codec.decodePayload(payload)
-      if (Exit.isFailure(decoded)) return post(id, Reply.InvalidPayload, issueText(decoded.cause))
-      let out: unknown
-      try {
-        out = codec.run(decoded.value)
-      } catch (thrown) {
-        return failOrDie(id, codec, thrown)
-      }
+    const complete = (id: number, codec: Codecs, out: unknown): Effect.Effect<void> => {
       if (Effect.isEffect(out)) {
-        Effect.runFork(out as Effect.Effect<unknown, unknown>).addObserver((exit) => {
-          if (Exit.isSuccess(exit)) return succeed(id, codec, exit.value)
-          const error = Cause.findErrorOption(exit.cause)
-          if (error._tag === "Some") return failOrDie(id, codec, error.value)
-          post(id, Reply.Defect, Cause.squash(exit.cause))
+        return Effect.matchCauseEffect(out as Effect.Effect<unknown, unknown>, {
+          onSuccess: (value) => encodeAndPost(id, Reply.Success, codec.encodeSuccess(value), value),
+          onFailure: (cause) => {
+            const error = Cause.findErrorOption(cause)
+            return error._tag === "Some"
+              ? failOrDie(id, codec, error.value)
+              : Effect.sync(() => post(id, Reply.Defect, Cause.squash(cause)))
+          }
         })
-      } else if (isPromiseLike(out)) {
-        out.then((value) => succeed(id, codec, value), (thrown) => failOrDie(id, codec, thrown))
-      } else {
-        succeed(id, codec, out)
       }
+      if (isPromiseLike(out)) {
+        return Effect.flatMap(
+          Effect.callback<Exit.Exit<unknown, unknown>>((resume) => {
+            out.then(
+              (value) => resume(Effect.succeed(Exit.succeed(value))),
+              (thrown) => resume(Effect.succeed(Exit.fail(thrown)))
+            )
+          }),
+          (exit) => Exit.isSuccess(exit)
+            ? encodeAndPost(id, Reply.Success, codec.encodeSuccess(exit.value), exit.value)
+            : failOrDie(id, codec, Cause.squash(exit.cause))
+        )
+      }
+      return encodeAndPost(id, Reply.Success, codec.encodeSuccess(out), out)
     }
 
-    yield* runner.run<void, never, never>((_portId, request) => {
-      handle(request)
-    })
+    const handle = (request: Request): Effect.Effect<void> | undefined => {
+      const [id, name, payload] = request
+      if (id < 0) {
+        // the parent's readiness ping
+        post(id, Reply.Success, null)
+        return undefined
+      }
+      const codec = codecs.get(name)
+      if (codec === undefined) {
+        post(id, Reply.UnknownTask, taskSet.names)
+        return undefined
+      }
+      return Effect.matchEffect(codec.decodePayload(payload), {
+        onFailure: (error) => Effect.sync(() => post(id, Reply.InvalidPayload, error.message)),
+        onSuccess: (decoded) => {
+          let out: unknown
+          try {
+            out = codec.run(decoded)
+          } catch (thrown) {
+            return failOrDie(id, codec, thrown)
+          }
+          return complete(id, codec, out)
+        }
+      })
+    }
+
+    yield* runner.run<void, never, never>((_portId, request) => handle(request))
   })
 
 /**

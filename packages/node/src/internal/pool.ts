@@ -126,7 +126,19 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
     const runFork = Effect.runForkWith(yield* Effect.context<never>())
     const threads = new Set<Thread>()
     const idle: Array<Thread> = []
-    const waiters: Array<Waiter> = []
+    // FIFO of callers waiting for a thread: O(1) push and take (a head index
+    // into an array that is compacted when half of it has been taken)
+    let waiters: Array<Waiter> = []
+    let head = 0
+    const takeWaiter = (): Waiter | undefined => {
+      if (head >= waiters.length) return undefined
+      const waiter = waiters[head++]!
+      if (head > 1024 && head * 2 > waiters.length) {
+        waiters = waiters.slice(head)
+        head = 0
+      }
+      return waiter
+    }
     let nextThreadId = 0
     let nextCallId = 0
     let closing = false
@@ -170,8 +182,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
     }
 
     const wakeOne = (thread: Thread | undefined): boolean => {
-      while (waiters.length > 0) {
-        const waiter = waiters.shift()!
+      for (let waiter = takeWaiter(); waiter !== undefined; waiter = takeWaiter()) {
         if (waiter.cancelled) continue
         waiter.given = thread
         waiter.resume(thread)
@@ -349,8 +360,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {
         closing = true
-        while (waiters.length > 0) {
-          const waiter = waiters.shift()!
+        for (let waiter = takeWaiter(); waiter !== undefined; waiter = takeWaiter()) {
           if (!waiter.cancelled) waiter.resume(undefined)
         }
         return Effect.forEach(Array.from(threads), (thread) => stop(thread, "retired"), {
