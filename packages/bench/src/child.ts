@@ -8,7 +8,7 @@
  */
 import { performance } from "node:perf_hooks"
 import { getHeapStatistics } from "node:v8"
-import { RUNNERS } from "./peers.ts"
+import { loadRunner } from "./peers.ts"
 import type { WorkloadId } from "./workloads.ts"
 
 /** What one child run reports. Times in ms, memory in bytes. */
@@ -37,8 +37,7 @@ const gc = (): void => {
 
 const main = async (): Promise<void> => {
   const [peerId = "", w = "", size = ""] = process.argv.slice(2)
-  const run = RUNNERS[peerId]
-  if (run === undefined) throw new Error(`no node peer named ${JSON.stringify(peerId)}`)
+  const run = await loadRunner(peerId)
   const workload = w as WorkloadId
   const n = Number(size)
   const noop = { submitted: () => {} }

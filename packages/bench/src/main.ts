@@ -1,7 +1,9 @@
 /**
  * `pnpm bench [--quick] [--runs N] [--peers a,b] [--timeout S] [--out DIR] [--no-write]`
- * runs the suite and writes RESULTS.md and chart.svg (default: docs/bench at
- * the workspace root); `--profile PEER:WORKLOAD:N` profiles one child instead.
+ * runs the suite and writes RESULTS.md, chart.svg and the raw results.json
+ * (default: docs/bench at the workspace root). `--from FILE` renders the
+ * report again from a results.json without running anything;
+ * `--profile PEER:WORKLOAD:N` profiles one child instead.
  */
 import { spawnSync } from "node:child_process"
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
@@ -11,8 +13,8 @@ import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { PEERS } from "./peers.ts"
 import { profile } from "./profile.ts"
-import { type Machine, markdown, svg } from "./report.ts"
-import { type Plan, runPlan } from "./runner.ts"
+import { type Machine, markdown, type Report, svg } from "./report.ts"
+import { type Cell, type Plan, runPlan } from "./runner.ts"
 
 const { values } = parseArgs({
   options: {
@@ -22,7 +24,8 @@ const { values } = parseArgs({
     timeout: { type: "string", default: "120" },
     out: { type: "string", default: fileURLToPath(new URL("../../../docs/bench", import.meta.url)) },
     "no-write": { type: "boolean", default: false },
-    profile: { type: "string" }
+    profile: { type: "string" },
+    from: { type: "string" }
   },
   // pnpm passes a literal "--" through when called as `pnpm bench -- --quick`
   allowPositionals: true
@@ -30,6 +33,24 @@ const { values } = parseArgs({
 
 if (values.profile !== undefined) {
   console.log(profile(values.profile).join("\n"))
+  process.exit(0)
+}
+
+const write = (report: Report): void => {
+  const text = markdown(report)
+  console.log(text)
+  if (values["no-write"]) return
+  mkdirSync(values.out, { recursive: true })
+  writeFileSync(join(values.out, "RESULTS.md"), text)
+  writeFileSync(join(values.out, "chart.svg"), svg(report))
+  const raw = { ...report, results: [...report.results] }
+  writeFileSync(join(values.out, "results.json"), `${JSON.stringify(raw, null, 1)}\n`)
+  console.error(`wrote RESULTS.md, chart.svg and results.json to ${values.out}`)
+}
+
+if (values.from !== undefined) {
+  const raw = JSON.parse(readFileSync(values.from, "utf8")) as Omit<Report, "results"> & { results: Array<[string, Cell]> }
+  write({ ...raw, results: new Map(raw.results) })
   process.exit(0)
 }
 
@@ -63,12 +84,4 @@ const plan: Plan = { runs, quick: values.quick, peers, timeoutMs: Number(values.
 const started = Date.now()
 const results = await runPlan(plan, (line) => console.error(line))
 const finished: Machine = { ...machine, load: `${loadAtStart} at start, ${loadavg()[0]!.toFixed(2)} at end (${machine.cores} cores)` }
-const report = { plan, machine: finished, results, seconds: (Date.now() - started) / 1000 }
-const text = markdown(report)
-console.log(text)
-if (!values["no-write"]) {
-  mkdirSync(values.out, { recursive: true })
-  writeFileSync(join(values.out, "RESULTS.md"), text)
-  writeFileSync(join(values.out, "chart.svg"), svg(report))
-  console.error(`wrote ${join(values.out, "RESULTS.md")} and chart.svg`)
-}
+write({ plan, machine: finished, results, seconds: (Date.now() - started) / 1000 })

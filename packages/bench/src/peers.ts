@@ -1,17 +1,10 @@
 /**
- * The peers: each one runs a workload of n tasks at {@link CONCURRENCY} in the
- * current process. They all use the same task bodies (see workloads.ts) and
- * the idiomatic way of their API to submit, wait and cancel.
+ * The peers: what the runner and the report know of each, and a loader for
+ * the in-process implementations (effect-peers.ts, promise-peers.ts). Every
+ * peer runs a workload of n tasks at concurrency 100 with the same task bodies
+ * (see workloads.ts), in the idiomatic way of its API to submit, wait and cancel.
  */
-import { BackgroundExecutor } from "@taskscope/executor"
-// subpath imports: the "effect" barrel alone takes 0.7 s to load, paid by every child process
-import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
-import * as FiberSet from "effect/FiberSet"
-import * as Semaphore from "effect/Semaphore"
-import pLimit from "p-limit"
-import PQueue from "p-queue"
-import { CONCURRENCY, type Counter, effectTask, makeSignal, promiseTask, type WorkloadId } from "./workloads.ts"
+import type { Counter, WorkloadId } from "./workloads.ts"
 
 /** Callbacks from a running workload to the measuring process. */
 export interface Hooks {
@@ -105,104 +98,24 @@ export const peer = (id: string): Peer => {
   return found
 }
 
-const taskscope = (maxQueue?: number): RunWorkload => (w, n, counter, hooks) => {
-  const task = effectTask(w, counter)
-  const submitOptions = { cancelOnExit: w === "close" }
-  const options = maxQueue === undefined
-    ? { maxConcurrency: CONCURRENCY }
-    : { maxConcurrency: CONCURRENCY, maxQueue }
-  return Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const executor = yield* BackgroundExecutor.make(options)
-    for (let i = 0; i < n; i++) yield* executor.submit(task, submitOptions)
-    hooks.submitted()
-    if (w !== "close") yield* executor.awaitIdle
-    // closing the scope interrupts the cancel-on-exit tasks in "close"
-  })))
-}
-
-const forEach: RunWorkload = (w, n, counter, hooks) => {
-  const task = effectTask(w, counter)
-  const items = new Array<number>(n).fill(0)
-  const all = Effect.forEach(items, () => task, { concurrency: CONCURRENCY, discard: true })
-  if (w === "trivial" || w === "suspend") return Effect.runPromise(all)
-  return Effect.runPromise(Effect.gen(function*() {
-    const fiber = yield* Effect.forkChild(all, { startImmediately: true })
-    hooks.submitted()
-    yield* Fiber.interrupt(fiber)
-  }))
-}
-
-const naive: RunWorkload = (w, n, counter, hooks) => {
-  const task = effectTask(w, counter)
-  return Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const set = yield* FiberSet.make<void>()
-    const semaphore = yield* Semaphore.make(CONCURRENCY)
-    const guarded = Semaphore.withPermits(semaphore, 1)(task)
-    for (let i = 0; i < n; i++) yield* FiberSet.run(set, guarded)
-    hooks.submitted()
-    if (w !== "close") yield* FiberSet.awaitEmpty(set)
-    // closing the scope interrupts every fiber of the set in "close"
-  })))
-}
-
-const limit: RunWorkload = async (w, n, counter, hooks) => {
-  const cancel = makeSignal()
-  const task = promiseTask(w, counter, cancel.promise)
-  const run = pLimit(CONCURRENCY)
-  const results = new Array<Promise<unknown>>(n)
-  for (let i = 0; i < n; i++) results[i] = run(task)
-  hooks.submitted()
-  if (w !== "close") {
-    await Promise.all(results)
-    return
+/** Loads the in-process implementation of a node peer (only the libraries it needs). */
+export const loadRunner = async (id: string): Promise<RunWorkload> => {
+  switch (id) {
+    case TASKSCOPE:
+      return (await import("./effect-peers.ts")).taskscope()
+    case "taskscope-maxqueue":
+      return (await import("./effect-peers.ts")).taskscope(1000)
+    case "forEach":
+      return (await import("./effect-peers.ts")).forEach
+    case "naive":
+      return (await import("./effect-peers.ts")).naive
+    case "p-limit":
+      return (await import("./promise-peers.ts")).limit
+    case "p-queue":
+      return (await import("./promise-peers.ts")).queue
+    case "pool":
+      return (await import("./promise-peers.ts")).pool
+    default:
+      throw new Error(`no node peer named ${JSON.stringify(id)}`)
   }
-  run.clearQueue()
-  cancel.fire()
-  // the queue is FIFO and no held task ends before the cancel: the running ones are the first CONCURRENCY
-  await Promise.all(results.slice(0, CONCURRENCY))
-}
-
-const queue: RunWorkload = async (w, n, counter, hooks) => {
-  const cancel = makeSignal()
-  const task = promiseTask(w, counter, cancel.promise)
-  const q = new PQueue({ concurrency: CONCURRENCY })
-  for (let i = 0; i < n; i++) void q.add(task)
-  hooks.submitted()
-  if (w === "close") {
-    q.clear()
-    cancel.fire()
-  }
-  await q.onIdle()
-}
-
-const pool: RunWorkload = async (w, n, counter, hooks) => {
-  const cancel = makeSignal()
-  const task = promiseTask(w, counter, cancel.promise)
-  let next = 0
-  let stopped = false
-  const worker = async (): Promise<void> => {
-    while (!stopped && next < n) {
-      next++
-      await task()
-    }
-  }
-  const workers = new Array<Promise<void>>(CONCURRENCY)
-  for (let i = 0; i < CONCURRENCY; i++) workers[i] = worker()
-  hooks.submitted()
-  if (w === "close") {
-    stopped = true
-    cancel.fire()
-  }
-  await Promise.all(workers)
-}
-
-/** The in-process implementation of each node peer, by id. */
-export const RUNNERS: Readonly<Record<string, RunWorkload>> = {
-  [TASKSCOPE]: taskscope(),
-  "taskscope-maxqueue": taskscope(1000),
-  forEach,
-  naive,
-  "p-limit": limit,
-  "p-queue": queue,
-  pool
 }

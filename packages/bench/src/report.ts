@@ -7,7 +7,7 @@
  */
 import type { Measurement } from "./child.ts"
 import { type Peer, TASKSCOPE } from "./peers.ts"
-import { key, type Plan, peersOf, type Results, sizesOf } from "./runner.ts"
+import { key, LONG_RUNS, type Plan, peersOf, type Results, sizesOf } from "./runner.ts"
 import { type Workload, workload, type WorkloadId } from "./workloads.ts"
 
 /** Where and with what the suite ran. */
@@ -274,7 +274,7 @@ export const markdown = (r: Report): string => {
       ["packages", Object.entries(m.packages).map(([name, v]) => `${name} ${v}`).join(", ")],
       ["date", m.date],
       ["load average (1 min)", m.load],
-      ["run", `${r.plan.quick ? "quick" : "full"}: median of ${r.plan.runs} run(s) per cell, every cell in a fresh process, peers interleaved; ${r.seconds.toFixed(0)} s in all`]
+      ["run", `${r.plan.quick ? "quick" : "full"}: median of ${r.plan.runs} run(s) per cell (at most ${LONG_RUNS} for 1e6 cells and python), every cell in a fresh process, peers interleaved; ${r.seconds.toFixed(0)} s in all`]
     ]),
     "",
     "Every peer runs at concurrency 100 with the same tasks. A time workload first warms up with",
@@ -322,16 +322,23 @@ interface Panel {
   readonly bars: ReadonlyArray<{ readonly label: string; readonly value: number | undefined; readonly note: string; readonly ours: boolean }>
 }
 
-/** The chart: one panel per workload at 1e5 (memory: the smallest size), bars per peer. */
+/**
+ * The chart: one panel per workload at 1e5 (memory: the smallest size), a bar
+ * per peer on a log scale (values span three orders of magnitude), the value
+ * printed at the end of each bar. Peers that do not take part are left out;
+ * capped ones are listed with the word "capped".
+ */
 export const svg = (r: Report): string => {
   const peers = peersOf(r.plan)
   const panel = (w: WorkloadId, n: number, title: string, unit: string, value: (m: Measurement) => number | undefined): Panel => ({
     title: `${title} @${sizeLabel(n)}`,
     unit,
-    bars: peers.map((p) => {
-      const m = measured(r, p.id, w, n)
-      return { label: p.label, value: m === undefined ? undefined : value(m), note: missing(r, p.id, w, n) || "–", ours: p.id.startsWith(TASKSCOPE) }
-    })
+    bars: peers
+      .map((p) => {
+        const m = measured(r, p.id, w, n)
+        return { label: p.label, value: m === undefined ? undefined : value(m), note: missing(r, p.id, w, n) || "–", ours: p.id.startsWith(TASKSCOPE) }
+      })
+      .filter((b) => b.value !== undefined || b.note === "capped" || b.note === "failed")
   })
   const memN = sizesOf(workload("memory"), r.plan)[0] ?? 2e4
   const panels: ReadonlyArray<Panel> = [
@@ -342,28 +349,38 @@ export const svg = (r: Report): string => {
   ]
   const width = 760
   const labelW = 230
-  const barMax = width - labelW - 130
+  const barMax = width - labelW - 80
   const rowH = 20
   const out: Array<string> = []
   let y = 40
   for (const p of panels) {
-    out.push(`<text x="10" y="${y}" class="title">${escape(p.title)} (${p.unit}, lower is better)</text>`)
+    const values = p.bars.map((b) => b.value).filter((v): v is number => v !== undefined && v > 0)
+    const lo = Math.floor(Math.log10(Math.max(1, Math.min(...values, 1e9))))
+    const hi = Math.max(lo + 1, Math.ceil(Math.log10(Math.max(10, ...values))))
+    const x = (v: number): number => labelW + (barMax * (Math.log10(Math.max(v, 10 ** lo)) - lo)) / (hi - lo)
+    out.push(`<text x="10" y="${y}" class="title">${escape(p.title)} (${p.unit}, log scale, lower is better)</text>`)
     y += 10
-    const max = Math.max(1, ...p.bars.map((b) => b.value ?? 0))
-    for (const b of p.bars) {
-      const w = b.value === undefined ? 0 : Math.max(1, (b.value / max) * barMax)
-      out.push(`<text x="${labelW - 8}" y="${y + 14}" text-anchor="end">${escape(b.label)}</text>`)
-      out.push(`<rect x="${labelW}" y="${y + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" class="${b.ours ? "ours" : "peer"}"/>`)
-      out.push(`<text x="${labelW + w + 6}" y="${y + 14}">${b.value === undefined ? escape(b.note) : int(b.value)}</text>`)
-      y += rowH
+    const top = y
+    y += p.bars.length * rowH
+    for (let e = lo; e <= hi; e++) {
+      const gx = x(10 ** e).toFixed(1)
+      out.push(`<line x1="${gx}" y1="${top}" x2="${gx}" y2="${y}" class="grid"/>`)
+      out.push(`<text x="${gx}" y="${y + 12}" text-anchor="middle" class="tick">${int(10 ** e)}</text>`)
     }
-    y += 30
+    p.bars.forEach((b, i) => {
+      const by = top + i * rowH
+      const end = b.value === undefined ? labelW : Math.max(labelW + 1, x(b.value))
+      out.push(`<text x="${labelW - 8}" y="${by + 14}" text-anchor="end">${escape(b.label)}</text>`)
+      out.push(`<rect x="${labelW}" y="${by + 3}" width="${(end - labelW).toFixed(1)}" height="${rowH - 6}" class="${b.ours ? "ours" : "peer"}"/>`)
+      out.push(`<text x="${(end + 6).toFixed(1)}" y="${by + 14}">${b.value === undefined ? escape(b.note) : int(b.value)}</text>`)
+    })
+    y += 45
   }
   const m = r.machine
-  const caption = `${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.date.slice(0, 10)}, median of ${r.plan.runs}, concurrency 100`
+  const caption = `${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.date.slice(0, 10)}, medians of up to ${r.plan.runs} runs, concurrency 100`
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" font-family="sans-serif" font-size="12">`,
-    `<style>.title{font-weight:bold;font-size:13px}.ours{fill:#2b7bb9}.peer{fill:#a0a0a0}</style>`,
+    `<style>.title{font-weight:bold;font-size:13px}.ours{fill:#2b7bb9}.peer{fill:#a0a0a0}.grid{stroke:#ddd}.tick{font-size:10px;fill:#777}</style>`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="10" y="18" font-size="11" fill="#555">${escape(caption)}</text>`,
     ...out,

@@ -42,6 +42,17 @@ export const peersOf = (plan: Plan): ReadonlyArray<Peer> =>
 const childScript = fileURLToPath(new URL("./child.ts", import.meta.url))
 const pythonScript = fileURLToPath(new URL("./asyncio_peer.py", import.meta.url))
 
+/**
+ * How many runs a cell gets: the plan's runs, but at most {@link LONG_RUNS}
+ * for the slow cells (1e6 tasks, and python, whose times are far from the
+ * rest) so that a full pass stays near ten minutes on two cores.
+ */
+export const runsFor = (p: Peer, n: number, plan: Plan): number =>
+  n >= 1e6 || p.runtime === "python" ? Math.min(plan.runs, LONG_RUNS) : plan.runs
+
+/** The cap on runs of slow cells. */
+export const LONG_RUNS = 3
+
 /** Why a peer does not run a cell, or undefined when it does. */
 export const skipReason = (p: Peer, w: Workload, n: number, plan: Plan): string | undefined => {
   const skip = p.skips?.[w.id]
@@ -111,7 +122,7 @@ export const runPlan = async (plan: Plan, log: (line: string) => void): Promise<
         const order = peers.map((_, i) => peers[(i + run) % peers.length]!)
         for (const p of order) {
           const k = key(p.id, w.id, n)
-          if (results.get(k)?.status === "failed") continue
+          if (results.get(k)?.status === "failed" || run >= runsFor(p, n, plan)) continue
           const skip = skipReason(p, w, n, plan)
           if (skip !== undefined) {
             results.set(k, { status: "skipped", why: skip })

@@ -5,8 +5,6 @@
  * task only counts itself, an I/O-like task suspends once on `setImmediate`
  * then counts itself, a held task waits until it is cancelled.
  */
-import * as Effect from "effect/Effect"
-
 /** How many tasks may run at once, for every peer. */
 export const CONCURRENCY = 100
 
@@ -74,23 +72,6 @@ export interface Counter {
 
 /** A shared promise that never settles: what a held task waits on in "memory". */
 const forever = new Promise<void>(() => {})
-
-/**
- * The task of workload `w` as an effect: trivial counts, I/O-like suspends
- * once on `setImmediate` then counts, held waits until interrupted.
- */
-export const effectTask = (w: WorkloadId, counter: Counter): Effect.Effect<void> => {
-  const count = Effect.sync(() => {
-    counter.done++
-  })
-  if (w === "trivial") return count
-  if (w === "suspend") {
-    return Effect.callback<void>((resume) => {
-      setImmediate(() => resume(count))
-    })
-  }
-  return Effect.never
-}
 
 /**
  * The task of workload `w` as a promise-returning function, the same three
