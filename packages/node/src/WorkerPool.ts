@@ -190,6 +190,7 @@ const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
         )
       }
       const reason = o.phase === "start" ? `the worker thread failed to start: ${o.reason}` : o.reason
+      // phase "closed": the pool's scope has ended; "run": the thread died or was stopped mid-call
       return Effect.fail(new WorkerCrashedError({ task, reason, cause: o.cause }))
     }
     const [, kind, value] = outcome as Pool.Outcome & ReadonlyArray<unknown>

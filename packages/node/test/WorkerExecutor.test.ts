@@ -5,7 +5,7 @@
  */
 import { afterAll, assert, describe, expect, it } from "@effect/vitest"
 import { Task } from "@taskscope/executor"
-import { Cause, Effect, Exit, Scope } from "effect"
+import { Cause, Effect, Exit, Fiber, Scope } from "effect"
 import { TaskSet, WorkerError, WorkerExecutor, WorkerPool } from "../src/index.ts"
 import { tasks, WorkFailed } from "./fixtures/tasks.ts"
 import { makeCounter, spawner } from "./fixtures/threads.ts"
@@ -310,6 +310,7 @@ describe("WorkerExecutor", () => {
     it.live("threads start lazily; \"wait\" lets an interrupted call finish on its thread; idleTimeout retires it", () =>
       Effect.gen(function*() {
         const counter = makeCounter()
+        let orphan: Fiber.Fiber<unknown, unknown> | undefined
         yield* Effect.scoped(Effect.gen(function*() {
           const waiting = yield* WorkerPool.make(tasks, {
             spawn: spawner(counter),
@@ -331,7 +332,15 @@ describe("WorkerExecutor", () => {
           yield* eventually(Effect.map(waiting.stats, (s) => s.threads === 0), "the idle thread is retired")
           assert.include(yield* waiting.stats, { retired: 1, crashed: 0, started: 1 })
           assert.strictEqual(counter.alive(), 0)
+          // a call still running when the pool's own scope closes fails, it does not hang
+          orphan = yield* Effect.forkDetach(waiting.call("spin", 60_000), { startImmediately: true })
+          yield* eventually(Effect.map(waiting.stats, (s) => s.busy === 1), "the spin is on a thread")
         }))
+        const exit = yield* Fiber.await(orphan!)
+        const error = errorOf(exit)
+        assert.instanceOf(error, WorkerError.WorkerCrashedError)
+        assert.include(error.message, "the pool closed while the task ran")
+        assert.strictEqual(counter.alive(), 0)
       }))
 
     it.live("no thread outlives its layer", () =>

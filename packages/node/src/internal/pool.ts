@@ -27,7 +27,8 @@ import type { Request, Response } from "./protocol.ts"
 /** The thread ran nothing to completion: it died, or never started. */
 export interface Crash {
   readonly _tag: "Crash"
-  readonly phase: "start" | "run"
+  /** start: the thread never became ready; run: it died or was stopped mid-call; closed: no thread, the pool is closed */
+  readonly phase: "start" | "run" | "closed"
   readonly reason: string
   readonly cause: unknown
 }
@@ -199,7 +200,21 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           if (ending === "terminated") terminated++
           else retired++
         }
+        const pending = thread.pending
         thread.pending = undefined
+        if (pending !== undefined) {
+          // the caller was interrupted (and stops listening), or the pool is
+          // closing under a call of an executor that outlives it: never hang it
+          Deferred.doneUnsafe(
+            pending.deferred,
+            Exit.succeed<Outcome>({
+              _tag: "Crash",
+              phase: "run",
+              reason: ending === "terminated" ? "the thread was terminated" : "the pool closed while the task ran",
+              cause: undefined
+            })
+          )
+        }
         if (thread.state === "idle") removeIdle(thread)
         const raw = thread.raw
         const fiber = thread.fiber
@@ -299,7 +314,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           return Effect.succeed(ready)
         }
         if (closing) {
-          return Effect.succeed<Crash>({ _tag: "Crash", phase: "start", reason: "the pool is closed", cause: undefined })
+          return Effect.succeed<Crash>({ _tag: "Crash", phase: "closed", reason: "the pool is closed", cause: undefined })
         }
         if (threads.size < options.maxConcurrency) {
           const thread = spawn()
