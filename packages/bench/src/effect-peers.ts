@@ -31,7 +31,8 @@ const effectTask = (w: WorkloadId, counter: Counter): Effect.Effect<void> => {
 
 /** taskscope, optionally with `maxQueue`. */
 export const taskscope = (maxQueue?: number): RunWorkload => (w, n, counter, hooks) => {
-  const task = effectTask(w, counter)
+  // with maxQueue, held tasks would suspend submit forever: in "memory" its tasks are I/O-like
+  const task = effectTask(maxQueue !== undefined && w === "memory" ? "suspend" : w, counter)
   // options only where the workload needs them, as a user would write it
   const submitOptions = w === "close" ? { cancelOnExit: true } : undefined
   const options = maxQueue === undefined

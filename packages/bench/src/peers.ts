@@ -49,9 +49,10 @@ export const PEERS: ReadonlyArray<Peer> = [
     runtime: "node",
     skips: {
       trivial: "backpressure is shown on I/O-like tasks",
-      close: "submit suspends at maxQueue, so 1e5 held tasks cannot be queued",
-      memory: "submit suspends at maxQueue, so held tasks cannot be queued; see (b) peak RSS"
-    }
+      close: "submit suspends at maxQueue, so 1e5 held tasks cannot be queued"
+    },
+    note: "in (d) its tasks are I/O-like (held ones would block submit forever): the row shows what a producer " +
+      "holds once it has submitted n tasks"
   },
   {
     id: "forEach",
