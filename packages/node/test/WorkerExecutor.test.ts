@@ -59,6 +59,15 @@ describe("WorkerExecutor", () => {
         ]))
       assert.strictEqual(square, 144)
       assert.strictEqual(later, 42)
+      // the other forms: a body that uses the executor's service, and make on a shared pool
+      const viaService = yield* WorkerExecutor.scoped(
+        pool,
+        Effect.flatMap(WorkerExecutor.submit(tasks, "square", 3), Task.join)
+      )
+      const viaMake = yield* Effect.scoped(
+        Effect.flatMap(WorkerExecutor.make(pool), (executor) => Effect.flatMap(executor.submit("square", 4), Task.join))
+      )
+      assert.deepStrictEqual([viaService, viaMake], [9, 16])
     }))
 
   it.live("two busy tasks run at the same time on two threads", () =>
