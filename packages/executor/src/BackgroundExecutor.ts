@@ -33,9 +33,8 @@ import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import { type ExecutorClosedError, TaskFailedError } from "./ExecutorError.ts"
+import { type ExecutorClosedError, InvalidArgumentError, TaskFailedError } from "./ExecutorError.ts"
 import * as core from "./internal/executor.ts"
-import { InvalidArgumentError } from "./internal/options.ts"
 import type * as Task from "./Task.ts"
 
 export {

@@ -4,6 +4,8 @@
  * - {@link TaskFailedError}: tasks flagged `reraiseOnExit` failed, and the
  *   scope that owned them is ending (or `join` was asked).
  * - {@link ExecutorClosedError}: `submit` was called on a closed executor.
+ * - {@link InvalidArgumentError}: a bad option or argument; executors die
+ *   with it (a defect: it is a programming error, not a runtime condition).
  *
  * @since 0.1.0
  */
@@ -98,5 +100,51 @@ export class ExecutorClosedError extends Data.TaggedError("ExecutorClosedError")
 }> {
   override get message(): string {
     return `Cannot submit ${this.taskName === undefined ? "a task" : `task "${this.taskName}"`}: the executor is closed`
+  }
+}
+
+/** Renders a value the way an error message should show it: `0 (number)`. */
+const describe = (value: unknown): string => {
+  if (typeof value === "string") return `${JSON.stringify(value)} (string)`
+  if (typeof value === "function") return `a function${value.name ? ` (${value.name})` : ""}`
+  if (value === null || value === undefined) return String(value)
+  if (typeof value === "object") {
+    const constructorName = (value as object).constructor?.name
+    return constructorName && constructorName !== "Object" ? `an instance of ${constructorName}` : "an object"
+  }
+  return `${String(value)} (${typeof value})`
+}
+
+/**
+ * A bad option or argument, such as `maxConcurrency: 0` or a `submit` of
+ * something that is not an effect. Executors die with it at once, with a
+ * message that names the option and the value it got, in the manner of
+ * p-queue: ``Expected `maxConcurrency` to be an integer from 1 and up, or
+ * Infinity, got 0 (number)``.
+ *
+ * @example
+ * ```ts
+ * import { Cause, Effect } from "effect"
+ * import { BackgroundExecutor, ExecutorError } from "@taskscope/executor"
+ *
+ * const program = BackgroundExecutor.scoped(Effect.void, { maxConcurrency: 0 }).pipe(
+ *   Effect.catchDefect((defect) =>
+ *     defect instanceof ExecutorError.InvalidArgumentError ? Effect.succeed(defect.argument) : Effect.die(defect))
+ * ) // succeeds with "maxConcurrency"
+ * ```
+ *
+ * @category errors
+ * @since 0.1.0
+ */
+export class InvalidArgumentError extends Data.TaggedError("InvalidArgumentError")<{
+  /** The option or argument, e.g. `maxConcurrency`. */
+  readonly argument: string
+  /** The value it got. */
+  readonly value: unknown
+  /** What it should have been, e.g. `a boolean`. */
+  readonly expected: string
+}> {
+  override get message(): string {
+    return `Expected \`${this.argument}\` to be ${this.expected}, got ${describe(this.value)}`
   }
 }

@@ -254,7 +254,7 @@ const plan = <T extends TaskSet.Any>(source: Source<T>, options: unknown): Plan<
       }
     }
   }
-  Config.checkTaskSet(source, "WorkerExecutor")
+  Config.checkTaskSet(source)
   const poolConfig = Config.makePoolConfig(o)
   return {
     pool: (scope) => Scope.provide(WorkerPool.make(source as T, o as unknown as WorkerPool.Options), scope),

@@ -270,7 +270,7 @@ export const make = <T extends TaskSet.Any>(
   options: Options
 ): Effect.Effect<WorkerPool<T>, never, Scope.Scope> =>
   Effect.suspend(() => {
-    Config.checkTaskSet(taskSet, "WorkerPool")
+    Config.checkTaskSet(taskSet)
     const config = Config.makePoolConfig(options)
     return Effect.map(Pool.make(config), (pool): WorkerPool<T> => ({
       [TypeId]: TypeId,

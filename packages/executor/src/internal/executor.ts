@@ -258,7 +258,7 @@ export class ExecutorCore {
     record.state = RUNNING
     let effect = record.effect!
     if (record.label !== undefined) {
-      effect = Effect.withSpan(Effect.annotateLogs(effect, "task", record.label), record.label)
+      effect = Effect.withSpan(Effect.annotateLogs(effect, "task", record.label), record.label, { captureStackTrace: false })
     }
     const fiber = Effect.runForkWith(record.context!)(effect as Effect.Effect<any, any, never>)
     record.effect = undefined

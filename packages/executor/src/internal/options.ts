@@ -1,35 +1,12 @@
 /**
  * Checks of user input shared by every executor. Each check throws an
- * {@link InvalidArgumentError} whose message names the option or argument and
+ * `InvalidArgumentError` whose message names the option or argument and
  * the value it got, in the manner of p-queue: a programming error is reported
  * where it is made, never turned into a hang or a silent default.
  *
  * @internal
  */
-import * as Data from "effect/Data"
-
-/** @internal */
-export class InvalidArgumentError extends Data.TaggedError("InvalidArgumentError")<{
-  readonly argument: string
-  readonly value: unknown
-  readonly expected: string
-}> {
-  override get message(): string {
-    return `Expected \`${this.argument}\` to be ${this.expected}, got ${describe(this.value)}`
-  }
-}
-
-/** Renders a value the way an error message should show it: `0 (number)`. */
-export const describe = (value: unknown): string => {
-  if (typeof value === "string") return `${JSON.stringify(value)} (string)`
-  if (typeof value === "function") return `a function${value.name ? ` (${value.name})` : ""}`
-  if (value === null || value === undefined) return String(value)
-  if (typeof value === "object") {
-    const constructorName = (value as object).constructor?.name
-    return constructorName && constructorName !== "Object" ? `an instance of ${constructorName}` : "an object"
-  }
-  return `${String(value)} (${typeof value})`
-}
+import { InvalidArgumentError } from "../ExecutorError.ts"
 
 /** A positive integer or `Infinity`; `undefined` yields `fallback`. */
 export const positiveIntegerOrInfinity = (argument: string, value: unknown, fallback: number): number => {

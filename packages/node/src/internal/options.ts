@@ -5,25 +5,12 @@
  *
  * @internal
  */
-import * as Data from "effect/Data"
+import { ExecutorError } from "@taskscope/executor"
 import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
 import * as os from "node:os"
 import type * as WorkerThreads from "node:worker_threads"
 import { isTaskSet } from "../TaskSet.ts"
-import { describeValue } from "./describe.ts"
-
-/** A bad option or argument. */
-export class InvalidOptionError extends Data.TaggedError("InvalidOptionError")<{
-  readonly owner: "WorkerPool" | "WorkerExecutor"
-  readonly option: string
-  readonly value: unknown
-  readonly expected: string
-}> {
-  override get message(): string {
-    return `${this.owner}: expected \`${this.option}\` to be ${this.expected}, got ${describeValue(this.value)}`
-  }
-}
 
 /** Resolved pool options. */
 export interface Config {
@@ -35,12 +22,11 @@ export interface Config {
 
 export const makePoolConfig = (options: unknown): Config => {
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
-    throw new InvalidOptionError({ owner: "WorkerPool", option: "options", value: options, expected: "an object with at least `spawn`" })
+    throw new ExecutorError.InvalidArgumentError({ argument: "options", value: options, expected: "an object with at least `spawn`" })
   }
   const o = options as Record<string, unknown>
   if (typeof o.spawn !== "function") {
-    throw new InvalidOptionError({ owner: "WorkerPool",
-      option: "spawn",
+    throw new ExecutorError.InvalidArgumentError({ argument: "spawn",
       value: o.spawn,
       expected: "a function that returns a new worker_threads Worker"
     })
@@ -49,8 +35,7 @@ export const makePoolConfig = (options: unknown): Config => {
   if (o.maxConcurrency !== undefined) {
     const n = o.maxConcurrency
     if (typeof n !== "number" || !Number.isInteger(n) || n < 1) {
-      throw new InvalidOptionError({ owner: "WorkerPool",
-        option: "maxConcurrency",
+      throw new ExecutorError.InvalidArgumentError({ argument: "maxConcurrency",
         value: n,
         expected: "an integer from 1 up (the number of threads)"
       })
@@ -62,8 +47,7 @@ export const makePoolConfig = (options: unknown): Config => {
     const decoded = Option.getOrUndefined(Duration.fromInput(o.idleTimeout as Duration.Input))
     const millis = decoded === undefined ? Number.NaN : Duration.toMillis(decoded)
     if (!(millis >= 0)) {
-      throw new InvalidOptionError({ owner: "WorkerPool",
-        option: "idleTimeout",
+      throw new ExecutorError.InvalidArgumentError({ argument: "idleTimeout",
         value: o.idleTimeout,
         expected: "a non-negative duration (milliseconds, or e.g. \"30 seconds\")"
       })
@@ -72,8 +56,7 @@ export const makePoolConfig = (options: unknown): Config => {
   }
   const mode = o.onInterruptRunning ?? "terminate"
   if (mode !== "terminate" && mode !== "wait") {
-    throw new InvalidOptionError({ owner: "WorkerPool",
-      option: "onInterruptRunning",
+    throw new ExecutorError.InvalidArgumentError({ argument: "onInterruptRunning",
       value: mode,
       expected: "\"terminate\" or \"wait\""
     })
@@ -87,22 +70,21 @@ export const executorConcurrency = (value: unknown, fallback: number): number =>
   if (value === Number.POSITIVE_INFINITY || (typeof value === "number" && Number.isInteger(value) && value > 0)) {
     return value
   }
-  throw new InvalidOptionError({
-    owner: "WorkerExecutor",
-    option: "maxConcurrency",
+  throw new ExecutorError.InvalidArgumentError({
+    argument: "maxConcurrency",
     value,
     expected: "an integer from 1 up, or Infinity"
   })
 }
 
-/** Throws an `InvalidOptionError` of the executor. */
-export const invalid = (option: string, value: unknown, expected: string): never => {
-  throw new InvalidOptionError({ owner: "WorkerExecutor", option, value, expected })
+/** Throws an `InvalidArgumentError` for an executor option. */
+export const invalid = (argument: string, value: unknown, expected: string): never => {
+  throw new ExecutorError.InvalidArgumentError({ argument, value, expected })
 }
 
 /** Checks that `taskSet` is a task set. */
-export const checkTaskSet = (taskSet: unknown, owner: "WorkerPool" | "WorkerExecutor"): void => {
+export const checkTaskSet = (taskSet: unknown): void => {
   if (!isTaskSet(taskSet)) {
-    throw new InvalidOptionError({ owner, option: "taskSet", value: taskSet, expected: "a TaskSet (TaskSet.make)" })
+    throw new ExecutorError.InvalidArgumentError({ argument: "taskSet", value: taskSet, expected: "a TaskSet (TaskSet.make)" })
   }
 }
