@@ -7,13 +7,19 @@
  * - a heartbeat task, submitted with `cancelOnExit`, reports progress until
  *   the crawl's scope ends, and is then interrupted for us;
  * - one page is broken: its task fails, the failure comes back as a typed
- *   `TaskFailedError` naming the task, and we handle it.
+ *   `TaskFailedError` naming the task, and we handle it;
+ * - then the pages are fingerprinted, a CPU-bound job, on a pool of two
+ *   worker threads (`WorkerExecutor`), with the same submit options and exit
+ *   rules.
  *
  * Run it with `npm start` (or `pnpm demo`) at the repository root.
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { BackgroundExecutor, ExecutorError } from "@taskscope/executor"
+import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
+import { WorkerExecutor } from "@taskscope/node"
 import { Console, Data, Effect, Schedule } from "effect"
+import { Worker } from "node:worker_threads"
+import { tasks } from "./tasks.ts"
 
 // -----------------------------------------------------------------------------
 // A tiny "web": pages, their links, and how long each takes to fetch.
@@ -112,6 +118,20 @@ const main = Effect.gen(function*() {
   )
   yield* Console.log(`\ncrawl done: ${seen.size} urls seen, at most ${peak} fetches ran at once (bound: 2)`)
   yield* Console.log(outcome)
+
+  // CPU-bound work goes to threads: fingerprint every page on two workers.
+  yield* Console.log("\nfingerprinting the pages on 2 worker threads (CPU-bound)")
+  const started = Date.now()
+  const prints = yield* WorkerExecutor.scoped(tasks, (pool) =>
+    Effect.gen(function*() {
+      const jobs = yield* Effect.forEach(
+        Object.keys(site),
+        (url) => pool.submit("fingerprint", { url, rounds: 2_000_000 }, { name: `fingerprint ${url}` })
+      )
+      return yield* Effect.forEach(jobs, (job) => Effect.map(Task.join(job), (print) => `  ${print}  ${job.name}`))
+    }), { spawn: () => new Worker(new URL("./worker.ts", import.meta.url)), maxConcurrency: 2 })
+  yield* Console.log(prints.join("\n"))
+  yield* Console.log(`${prints.length} pages fingerprinted in ${Date.now() - started} ms; the threads ended with the scope`)
 })
 
 NodeRuntime.runMain(main)
