@@ -4,21 +4,13 @@
  * every test (threads are slow to start); each test opens its own executor on
  * it, as a program would per job.
  */
-import { afterAll, expect, it } from "@effect/vitest"
-import { Effect, Exit, Scope } from "effect"
+import { it } from "@effect/vitest"
+import { Effect } from "effect"
 import { exitRuleSuite, type SuiteExecutor } from "../../executor/test/ExitRules.suite.ts"
-import { WorkerExecutor, WorkerPool } from "../src/index.ts"
-import { tasks } from "./fixtures/tasks.ts"
-import { makeCounter, spawner } from "./fixtures/threads.ts"
+import { WorkerExecutor } from "../src/index.ts"
+import { sharedPool } from "./fixtures/threads.ts"
 
-const threads = makeCounter()
-const scope = Effect.runSync(Scope.make())
-const pool = Effect.runSync(Scope.provide(WorkerPool.make(tasks, { spawn: spawner(threads), maxConcurrency: 2 }), scope))
-
-afterAll(async () => {
-  await Effect.runPromise(Scope.close(scope, Exit.void))
-  expect(threads.alive()).toBe(0)
-})
+const { pool } = sharedPool()
 
 exitRuleSuite({
   name: "WorkerExecutor",

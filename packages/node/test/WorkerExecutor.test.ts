@@ -3,22 +3,15 @@
  * crash isolation, typed errors for bad input, no leaked threads. Real time
  * (`it.live`); every assertion is about order or outcome, never a duration.
  */
-import { afterAll, assert, describe, expect, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Task } from "@taskscope/executor"
-import { Cause, Effect, Exit, Fiber, Scope } from "effect"
+import { Cause, Effect, Exit, Fiber } from "effect"
 import { TaskSet, WorkerError, WorkerExecutor, WorkerPool } from "../src/index.ts"
 import { tasks, WorkFailed } from "./fixtures/tasks.ts"
-import { makeCounter, spawner } from "./fixtures/threads.ts"
+import { makeCounter, sharedPool, spawner } from "./fixtures/threads.ts"
 
 // One pool of two threads for the tests that do not need a pool of their own.
-const threads = makeCounter()
-const scope = Effect.runSync(Scope.make())
-const pool = Effect.runSync(Scope.provide(WorkerPool.make(tasks, { spawn: spawner(threads), maxConcurrency: 2 }), scope))
-
-afterAll(async () => {
-  await Effect.runPromise(Scope.close(scope, Exit.void))
-  expect(threads.alive()).toBe(0)
-})
+const { pool } = sharedPool()
 
 /**
  * Runs `body` with an executor on the shared pool. Threads start lazily (and

@@ -22,6 +22,7 @@ import type * as Scope from "effect/Scope"
 import * as EffectWorker from "effect/workers/Worker"
 import { isWorkerError, type WorkerError } from "effect/workers/WorkerError"
 import type * as WorkerThreads from "node:worker_threads"
+import type { Stats } from "../WorkerPool.ts"
 import type { Request, Response } from "./protocol.ts"
 
 /** The thread ran nothing to completion: it died, or never started. */
@@ -50,20 +51,6 @@ export interface Options {
   readonly onInterruptRunning: "terminate" | "wait"
 }
 
-export interface Stats {
-  /** live threads: starting, idle or busy */
-  readonly threads: number
-  readonly idle: number
-  readonly busy: number
-  /** threads started since the pool was made */
-  readonly started: number
-  /** threads that died on their own (exit, uncaught error, out of memory) */
-  readonly crashed: number
-  /** threads terminated because a running call was interrupted */
-  readonly terminated: number
-  /** threads retired after idleTimeout, or when the pool closed */
-  readonly retired: number
-}
 
 export interface Pool {
   /** Runs one request on a thread; interruption follows `onInterruptRunning`. */
