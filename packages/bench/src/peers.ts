@@ -71,8 +71,19 @@ export const PEERS: ReadonlyArray<Peer> = [
     },
     note: "a fiber per task, parked on Effect 4.1's Semaphore while queued"
   },
-  { id: "p-limit", label: "p-limit", runtime: "node", note: "(c) uses clearQueue() and cancels the running tasks" },
-  { id: "p-queue", label: "p-queue", runtime: "node", note: "(c) uses clear() and cancels the running tasks" },
+  {
+    id: "p-limit",
+    label: "p-limit",
+    runtime: "node",
+    note: "(c) uses clearQueue() and cancels the running tasks; cleared tasks' promises stay pending forever " +
+      "(its default), so its close does no per-task work, unlike taskscope whose every handle ends interrupted"
+  },
+  {
+    id: "p-queue",
+    label: "p-queue",
+    runtime: "node",
+    note: "(c) uses clear() and cancels the running tasks; each cleared task's promise rejects with an AbortError"
+  },
   {
     id: "pool",
     label: "promise-worker pool",
