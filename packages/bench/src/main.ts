@@ -16,8 +16,8 @@ import { profile } from "./profile.ts"
 import { type Machine, markdown, type Report, svg } from "./report.ts"
 import { type Cell, type Plan, runPlan } from "./runner.ts"
 
-const { values } = parseArgs({
-  options: {
+// `pnpm bench` at the root passes its flags to every package's bench: ignore the ones meant for others
+const options = {
     quick: { type: "boolean", default: false },
     runs: { type: "string" },
     peers: { type: "string", default: "" },
@@ -26,10 +26,14 @@ const { values } = parseArgs({
     "no-write": { type: "boolean", default: false },
     profile: { type: "string" },
     from: { type: "string" }
-  },
-  // pnpm passes a literal "--" through when called as `pnpm bench -- --quick`
-  allowPositionals: true
+} as const
+const known = process.argv.slice(2).filter((arg, i, all) => {
+  const name = (arg.startsWith("--") ? arg : all[i - 1] ?? "").slice(2).split("=")[0]!
+  return name in options
 })
+const ignored = process.argv.slice(2).filter((arg) => !known.includes(arg))
+if (ignored.length > 0) console.error(`bench: ignoring ${ignored.join(" ")}`)
+const { values } = parseArgs({ args: known, options, allowPositionals: true })
 
 if (values.profile !== undefined) {
   console.log(profile(values.profile).join("\n"))
