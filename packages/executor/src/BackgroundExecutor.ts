@@ -110,9 +110,11 @@ export interface Options {
   readonly maxConcurrency?: number | undefined
   /**
    * How many tasks may wait for a permit: an integer from 1 up, or `Infinity`
-   * (the default). When the queue is full, `submit` suspends until a place
-   * frees (backpressure), so a producer holds at most
-   * `maxConcurrency + maxQueue` tasks in memory.
+   * (the default). When the queue is full, `submit` suspends (backpressure)
+   * until the queue has drained to half its bound, so a producer holds at
+   * most `maxConcurrency + maxQueue` tasks in memory and is woken once per
+   * `maxQueue / 2` tasks rather than once per task. Suspended submitters are
+   * let in first come, first served, ahead of new ones.
    */
   readonly maxQueue?: number | undefined
   /**

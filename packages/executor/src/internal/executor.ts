@@ -172,16 +172,23 @@ export class ExecutorCore {
   private succeeded = 0
   private failed = 0
   private interrupted = 0
-  /** Unfinished tasks flagged cancel-on-exit: the ones rule 1 interrupts. */
-  private readonly cancelOnExit = new Set<TaskRecord<any, any>>()
+  /**
+   * Cancel-on-exit tasks holding a permit (at most `maxConcurrency`); the
+   * queued ones are found by walking the queue when the executor closes.
+   */
+  private readonly startedCancelOnExit = new Set<TaskRecord<any, any>>()
   /** Re-raisable failures not yet reported, in completion order. */
   private failures: Array<TaskRecord<any, any>> = []
   private idleWaiters: Array<() => void> = []
   /** Submitters suspended by `maxQueue` (a Set keeps insertion order and deletes in O(1)). */
   private readonly queueWaiters = new Set<QueueWaiter>()
 
+  /** Suspended submitters are woken once the queue has drained to this length. */
+  private readonly lowWater: number
+
   constructor(config: Config) {
     this.config = config
+    this.lowWater = Math.floor(config.maxQueue / 2)
   }
 
   get isClosed(): boolean {
@@ -197,7 +204,10 @@ export class ExecutorCore {
     if (this.phase === "closed") {
       return Effect.fail(new ExecutorClosedError({ taskName: submission.name }))
     }
-    if (this.running < this.config.maxConcurrency || this.queued + this.queueWaiters.size < this.config.maxQueue) {
+    if (
+      this.queueWaiters.size === 0 &&
+      (this.running < this.config.maxConcurrency || this.queued < this.config.maxQueue)
+    ) {
       return Exit.succeed(this.accept(effect, submission, submitter))
     }
     // Backpressure: wait for a place in the queue. The waiter submits the
@@ -227,17 +237,13 @@ export class ExecutorCore {
     const record = new TaskRecord<A, E>(this, ++this.nextId, effect, submitter.context, submission)
     this.submitted++
     this.unfinished++
-    if (record.cancelOnExit) {
-      if (this.phase !== "open") {
-        // rule 2: a cancel-on-exit task submitted while closing never runs
-        this.finish(record, Exit.interrupt(submitter.id))
-        return record
-      }
-      this.cancelOnExit.add(record)
+    if (record.cancelOnExit && this.phase !== "open") {
+      // rule 2: a cancel-on-exit task submitted while closing never runs
+      this.finish(record, Exit.interrupt(submitter.id))
+      return record
     }
     if (this.running < this.config.maxConcurrency && this.queued === 0) {
-      this.running++
-      record.state = STARTING
+      this.takePermit(record)
       if (submission.nextTick) {
         submitter.currentDispatcher.scheduleTask(() => this.start(record), 0)
       } else {
@@ -250,6 +256,12 @@ export class ExecutorCore {
       this.tail = record
     }
     return record
+  }
+
+  private takePermit(record: TaskRecord<any, any>): void {
+    this.running++
+    record.state = STARTING
+    if (record.cancelOnExit) this.startedCancelOnExit.add(record)
   }
 
   /** Forks the task's fiber; the task already holds a permit. */
@@ -282,8 +294,7 @@ export class ExecutorCore {
         record.next = undefined
         if (record.state !== QUEUED) continue // interrupted while queued
         this.queued--
-        this.running++
-        record.state = STARTING
+        this.takePermit(record)
         this.start(record)
       }
       this.admitWaiters()
@@ -292,8 +303,14 @@ export class ExecutorCore {
     }
   }
 
-  /** Lets submitters suspended by `maxQueue` in, oldest first. */
+  /**
+   * Lets submitters suspended by `maxQueue` in, oldest first, once the queue
+   * has drained to half its bound (or a permit is free): a producer that
+   * outruns its tasks is woken once per `maxQueue / 2` tasks, not per task.
+   */
   private admitWaiters(): void {
+    if (this.queueWaiters.size === 0) return
+    if (this.queued > this.lowWater && this.running >= this.config.maxConcurrency) return
     while (
       this.queueWaiters.size > 0 &&
       (this.queued < this.config.maxQueue || this.running < this.config.maxConcurrency)
@@ -314,7 +331,7 @@ export class ExecutorCore {
     if (heldPermit) this.running--
     else this.queued--
     this.unfinished--
-    if (record.cancelOnExit) this.cancelOnExit.delete(record)
+    if (heldPermit && record.cancelOnExit) this.startedCancelOnExit.delete(record)
     if (Exit.isSuccess(exit)) {
       this.succeeded++
     } else if (Cause.hasInterruptsOnly(exit.cause)) {
@@ -384,17 +401,54 @@ export class ExecutorCore {
   readonly close: Effect.Effect<void> = Effect.uninterruptible(Effect.withFiber((closer) => {
     if (this.phase === "closed") return Effect.void
     this.phase = "closing"
-    // Queued ones first: interrupting a running task frees a permit, which
-    // must not go to a queued task that is about to be cancelled.
-    const doomed = Array.from(this.cancelOnExit)
-    for (const record of doomed) if (record.state !== RUNNING) this.interruptTask(record, closer.id)
-    for (const record of doomed) this.interruptTask(record, closer.id)
+    this.cancelQueued(Exit.interrupt(closer.id))
+    // then the started ones; the permits they free go to queued tasks that stay
+    for (const record of this.startedCancelOnExit) this.interruptTask(record, closer.id)
     return Effect.map(this.awaitIdle, () => {
       this.phase = "closed"
       // submitters still waiting for a queue place cannot be admitted any more
       for (const waiter of Array.from(this.queueWaiters)) waiter()
     })
   }))
+
+  /**
+   * Rule 1 for queued tasks: removes the cancel-on-exit ones from the queue
+   * and ends them with `exit`. It runs before any running task is
+   * interrupted, so that no permit freed meanwhile goes to a doomed task.
+   */
+  private cancelQueued(exit: Exit.Exit<never>): void {
+    // Detach the queue: a task ended here may wake code that submits more.
+    let record = this.head
+    this.head = this.tail = undefined
+    let keptHead: TaskRecord<any, any> | undefined
+    let keptTail: TaskRecord<any, any> | undefined
+    const pumping = this.pumping
+    this.pumping = true // no permit is freed here; admit waiters once, below
+    try {
+      while (record !== undefined) {
+        const next: TaskRecord<any, any> | undefined = record.next
+        record.next = undefined
+        if (record.state === QUEUED) {
+          if (record.cancelOnExit) {
+            this.finish(record, exit)
+          } else {
+            if (keptTail === undefined) keptHead = record
+            else keptTail.next = record
+            keptTail = record
+          }
+        }
+        record = next
+      }
+    } finally {
+      this.pumping = pumping
+    }
+    if (keptTail !== undefined) {
+      keptTail.next = this.head
+      this.head = keptHead
+      if (this.tail === undefined) this.tail = keptTail
+    }
+    if (!pumping) this.admitWaiters()
+  }
 
   /**
    * Rule 4: the re-raisable failures not yet reported, as one error naming
