@@ -191,10 +191,6 @@ export class ExecutorCore {
     this.lowWater = Math.floor(config.maxQueue / 2)
   }
 
-  get isClosed(): boolean {
-    return this.phase === "closed"
-  }
-
   /** Submits `effect` in the context of `submitter`. */
   submit<A, E, R>(
     effect: Effect.Effect<A, E, R>,
