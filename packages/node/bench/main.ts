@@ -4,7 +4,7 @@
  * (speedup of two threads over one). Prints a table and writes RESULTS.md.
  *
  *   pnpm --filter @taskscope/node bench          (or `pnpm bench` at the root)
- *   BENCH_QUICK=1 ...                            fewer rounds, for a smoke run
+ *   BENCH_QUICK=1 ... (or --quick)               fewer rounds, for a smoke run
  */
 import { Task } from "@taskscope/executor"
 import * as Effect from "effect/Effect"
@@ -20,7 +20,7 @@ import * as WorkerPool from "../src/WorkerPool.ts"
 import { tasks } from "./fixtures/tasks.ts"
 import { burn } from "./fixtures/work.ts"
 
-const quick = process.env.BENCH_QUICK === "1"
+const quick = process.env.BENCH_QUICK === "1" || process.argv.includes("--quick")
 const TINY_TASKS = quick ? 2_000 : 20_000
 const CPU_TASKS = quick ? 8 : 32
 const REPEATS = quick ? 2 : 5
