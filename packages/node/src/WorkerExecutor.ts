@@ -49,7 +49,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Config from "./internal/options.ts"
-import type * as TaskSet from "./TaskSet.ts"
+import * as TaskSet from "./TaskSet.ts"
 import type { WorkerTaskError } from "./WorkerError.ts"
 import * as WorkerPool from "./WorkerPool.ts"
 
@@ -173,6 +173,48 @@ export interface Identifier<T extends TaskSet.Any> {
  */
 export type Source<T extends TaskSet.Any> = T | WorkerPool.WorkerPool<T>
 
+/**
+ * Registers the program's task set, so that the name-first accessor
+ * `WorkerExecutor.submit(task, payload, options?)` type-checks task names
+ * and payloads against it. Augment it once:
+ *
+ * ```ts
+ * declare module "@taskscope/node/WorkerExecutor" {
+ *   interface Register {
+ *     readonly taskSet: typeof tasks
+ *   }
+ * }
+ * ```
+ *
+ * Without it the name-first accessor accepts any name and payload (they are
+ * still checked at run time); `submit(taskSet, task, payload)` needs no
+ * registration.
+ *
+ * @category models
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import type { WorkerExecutor } from "@taskscope/node"
+ *
+ * type App = WorkerExecutor.Registered // the registered task set
+ * ```
+ */
+export interface Register {}
+
+/**
+ * The task set registered in {@link Register}, or any task set.
+ *
+ * @category models
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import type { WorkerExecutor } from "@taskscope/node"
+ *
+ * type Names = keyof WorkerExecutor.Registered["tasks"]
+ * ```
+ */
+export type Registered = Register extends { readonly taskSet: infer T extends TaskSet.Any } ? T : TaskSet.Any
+
 // -----------------------------------------------------------------------------
 // service
 // -----------------------------------------------------------------------------
@@ -205,6 +247,26 @@ export const service = <T extends TaskSet.Any>(taskSet: T): Context.Service<Iden
   }
   return tag
 }
+
+/**
+ * The service key of the program's executor, whatever its task set: every
+ * {@link layer} provides it too, and the name-first accessor
+ * `submit(task, payload, options?)` submits to it. A program with several
+ * task sets uses `service(taskSet)` and `submit(taskSet, ...)` instead.
+ *
+ * @category services
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { WorkerExecutor } from "@taskscope/node"
+ *
+ * const stats = Effect.flatMap(WorkerExecutor.Current, (executor) => executor.stats)
+ * ```
+ */
+export class Current extends Context.Service<Current, WorkerExecutor<Registered>>()(
+  "@taskscope/node/WorkerExecutor/Current"
+) {}
 
 // -----------------------------------------------------------------------------
 // constructors
@@ -332,13 +394,16 @@ export const make: {
  * ```
  */
 export const layer: {
-  <T extends TaskSet.Any>(pool: WorkerPool.WorkerPool<T>, options?: ExecutorOptions): Layer.Layer<Identifier<T>>
-  <T extends TaskSet.Any>(taskSet: T, options: Options): Layer.Layer<Identifier<T>>
-} = <T extends TaskSet.Any>(source: Source<T>, options?: Options | ExecutorOptions): Layer.Layer<Identifier<T>> =>
-  Layer.effect(
-    service(WorkerPool.isWorkerPool(source) ? source.taskSet as T : source as T),
-    make(source as T, options as Options)
-  )
+  <T extends TaskSet.Any>(pool: WorkerPool.WorkerPool<T>, options?: ExecutorOptions): Layer.Layer<Identifier<T> | Current>
+  <T extends TaskSet.Any>(taskSet: T, options: Options): Layer.Layer<Identifier<T> | Current>
+} = <T extends TaskSet.Any>(
+  source: Source<T>,
+  options?: Options | ExecutorOptions
+): Layer.Layer<Identifier<T> | Current> =>
+  Layer.effectContext(Effect.map(make(source as T, options as Options), (executor) =>
+    Context.make(service(executor.taskSet), executor).pipe(
+      Context.add(Current, executor as unknown as WorkerExecutor<Registered>)
+    )))
 
 /**
  * The body of {@link scoped}: an effect that may use the executor's service,
@@ -417,7 +482,10 @@ export const scoped: {
 // -----------------------------------------------------------------------------
 
 /**
- * Submits a call of `task` to the executor of `taskSet` in context.
+ * Submits a call of `task` to an executor in context: `submit(task, payload,
+ * options?)` submits to the program's executor ({@link Current}, typed by the
+ * task set in {@link Register}); `submit(taskSet, task, payload, options?)`
+ * submits to the executor of `taskSet` and needs no registration.
  *
  * @category accessors
  * @since 0.1.0
@@ -429,18 +497,33 @@ export const scoped: {
  * import { tasks } from "./tasks.ts"
  *
  * const program = Effect.gen(function*() {
- *   const task = yield* WorkerExecutor.submit(tasks, "fib", 30, { name: "fib(30)" })
- *   return yield* Task.join(task)
- * })
+ *   const a = yield* WorkerExecutor.submit("fib", 30, { name: "fib(30)" }) // with tasks registered
+ *   const b = yield* WorkerExecutor.submit(tasks, "fib", 31)
+ *   return (yield* Task.join(a)) + (yield* Task.join(b))
+ * }).pipe(Effect.provide(WorkerExecutor.layer(tasks, { spawn })))
  * ```
  */
-export const submit = <T extends TaskSet.Any, K extends TaskSet.Names<T>>(
-  taskSet: T,
-  task: K,
-  payload: TaskSet.Payload<T, K>,
-  options?: BackgroundExecutor.SubmitOptions
-): Effect.Effect<
-  Task.Task<TaskSet.Success<T, K>, TaskSet.Error<T, K> | WorkerTaskError>,
-  ExecutorError.ExecutorClosedError,
-  Identifier<T>
-> => Effect.flatMap(service(taskSet), (executor) => executor.submit(task, payload, options))
+export const submit: {
+  <K extends TaskSet.Names<Registered>>(
+    task: K,
+    payload: TaskSet.Payload<Registered, K>,
+    options?: BackgroundExecutor.SubmitOptions
+  ): Effect.Effect<
+    Task.Task<TaskSet.Success<Registered, K>, TaskSet.Error<Registered, K> | WorkerTaskError>,
+    ExecutorError.ExecutorClosedError,
+    Current
+  >
+  <T extends TaskSet.Any, K extends TaskSet.Names<T>>(
+    taskSet: T,
+    task: K,
+    payload: TaskSet.Payload<T, K>,
+    options?: BackgroundExecutor.SubmitOptions
+  ): Effect.Effect<
+    Task.Task<TaskSet.Success<T, K>, TaskSet.Error<T, K> | WorkerTaskError>,
+    ExecutorError.ExecutorClosedError,
+    Identifier<T>
+  >
+} = ((...args: ReadonlyArray<any>) =>
+  TaskSet.isTaskSet(args[0])
+    ? Effect.flatMap(service(args[0]), (executor) => executor.submit(args[1], args[2], args[3]))
+    : Effect.flatMap(Current, (executor) => executor.submit(args[0], args[1], args[2]))) as any

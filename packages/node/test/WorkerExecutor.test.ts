@@ -8,6 +8,13 @@ import { Task } from "@taskscope/executor"
 import { Cause, Effect, Exit, Fiber } from "effect"
 import { TaskSet, WorkerError, WorkerExecutor, WorkerPool } from "../src/index.ts"
 import { tasks, WorkFailed } from "./fixtures/tasks.ts"
+
+// The program's task set, for the name-first `WorkerExecutor.submit(task, payload)`.
+declare module "../src/WorkerExecutor.ts" {
+  interface Register {
+    readonly taskSet: typeof tasks
+  }
+}
 import { makeCounter, sharedPool, spawner } from "./fixtures/threads.ts"
 
 // One pool of two threads for the tests that do not need a pool of their own.
@@ -62,6 +69,20 @@ describe("WorkerExecutor", () => {
       )
       assert.deepStrictEqual([viaService, viaMake], [9, 16])
     }))
+
+  it.live("the name-first accessor submits to the layer's executor, typed by the registered task set", () =>
+    Effect.gen(function*() {
+      const task = yield* WorkerExecutor.submit("square", 7, { name: "seven" })
+      assert.strictEqual(task.name, "seven")
+      assert.strictEqual(yield* Task.join(task), 49)
+      const viaCurrent = yield* Effect.flatMap(WorkerExecutor.Current, (executor) => executor.stats)
+      assert.strictEqual(viaCurrent.submitted, 1)
+      // types only: the registered task set checks names and payloads
+      // @ts-expect-error: no such task
+      void WorkerExecutor.submit("nope", 1)
+      // @ts-expect-error: square takes a number
+      void WorkerExecutor.submit("square", "7")
+    }).pipe(Effect.provide(WorkerExecutor.layer(pool))))
 
   it.live("two busy tasks run at the same time on two threads", () =>
     Effect.gen(function*() {
