@@ -79,8 +79,9 @@ const taskscopeBare = async (threads: number): Promise<Runner> => {
   }
 }
 
-const piscina = async (threads: number): Promise<Runner> => {
-  const pool = new Piscina({ filename: plainWorker, minThreads: threads, maxThreads: threads, idleTimeout: 60_000 })
+/** piscina and tinypool share one API: a pool of `threads`, warmed up, then `run(payload, { name })`. */
+const libraryPool = (Pool: typeof Piscina | typeof Tinypool) => async (threads: number): Promise<Runner> => {
+  const pool = new Pool({ filename: plainWorker, minThreads: threads, maxThreads: threads, idleTimeout: 60_000 })
   await Promise.all(Array.from({ length: threads * 2 }, (_, i) => pool.run(i, { name: "noop" })))
   return {
     run: async (name, payloads) => {
@@ -90,16 +91,9 @@ const piscina = async (threads: number): Promise<Runner> => {
   }
 }
 
-const tinypool = async (threads: number): Promise<Runner> => {
-  const pool = new Tinypool({ filename: plainWorker, minThreads: threads, maxThreads: threads, idleTimeout: 60_000 })
-  await Promise.all(Array.from({ length: threads * 2 }, (_, i) => pool.run(i, { name: "noop" })))
-  return {
-    run: async (name, payloads) => {
-      await Promise.all(payloads.map((n) => pool.run(n, { name })))
-    },
-    close: () => pool.destroy()
-  }
-}
+const piscina = libraryPool(Piscina)
+
+const tinypool = libraryPool(Tinypool)
 
 /**
  * Bare threads, no library: one message in flight per thread, the next sent
