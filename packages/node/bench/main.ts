@@ -5,6 +5,7 @@
  *
  *   pnpm --filter @taskscope/node bench          (or `pnpm bench` at the root)
  *   BENCH_QUICK=1 ... (or --quick)               fewer rounds, for a smoke run
+ *   --no-write                                   print only; leave RESULTS.md as it is
  */
 import { Task } from "@taskscope/executor"
 import * as Effect from "effect/Effect"
@@ -227,6 +228,6 @@ Goals: per-task overhead within 1.5x of piscina — **${fmt(overheadRatio, 2)}x*
 CPU-bound speedup on 2 cores at least 1.8x over one thread — **${fmt(speedup, 2)}x** (${speedup >= 1.8 ? "met" : "not met"});
 bare threads reached ${fmt(bareSpeedup, 2)}x in the same run${bareSpeedup < 1.8 ? ", so the machine did not offer two free cores: the goal could not be judged in this run" : ""}.
 `
-writeFileSync(new URL("./RESULTS.md", import.meta.url), report)
+if (!process.argv.includes("--no-write")) writeFileSync(new URL("./RESULTS.md", import.meta.url), report)
 console.log("\n" + table + "\n")
 console.log(`overhead vs piscina: ${fmt(overheadRatio, 2)}x (goal <= 1.5x); speedup 2 vs 1 thread: ${fmt(speedup, 2)}x (goal >= 1.8x; bare threads: ${fmt(bareSpeedup, 2)}x)`)
