@@ -271,6 +271,8 @@ export class ExecutorCore {
     const fiber = Effect.runForkWith(record.context!)(effect as Effect.Effect<any, any, never>)
     record.effect = undefined
     record.context = undefined
+    const exit = fiber.pollUnsafe()
+    if (exit !== undefined) return this.finish(record, exit) // ended synchronously: no observer needed
     record.fiber = fiber
     fiber.addObserver((exit) => this.finish(record, exit))
     if (record.pendingInterrupt !== undefined) {
