@@ -116,15 +116,22 @@ export const make = <T extends TaskSet.Any>(
       const collector = Transferable.makeCollectorUnsafe()
       return encode.pipe(
         Effect.provideService(Transferable.Collector, collector),
-        Effect.match({
+        Effect.matchCause({
           onSuccess: (encoded) => post(id, kind, encoded, collector.clearUnsafe()),
-          onFailure: (error) =>
+          // a Schema error, or a transformation that threw: either way the call gets its reply
+          onFailure: (cause) =>
             post(id, Reply.InvalidResult, [
               kind === Reply.Failure ? "error" : "success value",
-              `${describeValue(value)} does not match its Schema: ${error.message}`
+              `${describeValue(value)} does not match its Schema: ${schemaProblem(cause)}`
             ])
         })
       )
+    }
+
+    /** What went wrong in a Schema step: its error's message, or what its code threw. */
+    const schemaProblem = (cause: Cause.Cause<Schema.SchemaError>): string => {
+      const error = Cause.findErrorOption(cause)
+      return error._tag === "Some" ? error.value.message : `its transformation threw ${describeValue(Cause.squash(cause))}`
     }
 
     const failOrDie = (id: number, codec: Codecs, thrown: unknown): Effect.Effect<void> =>
@@ -147,10 +154,15 @@ export const make = <T extends TaskSet.Any>(
       if (isPromiseLike(out)) {
         return Effect.flatMap(
           Effect.callback<Exit.Exit<unknown, unknown>>((resume) => {
-            out.then(
-              (value) => resume(Effect.succeed(Exit.succeed(value))),
-              (thrown) => resume(Effect.succeed(Exit.fail(thrown)))
-            )
+            try {
+              out.then(
+                (value) => resume(Effect.succeed(Exit.succeed(value))),
+                (thrown) => resume(Effect.succeed(Exit.fail(thrown)))
+              )
+            } catch (thrown) {
+              // a thenable whose `then` throws fails like a rejected promise
+              resume(Effect.succeed(Exit.fail(thrown)))
+            }
           }),
           (exit) => Exit.isSuccess(exit)
             ? encodeAndPost(id, Reply.Success, codec.encodeSuccess(exit.value), exit.value)
@@ -172,8 +184,8 @@ export const make = <T extends TaskSet.Any>(
         post(id, Reply.UnknownTask, taskSet.names)
         return undefined
       }
-      return Effect.matchEffect(codec.decodePayload(payload), {
-        onFailure: (error) => Effect.sync(() => post(id, Reply.InvalidPayload, error.message)),
+      const work = Effect.matchCauseEffect(codec.decodePayload(payload), {
+        onFailure: (cause) => Effect.sync(() => post(id, Reply.InvalidPayload, schemaProblem(cause))),
         onSuccess: (decoded) => {
           let out: unknown
           try {
@@ -184,6 +196,11 @@ export const make = <T extends TaskSet.Any>(
           return complete(id, codec, out)
         }
       })
+      // Every request gets exactly one reply: whatever escapes the steps above
+      // (a defect in this module's own code) is answered as a defect, so the
+      // caller fails instead of waiting forever.
+      return Effect.catchCause(work, (cause) =>
+        Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.sync(() => post(id, Reply.Defect, Cause.squash(cause))))
     }
 
     yield* runner.run<void, never, never>((_portId, request) => handle(request))

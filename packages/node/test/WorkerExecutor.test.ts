@@ -286,6 +286,22 @@ describe("WorkerExecutor", () => {
         assert.strictEqual((yield* pool.stats).crashed, before.crashed, "none of these killed a thread")
       }))
 
+    it.live("a Schema that throws while encoding, or a thenable whose then throws, fails its task: no call hangs", () =>
+      Effect.gen(function*() {
+        const [encoded, thenable] = yield* onPool((executor) =>
+          Effect.all([
+            Effect.flatMap(executor.submit("throwingSchema", 1.5, quiet), Task.await),
+            Effect.flatMap(executor.submit("throwingThen", 1, quiet), Task.await)
+          ]))
+        const e1 = errorOf(encoded)
+        assert.instanceOf(e1, WorkerError.InvalidResultError)
+        assert.include(e1.message, "threw RangeError")
+        const e2 = errorOf(thenable)
+        assert.instanceOf(e2, WorkerError.WorkerCrashedError)
+        assert.include(e2.message, "then threw")
+        assert.strictEqual((yield* pool.stats).busy, 0, "the thread was handed back")
+      }))
+
     it.live("ArrayBuffers marked Transferable move instead of being copied", () =>
       Effect.gen(function*() {
         const bytes = new Uint8Array([9, 8, 7, 6])
