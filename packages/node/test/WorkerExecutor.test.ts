@@ -348,6 +348,45 @@ describe("WorkerExecutor", () => {
   })
 
   describe("thread lifecycle", () => {
+    it.live("interrupting prestart leaves the starting threads to the pool: the next call runs", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const pool = yield* WorkerPool.make(tasks, { spawn: spawner(makeCounter()), maxConcurrency: 2 })
+        yield* pool.prestart.pipe(Effect.timeout("1 millis"), Effect.ignore)
+        yield* eventually(Effect.map(pool.stats, (stats) => stats.idle === 2), "both threads are idle")
+        assert.strictEqual(yield* pool.call("square", 3).pipe(Effect.timeout("5 seconds")), 9)
+      })))
+
+    it.live("a call that cannot be sent hands its thread on cleanly; a thread that then dies is never handed out", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const counter = makeCounter()
+        const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter), maxConcurrency: 1 })
+        yield* pool.prestart
+        const first = yield* Effect.forkChild(pool.call("blockThenThrow", { ms: 100, later: 100 }))
+        yield* Effect.sleep(20)
+        // waits for the only thread, then fails to send: its payload cannot be cloned
+        const second = yield* Effect.forkChild(Effect.exit(pool.call("anything", { f: () => 1 })))
+        assert.strictEqual(yield* Fiber.join(first), 1)
+        assert.instanceOf(errorOf(yield* Fiber.join(second)), WorkerError.InvalidPayloadError)
+        assert.include(yield* pool.stats, { threads: 1, idle: 1, busy: 0 })
+        yield* eventually(Effect.map(pool.stats, (stats) => stats.threads === 0), "the thread has died")
+        assert.include(yield* pool.stats, { idle: 0, crashed: 1 })
+        assert.strictEqual(yield* pool.call("square", 3).pipe(Effect.timeout("5 seconds")), 9)
+      })))
+
+    it.live("a spawn that throws fails the call that needed the thread; prestart returns", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const pool = yield* WorkerPool.make(tasks, {
+          spawn: () => {
+            throw new Error("no worker for you")
+          },
+          maxConcurrency: 2
+        })
+        const exit = yield* Effect.exit(pool.call("square", 3))
+        assert.instanceOf(errorOf(exit), WorkerError.WorkerCrashedError)
+        yield* pool.prestart
+        assert.include(yield* pool.stats, { threads: 0, idle: 0 })
+      })))
+
     it.live("threads start lazily; \"wait\" lets an interrupted call finish on its thread; idleTimeout retires it", () =>
       Effect.gen(function*() {
         const counter = makeCounter()

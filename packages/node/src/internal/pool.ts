@@ -154,7 +154,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
     }
 
     const onThreadEnd = (thread: Thread, exit: Exit.Exit<unknown, unknown>): void => {
-      if (thread.state === "idle") removeIdle(thread)
+      removeIdle(thread)
       thread.state = "dead"
       threads.delete(thread)
       if (thread.ending === undefined) crashed++
@@ -273,10 +273,10 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       Effect.suspend(() => {
         if (thread.state === "dead") return Effect.void
         if (closing) return stop(thread, "retired")
-        if (wakeOne(thread)) {
-          thread.state = "busy"
-          return Effect.void
-        }
+        // busy before the hand-over: the waiter resumes synchronously and may
+        // check the thread in again (a send that failed) before we return
+        thread.state = "busy"
+        if (wakeOne(thread)) return Effect.void
         thread.state = "idle"
         thread.idleSince = Date.now()
         idle.push(thread)
@@ -295,7 +295,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       Thread | Crash
     > =>
       Effect.suspend(() => {
-        const ready = idle.pop()
+        let ready = idle.pop()
+        while (ready !== undefined && ready.state === "dead") ready = idle.pop()
         if (ready !== undefined) {
           ready.state = "busy"
           return Effect.succeed(ready)
@@ -380,13 +381,17 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
 
     const prestart = Effect.suspend(() => {
       if (closing) return Effect.void
+      // a fixed count: a thread whose spawn throws is gone again at once
+      const missing = options.maxConcurrency - threads.size
       const fresh: Array<Thread> = []
-      while (threads.size < options.maxConcurrency) fresh.push(spawn())
-      return Effect.forEach(fresh, (thread) =>
-        Effect.flatMap(awaitStart(thread), (t) => t === undefined ? Effect.void : checkin(t)), {
-        discard: true,
-        concurrency: "unbounded"
-      })
+      for (let i = 0; i < missing; i++) fresh.push(spawn())
+      // The check-ins belong to the pool, not to the caller: interrupting
+      // prestart stops the wait, and the threads still join the idle ones.
+      return Effect.flatMap(
+        Effect.forEach(fresh, (thread) =>
+          Effect.forkIn(Effect.flatMap(awaitStart(thread), (t) => t === undefined ? Effect.void : checkin(t)), scope)),
+        (fibers) => Effect.asVoid(Fiber.joinAll(fibers))
+      )
     })
 
     return { execute, stats, prestart }
