@@ -114,7 +114,10 @@ export interface Options {
    * until the queue has drained to half its bound, so a producer holds at
    * most `maxConcurrency + maxQueue` tasks in memory and is woken once per
    * `maxQueue / 2` tasks rather than once per task. Suspended submitters are
-   * let in first come, first served, ahead of new ones.
+   * let in first come, first served, ahead of new ones. Submissions from the
+   * executor's own tasks (and fibers they fork) are never suspended: the
+   * queue can drain only through the permits those tasks hold, so waiting
+   * there could deadlock; children of running tasks may exceed `maxQueue`.
    */
   readonly maxQueue?: number | undefined
   /**

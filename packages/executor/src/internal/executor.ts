@@ -16,7 +16,7 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
@@ -24,6 +24,16 @@ import type { Stats } from "../BackgroundExecutor.ts"
 import { ExecutorClosedError, TaskFailedError, type TaskFailure } from "../ExecutorError.ts"
 import * as Task from "../Task.ts"
 import * as Check from "./options.ts"
+
+/**
+ * The executor whose task the current fiber runs (or descends from). Set only
+ * for executors with a `maxQueue`: their own tasks are never suspended by
+ * backpressure, since the queue they wait on can drain only through the
+ * permits those tasks hold.
+ */
+const TaskOf = Context.Reference<ExecutorCore | undefined>("@taskscope/executor/TaskOf", {
+  defaultValue: () => undefined
+})
 
 /** Resolved executor options. */
 export interface Config {
@@ -168,6 +178,10 @@ export class ExecutorCore {
   private tail: TaskRecord<any, any> | undefined = undefined
   private unfinished = 0
   private pumping = false
+  /** Set when `pump` is asked again while it runs: it loops until nothing changes. */
+  private repump = false
+  /** Records still linked in the queue but no longer queued (interrupted there). */
+  private stale = 0
   private submitted = 0
   private succeeded = 0
   private failed = 0
@@ -201,8 +215,9 @@ export class ExecutorCore {
       return Effect.fail(new ExecutorClosedError({ taskName: submission.name }))
     }
     if (
-      this.queueWaiters.size === 0 &&
-      (this.running < this.config.maxConcurrency || this.queued < this.config.maxQueue)
+      (this.queueWaiters.size === 0 &&
+        (this.running < this.config.maxConcurrency || this.queued < this.config.maxQueue)) ||
+      (this.config.maxQueue !== Number.POSITIVE_INFINITY && submitter.getRef(TaskOf) === this)
     ) {
       return Exit.succeed(this.accept(effect, submission, submitter))
     }
@@ -235,6 +250,7 @@ export class ExecutorCore {
     this.unfinished++
     if (record.cancelOnExit && this.phase !== "open") {
       // rule 2: a cancel-on-exit task submitted while closing never runs
+      this.queued++ // counted as queued for the moment `finish` takes it out
       this.finish(record, Exit.interrupt(submitter.id))
       return record
     }
@@ -268,7 +284,10 @@ export class ExecutorCore {
     if (record.label !== undefined) {
       effect = Effect.withSpan(Effect.annotateLogs(effect, "task", record.label), record.label, { captureStackTrace: false })
     }
-    const fiber = Effect.runForkWith(record.context!)(effect as Effect.Effect<any, any, never>)
+    const context = this.config.maxQueue === Number.POSITIVE_INFINITY
+      ? record.context!
+      : Context.add(record.context!, TaskOf, this)
+    const fiber = Effect.runForkWith(context)(effect as Effect.Effect<any, any, never>)
     record.effect = undefined
     record.context = undefined
     const exit = fiber.pollUnsafe()
@@ -280,25 +299,56 @@ export class ExecutorCore {
     }
   }
 
-  /** Starts queued tasks while permits are free. Re-entrant calls return at once. */
+  /**
+   * Starts queued tasks while permits are free, then lets suspended
+   * submitters in. Starting a task or waking a submitter runs user code at
+   * once, which may free permits or queue tasks: a call made meanwhile marks
+   * the pump to go round again instead of recursing.
+   */
   private pump(): void {
-    if (this.pumping) return
+    if (this.pumping) {
+      this.repump = true
+      return
+    }
     this.pumping = true
     try {
-      while (this.running < this.config.maxConcurrency && this.head !== undefined) {
-        const record = this.head
-        this.head = record.next
-        if (this.head === undefined) this.tail = undefined
-        record.next = undefined
-        if (record.state !== QUEUED) continue // interrupted while queued
-        this.queued--
-        this.takePermit(record)
-        this.start(record)
-      }
-      this.admitWaiters()
+      do {
+        this.repump = false
+        while (this.running < this.config.maxConcurrency && this.head !== undefined) {
+          const record = this.head
+          this.head = record.next
+          if (this.head === undefined) this.tail = undefined
+          record.next = undefined
+          if (record.state !== QUEUED) {
+            this.stale-- // interrupted while queued
+            continue
+          }
+          this.queued--
+          this.takePermit(record)
+          this.start(record)
+        }
+        this.admitWaiters()
+      } while (this.repump)
     } finally {
       this.pumping = false
     }
+  }
+
+  /** Unlinks the records interrupted while queued, so they cannot pile up. */
+  private compact(): void {
+    let record = this.head
+    this.head = this.tail = undefined
+    while (record !== undefined) {
+      const next: TaskRecord<any, any> | undefined = record.next
+      record.next = undefined
+      if (record.state === QUEUED) {
+        if (this.tail === undefined) this.head = record
+        else this.tail.next = record
+        this.tail = record
+      }
+      record = next
+    }
+    this.stale = 0
   }
 
   /**
@@ -326,8 +376,12 @@ export class ExecutorCore {
     record.fiber = undefined
     record.effect = undefined
     record.context = undefined
-    if (heldPermit) this.running--
-    else this.queued--
+    if (heldPermit) {
+      this.running--
+    } else {
+      this.queued--
+      if (record.next !== undefined || this.tail === record) this.stale++
+    }
     this.unfinished--
     if (heldPermit && record.cancelOnExit) this.startedCancelOnExit.delete(record)
     if (Exit.isSuccess(exit)) {
@@ -343,24 +397,32 @@ export class ExecutorCore {
       record.observers = undefined
       for (let i = 0; i < observers.length; i++) observers[i]!(exit)
     }
-    if (heldPermit) this.pump()
-    else if (!this.pumping) this.admitWaiters()
-    if (this.unfinished === 0 && this.idleWaiters.length > 0) {
-      const waiters = this.idleWaiters
-      this.idleWaiters = []
-      for (let i = 0; i < waiters.length; i++) waiters[i]!()
+    if (this.stale > 1024 && this.stale > this.queued && !this.pumping) this.compact()
+    this.pump()
+    // A woken waiter runs at once and may submit: stop waking as soon as the
+    // executor is busy again, and keep the others waiting.
+    while (this.unfinished === 0 && this.idleWaiters.length > 0) {
+      this.idleWaiters.shift()!()
     }
   }
 
-  /** A failure is a bubble-up signal when every error and defect in it satisfies `bubbleUp`. */
+  /**
+   * A failure is a bubble-up signal when every error and defect in it
+   * satisfies `bubbleUp`. A predicate that throws answers "no": the failure
+   * is kept and re-raised rather than lost.
+   */
   private isBubbleUp(cause: Cause.Cause<unknown>): boolean {
     const bubbleUp = this.config.bubbleUp
     if (bubbleUp === undefined) return false
     let signals = 0
-    for (const reason of cause.reasons) {
-      if (Cause.isInterruptReason(reason)) continue
-      if (!bubbleUp(Cause.isFailReason(reason) ? reason.error : reason.defect)) return false
-      signals++
+    try {
+      for (const reason of cause.reasons) {
+        if (Cause.isInterruptReason(reason)) continue
+        if (!bubbleUp(Cause.isFailReason(reason) ? reason.error : reason.defect)) return false
+        signals++
+      }
+    } catch {
+      return false
     }
     return signals > 0
   }
@@ -391,6 +453,11 @@ export class ExecutorCore {
     })
   )
 
+  /** Waits until idle, and again if a woken waiter submitted more meanwhile. */
+  private settle(): Effect.Effect<void> {
+    return Effect.flatMap(this.awaitIdle, () => (this.unfinished === 0 ? Effect.void : this.settle()))
+  }
+
   /**
    * Rules 1–3: interrupts the unfinished cancel-on-exit tasks, waits for every
    * other task (including those submitted while closing), then refuses new
@@ -402,7 +469,7 @@ export class ExecutorCore {
     this.cancelQueued(Exit.interrupt(closer.id))
     // then the started ones; the permits they free go to queued tasks that stay
     for (const record of this.startedCancelOnExit) this.interruptTask(record, closer.id)
-    return Effect.map(this.awaitIdle, () => {
+    return Effect.map(this.settle(), () => {
       this.phase = "closed"
       // submitters still waiting for a queue place cannot be admitted any more
       for (const waiter of Array.from(this.queueWaiters)) waiter()
@@ -421,7 +488,7 @@ export class ExecutorCore {
     let keptHead: TaskRecord<any, any> | undefined
     let keptTail: TaskRecord<any, any> | undefined
     const pumping = this.pumping
-    this.pumping = true // no permit is freed here; admit waiters once, below
+    this.pumping = true // pump once the walk is done, below
     try {
       while (record !== undefined) {
         const next: TaskRecord<any, any> | undefined = record.next
@@ -445,7 +512,10 @@ export class ExecutorCore {
       this.head = keptHead
       if (this.tail === undefined) this.tail = keptTail
     }
-    if (!pumping) this.admitWaiters()
+    this.stale = 0
+    // a task ended above may have run code that freed a permit
+    if (pumping) this.repump = true
+    else this.pump()
   }
 
   /**
