@@ -47,13 +47,19 @@ interface Runner {
   readonly close: () => Promise<void>
 }
 
-const taskscope = async (threads: number): Promise<Runner> => {
+/** A started pool of `threads`, and how to close it. */
+const startPool = async (threads: number) => {
   const scope = Effect.runSync(Scope.make())
   const pool = Effect.runSync(Scope.provide(
     WorkerPool.make(tasks, { spawn: () => new Worker(workerUrl), maxConcurrency: threads }),
     scope
   ))
   await Effect.runPromise(pool.prestart)
+  return { pool, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+}
+
+const taskscope = async (threads: number): Promise<Runner> => {
+  const { close, pool } = await startPool(threads)
   return {
     run: (name, payloads) =>
       Effect.runPromise(WorkerExecutor.scoped(pool, (executor) =>
@@ -62,21 +68,16 @@ const taskscope = async (threads: number): Promise<Runner> => {
           for (const n of payloads) handles.push(yield* executor.submit(name, n))
           for (const handle of handles) yield* Task.join(handle)
         }))),
-    close: () => Effect.runPromise(Scope.close(scope, Exit.void))
+    close
   }
 }
 
 const taskscopeBare = async (threads: number): Promise<Runner> => {
-  const scope = Effect.runSync(Scope.make())
-  const pool = Effect.runSync(Scope.provide(
-    WorkerPool.make(tasks, { spawn: () => new Worker(workerUrl), maxConcurrency: threads }),
-    scope
-  ))
-  await Effect.runPromise(pool.prestart)
+  const { close, pool } = await startPool(threads)
   return {
     run: (name, payloads) =>
       Effect.runPromise(Effect.forEach(payloads, (n) => pool.call(name, n), { concurrency: "unbounded", discard: true })),
-    close: () => Effect.runPromise(Scope.close(scope, Exit.void))
+    close
   }
 }
 
