@@ -113,4 +113,22 @@ describe("re-entrancy", () => {
       assert.instanceOf(error, ExecutorError.TaskFailedError)
       assert.strictEqual(error.taskName, "failing")
     }))
+
+  it.effect("a long chain of tasks, each joining the one before, across two executors, does not nest", () =>
+    Effect.gen(function*() {
+      const last = yield* BackgroundExecutor.scoped((left) =>
+        BackgroundExecutor.scoped((right) =>
+          Effect.gen(function*() {
+            let previous: Task.Task<number> = yield* left.submit(Effect.as(Effect.sleep(10), 0))
+            for (let i = 1; i < 20_000; i++) {
+              const before = previous
+              const executor = i % 2 === 0 ? left : right
+              previous = yield* executor.submit(Effect.map(Task.join(before), (n) => n + 1))
+            }
+            yield* TestClock.adjust(10)
+            return yield* Task.join(previous)
+          })
+        ))
+      assert.strictEqual(last, 19_999)
+    }))
 })

@@ -161,6 +161,43 @@ class TaskRecord<A, E> implements Task.Task<A, E> {
 
 Object.defineProperty(TaskRecord.prototype, Task.TypeId, { value: Task.TypeId })
 
+/**
+ * Tells observers that a task has ended, without recursing. Effect resumes a
+ * waiting fiber synchronously, so a waiter on task 1 runs, ends and wakes the
+ * waiter on task 2 from inside task 1's notification, and so on: a chain of
+ * tasks that each join the one before would nest as deep as the chain is
+ * long. Notifications made while others are being delivered are queued and
+ * delivered by the outermost call instead, in order. One queue for the whole
+ * process, since chains can cross executors.
+ */
+const notifications: Array<(exit: Exit.Exit<any, any>) => void> = []
+const notificationExits: Array<Exit.Exit<any, any>> = []
+let delivering = false
+
+const notify = (observers: ReadonlyArray<(exit: Exit.Exit<any, any>) => void>, exit: Exit.Exit<any, any>): void => {
+  for (let i = 0; i < observers.length; i++) {
+    notifications.push(observers[i]!)
+    notificationExits.push(exit)
+  }
+  if (delivering) return
+  delivering = true
+  let failure: { error: unknown } | undefined
+  try {
+    for (let i = 0; i < notifications.length; i++) {
+      try {
+        notifications[i]!(notificationExits[i]!)
+      } catch (error) {
+        failure ??= { error } // deliver the rest first: a lost notification is a hang
+      }
+    }
+  } finally {
+    notifications.length = 0
+    notificationExits.length = 0
+    delivering = false
+  }
+  if (failure !== undefined) throw failure.error
+}
+
 /** A submitter suspended by `maxQueue`, woken in FIFO order. */
 type QueueWaiter = () => void
 
@@ -395,7 +432,7 @@ export class ExecutorCore {
     const observers = record.observers
     if (observers !== undefined) {
       record.observers = undefined
-      for (let i = 0; i < observers.length; i++) observers[i]!(exit)
+      notify(observers, exit)
     }
     if (this.stale > 1024 && this.stale > this.queued && !this.pumping) this.compact()
     this.pump()
