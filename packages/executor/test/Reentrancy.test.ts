@@ -131,4 +131,77 @@ describe("re-entrancy", () => {
         ))
       assert.strictEqual(last, 19_999)
     }))
+
+  it.effect("a nested executor with its own maxQueue keeps the outer executor's exemption for its tasks", () =>
+    Effect.gen(function*() {
+      const values = yield* BackgroundExecutor.scoped((outer) =>
+        Effect.gen(function*() {
+          const parent = yield* outer.submit(BackgroundExecutor.scoped((inner) =>
+            Effect.flatMap(
+              inner.submit(Effect.gen(function*() {
+                // descends from outer's only running task: waiting for outer's queue would deadlock
+                const a = yield* outer.submit(Effect.succeed(1))
+                const b = yield* outer.submit(Effect.succeed(2))
+                return [a, b]
+              })),
+              Task.join
+            ), { maxQueue: 10 }))
+          return yield* Effect.forEach(yield* Task.join(parent), Task.join)
+        }), { maxConcurrency: 1, maxQueue: 1 })
+      assert.deepStrictEqual(values, [1, 2])
+    }))
+
+  it.effect("joiners hear that a task ended before the executor moves on, as Effect would tell them", () =>
+    Effect.gen(function*() {
+      const outcome: Array<string> = []
+      yield* BackgroundExecutor.scoped((executor) =>
+        Effect.gen(function*() {
+          const first = yield* executor.submit(Effect.sleep(10))
+          const second = yield* executor.submit(Task.join(first))
+          // outside the executor: when `second` ends, submit a follow-up
+          yield* Effect.forkDetach(
+            Effect.andThen(
+              Task.await(second),
+              Effect.matchEffect(executor.submit(Effect.sync(() => outcome.push("follow-up ran"))), {
+                onFailure: (error) => Effect.sync(() => outcome.push(error._tag)),
+                onSuccess: () => Effect.void
+              })
+            ),
+            { startImmediately: true }
+          )
+          yield* Effect.forkDetach(TestClock.adjust(10))
+        }))
+      assert.deepStrictEqual(outcome, ["follow-up ran"])
+    }))
+
+  it.effect("an observer that throws is reported, and the executor's bookkeeping still completes", () =>
+    Effect.gen(function*() {
+      const reported: Array<unknown> = []
+      const stats = yield* BackgroundExecutor.scoped((executor) =>
+        Effect.gen(function*() {
+          const blocker = yield* executor.submit(Effect.never)
+          const queued = yield* executor.submit(Effect.succeed("ran"))
+          const watcher = Effect.runFork(Task.await(blocker))
+          watcher.addObserver(() => {
+            throw new Error("a broken observer")
+          })
+          const original = globalThis.queueMicrotask
+          globalThis.queueMicrotask = (report) => {
+            try {
+              report()
+            } catch (error) {
+              reported.push(error)
+            }
+          }
+          try {
+            yield* Task.interrupt(blocker)
+          } finally {
+            globalThis.queueMicrotask = original
+          }
+          assert.strictEqual(yield* Task.join(queued), "ran")
+          return yield* executor.stats
+        }), { maxConcurrency: 1 })
+      assert.strictEqual((reported[0] as Error | undefined)?.message, "a broken observer")
+      assert.include(stats, { queued: 0, running: 0, succeeded: 1, interrupted: 1 })
+    }))
 })

@@ -31,9 +31,21 @@ import * as Check from "./options.ts"
  * backpressure, since the queue they wait on can drain only through the
  * permits those tasks hold.
  */
-const TaskOf = Context.Reference<ExecutorCore | undefined>("@taskscope/executor/TaskOf", {
+interface TaskChain {
+  readonly executor: ExecutorCore
+  readonly parent: TaskChain | undefined
+}
+const TaskOf = Context.Reference<TaskChain | undefined>("@taskscope/executor/TaskOf", {
   defaultValue: () => undefined
 })
+
+/** Whether `fiber` runs a task of `executor`, or descends from one (through nested executors too). */
+const worksFor = (fiber: Fiber.Fiber<unknown, unknown>, executor: ExecutorCore): boolean => {
+  for (let link = fiber.getRef(TaskOf); link !== undefined; link = link.parent) {
+    if (link.executor === executor) return true
+  }
+  return false
+}
 
 /** Resolved executor options. */
 export interface Config {
@@ -162,40 +174,60 @@ class TaskRecord<A, E> implements Task.Task<A, E> {
 Object.defineProperty(TaskRecord.prototype, Task.TypeId, { value: Task.TypeId })
 
 /**
- * Tells observers that a task has ended, without recursing. Effect resumes a
- * waiting fiber synchronously, so a waiter on task 1 runs, ends and wakes the
- * waiter on task 2 from inside task 1's notification, and so on: a chain of
- * tasks that each join the one before would nest as deep as the chain is
- * long. Notifications made while others are being delivered are queued and
- * delivered by the outermost call instead, in order. One queue for the whole
- * process, since chains can cross executors.
+ * Calls a callback that resumes user code (a fiber waiting on a task, on
+ * idleness or for a queue place). Effect runs the resumed fiber, and its
+ * observers, at once; if one of those throws, the error is reported as an
+ * uncaught exception on the next microtask, as a throwing event listener
+ * would be, instead of cutting the executor's bookkeeping short.
  */
-const notifications: Array<(exit: Exit.Exit<any, any>) => void> = []
-const notificationExits: Array<Exit.Exit<any, any>> = []
-let delivering = false
+const wake = <A>(callback: (value: A) => void, value: A): void => {
+  try {
+    callback(value)
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error
+    })
+  }
+}
+
+/**
+ * Tells observers that a task has ended. Effect resumes a waiting fiber
+ * synchronously, so a waiter on task 1 runs, ends, and wakes the waiter on
+ * task 2 from inside task 1's notification: a chain of tasks that each join
+ * the one before nests as deep as the chain is long (1,000 links crashed
+ * Node). Up to `MAX_DEPTH` levels are delivered at once, as Effect would;
+ * deeper ones are queued and delivered, in order, by the outermost call. One
+ * queue for the process, since chains can cross executors.
+ */
+const MAX_DEPTH = 64
+const deferred: Array<(exit: Exit.Exit<any, any>) => void> = []
+const deferredExits: Array<Exit.Exit<any, any>> = []
+let depth = 0
 
 const notify = (observers: ReadonlyArray<(exit: Exit.Exit<any, any>) => void>, exit: Exit.Exit<any, any>): void => {
-  for (let i = 0; i < observers.length; i++) {
-    notifications.push(observers[i]!)
-    notificationExits.push(exit)
-  }
-  if (delivering) return
-  delivering = true
-  let failure: { error: unknown } | undefined
-  try {
-    for (let i = 0; i < notifications.length; i++) {
-      try {
-        notifications[i]!(notificationExits[i]!)
-      } catch (error) {
-        failure ??= { error } // deliver the rest first: a lost notification is a hang
-      }
+  if (depth >= MAX_DEPTH) {
+    for (let i = 0; i < observers.length; i++) {
+      deferred.push(observers[i]!)
+      deferredExits.push(exit)
     }
-  } finally {
-    notifications.length = 0
-    notificationExits.length = 0
-    delivering = false
+    return
   }
-  if (failure !== undefined) throw failure.error
+  depth++
+  try {
+    for (let i = 0; i < observers.length; i++) wake(observers[i]!, exit)
+  } finally {
+    depth--
+  }
+  if (depth === 0 && deferred.length > 0) {
+    depth++
+    try {
+      for (let i = 0; i < deferred.length; i++) wake(deferred[i]!, deferredExits[i]!)
+    } finally {
+      deferred.length = 0
+      deferredExits.length = 0
+      depth--
+    }
+  }
 }
 
 /** A submitter suspended by `maxQueue`, woken in FIFO order. */
@@ -254,7 +286,7 @@ export class ExecutorCore {
     if (
       (this.queueWaiters.size === 0 &&
         (this.running < this.config.maxConcurrency || this.queued < this.config.maxQueue)) ||
-      (this.config.maxQueue !== Number.POSITIVE_INFINITY && submitter.getRef(TaskOf) === this)
+      (this.config.maxQueue !== Number.POSITIVE_INFINITY && worksFor(submitter, this))
     ) {
       return Exit.succeed(this.accept(effect, submission, submitter))
     }
@@ -323,7 +355,7 @@ export class ExecutorCore {
     }
     const context = this.config.maxQueue === Number.POSITIVE_INFINITY
       ? record.context!
-      : Context.add(record.context!, TaskOf, this)
+      : Context.add(record.context!, TaskOf, { executor: this, parent: Context.get(record.context!, TaskOf) })
     const fiber = Effect.runForkWith(context)(effect as Effect.Effect<any, any, never>)
     record.effect = undefined
     record.context = undefined
@@ -401,7 +433,8 @@ export class ExecutorCore {
       (this.queued < this.config.maxQueue || this.running < this.config.maxConcurrency)
     ) {
       const waiter = this.queueWaiters.values().next().value!
-      waiter()
+      this.queueWaiters.delete(waiter) // a waiter that throws must not be called again
+      wake(waiter, undefined)
     }
   }
 
@@ -439,7 +472,7 @@ export class ExecutorCore {
     // A woken waiter runs at once and may submit: stop waking as soon as the
     // executor is busy again, and keep the others waiting.
     while (this.unfinished === 0 && this.idleWaiters.length > 0) {
-      this.idleWaiters.shift()!()
+      wake(this.idleWaiters.shift()!, undefined)
     }
   }
 
@@ -509,7 +542,7 @@ export class ExecutorCore {
     return Effect.map(this.settle(), () => {
       this.phase = "closed"
       // submitters still waiting for a queue place cannot be admitted any more
-      for (const waiter of Array.from(this.queueWaiters)) waiter()
+      for (const waiter of Array.from(this.queueWaiters)) wake(waiter, undefined)
     })
   }))
 
@@ -549,7 +582,8 @@ export class ExecutorCore {
       this.head = keptHead
       if (this.tail === undefined) this.tail = keptTail
     }
-    this.stale = 0
+    // records interrupted during the walk by code it woke are still linked
+    this.compact()
     // a task ended above may have run code that freed a permit
     if (pumping) this.repump = true
     else this.pump()
