@@ -163,6 +163,18 @@ const fmtList = (pairs: ReadonlyArray<readonly [number, number]>, f: (v: number)
   pairs.map(([n, v]) => `${f(v)} @${sizeLabel(n)}`).join(", ")
 
 /** A speed-ratio target over every size both peers ran at. */
+/** A target that compares two measured numbers, or "not measured" when either is missing. */
+const pairTarget = (
+  w: WorkloadId,
+  label: string,
+  pair: readonly [number, number] | undefined,
+  describe: (pair: readonly [number, number]) => string,
+  check: (pair: readonly [number, number]) => boolean
+): Target =>
+  pair === undefined
+    ? { workload: workload(w).label, target: label, measured: "not measured", met: undefined }
+    : { workload: workload(w).label, target: label, measured: describe(pair), met: check(pair) }
+
 const ratioTarget = (r: Report, w: WorkloadId, peerId: string, at: number, label: string): Target => {
   const pairs = sizesOf(workload(w), r.plan)
     .map((n) => [n, speedRatio(r, peerId, w, n)] as const)
@@ -201,16 +213,13 @@ export const targets = (r: Report): ReadonlyArray<Target> => {
   list.push(linearTarget(r, "close", 1e4, 1e5, 1.5, "linear: close ns/task @1e5 ≤ 1.5× @1e4"))
   const close = measured(r, TASKSCOPE, "close", 1e5)
   const trivial = measured(r, TASKSCOPE, "trivial", 1e5)
-  list.push(
-    close === undefined || trivial === undefined
-      ? { workload: workload("close").label, target: "close ns/task ≤ (a) ns/task @1e5", measured: "not measured", met: undefined }
-      : {
-        workload: workload("close").label,
-        target: "close ns/task ≤ (a) ns/task @1e5",
-        measured: `close ${int(nsPerTask("close", close, 1e5))} ns/task, (a) ${int(nsPerTask("trivial", trivial, 1e5))} ns/task`,
-        met: nsPerTask("close", close, 1e5) <= nsPerTask("trivial", trivial, 1e5)
-      }
-  )
+  list.push(pairTarget(
+    "close",
+    "close ns/task ≤ (a) ns/task @1e5",
+    close && trivial && [nsPerTask("close", close, 1e5), nsPerTask("trivial", trivial, 1e5)],
+    ([c, t]) => `close ${int(c)} ns/task, (a) ${int(t)} ns/task`,
+    ([c, t]) => c <= t
+  ))
   const memorySizes = sizesOf(workload("memory"), r.plan)
   const shared = memorySizes.filter((n) =>
     measured(r, TASKSCOPE, "memory", n)?.heapPerTask !== undefined && measured(r, "naive", "memory", n)?.heapPerTask !== undefined
@@ -229,16 +238,13 @@ export const targets = (r: Report): ReadonlyArray<Target> => {
   })
   const q5 = measured(r, MAXQUEUE, "suspend", 1e5)
   const q6 = measured(r, MAXQUEUE, "suspend", 1e6)
-  list.push(
-    q5 === undefined || q6 === undefined
-      ? { workload: workload("memory").label, target: "maxQueue: peak RSS @1e6 ≤ 1.1× @1e5 (I/O-like)", measured: "not measured", met: undefined }
-      : {
-        workload: workload("memory").label,
-        target: "maxQueue: peak RSS @1e6 ≤ 1.1× @1e5 (I/O-like)",
-        measured: `${mb(q5.peakRss)} @1e5, ${mb(q6.peakRss)} @1e6 (${ratio(q6.peakRss / q5.peakRss)})`,
-        met: q6.peakRss <= 1.1 * q5.peakRss
-      }
-  )
+  list.push(pairTarget(
+    "memory",
+    "maxQueue: peak RSS @1e6 ≤ 1.1× @1e5 (I/O-like)",
+    q5 && q6 && [q5.peakRss, q6.peakRss],
+    ([a, b]) => `${mb(a)} @1e5, ${mb(b)} @1e6 (${ratio(b / a)})`,
+    ([a, b]) => b <= 1.1 * a
+  ))
   return list
 }
 

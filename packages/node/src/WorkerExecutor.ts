@@ -310,7 +310,8 @@ const plan = <T extends TaskSet.Any>(source: Source<T>, options: unknown): Plan<
     return {
       pool: () => Effect.succeed(pool),
       executor: {
-        maxConcurrency: Config.executorConcurrency(o.maxConcurrency, pool.maxConcurrency),
+        // checked by BackgroundExecutor, like the other executor options
+        maxConcurrency: (o.maxConcurrency ?? pool.maxConcurrency) as number,
         maxQueue: o.maxQueue as number | undefined,
         bubbleUp: o.bubbleUp as BackgroundExecutor.Options["bubbleUp"]
       }

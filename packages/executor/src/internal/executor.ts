@@ -245,7 +245,6 @@ export class ExecutorCore {
   private queued = 0
   private head: TaskRecord<any, any> | undefined = undefined
   private tail: TaskRecord<any, any> | undefined = undefined
-  private unfinished = 0
   private pumping = false
   /** Set when `pump` is asked again while it runs: it loops until nothing changes. */
   private repump = false
@@ -265,6 +264,11 @@ export class ExecutorCore {
   private idleWaiters: Array<() => void> = []
   /** Submitters suspended by `maxQueue` (a Set keeps insertion order and deletes in O(1)). */
   private readonly queueWaiters = new Set<QueueWaiter>()
+
+  /** No submitted task is unfinished: none queued, none holding a permit. */
+  private get idle(): boolean {
+    return this.queued + this.running === 0
+  }
 
   /** Suspended submitters are woken once the queue has drained to this length. */
   private readonly lowWater: number
@@ -316,7 +320,6 @@ export class ExecutorCore {
   ): TaskRecord<A, E> {
     const record = new TaskRecord<A, E>(this, ++this.nextId, effect, submitter.context, submission)
     this.submitted++
-    this.unfinished++
     if (record.cancelOnExit && this.phase !== "open") {
       // rule 2: a cancel-on-exit task submitted while closing never runs
       this.queued++ // counted as queued for the moment `finish` takes it out
@@ -452,7 +455,6 @@ export class ExecutorCore {
       this.queued--
       if (record.next !== undefined || this.tail === record) this.stale++
     }
-    this.unfinished--
     if (heldPermit && record.cancelOnExit) this.startedCancelOnExit.delete(record)
     if (Exit.isSuccess(exit)) {
       this.succeeded++
@@ -471,7 +473,7 @@ export class ExecutorCore {
     this.pump()
     // A woken waiter runs at once and may submit: stop waking as soon as the
     // executor is busy again, and keep the others waiting.
-    while (this.unfinished === 0 && this.idleWaiters.length > 0) {
+    while (this.idle && this.idleWaiters.length > 0) {
       wake(this.idleWaiters.shift()!, undefined)
     }
   }
@@ -513,7 +515,7 @@ export class ExecutorCore {
 
   /** Waits until no submitted task is unfinished. */
   readonly awaitIdle: Effect.Effect<void> = Effect.suspend(() =>
-    this.unfinished === 0 ? Effect.void : Effect.callback<void>((resume) => {
+    this.idle ? Effect.void : Effect.callback<void>((resume) => {
       const waiter = () => resume(Effect.void)
       this.idleWaiters.push(waiter)
       return Effect.sync(() => {
@@ -525,7 +527,7 @@ export class ExecutorCore {
 
   /** Waits until idle, and again if a woken waiter submitted more meanwhile. */
   private settle(): Effect.Effect<void> {
-    return Effect.flatMap(this.awaitIdle, () => (this.unfinished === 0 ? Effect.void : this.settle()))
+    return Effect.flatMap(this.awaitIdle, () => (this.idle ? Effect.void : this.settle()))
   }
 
   /**
@@ -552,42 +554,23 @@ export class ExecutorCore {
    * interrupted, so that no permit freed meanwhile goes to a doomed task.
    */
   private cancelQueued(exit: Exit.Exit<never>): void {
-    // Detach the queue: a task ended here may wake code that submits more.
-    let record = this.head
-    this.head = this.tail = undefined
-    let keptHead: TaskRecord<any, any> | undefined
-    let keptTail: TaskRecord<any, any> | undefined
     const pumping = this.pumping
     this.pumping = true // pump once the walk is done, below
     try {
-      while (record !== undefined) {
-        const next: TaskRecord<any, any> | undefined = record.next
-        record.next = undefined
-        if (record.state === QUEUED) {
-          if (record.cancelOnExit) {
-            this.finish(record, exit)
-          } else {
-            if (keptTail === undefined) keptHead = record
-            else keptTail.next = record
-            keptTail = record
-          }
-        }
-        record = next
+      // Ended records stay linked (stale) until the compaction below; records
+      // that code woken here appends or interrupts are walked or kept alike.
+      for (let record = this.head; record !== undefined; record = record.next) {
+        if (record.state === QUEUED && record.cancelOnExit) this.finish(record, exit)
       }
     } finally {
       this.pumping = pumping
     }
-    if (keptTail !== undefined) {
-      keptTail.next = this.head
-      this.head = keptHead
-      if (this.tail === undefined) this.tail = keptTail
-    }
-    // records interrupted during the walk by code it woke are still linked
     this.compact()
     // a task ended above may have run code that freed a permit
     if (pumping) this.repump = true
     else this.pump()
   }
+
 
   /**
    * Rule 4: the re-raisable failures not yet reported, as one error naming

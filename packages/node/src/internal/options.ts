@@ -64,19 +64,6 @@ export const makePoolConfig = (options: unknown): Config => {
   return { spawn: o.spawn as Config["spawn"], maxConcurrency, idleTimeout, onInterruptRunning: mode }
 }
 
-/** Checks the `maxConcurrency` of an executor that borrows a pool. */
-export const executorConcurrency = (value: unknown, fallback: number): number => {
-  if (value === undefined) return fallback
-  if (value === Number.POSITIVE_INFINITY || (typeof value === "number" && Number.isInteger(value) && value > 0)) {
-    return value
-  }
-  throw new ExecutorError.InvalidArgumentError({
-    argument: "maxConcurrency",
-    value,
-    expected: "an integer from 1 up, or Infinity"
-  })
-}
-
 /** Throws an `InvalidArgumentError` for an executor option. */
 export const invalid = (argument: string, value: unknown, expected: string): never => {
   throw new ExecutorError.InvalidArgumentError({ argument, value, expected })
