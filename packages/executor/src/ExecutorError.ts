@@ -73,12 +73,10 @@ export class TaskFailedError extends Data.TaggedError("TaskFailedError")<{
    * replaced `cause` with a plain copy by the time the message is read.
    */
   override get message(): string {
-    return attempt(() => {
-      const failures: unknown = this.failures
-      const others = Array.isArray(failures) ? failures.length - 1 : 0
-      return `Task ${quoted(this.taskName)} (#${print(this.taskId)}) failed: ${messageOf(squash(this.cause))}` +
-        (others > 0 ? ` (and ${others} more failed task${others === 1 ? "" : "s"})` : "")
-    }, "A task failed (its failure cannot be printed)")
+    const failures: unknown = this.failures
+    const others = attempt(() => Array.isArray(failures) ? failures.length - 1 : 0, 0)
+    return `Task ${quoted(this.taskName)} (#${print(this.taskId)}) failed: ${messageOf(squash(this.cause))}` +
+      (others > 0 ? ` (and ${others} more failed task${others === 1 ? "" : "s"})` : "")
   }
 }
 

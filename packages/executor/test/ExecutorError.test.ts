@@ -8,107 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Data } from "effect"
 import * as fc from "fast-check"
 import { ExecutorError } from "../src/index.ts"
-
-/**
- * A plain copy of a value, the way vitest copies an error's `cause` when a test
- * fails with it: objects become null-prototype objects holding their own and
- * inherited properties, functions become strings, `toJSON` is followed.
- */
-const runnerCopy = (value: unknown, seen = new Map<object, unknown>()): unknown => {
-  if (typeof value === "function") return `Function<${value.name || "anonymous"}>`
-  if (typeof value !== "object" || value === null) return value
-  if (seen.has(value)) return seen.get(value)
-  const json = (value as { toJSON?: unknown }).toJSON
-  if (typeof json === "function") return runnerCopy(json.call(value), seen)
-  if (Array.isArray(value)) {
-    const array: Array<unknown> = []
-    seen.set(value, array)
-    for (const item of value) array.push(runnerCopy(item, seen))
-    return array
-  }
-  const copy: Record<string, unknown> = Object.create(null)
-  seen.set(value, copy)
-  for (let o: object | null = value; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
-    for (const key of Object.getOwnPropertyNames(o)) {
-      if (!(key in copy)) copy[key] = runnerCopy((value as Record<string, unknown>)[key], seen)
-    }
-  }
-  return copy
-}
-
-/** Sets a field of an error after the fact, as a test runner or a careless caller may. */
-const replace = <E extends object>(error: E, field: string, value: unknown): E => {
-  Object.defineProperty(error, field, { value, writable: true, configurable: true, enumerable: true })
-  return error
-}
-
-/** Values built to break naive message code. */
-const hostile: ReadonlyArray<readonly [string, () => unknown]> = [
-  ["an object with a null prototype", () => Object.create(null)],
-  ["an object whose toString throws", () => ({ toString: () => { throw new Error("toString") } })],
-  ["an object whose getters throw", () => ({ get message() { throw new Error("getter") }, get reasons() { throw new Error("getter") } })],
-  ["a cycle", () => {
-    const o: Record<string, unknown> = { name: "cycle" }
-    o.self = o
-    return o
-  }],
-  ["a revoked proxy", () => {
-    const { proxy, revoke } = Proxy.revocable({}, {})
-    revoke()
-    return proxy
-  }],
-  ["a proxy whose every trap throws", () =>
-    new Proxy({}, {
-      get: () => { throw new Error("get") },
-      has: () => { throw new Error("has") },
-      getPrototypeOf: () => { throw new Error("getPrototypeOf") },
-      ownKeys: () => { throw new Error("ownKeys") }
-    })],
-  ["an error whose message getter throws", () => Object.defineProperty(new Error(), "message", { get: () => { throw new Error("message") } })],
-  ["a bigint inside an object", () => ({ n: 1n })],
-  ["a symbol", () => Symbol("s")],
-  ["a copy of a cause whose reasons are odd", () => ({ reasons: [null, 1, { _tag: "Fail", error: Object.create(null) }] })],
-  ["a copy of a cause whose reasons are not a list", () => ({ reasons: Object.create(null) })],
-  ["a cause failing with a null-prototype object", () => Cause.fail(Object.create(null))],
-  ["a cause dying with a revoked proxy", () => {
-    const { proxy, revoke } = Proxy.revocable({}, {})
-    revoke()
-    return Cause.die(proxy)
-  }]
-]
-
-const anything = fc.anything({
-  withNullPrototype: true,
-  withBigInt: true,
-  withBoxedValues: true,
-  withDate: true,
-  withMap: true,
-  withSet: true,
-  withObjectString: true,
-  withSparseArray: true,
-  withTypedArray: true
-})
-
-/** A value for a field, made when the property runs; it shows as `label` in a counterexample. */
-interface Recipe {
-  readonly make: () => unknown
-  readonly [fc.toStringMethod]: () => string
-}
-
-const recipe = (label: string, make: () => unknown): Recipe => ({ make, [fc.toStringMethod]: () => label })
-
-/**
- * Anything a field may hold: arbitrary values, the hostile ones, causes of
- * either, and runner copies of those. Hostile values are made inside the
- * property (fast-check itself would trip over them).
- */
-const fieldValue: fc.Arbitrary<Recipe> = fc.oneof(
-  anything.map((value) => recipe(fc.stringify(value), () => value)),
-  fc.constantFrom(...hostile).map(([name, make]) => recipe(name, make)),
-  fc.constantFrom(...hostile).map(([name, make]) => recipe(`Cause.fail(${name})`, () => Cause.fail(make()))),
-  anything.map((error) => recipe(`Cause.fail(${fc.stringify(error)})`, () => Cause.fail(error))),
-  anything.map((defect) => recipe(`copy of Cause.die(${fc.stringify(defect)})`, () => runnerCopy(Cause.die(defect))))
-)
+import { fieldValue, hostile, replace, runnerCopy } from "./HostileValues.ts"
 
 const failure = (cause: Cause.Cause<unknown>, taskId = 1, taskName = "fetch"): ExecutorError.TaskFailure => ({
   taskId,
@@ -149,16 +49,14 @@ describe("ExecutorError", () => {
       )
     })
 
-    for (const [name, make] of hostile) {
-      it(`gives a message when its cause is ${name}, or its failures or name are`, () => {
-        const base = () => ExecutorError.TaskFailedError.fromFailures([failure(Cause.fail("x"))])
+    it("gives a message when its cause, failures, name or id is a hostile value", () => {
+      const base = () => ExecutorError.TaskFailedError.fromFailures([failure(Cause.fail("x"))])
+      for (const [name, make] of hostile) {
         for (const field of ["cause", "failures", "taskName", "taskId"]) {
-          const message = replace(base(), field, make()).message
-          assert.isString(message, `${field} = ${name}`)
-          assert.match(message, /^(Task .* failed: |A task failed)/, `${field} = ${name}`)
+          assert.match(replace(base(), field, make()).message, /^Task .* failed: /s, `${field} = ${name}`)
         }
-      })
-    }
+      }
+    })
 
     it("message never throws, whatever its fields hold (fast-check)", () => {
       fc.assert(
@@ -168,8 +66,7 @@ describe("ExecutorError", () => {
           replace(error, "failures", failures.make())
           replace(error, "taskName", taskName.make())
           replace(error, "taskId", taskId.make())
-          const message = error.message
-          return typeof message === "string" && message.length > 0
+          return /^Task .* failed: /s.test(error.message)
         }),
         { numRuns: 500 }
       )
@@ -210,13 +107,13 @@ describe("ExecutorError", () => {
       assert.strictEqual(message(Object.create(null)), "Expected `maxConcurrency` to be an integer, got an object")
     })
 
-    for (const [name, make] of hostile) {
-      it(`gives a message when the bad value is ${name}`, () => {
+    it("gives a message when the bad value is a hostile value", () => {
+      for (const [name, make] of hostile) {
         const message = new ExecutorError.InvalidArgumentError({ argument: "option", value: make(), expected: "a boolean" })
           .message
-        assert.match(message, /^Expected `option` to be a boolean, got ./)
-      })
-    }
+        assert.match(message, /^Expected `option` to be a boolean, got ./, name)
+      }
+    })
 
     it("message never throws, whatever its fields hold (fast-check)", () => {
       fc.assert(
