@@ -250,6 +250,15 @@ describe("WorkerExecutor", () => {
         assert.include(error.message, "\"square\"")
       }))
 
+    it.live("a task name that is not even printable is a typed error, not a TypeError", () =>
+      Effect.gen(function*() {
+        const exit = yield* onPool((executor) => {
+          const untyped = executor.submit as (task: unknown, payload: unknown, options?: typeof quiet) => ReturnType<typeof executor.submit>
+          return Effect.flatMap(untyped(Object.create(null), 3, quiet), Task.await)
+        })
+        assert.instanceOf(errorOf(exit), WorkerError.UnknownTaskError)
+      }))
+
     it.live("a worker serving another task set answers UnknownTaskError for tasks it lacks", () =>
       Effect.gen(function*() {
         const counter = makeCounter()
