@@ -281,7 +281,8 @@ export const layer = (options?: Options): Layer.Layer<BackgroundExecutor> =>
  * (the `async with` of the original): cancel-on-exit tasks are interrupted,
  * the others awaited — even if the caller is interrupted meanwhile — and,
  * if `body` succeeded, the first re-raisable task failure fails the result
- * with a {@link TaskFailedError}. If `body` failed, its error wins.
+ * with a {@link TaskFailedError}. If `body` failed, its error wins and
+ * the task failures are logged as a warning (as `make` and `layer` do).
  *
  * @example
  * ```ts
