@@ -20,11 +20,12 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
-import * as Scope from "effect/Scope"
+import { identity } from "effect/Function"
 import type { Stats } from "../BackgroundExecutor.ts"
 import { ExecutorClosedError, TaskFailedError, type TaskFailure } from "../ExecutorError.ts"
 import * as Task from "../Task.ts"
 import * as Check from "./options.ts"
+import { type Slot, TaskScopes } from "./taskScope.ts"
 
 /**
  * The executor whose task the current fiber runs (or descends from). Set only
@@ -109,6 +110,8 @@ class TaskRecord<A, E> implements Task.Task<A, E> {
   fiber: Fiber.Fiber<A, E> | undefined = undefined
   exit: Exit.Exit<A, E> | undefined = undefined
   observers: Array<(exit: Exit.Exit<A, E>) => void> | undefined = undefined
+  /** The task's scope and context while it runs. */
+  slot: Slot | undefined = undefined
   /** Set when an interrupt arrives while the fiber is being created. */
   pendingInterrupt: number | undefined = undefined
   next: TaskRecord<any, any> | undefined = undefined
@@ -308,10 +311,18 @@ export class ExecutorCore {
 
   /** Suspended submitters are woken once the queue has drained to this length. */
   private readonly lowWater: number
+  private readonly scopes: TaskScopes
 
   constructor(config: Config) {
     this.config = config
     this.lowWater = Math.floor(config.maxQueue / 2)
+    // with a maxQueue, a task's context names the executors it works for
+    this.scopes = new TaskScopes(
+      config.maxQueue === Number.POSITIVE_INFINITY ? identity : (context) => {
+        const chain = Context.get(context, TaskOf)
+        return chainHas(chain, this) ? context : Context.add(context, TaskOf, { executor: this, parent: chain })
+      }
+    )
   }
 
   /** Whether a submission may enter now without waiting for a queue place. */
@@ -413,11 +424,9 @@ export class ExecutorCore {
   }
 
   /**
-   * Forks the task's fiber. A task runs in a scope of its own, closed when it
-   * ends, so that resources it acquires live exactly as long as it does; the
-   * scope is closed after the fiber has ended and before the task counts as
-   * ended, which costs nothing for the many tasks that add no finalizer (an
-   * `Effect.scoped` around every task cost 60% more per trivial task).
+   * Forks the task's fiber, in a scope of its own (rule 5, see
+   * `taskScope.ts`), closed after the fiber has ended and before the task
+   * counts as ended.
    */
   private fork(record: TaskRecord<any, any>): void {
     if (record.state !== STARTING) return // interrupted before its scheduled start
@@ -426,17 +435,13 @@ export class ExecutorCore {
     if (record.label !== undefined) {
       effect = Effect.withSpan(Effect.annotateLogs(effect, "task", record.label), record.label, { captureStackTrace: false })
     }
-    // the task's context stays on the record until it ends: `release` finds the scope there
-    let context = Context.add(record.context!, Scope.Scope, Scope.makeUnsafe())
-    if (this.config.maxQueue !== Number.POSITIVE_INFINITY) {
-      const chain = Context.get(context, TaskOf)
-      if (!chainHas(chain, this)) context = Context.add(context, TaskOf, { executor: this, parent: chain })
-    }
+    const slot = this.scopes.acquire(record.context!)
     record.effect = undefined
-    record.context = context
+    record.context = undefined
+    record.slot = slot
     let fiber: Fiber.Fiber<any, any>
     try {
-      fiber = Effect.runForkWith(context)(effect as Effect.Effect<any, any, never>)
+      fiber = Effect.runForkWith(slot.context)(effect as Effect.Effect<any, any, never>)
     } catch (error) {
       // Effect turns what a task throws into a defect; this is the last guard
       // (a stack overflow inside the runtime itself) so the counters stay right
@@ -452,15 +457,16 @@ export class ExecutorCore {
   }
 
   /**
-   * Closes a task's scope once its fiber has ended, then finishes the task.
+   * Ends a task's scope once its fiber has ended, then finishes the task.
    * Finalizers run in a fiber of their own, uninterruptibly; one that fails
    * adds its cause to the task's exit, as `Effect.scoped` would.
    */
   private release(record: TaskRecord<any, any>, exit: Exit.Exit<any, any>): void {
-    const context = record.context!
-    const finalizers = Scope.closeUnsafe(Context.get(context as Context.Context<Scope.Scope>, Scope.Scope) as Scope.Closeable, exit)
+    const slot = record.slot!
+    record.slot = undefined
+    const finalizers = this.scopes.release(slot, exit)
     if (finalizers === undefined) return this.finish(record, exit)
-    const closer = Effect.runForkWith(context)(Effect.uninterruptible(finalizers))
+    const closer = Effect.runForkWith(slot.context)(Effect.uninterruptible(finalizers))
     const done = (closed: Exit.Exit<void>) =>
       this.finish(
         record,
