@@ -174,6 +174,15 @@ export interface Identifier<T extends TaskSet.Any> {
 export type Source<T extends TaskSet.Any> = T | WorkerPool.WorkerPool<T>
 
 /**
+ * What a task set given without options is checked against, so that leaving
+ * out `spawn` is a compile error that names it (rather than one about the
+ * `WorkerPool` a lone argument could also be).
+ */
+interface SpawnIsRequired {
+  readonly "`spawn` is required: pass options with `spawn`, e.g. { spawn: () => new Worker(url) }": never
+}
+
+/**
  * Registers the program's task set, so that the name-first accessor
  * `WorkerExecutor.submit(task, payload, options?)` type-checks task names
  * and payloads against it. Augment it once:
@@ -361,6 +370,7 @@ export const make: {
     never,
     Scope.Scope
   >
+  (taskSet: SpawnIsRequired): Effect.Effect<unknown, never, Scope.Scope>
   <T extends TaskSet.Any>(taskSet: T, options: Options): Effect.Effect<WorkerExecutor<T>, never, Scope.Scope>
 } = <T extends TaskSet.Any>(source: Source<T>, options?: Options | ExecutorOptions) =>
   Effect.suspend(() => {
@@ -396,6 +406,7 @@ export const make: {
  */
 export const layer: {
   <T extends TaskSet.Any>(pool: WorkerPool.WorkerPool<T>, options?: ExecutorOptions): Layer.Layer<Identifier<T> | Current>
+  (taskSet: SpawnIsRequired): Layer.Layer<never>
   <T extends TaskSet.Any>(taskSet: T, options: Options): Layer.Layer<Identifier<T> | Current>
 } = <T extends TaskSet.Any>(
   source: Source<T>,
@@ -456,6 +467,7 @@ export const scoped: {
     body: Body<T, A, E, R>,
     options?: ExecutorOptions
   ): Effect.Effect<A, E | ExecutorError.TaskFailedError, Exclude<R, Identifier<T>>>
+  (taskSet: SpawnIsRequired, body: Body<any, any, any, any>): Effect.Effect<unknown, unknown, unknown>
   <T extends TaskSet.Any, A, E, R>(
     taskSet: T,
     body: Body<T, A, E, R>,
