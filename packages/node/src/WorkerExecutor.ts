@@ -505,12 +505,15 @@ export const scoped: {
  * @example
  * ```ts
  * import { Effect } from "effect"
+ * import { Worker } from "node:worker_threads"
  * import { Task } from "@taskscope/executor"
  * import { WorkerExecutor } from "@taskscope/node"
- * import { tasks } from "./tasks.ts"
+ * import { tasks } from "./tasks.ts" // which registers `tasks` (see Register)
+ *
+ * const spawn = () => new Worker(new URL("./worker.ts", import.meta.url))
  *
  * const program = Effect.gen(function*() {
- *   const a = yield* WorkerExecutor.submit("fib", 30, { name: "fib(30)" }) // with tasks registered
+ *   const a = yield* WorkerExecutor.submit("fib", 30, { name: "fib(30)" })
  *   const b = yield* WorkerExecutor.submit(tasks, "fib", 31)
  *   return (yield* Task.join(a)) + (yield* Task.join(b))
  * }).pipe(Effect.provide(WorkerExecutor.layer(tasks, { spawn })))

@@ -9,6 +9,7 @@
  * Declare the tasks a pool runs: name, Schemas and function, shared by the
  * parent and the worker side.
  *
+ * @category modules
  * @since 0.1.0
  */
 export * as TaskSet from "./TaskSet.ts"
@@ -17,6 +18,7 @@ export * as TaskSet from "./TaskSet.ts"
  * Run the tasks of a task set on a pool of worker threads, with
  * `BackgroundExecutor`'s submit options and exit rules.
  *
+ * @category modules
  * @since 0.1.0
  */
 export * as WorkerExecutor from "./WorkerExecutor.ts"
@@ -24,6 +26,7 @@ export * as WorkerExecutor from "./WorkerExecutor.ts"
 /**
  * A pool of worker threads for one task set, shared by executors.
  *
+ * @category modules
  * @since 0.1.0
  */
 export * as WorkerPool from "./WorkerPool.ts"
@@ -32,6 +35,7 @@ export * as WorkerPool from "./WorkerPool.ts"
  * The typed errors of a call: crashed worker, unknown task, invalid payload,
  * invalid result.
  *
+ * @category modules
  * @since 0.1.0
  */
 export * as WorkerError from "./WorkerError.ts"
@@ -39,6 +43,7 @@ export * as WorkerError from "./WorkerError.ts"
 /**
  * Serve a task set inside a worker thread: the one line of a worker entry module.
  *
+ * @category modules
  * @since 0.1.0
  */
 export * as WorkerRunner from "./WorkerRunner.ts"
