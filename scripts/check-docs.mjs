@@ -16,18 +16,9 @@
 import { spawn } from "node:child_process"
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { dirname, join, relative } from "node:path"
-import { bin, check, CheckFailed, isMain, root, summarize } from "./lib/checks.mjs"
+import { bin, check, CheckFailed, isMain, publishedPackages, root, summarize } from "./lib/checks.mjs"
 
 const out = join(root, ".examples")
-const readJson = (file) => JSON.parse(readFileSync(file, "utf8"))
-
-/** The published packages (not private) with their directory and manifest. */
-const publishedPackages = () =>
-  readdirSync(join(root, "packages"))
-    .map((dir) => join(root, "packages", dir))
-    .filter((dir) => existsSync(join(dir, "package.json")) && readJson(join(dir, "package.json")).private !== true)
-    .map((dir) => ({ dir, manifest: readJson(join(dir, "package.json")) }))
-
 /** Every README of the repository: the root's and each package's. */
 const readmes = () =>
   [
@@ -162,10 +153,16 @@ const tagProblems = (file) => {
     if (hasTags(doc)) documented.set(name, true)
     else if (!documented.get(name)) documented.set(name, where(index))
   }
-  for (const match of text.matchAll(/^export (?:declare )?(?:abstract )?(?:const|let|function\*?|class|interface|type|enum|namespace) (\w+)/gm)) {
+  for (
+    const match of text.matchAll(
+      /^export (?:declare )?(?:abstract )?(?:const|let|function\*?|class|interface|type|enum|namespace) (\w+)/gm
+    )
+  ) {
     note(match[1], match.index, docBefore(text, match.index))
   }
-  for (const match of text.matchAll(/^export \* as (\w+) from/gm)) note(match[1], match.index, docBefore(text, match.index))
+  for (const match of text.matchAll(/^export \* as (\w+) from/gm)) {
+    note(match[1], match.index, docBefore(text, match.index))
+  }
   for (const match of text.matchAll(/^export default /gm)) note("default", match.index, docBefore(text, match.index))
   // export { a, /** doc */ b } [from "..."]: each name needs its own doc inside the braces
   for (const match of text.matchAll(/^export (?:type )?\{([\s\S]*?)\}/gm)) {
@@ -216,18 +213,24 @@ export const runDocsChecks = async () => {
   const jsdocRun = typeCheck("jsdoc", examples, fixtures)
 
   for (const { count, run, source } of runs.filter((readme) => readme.count > 0)) {
-    results.push(await check(`docs: the ${count} TypeScript blocks of ${source} compile`, async () => {
-      await failOn(run, `tsc found errors in the examples of ${source}`)
-    }))
+    results.push(
+      await check(`docs: the ${count} TypeScript blocks of ${source} compile`, async () => {
+        await failOn(run, `tsc found errors in the examples of ${source}`)
+      })
+    )
   }
-  results.push(await check(`docs: the ${examples.size} JSDoc @example blocks compile`, async () => {
-    if (examples.size === 0) throw new CheckFailed("found no @example block: the extraction is broken")
-    await failOn(jsdocRun, "tsc found errors in the JSDoc examples")
-  }))
-  results.push(await check("docs: every public export has JSDoc with @since and @category", () => {
-    const problems = publishedPackages().flatMap((pkg) => publicModules(pkg).flatMap(tagProblems))
-    if (problems.length > 0) throw new CheckFailed(problems.join("\n"))
-  }))
+  results.push(
+    await check(`docs: the ${examples.size} JSDoc @example blocks compile`, async () => {
+      if (examples.size === 0) throw new CheckFailed("found no @example block: the extraction is broken")
+      await failOn(jsdocRun, "tsc found errors in the JSDoc examples")
+    })
+  )
+  results.push(
+    await check("docs: every public export has JSDoc with @since and @category", () => {
+      const problems = publishedPackages().flatMap((pkg) => publicModules(pkg).flatMap(tagProblems))
+      if (problems.length > 0) throw new CheckFailed(problems.join("\n"))
+    })
+  )
   return results
 }
 

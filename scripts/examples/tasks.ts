@@ -1,7 +1,7 @@
 // The task set the JSDoc examples of @taskscope/node import as "./tasks.ts", registered as the
 // program's task set (see `WorkerExecutor.Register`). The check of the examples copies it beside them.
-import { Schema } from "effect"
 import { TaskSet } from "@taskscope/node"
+import { Schema } from "effect"
 
 export class TooBig extends Schema.TaggedError<TooBig>()("TooBig", { n: Schema.Number }) {}
 

@@ -3,9 +3,10 @@
 // and named checks that print one line each and are counted in the closing
 // line like tests.
 import { spawnSync } from "node:child_process"
-import { existsSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { stripVTControlCharacters } from "node:util"
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
 
@@ -17,6 +18,15 @@ const paint = (open, close) => (text) => useColour ? `\u001b[${open}m${text}\u00
 export const green = paint(32, 39)
 export const red = paint(31, 39)
 export const dim = paint(2, 22)
+
+export const readJson = (file) => JSON.parse(readFileSync(file, "utf8"))
+
+/** The packages a user installs: every package under packages/ that is not private, with its manifest. */
+export const publishedPackages = () =>
+  readdirSync(join(root, "packages"))
+    .map((dir) => join(root, "packages", dir))
+    .filter((dir) => existsSync(join(dir, "package.json")) && readJson(join(dir, "package.json")).private !== true)
+    .map((dir) => ({ dir, manifest: readJson(join(dir, "package.json")) }))
 
 /** A binary of the workspace's node_modules/.bin. */
 export const bin = (name) => join(root, "node_modules", ".bin", process.platform === "win32" ? `${name}.cmd` : name)
@@ -36,7 +46,9 @@ export const exec = (command, args, options = {}) => {
     timeout: 120_000,
     ...options
   })
-  const output = `${result.stdout ?? ""}${result.stderr ?? ""}`
+  // some tools (dprint) colour a pipe all the same
+  const plain = (text) => useColour ? text ?? "" : stripVTControlCharacters(text ?? "")
+  const output = `${plain(result.stdout)}${plain(result.stderr)}`
   if (result.error) return { status: 1, stdout: result.stdout ?? "", output: `${output}\n${result.error.message}` }
   if (result.signal) return { status: 1, stdout: result.stdout ?? "", output: `${output}\nkilled by ${result.signal}` }
   return { status: result.status ?? 1, stdout: result.stdout ?? "", output }
