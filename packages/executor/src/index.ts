@@ -1,6 +1,7 @@
 /**
  * `@taskscope/executor`: background executors for Effect programs.
  *
+ * @module @taskscope/executor
  * @since 0.1.0
  */
 

@@ -2,6 +2,7 @@
  * `@taskscope/node`: a thread-pool executor for CPU-bound functions on Node
  * worker threads, with the exit rules of `@taskscope/executor`.
  *
+ * @module @taskscope/node
  * @since 0.1.0
  */
 
