@@ -341,7 +341,9 @@ const isOptionsArgument = (u: unknown): boolean => {
 export const submit: {
   (
     options?: SubmitOptions
-  ): <A, E, R>(task: Effect.Effect<A, E, R>) => Effect.Effect<Task.Task<A, E>, ExecutorClosedError, R | BackgroundExecutor>
+  ): <A, E, R>(
+    task: Effect.Effect<A, E, R>
+  ) => Effect.Effect<Task.Task<A, E>, ExecutorClosedError, R | BackgroundExecutor>
   <A, E, R>(
     task: Effect.Effect<A, E, R>,
     options?: SubmitOptions

@@ -14,7 +14,6 @@
 import * as Data from "effect/Data"
 import { describeValue } from "./internal/describe.ts"
 
-
 /**
  * The thread running a task crashed — it exited (`process.exit`), threw an
  * uncaught error, ran out of memory (`resourceLimits`), or failed to start —
@@ -66,7 +65,9 @@ export class UnknownTaskError extends Data.TaggedError("UnknownTaskError")<{
   readonly known: ReadonlyArray<string>
 }> {
   override get message(): string {
-    return `Unknown task ${describeValue(this.task)}; the task set has: ${this.known.map((name) => JSON.stringify(name)).join(", ")}`
+    return `Unknown task ${describeValue(this.task)}; the task set has: ${
+      this.known.map((name) => JSON.stringify(name)).join(", ")
+    }`
   }
 }
 

@@ -405,17 +405,22 @@ export const make: {
  * ```
  */
 export const layer: {
-  <T extends TaskSet.Any>(pool: WorkerPool.WorkerPool<T>, options?: ExecutorOptions): Layer.Layer<Identifier<T> | Current>
+  <T extends TaskSet.Any>(
+    pool: WorkerPool.WorkerPool<T>,
+    options?: ExecutorOptions
+  ): Layer.Layer<Identifier<T> | Current>
   (taskSet: SpawnIsRequired): Layer.Layer<never>
   <T extends TaskSet.Any>(taskSet: T, options: Options): Layer.Layer<Identifier<T> | Current>
 } = <T extends TaskSet.Any>(
   source: Source<T>,
   options?: Options | ExecutorOptions
 ): Layer.Layer<Identifier<T> | Current> =>
-  Layer.effectContext(Effect.map(make(source as T, options as Options), (executor) =>
-    Context.make(service(executor.taskSet), executor).pipe(
-      Context.add(Current, executor as unknown as WorkerExecutor<Registered>)
-    )))
+  Layer.effectContext(
+    Effect.map(make(source as T, options as Options), (executor) =>
+      Context.make(service(executor.taskSet), executor).pipe(
+        Context.add(Current, executor as unknown as WorkerExecutor<Registered>)
+      ))
+  )
 
 /**
  * The body of {@link scoped}: an effect that may use the executor's service,

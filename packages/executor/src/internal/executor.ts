@@ -354,7 +354,9 @@ export class ExecutorCore {
     record.state = RUNNING
     let effect = record.effect!
     if (record.label !== undefined) {
-      effect = Effect.withSpan(Effect.annotateLogs(effect, "task", record.label), record.label, { captureStackTrace: false })
+      effect = Effect.withSpan(Effect.annotateLogs(effect, "task", record.label), record.label, {
+        captureStackTrace: false
+      })
     }
     const context = this.config.maxQueue === Number.POSITIVE_INFINITY
       ? record.context!
@@ -570,7 +572,6 @@ export class ExecutorCore {
     if (pumping) this.repump = true
     else this.pump()
   }
-
 
   /**
    * Rule 4: the re-raisable failures not yet reported, as one error naming

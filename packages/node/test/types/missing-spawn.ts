@@ -1,8 +1,8 @@
 // Compiled by test/TypeErrors.test.ts, not by the workspace's type check: each line marked
 // `// error:` must fail to compile with an error that names what the marker says.
+import { WorkerExecutor, WorkerPool } from "@taskscope/node"
 import { Effect } from "effect"
 import { Worker } from "node:worker_threads"
-import { WorkerExecutor, WorkerPool } from "@taskscope/node"
 import { tasks } from "../fixtures/tasks.ts"
 
 const spawn = () => new Worker(new URL("../fixtures/worker.ts", import.meta.url))
