@@ -13,10 +13,9 @@
 // workspace's tsc and tsconfig.base.json, minus the unused-name rules.
 //
 // `node scripts/check-docs.mjs` runs it alone; `npm test` runs it with the rest.
-import { spawn } from "node:child_process"
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { dirname, join, relative } from "node:path"
-import { bin, check, CheckFailed, isMain, publishedPackages, root, summarize } from "./lib/checks.mjs"
+import { bin, check, CheckFailed, execAsync, isMain, publishedPackages, root, summarize } from "./lib/checks.mjs"
 
 const out = join(root, ".examples")
 /** Every README of the repository: the root's and each package's. */
@@ -87,22 +86,17 @@ const typeCheck = (name, files, extra = []) => {
   writeFileSync(join(dir, "tsconfig.json"), tsconfig)
   for (const [file, { code }] of files) writeFileSync(join(dir, file), `${code}\n`)
   for (const file of extra) cpSync(file, join(dir, file.split(/[\\/]/).at(-1)))
-  return new Promise((resolve) => {
-    const child = spawn(bin("tsc"), ["-p", "tsconfig.json", "--pretty", "false"], { cwd: dir })
-    let output = ""
-    child.stdout.on("data", (chunk) => (output += chunk))
-    child.stderr.on("data", (chunk) => (output += chunk))
-    child.on("error", (error) => resolve({ status: 1, output: String(error) }))
-    child.on("close", (status) => {
+  return execAsync(bin("tsc"), ["-p", "tsconfig.json", "--pretty", "false"], { cwd: dir }).then(
+    ({ output, status }) => {
       // file.ts(3,5): error ... → README.md:12:5: error ...
       const located = output.replace(/^(\S+?\.ts)\((\d+),(\d+)\): /gm, (whole, file, line, column) => {
         const origin = files.get(file)
         if (origin === undefined) return `${relative(root, join(dir, file))}:${line}:${column}: `
         return `${origin.source}:${origin.line + Number(line) - 1}:${(origin.margin ?? 0) + Number(column)}: `
       })
-      resolve({ status: status ?? 1, output: located })
-    })
-  })
+      return { status, output: located }
+    }
+  )
 }
 
 const failOn = async (run, what) => {

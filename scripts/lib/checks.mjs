@@ -2,7 +2,7 @@
 // terminal, running a command with its output kept for the failure report,
 // and named checks that print one line each and are counted in the closing
 // line like tests.
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -53,6 +53,22 @@ export const exec = (command, args, options = {}) => {
   if (result.signal) return { status: 1, stdout: result.stdout ?? "", output: `${output}\nkilled by ${result.signal}` }
   return { status: result.status ?? 1, stdout: result.stdout ?? "", output }
 }
+
+/** Like exec, without waiting: a promise of `{ status, stdout, output }`. */
+export const execAsync = (command, args, options = {}) =>
+  new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: root, ...options })
+    let stdout = ""
+    let output = ""
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk
+      output += chunk
+    })
+    child.stderr.on("data", (chunk) => (output += chunk))
+    child.on("error", (error) => resolve({ status: 1, stdout, output: `${output}\n${error.message}` }))
+    child.on("close", (status, signal) =>
+      resolve({ status: status ?? 1, stdout, output: signal ? `${output}\nkilled by ${signal}` : output }))
+  })
 
 /** A failed check: its message is what the user would see. */
 export class CheckFailed extends Error {}
