@@ -162,9 +162,11 @@ const fingerprint = () => {
 }
 const stamp = join(toolchain, "installed.sha256")
 const current = fingerprint()
-if (!existsSync(join(root, "node_modules")) || !existsSync(stamp) || readFileSync(stamp, "utf8") !== current) {
+const firstInstall = !existsSync(join(root, "node_modules")) || !existsSync(stamp)
+if (firstInstall || readFileSync(stamp, "utf8") !== current) {
   const start = performance.now()
-  log("pnpm install --frozen-lockfile (the lockfile or a manifest changed since the last install) ...")
+  const why = firstInstall ? "no install yet" : "the lockfile or a manifest changed since the last install"
+  log(`pnpm install --frozen-lockfile (${why}) ...`)
   const status = pnpm(["install", "--frozen-lockfile", "--reporter=append-only"])
   if (status !== 0) process.exit(status)
   writeFileSync(stamp, current)
