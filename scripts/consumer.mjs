@@ -3,8 +3,9 @@
 //
 // It builds and packs every published package with pnpm (as `pnpm publish`
 // would), installs the tarballs with npm into a fresh project in the system's
-// temporary folder (outside the workspace: nothing of it can leak in), and
-// there:
+// temporary folder (outside the workspace: nothing of it can leak in),
+// checks the installed manifests (real version ranges, `exports` into dist/),
+// and there:
 //   (a) runs a plain-JS ESM program using BackgroundExecutor.scoped with the
 //       machine's own Node and with the toolchain's Node 24;
 //   (b) type-checks a strict TypeScript consumer (skipLibCheck off) with
@@ -180,25 +181,29 @@ export const runConsumer = async () => {
         ),
         `npm install in ${project}`
       )
-      // what npm installed is what the registry would serve: check the manifests
+      cpSync(join(root, "scripts", "consumer"), project, { recursive: true })
+    })
+
+    // what npm installed is what the registry would serve: check the manifests (the programs below
+    // run all the same, to show what a user of a wrong manifest would see)
+    await step("consumer: the installed manifests carry real ranges and export dist/", [INSTALL], () => {
+      const problems = []
       for (const { manifest } of packages) {
         const installedDir = join(project, "node_modules", ...manifest.name.split("/"))
         const installed = readJson(join(installedDir, "package.json"))
-        const text = JSON.stringify(installed)
-        if (text.includes("workspace:")) {
-          throw new CheckFailed(`${manifest.name}'s packed manifest still says workspace:`)
+        if (JSON.stringify(installed).includes("workspace:")) {
+          problems.push(`${manifest.name}'s packed manifest still says workspace:`)
         }
         for (const { target, trail } of exportTargets(installed.exports)) {
           if (target === "./package.json") continue
           if (!target.startsWith("./dist/")) {
-            throw new CheckFailed(`${manifest.name}'s exports ${trail} points at ${target}, not at dist/`)
-          }
-          if (!existsSync(join(installedDir, target))) {
-            throw new CheckFailed(`${manifest.name}'s exports ${trail} points at ${target}, which the tarball lacks`)
+            problems.push(`${manifest.name}'s exports ${trail} points at ${target}, not at dist/`)
+          } else if (!existsSync(join(installedDir, target))) {
+            problems.push(`${manifest.name}'s exports ${trail} points at ${target}, which the tarball lacks`)
           }
         }
       }
-      cpSync(join(root, "scripts", "consumer"), project, { recursive: true })
+      if (problems.length > 0) throw new CheckFailed(problems.join("\n"))
     })
 
     for (const node of nodes()) {
