@@ -81,18 +81,26 @@ export interface Executor {
   /**
    * Hands `task` to the executor and returns its handle at once. The task
    * runs with the submitter's context (services, references, log
-   * annotations, span parent).
+   * annotations, span parent), except for `Scope`: every task gets a scope
+   * of its own, closed when the task ends, so that what it acquires lives
+   * exactly as long as it runs.
    */
   readonly submit: <A, E, R>(
     task: Effect.Effect<A, E, R>,
     options?: SubmitOptions
-  ) => Effect.Effect<Task.Task<A, E>, ExecutorClosedError, R>
-  /** Waits until no submitted task is unfinished. */
+  ) => Effect.Effect<Task.Task<A, E>, ExecutorClosedError, Exclude<R, Scope.Scope>>
+  /**
+   * Waits until every task that the exit would wait for has ended: tasks
+   * submitted with `cancelOnExit` are not waited for (the exit interrupts
+   * them instead), so a program with a cancel-on-exit heartbeat can still
+   * `join`.
+   */
   readonly awaitIdle: Effect.Effect<void>
   /**
    * Waits like `awaitIdle`, then fails with the failures of `reraiseOnExit`
    * tasks that have not been reported yet; reported ones are not raised again
-   * when the scope ends.
+   * when the scope ends. Failures taken by a `join` that is interrupted
+   * before it can fail are kept for the next `join` or the exit.
    */
   readonly join: Effect.Effect<void, TaskFailedError>
   /** A snapshot of the executor's counters. */
@@ -135,7 +143,12 @@ export interface Options {
  * @since 0.1.0
  */
 export interface SubmitOptions {
-  /** Names the task's span and log annotation; appears in errors. Default `task-<id>`. */
+  /**
+   * Names the task: a named task runs in a span of that name and with a
+   * `task` log annotation; the name appears in errors. An unnamed task runs
+   * in its submitter's span with no annotation (spans cost time), and is
+   * called `task-<id>` in errors and on its handle.
+   */
   readonly name?: string | undefined
   /** Interrupt the task, queued or running, when the executor's scope ends. Default `false`. */
   readonly cancelOnExit?: boolean | undefined
@@ -203,7 +216,7 @@ export class BackgroundExecutor extends Context.Service<BackgroundExecutor, Exec
 /** Wraps the machinery in the public interface; checks `submit`'s arguments. */
 const fromCore = (executor: core.ExecutorCore): Executor => ({
   submit: <A, E, R>(task: Effect.Effect<A, E, R>, options?: SubmitOptions) =>
-    Effect.withFiber<Task.Task<A, E>, ExecutorClosedError, R>((fiber) => {
+    Effect.withFiber<Task.Task<A, E>, ExecutorClosedError, Exclude<R, Scope.Scope>>((fiber) => {
       if (!Effect.isEffect(task)) {
         return Effect.die(new InvalidArgumentError({ argument: "task", value: task, expected: "an Effect" }))
       }
@@ -343,11 +356,11 @@ export const submit: {
     options?: SubmitOptions
   ): <A, E, R>(
     task: Effect.Effect<A, E, R>
-  ) => Effect.Effect<Task.Task<A, E>, ExecutorClosedError, R | BackgroundExecutor>
+  ) => Effect.Effect<Task.Task<A, E>, ExecutorClosedError, Exclude<R, Scope.Scope> | BackgroundExecutor>
   <A, E, R>(
     task: Effect.Effect<A, E, R>,
     options?: SubmitOptions
-  ): Effect.Effect<Task.Task<A, E>, ExecutorClosedError, R | BackgroundExecutor>
+  ): Effect.Effect<Task.Task<A, E>, ExecutorClosedError, Exclude<R, Scope.Scope> | BackgroundExecutor>
 } = dual(
   (args) => args.length >= 2 || !isOptionsArgument(args[0]),
   <A, E, R>(task: Effect.Effect<A, E, R>, options?: SubmitOptions) =>

@@ -9,8 +9,9 @@
  *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
+import type * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
+import { attempt, describe, messageOf, print, squash } from "./internal/describe.ts"
 
 /**
  * One failed task, as {@link TaskFailedError} reports it.
@@ -66,14 +67,21 @@ export class TaskFailedError extends Data.TaggedError("TaskFailedError")<{
     return new TaskFailedError({ taskId: first.taskId, taskName: first.taskName, cause: first.cause, failures })
   }
 
+  /**
+   * The first failure's reason and how many more there are. Built to never
+   * throw, whatever `cause` and `failures` hold: a test runner may have
+   * replaced `cause` with a plain copy by the time the message is read.
+   */
   override get message(): string {
-    const others = this.failures.length - 1
-    const reason = Cause.squash(this.cause)
-    const text = reason instanceof globalThis.Error ? reason.message : String(reason)
-    return `Task "${this.taskName}" (#${this.taskId}) failed: ${text}` +
+    const failures: unknown = this.failures
+    const others = attempt(() => Array.isArray(failures) ? failures.length - 1 : 0, 0)
+    return `Task ${quoted(this.taskName)} (#${print(this.taskId)}) failed: ${messageOf(squash(this.cause))}` +
       (others > 0 ? ` (and ${others} more failed task${others === 1 ? "" : "s"})` : "")
   }
 }
+
+/** A name in quotes; anything that is not a string, printed. */
+const quoted = (name: unknown): string => typeof name === "string" ? `"${name}"` : print(name)
 
 /**
  * Raised by `submit` once the executor has closed: its scope has ended and
@@ -99,20 +107,8 @@ export class ExecutorClosedError extends Data.TaggedError("ExecutorClosedError")
   readonly taskName: string | undefined
 }> {
   override get message(): string {
-    return `Cannot submit ${this.taskName === undefined ? "a task" : `task "${this.taskName}"`}: the executor is closed`
+    return `Cannot submit ${this.taskName === undefined ? "a task" : `task ${quoted(this.taskName)}`}: the executor is closed`
   }
-}
-
-/** Renders a value the way an error message should show it: `0 (number)`. */
-const describe = (value: unknown): string => {
-  if (typeof value === "string") return `${JSON.stringify(value)} (string)`
-  if (typeof value === "function") return `a function${value.name ? ` (${value.name})` : ""}`
-  if (value === null || value === undefined) return String(value)
-  if (typeof value === "object") {
-    const constructorName = (value as object).constructor?.name
-    return constructorName && constructorName !== "Object" ? `an instance of ${constructorName}` : "an object"
-  }
-  return `${String(value)} (${typeof value})`
 }
 
 /**
@@ -145,6 +141,6 @@ export class InvalidArgumentError extends Data.TaggedError("InvalidArgumentError
   readonly expected: string
 }> {
   override get message(): string {
-    return `Expected \`${this.argument}\` to be ${this.expected}, got ${describe(this.value)}`
+    return `Expected \`${print(this.argument)}\` to be ${print(this.expected)}, got ${describe(this.value)}`
   }
 }

@@ -79,7 +79,7 @@ export interface AnyTask {
 
 /**
  * Declares one task. `error` defaults to `Schema.Never` (the task has no typed
- * error).
+ * error, and its error type is `never`), wherever the task is written.
  *
  * @category constructors
  * @since 0.1.0
@@ -110,7 +110,10 @@ export const task = <P extends AnySchema, S extends AnySchema, E extends AnySche
     readonly error?: E | undefined
     readonly run: (payload: P["Type"]) => S["Type"] | PromiseLike<S["Type"]> | Effect.Effect<S["Type"], E["Type"]>
   }
-): Task<P, S, E> => ({
+  // `NoInfer`: written inline in `make`, a call is contextually typed by
+  // `AnyTask`, and without it `E` would be inferred from that (its `error` is
+  // `AnySchema`, whose type is `any`) instead of falling back to Schema.Never
+): Task<P, S, NoInfer<E>> => ({
   payload: definition.payload,
   success: definition.success,
   error: (definition.error ?? Schema.Never) as E,

@@ -9,10 +9,14 @@
  * - {@link InvalidPayloadError}: the payload fails its Schema or cannot be cloned.
  * - {@link InvalidResultError}: the result fails its Schema or cannot be cloned.
  *
+ * A message never throws, whatever the fields hold: values are described
+ * (never converted with `String`), so an error whose fields a test runner has
+ * replaced with plain copies still reads.
+ *
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
-import { describeValue } from "./internal/describe.ts"
+import { describeList, describeText, describeValue } from "./internal/describe.ts"
 
 /**
  * The thread running a task crashed — it exited (`process.exit`), threw an
@@ -43,7 +47,7 @@ export class WorkerCrashedError extends Data.TaggedError("WorkerCrashedError")<{
   readonly cause: unknown
 }> {
   override get message(): string {
-    return `Task "${this.task}" crashed its worker: ${this.reason}`
+    return `Task "${describeText(this.task)}" crashed its worker: ${describeText(this.reason)}`
   }
 }
 
@@ -65,9 +69,7 @@ export class UnknownTaskError extends Data.TaggedError("UnknownTaskError")<{
   readonly known: ReadonlyArray<string>
 }> {
   override get message(): string {
-    return `Unknown task ${describeValue(this.task)}; the task set has: ${
-      this.known.map((name) => JSON.stringify(name)).join(", ")
-    }`
+    return `Unknown task ${describeValue(this.task)}; the task set has: ${describeList(this.known)}`
   }
 }
 
@@ -91,7 +93,7 @@ export class InvalidPayloadError extends Data.TaggedError("InvalidPayloadError")
   readonly issue: string
 }> {
   override get message(): string {
-    return `Invalid payload for task "${this.task}": ${describeValue(this.payload)}: ${this.issue}`
+    return `Invalid payload for task "${describeText(this.task)}": ${describeValue(this.payload)}: ${describeText(this.issue)}`
   }
 }
 
@@ -115,7 +117,7 @@ export class InvalidResultError extends Data.TaggedError("InvalidResultError")<{
   readonly issue: string
 }> {
   override get message(): string {
-    return `Invalid ${this.part} from task "${this.task}": ${this.issue}`
+    return `Invalid ${describeText(this.part)} from task "${describeText(this.task)}": ${describeText(this.issue)}`
   }
 }
 

@@ -48,6 +48,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
+import { describeText } from "./internal/describe.ts"
 import * as Config from "./internal/options.ts"
 import * as TaskSet from "./TaskSet.ts"
 import type { WorkerTaskError } from "./WorkerError.ts"
@@ -290,7 +291,7 @@ const fromParts = <T extends TaskSet.Any>(
   submit: (task, payload, options) =>
     executor.submit(
       pool.call(task, payload),
-      options?.name === undefined ? { ...options, name: String(task) } : options
+      options?.name === undefined ? { ...options, name: describeText(task) } : options
     ),
   awaitIdle: executor.awaitIdle,
   join: executor.join,

@@ -3,8 +3,8 @@
  * crash isolation, typed errors for bad input, no leaked threads. Real time
  * (`it.live`); every assertion is about order or outcome, never a duration.
  */
-import { assert, describe, it } from "@effect/vitest"
-import { Task } from "@taskscope/executor"
+import { assert, describe, expectTypeOf, it } from "@effect/vitest"
+import { type ExecutorError, Task } from "@taskscope/executor"
 import { Cause, Effect, Exit, Fiber } from "effect"
 import { TaskSet, WorkerError, WorkerExecutor, WorkerPool } from "../src/index.ts"
 import { tasks, WorkFailed } from "./fixtures/tasks.ts"
@@ -270,6 +270,15 @@ describe("WorkerExecutor", () => {
         assert.include(error.message, "\"square\"")
       }))
 
+    it.live("a task name that is not even printable is a typed error, not a TypeError", () =>
+      Effect.gen(function*() {
+        const exit = yield* onPool((executor) => {
+          const untyped = executor.submit as (task: unknown, payload: unknown, options?: typeof quiet) => ReturnType<typeof executor.submit>
+          return Effect.flatMap(untyped(Object.create(null), 3, quiet), Task.await)
+        })
+        assert.instanceOf(errorOf(exit), WorkerError.UnknownTaskError)
+      }))
+
     it.live("a worker serving another task set answers UnknownTaskError for tasks it lacks", () =>
       Effect.gen(function*() {
         const counter = makeCounter()
@@ -362,12 +371,46 @@ describe("WorkerExecutor", () => {
         executor.submit("cube", 3)
         // @ts-expect-error: square takes a number
         executor.submit("square", "3")
-        // the result type flows from the task's success Schema
-        const ok: Effect.Effect<Task.Task<number, WorkerError.WorkerTaskError>, unknown> = executor.submit("square", 3)
-        return ok
+        // the result type flows from the task's success Schema, the error type from its error Schema (none here)
+        expectTypeOf(executor.submit("square", 3)).toEqualTypeOf<
+          Effect.Effect<Task.Task<number, WorkerError.WorkerTaskError>, ExecutorError.ExecutorClosedError>
+        >()
+        expectTypeOf(executor.pool.call("square", 3)).toEqualTypeOf<Effect.Effect<number, WorkerError.WorkerTaskError>>()
       }
-      assert.isFunction(check)
+      void check // checked by the type check only: never run
     })
+
+    it.live("a task's typed error is exact through every submit form and catchable by its tag; a task without one has none", () =>
+      Effect.gen(function*() {
+        type WorkTask = Task.Task<number, WorkFailed | WorkerError.WorkerTaskError>
+        type SquareTask = Task.Task<number, WorkerError.WorkerTaskError>
+        const fail = { _tag: "Fail", ms: 0, message: "no" } as const
+        const executor = yield* WorkerExecutor.service(tasks)
+        // name-first, typed by the Register augmentation above
+        const registered = WorkerExecutor.submit("work", fail, quiet)
+        expectTypeOf(registered).toEqualTypeOf<
+          Effect.Effect<WorkTask, ExecutorError.ExecutorClosedError, WorkerExecutor.Current>
+        >()
+        const bySet = WorkerExecutor.submit(tasks, "work", fail, quiet)
+        expectTypeOf(bySet).toEqualTypeOf<
+          Effect.Effect<WorkTask, ExecutorError.ExecutorClosedError, WorkerExecutor.Identifier<typeof tasks>>
+        >()
+        const handles = [yield* registered, yield* bySet, yield* executor.submit("work", fail, quiet)] as const
+        expectTypeOf(handles).toEqualTypeOf<readonly [WorkTask, WorkTask, WorkTask]>()
+        const recover = (task: WorkTask) =>
+          Task.join(task).pipe(Effect.catchTag("WorkFailed", (error) => Effect.succeed(error.message)))
+        expectTypeOf(recover).returns.toEqualTypeOf<Effect.Effect<number | string, WorkerError.WorkerTaskError>>()
+        assert.deepStrictEqual(yield* Effect.forEach(handles, recover), ["no", "no", "no"])
+
+        const square = yield* WorkerExecutor.submit("square", 3)
+        const squareBySet = yield* WorkerExecutor.submit(tasks, "square", 4)
+        expectTypeOf(square).toEqualTypeOf<SquareTask>()
+        expectTypeOf(squareBySet).toEqualTypeOf<SquareTask>()
+        // @ts-expect-error: square declares no error, so none is tagged "WorkFailed"
+        const wrong = Effect.catchTag(Task.join(square), "WorkFailed", () => Effect.succeed(0))
+        void wrong // never run
+        assert.deepStrictEqual([yield* Task.join(square), yield* Task.join(squareBySet)], [9, 16])
+      }).pipe(Effect.provide(WorkerExecutor.layer(pool))))
   })
 
   describe("thread lifecycle", () => {

@@ -35,17 +35,21 @@ interface TaskChain {
   readonly executor: ExecutorCore
   readonly parent: TaskChain | undefined
 }
-const TaskOf = Context.Reference<TaskChain | undefined>("@taskscope/executor/TaskOf", {
+export const TaskOf = Context.Reference<TaskChain | undefined>("@taskscope/executor/TaskOf", {
   defaultValue: () => undefined
 })
 
-/** Whether `fiber` runs a task of `executor`, or descends from one (through nested executors too). */
-const worksFor = (fiber: Fiber.Fiber<unknown, unknown>, executor: ExecutorCore): boolean => {
-  for (let link = fiber.getRef(TaskOf); link !== undefined; link = link.parent) {
+/** Whether `chain` names `executor` (a task resubmitting into its own executor adds no link). */
+const chainHas = (chain: TaskChain | undefined, executor: ExecutorCore): boolean => {
+  for (let link = chain; link !== undefined; link = link.parent) {
     if (link.executor === executor) return true
   }
   return false
 }
+
+/** Whether `fiber` runs a task of `executor`, or descends from one (through nested executors too). */
+const worksFor = (fiber: Fiber.Fiber<unknown, unknown>, executor: ExecutorCore): boolean =>
+  chainHas(fiber.getRef(TaskOf), executor)
 
 /** Resolved executor options. */
 export interface Config {
@@ -134,11 +138,13 @@ class TaskRecord<A, E> implements Task.Task<A, E> {
   }
 
   get await(): Effect.Effect<Exit.Exit<A, E>> {
-    return Effect.suspend(() =>
-      this.exit !== undefined
-        ? Exit.succeed(this.exit)
-        : Effect.callback<Exit.Exit<A, E>>((resume) => this.observe(resume))
-    )
+    // The state is read inside the registration: a check made one step
+    // earlier could see the task running, yield to the scheduler, and then
+    // register after the task ended, waiting forever.
+    return Effect.callback<Exit.Exit<A, E>>((resume) => {
+      if (this.exit !== undefined) return resume(Exit.succeed(this.exit))
+      return this.observe(resume)
+    })
   }
 
   get join(): Effect.Effect<A, E> {
@@ -184,31 +190,61 @@ const wake = <A>(callback: (value: A) => void, value: A): void => {
   try {
     callback(value)
   } catch (error) {
-    queueMicrotask(() => {
-      throw error
-    })
+    rethrowLater(error)
   }
 }
 
+const rethrowLater = (error: unknown): void =>
+  queueMicrotask(() => {
+    throw error
+  })
+
+// -----------------------------------------------------------------------------
+// nesting
+// -----------------------------------------------------------------------------
+
 /**
- * Tells observers that a task has ended. Effect resumes a waiting fiber
- * synchronously, so a waiter on task 1 runs, ends, and wakes the waiter on
- * task 2 from inside task 1's notification: a chain of tasks that each join
- * the one before nests as deep as the chain is long (1,000 links crashed
- * Node). Up to `MAX_DEPTH` levels are delivered at once, as Effect would;
- * deeper ones are queued and delivered, in order, by the outermost call. One
- * queue for the process, since chains can cross executors.
+ * Effect runs user code synchronously in two places the executor reaches:
+ * a fiber resumed by an observer runs at once, and a forked fiber runs until
+ * its first suspension. So telling a joiner that a task ended, or starting a
+ * task, can end or start another task from inside the first — a chain of
+ * tasks that each join the one before, or each submit the next before they
+ * suspend, nests as deep as the chain is long and overflows the stack
+ * (1,000 links did), leaving the counters half-updated.
+ *
+ * Notifications and starts therefore share one depth counter: up to
+ * `MAX_DEPTH` levels run at once, as Effect would run them; deeper ones are
+ * queued and run in order by the outermost level. One queue for the process,
+ * since chains cross executors. Every queued job is guarded, so one that
+ * throws cannot strand the ones behind it.
  */
 const MAX_DEPTH = 64
-const deferred: Array<(exit: Exit.Exit<any, any>) => void> = []
-const deferredExits: Array<Exit.Exit<any, any>> = []
+const later: Array<() => void> = []
 let depth = 0
 
+/** Runs the queued jobs; called by the outermost level only. */
+const drainLater = (): void => {
+  depth++
+  try {
+    for (let i = 0; i < later.length; i++) {
+      try {
+        later[i]!()
+      } catch (error) {
+        rethrowLater(error)
+      }
+    }
+  } finally {
+    later.length = 0
+    depth--
+  }
+}
+
+/** Tells observers that a task has ended, now or, below `MAX_DEPTH`, from the outermost level. */
 const notify = (observers: ReadonlyArray<(exit: Exit.Exit<any, any>) => void>, exit: Exit.Exit<any, any>): void => {
   if (depth >= MAX_DEPTH) {
     for (let i = 0; i < observers.length; i++) {
-      deferred.push(observers[i]!)
-      deferredExits.push(exit)
+      const observer = observers[i]!
+      later.push(() => observer(exit))
     }
     return
   }
@@ -218,20 +254,15 @@ const notify = (observers: ReadonlyArray<(exit: Exit.Exit<any, any>) => void>, e
   } finally {
     depth--
   }
-  if (depth === 0 && deferred.length > 0) {
-    depth++
-    try {
-      for (let i = 0; i < deferred.length; i++) wake(deferred[i]!, deferredExits[i]!)
-    } finally {
-      deferred.length = 0
-      deferredExits.length = 0
-      depth--
-    }
-  }
+  if (depth === 0 && later.length > 0) drainLater()
 }
 
 /** A submitter suspended by `maxQueue`, woken in FIFO order. */
 type QueueWaiter = () => void
+
+/** Whether `exit` carries `error` as one of its failures. */
+const carries = (exit: Exit.Exit<unknown, unknown>, error: unknown): boolean =>
+  Exit.isFailure(exit) && exit.cause.reasons.some((reason) => Cause.isFailReason(reason) && reason.error === error)
 
 /**
  * One executor's state: permits, the FIFO of waiting tasks, the counters and
@@ -243,6 +274,8 @@ export class ExecutorCore {
   private nextId = 0
   private running = 0
   private queued = 0
+  /** Unfinished tasks that the exit waits for (not cancel-on-exit): what `awaitIdle` waits on. */
+  private awaited = 0
   private head: TaskRecord<any, any> | undefined = undefined
   private tail: TaskRecord<any, any> | undefined = undefined
   private pumping = false
@@ -262,6 +295,8 @@ export class ExecutorCore {
   /** Re-raisable failures not yet reported, in completion order. */
   private failures: Array<TaskRecord<any, any>> = []
   private idleWaiters: Array<() => void> = []
+  /** Fibers waiting in `close` for the last task to end. */
+  private closeWaiters: Array<() => void> = []
   /** Submitters suspended by `maxQueue` (a Set keeps insertion order and deletes in O(1)). */
   private readonly queueWaiters = new Set<QueueWaiter>()
 
@@ -278,6 +313,13 @@ export class ExecutorCore {
     this.lowWater = Math.floor(config.maxQueue / 2)
   }
 
+  /** Whether a submission may enter now without waiting for a queue place. */
+  private admits(submitter: Fiber.Fiber<unknown, unknown>): boolean {
+    return (this.queueWaiters.size === 0 &&
+      (this.running < this.config.maxConcurrency || this.queued < this.config.maxQueue)) ||
+      (this.config.maxQueue !== Number.POSITIVE_INFINITY && worksFor(submitter, this))
+  }
+
   /** Submits `effect` in the context of `submitter`. */
   submit<A, E, R>(
     effect: Effect.Effect<A, E, R>,
@@ -287,24 +329,25 @@ export class ExecutorCore {
     if (this.phase === "closed") {
       return Effect.fail(new ExecutorClosedError({ taskName: submission.name }))
     }
-    if (
-      (this.queueWaiters.size === 0 &&
-        (this.running < this.config.maxConcurrency || this.queued < this.config.maxQueue)) ||
-      (this.config.maxQueue !== Number.POSITIVE_INFINITY && worksFor(submitter, this))
-    ) {
+    if (this.admits(submitter)) {
       return Exit.succeed(this.accept(effect, submission, submitter))
     }
     // Backpressure: wait for a place in the queue. The waiter submits the
     // task itself, synchronously, when a place frees, so that a submitter
-    // interrupted while waiting leaves nothing behind.
+    // interrupted while waiting leaves nothing behind. The check is made
+    // again inside the registration: the queue may have drained, or the
+    // executor closed, while this fiber yielded between the two steps.
     return Effect.callback<Task.Task<A, E>, ExecutorClosedError>((resume) => {
-      const waiter: QueueWaiter = () => {
-        this.queueWaiters.delete(waiter)
+      const enter = () =>
         resume(
           this.phase === "closed"
             ? Effect.fail(new ExecutorClosedError({ taskName: submission.name }))
             : Exit.succeed(this.accept(effect, submission, submitter))
         )
+      if (this.phase === "closed" || this.admits(submitter)) return enter()
+      const waiter: QueueWaiter = () => {
+        this.queueWaiters.delete(waiter)
+        enter()
       }
       this.queueWaiters.add(waiter)
       return Effect.sync(() => {
@@ -320,6 +363,7 @@ export class ExecutorCore {
   ): TaskRecord<A, E> {
     const record = new TaskRecord<A, E>(this, ++this.nextId, effect, submitter.context, submission)
     this.submitted++
+    if (!record.cancelOnExit) this.awaited++
     if (record.cancelOnExit && this.phase !== "open") {
       // rule 2: a cancel-on-exit task submitted while closing never runs
       this.queued++ // counted as queued for the moment `finish` takes it out
@@ -348,22 +392,53 @@ export class ExecutorCore {
     if (record.cancelOnExit) this.startedCancelOnExit.add(record)
   }
 
-  /** Forks the task's fiber; the task already holds a permit. */
+  /**
+   * Starts a task that holds a permit: now, or — when starts and
+   * notifications are already nested `MAX_DEPTH` deep — from the outermost
+   * level (see {@link MAX_DEPTH}).
+   */
   private start(record: TaskRecord<any, any>): void {
+    if (depth >= MAX_DEPTH) {
+      later.push(() => this.start(record))
+      return
+    }
+    depth++
+    try {
+      this.fork(record)
+    } finally {
+      depth--
+    }
+    if (depth === 0 && later.length > 0) drainLater()
+  }
+
+  /**
+   * Forks the task's fiber. A task runs in a scope of its own, closed when it
+   * ends, so that resources it acquires live exactly as long as it does.
+   */
+  private fork(record: TaskRecord<any, any>): void {
     if (record.state !== STARTING) return // interrupted before its scheduled start
     record.state = RUNNING
-    let effect = record.effect!
+    let effect = Effect.scoped(record.effect!)
     if (record.label !== undefined) {
       effect = Effect.withSpan(Effect.annotateLogs(effect, "task", record.label), record.label, {
         captureStackTrace: false
       })
     }
-    const context = this.config.maxQueue === Number.POSITIVE_INFINITY
-      ? record.context!
-      : Context.add(record.context!, TaskOf, { executor: this, parent: Context.get(record.context!, TaskOf) })
-    const fiber = Effect.runForkWith(context)(effect as Effect.Effect<any, any, never>)
+    let context = record.context!
+    if (this.config.maxQueue !== Number.POSITIVE_INFINITY) {
+      const chain = Context.get(context, TaskOf)
+      if (!chainHas(chain, this)) context = Context.add(context, TaskOf, { executor: this, parent: chain })
+    }
     record.effect = undefined
     record.context = undefined
+    let fiber: Fiber.Fiber<any, any>
+    try {
+      fiber = Effect.runForkWith(context)(effect as Effect.Effect<any, any, never>)
+    } catch (error) {
+      // Effect turns what a task throws into a defect; this is the last guard
+      // (a stack overflow inside the runtime itself) so the counters stay right
+      return this.finish(record, Exit.die(error))
+    }
     const exit = fiber.pollUnsafe()
     if (exit !== undefined) return this.finish(record, exit) // ended synchronously: no observer needed
     record.fiber = fiber
@@ -457,7 +532,11 @@ export class ExecutorCore {
       this.queued--
       if (record.next !== undefined || this.tail === record) this.stale++
     }
-    if (heldPermit && record.cancelOnExit) this.startedCancelOnExit.delete(record)
+    if (record.cancelOnExit) {
+      if (heldPermit) this.startedCancelOnExit.delete(record)
+    } else {
+      this.awaited--
+    }
     if (Exit.isSuccess(exit)) {
       this.succeeded++
     } else if (Cause.hasInterruptsOnly(exit.cause)) {
@@ -473,11 +552,31 @@ export class ExecutorCore {
     }
     if (this.stale > 1024 && this.stale > this.queued && !this.pumping) this.compact()
     this.pump()
-    // A woken waiter runs at once and may submit: stop waking as soon as the
-    // executor is busy again, and keep the others waiting.
-    while (this.idle && this.idleWaiters.length > 0) {
+    if ((this.awaited === 0 && this.idleWaiters.length > 0) || (this.phase === "closing" && this.idle)) {
+      // Observers queued below `MAX_DEPTH` must hear that their task ended
+      // before the executor decides it is idle: they may submit more.
+      if (later.length > 0) later.push(() => this.settle())
+      else this.settle()
+    }
+  }
+
+  /**
+   * Wakes the fibers waiting for idleness, then — if it is still idle — ends
+   * the closing in the same synchronous step, so that no submission can slip
+   * in between "idle" and "closed". A woken waiter runs at once and may
+   * submit: waking stops as soon as there is work again.
+   */
+  private settle(): void {
+    while (this.awaited === 0 && this.idleWaiters.length > 0) {
       wake(this.idleWaiters.shift()!, undefined)
     }
+    if (this.phase !== "closing" || !this.idle) return
+    this.phase = "closed"
+    const closers = this.closeWaiters
+    this.closeWaiters = []
+    for (let i = 0; i < closers.length; i++) wake(closers[i]!, undefined)
+    // submitters still waiting for a queue place cannot be admitted any more
+    for (const waiter of Array.from(this.queueWaiters)) wake(waiter, undefined)
   }
 
   /**
@@ -515,21 +614,24 @@ export class ExecutorCore {
     }
   }
 
-  /** Waits until no submitted task is unfinished. */
-  readonly awaitIdle: Effect.Effect<void> = Effect.suspend(() =>
-    this.idle ? Effect.void : Effect.callback<void>((resume) => {
-      const waiter = () => resume(Effect.void)
-      this.idleWaiters.push(waiter)
-      return Effect.sync(() => {
-        const index = this.idleWaiters.indexOf(waiter)
-        if (index >= 0) this.idleWaiters.splice(index, 1)
-      })
-    })
-  )
+  /**
+   * Waits until every task that the exit would wait for has ended:
+   * cancel-on-exit tasks are not waited for (the exit interrupts them). The
+   * state is read inside the registration, so an executor that becomes idle
+   * while this fiber yields cannot be missed.
+   */
+  readonly awaitIdle: Effect.Effect<void> = Effect.callback<void>((resume) => {
+    if (this.awaited === 0) return resume(Effect.void)
+    return this.onIdle(() => resume(Effect.void))
+  })
 
-  /** Waits until idle, and again if a woken waiter submitted more meanwhile. */
-  private settle(): Effect.Effect<void> {
-    return Effect.flatMap(this.awaitIdle, () => (this.idle ? Effect.void : this.settle()))
+  /** Registers `waiter` for idleness; returns the canceller. */
+  private onIdle(waiter: () => void): Effect.Effect<void> {
+    this.idleWaiters.push(waiter)
+    return Effect.sync(() => {
+      const index = this.idleWaiters.indexOf(waiter)
+      if (index >= 0) this.idleWaiters.splice(index, 1)
+    })
   }
 
   /**
@@ -538,15 +640,23 @@ export class ExecutorCore {
    * submissions. The wait cannot be cut short by interrupting the closer.
    */
   readonly close: Effect.Effect<void> = Effect.uninterruptible(Effect.withFiber((closer) => {
-    if (this.phase === "closed") return Effect.void
-    this.phase = "closing"
-    this.cancelQueued(Exit.interrupt(closer.id))
-    // then the started ones; the permits they free go to queued tasks that stay
-    for (const record of this.startedCancelOnExit) this.interruptTask(record, closer.id)
-    return Effect.map(this.settle(), () => {
-      this.phase = "closed"
-      // submitters still waiting for a queue place cannot be admitted any more
-      for (const waiter of Array.from(this.queueWaiters)) wake(waiter, undefined)
+    if (this.phase === "open") {
+      this.phase = "closing"
+      this.cancelQueued(Exit.interrupt(closer.id))
+      // then the started ones; the permits they free go to queued tasks that stay
+      for (const record of this.startedCancelOnExit) this.interruptTask(record, closer.id)
+    }
+    return Effect.callback<void>((resume) => {
+      if (this.phase !== "closed") {
+        this.closeWaiters.push(() => resume(Effect.void))
+        // nothing may be left to finish: decide now (or after queued observers)
+        if (this.idle) {
+          if (later.length > 0) later.push(() => this.settle())
+          else this.settle()
+        }
+        return
+      }
+      resume(Effect.void)
     })
   }))
 
@@ -573,26 +683,49 @@ export class ExecutorCore {
     else this.pump()
   }
 
+  /** Takes the re-raisable failures not yet reported, in submission order. */
+  private takeFailures(): Array<TaskRecord<any, any>> | undefined {
+    if (this.failures.length === 0) return undefined
+    const records = this.failures.sort((a, b) => a.id - b.id)
+    this.failures = []
+    return records
+  }
+
   /**
    * Rule 4: the re-raisable failures not yet reported, as one error naming
    * the first in submission order; reported failures are not reported again.
    */
   takeFailure(): TaskFailedError | undefined {
-    if (this.failures.length === 0) return undefined
-    const records = this.failures.sort((a, b) => a.id - b.id)
-    this.failures = []
-    const failures = records.map((record): TaskFailure => ({
-      taskId: record.id,
-      taskName: record.name,
-      cause: (record.exit as Exit.Failure<unknown, unknown>).cause
-    }))
-    return TaskFailedError.fromFailures(failures as [TaskFailure, ...Array<TaskFailure>])
+    const records = this.takeFailures()
+    return records === undefined ? undefined : toError(records)
   }
 
-  /** Waits like `awaitIdle`, then fails with the failures not yet reported. */
-  readonly join: Effect.Effect<void, TaskFailedError> = Effect.flatMap(this.awaitIdle, () => {
-    const failure = this.takeFailure()
-    return failure === undefined ? Effect.void : Effect.fail(failure)
+  /**
+   * Waits like `awaitIdle`, then fails with the failures not yet reported.
+   * They are taken and handed to the joiner in one step, inside the wake-up;
+   * if the joiner is interrupted before the failure reaches its exit (a
+   * `timeout` or `race` that fires at that moment), they are put back, to be
+   * reported by the next `join` or by the exit.
+   */
+  readonly join: Effect.Effect<void, TaskFailedError> = Effect.suspend(() => {
+    let taken: Array<TaskRecord<any, any>> | undefined
+    let error: TaskFailedError | undefined
+    const deliver = (resume: (effect: Effect.Effect<void, TaskFailedError>) => void) => {
+      taken = this.takeFailures()
+      if (taken === undefined) return resume(Effect.void)
+      error = toError(taken)
+      resume(Effect.fail(error))
+    }
+    return Effect.onExit(
+      Effect.callback<void, TaskFailedError>((resume) => {
+        if (this.awaited === 0) return deliver(resume)
+        return this.onIdle(() => deliver(resume))
+      }),
+      (exit) =>
+        Effect.sync(() => {
+          if (taken !== undefined && !carries(exit, error)) this.failures.push(...taken)
+        })
+    )
   })
 
   readonly stats: Effect.Effect<Stats> = Effect.sync(() => ({
@@ -605,20 +738,38 @@ export class ExecutorCore {
   }))
 }
 
+/** One error for failed task records, naming the first in submission order. */
+const toError = (records: ReadonlyArray<TaskRecord<any, any>>): TaskFailedError => {
+  const failures = records.map((record): TaskFailure => ({
+    taskId: record.id,
+    taskName: record.name,
+    cause: (record.exit as Exit.Failure<unknown, unknown>).cause
+  }))
+  return TaskFailedError.fromFailures(failures as [TaskFailure, ...Array<TaskFailure>])
+}
+
+/**
+ * Rule 4 when the owner's own error wins: the task failures are not raised,
+ * but they are not dropped either — they are logged as a warning with the
+ * error that carries them.
+ */
+const logUnraised = (failure: TaskFailedError): Effect.Effect<void> =>
+  Effect.logWarning("taskscope: task failures not raised because the scope already failed", failure)
+
 /**
  * Rule 4 for an owner that can fail (`scoped`): a successful owner fails with
- * the task failure; a failed owner's error wins; an interrupted owner is
- * still interrupted, and the task failure rides along in the same cause so
- * that it is not lost.
+ * the task failure; a failed owner's error wins and the task failure is
+ * logged; an interrupted owner is still interrupted, and the task failure
+ * rides along in the same cause so that it is not lost.
  */
 export const resolveExit = <A, E>(
   owner: Exit.Exit<A, E>,
   failure: TaskFailedError | undefined
-): Exit.Exit<A, E | TaskFailedError> => {
+): Effect.Effect<A, E | TaskFailedError> => {
   if (failure === undefined) return owner
   if (Exit.isSuccess(owner)) return Exit.fail(failure)
   if (Cause.hasInterruptsOnly(owner.cause)) return Exit.failCause(Cause.combine(owner.cause, Cause.fail(failure)))
-  return owner
+  return Effect.andThen(logUnraised(failure), owner)
 }
 
 /**
@@ -631,8 +782,6 @@ export const finalize = (core: ExecutorCore, scopeExit: Exit.Exit<unknown, unkno
   Effect.flatMap(core.close, () => {
     const failure = core.takeFailure()
     if (failure === undefined) return Effect.void
-    if (Exit.isFailure(scopeExit) && !Cause.hasInterruptsOnly(scopeExit.cause)) {
-      return Effect.logWarning("taskscope: task failures not raised because the scope already failed", failure)
-    }
+    if (Exit.isFailure(scopeExit) && !Cause.hasInterruptsOnly(scopeExit.cause)) return logUnraised(failure)
     return Effect.die(failure)
   })

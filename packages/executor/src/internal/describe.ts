@@ -1,0 +1,98 @@
+/**
+ * Text for error messages built from values that came from the user: what a
+ * task failed with, the value of a bad option. A message must never throw,
+ * and these values can be anything: an object with a null prototype, one
+ * whose `toString` or getters throw, a revoked proxy, a cycle, or a plain
+ * copy of a `Cause` (vitest replaces an error's `cause` with one when a test
+ * fails with it). Every function here returns text for any input.
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+
+/** Runs `f`; if it throws, returns `fallback`. */
+export const attempt = <A>(f: () => A, fallback: A): A => {
+  try {
+    return f()
+  } catch {
+    return fallback
+  }
+}
+
+const MAX = 200
+
+const clip = (text: string): string => text.length > MAX ? `${text.slice(0, MAX - 3)}...` : text
+
+const isRecord = (u: unknown): u is Readonly<Record<string, unknown>> =>
+  (typeof u === "object" && u !== null) || typeof u === "function"
+
+/**
+ * What a cause failed with, as `Cause.squash` finds it: the first typed
+ * error, else the first defect. A plain copy of a cause (its `reasons` as
+ * plain objects) is read the same way; anything else is its own reason.
+ */
+export const squash = (cause: unknown): unknown =>
+  attempt(() => {
+    if (Cause.isCause(cause)) return Cause.squash(cause)
+    const reasons = isRecord(cause) ? cause.reasons : undefined
+    if (!Array.isArray(reasons)) return cause
+    const first = (tag: string) => reasons.find((reason) => isRecord(reason) && reason._tag === tag)
+    const fail = first("Fail")
+    if (fail !== undefined) return fail.error
+    const die = first("Die")
+    if (die !== undefined) return die.defect
+    return reasons.length > 0 ? "interrupted" : "no reason recorded"
+  }, cause)
+
+/** A value printed for people; at most about 200 characters for objects. */
+export const print = (u: unknown): string => {
+  switch (typeof u) {
+    case "string":
+      return u
+    case "function":
+      return `function ${attempt(() => (typeof u.name === "string" && u.name) || "(anonymous)", "(anonymous)")}`
+    case "object": {
+      if (u === null) return "null"
+      const proto = attempt(() => Object.getPrototypeOf(u), undefined)
+      // plain objects and arrays say more as JSON; instances by their own toString (a Date, an Error)
+      const plain = proto === null || proto === Object.prototype || proto === Array.prototype
+      const asJson = () => attempt(() => JSON.stringify(u) as string | undefined, undefined)
+      const asString = () => attempt(() => String(u), undefined)
+      const text = plain ? (asJson() ?? asString()) : (asString() ?? asJson())
+      return clip(text ?? attempt(() => Object.prototype.toString.call(u), "an object that cannot be printed"))
+    }
+    default:
+      return String(u)
+  }
+}
+
+/**
+ * An error's message when it has one, otherwise the value printed; an error
+ * without a message (an Effect tagged error, say) with its fields as JSON.
+ */
+export const messageOf = (u: unknown): string => {
+  const message = attempt(() => (isRecord(u) ? u.message : undefined), undefined)
+  if (typeof message === "string" && message.length > 0) return message
+  const text = print(u)
+  if (typeof message !== "string") return text
+  const fields = attempt(() => JSON.stringify(u) as string | undefined, undefined)
+  return fields === undefined || fields === "{}" || fields === text ? text : clip(`${text} ${fields}`)
+}
+
+/** A value as option checks show it: `0 (number)`, `"" (string)`, `an instance of Promise`. */
+export const describe = (value: unknown): string =>
+  attempt(() => {
+    if (typeof value === "string") return `${JSON.stringify(value)} (string)`
+    if (typeof value === "function") {
+      const name = attempt(() => value.name as unknown, undefined)
+      return `a function${typeof name === "string" && name !== "" ? ` (${name})` : ""}`
+    }
+    if (value === null || value === undefined) return String(value)
+    if (typeof value === "object") {
+      const constructorName = attempt(() => (value as object).constructor?.name, undefined)
+      return typeof constructorName === "string" && constructorName !== "" && constructorName !== "Object"
+        ? `an instance of ${constructorName}`
+        : "an object"
+    }
+    return `${String(value)} (${typeof value})`
+  }, "a value that cannot be printed")
