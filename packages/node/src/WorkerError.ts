@@ -93,7 +93,9 @@ export class InvalidPayloadError extends Data.TaggedError("InvalidPayloadError")
   readonly issue: string
 }> {
   override get message(): string {
-    return `Invalid payload for task "${describeText(this.task)}": ${describeValue(this.payload)}: ${describeText(this.issue)}`
+    return `Invalid payload for task "${describeText(this.task)}": ${describeValue(this.payload)}: ${
+      describeText(this.issue)
+    }`
   }
 }
 

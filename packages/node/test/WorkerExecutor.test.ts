@@ -273,7 +273,11 @@ describe("WorkerExecutor", () => {
     it.live("a task name that is not even printable is a typed error, not a TypeError", () =>
       Effect.gen(function*() {
         const exit = yield* onPool((executor) => {
-          const untyped = executor.submit as (task: unknown, payload: unknown, options?: typeof quiet) => ReturnType<typeof executor.submit>
+          const untyped = executor.submit as (
+            task: unknown,
+            payload: unknown,
+            options?: typeof quiet
+          ) => ReturnType<typeof executor.submit>
           return Effect.flatMap(untyped(Object.create(null), 3, quiet), Task.await)
         })
         assert.instanceOf(errorOf(exit), WorkerError.UnknownTaskError)
@@ -375,7 +379,9 @@ describe("WorkerExecutor", () => {
         expectTypeOf(executor.submit("square", 3)).toEqualTypeOf<
           Effect.Effect<Task.Task<number, WorkerError.WorkerTaskError>, ExecutorError.ExecutorClosedError>
         >()
-        expectTypeOf(executor.pool.call("square", 3)).toEqualTypeOf<Effect.Effect<number, WorkerError.WorkerTaskError>>()
+        expectTypeOf(executor.pool.call("square", 3)).toEqualTypeOf<
+          Effect.Effect<number, WorkerError.WorkerTaskError>
+        >()
       }
       void check // checked by the type check only: never run
     })
