@@ -6,15 +6,19 @@
 //    pinned `node` package (24.x) from the npm registry into .toolchain/.
 // 2. Installs the pinned pnpm from the npm registry into .toolchain/.
 // 3. Runs `pnpm install --frozen-lockfile` (when the lockfile or a manifest
-//    changed since the last install) and then the target (`demo` or `test`)
-//    with that Node first on PATH, so every child process uses it too.
+//    changed since the last install) and then the target (`demo`, `test`, or
+//    `ts <file>`) with that Node first on PATH, so every child process uses it.
+//
+// It prints one line per step, to stderr as it happens (also when piped):
+// what it fetches or runs, then how long that took. Colours follow NO_COLOR
+// and whether stdout is a terminal; the children are told the same.
 //
 // Users who already have Node >= 22.19 and pnpm run `pnpm install`, then
 // `pnpm demo` / `pnpm test`: those land here too, see that pnpm and a recent
 // Node are already in charge, and run the target directly.
 import { spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, writeSync } from "node:fs"
 import { delimiter, dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -26,20 +30,34 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..")
 const toolchain = join(root, ".toolchain")
 const bin = join(toolchain, "node_modules", ".bin")
 
-// What each target runs, under the chosen Node.
+// What each target runs, under the chosen Node; `ts` runs the file it is given.
 const TARGETS = {
   demo: ["packages/demo/src/main.ts"],
-  test: ["scripts/test.mjs"]
+  test: ["scripts/test.mjs"],
+  ts: []
 }
 
 const target = process.argv[2]
 const targetArgs = process.argv.slice(3)
-if (!Object.hasOwn(TARGETS, target ?? "")) {
-  console.error(`usage: node scripts/bootstrap.mjs <${Object.keys(TARGETS).join("|")}> [args...] (got ${JSON.stringify(target)})`)
+if (!Object.hasOwn(TARGETS, target ?? "") || (target === "ts" && targetArgs.length === 0)) {
+  console.error(
+    `usage: node scripts/bootstrap.mjs <${Object.keys(TARGETS).join("|")}> [args...] (got ${
+      JSON.stringify(process.argv.slice(2))
+    }); ts needs the file to run, e.g. npm run ts -- try.ts`
+  )
   process.exit(2)
 }
 
-const log = (message) => console.error(`[bootstrap] ${message}`)
+// Colours: never with NO_COLOR, forced by FORCE_COLOR, else only on a terminal. Children print to the
+// same stdout, but some (vitest) colour a pipe unless told: tell them.
+const colour = !("NO_COLOR" in process.env) &&
+  ("FORCE_COLOR" in process.env ? process.env.FORCE_COLOR !== "0" : process.stdout.isTTY === true)
+const colourEnv = colour ? {} : { NO_COLOR: "1", NODE_DISABLE_COLORS: "1" }
+const dim = (text) => colour ? `\u001b[2m${text}\u001b[22m` : text
+
+// Straight to the file descriptor: no buffering, whatever stderr is.
+const log = (message) => writeSync(2, `${dim("[bootstrap]")} ${message}\n`)
+const seconds = (start) => `${((performance.now() - start) / 1000).toFixed(1)} s`
 
 const run = (command, args, options = {}) => {
   const result = spawnSync(command, args, { stdio: "inherit", cwd: root, ...options })
@@ -57,40 +75,76 @@ const installedVersion = (name) => {
   return existsSync(manifest) ? JSON.parse(readFileSync(manifest, "utf8")).version : undefined
 }
 
+const childEnv = (extra = {}) => {
+  const env = { ...process.env, ...colourEnv, ...extra }
+  if (!colour) delete env.FORCE_COLOR // Node warns when both NO_COLOR and FORCE_COLOR are set
+  return env
+}
+
 // Already under pnpm with a recent Node: nothing to set up.
 if (nodeIsRecentEnough(process.version) && (process.env.npm_config_user_agent ?? "").startsWith("pnpm/")) {
-  process.exit(run(process.execPath, [...TARGETS[target], ...targetArgs]))
+  process.exit(run(process.execPath, [...TARGETS[target], ...targetArgs], { env: childEnv() }))
 }
 
 // --- 1 and 2: the toolchain -------------------------------------------------
 const needNode = !nodeIsRecentEnough(process.version)
-const wanted = [`pnpm@${PNPM_VERSION}`]
-if (needNode) wanted.push(`node@${NODE_VERSION}`)
-const missing = wanted.filter((spec) => {
-  const [name, version] = spec.split("@")
-  return installedVersion(name) !== version || (name === "node" && !existsSync(join(bin, "node")))
-})
-if (missing.length > 0) {
-  log(`Node ${process.version}${needNode ? ` is older than ${MIN_NODE.join(".")}` : ""}; fetching ${missing.join(", ")} into .toolchain/`)
+const wanted = [...(needNode ? [["node", NODE_VERSION]] : []), ["pnpm", PNPM_VERSION]]
+const missing = wanted.filter(([name, version]) =>
+  installedVersion(name) !== version || (name === "node" && !existsSync(join(bin, "node")))
+)
+log(
+  needNode
+    ? `Node ${process.version} is older than ${MIN_NODE.join(".")}: using Node ${NODE_VERSION} from .toolchain/`
+    : `using this Node, ${process.version}`
+)
+if (missing.length === 0) {
+  log(`toolchain: ${wanted.map(([name, version]) => `${name} ${version}`).join(" and ")} already in .toolchain/`)
+} else {
   mkdirSync(toolchain, { recursive: true })
   if (!existsSync(join(toolchain, "package.json"))) {
-    writeFileSync(join(toolchain, "package.json"), JSON.stringify({ private: true, name: "taskscope-toolchain" }, null, 2))
+    writeFileSync(
+      join(toolchain, "package.json"),
+      JSON.stringify({ private: true, name: "taskscope-toolchain" }, null, 2)
+    )
   }
   const npm = process.platform === "win32" ? "npm.cmd" : "npm"
-  const status = run(npm, ["install", "--prefix", toolchain, "--no-audit", "--no-fund", "--no-save", "--loglevel=error", ...wanted])
-  if (status !== 0) {
-    log(`npm could not install ${wanted.join(", ")} (exit ${status})`)
-    process.exit(status)
+  for (const [name, version] of missing) {
+    const start = performance.now()
+    log(`fetching ${name}@${version} from the npm registry into .toolchain/ ...`)
+    // what is already there is named too (npm fetches nothing for it), so that npm does not prune it
+    const present = wanted.filter(([other, v]) => other !== name && installedVersion(other) === v)
+    const status = run(
+      npm,
+      [
+        "install",
+        "--prefix",
+        toolchain,
+        "--no-audit",
+        "--no-fund",
+        "--no-update-notifier",
+        "--save-exact",
+        "--loglevel=error",
+        `${name}@${version}`,
+        ...present.map(([other, v]) => `${other}@${v}`)
+      ],
+      { shell: process.platform === "win32", env: childEnv() }
+    )
+    if (status !== 0) {
+      log(`npm could not install ${name}@${version} (exit ${status})`)
+      process.exit(status)
+    }
+    log(`fetched ${name}@${version} in ${seconds(start)}`)
   }
 }
 
 const nodeBinary = needNode ? join(bin, "node") : process.execPath
-const env = {
-  ...process.env,
+const env = childEnv({
   PATH: [dirname(nodeBinary), bin, process.env.PATH ?? ""].join(delimiter),
   // npm sets these for `npm start`; they would make pnpm think npm runs it
-  npm_config_user_agent: `pnpm/${PNPM_VERSION}`
-}
+  npm_config_user_agent: `pnpm/${PNPM_VERSION}`,
+  // the machine's own Node, which the consumer test runs a program on too
+  TASKSCOPE_MACHINE_NODE: process.env.TASKSCOPE_MACHINE_NODE ?? process.execPath
+})
 // pnpm 12 installs as a native executable; it runs scripts with the `node` first on PATH
 const pnpm = (args) => run(join(bin, process.platform === "win32" ? "pnpm.cmd" : "pnpm"), args, { env })
 
@@ -108,10 +162,19 @@ const fingerprint = () => {
 }
 const stamp = join(toolchain, "installed.sha256")
 const current = fingerprint()
-if (!existsSync(join(root, "node_modules")) || !existsSync(stamp) || readFileSync(stamp, "utf8") !== current) {
+const firstInstall = !existsSync(join(root, "node_modules")) || !existsSync(stamp)
+if (firstInstall || readFileSync(stamp, "utf8") !== current) {
+  const start = performance.now()
+  const why = firstInstall ? "no install yet" : "the lockfile or a manifest changed since the last install"
+  log(`pnpm install --frozen-lockfile (${why}) ...`)
   const status = pnpm(["install", "--frozen-lockfile", "--reporter=append-only"])
   if (status !== 0) process.exit(status)
   writeFileSync(stamp, current)
+  log(`installed the workspace's dependencies in ${seconds(start)}`)
+} else {
+  log("dependencies: up to date with the lockfile")
 }
 
-process.exit(run(nodeBinary, [...TARGETS[target], ...targetArgs], { env }))
+const command = [...TARGETS[target], ...targetArgs]
+log(`running node ${command.join(" ")} (Node ${needNode ? NODE_VERSION : process.version.slice(1)})`)
+process.exit(run(nodeBinary, command, { env }))

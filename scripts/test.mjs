@@ -1,54 +1,79 @@
 #!/usr/bin/env node
-// The whole suite, as CI and `pnpm test` run it:
-//   1. type-check the workspace (tsc, strict), counted as one check;
-//   2. run every vitest project with the default reporter for people and the
-//      JSON reporter for this script;
-//   3. print one closing line `N passed, N failed` and exit non-zero when
-//      anything failed, type errors included.
-import { spawnSync } from "node:child_process"
+// The whole suite, as CI and `npm test` / `pnpm test` run it. Each line below
+// is counted like a test in the closing line:
+//   1. the type check of the workspace (tsc, strict): one check;
+//   2. the lint (`pnpm lint`: oxlint and dprint check): one check;
+//   3. the docs (scripts/check-docs.mjs): one check per README with
+//      TypeScript blocks, one for the JSDoc examples, one for the JSDoc tags;
+//   4. every vitest test (the default reporter for people, the JSON reporter
+//      for this script); a test file that fails to load counts as a failure;
+//   5. the consumer test (scripts/consumer.mjs): one check per step.
+// Then it prints what the count is made of, and last, alone on its line,
+// `N passed, N failed`; it exits non-zero when anything failed.
+// Arguments go to vitest (e.g. a file filter).
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs"
 import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { runDocsChecks } from "./check-docs.mjs"
+import { runConsumer } from "./consumer.mjs"
+import { bin, check, exec, pnpmBinary, root, succeed, useColour } from "./lib/checks.mjs"
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..")
-const bin = (name) => join(root, "node_modules", ".bin", name)
-const run = (command, args) => {
-  const result = spawnSync(command, args, { stdio: "inherit", cwd: root })
-  if (result.error) throw result.error
-  return result.status ?? 1
+// vitest colours a pipe unless told not to; the other children follow NO_COLOR too
+if (!useColour) {
+  process.env.NO_COLOR = "1"
+  delete process.env.FORCE_COLOR
 }
 
-console.log("> tsc -p tsconfig.json")
-const typecheckOk = run(bin("tsc"), ["-p", "tsconfig.json"]) === 0
-console.log(typecheckOk ? "typecheck: ok" : "typecheck: FAILED")
+const heading = (text) => console.log(`\n> ${text}`)
 
+heading("type check, lint, docs")
+const typecheck = await check(
+  "type check: tsc -p tsconfig.json",
+  () => succeed(exec(bin("tsc"), ["-p", "tsconfig.json", "--pretty", "false"]), "tsc -p tsconfig.json", 60)
+)
+const lint = await check(
+  "lint: pnpm lint (oxlint, dprint check)",
+  () => succeed(exec(pnpmBinary(), ["run", "lint"]), "pnpm lint", 60)
+)
+const docs = await runDocsChecks()
+
+heading("vitest run")
 const report = join(root, ".vitest", "report.json")
 mkdirSync(dirname(report), { recursive: true })
 rmSync(report, { force: true })
-console.log("> vitest run")
-const vitestStatus = run(bin("vitest"), [
-  "run",
-  "--reporter=default",
-  "--reporter=json",
-  `--outputFile.json=${report}`,
-  ...process.argv.slice(2)
-])
-
-let passed = 0
-let failed = 0
+const vitest = exec(
+  bin("vitest"),
+  ["run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...process.argv.slice(2)],
+  { stdio: "inherit", timeout: 300_000 }
+)
+let vitestPassed = 0
+let vitestFailed = 0
 if (existsSync(report)) {
   const json = JSON.parse(readFileSync(report, "utf8"))
-  passed = json.numPassedTests
-  failed = json.numFailedTests
+  vitestPassed = json.numPassedTests
+  vitestFailed = json.numFailedTests
   // a test file that fails to load has no test results but still failed
-  failed += json.testResults.filter((file) => file.status === "failed" && file.assertionResults.length === 0).length
+  vitestFailed += json.testResults.filter((file) => file.status === "failed" && file.assertionResults.length === 0)
+    .length
 } else {
   console.log("vitest wrote no report")
-  failed += 1
+  vitestFailed += 1
 }
-if (vitestStatus !== 0 && failed === 0) failed += 1
-if (typecheckOk) passed += 1
-else failed += 1
+if (vitest.status !== 0 && vitestFailed === 0) vitestFailed += 1
 
+heading("consumer test: the packages as a user installs them")
+const consumer = await runConsumer()
+
+const checks = [typecheck, lint, ...docs, ...consumer]
+const failedChecks = checks.filter((result) => !result.ok)
+const passed = vitestPassed + checks.length - failedChecks.length
+const failed = vitestFailed + failedChecks.length
+
+console.log("")
+if (failedChecks.length > 0) console.log(`failed checks: ${failedChecks.map((result) => result.name).join("; ")}`)
+console.log(
+  `counted: ${
+    vitestPassed + vitestFailed
+  } vitest tests + type check + lint + ${docs.length} docs checks + ${consumer.length} consumer checks`
+)
 console.log(`${passed} passed, ${failed} failed`)
 process.exit(failed === 0 && passed > 0 ? 0 : 1)

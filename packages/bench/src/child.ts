@@ -65,7 +65,9 @@ const timeOnce = async (run: RunWorkload, w: WorkloadId, n: number): Promise<Tim
   const expected = w === "close" ? 0 : n
   if (counter.done !== expected) throw new Error(`${counter.done} tasks ended, expected ${expected}`)
   const submitted = submittedAt === 0 ? {} : { submitMs: submittedAt - start }
-  return w === "close" ? { ms: end - start, ...submitted, closeMs: end - submittedAt } : { ms: end - start, ...submitted }
+  return w === "close"
+    ? { ms: end - start, ...submitted, closeMs: end - submittedAt }
+    : { ms: end - start, ...submitted }
 }
 
 /** Submits n held tasks, then reports heap growth per task and exits (the tasks never end). */
@@ -93,7 +95,9 @@ const main = async (): Promise<void> => {
   const n = Number(size)
 
   if (workload !== "memory") {
-    for (let i = 0; i < WARMUP_ROUNDS; i++) await run(workload, Math.min(WARMUP_TASKS, n), { done: 0 }, { submitted: () => {} })
+    for (let i = 0; i < WARMUP_ROUNDS; i++) {
+      await run(workload, Math.min(WARMUP_TASKS, n), { done: 0 }, { submitted: () => {} })
+    }
   }
   gc()
   peakHeap = process.memoryUsage().heapUsed

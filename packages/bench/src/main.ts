@@ -18,14 +18,14 @@ import { type Cell, type Plan, runPlan } from "./runner.ts"
 
 // `pnpm bench` at the root passes its flags to every package's bench: ignore the ones meant for others
 const options = {
-    quick: { type: "boolean", default: false },
-    runs: { type: "string" },
-    peers: { type: "string", default: "" },
-    timeout: { type: "string", default: "120" },
-    out: { type: "string", default: fileURLToPath(new URL("../../../docs/bench", import.meta.url)) },
-    "no-write": { type: "boolean", default: false },
-    profile: { type: "string" },
-    from: { type: "string" }
+  quick: { type: "boolean", default: false },
+  runs: { type: "string" },
+  peers: { type: "string", default: "" },
+  timeout: { type: "string", default: "120" },
+  out: { type: "string", default: fileURLToPath(new URL("../../../docs/bench", import.meta.url)) },
+  "no-write": { type: "boolean", default: false },
+  profile: { type: "string" },
+  from: { type: "string" }
 } as const
 const known = process.argv.slice(2).filter((arg, i, all) => {
   const name = (arg.startsWith("--") ? arg : all[i - 1] ?? "").slice(2).split("=")[0]!
@@ -53,7 +53,9 @@ const write = (report: Report): void => {
 }
 
 if (values.from !== undefined) {
-  const raw = JSON.parse(readFileSync(values.from, "utf8")) as Omit<Report, "results"> & { results: Array<[string, Cell]> }
+  const raw = JSON.parse(readFileSync(values.from, "utf8")) as Omit<Report, "results"> & {
+    results: Array<[string, Cell]>
+  }
   write({ ...raw, results: new Map(raw.results) })
   process.exit(0)
 }
@@ -82,10 +84,15 @@ const runs = Number(values.runs ?? (values.quick ? 1 : 5))
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got ${values.runs}`)
 const peers = values.peers.split(",").filter((p) => p.length > 0)
 const unknown = peers.filter((p) => !PEERS.some((known) => known.id === p))
-if (unknown.length > 0) throw new Error(`unknown peers: ${unknown.join(", ")}; known: ${PEERS.map((p) => p.id).join(", ")}`)
+if (unknown.length > 0) {
+  throw new Error(`unknown peers: ${unknown.join(", ")}; known: ${PEERS.map((p) => p.id).join(", ")}`)
+}
 
 const plan: Plan = { runs, quick: values.quick, peers, timeoutMs: Number(values.timeout) * 1000, python: hasPython }
 const started = Date.now()
 const results = await runPlan(plan, (line) => console.error(line))
-const finished: Machine = { ...machine, load: `${loadAtStart} at start, ${loadavg()[0]!.toFixed(2)} at end (${machine.cores} cores)` }
+const finished: Machine = {
+  ...machine,
+  load: `${loadAtStart} at start, ${loadavg()[0]!.toFixed(2)} at end (${machine.cores} cores)`
+}
 write({ plan, machine: finished, results, seconds: (Date.now() - started) / 1000 })

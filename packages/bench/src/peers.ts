@@ -58,7 +58,8 @@ export const PEERS: ReadonlyArray<Peer> = [
     id: "forEach",
     label: "Effect.forEach",
     runtime: "node",
-    note: "pull-based over an array: not a background executor, holds no queued tasks; (c) interrupts the forked forEach"
+    note:
+      "pull-based over an array: not a background executor, holds no queued tasks; (c) interrupts the forked forEach"
   },
   {
     id: "naive",
@@ -88,7 +89,8 @@ export const PEERS: ReadonlyArray<Peer> = [
     id: "pool",
     label: "promise-worker pool",
     runtime: "node",
-    note: "100 async workers pulling from a shared index: the plain-JS floor; holds no queued tasks; (c) sets a stop flag"
+    note:
+      "100 async workers pulling from a shared index: the plain-JS floor; holds no queued tasks; (c) sets a stop flag"
   },
   {
     id: "asyncio",

@@ -22,7 +22,9 @@ const top = (totals: Map<string, number>, all: number, count: number): Array<str
   [...totals]
     .sort((a, b) => b[1] - a[1])
     .slice(0, count)
-    .map(([name, us]) => `${(us / 1000).toFixed(1).padStart(9)} ms ${((100 * us) / all).toFixed(1).padStart(5)} %  ${name}`)
+    .map(([name, us]) =>
+      `${(us / 1000).toFixed(1).padStart(9)} ms ${((100 * us) / all).toFixed(1).padStart(5)} %  ${name}`
+    )
 
 const shortUrl = (url: string): string => {
   const at = url.lastIndexOf("node_modules/")
@@ -37,7 +39,16 @@ export const profile = (spec: string, rows = 30): ReadonlyArray<string> => {
   const child = fileURLToPath(new URL("./child.ts", import.meta.url))
   const result = spawnSync(
     process.execPath,
-    ["--expose-gc", "--max-old-space-size=8192", "--cpu-prof", `--cpu-prof-dir=${dir}`, child, peerId, w, String(Number(n))],
+    [
+      "--expose-gc",
+      "--max-old-space-size=8192",
+      "--cpu-prof",
+      `--cpu-prof-dir=${dir}`,
+      child,
+      peerId,
+      w,
+      String(Number(n))
+    ],
     { encoding: "utf8" }
   )
   if (result.status !== 0) throw new Error(`profiled child failed: ${result.stderr}`)

@@ -46,6 +46,7 @@ export const pool: RunWorkload = async (w, n, counter, hooks) => {
   let next = 0
   let stopped = false
   const worker = async (): Promise<void> => {
+    // oxlint-disable-next-line eslint/no-unmodified-loop-condition -- "close" sets it while workers await
     while (!stopped && next < n) {
       next++
       await task()

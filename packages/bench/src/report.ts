@@ -7,7 +7,7 @@
  */
 import type { Measurement } from "./child.ts"
 import { type Peer, TASKSCOPE } from "./peers.ts"
-import { key, LONG_RUNS, type Plan, peersOf, type Results, sizesOf } from "./runner.ts"
+import { key, LONG_RUNS, peersOf, type Plan, type Results, sizesOf } from "./runner.ts"
 import { type Workload, workload, type WorkloadId } from "./workloads.ts"
 
 /** Where and with what the suite ran. */
@@ -140,7 +140,11 @@ const memoryTable = (r: Report, w: Workload, peers: ReadonlyArray<Peer>): string
 
 const backpressureTable = (r: Report, peers: ReadonlyArray<Peer>): string => {
   const sizes = sizesOf(workload("suspend"), r.plan)
-  const head = ["peer", ...sizes.map((n) => `peak RSS @${sizeLabel(n)}`), ...sizes.map((n) => `peak heap @${sizeLabel(n)}`)]
+  const head = [
+    "peer",
+    ...sizes.map((n) => `peak RSS @${sizeLabel(n)}`),
+    ...sizes.map((n) => `peak heap @${sizeLabel(n)}`)
+  ]
   const rows = peers
     .filter((p) => p.runtime === "node")
     .map((p) => [
@@ -191,7 +195,9 @@ const ratioTarget = (r: Report, w: WorkloadId, peerId: string, at: number, label
 const linearTarget = (r: Report, w: WorkloadId, small: number, big: number, factor: number, label: string): Target => {
   const a = measured(r, TASKSCOPE, w, small)
   const b = measured(r, TASKSCOPE, w, big)
-  if (a === undefined || b === undefined) return { workload: workload(w).label, target: label, measured: "not measured", met: undefined }
+  if (a === undefined || b === undefined) {
+    return { workload: workload(w).label, target: label, measured: "not measured", met: undefined }
+  }
   const x = nsPerTask(w, a, small)
   const y = nsPerTask(w, b, big)
   return {
@@ -222,7 +228,8 @@ export const targets = (r: Report): ReadonlyArray<Target> => {
   ))
   const memorySizes = sizesOf(workload("memory"), r.plan)
   const shared = memorySizes.filter((n) =>
-    measured(r, TASKSCOPE, "memory", n)?.heapPerTask !== undefined && measured(r, "naive", "memory", n)?.heapPerTask !== undefined
+    measured(r, TASKSCOPE, "memory", n)?.heapPerTask !== undefined &&
+    measured(r, "naive", "memory", n)?.heapPerTask !== undefined
   )
   list.push({
     workload: workload("memory").label,
@@ -230,11 +237,15 @@ export const targets = (r: Report): ReadonlyArray<Target> => {
     measured: shared.length === 0
       ? "not measured"
       : shared.map((n) =>
-        `${int(measured(r, TASKSCOPE, "memory", n)!.heapPerTask!)} vs ${int(measured(r, "naive", "memory", n)!.heapPerTask!)} @${sizeLabel(n)}`
+        `${int(measured(r, TASKSCOPE, "memory", n)!.heapPerTask!)} vs ${
+          int(measured(r, "naive", "memory", n)!.heapPerTask!)
+        } @${sizeLabel(n)}`
       ).join(", "),
     met: shared.length === 0
       ? undefined
-      : shared.every((n) => measured(r, TASKSCOPE, "memory", n)!.heapPerTask! <= measured(r, "naive", "memory", n)!.heapPerTask!)
+      : shared.every((n) =>
+        measured(r, TASKSCOPE, "memory", n)!.heapPerTask! <= measured(r, "naive", "memory", n)!.heapPerTask!
+      )
   })
   const q5 = measured(r, MAXQUEUE, "suspend", 1e5)
   const q6 = measured(r, MAXQUEUE, "suspend", 1e6)
@@ -248,11 +259,10 @@ export const targets = (r: Report): ReadonlyArray<Target> => {
   return list
 }
 
+const status = (t: Target): string => t.met === undefined ? "not measured" : t.met ? "met" : "**not met**"
+
 const targetTable = (list: ReadonlyArray<Target>): string =>
-  table(
-    ["workload", "target", "measured", "status"],
-    list.map((t) => [t.workload, t.target, t.measured, t.met === undefined ? "not measured" : t.met ? "met" : "**not met**"])
-  )
+  table(["workload", "target", "measured", "status"], list.map((t) => [t.workload, t.target, t.measured, status(t)]))
 
 // ---- markdown ---------------------------------------------------------------
 
@@ -272,7 +282,9 @@ export const markdown = (r: Report): string => {
   const skipNotes = [...grouped].map(([line, sizes]) => `- ${line.replace("SIZES", sizes.join(", "))}`)
   /** Peers that take part in workload `w` at some size (the others are left out of its table). */
   const takingPart = (w: Workload): ReadonlyArray<Peer> =>
-    peers.filter((p) => p.skips?.[w.id] === undefined || sizesOf(w, r.plan).some((n) => measured(r, p.id, w.id, n) !== undefined))
+    peers.filter((p) =>
+      p.skips?.[w.id] === undefined || sizesOf(w, r.plan).some((n) => measured(r, p.id, w.id, n) !== undefined)
+    )
   const sections = [
     "# taskscope benchmarks",
     "",
@@ -284,7 +296,14 @@ export const markdown = (r: Report): string => {
       ["packages", Object.entries(m.packages).map(([name, v]) => `${name} ${v}`).join(", ")],
       ["date", m.date],
       ["load average (1 min)", m.load],
-      ["run", `${r.plan.quick ? "quick" : "full"}: median of ${r.plan.runs} run(s) per cell (at most ${LONG_RUNS} for 1e6 cells and python), every cell in a fresh process, peers interleaved; ${r.seconds.toFixed(0)} s in all`]
+      [
+        "run",
+        `${
+          r.plan.quick ? "quick" : "full"
+        }: median of ${r.plan.runs} run(s) per cell (at most ${LONG_RUNS} for 1e6 cells and python), every cell in a fresh process, peers interleaved; ${
+          r.seconds.toFixed(0)
+        } s in all`
+      ]
     ]),
     "",
     "Every peer runs at concurrency 100 with the same tasks. In each child a time workload first warms up",
@@ -332,7 +351,9 @@ const escape = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&l
 interface Panel {
   readonly title: string
   readonly unit: string
-  readonly bars: ReadonlyArray<{ readonly label: string; readonly value: number | undefined; readonly note: string; readonly ours: boolean }>
+  readonly bars: ReadonlyArray<
+    { readonly label: string; readonly value: number | undefined; readonly note: string; readonly ours: boolean }
+  >
 }
 
 /**
@@ -343,13 +364,24 @@ interface Panel {
  */
 export const svg = (r: Report): string => {
   const peers = peersOf(r.plan)
-  const panel = (w: WorkloadId, n: number, title: string, unit: string, value: (m: Measurement) => number | undefined): Panel => ({
+  const panel = (
+    w: WorkloadId,
+    n: number,
+    title: string,
+    unit: string,
+    value: (m: Measurement) => number | undefined
+  ): Panel => ({
     title: `${title} @${sizeLabel(n)}`,
     unit,
     bars: peers
       .map((p) => {
         const m = measured(r, p.id, w, n)
-        return { label: p.label, value: m === undefined ? undefined : value(m), note: missing(r, p.id, w, n) || "–", ours: p.id.startsWith(TASKSCOPE) }
+        return {
+          label: p.label,
+          value: m === undefined ? undefined : value(m),
+          note: missing(r, p.id, w, n) || "–",
+          ours: p.id.startsWith(TASKSCOPE)
+        }
       })
       .filter((b) => b.value !== undefined || b.note === "capped" || b.note === "failed")
   })
@@ -384,13 +416,23 @@ export const svg = (r: Report): string => {
       const by = top + i * rowH
       const end = b.value === undefined ? labelW : Math.max(labelW + 1, x(b.value))
       out.push(`<text x="${labelW - 8}" y="${by + 14}" text-anchor="end">${escape(b.label)}</text>`)
-      out.push(`<rect x="${labelW}" y="${by + 3}" width="${(end - labelW).toFixed(1)}" height="${rowH - 6}" class="${b.ours ? "ours" : "peer"}"/>`)
-      out.push(`<text x="${(end + 6).toFixed(1)}" y="${by + 14}">${b.value === undefined ? escape(b.note) : int(b.value)}</text>`)
+      out.push(
+        `<rect x="${labelW}" y="${by + 3}" width="${(end - labelW).toFixed(1)}" height="${rowH - 6}" class="${
+          b.ours ? "ours" : "peer"
+        }"/>`
+      )
+      out.push(
+        `<text x="${(end + 6).toFixed(1)}" y="${by + 14}">${
+          b.value === undefined ? escape(b.note) : int(b.value)
+        }</text>`
+      )
     })
     y += 45
   }
   const m = r.machine
-  const caption = `${m.cpu}, ${m.cores} cores, Node ${m.node}, ${m.date.slice(0, 10)}, medians of up to ${r.plan.runs} runs, concurrency 100`
+  const caption = `${m.cpu}, ${m.cores} cores, Node ${m.node}, ${
+    m.date.slice(0, 10)
+  }, medians of up to ${r.plan.runs} runs, concurrency 100`
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}" font-family="sans-serif" font-size="12">`,
     `<style>.title{font-weight:bold;font-size:13px}.ours{fill:#2b7bb9}.peer{fill:#a0a0a0}.grid{stroke:#ddd}.tick{font-size:10px;fill:#777}</style>`,

@@ -6,8 +6,8 @@
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import type { Measurement } from "./child.ts"
-import { PEERS, type Peer } from "./peers.ts"
-import { WORKLOADS, type Workload } from "./workloads.ts"
+import { type Peer, PEERS } from "./peers.ts"
+import { type Workload, WORKLOADS } from "./workloads.ts"
 
 /** What to run. */
 export interface Plan {
@@ -80,7 +80,9 @@ export const runChild = (p: Peer, w: Workload, n: number, timeoutMs: number): Pr
       clearTimeout(timer)
       const line = out.split("\n").find((l) => l.startsWith("RESULT "))
       if (line !== undefined) return resolve(JSON.parse(line.slice("RESULT ".length)) as Measurement)
-      const why = signal === "SIGKILL" ? `timed out after ${timeoutMs / 1000} s` : `exit ${code}: ${err.trim().slice(-300)}`
+      const why = signal === "SIGKILL"
+        ? `timed out after ${timeoutMs / 1000} s`
+        : `exit ${code}: ${err.trim().slice(-300)}`
       reject(new Error(why))
     })
   })
@@ -135,7 +137,11 @@ export const runPlan = async (plan: Plan, log: (line: string) => void): Promise<
             list.push(m)
             samples.set(k, list)
             results.set(k, { status: "ok", median: medianOf(list), samples: list })
-            log(`run ${run + 1}/${plan.runs} ${w.id} n=${n} ${p.id}: ${m.ms.toFixed(1)} ms (wall ${Date.now() - started} ms)`)
+            log(
+              `run ${run + 1}/${plan.runs} ${w.id} n=${n} ${p.id}: ${m.ms.toFixed(1)} ms (wall ${
+                Date.now() - started
+              } ms)`
+            )
           } catch (error) {
             results.set(k, { status: "failed", why: (error as Error).message })
             log(`run ${run + 1}/${plan.runs} ${w.id} n=${n} ${p.id}: FAILED ${(error as Error).message}`)

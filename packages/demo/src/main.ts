@@ -113,8 +113,7 @@ const main = Effect.gen(function*() {
           `  reason: ${error.message}\n` +
           `  all failed tasks: ${error.failures.map((f) => f.taskName).join(", ")}\n` +
           `  (the heartbeat was interrupted by cancelOnExit: not a failure)`
-      )
-    )
+      ))
   )
   yield* Console.log(`\ncrawl done: ${seen.size} urls seen, at most ${peak} fetches ran at once (bound: 2)`)
   yield* Console.log(outcome)
@@ -131,7 +130,9 @@ const main = Effect.gen(function*() {
       return yield* Effect.forEach(jobs, (job) => Effect.map(Task.join(job), (print) => `  ${print}  ${job.name}`))
     }), { spawn: () => new Worker(new URL("./worker.ts", import.meta.url)), maxConcurrency: 2 })
   yield* Console.log(prints.join("\n"))
-  yield* Console.log(`${prints.length} pages fingerprinted in ${Date.now() - started} ms; the threads ended with the scope`)
+  yield* Console.log(
+    `${prints.length} pages fingerprinted in ${Date.now() - started} ms; the threads ended with the scope`
+  )
 })
 
 NodeRuntime.runMain(main)

@@ -2,8 +2,8 @@
  * The demo's CPU-bound work, declared once for both sides of the thread pool:
  * the main thread submits `fingerprint` tasks, worker threads run them.
  */
-import * as Schema from "effect/Schema"
 import * as TaskSet from "@taskscope/node/TaskSet"
+import * as Schema from "effect/Schema"
 
 /** Hashes `text` `rounds` times over (FNV-1a): pure CPU work, no I/O. */
 const fingerprint = (text: string, rounds: number): string => {

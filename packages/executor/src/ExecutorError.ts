@@ -107,7 +107,9 @@ export class ExecutorClosedError extends Data.TaggedError("ExecutorClosedError")
   readonly taskName: string | undefined
 }> {
   override get message(): string {
-    return `Cannot submit ${this.taskName === undefined ? "a task" : `task ${quoted(this.taskName)}`}: the executor is closed`
+    return `Cannot submit ${
+      this.taskName === undefined ? "a task" : `task ${quoted(this.taskName)}`
+    }: the executor is closed`
   }
 }
 

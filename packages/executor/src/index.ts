@@ -1,6 +1,7 @@
 /**
  * `@taskscope/executor`: background executors for Effect programs.
  *
+ * @module @taskscope/executor
  * @since 0.1.0
  */
 
@@ -8,6 +9,7 @@
  * Start effects in the background as fibers with bounded concurrency, inside
  * a scope, with per-task exit policies and typed failures.
  *
+ * @category modules
  * @since 0.1.0
  */
 export * as BackgroundExecutor from "./BackgroundExecutor.ts"
@@ -15,6 +17,7 @@ export * as BackgroundExecutor from "./BackgroundExecutor.ts"
 /**
  * The typed errors shared by every taskscope executor.
  *
+ * @category modules
  * @since 0.1.0
  */
 export * as ExecutorError from "./ExecutorError.ts"
@@ -22,6 +25,7 @@ export * as ExecutorError from "./ExecutorError.ts"
 /**
  * The handle of a submitted task: `join`, `await`, `interrupt`, `poll`.
  *
+ * @category modules
  * @since 0.1.0
  */
 export * as Task from "./Task.ts"

@@ -43,8 +43,10 @@ describe("BackgroundExecutor", () => {
     it.effect("concurrency limit: 4 tasks of 100 ms at maxConcurrency 2 take two rounds", () =>
       Effect.gen(function*() {
         const owner = yield* Effect.forkChild(
-          BackgroundExecutor.scoped(Effect.forEach([0, 1, 2, 3], (i) =>
-            BackgroundExecutor.submit(Effect.as(Effect.sleep(100), i))), { maxConcurrency: 2 }),
+          BackgroundExecutor.scoped(
+            Effect.forEach([0, 1, 2, 3], (i) => BackgroundExecutor.submit(Effect.as(Effect.sleep(100), i))),
+            { maxConcurrency: 2 }
+          ),
           { startImmediately: true }
         )
         yield* TestClock.adjust(100)

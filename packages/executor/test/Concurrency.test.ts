@@ -105,7 +105,9 @@ describe("concurrency", () => {
       let ran = 0
       const stats = yield* BackgroundExecutor.scoped(Effect.gen(function*() {
         for (let i = 0; i < 10_000; i++) {
-          yield* BackgroundExecutor.submit(Effect.andThen(Effect.sync(() => ran++), Effect.never), { cancelOnExit: true })
+          yield* BackgroundExecutor.submit(Effect.andThen(Effect.sync(() => ran++), Effect.never), {
+            cancelOnExit: true
+          })
         }
         return yield* BackgroundExecutor.stats
       }), { maxConcurrency: 10 })

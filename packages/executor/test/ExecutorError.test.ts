@@ -41,8 +41,10 @@ describe("ExecutorError", () => {
       replace(error, "cause", copy)
       assert.strictEqual(error.message, "Task \"fetch\" (#1) failed: the real failure")
       // structuredClone's copy of a cause, and copies of a defect and of an interruption
-      assert.strictEqual(replace(error, "cause", structuredClone(cause)).message, "Task \"fetch\" (#1) failed: the real failure")
-      assert.strictEqual(replace(error, "cause", runnerCopy(Cause.die("gone"))).message, "Task \"fetch\" (#1) failed: gone")
+      assert.strictEqual(replace(error, "cause", structuredClone(cause)).message,
+        "Task \"fetch\" (#1) failed: the real failure")
+      assert.strictEqual(replace(error, "cause", runnerCopy(Cause.die("gone"))).message,
+        "Task \"fetch\" (#1) failed: gone")
       assert.strictEqual(
         replace(error, "cause", runnerCopy(Cause.interrupt(1))).message,
         "Task \"fetch\" (#1) failed: interrupted"
@@ -102,15 +104,18 @@ describe("ExecutorError", () => {
         new ExecutorError.InvalidArgumentError({ argument: "maxConcurrency", value, expected: "an integer" }).message
       assert.strictEqual(message(0), "Expected `maxConcurrency` to be an integer, got 0 (number)")
       assert.strictEqual(message(""), "Expected `maxConcurrency` to be an integer, got \"\" (string)")
-      assert.strictEqual(message(Promise.resolve(1)), "Expected `maxConcurrency` to be an integer, got an instance of Promise")
-      assert.strictEqual(message(function named() {}), "Expected `maxConcurrency` to be an integer, got a function (named)")
+      assert.strictEqual(message(Promise.resolve(1)),
+        "Expected `maxConcurrency` to be an integer, got an instance of Promise")
+      assert.strictEqual(message(function named() {}),
+        "Expected `maxConcurrency` to be an integer, got a function (named)")
       assert.strictEqual(message(Object.create(null)), "Expected `maxConcurrency` to be an integer, got an object")
     })
 
     it("gives a message when the bad value is a hostile value", () => {
       for (const [name, make] of hostile) {
-        const message = new ExecutorError.InvalidArgumentError({ argument: "option", value: make(), expected: "a boolean" })
-          .message
+        const message =
+          new ExecutorError.InvalidArgumentError({ argument: "option", value: make(), expected: "a boolean" })
+            .message
         assert.match(message, /^Expected `option` to be a boolean, got ./, name)
       }
     })

@@ -44,8 +44,19 @@ export const replace = <E extends object>(error: E, field: string, value: unknow
 /** Values built to break naive message code. */
 export const hostile: ReadonlyArray<readonly [string, () => unknown]> = [
   ["an object with a null prototype", () => Object.create(null)],
-  ["an object whose toString throws", () => ({ toString: () => { throw new Error("toString") } })],
-  ["an object whose getters throw", () => ({ get message() { throw new Error("getter") }, get reasons() { throw new Error("getter") } })],
+  ["an object whose toString throws", () => ({
+    toString: () => {
+      throw new Error("toString")
+    }
+  })],
+  ["an object whose getters throw", () => ({
+    get message() {
+      throw new Error("getter")
+    },
+    get reasons() {
+      throw new Error("getter")
+    }
+  })],
   ["a cycle", () => {
     const o: Record<string, unknown> = { name: "cycle" }
     o.self = o
@@ -58,15 +69,31 @@ export const hostile: ReadonlyArray<readonly [string, () => unknown]> = [
   }],
   ["a proxy whose every trap throws", () =>
     new Proxy({}, {
-      get: () => { throw new Error("get") },
-      has: () => { throw new Error("has") },
-      getPrototypeOf: () => { throw new Error("getPrototypeOf") },
-      ownKeys: () => { throw new Error("ownKeys") }
+      get: () => {
+        throw new Error("get")
+      },
+      has: () => {
+        throw new Error("has")
+      },
+      getPrototypeOf: () => {
+        throw new Error("getPrototypeOf")
+      },
+      ownKeys: () => {
+        throw new Error("ownKeys")
+      }
     })],
-  ["an error whose message getter throws", () => Object.defineProperty(new Error(), "message", { get: () => { throw new Error("message") } })],
+  ["an error whose message getter throws", () =>
+    Object.defineProperty(new Error(), "message", {
+      get: () => {
+        throw new Error("message")
+      }
+    })],
   ["a bigint inside an object", () => ({ n: 1n })],
   ["a symbol", () => Symbol("s")],
-  ["a copy of a cause whose reasons are odd", () => ({ reasons: [null, 1, { _tag: "Fail", error: Object.create(null) }] })],
+  [
+    "a copy of a cause whose reasons are odd",
+    () => ({ reasons: [null, 1, { _tag: "Fail", error: Object.create(null) }] })
+  ],
   ["a copy of a cause whose reasons are not a list", () => ({ reasons: Object.create(null) })],
   ["a cause failing with a null-prototype object", () => Cause.fail(Object.create(null))],
   ["a cause dying with a revoked proxy", () => {
@@ -108,4 +135,3 @@ export const fieldValue: fc.Arbitrary<Recipe> = fc.oneof(
   anything.map((error) => recipe(`Cause.fail(${fc.stringify(error)})`, () => Cause.fail(error))),
   anything.map((defect) => recipe(`copy of Cause.die(${fc.stringify(defect)})`, () => runnerCopy(Cause.die(defect))))
 )
-

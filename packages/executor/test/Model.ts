@@ -78,7 +78,9 @@ const scenarioRecord = fc.record({
 export const scenario: fc.Arbitrary<Scenario> = scenarioRecord.map((s) =>
   s.maxQueue === Number.POSITIVE_INFINITY ? s : {
     ...s,
-    owned: s.owned.map((o) => o.task.outcome === "never" ? { ...o, task: { ...o.task, outcome: "succeed" as const } } : o)
+    owned: s.owned.map((o) =>
+      o.task.outcome === "never" ? { ...o, task: { ...o.task, outcome: "succeed" as const } } : o
+    )
   }
 )
 
@@ -160,9 +162,15 @@ export const check = (s: Scenario) =>
         case "Submit":
           return then(Effect.exit(submit(ex, a.task)))
         case "Interrupt":
-          return then(Effect.suspend(() => tasks.length === 0 ? Effect.void : Task.interrupt(tasks[a.target % tasks.length]!.task)))
+          return then(
+            Effect.suspend(() =>
+              tasks.length === 0 ? Effect.void : Task.interrupt(tasks[a.target % tasks.length]!.task)
+            )
+          )
         case "AwaitTask":
-          return then(Effect.suspend(() => tasks.length === 0 ? Effect.void : Task.await(tasks[a.target % tasks.length]!.task)))
+          return then(
+            Effect.suspend(() => tasks.length === 0 ? Effect.void : Task.await(tasks[a.target % tasks.length]!.task))
+          )
         case "Join":
           return Effect.flatMap(
             Effect.forkDetach(then(ex.join), { startImmediately: true }),
@@ -172,7 +180,11 @@ export const check = (s: Scenario) =>
             }
           )
         case "InterruptJoiner":
-          return then(Effect.suspend(() => joiners.length === 0 ? Effect.void : Fiber.interrupt(joiners[a.target % joiners.length]!)))
+          return then(
+            Effect.suspend(() =>
+              joiners.length === 0 ? Effect.void : Fiber.interrupt(joiners[a.target % joiners.length]!)
+            )
+          )
       }
     }
 
@@ -198,7 +210,7 @@ export const check = (s: Scenario) =>
     for (const fiber of outside) {
       if ((yield* within(fiber, 2000)) === undefined) return "an outside fiber hung"
     }
-    for (const fiber of joiners) joined.push((yield* Fiber.await(fiber)))
+    for (const fiber of joiners) joined.push(yield* Fiber.await(fiber))
     // a few more turns: a task that outlived its scope would run now
     for (let i = 0; i < 20; i++) yield* Effect.yieldNow
 
@@ -221,4 +233,3 @@ export const check = (s: Scenario) =>
     }
     return undefined
   })
-

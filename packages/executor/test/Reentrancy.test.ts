@@ -33,7 +33,8 @@ describe("re-entrancy", () => {
           yield* executor.submit(Effect.never, { cancelOnExit: true })
           const child = yield* executor.submit(Effect.succeed(1))
           return { child: yield* Task.poll(child), stats: yield* executor.stats }
-        })))
+        }))
+      )
       const seen = yield* Task.join(parent)
       assert.deepStrictEqual(seen.child, Exit.succeed(1))
       assert.include(seen.stats, { queued: 0, interrupted: 1 })
@@ -77,7 +78,7 @@ describe("re-entrancy", () => {
       assert.isTrue(Exit.isFailure(exit), "the late task was not awaited")
       const error = Exit.isFailure(exit) ? exit.cause.reasons[0] : undefined
       assert.isTrue(error?._tag === "Fail" && error.error instanceof ExecutorError.TaskFailedError)
-      assert.strictEqual(((error as { error: ExecutorError.TaskFailedError }).error).taskName, "late")
+      assert.strictEqual((error as { error: ExecutorError.TaskFailedError }).error.taskName, "late")
     }))
 
   it.effect("with maxQueue, a task's own submissions (and its fibers') are never suspended: no deadlock", () =>
@@ -128,7 +129,8 @@ describe("re-entrancy", () => {
             yield* TestClock.adjust(10)
             return yield* Task.join(previous)
           })
-        ))
+        )
+      )
       assert.strictEqual(last, 19_999)
     }))
 
@@ -170,7 +172,8 @@ describe("re-entrancy", () => {
             { startImmediately: true }
           )
           yield* Effect.forkDetach(TestClock.adjust(10))
-        }))
+        })
+      )
       assert.deepStrictEqual(outcome, ["follow-up ran"])
     }))
 

@@ -62,7 +62,8 @@ describe("reliability", () => {
             const task = yield* executor.submit(Effect.yieldNow)
             yield* pad(pads)
             yield* Task.join(task)
-          }))],
+          })
+        )],
       ["Task.interrupt", (pads) =>
         BackgroundExecutor.scoped((executor) =>
           Effect.gen(function*() {
@@ -70,7 +71,8 @@ describe("reliability", () => {
             const task = yield* executor.submit(Effect.yieldNow)
             yield* pad(pads)
             yield* Task.interrupt(task)
-          }))],
+          })
+        )],
       ["awaitIdle", (pads) =>
         BackgroundExecutor.scoped((executor) =>
           Effect.gen(function*() {
@@ -78,7 +80,8 @@ describe("reliability", () => {
             yield* executor.submit(Effect.yieldNow)
             yield* pad(pads)
             yield* executor.awaitIdle
-          }))],
+          })
+        )],
       ["join", (pads) =>
         BackgroundExecutor.scoped((executor) =>
           Effect.gen(function*() {
@@ -86,14 +89,16 @@ describe("reliability", () => {
             yield* executor.submit(Effect.yieldNow)
             yield* pad(pads)
             yield* executor.join
-          }))],
+          })
+        )],
       ["close (scoped)", (pads) =>
         BackgroundExecutor.scoped((executor) =>
           Effect.gen(function*() {
             yield* Effect.yieldNow
             yield* executor.submit(Effect.yieldNow)
             yield* pad(pads)
-          }))],
+          })
+        )],
       ["close (layer)", (pads) =>
         Effect.gen(function*() {
           yield* Effect.yieldNow
@@ -131,7 +136,8 @@ describe("reliability", () => {
                 yield* Effect.yieldNow
                 yield* executor.submit(Effect.yieldNow)
                 yield* pad(pads)
-              })),
+              })
+            ),
             `pad ${pads}`
           )
           assert.isTrue(Exit.isSuccess(exit))
@@ -161,7 +167,14 @@ describe("reliability", () => {
         )
         assert.isTrue(Exit.isSuccess(exit), String(exit))
         const stats = (exit as Exit.Success<BackgroundExecutor.Stats>).value
-        assert.deepStrictEqual(stats, { submitted: 5000, queued: 0, running: 0, succeeded: 5000, failed: 0, interrupted: 0 })
+        assert.deepStrictEqual(stats, {
+          submitted: 5000,
+          queued: 0,
+          running: 0,
+          succeeded: 5000,
+          failed: 0,
+          interrupted: 0
+        })
       }))
 
     it.effect("tasks started from deep inside a start still start before their submitter suspends", () =>
@@ -195,7 +208,8 @@ describe("reliability", () => {
                     Effect.andThen(pad(pads), executor.submit(Effect.fail("late"))),
                     { startImmediately: true }
                   )
-                }))),
+                })
+              )),
               `budget ${ops}, pad ${pads}`
             )
             const submitted = yield* Fiber.await(outside!)
@@ -225,7 +239,8 @@ describe("reliability", () => {
           withBudget(ops)(BackgroundExecutor.scoped((executor) =>
             Effect.map(body(executor), (exit) => {
               joined = exit
-            }))),
+            })
+          )),
           label,
           1000
         )
@@ -275,7 +290,8 @@ describe("reliability", () => {
           Effect.scoped(Effect.gen(function*() {
             const executor = yield* BackgroundExecutor.make()
             yield* executor.submit(Effect.gen(function*() {
-              yield* Effect.acquireRelease(Effect.sync(() => log.push("open")), () => Effect.sync(() => log.push("close")))
+              yield* Effect.acquireRelease(Effect.sync(() => log.push("open")), () =>
+                Effect.sync(() => log.push("close")))
               yield* Effect.sleep(10)
               log.push("use")
             }))
@@ -364,7 +380,8 @@ describe("reliability", () => {
                 Effect.andThen(Task.await(last), executor.submit(Effect.void)),
                 { startImmediately: true }
               )
-            }))
+            })
+          )
           const followUp = yield* Fiber.await(watcher!)
           assert.isTrue(Exit.isSuccess(followUp), `the follow-up was refused: ${String(followUp)}`)
           // accepted, so awaited by the close: it ran before the scope returned
@@ -447,7 +464,8 @@ describe("reliability", () => {
               const work = yield* executor.submit(Effect.sleep(10))
               yield* executor.awaitIdle
               return yield* Task.poll(work)
-            })),
+            })
+          ),
           "awaitIdle"
         )
         assert.deepStrictEqual(exit, Exit.succeed(Exit.void))

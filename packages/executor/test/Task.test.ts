@@ -44,7 +44,9 @@ describe("Task", () => {
     BackgroundExecutor.scoped(Effect.gen(function*() {
       const events: Array<string> = []
       // the finalizer suspends twice before it records anything
-      const finalizer = Effect.yieldNow.pipe(Effect.repeat({ times: 1 }), Effect.andThen(Effect.sync(() => events.push("finalizer"))))
+      const finalizer = Effect.yieldNow.pipe(Effect.repeat({ times: 1 }), Effect.andThen(Effect.sync(() =>
+        events.push("finalizer")
+      )))
       const task = yield* BackgroundExecutor.submit(Effect.never.pipe(Effect.onInterrupt(() => finalizer)))
       yield* Task.interrupt(task)
       events.push("interrupt returned")

@@ -76,7 +76,9 @@ const taskscopeBare = async (threads: number): Promise<Runner> => {
   const { close, pool } = await startPool(threads)
   return {
     run: (name, payloads) =>
-      Effect.runPromise(Effect.forEach(payloads, (n) => pool.call(name, n), { concurrency: "unbounded", discard: true })),
+      Effect.runPromise(
+        Effect.forEach(payloads, (n) => pool.call(name, n), { concurrency: "unbounded", discard: true })
+      ),
     close
   }
 }
@@ -103,7 +105,8 @@ const tinypool = libraryPool(Tinypool)
  * the run (how much two threads can speed up, what a round trip costs).
  */
 const bare = async (threads: number): Promise<Runner> => {
-  const workers = Array.from({ length: threads }, () => new Worker(new URL("./fixtures/raw-worker.ts", import.meta.url)))
+  const workers = Array.from({ length: threads },
+    () => new Worker(new URL("./fixtures/raw-worker.ts", import.meta.url)))
   await Promise.all(workers.map((worker) => new Promise((resolve) => worker.once("online", resolve))))
   return {
     run: (name, payloads) =>
@@ -164,7 +167,14 @@ const startLoad = os.loadavg()[0]!
 // them all alike instead of skewing whichever ran at that moment.
 const pools = []
 for (const [name, make] of contenders) {
-  pools.push({ name, two: await make(2), one: await make(1), overhead: [] as Array<number>, cpu1: [] as Array<number>, cpu2: [] as Array<number> })
+  pools.push({
+    name,
+    two: await make(2),
+    one: await make(1),
+    overhead: [] as Array<number>,
+    cpu1: [] as Array<number>,
+    cpu2: [] as Array<number>
+  })
 }
 for (const pool of pools) {
   // warm-up
@@ -184,9 +194,18 @@ const rows: Array<Row> = []
 for (const pool of pools) {
   await pool.two.close()
   await pool.one.close()
-  const row = { name: pool.name, overheadUs: median(pool.overhead) * 1000 / TINY_TASKS, cpu1: median(pool.cpu1), cpu2: median(pool.cpu2) }
+  const row = {
+    name: pool.name,
+    overheadUs: median(pool.overhead) * 1000 / TINY_TASKS,
+    cpu1: median(pool.cpu1),
+    cpu2: median(pool.cpu2)
+  }
   rows.push(row)
-  console.log(`${row.name}: ${row.overheadUs.toFixed(1)} µs/task, CPU ${row.cpu1.toFixed(0)} ms on 1 thread, ${row.cpu2.toFixed(0)} ms on 2`)
+  console.log(
+    `${row.name}: ${row.overheadUs.toFixed(1)} µs/task, CPU ${row.cpu1.toFixed(0)} ms on 1 thread, ${
+      row.cpu2.toFixed(0)
+    } ms on 2`
+  )
 }
 const endLoad = os.loadavg()[0]!
 
@@ -202,7 +221,9 @@ const table = [
   "| pool | overhead per tiny task (2 threads) | vs piscina | CPU-bound, 1 thread | CPU-bound, 2 threads | speedup 2 vs 1 |",
   "| --- | ---: | ---: | ---: | ---: | ---: |",
   ...rows.map((row) =>
-    `| ${row.name} | ${fmt(row.overheadUs)} µs | ${fmt(row.overheadUs / piscinaRow.overheadUs, 2)}x | ${fmt(row.cpu1, 0)} ms | ${fmt(row.cpu2, 0)} ms | ${fmt(row.cpu1 / row.cpu2, 2)}x |`
+    `| ${row.name} | ${fmt(row.overheadUs)} µs | ${fmt(row.overheadUs / piscinaRow.overheadUs, 2)}x | ${
+      fmt(row.cpu1, 0)
+    } ms | ${fmt(row.cpu2, 0)} ms | ${fmt(row.cpu1 / row.cpu2, 2)}x |`
   )
 ].join("\n")
 
@@ -210,7 +231,9 @@ const report = `# @taskscope/node benchmark results
 
 Written by \`bench/main.ts\` (\`pnpm bench\`)${quick ? " in quick mode (BENCH_QUICK=1: fewer tasks and rounds)" : ""}.
 Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "unknown CPU"}, Node ${process.version},
-load average ${fmt(startLoad, 2)} at start and ${fmt(endLoad, 2)} at the end (other work on the machine skews every row alike).
+load average ${fmt(startLoad, 2)} at start and ${
+  fmt(endLoad, 2)
+} at the end (other work on the machine skews every row alike).
 
 - Per-task overhead: ${TINY_TASKS} calls of a function that returns its input, all in flight at
   once on 2 threads; wall time / calls. WorkerExecutor submits each to an executor (exit rules,
@@ -225,10 +248,20 @@ load average ${fmt(startLoad, 2)} at start and ${fmt(endLoad, 2)} at the end (ot
 
 ${table}
 
-Goals: per-task overhead within 1.5x of piscina — **${fmt(overheadRatio, 2)}x** (${overheadRatio <= 1.5 ? "met" : "not met"});
-CPU-bound speedup on 2 cores at least 1.8x over one thread — **${fmt(speedup, 2)}x** (${speedup >= 1.8 ? "met" : "not met"});
-bare threads reached ${fmt(bareSpeedup, 2)}x in the same run${bareSpeedup < 1.8 ? ", so the machine did not offer two free cores: the goal could not be judged in this run" : ""}.
+Goals: per-task overhead within 1.5x of piscina — **${fmt(overheadRatio, 2)}x** (${
+  overheadRatio <= 1.5 ? "met" : "not met"
+});
+CPU-bound speedup on 2 cores at least 1.8x over one thread — **${fmt(speedup, 2)}x** (${
+  speedup >= 1.8 ? "met" : "not met"
+});
+bare threads reached ${fmt(bareSpeedup, 2)}x in the same run${
+  bareSpeedup < 1.8 ? ", so the machine did not offer two free cores: the goal could not be judged in this run" : ""
+}.
 `
 if (!process.argv.includes("--no-write")) writeFileSync(new URL("./RESULTS.md", import.meta.url), report)
 console.log("\n" + table + "\n")
-console.log(`overhead vs piscina: ${fmt(overheadRatio, 2)}x (goal <= 1.5x); speedup 2 vs 1 thread: ${fmt(speedup, 2)}x (goal >= 1.8x; bare threads: ${fmt(bareSpeedup, 2)}x)`)
+console.log(
+  `overhead vs piscina: ${fmt(overheadRatio, 2)}x (goal <= 1.5x); speedup 2 vs 1 thread: ${
+    fmt(speedup, 2)
+  }x (goal >= 1.8x; bare threads: ${fmt(bareSpeedup, 2)}x)`
+)

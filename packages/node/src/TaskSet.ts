@@ -264,7 +264,9 @@ export const make = <const Tasks extends Record<string, AnyTask>>(key: string, t
       !Schema.isSchema(definition.error)
     ) {
       throw new TypeError(
-        `TaskSet.make(${JSON.stringify(key)}): task ${JSON.stringify(name)} must be declared with TaskSet.task({ payload, success, error?, run }), got ${describeValue(definition)}`
+        `TaskSet.make(${JSON.stringify(key)}): task ${
+          JSON.stringify(name)
+        } must be declared with TaskSet.task({ payload, success, error?, run }), got ${describeValue(definition)}`
       )
     }
   }

@@ -18,7 +18,6 @@
 import * as Data from "effect/Data"
 import { describeList, describeText, describeValue } from "./internal/describe.ts"
 
-
 /**
  * The thread running a task crashed — it exited (`process.exit`), threw an
  * uncaught error, ran out of memory (`resourceLimits`), or failed to start —
@@ -94,7 +93,9 @@ export class InvalidPayloadError extends Data.TaggedError("InvalidPayloadError")
   readonly issue: string
 }> {
   override get message(): string {
-    return `Invalid payload for task "${describeText(this.task)}": ${describeValue(this.payload)}: ${describeText(this.issue)}`
+    return `Invalid payload for task "${describeText(this.task)}": ${describeValue(this.payload)}: ${
+      describeText(this.issue)
+    }`
   }
 }
 

@@ -175,6 +175,15 @@ export interface Identifier<T extends TaskSet.Any> {
 export type Source<T extends TaskSet.Any> = T | WorkerPool.WorkerPool<T>
 
 /**
+ * What a task set given without options is checked against, so that leaving
+ * out `spawn` is a compile error that names it (rather than one about the
+ * `WorkerPool` a lone argument could also be).
+ */
+interface SpawnIsRequired {
+  readonly "`spawn` is required: pass options with `spawn`, e.g. { spawn: () => new Worker(url) }": never
+}
+
+/**
  * Registers the program's task set, so that the name-first accessor
  * `WorkerExecutor.submit(task, payload, options?)` type-checks task names
  * and payloads against it. Augment it once:
@@ -362,6 +371,7 @@ export const make: {
     never,
     Scope.Scope
   >
+  (taskSet: SpawnIsRequired): Effect.Effect<unknown, never, Scope.Scope>
   <T extends TaskSet.Any>(taskSet: T, options: Options): Effect.Effect<WorkerExecutor<T>, never, Scope.Scope>
 } = <T extends TaskSet.Any>(source: Source<T>, options?: Options | ExecutorOptions) =>
   Effect.suspend(() => {
@@ -396,16 +406,22 @@ export const make: {
  * ```
  */
 export const layer: {
-  <T extends TaskSet.Any>(pool: WorkerPool.WorkerPool<T>, options?: ExecutorOptions): Layer.Layer<Identifier<T> | Current>
+  <T extends TaskSet.Any>(
+    pool: WorkerPool.WorkerPool<T>,
+    options?: ExecutorOptions
+  ): Layer.Layer<Identifier<T> | Current>
+  (taskSet: SpawnIsRequired): Layer.Layer<never>
   <T extends TaskSet.Any>(taskSet: T, options: Options): Layer.Layer<Identifier<T> | Current>
 } = <T extends TaskSet.Any>(
   source: Source<T>,
   options?: Options | ExecutorOptions
 ): Layer.Layer<Identifier<T> | Current> =>
-  Layer.effectContext(Effect.map(make(source as T, options as Options), (executor) =>
-    Context.make(service(executor.taskSet), executor).pipe(
-      Context.add(Current, executor as unknown as WorkerExecutor<Registered>)
-    )))
+  Layer.effectContext(
+    Effect.map(make(source as T, options as Options), (executor) =>
+      Context.make(service(executor.taskSet), executor).pipe(
+        Context.add(Current, executor as unknown as WorkerExecutor<Registered>)
+      ))
+  )
 
 /**
  * The body of {@link scoped}: an effect that may use the executor's service,
@@ -457,6 +473,7 @@ export const scoped: {
     body: Body<T, A, E, R>,
     options?: ExecutorOptions
   ): Effect.Effect<A, E | ExecutorError.TaskFailedError, Exclude<R, Identifier<T>>>
+  (taskSet: SpawnIsRequired, body: Body<any, any, any, any>): Effect.Effect<unknown, unknown, unknown>
   <T extends TaskSet.Any, A, E, R>(
     taskSet: T,
     body: Body<T, A, E, R>,
@@ -494,12 +511,15 @@ export const scoped: {
  * @example
  * ```ts
  * import { Effect } from "effect"
+ * import { Worker } from "node:worker_threads"
  * import { Task } from "@taskscope/executor"
  * import { WorkerExecutor } from "@taskscope/node"
- * import { tasks } from "./tasks.ts"
+ * import { tasks } from "./tasks.ts" // which registers `tasks` (see Register)
+ *
+ * const spawn = () => new Worker(new URL("./worker.ts", import.meta.url))
  *
  * const program = Effect.gen(function*() {
- *   const a = yield* WorkerExecutor.submit("fib", 30, { name: "fib(30)" }) // with tasks registered
+ *   const a = yield* WorkerExecutor.submit("fib", 30, { name: "fib(30)" })
  *   const b = yield* WorkerExecutor.submit(tasks, "fib", 31)
  *   return (yield* Task.join(a)) + (yield* Task.join(b))
  * }).pipe(Effect.provide(WorkerExecutor.layer(tasks, { spawn })))

@@ -163,7 +163,6 @@ interface Codec {
   readonly decodeError: (value: unknown) => Effect.Effect<unknown, Schema.SchemaError>
 }
 
-
 /** The effect of one call: encode, run on a thread, decode, type the failures. */
 const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
   const codecs = new Map<string, Codec>()

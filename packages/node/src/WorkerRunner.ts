@@ -131,7 +131,9 @@ export const make = <T extends TaskSet.Any>(
     /** What went wrong in a Schema step: its error's message, or what its code threw. */
     const schemaProblem = (cause: Cause.Cause<Schema.SchemaError>): string => {
       const error = Cause.findErrorOption(cause)
-      return error._tag === "Some" ? error.value.message : `its transformation threw ${describeValue(Cause.squash(cause))}`
+      return error._tag === "Some"
+        ? error.value.message
+        : `its transformation threw ${describeValue(Cause.squash(cause))}`
     }
 
     const failOrDie = (id: number, codec: Codecs, thrown: unknown): Effect.Effect<void> =>
@@ -164,9 +166,10 @@ export const make = <T extends TaskSet.Any>(
               resume(Effect.succeed(Exit.fail(thrown)))
             }
           }),
-          (exit) => Exit.isSuccess(exit)
-            ? encodeAndPost(id, Reply.Success, codec.encodeSuccess(exit.value), exit.value)
-            : failOrDie(id, codec, Cause.squash(exit.cause))
+          (exit) =>
+            Exit.isSuccess(exit)
+              ? encodeAndPost(id, Reply.Success, codec.encodeSuccess(exit.value), exit.value)
+              : failOrDie(id, codec, Cause.squash(exit.cause))
         )
       }
       return encodeAndPost(id, Reply.Success, codec.encodeSuccess(out), out)

@@ -61,7 +61,8 @@ describe("WorkerError", () => {
     const payload = runnerCopy(Cause.fail(new Error("inner")))
     const error = new WorkerError.InvalidPayloadError({ task: "fib", payload, issue: "Expected number" })
     assert.match(error.message, /^Invalid payload for task "fib": \{.*\.\.\.: Expected number$/)
-    const crashed = replace(new WorkerError.WorkerCrashedError({ task: "fib", reason: "threw", cause: 1 }), "cause", payload)
+    const crashed = replace(new WorkerError.WorkerCrashedError({ task: "fib", reason: "threw", cause: 1 }), "cause",
+      payload)
     assert.strictEqual(crashed.message, "Task \"fib\" crashed its worker: threw")
   })
 

@@ -35,7 +35,8 @@ const quiet = { reraiseOnExit: false } as const
 const errorOf = <A, E>(exit: Exit.Exit<A, E>): E => {
   assert.isTrue(Exit.isFailure(exit), "expected a failure")
   const error = Cause.findErrorOption((exit as Exit.Failure<A, E>).cause)
-  assert.isTrue(error._tag === "Some", `expected a typed error, got ${Cause.pretty((exit as Exit.Failure<A, E>).cause)}`)
+  assert.isTrue(error._tag === "Some",
+    `expected a typed error, got ${Cause.pretty((exit as Exit.Failure<A, E>).cause)}`)
   return (error as { value: E }).value
 }
 
@@ -56,7 +57,8 @@ describe("WorkerExecutor", () => {
         Effect.all([
           Effect.flatMap(executor.submit("square", 12), Task.join),
           Effect.flatMap(executor.submit("later", 41), Task.join)
-        ]))
+        ])
+      )
       assert.strictEqual(square, 144)
       assert.strictEqual(later, 42)
       // the other forms: a body that uses the executor's service, and make on a shared pool
@@ -92,7 +94,8 @@ describe("WorkerExecutor", () => {
           const a = yield* executor.submit("spin", 150)
           const b = yield* executor.submit("spin", 150)
           return [yield* Task.join(a), yield* Task.join(b)] as const
-        }))
+        })
+      )
       // the intervals overlap: each started before the other ended
       assert.isTrue(a.start < b.end && b.start < a.end, `no overlap: ${JSON.stringify([a, b])}`)
     }))
@@ -111,7 +114,8 @@ describe("WorkerExecutor", () => {
           const after = yield* pool.stats
           const next = yield* Effect.flatMap(executor.submit("square", 3), Task.join)
           return [exit, next, after] as const
-        }))
+        })
+      )
       assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
       assert.strictEqual(after.terminated, before.terminated + 1)
       assert.strictEqual(after.threads, running.threads - 1, "the terminated thread is gone at once")
@@ -126,7 +130,8 @@ describe("WorkerExecutor", () => {
           const task = yield* executor.submit("spin", 60_000, { cancelOnExit: true })
           yield* eventually(Effect.map(pool.stats, (s) => s.busy === 1), "the spin is on a thread")
           return task
-        }))
+        })
+      )
       const exit = yield* Task.await(task)
       assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
       assert.strictEqual((yield* pool.stats).terminated, before.terminated + 1)
@@ -140,8 +145,13 @@ describe("WorkerExecutor", () => {
           Effect.gen(function*() {
             const other = yield* executor.submit("spin", 100)
             const crash = yield* executor.submit("exit", 7, quiet)
-            return [yield* Task.await(crash), yield* Task.join(other), yield* Effect.flatMap(executor.submit("square", 5), Task.join)] as const
-          }))
+            return [
+              yield* Task.await(crash),
+              yield* Task.join(other),
+              yield* Effect.flatMap(executor.submit("square", 5), Task.join)
+            ] as const
+          })
+        )
         const error = errorOf(crash)
         assert.instanceOf(error, WorkerError.WorkerCrashedError)
         assert.strictEqual(error._tag === "WorkerCrashedError" && error.task, "exit")
@@ -154,7 +164,9 @@ describe("WorkerExecutor", () => {
 
     it.live("an uncaught error in a worker fails only its task", () =>
       Effect.gen(function*() {
-        const exit = yield* onPool((executor) => Effect.flatMap(executor.submit("throwsLater", "kaboom", quiet), Task.await))
+        const exit = yield* onPool((executor) =>
+          Effect.flatMap(executor.submit("throwsLater", "kaboom", quiet), Task.await)
+        )
         const error = errorOf(exit)
         assert.instanceOf(error, WorkerError.WorkerCrashedError)
         assert.include(error.message, "throwsLater")
@@ -165,7 +177,9 @@ describe("WorkerExecutor", () => {
       Effect.gen(function*() {
         yield* pool.prestart
         const before = yield* pool.stats
-        const exit = yield* onPool((executor) => Effect.flatMap(executor.submit("throws", "bad input", quiet), Task.await))
+        const exit = yield* onPool((executor) =>
+          Effect.flatMap(executor.submit("throws", "bad input", quiet), Task.await)
+        )
         const error = errorOf(exit) as WorkerError.WorkerCrashedError
         assert.instanceOf(error, WorkerError.WorkerCrashedError)
         assert.include(error.message, "throws")
@@ -219,7 +233,8 @@ describe("WorkerExecutor", () => {
           Effect.all([
             Effect.flatMap(executor.submit("work", { _tag: "Fail", ms: 0, message: "no" }, quiet), Task.await),
             Effect.flatMap(executor.submit("effectFail", "nope", quiet), Task.await)
-          ]))
+          ])
+        )
         assert.deepStrictEqual(errorOf(thrown), new WorkFailed({ message: "no" }))
         assert.instanceOf(errorOf(failed), WorkFailed)
       }))
@@ -230,7 +245,8 @@ describe("WorkerExecutor", () => {
           Effect.all([
             Effect.flatMap(executor.submit("square", "seven" as unknown as number, quiet), Task.await),
             Effect.flatMap(executor.submit("square", 7), Task.join)
-          ]))
+          ])
+        )
         const error = errorOf(bad)
         assert.instanceOf(error, WorkerError.InvalidPayloadError)
         assert.include(error.message, "\"square\"")
@@ -241,7 +257,11 @@ describe("WorkerExecutor", () => {
     it.live("an unknown task name from untyped code is a typed error", () =>
       Effect.gen(function*() {
         const exit = yield* onPool((executor) => {
-          const untyped = executor.submit as (task: string, payload: unknown, options?: typeof quiet) => ReturnType<typeof executor.submit>
+          const untyped = executor.submit as (
+            task: string,
+            payload: unknown,
+            options?: typeof quiet
+          ) => ReturnType<typeof executor.submit>
           return Effect.flatMap(untyped("cube", 3, quiet), Task.await)
         })
         const error = errorOf(exit)
@@ -253,7 +273,11 @@ describe("WorkerExecutor", () => {
     it.live("a task name that is not even printable is a typed error, not a TypeError", () =>
       Effect.gen(function*() {
         const exit = yield* onPool((executor) => {
-          const untyped = executor.submit as (task: unknown, payload: unknown, options?: typeof quiet) => ReturnType<typeof executor.submit>
+          const untyped = executor.submit as (
+            task: unknown,
+            payload: unknown,
+            options?: typeof quiet
+          ) => ReturnType<typeof executor.submit>
           return Effect.flatMap(untyped(Object.create(null), 3, quiet), Task.await)
         })
         assert.instanceOf(errorOf(exit), WorkerError.UnknownTaskError)
@@ -281,7 +305,8 @@ describe("WorkerExecutor", () => {
             Effect.flatMap(executor.submit("uncloneable", undefined, quiet), Task.await),
             Effect.flatMap(executor.submit("wrongResult", undefined, quiet), Task.await),
             Effect.flatMap(executor.submit("anything", { f: () => 1 }, quiet), Task.await)
-          ]))
+          ])
+        )
         const e1 = errorOf(uncloneable)
         assert.instanceOf(e1, WorkerError.InvalidResultError)
         assert.include(e1.message, "\"uncloneable\"")
@@ -301,7 +326,8 @@ describe("WorkerExecutor", () => {
           Effect.all([
             Effect.flatMap(executor.submit("throwingSchema", 1.5, quiet), Task.await),
             Effect.flatMap(executor.submit("throwingThen", 1, quiet), Task.await)
-          ]))
+          ])
+        )
         const e1 = errorOf(encoded)
         assert.instanceOf(e1, WorkerError.InvalidResultError)
         assert.include(e1.message, "threw RangeError")
@@ -332,7 +358,8 @@ describe("WorkerExecutor", () => {
         const exit = Effect.runSyncExit(
           Effect.scoped(WorkerExecutor.make(tasks, options as WorkerExecutor.Options))
         )
-        assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause), `expected a defect for ${JSON.stringify(options)}`)
+        assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause),
+          `expected a defect for ${JSON.stringify(options)}`)
         assert.include(String(Cause.squash((exit as Exit.Failure<unknown, unknown>).cause)), message)
       }
       const withPool = Effect.runSyncExit(Effect.scoped(
@@ -352,7 +379,9 @@ describe("WorkerExecutor", () => {
         expectTypeOf(executor.submit("square", 3)).toEqualTypeOf<
           Effect.Effect<Task.Task<number, WorkerError.WorkerTaskError>, ExecutorError.ExecutorClosedError>
         >()
-        expectTypeOf(executor.pool.call("square", 3)).toEqualTypeOf<Effect.Effect<number, WorkerError.WorkerTaskError>>()
+        expectTypeOf(executor.pool.call("square", 3)).toEqualTypeOf<
+          Effect.Effect<number, WorkerError.WorkerTaskError>
+        >()
       }
       void check // checked by the type check only: never run
     })

@@ -433,7 +433,9 @@ export class ExecutorCore {
     record.state = RUNNING
     let effect = record.effect!
     if (record.label !== undefined) {
-      effect = Effect.withSpan(Effect.annotateLogs(effect, "task", record.label), record.label, { captureStackTrace: false })
+      effect = Effect.withSpan(Effect.annotateLogs(effect, "task", record.label), record.label, {
+        captureStackTrace: false
+      })
     }
     const slot = this.scopes.acquire(record.context!)
     record.effect = undefined

@@ -22,11 +22,16 @@ export interface Config {
 
 export const makePoolConfig = (options: unknown): Config => {
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
-    throw new ExecutorError.InvalidArgumentError({ argument: "options", value: options, expected: "an object with at least `spawn`" })
+    throw new ExecutorError.InvalidArgumentError({
+      argument: "options",
+      value: options,
+      expected: "an object with at least `spawn`"
+    })
   }
   const o = options as Record<string, unknown>
   if (typeof o.spawn !== "function") {
-    throw new ExecutorError.InvalidArgumentError({ argument: "spawn",
+    throw new ExecutorError.InvalidArgumentError({
+      argument: "spawn",
       value: o.spawn,
       expected: "a function that returns a new worker_threads Worker"
     })
@@ -35,7 +40,8 @@ export const makePoolConfig = (options: unknown): Config => {
   if (o.maxConcurrency !== undefined) {
     const n = o.maxConcurrency
     if (typeof n !== "number" || !Number.isInteger(n) || n < 1) {
-      throw new ExecutorError.InvalidArgumentError({ argument: "maxConcurrency",
+      throw new ExecutorError.InvalidArgumentError({
+        argument: "maxConcurrency",
         value: n,
         expected: "an integer from 1 up (the number of threads)"
       })
@@ -47,7 +53,8 @@ export const makePoolConfig = (options: unknown): Config => {
     const decoded = Option.getOrUndefined(Duration.fromInput(o.idleTimeout as Duration.Input))
     const millis = decoded === undefined ? Number.NaN : Duration.toMillis(decoded)
     if (!(millis >= 0)) {
-      throw new ExecutorError.InvalidArgumentError({ argument: "idleTimeout",
+      throw new ExecutorError.InvalidArgumentError({
+        argument: "idleTimeout",
         value: o.idleTimeout,
         expected: "a non-negative duration (milliseconds, or e.g. \"30 seconds\")"
       })
@@ -56,7 +63,8 @@ export const makePoolConfig = (options: unknown): Config => {
   }
   const mode = o.onInterruptRunning ?? "terminate"
   if (mode !== "terminate" && mode !== "wait") {
-    throw new ExecutorError.InvalidArgumentError({ argument: "onInterruptRunning",
+    throw new ExecutorError.InvalidArgumentError({
+      argument: "onInterruptRunning",
       value: mode,
       expected: "\"terminate\" or \"wait\""
     })
@@ -72,6 +80,10 @@ export const invalid = (argument: string, value: unknown, expected: string): nev
 /** Checks that `taskSet` is a task set. */
 export const checkTaskSet = (taskSet: unknown): void => {
   if (!isTaskSet(taskSet)) {
-    throw new ExecutorError.InvalidArgumentError({ argument: "taskSet", value: taskSet, expected: "a TaskSet (TaskSet.make)" })
+    throw new ExecutorError.InvalidArgumentError({
+      argument: "taskSet",
+      value: taskSet,
+      expected: "a TaskSet (TaskSet.make)"
+    })
   }
 }

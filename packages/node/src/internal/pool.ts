@@ -51,7 +51,6 @@ export interface Options {
   readonly onInterruptRunning: "terminate" | "wait"
 }
 
-
 export interface Pool {
   /** Runs one request on a thread; interruption follows `onInterruptRunning`. */
   readonly execute: (
@@ -302,7 +301,12 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           return Effect.succeed(ready)
         }
         if (closing) {
-          return Effect.succeed<Crash>({ _tag: "Crash", phase: "closed", reason: "the pool is closed", cause: undefined })
+          return Effect.succeed<Crash>({
+            _tag: "Crash",
+            phase: "closed",
+            reason: "the pool is closed",
+            cause: undefined
+          })
         }
         if (threads.size < options.maxConcurrency) {
           const thread = spawn()
@@ -316,8 +320,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
                 t.state = "busy"
                 return Effect.succeed(t)
               }
-              return Effect.flatMap(Fiber.await(thread.fiber!), (exit) =>
-                Effect.succeed<Crash>({ _tag: "Crash", phase: "start", ...crashOf(exit) }))
+              return Effect.flatMap(Fiber.await(thread.fiber!),
+                (exit) => Effect.succeed<Crash>({ _tag: "Crash", phase: "start", ...crashOf(exit) }))
             })
           )
         }

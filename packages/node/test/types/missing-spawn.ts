@@ -1,0 +1,30 @@
+// Compiled by test/TypeErrors.test.ts, not by the workspace's type check: each line marked
+// `// error:` must fail to compile with an error that names what the marker says.
+import { WorkerExecutor, WorkerPool } from "@taskscope/node"
+import { Effect } from "effect"
+import { Worker } from "node:worker_threads"
+import { tasks } from "../fixtures/tasks.ts"
+
+const spawn = () => new Worker(new URL("../fixtures/worker.ts", import.meta.url))
+
+export const noOptions = [
+  WorkerExecutor.make(tasks), // error: spawn
+  WorkerExecutor.layer(tasks), // error: spawn
+  WorkerExecutor.scoped(tasks, () => Effect.void) // error: spawn
+]
+
+export const optionsWithoutSpawn = [
+  WorkerExecutor.make(tasks, { maxConcurrency: 2 }), // error: spawn
+  WorkerExecutor.layer(tasks, { maxConcurrency: 2 }), // error: spawn
+  WorkerExecutor.scoped(tasks, () => Effect.void, { maxConcurrency: 2 }), // error: spawn
+  WorkerPool.make(tasks, { maxConcurrency: 2 }) // error: spawn
+]
+
+export const fine = [
+  WorkerExecutor.make(tasks, { spawn }),
+  WorkerExecutor.layer(tasks, { spawn, maxConcurrency: 2 }),
+  WorkerExecutor.scoped(tasks, (executor) => executor.submit("square", 3), { spawn }),
+  Effect.scoped(Effect.flatMap(WorkerPool.make(tasks, { spawn }), (pool) => WorkerExecutor.make(pool)))
+]
+
+export const wrongTask = WorkerExecutor.scoped(tasks, (executor) => executor.submit("sqare", 3), { spawn }) // error: sqare

@@ -1,0 +1,254 @@
+#!/usr/bin/env node
+// The consumer test: taskscope as a user gets it from the registry.
+//
+// It builds and packs every published package with pnpm (as `pnpm publish`
+// would), installs the tarballs with npm into a fresh project in the system's
+// temporary folder (outside the workspace: nothing of it can leak in),
+// checks the installed manifests (real version ranges, `exports` into dist/),
+// and there:
+//   (a) runs a plain-JS ESM program using BackgroundExecutor.scoped with the
+//       machine's own Node and with the toolchain's Node 24;
+//   (b) type-checks a strict TypeScript consumer (skipLibCheck off) with
+//       moduleResolution nodenext and with bundler;
+//   (c) runs a WorkerExecutor program whose worker entry is a plain .js file
+//       importing @taskscope/node/WorkerRunner from the installed package.
+// Each step is one counted check that fails with what the user would see.
+// The programs live in scripts/consumer/. npm reuses its cache, so only a
+// first run downloads effect & co. from the npm registry.
+//
+// `node scripts/consumer.mjs` runs it alone; `npm test` runs it with the rest.
+// TASKSCOPE_KEEP_CONSUMER=1 keeps the temporary project to look at.
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join, relative } from "node:path"
+import {
+  bin,
+  check,
+  CheckFailed,
+  exec,
+  execAsync,
+  isMain,
+  pnpmBinary,
+  publishedPackages,
+  readJson,
+  root,
+  succeed,
+  summarize
+} from "./lib/checks.mjs"
+
+/** What a tarball may hold: the manifest, README, LICENSE, dist/ and src/ (for the source maps). */
+const allowedInTarball = (path) =>
+  path === "package.json" || path === "README.md" || path === "LICENSE" || path.startsWith("dist/") ||
+  path.startsWith("src/")
+
+/** Every file an `exports` map points at, with the condition that leads there. */
+const exportTargets = (exports, trail = []) => {
+  if (typeof exports === "string") return [{ trail: trail.join(" > "), target: exports }]
+  if (exports === null || typeof exports !== "object") return []
+  return Object.entries(exports).flatMap(([key, value]) => exportTargets(value, [...trail, key]))
+}
+
+/** The Nodes to run on: the machine's own (bootstrap passes it on) and the toolchain's. */
+const nodes = () => {
+  const toolchainNode = join(root, ".toolchain", "node_modules", ".bin", "node")
+  const candidates = [
+    { role: "the machine's Node", path: process.env.TASKSCOPE_MACHINE_NODE ?? process.execPath },
+    { role: "the toolchain's Node", path: existsSync(toolchainNode) ? toolchainNode : process.execPath }
+  ]
+  const seen = new Set()
+  return candidates.flatMap((node) => {
+    const real = realpathSync(node.path)
+    if (seen.has(real)) return []
+    seen.add(real)
+    const version = exec(node.path, ["--version"]).stdout.trim()
+    return [{ ...node, version, major: Number(version.replace(/^v/, "").split(".")[0]) }]
+  })
+}
+
+const expectOutput = (result, expected, what) => {
+  succeed(result, what)
+  const last = result.stdout.trim().split("\n").at(-1)
+  if (last !== expected) {
+    throw new CheckFailed(
+      `${what} printed ${JSON.stringify(last)}, expected ${JSON.stringify(expected)}:\n${result.output}`
+    )
+  }
+}
+
+const RESOLUTIONS = ["nodenext", "bundler"]
+
+/** Starts tsc on app.ts, strict and with skipLibCheck off, with `moduleResolution` `resolution`. */
+const typeCheck = (project, resolution) => {
+  const config = `tsconfig.${resolution}.json`
+  writeFileSync(
+    join(project, config),
+    JSON.stringify({
+      compilerOptions: {
+        strict: true,
+        exactOptionalPropertyTypes: true,
+        noUncheckedIndexedAccess: true,
+        skipLibCheck: false,
+        noEmit: true,
+        // no `lib`: the default for the target includes DOM, which effect's own declarations need
+        target: "ES2023",
+        module: resolution === "nodenext" ? "NodeNext" : "ESNext",
+        moduleResolution: resolution,
+        types: ["node"]
+      },
+      files: ["app.ts"]
+    })
+  )
+  return execAsync(bin("tsc"), ["-p", config], { cwd: project })
+}
+
+export const runConsumer = async () => {
+  const project = mkdtempSync(join(tmpdir(), "taskscope-consumer-"))
+  const tarballs = join(project, "tarballs")
+  const packages = publishedPackages()
+  const failedSteps = new Set()
+  const results = []
+  // a step that needs an earlier one fails at once, naming it
+  const step = async (name, needs, body) => {
+    const missing = needs.filter((need) => failedSteps.has(need))
+    const result = await check(name, () => {
+      if (missing.length > 0) throw new CheckFailed(`not run: ${missing.join(", ")} failed`)
+      return body()
+    })
+    if (!result.ok) failedSteps.add(name)
+    results.push(result)
+  }
+
+  const PACK = "consumer: build and pack " + packages.map((pkg) => pkg.manifest.name).join(", ")
+  const INSTALL = "consumer: npm install the tarballs into a fresh project"
+  try {
+    await step(PACK, [], () => {
+      mkdirSync(tarballs)
+      for (const { dir, manifest } of packages) {
+        // prepack builds dist/ first; --json lists what the tarball holds
+        const packed = succeed(
+          exec(pnpmBinary(), ["pack", "--json", "--pack-destination", tarballs], { cwd: dir }),
+          `pnpm pack in ${relative(root, dir)}`
+        )
+        const listing = JSON.parse(packed.stdout.slice(packed.stdout.indexOf("{")))
+        const files = listing.files.map((file) => file.path)
+        const stray = files.filter((path) => !allowedInTarball(path))
+        if (stray.length > 0) {
+          throw new CheckFailed(`${manifest.name}'s tarball holds more than it should: ${stray.join(", ")}`)
+        }
+        for (const needed of ["README.md", "LICENSE", "package.json"]) {
+          if (!files.includes(needed)) throw new CheckFailed(`${manifest.name}'s tarball has no ${needed}`)
+        }
+      }
+    })
+
+    await step(INSTALL, [PACK], () => {
+      const devVersion = (name) => {
+        for (const { manifest } of packages) if (manifest.devDependencies?.[name]) return manifest.devDependencies[name]
+        throw new CheckFailed(`no package of the workspace has ${name} as a dev dependency`)
+      }
+      const dependencies = Object.fromEntries(
+        readdirSync(tarballs).map((file) => {
+          const pkg = packages.find(({ manifest }) =>
+            file.startsWith(`${manifest.name.replace("@", "").replace("/", "-")}-${manifest.version}`)
+          )
+          return [pkg.manifest.name, `file:${join(tarballs, file)}`]
+        })
+      )
+      const typesNode = readJson(join(root, "node_modules", "@types", "node", "package.json")).version
+      writeFileSync(
+        join(project, "package.json"),
+        JSON.stringify(
+          {
+            name: "taskscope-consumer",
+            private: true,
+            type: "module",
+            dependencies: {
+              ...dependencies,
+              effect: devVersion("effect"),
+              "@effect/platform-node": devVersion("@effect/platform-node"),
+              "@types/node": typesNode
+            }
+          },
+          null,
+          2
+        )
+      )
+      succeed(
+        exec(
+          process.platform === "win32" ? "npm.cmd" : "npm",
+          ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error", "--no-update-notifier"],
+          { cwd: project, shell: process.platform === "win32" }
+        ),
+        `npm install in ${project}`
+      )
+      cpSync(join(root, "scripts", "consumer"), project, { recursive: true })
+    })
+
+    // what npm installed is what the registry would serve: check the manifests (the programs below
+    // run all the same, to show what a user of a wrong manifest would see)
+    await step("consumer: the installed manifests carry real ranges and export dist/", [INSTALL], () => {
+      const problems = []
+      for (const { manifest } of packages) {
+        const installedDir = join(project, "node_modules", ...manifest.name.split("/"))
+        const installed = readJson(join(installedDir, "package.json"))
+        if (JSON.stringify(installed).includes("workspace:")) {
+          problems.push(`${manifest.name}'s packed manifest still says workspace:`)
+        }
+        for (const { target, trail } of exportTargets(installed.exports)) {
+          if (target === "./package.json") continue
+          if (!target.startsWith("./dist/")) {
+            problems.push(`${manifest.name}'s exports ${trail} points at ${target}, not at dist/`)
+          } else if (!existsSync(join(installedDir, target))) {
+            problems.push(`${manifest.name}'s exports ${trail} points at ${target}, which the tarball lacks`)
+          }
+        }
+      }
+      if (problems.length > 0) throw new CheckFailed(problems.join("\n"))
+    })
+
+    for (const node of nodes()) {
+      await step(
+        `consumer: plain-JS BackgroundExecutor program on ${node.role} (${node.version})`,
+        [INSTALL],
+        () =>
+          expectOutput(
+            exec(node.path, ["executor.mjs"], { cwd: project }),
+            JSON.stringify({ pages: ["<html>/a</html>", "<html>/b</html>", "<html>/c</html>"], submitted: 4 }),
+            `node ${node.version} executor.mjs`
+          )
+      )
+    }
+
+    // both type checks at once: they are independent
+    const typeChecks = new Map(
+      failedSteps.has(INSTALL) ? [] : RESOLUTIONS.map((resolution) => [resolution, typeCheck(project, resolution)])
+    )
+    for (const resolution of RESOLUTIONS) {
+      await step(`consumer: strict TypeScript type check, moduleResolution ${resolution}`, [INSTALL], async () => {
+        succeed(await typeChecks.get(resolution), `tsc -p tsconfig.${resolution}.json`)
+      })
+    }
+
+    const workerNode = nodes().findLast((node) => node.major >= 22)
+    await step(
+      `consumer: WorkerExecutor program with a plain .js worker entry (${workerNode?.version ?? "no Node >= 22"})`,
+      [INSTALL],
+      () => {
+        if (workerNode === undefined) throw new CheckFailed("no Node >= 22.19 to run @taskscope/node on")
+        expectOutput(
+          exec(workerNode.path, ["worker-main.mjs"], { cwd: project }),
+          JSON.stringify([55, 6765, 832040]),
+          `node ${workerNode.version} worker-main.mjs`
+        )
+      }
+    )
+  } finally {
+    if (process.env.TASKSCOPE_KEEP_CONSUMER) console.log(`consumer project kept in ${project}`)
+    else rmSync(project, { recursive: true, force: true })
+  }
+  return results
+}
+
+if (isMain(import.meta)) {
+  process.exit(summarize(await runConsumer()))
+}
