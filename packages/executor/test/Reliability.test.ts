@@ -335,6 +335,53 @@ describe("reliability", () => {
         assert.deepStrictEqual(log, ["task's scope closed"])
       }))
 
+    it.effect("a finalizer of a task that dies turns the task's success into that defect", () =>
+      Effect.gen(function*() {
+        const exit = yield* Effect.exit(BackgroundExecutor.scoped(
+          BackgroundExecutor.submit(
+            Effect.as(Effect.addFinalizer(() => Effect.die("finalizer broke")), "value"),
+            { name: "leaky" }
+          ).pipe(Effect.flatMap(Task.await))
+        ))
+        const taskExit = (exit as Exit.Failure<unknown, ExecutorError.TaskFailedError>).cause
+        const error = taskFailureOf(exit)
+        assert.isDefined(error, String(taskExit))
+        assert.strictEqual(error!.taskName, "leaky")
+        assert.strictEqual(Cause.squash(error!.cause), "finalizer broke")
+      }))
+
+    it.effect("scopes reused across tasks never carry one task's finalizers into the next", () =>
+      Effect.gen(function*() {
+        const log: Array<string> = []
+        yield* BackgroundExecutor.scoped((executor) =>
+          Effect.gen(function*() {
+            for (let i = 0; i < 5; i++) {
+              const task = yield* executor.submit(Effect.gen(function*() {
+                // every other task registers a finalizer and removes it again by closing a child scope
+                if (i % 2 === 0) {
+                  yield* Effect.scoped(Effect.addFinalizer(() => Effect.sync(() => log.push(`inner ${i}`))))
+                } else {
+                  yield* Effect.addFinalizer(() => Effect.sync(() => log.push(`task ${i}`)))
+                }
+                log.push(`ran ${i}`)
+              }))
+              yield* Task.join(task)
+            }
+          }), { maxConcurrency: 1 })
+        assert.deepStrictEqual(log, [
+          "inner 0",
+          "ran 0",
+          "ran 1",
+          "task 1",
+          "inner 2",
+          "ran 2",
+          "ran 3",
+          "task 3",
+          "inner 4",
+          "ran 4"
+        ])
+      }))
+
     it("a task that needs a Scope can be submitted where there is none", async () => {
       const log: Array<string> = []
       const program = BackgroundExecutor.scoped(

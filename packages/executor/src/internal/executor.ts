@@ -468,7 +468,12 @@ export class ExecutorCore {
     record.slot = undefined
     const finalizers = this.scopes.release(slot, exit)
     if (finalizers === undefined) return this.finish(record, exit)
-    const closer = Effect.runForkWith(slot.context)(Effect.uninterruptible(finalizers))
+    let closer: Fiber.Fiber<void>
+    try {
+      closer = Effect.runForkWith(slot.context)(Effect.uninterruptible(finalizers))
+    } catch (error) {
+      return this.finish(record, Exit.die(error)) // as in `fork`: the counters must stay right
+    }
     const done = (closed: Exit.Exit<void>) =>
       this.finish(
         record,
