@@ -77,8 +77,19 @@ const expectOutput = (result, expected, what) => {
 
 const RESOLUTIONS = ["nodenext", "bundler"]
 
-/** Starts tsc on app.ts, strict and with skipLibCheck off, with `moduleResolution` `resolution`. */
-const typeCheck = (project, resolution) => {
+/**
+ * The declarations are checked with the workspace's TypeScript (7) and with
+ * this older one, which many users are still on: a `.d.ts` that only a newer
+ * compiler reads would break them.
+ */
+const OLDEST_TYPESCRIPT = "5.9.3"
+
+/**
+ * Starts tsc (the workspace's, or the consumer project's own when `tsc` is
+ * given) on app.ts, strict and with skipLibCheck off, with `moduleResolution`
+ * `resolution`.
+ */
+const typeCheck = (project, resolution, tsc = bin("tsc")) => {
   const config = `tsconfig.${resolution}.json`
   writeFileSync(
     join(project, config),
@@ -98,7 +109,7 @@ const typeCheck = (project, resolution) => {
       files: ["app.ts"]
     })
   )
-  return execAsync(bin("tsc"), ["-p", config], { cwd: project })
+  return execAsync(tsc, ["-p", config], { cwd: project })
 }
 
 export const runConsumer = async () => {
@@ -166,7 +177,8 @@ export const runConsumer = async () => {
               ...dependencies,
               effect: devVersion("effect"),
               "@effect/platform-node": devVersion("@effect/platform-node"),
-              "@types/node": typesNode
+              "@types/node": typesNode,
+              typescript: OLDEST_TYPESCRIPT
             }
           },
           null,
@@ -220,14 +232,25 @@ export const runConsumer = async () => {
     }
 
     // both type checks at once: they are independent
+    const oldestTsc = join(project, "node_modules", ".bin", process.platform === "win32" ? "tsc.cmd" : "tsc")
     const typeChecks = new Map(
-      failedSteps.has(INSTALL) ? [] : RESOLUTIONS.map((resolution) => [resolution, typeCheck(project, resolution)])
+      failedSteps.has(INSTALL) ? [] : [
+        ...RESOLUTIONS.map((resolution) => [resolution, typeCheck(project, resolution)]),
+        ["oldest", typeCheck(project, "nodenext", oldestTsc)]
+      ]
     )
     for (const resolution of RESOLUTIONS) {
       await step(`consumer: strict TypeScript type check, moduleResolution ${resolution}`, [INSTALL], async () => {
         succeed(await typeChecks.get(resolution), `tsc -p tsconfig.${resolution}.json`)
       })
     }
+    await step(
+      `consumer: strict TypeScript ${OLDEST_TYPESCRIPT} type check, moduleResolution nodenext`,
+      [INSTALL],
+      async () => {
+        succeed(await typeChecks.get("oldest"), `TypeScript ${OLDEST_TYPESCRIPT}: tsc -p tsconfig.nodenext.json`)
+      }
+    )
 
     const workerNode = nodes().findLast((node) => node.major >= 22)
     await step(
