@@ -29,8 +29,12 @@ const effectTask = (w: WorkloadId, counter: Counter): Effect.Effect<void> => {
   return Effect.never
 }
 
-/** taskscope, optionally with `maxQueue`. */
-export const taskscope = (maxQueue?: number): RunWorkload => (w, n, counter, hooks) => {
+/** taskscope, optionally with `maxQueue`, or another revision's `BackgroundExecutor` module. */
+export const taskscope = (
+  maxQueue?: number,
+  Executor: typeof BackgroundExecutor = BackgroundExecutor
+): RunWorkload =>
+(w, n, counter, hooks) => {
   // with maxQueue, held tasks would suspend submit forever: in "memory" its tasks are I/O-like
   const task = effectTask(maxQueue !== undefined && w === "memory" ? "suspend" : w, counter)
   // options only where the workload needs them, as a user would write it
@@ -39,7 +43,7 @@ export const taskscope = (maxQueue?: number): RunWorkload => (w, n, counter, hoo
     ? { maxConcurrency: CONCURRENCY }
     : { maxConcurrency: CONCURRENCY, maxQueue }
   return Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-    const executor = yield* BackgroundExecutor.make(options)
+    const executor = yield* Executor.make(options)
     for (let i = 0; i < n; i++) yield* executor.submit(task, submitOptions)
     hooks.submitted()
     if (w !== "close") yield* executor.awaitIdle

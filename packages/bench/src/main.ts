@@ -1,12 +1,14 @@
 /**
- * `pnpm bench [--quick] [--runs N] [--peers a,b] [--timeout S] [--out DIR] [--no-write]`
+ * `pnpm bench [--quick] [--runs N] [--peers a,b] [--baseline REF] [--timeout S] [--out DIR] [--no-write]`
  * runs the suite and writes RESULTS.md, chart.svg and the raw results.json
  * (default: docs/bench at the workspace root). `--from FILE` renders the
  * report again from a results.json without running anything;
- * `--profile PEER:WORKLOAD:N` profiles one child instead.
+ * `--profile PEER:WORKLOAD:N` profiles one child instead. `--baseline REF`
+ * adds the executor as it is at git revision REF as one more peer, so that a
+ * change is compared with what it changes in the same run.
  */
 import { spawnSync } from "node:child_process"
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { cpus, loadavg, release, totalmem, type } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -21,6 +23,7 @@ const options = {
   quick: { type: "boolean", default: false },
   runs: { type: "string" },
   peers: { type: "string", default: "" },
+  baseline: { type: "string" },
   timeout: { type: "string", default: "120" },
   out: { type: "string", default: fileURLToPath(new URL("../../../docs/bench", import.meta.url)) },
   "no-write": { type: "boolean", default: false },
@@ -88,7 +91,36 @@ if (unknown.length > 0) {
   throw new Error(`unknown peers: ${unknown.join(", ")}; known: ${PEERS.map((p) => p.id).join(", ")}`)
 }
 
-const plan: Plan = { runs, quick: values.quick, peers, timeoutMs: Number(values.timeout) * 1000, python: hasPython }
+/**
+ * Extracts `packages/executor/src` at git revision `ref` into a folder of this
+ * package (so that it resolves the same `effect`), for the baseline peer.
+ */
+const extractBaseline = (ref: string): NonNullable<Plan["baseline"]> => {
+  const git = (args: ReadonlyArray<string>) => {
+    const result = spawnSync("git", args, { cwd: fileURLToPath(new URL("../../..", import.meta.url)) })
+    if (result.status !== 0) throw new Error(`--baseline ${ref}: git ${args.join(" ")} failed: ${result.stderr}`)
+    return result.stdout
+  }
+  const commit = git(["rev-parse", "--verify", `${ref}^{commit}`]).toString().trim()
+  const dir = fileURLToPath(new URL(`../.baseline/${commit}`, import.meta.url))
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  const tar = spawnSync("tar", ["-x", "-C", dir, "--strip-components=3"], {
+    input: git(["archive", commit, "packages/executor/src"])
+  })
+  if (tar.status !== 0) throw new Error(`--baseline ${ref}: could not extract the sources: ${tar.stderr}`)
+  process.env.TASKSCOPE_BASELINE_DIR = dir // the children inherit it
+  return { ref, commit, dir }
+}
+
+const plan: Plan = {
+  runs,
+  quick: values.quick,
+  peers,
+  timeoutMs: Number(values.timeout) * 1000,
+  python: hasPython,
+  baseline: values.baseline === undefined ? undefined : extractBaseline(values.baseline)
+}
 const started = Date.now()
 const results = await runPlan(plan, (line) => console.error(line))
 const finished: Machine = {

@@ -40,9 +40,22 @@ export const TASKSCOPE = "taskscope"
 const QUADRATIC = "Effect 4.1's Semaphore scans its whole waiter set on every take and copies it on every " +
   "release: quadratic once tasks queue"
 
+/**
+ * The id of taskscope at another git revision (`--baseline REF`): the same
+ * workloads in the same run, to tell what a change costs on a busy machine.
+ * Its sources are read from the folder in `TASKSCOPE_BASELINE_DIR`.
+ */
+export const TASKSCOPE_BASELINE = "taskscope-baseline"
+
 /** Every peer, in report order. */
 export const PEERS: ReadonlyArray<Peer> = [
   { id: TASKSCOPE, label: "taskscope", runtime: "node" },
+  {
+    id: TASKSCOPE_BASELINE,
+    label: "taskscope (baseline)",
+    runtime: "node",
+    note: "the executor at the revision given by --baseline (see the plan line), run in the same children and order"
+  },
   {
     id: "taskscope-maxqueue",
     label: "taskscope maxQueue=1000",
@@ -112,11 +125,21 @@ export const peer = (id: string): Peer => {
   return found
 }
 
+/** The baseline's `BackgroundExecutor` module, from `TASKSCOPE_BASELINE_DIR`. */
+const loadBaseline = async (): Promise<typeof import("@taskscope/executor").BackgroundExecutor> => {
+  const dir = process.env.TASKSCOPE_BASELINE_DIR
+  if (dir === undefined) throw new Error(`${TASKSCOPE_BASELINE} needs TASKSCOPE_BASELINE_DIR (run with --baseline REF)`)
+  const { pathToFileURL } = await import("node:url")
+  return (await import(pathToFileURL(`${dir}/index.ts`).href)).BackgroundExecutor
+}
+
 /** Loads the in-process implementation of a node peer (only the libraries it needs). */
 export const loadRunner = async (id: string): Promise<RunWorkload> => {
   switch (id) {
     case TASKSCOPE:
       return (await import("./effect-peers.ts")).taskscope()
+    case TASKSCOPE_BASELINE:
+      return (await import("./effect-peers.ts")).taskscope(undefined, await loadBaseline())
     case "taskscope-maxqueue":
       return (await import("./effect-peers.ts")).taskscope(1000)
     case "forEach":

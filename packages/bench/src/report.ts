@@ -303,7 +303,11 @@ export const markdown = (r: Report): string => {
         }: median of ${r.plan.runs} run(s) per cell (at most ${LONG_RUNS} for 1e6 cells and python), every cell in a fresh process, peers interleaved; ${
           r.seconds.toFixed(0)
         } s in all`
-      ]
+      ],
+      ...(r.plan.baseline === undefined ? [] : [[
+        "baseline",
+        `taskscope (baseline) is the executor at ${r.plan.baseline.ref} (${r.plan.baseline.commit.slice(0, 10)})`
+      ] as [string, string]])
     ]),
     "",
     "Every peer runs at concurrency 100 with the same tasks. In each child a time workload first warms up",

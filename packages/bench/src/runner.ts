@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import type { Measurement } from "./child.ts"
-import { type Peer, PEERS } from "./peers.ts"
+import { type Peer, PEERS, TASKSCOPE_BASELINE } from "./peers.ts"
 import { type Workload, WORKLOADS } from "./workloads.ts"
 
 /** What to run. */
@@ -19,6 +19,11 @@ export interface Plan {
   readonly timeoutMs: number
   /** Whether python3 is on the machine. */
   readonly python: boolean
+  /**
+   * `--baseline REF`: the git revision whose executor sources run as the peer
+   * `taskscope-baseline`, and the folder they were extracted to.
+   */
+  readonly baseline?: { readonly ref: string; readonly commit: string; readonly dir: string } | undefined
 }
 
 /** The outcome of one (peer, workload, size) across all runs. */
@@ -37,7 +42,10 @@ export const sizesOf = (w: Workload, plan: Plan): ReadonlyArray<number> => (plan
 
 /** The peers of this plan. */
 export const peersOf = (plan: Plan): ReadonlyArray<Peer> =>
-  PEERS.filter((p) => plan.peers.length === 0 || plan.peers.includes(p.id))
+  PEERS.filter((p) =>
+    (p.id !== TASKSCOPE_BASELINE || plan.baseline !== undefined) &&
+    (plan.peers.length === 0 || plan.peers.includes(p.id) || p.id === TASKSCOPE_BASELINE)
+  )
 
 const childScript = fileURLToPath(new URL("./child.ts", import.meta.url))
 const pythonScript = fileURLToPath(new URL("./asyncio_peer.py", import.meta.url))
