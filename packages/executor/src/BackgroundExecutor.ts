@@ -317,7 +317,11 @@ export const scoped: {
         const effect = typeof body === "function" ? body(service) : body
         return Effect.flatMap(
           Effect.exit(restore(Effect.provideService(effect, BackgroundExecutor, service))),
-          (exit) => Effect.flatMap(executor.close, () => core.resolveExit(exit, executor.takeFailure()))
+          (exit) =>
+            Effect.flatMap(
+              Effect.andThen(executor.close, executor.finalFailure),
+              (failure) => core.resolveExit(exit, failure)
+            )
         )
       })
     )

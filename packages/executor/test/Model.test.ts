@@ -20,7 +20,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fc from "fast-check"
-import { check, scenario } from "./Model.ts"
+import { check, type Scenario, scenario } from "./Model.ts"
 
 // -----------------------------------------------------------------------------
 // the property
@@ -28,7 +28,48 @@ import { check, scenario } from "./Model.ts"
 
 const soak = Number(process.env.TASKSCOPE_SOAK ?? 0)
 
+/**
+ * Scenarios the fuzzer found, kept as regression tests (each failed before
+ * its fix): the counterexample, as fast-check printed it.
+ */
+const found: ReadonlyArray<readonly [string, Scenario]> = [
+  [
+    "a join that took a failure and was interrupted after the close put it back too late for the exit",
+    {
+      budget: 51,
+      maxConcurrency: Number.POSITIVE_INFINITY,
+      maxQueue: Number.POSITIVE_INFINITY,
+      owned: [
+        {
+          pad: 15,
+          task: { outcome: "fail", yields: 0, pad: 0, cancelOnExit: false, reraiseOnExit: true, nextTick: false }
+        },
+        {
+          pad: 4,
+          task: { outcome: "succeed", yields: 0, pad: 0, cancelOnExit: false, reraiseOnExit: true, nextTick: false }
+        }
+      ],
+      outside: [
+        { _tag: "AwaitTask", pad: 0, target: 0 },
+        { _tag: "AwaitTask", pad: 0, target: 0 },
+        { _tag: "AwaitTask", pad: 0, target: 0 },
+        { _tag: "InterruptJoiner", pad: 46, target: 0 },
+        { _tag: "Join", pad: 43 }
+      ],
+      tail: 0
+    }
+  ]
+]
+
 describe("model", () => {
+  for (const [name, s] of found) {
+    it.effect(`found by the fuzzer: ${name}`, () =>
+      Effect.gen(function*() {
+        const broken = yield* Effect.promise(() => Effect.runPromise(check(s)))
+        assert.isUndefined(broken, broken)
+      }))
+  }
+
   it.effect(
     "random tasks, outside submitters, interrupters and joiners under random scheduler budgets keep every promise",
     () =>

@@ -9,7 +9,7 @@
  * while queued is marked done and skipped when the queue reaches it.
  *
  * The exit rules (see the README) are implemented by {@link ExecutorCore.close}
- * and {@link ExecutorCore.takeFailure}, and combined with the owner's exit by
+ * and {@link ExecutorCore.finalFailure}, and combined with the owner's exit by
  * {@link resolveExit} (for `scoped`) and {@link finalize} (for scope
  * finalizers, which cannot fail with a typed error).
  *
@@ -301,6 +301,10 @@ export class ExecutorCore {
   private idleWaiters: Array<() => void> = []
   /** Fibers waiting in `close` for the last task to end. */
   private closeWaiters: Array<() => void> = []
+  /** Joins that took failures and have neither failed with them nor put them back yet. */
+  private handing = 0
+  /** Fibers waiting in `finalFailure` for those joins. */
+  private handingWaiters: Array<() => void> = []
   /** Submitters suspended by `maxQueue` (a Set keeps insertion order and deletes in O(1)). */
   private readonly queueWaiters = new Set<QueueWaiter>()
 
@@ -733,10 +737,20 @@ export class ExecutorCore {
    * Rule 4: the re-raisable failures not yet reported, as one error naming
    * the first in submission order; reported failures are not reported again.
    */
-  takeFailure(): TaskFailedError | undefined {
+  private takeFailure(): TaskFailedError | undefined {
     const records = this.takeFailures()
     return records === undefined ? undefined : toError(records)
   }
+
+  /**
+   * Rule 4 at the exit, once closed: waits for the joins that are handing
+   * failures over (they fail with them, or put them back if interrupted
+   * first), then takes what nobody reported.
+   */
+  readonly finalFailure: Effect.Effect<TaskFailedError | undefined> = Effect.callback((resume) => {
+    if (this.handing === 0) return resume(Exit.succeed(this.takeFailure()))
+    this.handingWaiters.push(() => resume(Exit.succeed(this.takeFailure())))
+  })
 
   /**
    * Waits like `awaitIdle`, then fails with the failures not yet reported.
@@ -751,6 +765,7 @@ export class ExecutorCore {
     const deliver = (resume: (effect: Effect.Effect<void, TaskFailedError>) => void) => {
       taken = this.takeFailures()
       if (taken === undefined) return resume(Effect.void)
+      this.handing++
       error = toError(taken)
       resume(Effect.fail(error))
     }
@@ -761,7 +776,12 @@ export class ExecutorCore {
       }),
       (exit) =>
         Effect.sync(() => {
-          if (taken !== undefined && !carries(exit, error)) this.failures.push(...taken)
+          if (taken === undefined) return
+          if (!carries(exit, error)) this.failures.push(...taken)
+          if (--this.handing > 0) return
+          const waiters = this.handingWaiters
+          this.handingWaiters = []
+          for (let i = 0; i < waiters.length; i++) wake(waiters[i]!, undefined)
         })
     )
   })
@@ -817,8 +837,7 @@ export const resolveExit = <A, E>(
  * error wins and the task failures are logged instead of raised.
  */
 export const finalize = (core: ExecutorCore, scopeExit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
-  Effect.flatMap(core.close, () => {
-    const failure = core.takeFailure()
+  Effect.flatMap(Effect.andThen(core.close, core.finalFailure), (failure) => {
     if (failure === undefined) return Effect.void
     if (Exit.isFailure(scopeExit) && !Cause.hasInterruptsOnly(scopeExit.cause)) return logUnraised(failure)
     return Effect.die(failure)
