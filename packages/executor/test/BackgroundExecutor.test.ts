@@ -302,7 +302,7 @@ describe("BackgroundExecutor", () => {
           yield* BackgroundExecutor.submit(Effect.never, { cancelOnExit: true })
           return yield* BackgroundExecutor.stats
         }), { maxConcurrency: 1 })
-        assert.deepStrictEqual(stats, { submitted: 4, queued: 1, running: 1, succeeded: 1, failed: 1, interrupted: 0 })
+        assert.deepStrictEqual(stats, { submitted: 4, queued: 1, running: 1, succeeded: 1, failed: 1, interrupted: 0, timedOut: 0 })
       }))
   })
 })

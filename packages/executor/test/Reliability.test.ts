@@ -161,7 +161,7 @@ describe("reliability", () => {
         )
         assert.isTrue(Exit.isSuccess(exit), String(exit))
         const stats = (exit as Exit.Success<BackgroundExecutor.Stats>).value
-        assert.deepStrictEqual(stats, { submitted: 5000, queued: 0, running: 0, succeeded: 5000, failed: 0, interrupted: 0 })
+        assert.deepStrictEqual(stats, { submitted: 5000, queued: 0, running: 0, succeeded: 5000, failed: 0, interrupted: 0, timedOut: 0 })
       }))
 
     it.effect("tasks started from deep inside a start still start before their submitter suspends", () =>
