@@ -2,7 +2,7 @@
  * `timeout`, `startTimeout` and `deadline`: deadlines that stop the work,
  * driven by `TestClock`.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import { Cause, Duration, Effect, Exit, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import { BackgroundExecutor, ExecutorError, Task } from "../src/index.ts"
@@ -231,6 +231,29 @@ describe("deadlines", () => {
         yield* TestClock.adjust(30)
         assert.strictEqual(Duration.toMillis(timeoutOf(yield* Task.await(task)).timeout), 30)
       })))
+  })
+
+  describe("types", () => {
+    it("a task's error type gains TaskTimeoutError exactly when a deadline option may be set", () => {
+      const check = (executor: BackgroundExecutor.Executor, options: BackgroundExecutor.SubmitOptions) =>
+        Effect.gen(function*() {
+          const plain = yield* executor.submit(Effect.fail("e" as const), { name: "plain", priority: 1 })
+          expectTypeOf(plain).toEqualTypeOf<Task.Task<never, "e">>()
+          const timed = yield* executor.submit(Effect.fail("e" as const), { timeout: 10 })
+          expectTypeOf(timed).toEqualTypeOf<Task.Task<never, "e" | ExecutorError.TaskTimeoutError>>()
+          const dated = yield* BackgroundExecutor.submit(Effect.succeed(1), { deadline: 0 })
+          expectTypeOf(dated).toEqualTypeOf<Task.Task<number, ExecutorError.TaskTimeoutError>>()
+          const unknown = yield* executor.submit(Effect.succeed(1), options)
+          expectTypeOf(unknown).toEqualTypeOf<Task.Task<number, ExecutorError.TaskTimeoutError>>()
+          const scopedPlain = BackgroundExecutor.scoped(Effect.void, { maxConcurrency: 1 })
+          expectTypeOf(scopedPlain).toEqualTypeOf<Effect.Effect<void, ExecutorError.TaskFailedError>>()
+          const scopedGrace = BackgroundExecutor.scoped(Effect.void, { closeTimeout: 5 })
+          expectTypeOf(scopedGrace).toEqualTypeOf<
+            Effect.Effect<void, ExecutorError.TaskFailedError | ExecutorError.CloseTimeoutError>
+          >()
+        })
+      assert.isFunction(check)
+    })
   })
 
   describe("interactions", () => {
