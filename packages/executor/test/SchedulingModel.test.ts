@@ -21,9 +21,9 @@ interface Spec {
   readonly interruptAt: number | undefined
 }
 
-const spec: fc.Arbitrary<Spec> = fc.record({
-  priority: fc.integer({ min: -2, max: 2 }),
-  key: fc.option(fc.constantFrom("a", "b", "c"), { nil: undefined }),
+const spec = (priorities: number, keys: ReadonlyArray<string>): fc.Arbitrary<Spec> => fc.record({
+  priority: fc.integer({ min: -priorities, max: priorities }),
+  key: fc.option(fc.constantFrom(...keys), { nil: undefined }),
   work: fc.integer({ min: 1, max: 6 }),
   timeout: fc.option(fc.integer({ min: 1, max: 8 }), { nil: undefined }),
   startTimeout: fc.option(fc.integer({ min: 0, max: 12 }), { nil: undefined }),
@@ -140,11 +140,23 @@ describe("scheduling model", () => {
         fc.asyncProperty(
           fc.integer({ min: 1, max: 4 }),
           fc.integer({ min: 1, max: 3 }),
-          fc.array(spec, { minLength: 1, maxLength: 30 }),
+          fc.array(spec(2, ["a", "b", "c"]), { minLength: 1, maxLength: 30 }),
           (maxConcurrency, maxConcurrencyPerKey, specs) =>
             Effect.runPromise(run(maxConcurrency, maxConcurrencyPerKey, specs))
         ),
         { numRuns: 300 }
+      )
+    ))
+
+  it.effect("the same with many distinct priorities in one key (past the lane's scan of its levels)", () =>
+    Effect.promise(() =>
+      fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 1, max: 3 }),
+          fc.array(spec(40, ["a"]), { minLength: 20, maxLength: 60 }),
+          (maxConcurrency, specs) => Effect.runPromise(run(maxConcurrency, 1, specs))
+        ),
+        { numRuns: 100 }
       )
     ))
 })

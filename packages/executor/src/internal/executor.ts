@@ -467,9 +467,19 @@ export class ExecutorCore {
       this.finish(record, Exit.interrupt(submitter.id))
       return record
     }
-    if (submission.ordered) this.queue.becomeOrdered()
-    if (submission.timed && this.expiresQueued(record, submitter.context)) return record
-    if (this.startsAtOnce && !this.queue.ordered) {
+    const queue = this.queue
+    if (submission.ordered) queue.becomeOrdered()
+    const startBy = submission.timed ? this.startDeadline(record, submitter.context) : undefined
+    if (startBy !== undefined && startBy.millis < 0) {
+      // a deadline already past: the task ends at once, without running
+      this.queued++ // counted as queued for the moment `finish` takes it out
+      this.timeOutQueued(record, startBy.budget)
+      return record
+    }
+    // first come, first served: a task starts at once only when none waits
+    // ahead of it (in an ordered queue, none that could start now, and its
+    // key has room)
+    if (!this.paused && this.running < this.limit && (queue.ordered ? queue.startNow(record) : this.queued === 0)) {
       this.takePermit(record)
       if (submission.nextTick) {
         submitter.currentDispatcher.scheduleTask(() => this.start(record), 0)
@@ -478,34 +488,32 @@ export class ExecutorCore {
       }
     } else {
       this.queued++
-      this.queue.push(record)
-      if (this.queue.ordered) this.pump(submission.nextTick ? submitter : undefined)
+      queue.push(record)
+      if (startBy !== undefined) {
+        record.timer = Timer.schedule(submitter.context, startBy.millis, () => this.timeOutQueued(record, startBy.budget))
+      }
+      if (queue.ordered) this.pump() // it may go round again for a task that woke while it ran
     }
     return record
   }
 
   /**
-   * Sets the start deadline of a task with `startTimeout` or `deadline`. A
-   * `deadline` already past ends the task at once (it returns `true`); a
-   * task that starts at once never needs the timer; otherwise it is set when
-   * the task is queued, below, and cancelled when it takes a permit.
+   * How long a task with `startTimeout` or `deadline` may wait for a permit
+   * (negative: its deadline is already past), and the time it was given, as
+   * its `TaskTimeoutError` reports it; `undefined` when it may wait for ever.
+   * The timer is set only if the task is queued, and cancelled when it
+   * takes a permit.
    */
-  private expiresQueued(record: TaskRecord<any, any>, context: Context.Context<never>): boolean {
+  private startDeadline(
+    record: TaskRecord<any, any>,
+    context: Context.Context<never>
+  ): { readonly millis: number; readonly budget: Duration.Duration } | undefined {
     const { deadline, startTimeout } = record.submission
     let millis = startTimeout ?? Number.POSITIVE_INFINITY
     if (deadline !== undefined) millis = Math.min(millis, deadline - Timer.now(context))
-    if (millis === Number.POSITIVE_INFINITY) return false
-    const budget = Duration.millis(
-      startTimeout !== undefined && startTimeout <= millis ? startTimeout : Math.max(0, millis)
-    )
-    if (millis <= 0 && deadline !== undefined && millis < (startTimeout ?? Number.POSITIVE_INFINITY)) {
-      this.queued++ // counted as queued for the moment `finish` takes it out
-      this.timeOutQueued(record, budget)
-      return true
-    }
-    if (this.startsAtOnce && !this.queue.ordered) return false
-    record.timer = Timer.schedule(context, millis, () => this.timeOutQueued(record, budget))
-    return false
+    if (millis === Number.POSITIVE_INFINITY) return undefined
+    const budget = Duration.millis(startTimeout !== undefined && startTimeout <= millis ? startTimeout : Math.max(0, millis))
+    return { millis, budget }
   }
 
   /** The start deadline of a queued task passed: it ends without running. */
@@ -606,10 +614,9 @@ export class ExecutorCore {
    * paused, then lets suspended submitters in. Starting a task or waking a
    * submitter runs user code at once, which may free permits or queue tasks:
    * a call made meanwhile marks the pump to go round again instead of
-   * recursing. `nextTick` is the submitter of a task just queued with
-   * `nextTick`: a task that the queue hands out to it starts once it yields.
+   * recursing.
    */
-  private pump(nextTick?: Fiber.Fiber<unknown, unknown>): void {
+  private pump(): void {
     if (this.pumping) {
       this.repump = true
       return
@@ -623,11 +630,7 @@ export class ExecutorCore {
           if (record === undefined) break
           this.queued--
           this.takePermit(record)
-          if (nextTick !== undefined && record.submission.nextTick && record.id === this.nextId) {
-            nextTick.currentDispatcher.scheduleTask(() => this.start(record), 0)
-          } else {
-            this.start(record)
-          }
+          this.start(record)
         }
         this.admitWaiters()
       } while (this.repump)

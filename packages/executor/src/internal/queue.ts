@@ -7,13 +7,15 @@
  *   priority and no key, the queue is a singly linked list through the
  *   entries' `next` field — O(1) push and pop, no allocation.
  * - Ordered: from the first task with a priority or a key on, entries live
- *   in one *lane* per key (one more lane for tasks without a key). A lane is
- *   a binary heap ordered by (priority, highest first; id, lowest first).
- *   The lanes that may start a task now — a queued entry, and fewer than
- *   `maxPerKey` of their tasks running — sit in a second heap ordered by
- *   their first entry. Starting a task is O(log lanes + log entries); a
- *   saturated key leaves that heap, so it never blocks the keys behind it
- *   and no start scans past it.
+ *   in one *lane* per key (one more lane for tasks without a key). A lane
+ *   keeps a FIFO per priority and its priorities in a max-heap, so its next
+ *   entry is the first of its highest priority: (priority, highest first;
+ *   submission, first first). The lanes that may start a task now — a
+ *   queued entry, and fewer than `maxPerKey` of their tasks running — sit in
+ *   a heap ordered by their next entry. Starting a task is O(log lanes),
+ *   plus O(log priorities) when a priority empties; a saturated key leaves
+ *   that heap, so it never blocks the keys behind it and no start scans
+ *   past it.
  *
  * Entries that ended while queued (interrupted, timed out) are not searched
  * for: they stay in place, are skipped when they reach the front, and are
@@ -37,55 +39,153 @@ export interface Entry {
   readonly key: string | undefined
 }
 
-/** The queued tasks of one key (or of no key), and how many of them run. */
+/** Up to this many priorities in a lane are found by a scan; beyond, by a `Map`. */
+const SCAN = 16
+
+/** The entries of one priority in one lane, in submission order (linked through `next`). */
+class Level {
+  readonly priority: number
+  head: Entry | undefined = undefined
+  tail: Entry | undefined = undefined
+  constructor(priority: number) {
+    this.priority = priority
+  }
+}
+
+/**
+ * The queued tasks of one key (or of no key), and how many of them run:
+ * a FIFO per priority, the priorities in a max-heap, so that taking the
+ * next entry is O(1) and only a new or emptied priority costs O(log levels).
+ */
 class Lane {
   readonly key: string | undefined
-  readonly heap: Array<Entry> = []
+  /** Priorities with entries, highest first (a binary heap). */
+  private readonly levels: Array<Level> = []
+  /** The levels by priority, once there are more than {@link SCAN} of them. */
+  private byPriority: Map<number, Level> | undefined = undefined
+  /** Entries held, stale ones included. */
+  size = 0
   running = 0
   /** Position in the heap of runnable lanes, or -1. */
   index = -1
+  /** The first entry's priority and id, copied here so that ordering lanes reads no entry. */
+  priority = 0
+  id = 0
   constructor(key: string | undefined) {
     this.key = key
   }
+
+  /** Appends `entry`; returns whether it became the first entry. */
+  push(entry: Entry): boolean {
+    this.size++
+    let level = this.level(entry.priority)
+    if (level === undefined) {
+      level = new Level(entry.priority)
+      levelUp(this.levels, this.levels.push(level) - 1)
+      if (this.byPriority !== undefined) this.byPriority.set(level.priority, level)
+      else if (this.levels.length > SCAN) this.byPriority = new Map(this.levels.map((l) => [l.priority, l]))
+    }
+    if (level.tail === undefined) level.head = entry
+    else level.tail.next = entry
+    level.tail = entry
+    if (this.levels[0] !== level || level.head !== entry) return false
+    this.priority = entry.priority
+    this.id = entry.id
+    return true
+  }
+
+  /** The level of `priority`, if it has entries: a scan of a few, a lookup beyond. */
+  private level(priority: number): Level | undefined {
+    if (this.byPriority !== undefined) return this.byPriority.get(priority)
+    const levels = this.levels
+    for (let i = 0; i < levels.length; i++) {
+      if (levels[i]!.priority === priority) return levels[i]
+    }
+    return undefined
+  }
+
+  /** Takes the first entry (the lane must not be empty) and copies in the next one's order. */
+  shift(): Entry {
+    const levels = this.levels
+    const level = levels[0]!
+    const entry = level.head!
+    level.head = entry.next
+    entry.next = undefined
+    this.size--
+    if (level.head === undefined) {
+      level.tail = undefined
+      this.byPriority?.delete(level.priority)
+      const last = levels.pop()!
+      if (levels.length > 0) {
+        levels[0] = last
+        levelDown(levels, 0)
+      }
+    }
+    const next = levels.length > 0 ? levels[0]!.head! : undefined
+    if (next !== undefined) {
+      this.priority = next.priority
+      this.id = next.id
+    }
+    return entry
+  }
+
+  /** Calls `f` on every entry held (the list is taken first: `f` may end entries). */
+  entries(): Array<Entry> {
+    const all: Array<Entry> = []
+    for (const level of this.levels) {
+      for (let entry = level.head; entry !== undefined; entry = entry.next) all.push(entry)
+    }
+    return all
+  }
+
+  /** Drops the entries that are no longer queued; returns how many are left. */
+  compact(): number {
+    const kept = this.entries().filter((entry) => entry.state === QUEUED).sort((a, b) => a.id - b.id)
+    for (const level of this.levels) level.head = level.tail = undefined
+    this.levels.length = 0
+    this.byPriority = undefined
+    this.size = 0
+    for (const entry of kept) {
+      entry.next = undefined
+      this.push(entry)
+    }
+    const first = this.levels[0]?.head
+    if (first !== undefined) {
+      this.priority = first.priority
+      this.id = first.id
+    }
+    return kept.length
+  }
 }
 
-/** Whether entry `a` starts before entry `b`. */
-const before = (a: Entry, b: Entry): boolean => a.priority > b.priority || (a.priority === b.priority && a.id < b.id)
-
-const siftUp = (heap: Array<Entry>, i: number): void => {
-  const entry = heap[i]!
+const levelUp = (levels: Array<Level>, i: number): void => {
+  const level = levels[i]!
   while (i > 0) {
     const parent = (i - 1) >> 1
-    if (!before(entry, heap[parent]!)) break
-    heap[i] = heap[parent]!
+    if (levels[parent]!.priority >= level.priority) break
+    levels[i] = levels[parent]!
     i = parent
   }
-  heap[i] = entry
+  levels[i] = level
 }
 
-const siftDown = (heap: Array<Entry>, i: number): void => {
-  const n = heap.length
-  const entry = heap[i]!
+const levelDown = (levels: Array<Level>, i: number): void => {
+  const n = levels.length
+  const level = levels[i]!
   for (;;) {
     let child = 2 * i + 1
     if (child >= n) break
-    if (child + 1 < n && before(heap[child + 1]!, heap[child]!)) child++
-    if (!before(heap[child]!, entry)) break
-    heap[i] = heap[child]!
+    if (child + 1 < n && levels[child + 1]!.priority > levels[child]!.priority) child++
+    if (levels[child]!.priority <= level.priority) break
+    levels[i] = levels[child]!
     i = child
   }
-  heap[i] = entry
+  levels[i] = level
 }
 
-const popHeap = (heap: Array<Entry>): Entry => {
-  const top = heap[0]!
-  const last = heap.pop()!
-  if (heap.length > 0) {
-    heap[0] = last
-    siftDown(heap, 0)
-  }
-  return top
-}
+/** Whether lane `a` starts its next task before lane `b`. */
+const laneBefore = (a: Lane, b: Lane): boolean =>
+  a.priority > b.priority || (a.priority === b.priority && a.id < b.id)
 
 /**
  * The queue of one executor. `maxPerKey` bounds the running tasks of each
@@ -125,6 +225,27 @@ export class TaskQueue {
   }
 
   /**
+   * In an ordered queue: whether `entry`, just submitted, may start at once
+   * without passing anyone — no lane could start a task now (so none waits
+   * for a free permit) and its own lane has nothing queued and room under
+   * `maxPerKey`. If so, its key counts it as running from here until
+   * {@link ended}.
+   */
+  startNow(entry: Entry): boolean {
+    if (this.runnable.length > 0) return false
+    if (entry.key === undefined) return (this.lanes.get(undefined)?.size ?? 0) === 0
+    let lane = this.lanes.get(entry.key)
+    if (lane === undefined) {
+      lane = new Lane(entry.key)
+      this.lanes.set(entry.key, lane)
+    } else if (lane.size > 0 || lane.running >= this.maxPerKey) {
+      return false
+    }
+    lane.running++
+    return true
+  }
+
+  /**
    * Takes the next entry that may start now, or `undefined`; skips (and
    * drops) stale entries. The entry's key counts it as running from here
    * until {@link ended}.
@@ -144,15 +265,13 @@ export class TaskQueue {
     for (;;) {
       const lane = this.runnable[0]
       if (lane === undefined) return undefined
-      const entry = popHeap(lane.heap)
+      const entry = lane.shift()
       this.length--
-      if (entry.state !== QUEUED) {
-        this.reposition(lane)
-        continue
-      }
-      if (lane.key !== undefined) lane.running++
-      this.reposition(lane)
-      return entry
+      if (lane.key !== undefined && entry.state === QUEUED) lane.running++
+      // the lane's next entry comes later than this one, or it can start nothing now
+      if (this.canStart(lane)) this.laneDown(0)
+      else this.settleLane(lane)
+      if (entry.state === QUEUED) return entry
     }
   }
 
@@ -161,7 +280,7 @@ export class TaskQueue {
     if (entry.key === undefined) return // keys are counted, tasks without one are not
     const lane = this.lanes.get(entry.key)!
     lane.running--
-    this.reposition(lane)
+    if (lane.index < 0) this.settleLane(lane)
   }
 
   /** Calls `f` on every entry still queued, in no particular order; `f` may end them. */
@@ -173,7 +292,7 @@ export class TaskQueue {
       return
     }
     for (const lane of Array.from(this.lanes.values())) {
-      for (const entry of lane.heap.slice()) {
+      for (const entry of lane.entries()) {
         if (entry.state === QUEUED) f(entry)
       }
     }
@@ -200,12 +319,9 @@ export class TaskQueue {
     }
     this.length = 0
     for (const lane of Array.from(this.lanes.values())) {
-      const kept = lane.heap.filter((entry) => entry.state === QUEUED)
-      lane.heap.length = 0
-      for (const entry of kept) lane.heap.push(entry)
-      for (let i = (kept.length >> 1) - 1; i >= 0; i--) siftDown(lane.heap, i)
-      this.length += kept.length
-      this.reposition(lane)
+      this.length += lane.compact()
+      if (lane.index >= 0) this.removeLane(lane.index)
+      this.settleLane(lane)
     }
   }
 
@@ -229,33 +345,32 @@ export class TaskQueue {
       lane = new Lane(entry.key)
       this.lanes.set(entry.key, lane)
     }
-    lane.heap.push(entry)
-    siftUp(lane.heap, lane.heap.length - 1)
-    this.reposition(lane)
+    if (!lane.push(entry)) return // the lane's first entry, and so its place, is unchanged
+    if (lane.index >= 0) this.laneUp(lane.index)
+    else this.settleLane(lane)
   }
 
   /** Whether `lane` may start a task now. */
   private canStart(lane: Lane): boolean {
-    return lane.heap.length > 0 && (lane.key === undefined || lane.running < this.maxPerKey)
+    return lane.size > 0 && (lane.key === undefined || lane.running < this.maxPerKey)
   }
 
   /**
-   * Puts `lane` where it belongs in the runnable heap after its first entry
-   * or its running count changed; forgets a lane with nothing queued or running.
+   * For a lane whose first entry is copied in and that is out of the
+   * runnable heap, or that is in it and can start nothing any more: puts it
+   * in or takes it out; forgets a lane with nothing queued or running.
    */
-  private reposition(lane: Lane): void {
-    const runnable = this.runnable
-    if (!this.canStart(lane)) {
-      if (lane.index >= 0) this.removeLane(lane.index)
-      if (lane.heap.length === 0 && lane.running === 0) this.lanes.delete(lane.key)
+  private settleLane(lane: Lane): void {
+    if (this.canStart(lane)) {
+      if (lane.index < 0) {
+        lane.index = this.runnable.length
+        this.runnable.push(lane)
+        this.laneUp(lane.index)
+      }
       return
     }
-    if (lane.index < 0) {
-      lane.index = runnable.length
-      runnable.push(lane)
-    }
-    this.laneUp(lane.index)
-    this.laneDown(lane.index)
+    if (lane.index >= 0) this.removeLane(lane.index)
+    if (lane.size === 0 && lane.running === 0) this.lanes.delete(lane.key)
   }
 
   private removeLane(i: number): void {
@@ -276,7 +391,7 @@ export class TaskQueue {
     const lane = runnable[i]!
     while (i > 0) {
       const parent = (i - 1) >> 1
-      if (!before(lane.heap[0]!, runnable[parent]!.heap[0]!)) break
+      if (!laneBefore(lane, runnable[parent]!)) break
       runnable[i] = runnable[parent]!
       runnable[i]!.index = i
       i = parent
@@ -292,8 +407,8 @@ export class TaskQueue {
     for (;;) {
       let child = 2 * i + 1
       if (child >= n) break
-      if (child + 1 < n && before(runnable[child + 1]!.heap[0]!, runnable[child]!.heap[0]!)) child++
-      if (!before(runnable[child]!.heap[0]!, lane.heap[0]!)) break
+      if (child + 1 < n && laneBefore(runnable[child + 1]!, runnable[child]!)) child++
+      if (!laneBefore(runnable[child]!, lane)) break
       runnable[i] = runnable[child]!
       runnable[i]!.index = i
       i = child
