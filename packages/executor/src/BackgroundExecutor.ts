@@ -151,6 +151,14 @@ export interface Executor {
  * `startTimeout` or `deadline`, otherwise `never`: the error a task's `join`
  * can fail with besides its own.
  *
+ * @example
+ * ```ts
+ * import type { BackgroundExecutor } from "@taskscope/executor"
+ *
+ * type Timed = BackgroundExecutor.TimeoutOf<{ timeout: "1 second" }> // TaskTimeoutError
+ * type Plain = BackgroundExecutor.TimeoutOf<{ name: "x" }> // never
+ * ```
+ *
  * @category models
  * @since 0.2.0
  */
@@ -161,6 +169,13 @@ export type TimeoutOf<O> = O extends undefined ? never
 /**
  * `CloseTimeoutError` when executor options `O` may carry a `closeTimeout`,
  * otherwise `never`: what `scoped` can fail with besides `TaskFailedError`.
+ *
+ * @example
+ * ```ts
+ * import type { BackgroundExecutor } from "@taskscope/executor"
+ *
+ * type Graceful = BackgroundExecutor.CloseTimeoutOf<{ closeTimeout: 5000 }> // CloseTimeoutError
+ * ```
  *
  * @category models
  * @since 0.2.0

@@ -202,6 +202,13 @@ export class TaskTimeoutError extends Data.TaggedError("TaskTimeoutError")<{
  * A task that a close interrupted when its grace period ran out, as
  * {@link CloseTimeoutError} lists it.
  *
+ * @example
+ * ```ts
+ * import type { ExecutorError } from "@taskscope/executor"
+ *
+ * const task: ExecutorError.InterruptedTask = { taskId: 3, taskName: "crawl", state: "running" }
+ * ```
+ *
  * @category models
  * @since 0.2.0
  */

@@ -137,10 +137,12 @@ describe("WorkerExecutor", () => {
   describe("deadlines, keys and runtime control (the shared machinery)", () => {
     it.live("a task in an endless loop with a timeout is stopped: its thread is terminated and replaced", () =>
       Effect.gen(function*() {
+        // threads ready first: the timeout must find the loop on a thread, not a thread still starting
+        yield* pool.prestart
         const before = yield* pool.stats
         const [exit, next] = yield* onPool((executor) =>
           Effect.gen(function*() {
-            const looping = yield* executor.submit("work", { _tag: "Forever" }, { timeout: "200 millis", ...quiet })
+            const looping = yield* executor.submit("work", { _tag: "Forever" }, { timeout: "300 millis", ...quiet })
             const exit = yield* Task.await(looping)
             const next = yield* Effect.flatMap(executor.submit("square", 4), Task.join)
             return [exit, next] as const
@@ -155,6 +157,7 @@ describe("WorkerExecutor", () => {
 
     it.live("closeTimeout terminates a thread still busy when the grace period passes, and reports it", () =>
       Effect.gen(function*() {
+        yield* pool.prestart
         const before = yield* pool.stats
         const error = yield* Effect.flip(WorkerExecutor.scoped(
           pool,

@@ -625,7 +625,7 @@ export class ExecutorCore {
     try {
       do {
         this.repump = false
-        while (!this.paused && this.running < this.limit) {
+        while (this.queued > 0 && !this.paused && this.running < this.limit) {
           const record = this.queue.pop() as TaskRecord<any, any> | undefined
           if (record === undefined) break
           this.queued--

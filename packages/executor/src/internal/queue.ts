@@ -121,10 +121,10 @@ class Lane {
         levelDown(levels, 0)
       }
     }
-    const next = levels.length > 0 ? levels[0]!.head! : undefined
-    if (next !== undefined) {
-      this.priority = next.priority
-      this.id = next.id
+    if (levels.length > 0) {
+      const top = levels[0]!
+      this.priority = top.priority
+      this.id = top.head!.id
     }
     return entry
   }
@@ -209,19 +209,16 @@ export class TaskQueue {
     this.maxPerKey = maxPerKey
   }
 
-  /** Queues `entry`; the queue turns ordered at the first entry with a priority or a key. */
+  /**
+   * Queues `entry`. The caller turns the queue ordered ({@link becomeOrdered})
+   * before it pushes the first entry with a priority or a key.
+   */
   push(entry: Entry): void {
     this.length++
-    if (!this.ordered) {
-      if (entry.priority === 0 && entry.key === undefined) {
-        if (this.tail === undefined) this.head = entry
-        else this.tail.next = entry
-        this.tail = entry
-        return
-      }
-      this.becomeOrdered()
-    }
-    this.pushOrdered(entry)
+    if (this.ordered) return this.pushOrdered(entry)
+    if (this.tail === undefined) this.head = entry
+    else this.tail.next = entry
+    this.tail = entry
   }
 
   /**
