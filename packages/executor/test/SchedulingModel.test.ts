@@ -1,7 +1,8 @@
 /**
  * A property over random task sets with priorities, keys, run and start
  * timeouts and interruptions, on `TestClock` time: the bounds hold, each key
- * starts its tasks in (priority, submission) order, and every task ends
+ * starts its tasks in (priority, submission) order — and no task starts while
+ * one that comes before it waits in a key with room — and every task ends
  * exactly once, the way its options say it must.
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -54,12 +55,15 @@ const run = (maxConcurrency: number, maxConcurrencyPerKey: number, specs: Readon
           if (s.key !== undefined && byKey > maxConcurrencyPerKey) {
             violations.push(`${byKey} of key ${s.key} running > ${maxConcurrencyPerKey}`)
           }
-          // no task of the same key still waiting may come before this one
+          // no task still waiting may come before this one: none of the same key, and none of
+          // a key with room (it could have started instead)
           return Effect.forEach(tasks, (other, j) =>
             Effect.map(Task.poll(other), (exit) => {
               const o = specs[j]!
-              if (j !== i && o.key === s.key && exit === undefined && starts[j] === 0 && before(o, j, s, i)) {
-                violations.push(`task ${i} started while task ${j} of key ${String(s.key)} waited`)
+              if (j === i || exit !== undefined || starts[j] !== 0 || !before(o, j, s, i)) return
+              if (o.key === s.key) violations.push(`task ${i} started while task ${j} of key ${String(s.key)} waited`)
+              else if (o.key === undefined || (activeByKey.get(o.key) ?? 0) < maxConcurrencyPerKey) {
+                violations.push(`task ${i} started while task ${j} (key ${String(o.key)}, with room) waited`)
               }
             }), { discard: true })
         }),
