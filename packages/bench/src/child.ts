@@ -22,6 +22,8 @@ export interface Measurement {
   readonly submitMs?: number
   /** "close": from the start of closing until closed. */
   readonly closeMs?: number
+  /** CPU time (user + system) of the process over `ms`: steadier than `ms` on a busy machine. */
+  readonly cpuMs?: number
   /** "memory": heap growth after gc, once all tasks are submitted, per task. */
   readonly heapPerTask?: number
   /** Largest heapUsed seen (sampled every 10 ms and once all tasks are submitted). */
@@ -30,7 +32,7 @@ export interface Measurement {
   readonly peakRss: number
 }
 
-type Times = Pick<Measurement, "ms" | "submitMs" | "closeMs">
+type Times = Pick<Measurement, "ms" | "submitMs" | "closeMs" | "cpuMs">
 
 const WARMUP_TASKS = 5000
 const WARMUP_ROUNDS = 4
@@ -59,15 +61,18 @@ const report = (m: Times & Pick<Measurement, "heapPerTask">): void => {
 const timeOnce = async (run: RunWorkload, w: WorkloadId, n: number): Promise<Times> => {
   let submittedAt = 0
   const counter = { done: 0 }
+  const cpu = process.cpuUsage()
   const start = performance.now()
   await run(w, n, counter, { submitted: () => (submittedAt = performance.now()) })
   const end = performance.now()
+  const used = process.cpuUsage(cpu)
+  const cpuMs = (used.user + used.system) / 1000
   const expected = w === "close" ? 0 : n
   if (counter.done !== expected) throw new Error(`${counter.done} tasks ended, expected ${expected}`)
   const submitted = submittedAt === 0 ? {} : { submitMs: submittedAt - start }
   return w === "close"
-    ? { ms: end - start, ...submitted, closeMs: end - submittedAt }
-    : { ms: end - start, ...submitted }
+    ? { ms: end - start, ...submitted, closeMs: end - submittedAt, cpuMs }
+    : { ms: end - start, ...submitted, cpuMs }
 }
 
 /** Submits n held tasks, then reports heap growth per task and exits (the tasks never end). */

@@ -51,6 +51,33 @@ export const taskscope = (
   })))
 }
 
+/** Priority levels and keys of the ordered taskscope peer. */
+export const LEVELS = 8
+export const KEYS = 1000
+
+/**
+ * taskscope with every task given one of {@link LEVELS} priorities and one of
+ * {@link KEYS} keys (at most 1 running per key): the ordered queue instead
+ * of the FIFO fast path. The options objects are made before the clock
+ * starts, as a program would keep them.
+ */
+export const taskscopeOrdered: RunWorkload = (w, n, counter, hooks) => {
+  const task = effectTask(w, counter)
+  const cancelOnExit = w === "close"
+  const options = Array.from({ length: LEVELS * KEYS }, (_, i) => ({
+    priority: i % LEVELS,
+    key: `host-${Math.floor(i / LEVELS)}`,
+    cancelOnExit
+  }))
+  return Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const executor = yield* BackgroundExecutor.make({ maxConcurrency: CONCURRENCY, maxConcurrencyPerKey: 1 })
+    // task i gets priority i % 8 and key (i / 8) % 1000: neighbours differ in both
+    for (let i = 0; i < n; i++) yield* executor.submit(task, options[i % options.length])
+    hooks.submitted()
+    if (w !== "close") yield* executor.awaitIdle
+  })))
+}
+
 /** `Effect.forEach` with `concurrency`; "close" interrupts the forked forEach. */
 export const forEach: RunWorkload = (w, n, counter, hooks) => {
   const task = effectTask(w, counter)

@@ -68,6 +68,13 @@ export const PEERS: ReadonlyArray<Peer> = [
       "holds once it has submitted n tasks"
   },
   {
+    id: "taskscope-ordered",
+    label: "taskscope priority(8)+keys(1000)",
+    runtime: "node",
+    note: "every task has one of 8 priorities and one of 1,000 keys, maxConcurrencyPerKey 1: the ordered queue " +
+      "(a heap per key, a heap of runnable keys) instead of the FIFO fast path"
+  },
+  {
     id: "forEach",
     label: "Effect.forEach",
     runtime: "node",
@@ -142,6 +149,8 @@ export const loadRunner = async (id: string): Promise<RunWorkload> => {
       return (await import("./effect-peers.ts")).taskscope(undefined, await loadBaseline())
     case "taskscope-maxqueue":
       return (await import("./effect-peers.ts")).taskscope(1000)
+    case "taskscope-ordered":
+      return (await import("./effect-peers.ts")).taskscopeOrdered
     case "forEach":
       return (await import("./effect-peers.ts")).forEach
     case "naive":

@@ -42,6 +42,7 @@ export interface Target {
 }
 
 const MAXQUEUE = "taskscope-maxqueue"
+const ORDERED = "taskscope-ordered"
 
 // ---- formatting -------------------------------------------------------------
 
@@ -191,10 +192,18 @@ const ratioTarget = (r: Report, w: WorkloadId, peerId: string, at: number, label
   }
 }
 
-/** A "per-task cost at `big` within `factor` of `small`" target for taskscope. */
-const linearTarget = (r: Report, w: WorkloadId, small: number, big: number, factor: number, label: string): Target => {
-  const a = measured(r, TASKSCOPE, w, small)
-  const b = measured(r, TASKSCOPE, w, big)
+/** A "per-task cost at `big` within `factor` of `small`" target for taskscope (or another of its peers). */
+const linearTarget = (
+  r: Report,
+  w: WorkloadId,
+  small: number,
+  big: number,
+  factor: number,
+  label: string,
+  peerId = TASKSCOPE
+): Target => {
+  const a = measured(r, peerId, w, small)
+  const b = measured(r, peerId, w, big)
   if (a === undefined || b === undefined) {
     return { workload: workload(w).label, target: label, measured: "not measured", met: undefined }
   }
@@ -217,6 +226,19 @@ export const targets = (r: Report): ReadonlyArray<Target> => {
     linearTarget(r, "suspend", 1e4, 1e6, 1.5, "ns/task @1e6 ≤ 1.5× ns/task @1e4")
   ]
   list.push(linearTarget(r, "close", 1e4, 1e5, 1.5, "linear: close ns/task @1e5 ≤ 1.5× @1e4"))
+  // issue 9: priorities and keys cost at most 2x the plain FIFO, and stay linear
+  for (const w of ["trivial", "suspend"] as const) {
+    const pairs = sizesOf(workload(w), r.plan)
+      .map((n) => [n, speedRatio(r, ORDERED, w, n)] as const)
+      .filter((pair): pair is readonly [number, number] => pair[1] !== undefined)
+    list.push({
+      workload: workload(w).label,
+      target: "priority(8)+keys(1000): time ≤ 2× plain taskscope",
+      measured: pairs.length === 0 ? "not measured" : fmtList(pairs, (v) => `${v.toFixed(2)}×`),
+      met: pairs.length === 0 ? undefined : pairs.every(([, v]) => v <= 2)
+    })
+  }
+  list.push(linearTarget(r, "suspend", 1e4, 1e6, 1.5, "priority(8)+keys(1000): ns/task @1e6 ≤ 1.5× @1e4", ORDERED))
   const close = measured(r, TASKSCOPE, "close", 1e5)
   const trivial = measured(r, TASKSCOPE, "trivial", 1e5)
   list.push(pairTarget(

@@ -29,15 +29,30 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import { type ExecutorClosedError, InvalidArgumentError, TaskFailedError } from "./ExecutorError.ts"
+import {
+  type CloseTimeoutError,
+  type ExecutorClosedError,
+  InvalidArgumentError,
+  TaskFailedError,
+  type TaskTimeoutError
+} from "./ExecutorError.ts"
 import * as core from "./internal/executor.ts"
+import * as Check from "./internal/options.ts"
 import type * as Task from "./Task.ts"
 
 export {
+  /**
+   * Raised by the exit when the executor's `closeTimeout` passed while it closed.
+   *
+   * @category errors
+   * @since 0.2.0
+   */
+  CloseTimeoutError,
   /**
    * Raised by `submit` once the executor has closed.
    *
@@ -51,7 +66,14 @@ export {
    * @category errors
    * @since 0.1.0
    */
-  TaskFailedError
+  TaskFailedError,
+  /**
+   * What a task fails with when its `timeout`, `startTimeout` or `deadline` passes.
+   *
+   * @category errors
+   * @since 0.2.0
+   */
+  TaskTimeoutError
 } from "./ExecutorError.ts"
 
 // -----------------------------------------------------------------------------
@@ -85,10 +107,10 @@ export interface Executor {
    * of its own, closed when the task ends, so that what it acquires lives
    * exactly as long as it runs.
    */
-  readonly submit: <A, E, R>(
+  readonly submit: <A, E, R, const O extends SubmitOptions | undefined = undefined>(
     task: Effect.Effect<A, E, R>,
-    options?: SubmitOptions
-  ) => Effect.Effect<Task.Task<A, E>, ExecutorClosedError, Exclude<R, Scope.Scope>>
+    options?: O
+  ) => Effect.Effect<Task.Task<A, E | TimeoutOf<O>>, ExecutorClosedError, Exclude<R, Scope.Scope>>
   /**
    * Waits until every task that the exit would wait for has ended: tasks
    * submitted with `cancelOnExit` are not waited for (the exit interrupts
@@ -105,7 +127,62 @@ export interface Executor {
   readonly join: Effect.Effect<void, TaskFailedError>
   /** A snapshot of the executor's counters. */
   readonly stats: Effect.Effect<Stats>
+  /**
+   * Changes how many tasks may run at once (an integer from 1 up, or
+   * `Infinity`). Growing starts queued tasks at once; shrinking interrupts
+   * nothing: running tasks finish, and none starts until fewer than the new
+   * bound run. A bad value dies with `InvalidArgumentError`.
+   */
+  readonly resize: (maxConcurrency: number) => Effect.Effect<void>
+  /**
+   * Stops starting tasks: `submit` still queues them (and `maxQueue` still
+   * applies), running tasks go on, and start deadlines keep running. Closing
+   * a paused executor resumes it first, and `pause` does nothing once the
+   * close has begun: the exit waits for the queued tasks, so they must be
+   * able to start.
+   */
+  readonly pause: Effect.Effect<void>
+  /** Starts queued tasks again after {@link pause}, as many as permits allow. */
+  readonly resume: Effect.Effect<void>
 }
+
+/**
+ * `TaskTimeoutError` when submit options `O` may carry a `timeout`,
+ * `startTimeout` or `deadline`, otherwise `never`: the error a task's `join`
+ * can fail with besides its own.
+ *
+ * @example
+ * ```ts
+ * import type { BackgroundExecutor } from "@taskscope/executor"
+ *
+ * type Timed = BackgroundExecutor.TimeoutOf<{ timeout: "1 second" }> // TaskTimeoutError
+ * type Plain = BackgroundExecutor.TimeoutOf<{ name: "x" }> // never
+ * ```
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export type TimeoutOf<O> = O extends undefined ? never
+  : [O[keyof O & ("timeout" | "startTimeout" | "deadline")]] extends [undefined] ? never
+  : TaskTimeoutError
+
+/**
+ * `CloseTimeoutError` when executor options `O` may carry a `closeTimeout`,
+ * otherwise `never`: what `scoped` can fail with besides `TaskFailedError`.
+ *
+ * @example
+ * ```ts
+ * import type { BackgroundExecutor } from "@taskscope/executor"
+ *
+ * type Graceful = BackgroundExecutor.CloseTimeoutOf<{ closeTimeout: 5000 }> // CloseTimeoutError
+ * ```
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export type CloseTimeoutOf<O> = O extends undefined ? never
+  : [O[keyof O & "closeTimeout"]] extends [undefined] ? never
+  : CloseTimeoutError
 
 /**
  * Options of an executor.
@@ -128,6 +205,22 @@ export interface Options {
    * there could deadlock; children of running tasks may exceed `maxQueue`.
    */
   readonly maxQueue?: number | undefined
+  /**
+   * How many tasks of one `key` (a submit option) may run at once: an
+   * integer from 1 up, or `Infinity`. A key at its bound never holds up
+   * tasks of other keys queued behind it, and each key's tasks start in
+   * their own (priority, submission) order. Tasks without a key are not
+   * limited by it. Without this option, submitting a `key` is an error.
+   */
+  readonly maxConcurrencyPerKey?: number | undefined
+  /**
+   * The grace period of the close (rule 2): when it passes, every task still
+   * unfinished — queued or running — is interrupted, the close waits until
+   * each has really ended, and the exit raises a `CloseTimeoutError` listing
+   * them (and carrying any failures not reported). Interrupting the owner
+   * never shortens the wait; only this does. Default: none (wait for ever).
+   */
+  readonly closeTimeout?: Duration.Input | undefined
   /**
    * Marks failures that are control signals, not errors (LangGraph's
    * `GraphBubbleUp`). It receives each error or defect of a failed task; a
@@ -156,11 +249,33 @@ export interface SubmitOptions {
   readonly reraiseOnExit?: boolean | undefined
   /** Start the task only once the submitter yields, not before `submit` returns. Default `false`. */
   readonly nextTick?: boolean | undefined
+  /**
+   * A run deadline, counted from the task's start: when it passes the task
+   * is interrupted and fails with `TaskTimeoutError { phase: "run" }` once it
+   * has really ended; its permit is held until then.
+   */
+  readonly timeout?: Duration.Input | undefined
+  /**
+   * A deadline to start, counted from `submit`: a task still queued then is
+   * removed without running and fails with `TaskTimeoutError { phase: "queue" }`.
+   */
+  readonly startTimeout?: Duration.Input | undefined
+  /**
+   * One absolute budget for both phases (a `Date` or epoch milliseconds):
+   * time spent queued uses it up, the run gets what is left. Already past at
+   * `submit`: the task fails at once with `phase: "queue"`.
+   */
+  readonly deadline?: Date | number | undefined
+  /** Higher starts first among queued tasks; equal priorities keep submission order. Default `0`. */
+  readonly priority?: number | undefined
+  /** The task's key, limited by the executor's `maxConcurrencyPerKey`. */
+  readonly key?: string | undefined
 }
 
 /**
  * Counters of an executor. `queued + running` tasks are unfinished;
- * `succeeded + failed + interrupted` have ended.
+ * `succeeded + failed + interrupted` have ended; `timedOut` of the failed
+ * ones failed with their own `TaskTimeoutError`.
  *
  * @category models
  * @since 0.1.0
@@ -172,6 +287,8 @@ export interface Stats {
   readonly succeeded: number
   readonly failed: number
   readonly interrupted: number
+  /** Failed tasks that passed their `timeout`, `startTimeout` or `deadline` (counted in `failed` too). */
+  readonly timedOut: number
 }
 
 /**
@@ -221,10 +338,17 @@ const fromCore = (executor: core.ExecutorCore): Executor => ({
         return Effect.die(new InvalidArgumentError({ argument: "task", value: task, expected: "an Effect" }))
       }
       return executor.submit(task, core.makeSubmission(options), fiber)
-    }),
+    }) as any,
   awaitIdle: executor.awaitIdle,
   join: executor.join,
-  stats: executor.stats
+  stats: executor.stats,
+  resize: (maxConcurrency) =>
+    Effect.sync(() => {
+      if (maxConcurrency === undefined) Check.positiveIntegerOrInfinity("maxConcurrency", null, 0) // names the option
+      executor.resize(Check.positiveIntegerOrInfinity("maxConcurrency", maxConcurrency, 0))
+    }),
+  pause: Effect.sync(() => executor.pause()),
+  resume: Effect.sync(() => executor.resume())
 })
 
 /**
@@ -300,13 +424,15 @@ export const layer = (options?: Options): Layer.Layer<BackgroundExecutor> =>
  * @since 0.1.0
  */
 export const scoped: {
-  (
-    options?: Options
-  ): <A, E, R>(body: Body<A, E, R>) => Effect.Effect<A, E | TaskFailedError, Exclude<R, BackgroundExecutor>>
-  <A, E, R>(
+  <const O extends Options | undefined = undefined>(
+    options?: O
+  ): <A, E, R>(
+    body: Body<A, E, R>
+  ) => Effect.Effect<A, E | TaskFailedError | CloseTimeoutOf<O>, Exclude<R, BackgroundExecutor>>
+  <A, E, R, const O extends Options | undefined = undefined>(
     body: Body<A, E, R>,
-    options?: Options
-  ): Effect.Effect<A, E | TaskFailedError, Exclude<R, BackgroundExecutor>>
+    options?: O
+  ): Effect.Effect<A, E | TaskFailedError | CloseTimeoutOf<O>, Exclude<R, BackgroundExecutor>>
 } = dual(
   (args) => Effect.isEffect(args[0]) || typeof args[0] === "function",
   <A, E, R>(body: Body<A, E, R>, options?: Options) =>
@@ -357,15 +483,15 @@ const isOptionsArgument = (u: unknown): boolean => {
  * @since 0.1.0
  */
 export const submit: {
-  (
-    options?: SubmitOptions
+  <const O extends SubmitOptions | undefined = undefined>(
+    options?: O
   ): <A, E, R>(
     task: Effect.Effect<A, E, R>
-  ) => Effect.Effect<Task.Task<A, E>, ExecutorClosedError, Exclude<R, Scope.Scope> | BackgroundExecutor>
-  <A, E, R>(
+  ) => Effect.Effect<Task.Task<A, E | TimeoutOf<O>>, ExecutorClosedError, Exclude<R, Scope.Scope> | BackgroundExecutor>
+  <A, E, R, const O extends SubmitOptions | undefined = undefined>(
     task: Effect.Effect<A, E, R>,
-    options?: SubmitOptions
-  ): Effect.Effect<Task.Task<A, E>, ExecutorClosedError, Exclude<R, Scope.Scope> | BackgroundExecutor>
+    options?: O
+  ): Effect.Effect<Task.Task<A, E | TimeoutOf<O>>, ExecutorClosedError, Exclude<R, Scope.Scope> | BackgroundExecutor>
 } = dual(
   (args) => args.length >= 2 || !isOptionsArgument(args[0]),
   <A, E, R>(task: Effect.Effect<A, E, R>, options?: SubmitOptions) =>

@@ -3,6 +3,10 @@
  *
  * - {@link TaskFailedError}: tasks flagged `reraiseOnExit` failed, and the
  *   scope that owned them is ending (or `join` was asked).
+ * - {@link TaskTimeoutError}: a task passed its `timeout`, `startTimeout` or
+ *   `deadline` (what its `join` fails with).
+ * - {@link CloseTimeoutError}: the executor's `closeTimeout` passed while it
+ *   closed, and the tasks still unfinished were interrupted.
  * - {@link ExecutorClosedError}: `submit` was called on a closed executor.
  * - {@link InvalidArgumentError}: a bad option or argument; executors die
  *   with it (a defect: it is a programming error, not a runtime condition).
@@ -11,6 +15,7 @@
  */
 import type * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import { attempt, describe, messageOf, print, squash } from "./internal/describe.ts"
 
 /**
@@ -144,5 +149,125 @@ export class InvalidArgumentError extends Data.TaggedError("InvalidArgumentError
 }> {
   override get message(): string {
     return `Expected \`${print(this.argument)}\` to be ${print(this.expected)}, got ${describe(this.value)}`
+  }
+}
+
+/** A duration as people read it; anything else, printed. */
+const span = (duration: unknown): string =>
+  attempt(() => Duration.isDuration(duration) ? Duration.format(duration) : print(duration), "an unknown time")
+
+/**
+ * A task passed its deadline. `phase: "queue"`: it was still waiting for a
+ * permit when its `startTimeout` (or `deadline`) passed, and was removed
+ * without running. `phase: "run"`: it was running when its `timeout` (or
+ * what was left of its `deadline`) passed; it was interrupted, and its
+ * permit was held until it had really ended (its finalizers ran).
+ * `timeout` is the time it was given: the option's value, or for a
+ * `deadline` the time from submission (queue) or from its start (run) to it.
+ *
+ * A timeout is a failure like any other: the task's `join` fails with it,
+ * and it is re-raised on exit (inside a {@link TaskFailedError}) unless the
+ * task was submitted with `reraiseOnExit: false`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { BackgroundExecutor, Task } from "@taskscope/executor"
+ *
+ * const program = BackgroundExecutor.scoped(Effect.gen(function*() {
+ *   const task = yield* BackgroundExecutor.submit(Effect.never, { timeout: "1 second", reraiseOnExit: false })
+ *   return yield* Task.join(task).pipe(
+ *     Effect.catchTag("TaskTimeoutError", (error) => Effect.succeed(error.phase)) // "run"
+ *   )
+ * }))
+ * ```
+ *
+ * @category errors
+ * @since 0.2.0
+ */
+export class TaskTimeoutError extends Data.TaggedError("TaskTimeoutError")<{
+  /** The task's name (`task-<id>` when it has none). */
+  readonly taskName: string
+  /** Whether it timed out waiting to start (`"queue"`) or running (`"run"`). */
+  readonly phase: "run" | "queue"
+  /** The time it was given for that phase. */
+  readonly timeout: Duration.Duration
+}> {
+  override get message(): string {
+    return `Task ${quoted(this.taskName)} timed out ${
+      this.phase === "queue" ? "waiting to start" : this.phase === "run" ? "running" : `in phase ${print(this.phase)}`
+    } after ${span(this.timeout)}`
+  }
+}
+
+/**
+ * A task that a close interrupted when its grace period ran out, as
+ * {@link CloseTimeoutError} lists it.
+ *
+ * @example
+ * ```ts
+ * import type { ExecutorError } from "@taskscope/executor"
+ *
+ * const task: ExecutorError.InterruptedTask = { taskId: 3, taskName: "crawl", state: "running" }
+ * ```
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export interface InterruptedTask {
+  readonly taskId: number
+  readonly taskName: string
+  /** Whether it was still waiting for a permit or already running. */
+  readonly state: "queued" | "running"
+}
+
+/**
+ * The executor's `closeTimeout` passed before the tasks the close waits for
+ * had ended: they were interrupted (Java's `shutdownNow`) and count as
+ * interrupted in `stats`; `interrupted` lists them in submission order. The
+ * close still waited until each had really ended. Failures of re-raisable
+ * tasks not reported yet are carried in `failures`, so none is lost.
+ *
+ * `scoped` fails with it (the body's own error wins, as for
+ * {@link TaskFailedError}); `make` and `layer` die with it.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { BackgroundExecutor } from "@taskscope/executor"
+ *
+ * const program = BackgroundExecutor.scoped(
+ *   BackgroundExecutor.submit(Effect.never, { name: "stuck" }),
+ *   { closeTimeout: "5 seconds" }
+ * ).pipe(
+ *   Effect.catchTag("CloseTimeoutError", (error) => Effect.succeed(error.interrupted.map((t) => t.taskName)))
+ * ) // succeeds with ["stuck"] after 5 seconds
+ * ```
+ *
+ * @category errors
+ * @since 0.2.0
+ */
+export class CloseTimeoutError extends Data.TaggedError("CloseTimeoutError")<{
+  /** The grace period that passed. */
+  readonly timeout: Duration.Duration
+  /** The tasks it interrupted, in submission order. */
+  readonly interrupted: ReadonlyArray<InterruptedTask>
+  /** Re-raisable task failures not reported yet, in submission order (possibly none). */
+  readonly failures: ReadonlyArray<TaskFailure>
+}> {
+  override get message(): string {
+    const interrupted: unknown = this.interrupted
+    const names = attempt(
+      () =>
+        Array.isArray(interrupted)
+          ? interrupted.slice(0, 5).map((task) => `${quoted(task?.taskName)} (#${print(task?.taskId)})`).join(", ") +
+            (interrupted.length > 5 ? ` and ${interrupted.length - 5} more` : "")
+          : "",
+      ""
+    )
+    const failures: unknown = this.failures
+    const failed = attempt(() => Array.isArray(failures) ? failures.length : 0, 0)
+    return `The executor did not close within ${span(this.timeout)}: interrupted ${names === "" ? "no task" : names}` +
+      (failed > 0 ? ` (and ${failed} task${failed === 1 ? "" : "s"} had failed)` : "")
   }
 }

@@ -244,7 +244,20 @@ describe("BackgroundExecutor", () => {
       ["maxConcurrency", Number.NaN, "got NaN (number)"],
       ["maxConcurrency", "4", "got \"4\" (string)"],
       ["maxQueue", 0, "`maxQueue` to be an integer from 1 and up, or Infinity, got 0 (number)"],
-      ["bubbleUp", true, "`bubbleUp` to be a function, got true (boolean)"]
+      ["bubbleUp", true, "`bubbleUp` to be a function, got true (boolean)"],
+      ["maxConcurrencyPerKey", 0, "`maxConcurrencyPerKey` to be an integer from 1 and up, or Infinity, got 0 (number)"],
+      [
+        "maxConcurrencyPerKey",
+        Number.NaN,
+        "`maxConcurrencyPerKey` to be an integer from 1 and up, or Infinity, got NaN"
+      ],
+      [
+        "closeTimeout",
+        -1,
+        "`closeTimeout` to be a non-negative duration (milliseconds, or e.g. \"5 seconds\"), got -1 (number)"
+      ],
+      ["closeTimeout", Number.NaN, "`closeTimeout` to be a non-negative duration"],
+      ["closeTimeout", "soon", "got \"soon\" (string)"]
     ]
     it.effect.each(cases)("executor option %s = %s", ([option, value, message]) =>
       Effect.gen(function*() {
@@ -280,6 +293,47 @@ describe("BackgroundExecutor", () => {
         assert.include((badFlag as Error).message, "`cancelOnExit` to be a boolean, got \"yes\" (string)")
         assert.strictEqual((yield* executor.stats).submitted, 0)
       }))
+
+    const submitCases: ReadonlyArray<[string, unknown, string]> = [
+      ["timeout", -5, "`timeout` to be a non-negative duration (milliseconds, or e.g. \"5 seconds\"), got -5 (number)"],
+      ["timeout", Number.NaN, "`timeout` to be a non-negative duration"],
+      ["timeout", "-1 seconds", "got \"-1 seconds\" (string)"],
+      ["startTimeout", -1, "`startTimeout` to be a non-negative duration"],
+      ["startTimeout", "later", "got \"later\" (string)"],
+      [
+        "deadline",
+        "2030-01-01",
+        "`deadline` to be a Date or a number of milliseconds since the epoch, got \"2030-01-01\" (string)"
+      ],
+      [
+        "deadline",
+        new Date(Number.NaN),
+        "`deadline` to be a Date or a number of milliseconds since the epoch, got an instance of Date"
+      ],
+      ["deadline", Number.POSITIVE_INFINITY, "got Infinity (number)"],
+      ["priority", Number.NaN, "`priority` to be a finite number, got NaN (number)"],
+      ["priority", Number.POSITIVE_INFINITY, "`priority` to be a finite number, got Infinity (number)"],
+      ["priority", "1", "`priority` to be a finite number, got \"1\" (string)"],
+      ["key", 7, "`key` to be a string, got 7 (number)"]
+    ]
+    it.effect.each(submitCases)("submit option %s = %s", ([option, value, message]) =>
+      Effect.gen(function*() {
+        const executor = yield* BackgroundExecutor.make({ maxConcurrencyPerKey: 1 })
+        const options = { [option]: value } as BackgroundExecutor.SubmitOptions
+        const viaMethod = defectOf(yield* Effect.exit(executor.submit(Effect.void, options)))
+        assert.instanceOf(viaMethod, ExecutorError.InvalidArgumentError)
+        assert.include((viaMethod as Error).message, message)
+        assert.strictEqual((yield* executor.stats).submitted, 0)
+      }))
+
+    it.effect("a key on an executor without maxConcurrencyPerKey (it would limit nothing)", () =>
+      Effect.gen(function*() {
+        const executor = yield* BackgroundExecutor.make()
+        const defect = defectOf(yield* Effect.exit(executor.submit(Effect.void, { key: "host" })))
+        assert.include((defect as Error).message, "`key` to be left out unless the executor has `maxConcurrencyPerKey`")
+        assert.include((defect as Error).message, "got \"host\" (string)")
+        assert.strictEqual((yield* executor.stats).submitted, 0)
+      }))
   })
 
   describe("API shapes", () => {
@@ -304,7 +358,15 @@ describe("BackgroundExecutor", () => {
           yield* BackgroundExecutor.submit(Effect.never, { cancelOnExit: true })
           return yield* BackgroundExecutor.stats
         }), { maxConcurrency: 1 })
-        assert.deepStrictEqual(stats, { submitted: 4, queued: 1, running: 1, succeeded: 1, failed: 1, interrupted: 0 })
+        assert.deepStrictEqual(stats, {
+          submitted: 4,
+          queued: 1,
+          running: 1,
+          succeeded: 1,
+          failed: 1,
+          interrupted: 0,
+          timedOut: 0
+        })
       }))
   })
 })

@@ -5,7 +5,7 @@
  * hold, and it should still say what failed.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Data } from "effect"
+import { Cause, Data, Duration } from "effect"
 import * as fc from "fast-check"
 import { ExecutorError } from "../src/index.ts"
 import { fieldValue, hostile, replace, runnerCopy } from "./HostileValues.ts"
@@ -71,6 +71,73 @@ describe("ExecutorError", () => {
           return /^Task .* failed: /s.test(error.message)
         }),
         { numRuns: 500 }
+      )
+    })
+  })
+
+  describe("TaskTimeoutError", () => {
+    it("names the task, the phase and the time it was given", () => {
+      const run = new ExecutorError.TaskTimeoutError({ taskName: "fetch", phase: "run", timeout: Duration.seconds(5) })
+      assert.strictEqual(run.message, "Task \"fetch\" timed out running after 5s")
+      const queue = new ExecutorError.TaskTimeoutError({
+        taskName: "task-3",
+        phase: "queue",
+        timeout: Duration.millis(250)
+      })
+      assert.strictEqual(queue.message, "Task \"task-3\" timed out waiting to start after 250ms")
+    })
+
+    it("message never throws, whatever its fields hold (fast-check)", () => {
+      fc.assert(
+        fc.property(fieldValue, fieldValue, fieldValue, (taskName, phase, timeout) => {
+          const error = new ExecutorError.TaskTimeoutError({ taskName: "x", phase: "run", timeout: Duration.millis(1) })
+          replace(error, "taskName", taskName.make())
+          replace(error, "phase", phase.make())
+          replace(error, "timeout", timeout.make())
+          return /^Task .* timed out .* after /s.test(error.message)
+        }),
+        { numRuns: 300 }
+      )
+    })
+  })
+
+  describe("CloseTimeoutError", () => {
+    it("names the grace period, the tasks it interrupted and how many had failed", () => {
+      const error = new ExecutorError.CloseTimeoutError({
+        timeout: Duration.seconds(10),
+        interrupted: [{ taskId: 2, taskName: "crawl", state: "running" }, {
+          taskId: 5,
+          taskName: "index",
+          state: "queued"
+        }],
+        failures: [failure(Cause.fail("x"))]
+      })
+      assert.strictEqual(
+        error.message,
+        "The executor did not close within 10s: interrupted \"crawl\" (#2), \"index\" (#5) (and 1 task had failed)"
+      )
+      const many = new ExecutorError.CloseTimeoutError({
+        timeout: Duration.millis(1),
+        interrupted: Array.from({ length: 7 }, (_, i) => ({ taskId: i, taskName: `t${i}`, state: "running" as const })),
+        failures: []
+      })
+      assert.match(many.message, /"t4" \(#4\) and 2 more$/)
+    })
+
+    it("message never throws, whatever its fields hold (fast-check)", () => {
+      fc.assert(
+        fc.property(fieldValue, fieldValue, fieldValue, (timeout, interrupted, failures) => {
+          const error = new ExecutorError.CloseTimeoutError({
+            timeout: Duration.millis(1),
+            interrupted: [],
+            failures: []
+          })
+          replace(error, "timeout", timeout.make())
+          replace(error, "interrupted", interrupted.make())
+          replace(error, "failures", failures.make())
+          return error.message.startsWith("The executor did not close within ")
+        }),
+        { numRuns: 300 }
       )
     })
   })

@@ -173,7 +173,8 @@ describe("reliability", () => {
           running: 0,
           succeeded: 5000,
           failed: 0,
-          interrupted: 0
+          interrupted: 0,
+          timedOut: 0
         })
       }))
 

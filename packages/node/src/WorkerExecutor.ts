@@ -24,6 +24,12 @@
  * - An unknown task name, a payload that fails its Schema or cannot be
  *   cloned, and a result that fails its Schema or cannot be cloned each fail
  *   that task only, with a typed error naming the task and the value.
+ * - A `timeout` (or the run part of a `deadline`) stops a call on a thread
+ *   as an interruption does: by terminating the thread by default, which the
+ *   pool replaces; the task fails with `TaskTimeoutError` once the thread is
+ *   gone. With `onInterruptRunning: "wait"` the call runs to its end first.
+ * - `resize` bounds how many of this executor's calls hold or wait for a
+ *   thread; it does not change the pool's number of threads.
  *
  * @example
  * ```ts
@@ -45,6 +51,7 @@
  */
 import { BackgroundExecutor, type ExecutorError, type Task } from "@taskscope/executor"
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
@@ -99,6 +106,10 @@ export interface ExecutorOptions {
   readonly maxQueue?: number | undefined
   /** Failures that are control signals, not errors: never re-raised on exit. */
   readonly bubbleUp?: ((error: unknown) => boolean) | undefined
+  /** How many calls with the same `key` may run at once (see `BackgroundExecutor.Options`). */
+  readonly maxConcurrencyPerKey?: number | undefined
+  /** The grace period of the close; then unfinished calls are interrupted (see `BackgroundExecutor.Options`). */
+  readonly closeTimeout?: Duration.Input | undefined
 }
 
 /**
@@ -125,12 +136,15 @@ export interface WorkerExecutor<T extends TaskSet.Any> {
    * Submits a call of `task` with `payload` and returns its handle at once.
    * The `name` option defaults to the task's name.
    */
-  readonly submit: <K extends TaskSet.Names<T>>(
+  readonly submit: <
+    K extends TaskSet.Names<T>,
+    const O extends BackgroundExecutor.SubmitOptions | undefined = undefined
+  >(
     task: K,
     payload: TaskSet.Payload<T, K>,
-    options?: BackgroundExecutor.SubmitOptions
+    options?: O
   ) => Effect.Effect<
-    Task.Task<TaskSet.Success<T, K>, TaskSet.Error<T, K> | WorkerTaskError>,
+    Task.Task<TaskSet.Success<T, K>, TaskSet.Error<T, K> | WorkerTaskError | BackgroundExecutor.TimeoutOf<O>>,
     ExecutorError.ExecutorClosedError
   >
   /** Waits until no submitted task is unfinished. */
@@ -139,6 +153,12 @@ export interface WorkerExecutor<T extends TaskSet.Any> {
   readonly join: Effect.Effect<void, ExecutorError.TaskFailedError>
   /** Task counters, as `BackgroundExecutor` keeps them. */
   readonly stats: Effect.Effect<BackgroundExecutor.Stats>
+  /** Changes how many calls may run at once (see `BackgroundExecutor.Executor.resize`); the pool keeps its threads. */
+  readonly resize: (maxConcurrency: number) => Effect.Effect<void>
+  /** Stops starting calls; `submit` still queues (see `BackgroundExecutor.Executor.pause`). */
+  readonly pause: Effect.Effect<void>
+  /** Starts queued calls again. */
+  readonly resume: Effect.Effect<void>
 }
 
 /**
@@ -292,10 +312,13 @@ const fromParts = <T extends TaskSet.Any>(
     executor.submit(
       pool.call(task, payload),
       options?.name === undefined ? { ...options, name: describeText(task) } : options
-    ),
+    ) as any,
   awaitIdle: executor.awaitIdle,
   join: executor.join,
-  stats: executor.stats
+  stats: executor.stats,
+  resize: executor.resize,
+  pause: executor.pause,
+  resume: executor.resume
 })
 
 interface Plan<T extends TaskSet.Any> {
@@ -303,6 +326,14 @@ interface Plan<T extends TaskSet.Any> {
   readonly pool: (scope: Scope.Scope) => Effect.Effect<WorkerPool.WorkerPool<T>>
   readonly executor: BackgroundExecutor.Options
 }
+
+/** The executor's own options but `maxConcurrency`, checked by `BackgroundExecutor` like its others. */
+const executorOptions = (o: Record<string, unknown>): BackgroundExecutor.Options => ({
+  maxQueue: o.maxQueue as number | undefined,
+  bubbleUp: o.bubbleUp as BackgroundExecutor.Options["bubbleUp"],
+  maxConcurrencyPerKey: o.maxConcurrencyPerKey as number | undefined,
+  closeTimeout: o.closeTimeout as Duration.Input | undefined
+})
 
 /** Checks the arguments at once (throwing, inside a suspend) and says what to build. */
 const plan = <T extends TaskSet.Any>(source: Source<T>, options: unknown): Plan<T> => {
@@ -322,8 +353,7 @@ const plan = <T extends TaskSet.Any>(source: Source<T>, options: unknown): Plan<
       executor: {
         // checked by BackgroundExecutor, like the other executor options
         maxConcurrency: (o.maxConcurrency ?? pool.maxConcurrency) as number,
-        maxQueue: o.maxQueue as number | undefined,
-        bubbleUp: o.bubbleUp as BackgroundExecutor.Options["bubbleUp"]
+        ...executorOptions(o)
       }
     }
   }
@@ -333,8 +363,7 @@ const plan = <T extends TaskSet.Any>(source: Source<T>, options: unknown): Plan<
     pool: (scope) => Scope.provide(WorkerPool.make(source as T, o as unknown as WorkerPool.Options), scope),
     executor: {
       maxConcurrency: poolConfig.maxConcurrency,
-      maxQueue: o.maxQueue as number | undefined,
-      bubbleUp: o.bubbleUp as BackgroundExecutor.Options["bubbleUp"]
+      ...executorOptions(o)
     }
   }
 }
@@ -468,22 +497,30 @@ export type Body<T extends TaskSet.Any, A, E, R> =
  * ```
  */
 export const scoped: {
-  <T extends TaskSet.Any, A, E, R>(
+  <T extends TaskSet.Any, A, E, R, const O extends ExecutorOptions | undefined = undefined>(
     pool: WorkerPool.WorkerPool<T>,
     body: Body<T, A, E, R>,
-    options?: ExecutorOptions
-  ): Effect.Effect<A, E | ExecutorError.TaskFailedError, Exclude<R, Identifier<T>>>
+    options?: O
+  ): Effect.Effect<
+    A,
+    E | ExecutorError.TaskFailedError | BackgroundExecutor.CloseTimeoutOf<O>,
+    Exclude<R, Identifier<T>>
+  >
   (taskSet: SpawnIsRequired, body: Body<any, any, any, any>): Effect.Effect<unknown, unknown, unknown>
-  <T extends TaskSet.Any, A, E, R>(
+  <T extends TaskSet.Any, A, E, R, const O extends Options = Options>(
     taskSet: T,
     body: Body<T, A, E, R>,
-    options: Options
-  ): Effect.Effect<A, E | ExecutorError.TaskFailedError, Exclude<R, Identifier<T>>>
+    options: O
+  ): Effect.Effect<
+    A,
+    E | ExecutorError.TaskFailedError | BackgroundExecutor.CloseTimeoutOf<O>,
+    Exclude<R, Identifier<T>>
+  >
 } = <T extends TaskSet.Any, A, E, R>(
   source: Source<T>,
   body: Body<T, A, E, R>,
   options?: Options | ExecutorOptions
-): Effect.Effect<A, E | ExecutorError.TaskFailedError, Exclude<R, Identifier<T>>> =>
+): Effect.Effect<A, E | ExecutorError.TaskFailedError | ExecutorError.CloseTimeoutError, Exclude<R, Identifier<T>>> =>
   Effect.suspend(() => {
     const { executor, pool } = plan(source, options)
     return Effect.scopedWith((scope) =>
@@ -493,7 +530,11 @@ export const scoped: {
           const effect = typeof body === "function" ? body(self) : body
           return Effect.provideService(effect, service(threads.taskSet), self)
         }, executor))
-    ) as Effect.Effect<A, E | ExecutorError.TaskFailedError, Exclude<R, Identifier<T>>>
+    ) as Effect.Effect<
+      A,
+      E | ExecutorError.TaskFailedError | ExecutorError.CloseTimeoutError,
+      Exclude<R, Identifier<T>>
+    >
   })
 
 // -----------------------------------------------------------------------------
@@ -526,22 +567,29 @@ export const scoped: {
  * ```
  */
 export const submit: {
-  <K extends TaskSet.Names<Registered>>(
+  <K extends TaskSet.Names<Registered>, const O extends BackgroundExecutor.SubmitOptions | undefined = undefined>(
     task: K,
     payload: TaskSet.Payload<Registered, K>,
-    options?: BackgroundExecutor.SubmitOptions
+    options?: O
   ): Effect.Effect<
-    Task.Task<TaskSet.Success<Registered, K>, TaskSet.Error<Registered, K> | WorkerTaskError>,
+    Task.Task<
+      TaskSet.Success<Registered, K>,
+      TaskSet.Error<Registered, K> | WorkerTaskError | BackgroundExecutor.TimeoutOf<O>
+    >,
     ExecutorError.ExecutorClosedError,
     Current
   >
-  <T extends TaskSet.Any, K extends TaskSet.Names<T>>(
+  <
+    T extends TaskSet.Any,
+    K extends TaskSet.Names<T>,
+    const O extends BackgroundExecutor.SubmitOptions | undefined = undefined
+  >(
     taskSet: T,
     task: K,
     payload: TaskSet.Payload<T, K>,
-    options?: BackgroundExecutor.SubmitOptions
+    options?: O
   ): Effect.Effect<
-    Task.Task<TaskSet.Success<T, K>, TaskSet.Error<T, K> | WorkerTaskError>,
+    Task.Task<TaskSet.Success<T, K>, TaskSet.Error<T, K> | WorkerTaskError | BackgroundExecutor.TimeoutOf<O>>,
     ExecutorError.ExecutorClosedError,
     Identifier<T>
   >

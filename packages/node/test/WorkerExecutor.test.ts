@@ -4,7 +4,7 @@
  * (`it.live`); every assertion is about order or outcome, never a duration.
  */
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
-import { type ExecutorError, Task } from "@taskscope/executor"
+import { ExecutorError, Task } from "@taskscope/executor"
 import { Cause, Effect, Exit, Fiber } from "effect"
 import { TaskSet, WorkerError, WorkerExecutor, WorkerPool } from "../src/index.ts"
 import { tasks, WorkFailed } from "./fixtures/tasks.ts"
@@ -25,8 +25,10 @@ const { pool } = sharedPool()
  * a test that needs one takes an idle one), so that the threads killed by one
  * test are replaced only when a later one needs two at once.
  */
-const onPool = <A, E>(body: (executor: WorkerExecutor.WorkerExecutor<typeof tasks>) => Effect.Effect<A, E>) =>
-  WorkerExecutor.scoped(pool, body)
+const onPool = <A, E>(
+  body: (executor: WorkerExecutor.WorkerExecutor<typeof tasks>) => Effect.Effect<A, E>,
+  options?: WorkerExecutor.ExecutorOptions
+) => WorkerExecutor.scoped(pool, body, options)
 
 /** For tasks whose failure the test inspects: not re-raised when the scope ends. */
 const quiet = { reraiseOnExit: false } as const
@@ -136,6 +138,66 @@ describe("WorkerExecutor", () => {
       assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
       assert.strictEqual((yield* pool.stats).terminated, before.terminated + 1)
     }))
+
+  describe("deadlines, keys and runtime control (the shared machinery)", () => {
+    it.live("a task in an endless loop with a timeout is stopped: its thread is terminated and replaced", () =>
+      Effect.gen(function*() {
+        // threads ready first: the timeout must find the loop on a thread, not a thread still starting
+        yield* pool.prestart
+        const before = yield* pool.stats
+        const [exit, next] = yield* onPool((executor) =>
+          Effect.gen(function*() {
+            const looping = yield* executor.submit("work", { _tag: "Forever" }, { timeout: "300 millis", ...quiet })
+            const exit = yield* Task.await(looping)
+            const next = yield* Effect.flatMap(executor.submit("square", 4), Task.join)
+            return [exit, next] as const
+          })
+        )
+        const error = errorOf(exit)
+        assert.instanceOf(error, ExecutorError.TaskTimeoutError)
+        assert.deepStrictEqual([error.taskName, error.phase], ["work", "run"])
+        const after = yield* pool.stats
+        assert.strictEqual(after.terminated, before.terminated + 1, "the looping thread was not terminated")
+        assert.strictEqual(next, 16, "no thread took the next task")
+      }))
+
+    it.live("closeTimeout terminates a thread still busy when the grace period passes, and reports it", () =>
+      Effect.gen(function*() {
+        yield* pool.prestart
+        const before = yield* pool.stats
+        const error = yield* Effect.flip(WorkerExecutor.scoped(
+          pool,
+          (executor) => executor.submit("work", { _tag: "Forever" }, { name: "endless" }),
+          { closeTimeout: "100 millis" }
+        ))
+        assert.instanceOf(error, ExecutorError.CloseTimeoutError)
+        assert.deepStrictEqual(
+          (error as ExecutorError.CloseTimeoutError).interrupted.map((t) => [t.taskName, t.state]),
+          [["endless", "running"]]
+        )
+        assert.strictEqual((yield* pool.stats).terminated, before.terminated + 1)
+      }))
+
+    it.live("maxConcurrencyPerKey, priority, pause/resume and resize reach the thread pool's executor", () =>
+      Effect.gen(function*() {
+        const order = yield* onPool((executor) =>
+          Effect.gen(function*() {
+            yield* executor.pause
+            const low = yield* executor.submit("square", 1, { key: "k", priority: 0 })
+            const high = yield* executor.submit("square", 2, { key: "k", priority: 1 })
+            assert.include(yield* executor.stats, { queued: 2, running: 0 })
+            yield* executor.resize(1)
+            yield* executor.resume
+            const done: Array<number> = []
+            yield* Effect.all([
+              Effect.map(Task.join(low), (n) => done.push(n)),
+              Effect.map(Task.join(high), (n) => done.push(n))
+            ], { concurrency: "unbounded" })
+            return done
+          }), { maxConcurrencyPerKey: 1 })
+        assert.deepStrictEqual(order, [4, 1])
+      }))
+  })
 
   describe("crash isolation", () => {
     it.live("process.exit in a worker fails only its task, with WorkerCrashedError", () =>
@@ -352,7 +414,12 @@ describe("WorkerExecutor", () => {
         [{ spawn, maxConcurrency: 1.5 }, "`maxConcurrency`"],
         [{ spawn, idleTimeout: -1 }, "`idleTimeout` to be a non-negative duration"],
         [{ spawn, onInterruptRunning: "kill" }, "`onInterruptRunning` to be \"terminate\" or \"wait\", got \"kill\""],
-        [{ maxConcurrency: 2 }, "`spawn`"]
+        [{ maxConcurrency: 2 }, "`spawn`"],
+        [{ spawn, closeTimeout: -1 }, "`closeTimeout` to be a non-negative duration"],
+        [
+          { spawn, maxConcurrencyPerKey: 0 },
+          "`maxConcurrencyPerKey` to be an integer from 1 and up, or Infinity, got 0"
+        ]
       ]
       for (const [options, message] of cases) {
         const exit = Effect.runSyncExit(
@@ -366,6 +433,11 @@ describe("WorkerExecutor", () => {
         WorkerExecutor.make(pool, { spawn } as WorkerExecutor.ExecutorOptions)
       ))
       assert.include(String(Cause.squash((withPool as Exit.Failure<unknown, unknown>).cause)), "`spawn`")
+      const badTimeout = Effect.runSyncExit(Effect.scoped(Effect.flatMap(
+        WorkerExecutor.make(pool),
+        (executor) => executor.submit("square", 2, { timeout: Number.NaN })
+      )))
+      assert.include(String(Cause.squash((badTimeout as Exit.Failure<unknown, unknown>).cause)), "`timeout`")
       assert.throws(() => TaskSet.make("bad", { f: { run: () => 1 } } as never), /task "f" must be declared/)
     })
 

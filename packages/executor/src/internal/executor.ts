@@ -2,11 +2,15 @@
  * The machinery behind every taskscope executor, and the one place where the
  * exit rules live.
  *
- * An executor holds permits (`maxConcurrency`) and a FIFO of tasks waiting for
- * one. A waiting task is a plain record in a singly linked list, not a fiber:
- * it becomes a fiber (`Effect.runForkWith` with the submitter's context) only
- * when it takes a permit. Starting and finishing are O(1); a task interrupted
- * while queued is marked done and skipped when the queue reaches it.
+ * An executor holds permits (`maxConcurrency`, changed by `resize`; none are
+ * handed out while it is paused) and a queue of tasks waiting for one. A
+ * waiting task is a plain record in the queue, not a fiber: it becomes a
+ * fiber (`Effect.runForkWith` with the submitter's context) only when it
+ * takes a permit. Which task starts next — FIFO, or by priority and key — is
+ * the queue's business ({@link TaskQueue}, `queue.ts`); the timers of
+ * `timeout`, `startTimeout`, `deadline` and `closeTimeout` are `deadline.ts`'s.
+ * A task that ends while queued (interrupted, timed out) is marked done and
+ * skipped when the queue reaches it.
  *
  * The exit rules (see the README) are implemented by {@link ExecutorCore.close}
  * and {@link ExecutorCore.finalFailure}, and combined with the owner's exit by
@@ -17,14 +21,25 @@
  */
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import { identity } from "effect/Function"
 import type { Stats } from "../BackgroundExecutor.ts"
-import { ExecutorClosedError, TaskFailedError, type TaskFailure } from "../ExecutorError.ts"
+import {
+  CloseTimeoutError,
+  ExecutorClosedError,
+  type InterruptedTask,
+  InvalidArgumentError,
+  TaskFailedError,
+  type TaskFailure,
+  TaskTimeoutError
+} from "../ExecutorError.ts"
 import * as Task from "../Task.ts"
+import * as Timer from "./deadline.ts"
 import * as Check from "./options.ts"
+import { QUEUED, TaskQueue } from "./queue.ts"
 import { type Slot, TaskScopes } from "./taskScope.ts"
 
 /**
@@ -58,14 +73,27 @@ export interface Config {
   readonly maxConcurrency: number
   readonly maxQueue: number
   readonly bubbleUp: ((error: unknown) => boolean) | undefined
+  /** `undefined`: no per-key limit, and no task may give a `key`. */
+  readonly maxConcurrencyPerKey: number | undefined
+  /** The grace period of a close in milliseconds, or `undefined` (none). */
+  readonly closeTimeout: number | undefined
 }
 
-/** Resolved submit options. */
+/** Resolved submit options. Durations in milliseconds, `deadline` in epoch milliseconds. */
 export interface Submission {
   readonly name: string | undefined
   readonly cancelOnExit: boolean
   readonly reraiseOnExit: boolean
   readonly nextTick: boolean
+  readonly priority: number
+  readonly key: string | undefined
+  readonly timeout: number | undefined
+  readonly startTimeout: number | undefined
+  readonly deadline: number | undefined
+  /** Whether any of `timeout`, `startTimeout`, `deadline` is set. */
+  readonly timed: boolean
+  /** Whether `priority` or `key` is set: the queue must order its tasks. */
+  readonly ordered: boolean
 }
 
 /** Checks executor options, throwing `InvalidArgumentError` on bad input. */
@@ -74,26 +102,53 @@ export const makeConfig = (options: unknown): Config => {
   return {
     maxConcurrency: Check.positiveIntegerOrInfinity("maxConcurrency", o.maxConcurrency, Number.POSITIVE_INFINITY),
     maxQueue: Check.positiveIntegerOrInfinity("maxQueue", o.maxQueue, Number.POSITIVE_INFINITY),
-    bubbleUp: Check.optionalFunction<(error: unknown) => boolean>("bubbleUp", o.bubbleUp)
+    bubbleUp: Check.optionalFunction<(error: unknown) => boolean>("bubbleUp", o.bubbleUp),
+    maxConcurrencyPerKey: o.maxConcurrencyPerKey === undefined
+      ? undefined
+      : Check.positiveIntegerOrInfinity("maxConcurrencyPerKey", o.maxConcurrencyPerKey, Number.POSITIVE_INFINITY),
+    closeTimeout: Check.optionalDuration("closeTimeout", o.closeTimeout)
   }
 }
 
-const defaultSubmission: Submission = { name: undefined, cancelOnExit: false, reraiseOnExit: true, nextTick: false }
+const defaultSubmission: Submission = {
+  name: undefined,
+  cancelOnExit: false,
+  reraiseOnExit: true,
+  nextTick: false,
+  priority: 0,
+  key: undefined,
+  timeout: undefined,
+  startTimeout: undefined,
+  deadline: undefined,
+  timed: false,
+  ordered: false
+}
 
 /** Checks submit options, throwing `InvalidArgumentError` on bad input. */
 export const makeSubmission = (options: unknown): Submission => {
   if (options === undefined) return defaultSubmission
   const o = Check.optionsObject<Record<string, unknown>>("submit options", options)!
+  const timeout = Check.optionalDuration("timeout", o.timeout)
+  const startTimeout = Check.optionalDuration("startTimeout", o.startTimeout)
+  const deadline = Check.optionalInstant("deadline", o.deadline)
+  const priority = Check.finiteNumber("priority", o.priority, 0)
+  const key = Check.optionalString("key", o.key)
   return {
     name: Check.optionalName("name", o.name),
     cancelOnExit: Check.boolean("cancelOnExit", o.cancelOnExit, false),
     reraiseOnExit: Check.boolean("reraiseOnExit", o.reraiseOnExit, true),
-    nextTick: Check.boolean("nextTick", o.nextTick, false)
+    nextTick: Check.boolean("nextTick", o.nextTick, false),
+    priority,
+    key,
+    timeout,
+    startTimeout,
+    deadline,
+    timed: timeout !== undefined || startTimeout !== undefined || deadline !== undefined,
+    ordered: priority !== 0 || key !== undefined
   }
 }
 
-// Task states. A task holds a permit in STARTING and RUNNING.
-const QUEUED = 0
+// Task states. A task holds a permit in STARTING and RUNNING. QUEUED (0) is the queue's.
 const STARTING = 1 // has a permit, its start is scheduled (nextTick)
 const RUNNING = 2
 const DONE = 3
@@ -114,12 +169,15 @@ class TaskRecord<A, E> implements Task.Task<A, E> {
   slot: Slot | undefined = undefined
   /** Set when an interrupt arrives while the fiber is being created. */
   pendingInterrupt: number | undefined = undefined
+  /** The queue's link (FIFO mode). */
   next: TaskRecord<any, any> | undefined = undefined
+  /** The start deadline's timer, while the task is queued. */
+  timer: Timer.Timer | undefined = undefined
+  /** Set when the task's own deadline ended it (counted in `stats.timedOut`). */
+  timedOut = false
   readonly executor: ExecutorCore
   readonly id: number
-  readonly label: string | undefined
-  readonly cancelOnExit: boolean
-  readonly reraiseOnExit: boolean
+  readonly submission: Submission
 
   constructor(
     executor: ExecutorCore,
@@ -132,9 +190,23 @@ class TaskRecord<A, E> implements Task.Task<A, E> {
     this.id = id
     this.effect = effect
     this.context = context
-    this.label = submission.name
-    this.cancelOnExit = submission.cancelOnExit
-    this.reraiseOnExit = submission.reraiseOnExit
+    this.submission = submission
+  }
+
+  get label(): string | undefined {
+    return this.submission.name
+  }
+  get cancelOnExit(): boolean {
+    return this.submission.cancelOnExit
+  }
+  get reraiseOnExit(): boolean {
+    return this.submission.reraiseOnExit
+  }
+  get priority(): number {
+    return this.submission.priority
+  }
+  get key(): string | undefined {
+    return this.submission.key
   }
 
   get name(): string {
@@ -276,26 +348,33 @@ export class ExecutorCore {
   readonly config: Config
   private phase: "open" | "closing" | "closed" = "open"
   private nextId = 0
+  /** The permits: `maxConcurrency`, until `resize` changes it. */
+  private limit: number
+  private paused = false
   private running = 0
   private queued = 0
   /** Unfinished tasks that the exit waits for (not cancel-on-exit): what `awaitIdle` waits on. */
   private awaited = 0
-  private head: TaskRecord<any, any> | undefined = undefined
-  private tail: TaskRecord<any, any> | undefined = undefined
+  private readonly queue: TaskQueue
   private pumping = false
   /** Set when `pump` is asked again while it runs: it loops until nothing changes. */
   private repump = false
-  /** Records still linked in the queue but no longer queued (interrupted there). */
-  private stale = 0
   private submitted = 0
   private succeeded = 0
   private failed = 0
   private interrupted = 0
+  private timedOut = 0
   /**
    * Cancel-on-exit tasks holding a permit (at most `maxConcurrency`); the
    * queued ones are found by walking the queue when the executor closes.
    */
   private readonly startedCancelOnExit = new Set<TaskRecord<any, any>>()
+  /** Every task holding a permit, kept only with a `closeTimeout` (which must interrupt them). */
+  private readonly holding: Set<TaskRecord<any, any>> | undefined
+  /** The `closeTimeout` timer while closing. */
+  private graceTimer: Timer.Timer | undefined = undefined
+  /** What the `closeTimeout` interrupted; `undefined` until it passes. */
+  private cutOff: Array<InterruptedTask & { readonly record: TaskRecord<any, any> }> | undefined = undefined
   /** Re-raisable failures not yet reported, in completion order. */
   private failures: Array<TaskRecord<any, any>> = []
   private idleWaiters: Array<() => void> = []
@@ -319,6 +398,7 @@ export class ExecutorCore {
 
   constructor(config: Config) {
     this.config = config
+    this.limit = config.maxConcurrency
     this.lowWater = Math.floor(config.maxQueue / 2)
     // with a maxQueue, a task's context names the executors it works for
     this.scopes = new TaskScopes(
@@ -327,12 +407,18 @@ export class ExecutorCore {
         return chainHas(chain, this) ? context : Context.add(context, TaskOf, { executor: this, parent: chain })
       }
     )
+    this.queue = new TaskQueue(config.maxConcurrencyPerKey ?? Number.POSITIVE_INFINITY)
+    this.holding = config.closeTimeout === undefined ? undefined : new Set()
+  }
+
+  /** Whether a task submitted now would take a permit at once, without queueing. */
+  private get startsAtOnce(): boolean {
+    return !this.paused && this.running < this.limit && this.queued === 0
   }
 
   /** Whether a submission may enter now without waiting for a queue place. */
   private admits(submitter: Fiber.Fiber<unknown, unknown>): boolean {
-    return (this.queueWaiters.size === 0 &&
-      (this.running < this.config.maxConcurrency || this.queued < this.config.maxQueue)) ||
+    return (this.queueWaiters.size === 0 && (this.startsAtOnce || this.queued < this.config.maxQueue)) ||
       (this.config.maxQueue !== Number.POSITIVE_INFINITY && worksFor(submitter, this))
   }
 
@@ -342,6 +428,13 @@ export class ExecutorCore {
     submission: Submission,
     submitter: Fiber.Fiber<unknown, unknown>
   ): Effect.Effect<Task.Task<A, E>, ExecutorClosedError> {
+    if (submission.key !== undefined && this.config.maxConcurrencyPerKey === undefined) {
+      throw new InvalidArgumentError({
+        argument: "key",
+        value: submission.key,
+        expected: "left out unless the executor has `maxConcurrencyPerKey` (a key would limit nothing)"
+      })
+    }
     if (this.phase === "closed") {
       return Effect.fail(new ExecutorClosedError({ taskName: submission.name }))
     }
@@ -379,14 +472,30 @@ export class ExecutorCore {
   ): TaskRecord<A, E> {
     const record = new TaskRecord<A, E>(this, ++this.nextId, effect, submitter.context, submission)
     this.submitted++
-    if (!record.cancelOnExit) this.awaited++
-    if (record.cancelOnExit && this.phase !== "open") {
-      // rule 2: a cancel-on-exit task submitted while closing never runs
+    if (!submission.cancelOnExit) this.awaited++
+    if ((submission.cancelOnExit && this.phase !== "open") || this.cutOff !== undefined) {
+      // rule 2: a cancel-on-exit task submitted while closing never runs;
+      // nor does any task submitted once the grace period has passed
+      if (this.cutOff !== undefined && !submission.cancelOnExit) {
+        this.cutOff.push({ taskId: record.id, taskName: record.name, state: "queued", record })
+      }
       this.queued++ // counted as queued for the moment `finish` takes it out
       this.finish(record, Exit.interrupt(submitter.id))
       return record
     }
-    if (this.running < this.config.maxConcurrency && this.queued === 0) {
+    const queue = this.queue
+    if (submission.ordered) queue.becomeOrdered()
+    const startBy = submission.timed ? this.startDeadline(record, submitter.context) : undefined
+    if (startBy !== undefined && startBy.millis < 0) {
+      // a deadline already past: the task ends at once, without running
+      this.queued++ // counted as queued for the moment `finish` takes it out
+      this.timeOutQueued(record, startBy.budget)
+      return record
+    }
+    // first come, first served: a task starts at once only when none waits
+    // ahead of it (in an ordered queue, none that could start now, and its
+    // key has room)
+    if (!this.paused && this.running < this.limit && (queue.ordered ? queue.startNow(record) : this.queued === 0)) {
       this.takePermit(record)
       if (submission.nextTick) {
         submitter.currentDispatcher.scheduleTask(() => this.start(record), 0)
@@ -395,17 +504,54 @@ export class ExecutorCore {
       }
     } else {
       this.queued++
-      if (this.tail === undefined) this.head = record
-      else this.tail.next = record
-      this.tail = record
+      queue.push(record)
+      if (startBy !== undefined) {
+        record.timer = Timer.schedule(submitter.context, startBy.millis, () =>
+          this.timeOutQueued(record, startBy.budget))
+      }
+      if (queue.ordered) this.pump() // it may go round again for a task that woke while it ran
     }
     return record
+  }
+
+  /**
+   * How long a task with `startTimeout` or `deadline` may wait for a permit
+   * (negative: its deadline is already past), and the time it was given, as
+   * its `TaskTimeoutError` reports it; `undefined` when it may wait for ever.
+   * The timer is set only if the task is queued, and cancelled when it
+   * takes a permit.
+   */
+  private startDeadline(
+    record: TaskRecord<any, any>,
+    context: Context.Context<never>
+  ): { readonly millis: number; readonly budget: Duration.Duration } | undefined {
+    const { deadline, startTimeout } = record.submission
+    let millis = startTimeout ?? Number.POSITIVE_INFINITY
+    if (deadline !== undefined) millis = Math.min(millis, deadline - Timer.now(context))
+    if (millis === Number.POSITIVE_INFINITY) return undefined
+    const budget = Duration.millis(
+      startTimeout !== undefined && startTimeout <= millis ? startTimeout : Math.max(0, millis)
+    )
+    return { millis, budget }
+  }
+
+  /** The start deadline of a queued task passed: it ends without running. */
+  private timeOutQueued(record: TaskRecord<any, any>, budget: Duration.Duration): void {
+    record.timer = undefined
+    if (record.state !== QUEUED) return
+    record.timedOut = true
+    this.finish(record, Exit.fail(new TaskTimeoutError({ taskName: record.name, phase: "queue", timeout: budget })))
   }
 
   private takePermit(record: TaskRecord<any, any>): void {
     this.running++
     record.state = STARTING
-    if (record.cancelOnExit) this.startedCancelOnExit.add(record)
+    if (record.timer !== undefined) {
+      record.timer.cancel()
+      record.timer = undefined
+    }
+    if (record.submission.cancelOnExit) this.startedCancelOnExit.add(record)
+    if (this.holding !== undefined) this.holding.add(record)
   }
 
   /**
@@ -430,12 +576,16 @@ export class ExecutorCore {
   /**
    * Forks the task's fiber, in a scope of its own (rule 5, see
    * `taskScope.ts`), closed after the fiber has ended and before the task
-   * counts as ended.
+   * counts as ended. A task with a run deadline is interrupted when it
+   * passes; it then fails with `TaskTimeoutError` once it has really ended
+   * (finalizers run), and only then frees its permit.
    */
   private fork(record: TaskRecord<any, any>): void {
     if (record.state !== STARTING) return // interrupted before its scheduled start
     record.state = RUNNING
-    let effect = record.effect!
+    let effect: Effect.Effect<any, any, any> = record.effect!
+    // a run deadline covers the task's finalizers too: a timed task closes its scope inside it
+    if (record.submission.timed) effect = this.withRunDeadline(record, Effect.scoped(effect), record.context!)
     if (record.label !== undefined) {
       effect = Effect.withSpan(Effect.annotateLogs(effect, "task", record.label), record.label, {
         captureStackTrace: false
@@ -460,6 +610,22 @@ export class ExecutorCore {
     if (record.pendingInterrupt !== undefined) {
       fiber.interruptUnsafe(record.pendingInterrupt)
     }
+  }
+
+  /** `effect` bounded by the task's `timeout` and what is left of its `deadline`. */
+  private withRunDeadline(
+    record: TaskRecord<any, any>,
+    effect: Effect.Effect<any, any, any>,
+    context: Context.Context<never>
+  ): Effect.Effect<any, any, any> {
+    const { deadline, timeout } = record.submission
+    let millis = timeout ?? Number.POSITIVE_INFINITY
+    if (deadline !== undefined) millis = Math.min(millis, Math.max(0, deadline - Timer.now(context)))
+    if (millis === Number.POSITIVE_INFINITY) return effect
+    return Timer.within(effect, millis, () => {
+      record.timedOut = true
+      return new TaskTimeoutError({ taskName: record.name, phase: "run", timeout: Duration.millis(millis) })
+    })
   }
 
   /**
@@ -491,10 +657,11 @@ export class ExecutorCore {
   }
 
   /**
-   * Starts queued tasks while permits are free, then lets suspended
-   * submitters in. Starting a task or waking a submitter runs user code at
-   * once, which may free permits or queue tasks: a call made meanwhile marks
-   * the pump to go round again instead of recursing.
+   * Starts queued tasks while permits are free and the executor is not
+   * paused, then lets suspended submitters in. Starting a task or waking a
+   * submitter runs user code at once, which may free permits or queue tasks:
+   * a call made meanwhile marks the pump to go round again instead of
+   * recursing.
    */
   private pump(): void {
     if (this.pumping) {
@@ -505,15 +672,9 @@ export class ExecutorCore {
     try {
       do {
         this.repump = false
-        while (this.running < this.config.maxConcurrency && this.head !== undefined) {
-          const record = this.head
-          this.head = record.next
-          if (this.head === undefined) this.tail = undefined
-          record.next = undefined
-          if (record.state !== QUEUED) {
-            this.stale-- // interrupted while queued
-            continue
-          }
+        while (this.queued > 0 && !this.paused && this.running < this.limit) {
+          const record = this.queue.pop() as TaskRecord<any, any> | undefined
+          if (record === undefined) break
           this.queued--
           this.takePermit(record)
           this.start(record)
@@ -525,35 +686,16 @@ export class ExecutorCore {
     }
   }
 
-  /** Unlinks the records interrupted while queued, so they cannot pile up. */
-  private compact(): void {
-    let record = this.head
-    this.head = this.tail = undefined
-    while (record !== undefined) {
-      const next: TaskRecord<any, any> | undefined = record.next
-      record.next = undefined
-      if (record.state === QUEUED) {
-        if (this.tail === undefined) this.head = record
-        else this.tail.next = record
-        this.tail = record
-      }
-      record = next
-    }
-    this.stale = 0
-  }
-
   /**
    * Lets submitters suspended by `maxQueue` in, oldest first, once the queue
-   * has drained to half its bound (or a permit is free): a producer that
-   * outruns its tasks is woken once per `maxQueue / 2` tasks, not per task.
+   * has drained to half its bound (or a task would start at once): a
+   * producer that outruns its tasks is woken once per `maxQueue / 2` tasks,
+   * not per task. While paused, only the queue's bound counts.
    */
   private admitWaiters(): void {
     if (this.queueWaiters.size === 0) return
-    if (this.queued > this.lowWater && this.running >= this.config.maxConcurrency) return
-    while (
-      this.queueWaiters.size > 0 &&
-      (this.queued < this.config.maxQueue || this.running < this.config.maxConcurrency)
-    ) {
+    if (this.queued > this.lowWater && !this.startsAtOnce) return
+    while (this.queueWaiters.size > 0 && (this.queued < this.config.maxQueue || this.startsAtOnce)) {
       const waiter = this.queueWaiters.values().next().value!
       this.queueWaiters.delete(waiter) // a waiter that throws must not be called again
       wake(waiter, undefined)
@@ -568,13 +710,19 @@ export class ExecutorCore {
     record.fiber = undefined
     record.effect = undefined
     record.context = undefined
+    if (record.timer !== undefined) {
+      record.timer.cancel()
+      record.timer = undefined
+    }
     if (heldPermit) {
       this.running--
+      if (this.queue.ordered) this.queue.ended(record)
+      if (this.holding !== undefined) this.holding.delete(record)
     } else {
       this.queued--
-      if (record.next !== undefined || this.tail === record) this.stale++
     }
-    if (record.cancelOnExit) {
+    const submission = record.submission
+    if (submission.cancelOnExit) {
       if (heldPermit) this.startedCancelOnExit.delete(record)
     } else {
       this.awaited--
@@ -585,14 +733,16 @@ export class ExecutorCore {
       this.interrupted++
     } else {
       this.failed++
-      if (record.reraiseOnExit && !this.isBubbleUp(exit.cause)) this.failures.push(record)
+      if (record.timedOut) this.timedOut++
+      if (submission.reraiseOnExit && !this.isBubbleUp(exit.cause)) this.failures.push(record)
     }
     const observers = record.observers
     if (observers !== undefined) {
       record.observers = undefined
       notify(observers, exit)
     }
-    if (this.stale > 1024 && this.stale > this.queued && !this.pumping) this.compact()
+    const stale = this.queue.length - this.queued
+    if (stale > 1024 && stale > this.queued && !this.pumping) this.queue.compact()
     this.pump()
     if ((this.awaited === 0 && this.idleWaiters.length > 0) || (this.phase === "closing" && this.idle)) {
       // Observers queued below `MAX_DEPTH` must hear that their task ended
@@ -614,6 +764,10 @@ export class ExecutorCore {
     }
     if (this.phase !== "closing" || !this.idle) return
     this.phase = "closed"
+    if (this.graceTimer !== undefined) {
+      this.graceTimer.cancel()
+      this.graceTimer = undefined
+    }
     const closers = this.closeWaiters
     this.closeWaiters = []
     for (let i = 0; i < closers.length; i++) wake(closers[i]!, undefined)
@@ -676,17 +830,44 @@ export class ExecutorCore {
     })
   }
 
+  /** Sets the number of permits; more permits start queued tasks at once. */
+  resize(maxConcurrency: number): void {
+    this.limit = maxConcurrency
+    this.pump()
+  }
+
   /**
-   * Rules 1–3: interrupts the unfinished cancel-on-exit tasks, waits for every
-   * other task (including those submitted while closing), then refuses new
-   * submissions. The wait cannot be cut short by interrupting the closer.
+   * Stops handing out permits until {@link resume}; running tasks go on.
+   * Once closing it does nothing: the close waits for the queued tasks, so
+   * they must be able to start.
+   */
+  pause(): void {
+    if (this.phase === "open") this.paused = true
+  }
+
+  /** Hands out permits again. */
+  resume(): void {
+    if (!this.paused) return
+    this.paused = false
+    this.pump()
+  }
+
+  /**
+   * Rules 1–3: resumes a paused executor, interrupts the unfinished
+   * cancel-on-exit tasks, waits for every other task (including those
+   * submitted while closing), then refuses new submissions. The wait cannot
+   * be cut short by interrupting the closer; only the `closeTimeout` can.
    */
   readonly close: Effect.Effect<void> = Effect.uninterruptible(Effect.withFiber((closer) => {
     if (this.phase === "open") {
       this.phase = "closing"
+      this.paused = false // the queue must drain
       this.cancelQueued(Exit.interrupt(closer.id))
       // then the started ones; the permits they free go to queued tasks that stay
       for (const record of this.startedCancelOnExit) this.interruptTask(record, closer.id)
+      if (this.config.closeTimeout !== undefined && !this.idle) {
+        this.graceTimer = Timer.schedule(closer.context, this.config.closeTimeout, () => this.cutShort(closer.id))
+      }
     }
     return Effect.callback<void>((resume) => {
       if (this.phase !== "closed") {
@@ -703,6 +884,29 @@ export class ExecutorCore {
   }))
 
   /**
+   * The grace period has passed: every unfinished task is interrupted — the
+   * queued ones first, so that no permit freed meanwhile goes to them — and
+   * listed for the report. The close still waits until each has ended.
+   */
+  private cutShort(by: number): void {
+    this.graceTimer = undefined
+    if (this.phase !== "closing") return
+    const cutOff: Array<InterruptedTask & { readonly record: TaskRecord<any, any> }> = this.cutOff = []
+    const queued: Array<TaskRecord<any, any>> = []
+    this.queue.forEach((entry) => queued.push(entry as TaskRecord<any, any>))
+    for (const record of queued) {
+      cutOff.push({ taskId: record.id, taskName: record.name, state: "queued", record })
+      this.finish(record, Exit.interrupt(by))
+    }
+    this.queue.compact()
+    for (const record of Array.from(this.holding!)) {
+      if (record.state === DONE) continue
+      cutOff.push({ taskId: record.id, taskName: record.name, state: "running", record })
+      this.interruptTask(record, by)
+    }
+  }
+
+  /**
    * Rule 1 for queued tasks: removes the cancel-on-exit ones from the queue
    * and ends them with `exit`. It runs before any running task is
    * interrupted, so that no permit freed meanwhile goes to a doomed task.
@@ -711,15 +915,15 @@ export class ExecutorCore {
     const pumping = this.pumping
     this.pumping = true // pump once the walk is done, below
     try {
-      // Ended records stay linked (stale) until the compaction below; records
-      // that code woken here appends or interrupts are walked or kept alike.
-      for (let record = this.head; record !== undefined; record = record.next) {
-        if (record.state === QUEUED && record.cancelOnExit) this.finish(record, exit)
-      }
+      // Ended records stay in the queue (stale) until the compaction below.
+      this.queue.forEach((entry) => {
+        const record = entry as TaskRecord<any, any>
+        if (record.submission.cancelOnExit) this.finish(record, exit)
+      })
     } finally {
       this.pumping = pumping
     }
-    this.compact()
+    this.queue.compact()
     // a task ended above may have run code that freed a permit
     if (pumping) this.repump = true
     else this.pump()
@@ -743,14 +947,39 @@ export class ExecutorCore {
   }
 
   /**
+   * What the exit raises once closed: a {@link CloseTimeoutError} when the
+   * grace period passed (carrying the failures not reported), otherwise the
+   * failures not reported as in {@link takeFailure}.
+   */
+  private takeExitFailure(): TaskFailedError | CloseTimeoutError | undefined {
+    if (this.cutOff === undefined) return this.takeFailure()
+    const records = this.takeFailures() ?? []
+    // a task that ended otherwise once interrupted (it succeeded, or failed) is reported as such
+    const interrupted = this.cutOff
+      .filter(({ record }) =>
+        record.exit !== undefined && Exit.isFailure(record.exit) && Cause.hasInterruptsOnly(record.exit.cause)
+      )
+      .sort((a, b) => a.taskId - b.taskId)
+      .map(({ state, taskId, taskName }): InterruptedTask => ({ taskId, taskName, state }))
+    this.cutOff = []
+    return new CloseTimeoutError({
+      timeout: Duration.millis(this.config.closeTimeout!),
+      interrupted,
+      failures: records.map(toFailure)
+    })
+  }
+
+  /**
    * Rule 4 at the exit, once closed: waits for the joins that are handing
    * failures over (they fail with them, or put them back if interrupted
-   * first), then takes what nobody reported.
+   * first), then takes what nobody reported ({@link takeExitFailure}).
    */
-  readonly finalFailure: Effect.Effect<TaskFailedError | undefined> = Effect.callback((resume) => {
-    if (this.handing === 0) return resume(Exit.succeed(this.takeFailure()))
-    this.handingWaiters.push(() => resume(Exit.succeed(this.takeFailure())))
-  })
+  readonly finalFailure: Effect.Effect<TaskFailedError | CloseTimeoutError | undefined> = Effect.callback(
+    (resume) => {
+      if (this.handing === 0) return resume(Exit.succeed(this.takeExitFailure()))
+      this.handingWaiters.push(() => resume(Exit.succeed(this.takeExitFailure())))
+    }
+  )
 
   /**
    * Waits like `awaitIdle`, then fails with the failures not yet reported.
@@ -792,17 +1021,20 @@ export class ExecutorCore {
     running: this.running,
     succeeded: this.succeeded,
     failed: this.failed,
-    interrupted: this.interrupted
+    interrupted: this.interrupted,
+    timedOut: this.timedOut
   }))
 }
 
+const toFailure = (record: TaskRecord<any, any>): TaskFailure => ({
+  taskId: record.id,
+  taskName: record.name,
+  cause: (record.exit as Exit.Failure<unknown, unknown>).cause
+})
+
 /** One error for failed task records, naming the first in submission order. */
 const toError = (records: ReadonlyArray<TaskRecord<any, any>>): TaskFailedError => {
-  const failures = records.map((record): TaskFailure => ({
-    taskId: record.id,
-    taskName: record.name,
-    cause: (record.exit as Exit.Failure<unknown, unknown>).cause
-  }))
+  const failures = records.map(toFailure)
   return TaskFailedError.fromFailures(failures as [TaskFailure, ...Array<TaskFailure>])
 }
 
@@ -811,7 +1043,7 @@ const toError = (records: ReadonlyArray<TaskRecord<any, any>>): TaskFailedError 
  * but they are not dropped either — they are logged as a warning with the
  * error that carries them.
  */
-const logUnraised = (failure: TaskFailedError): Effect.Effect<void> =>
+const logUnraised = (failure: TaskFailedError | CloseTimeoutError): Effect.Effect<void> =>
   Effect.logWarning("taskscope: task failures not raised because the scope already failed", failure)
 
 /**
@@ -822,8 +1054,8 @@ const logUnraised = (failure: TaskFailedError): Effect.Effect<void> =>
  */
 export const resolveExit = <A, E>(
   owner: Exit.Exit<A, E>,
-  failure: TaskFailedError | undefined
-): Effect.Effect<A, E | TaskFailedError> => {
+  failure: TaskFailedError | CloseTimeoutError | undefined
+): Effect.Effect<A, E | TaskFailedError | CloseTimeoutError> => {
   if (failure === undefined) return owner
   if (Exit.isSuccess(owner)) return Exit.fail(failure)
   if (Cause.hasInterruptsOnly(owner.cause)) return Exit.failCause(Cause.combine(owner.cause, Cause.fail(failure)))

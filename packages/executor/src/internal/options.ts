@@ -6,6 +6,8 @@
  *
  * @internal
  */
+import * as Duration from "effect/Duration"
+import * as Option from "effect/Option"
 import { InvalidArgumentError } from "../ExecutorError.ts"
 
 /** A positive integer or `Infinity`; `undefined` yields `fallback`. */
@@ -42,4 +44,45 @@ export const optionsObject = <O extends object>(argument: string, value: unknown
     return value as O | undefined
   }
   throw new InvalidArgumentError({ argument, value, expected: "an object of options" })
+}
+
+/** A finite number; `undefined` yields `fallback`. */
+export const finiteNumber = (argument: string, value: unknown, fallback: number): number => {
+  if (value === undefined) return fallback
+  if (typeof value === "number" && Number.isFinite(value)) return value
+  throw new InvalidArgumentError({ argument, value, expected: "a finite number" })
+}
+
+/** A string, or `undefined`. */
+export const optionalString = (argument: string, value: unknown): string | undefined => {
+  if (value === undefined || typeof value === "string") return value
+  throw new InvalidArgumentError({ argument, value, expected: "a string" })
+}
+
+/**
+ * A non-negative `Duration.Input` (`1000`, `"5 seconds"`, a `Duration`), in
+ * milliseconds; `undefined` and an infinite duration yield `undefined` (no limit).
+ */
+export const optionalDuration = (argument: string, value: unknown): number | undefined => {
+  if (value === undefined) return undefined
+  const decoded = typeof value === "number" && Number.isNaN(value)
+    ? undefined
+    : Option.getOrUndefined(Duration.fromInput(value as Duration.Input))
+  const millis = decoded === undefined ? Number.NaN : Duration.toMillis(decoded)
+  if (!(millis >= 0)) {
+    throw new InvalidArgumentError({
+      argument,
+      value,
+      expected: "a non-negative duration (milliseconds, or e.g. \"5 seconds\")"
+    })
+  }
+  return Number.isFinite(millis) ? millis : undefined
+}
+
+/** A valid `Date` or a finite number of epoch milliseconds, as epoch milliseconds, or `undefined`. */
+export const optionalInstant = (argument: string, value: unknown): number | undefined => {
+  if (value === undefined) return undefined
+  if (typeof value === "number" && Number.isFinite(value)) return value
+  if (value instanceof Date && Number.isFinite(value.getTime())) return value.getTime()
+  throw new InvalidArgumentError({ argument, value, expected: "a Date or a number of milliseconds since the epoch" })
 }

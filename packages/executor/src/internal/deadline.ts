@@ -1,0 +1,48 @@
+/**
+ * Timers of an executor: the run deadline of a task (`timeout`, what is left
+ * of `deadline`), its start deadline (`startTimeout`, `deadline`) and the
+ * grace period of a close (`closeTimeout`). Every timer reads and sleeps on
+ * the `Clock` of the fiber it belongs to, so `TestClock` drives them in
+ * tests exactly as it drives `Effect.sleep`.
+ *
+ * @internal
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+
+/** What the clock of `context` says it is, in epoch milliseconds. */
+export const now = (context: Context.Context<never>): number =>
+  Context.get(context, Clock.Clock).currentTimeMillisUnsafe()
+
+/** A started timer; `cancel` stops it (it has then not fired, or has fired already). */
+export interface Timer {
+  readonly cancel: () => void
+}
+
+/**
+ * Calls `fire` after `millis` on the clock of `context`, from a fiber of its
+ * own (not a child of anyone's: it must outlive the fiber that set it).
+ */
+export const schedule = (context: Context.Context<never>, millis: number, fire: () => void): Timer => {
+  const fiber: Fiber.Fiber<void> = Effect.runForkWith(context)(
+    Effect.andThen(Effect.sleep(Duration.millis(millis)), Effect.sync(fire))
+  )
+  return { cancel: () => fiber.interruptUnsafe() }
+}
+
+/**
+ * `effect`, given `millis` to end: past that it is interrupted, the
+ * interruption is waited for (finalizers run), and the result is `onTimeout()`.
+ */
+export const within = <A, E, R, E2>(
+  effect: Effect.Effect<A, E, R>,
+  millis: number,
+  onTimeout: () => E2
+): Effect.Effect<A, E | E2, R> =>
+  Effect.timeoutOrElse(effect, {
+    duration: Duration.millis(millis),
+    orElse: () => Effect.fail(onTimeout())
+  })

@@ -1,0 +1,292 @@
+/**
+ * `timeout`, `startTimeout` and `deadline`: deadlines that stop the work,
+ * driven by `TestClock`.
+ */
+import { assert, describe, expectTypeOf, it } from "@effect/vitest"
+import { Cause, Duration, Effect, Exit, Fiber } from "effect"
+import { TestClock } from "effect/testing"
+import { BackgroundExecutor, ExecutorError, Task } from "../src/index.ts"
+
+/** Lets every fiber that is ready run until it suspends again. */
+const settle = Effect.yieldNow.pipe(Effect.repeat({ times: 5 }))
+
+/** The `TaskTimeoutError` a task failed with, or fails the test. */
+const timeoutOf = (exit: Exit.Exit<unknown, unknown>): ExecutorError.TaskTimeoutError => {
+  assert.isTrue(Exit.isFailure(exit), `expected a failure, got ${String(exit)}`)
+  const error = Cause.squash((exit as Exit.Failure<unknown, unknown>).cause)
+  assert.instanceOf(error, ExecutorError.TaskTimeoutError)
+  return error as ExecutorError.TaskTimeoutError
+}
+
+describe("deadlines", () => {
+  describe("timeout (run deadline)", () => {
+    it.effect("interrupts a running task when it passes, and the task fails with TaskTimeoutError", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        const log: Array<string> = []
+        const task = yield* BackgroundExecutor.submit(
+          Effect.sleep("1 second").pipe(
+            Effect.andThen(Effect.sync(() => log.push("finished"))),
+            Effect.onInterrupt(() => Effect.sync(() => log.push("interrupted")))
+          ),
+          { name: "slow", timeout: "100 millis", reraiseOnExit: false }
+        )
+        yield* TestClock.adjust(99)
+        assert.isUndefined(yield* Task.poll(task), "timed out early")
+        yield* TestClock.adjust(1)
+        const error = timeoutOf(yield* Task.await(task))
+        assert.deepStrictEqual([error.taskName, error.phase, Duration.toMillis(error.timeout)], ["slow", "run", 100])
+        assert.match(error.message, /"slow".*running.*100/)
+        assert.deepStrictEqual(log, ["interrupted"])
+        assert.include(yield* BackgroundExecutor.stats, { failed: 1, timedOut: 1, interrupted: 0 })
+      })))
+
+    it.effect("is counted from the start, not from submit", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        yield* BackgroundExecutor.submit(Effect.sleep(300))
+        const task = yield* BackgroundExecutor.submit(Effect.as(Effect.sleep(150), "done"), { timeout: 200 })
+        yield* TestClock.adjust(300) // queued all that time: no timeout
+        assert.isUndefined(yield* Task.poll(task))
+        yield* TestClock.adjust(150)
+        assert.strictEqual(yield* Task.join(task), "done")
+      }), { maxConcurrency: 1 }))
+
+    it.effect("a timed-out task holds its permit until its finalizer has run", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        const log: Array<string> = []
+        const slowCleanup = Effect.acquireRelease(
+          Effect.void,
+          () => Effect.andThen(Effect.sleep(50), Effect.sync(() => log.push("released")))
+        )
+        const timed = yield* BackgroundExecutor.submit(
+          Effect.andThen(slowCleanup, Effect.never),
+          { timeout: 100, reraiseOnExit: false }
+        )
+        const next = yield* BackgroundExecutor.submit(Effect.sync(() => log.push("next started")))
+        yield* TestClock.adjust(100)
+        assert.deepStrictEqual(log, [], "the permit was freed before the finalizer ended")
+        assert.include(yield* BackgroundExecutor.stats, { running: 1, queued: 1 })
+        yield* TestClock.adjust(50)
+        yield* Task.join(next)
+        assert.deepStrictEqual(log, ["released", "next started"])
+        assert.strictEqual(timeoutOf(yield* Task.await(timed)).phase, "run")
+      }), { maxConcurrency: 1 }))
+
+    it.effect("firing while the task is finishing (in its finalizer) still times it out, after the finalizer", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        let released = false
+        const task = yield* BackgroundExecutor.submit(
+          Effect.acquireRelease(Effect.void, () => Effect.andThen(Effect.sleep(50), Effect.sync(() => released = true)))
+            .pipe(Effect.andThen(Effect.sleep(80)), Effect.as("value")),
+          { timeout: 100, reraiseOnExit: false }
+        )
+        yield* TestClock.adjust(100) // the body ended at 80; the finalizer runs until 130
+        assert.isUndefined(yield* Task.poll(task), "ended before its finalizer")
+        yield* TestClock.adjust(30)
+        assert.isTrue(released)
+        assert.strictEqual(timeoutOf(yield* Task.await(task)).phase, "run")
+      })))
+
+    it.effect("a task that ends in time is not timed out later", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        const task = yield* BackgroundExecutor.submit(Effect.as(Effect.sleep(10), 1), { timeout: 100 })
+        yield* TestClock.adjust(200)
+        assert.strictEqual(yield* Task.join(task), 1)
+        assert.include(yield* BackgroundExecutor.stats, { succeeded: 1, timedOut: 0 })
+      })))
+
+    it.effect("is re-raised on exit as a TaskFailedError carrying the TaskTimeoutError", () =>
+      Effect.gen(function*() {
+        const owner = yield* Effect.forkChild(
+          BackgroundExecutor.scoped(BackgroundExecutor.submit(Effect.never, { name: "stuck", timeout: 10 })),
+          { startImmediately: true }
+        )
+        yield* TestClock.adjust(10)
+        const error = yield* Effect.flip(Fiber.join(owner))
+        assert.instanceOf(error, ExecutorError.TaskFailedError)
+        assert.strictEqual((error as ExecutorError.TaskFailedError).taskName, "stuck")
+        assert.instanceOf(Cause.squash((error as ExecutorError.TaskFailedError).cause), ExecutorError.TaskTimeoutError)
+      }))
+
+    it.effect("is catchable by tag on the task's join", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        const task = yield* BackgroundExecutor.submit(Effect.never, { timeout: 5, reraiseOnExit: false })
+        const joined = yield* Effect.forkChild(
+          Task.join(task).pipe(Effect.catchTag("TaskTimeoutError", (error) => Effect.succeed(error.phase))),
+          { startImmediately: true }
+        )
+        yield* TestClock.adjust(5)
+        assert.strictEqual(yield* Fiber.join(joined), "run")
+      })))
+  })
+
+  describe("startTimeout (queue deadline)", () => {
+    it.effect("a task still queued when it passes is removed without running", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        let ran = false
+        yield* BackgroundExecutor.submit(Effect.sleep(100))
+        const task = yield* BackgroundExecutor.submit(Effect.sync(() => ran = true), {
+          name: "late",
+          startTimeout: 50,
+          reraiseOnExit: false
+        })
+        yield* TestClock.adjust(50)
+        const error = timeoutOf(yield* Task.await(task))
+        assert.deepStrictEqual([error.taskName, error.phase, Duration.toMillis(error.timeout)], ["late", "queue", 50])
+        assert.match(error.message, /"late".*waiting to start.*50/)
+        assert.include(yield* BackgroundExecutor.stats, { queued: 0, running: 1, failed: 1, timedOut: 1 })
+        yield* TestClock.adjust(100)
+        assert.isFalse(ran)
+      }), { maxConcurrency: 1 }))
+
+    it.effect("shorter than the queue ahead of it: it times out, the tasks ahead run on", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        const done: Array<number> = []
+        for (const i of [1, 2, 3]) {
+          yield* BackgroundExecutor.submit(Effect.andThen(Effect.sleep(100), Effect.sync(() => done.push(i))))
+        }
+        const late = yield* BackgroundExecutor.submit(Effect.sync(() => done.push(4)), {
+          startTimeout: 150,
+          reraiseOnExit: false
+        })
+        const after = yield* BackgroundExecutor.submit(Effect.sync(() => done.push(5)))
+        yield* TestClock.adjust(150)
+        assert.strictEqual(timeoutOf(yield* Task.await(late)).phase, "queue")
+        yield* TestClock.adjust(150)
+        yield* Task.join(after)
+        assert.deepStrictEqual(done, [1, 2, 3, 5])
+      }), { maxConcurrency: 1 }))
+
+    it.effect("a task that starts in time keeps running past it", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        yield* BackgroundExecutor.submit(Effect.sleep(10))
+        const task = yield* BackgroundExecutor.submit(Effect.as(Effect.sleep(100), "ok"), { startTimeout: 50 })
+        yield* TestClock.adjust(200)
+        assert.strictEqual(yield* Task.join(task), "ok")
+      }), { maxConcurrency: 1 }))
+
+    it.effect("a task interrupted while queued is not timed out later", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        yield* BackgroundExecutor.submit(Effect.sleep(100))
+        const task = yield* BackgroundExecutor.submit(Effect.void, { startTimeout: 50 })
+        yield* Task.interrupt(task)
+        yield* TestClock.adjust(100)
+        const exit = yield* Task.await(task)
+        assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+        assert.include(yield* BackgroundExecutor.stats, { interrupted: 1, failed: 0, timedOut: 0 })
+      }), { maxConcurrency: 1 }))
+  })
+
+  describe("deadline (one budget for both)", () => {
+    it.effect("expires during the queue wait: phase queue, never runs", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        let ran = false
+        yield* BackgroundExecutor.submit(Effect.sleep(200))
+        const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+        const task = yield* BackgroundExecutor.submit(Effect.sync(() => ran = true), {
+          deadline: new Date(now + 80),
+          reraiseOnExit: false
+        })
+        yield* TestClock.adjust(80)
+        const error = timeoutOf(yield* Task.await(task))
+        assert.deepStrictEqual([error.phase, Duration.toMillis(error.timeout)], ["queue", 80])
+        yield* TestClock.adjust(200)
+        assert.isFalse(ran)
+      }), { maxConcurrency: 1 }))
+
+    it.effect("the run gets what the queue left of it", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        yield* BackgroundExecutor.submit(Effect.sleep(60))
+        const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+        const task = yield* BackgroundExecutor.submit(Effect.never, { deadline: now + 100, reraiseOnExit: false })
+        yield* TestClock.adjust(60) // started at 60: 40 left
+        assert.isUndefined(yield* Task.poll(task))
+        yield* TestClock.adjust(39)
+        assert.isUndefined(yield* Task.poll(task))
+        yield* TestClock.adjust(1)
+        const error = timeoutOf(yield* Task.await(task))
+        assert.deepStrictEqual([error.phase, Duration.toMillis(error.timeout)], ["run", 40])
+      }), { maxConcurrency: 1 }))
+
+    it.effect("already past at submit: the task fails at once without running", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        let ran = false
+        const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+        const task = yield* BackgroundExecutor.submit(Effect.sync(() => ran = true), {
+          deadline: now - 1,
+          reraiseOnExit: false
+        })
+        assert.strictEqual(timeoutOf(yield* Task.await(task)).phase, "queue")
+        assert.isFalse(ran)
+        assert.include(yield* BackgroundExecutor.stats, { submitted: 1, failed: 1, timedOut: 1, queued: 0, running: 0 })
+      })))
+
+    it.effect("with a shorter timeout, the timeout wins the run", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+        const task = yield* BackgroundExecutor.submit(Effect.never, {
+          deadline: now + 1000,
+          timeout: 30,
+          reraiseOnExit: false
+        })
+        yield* TestClock.adjust(30)
+        assert.strictEqual(Duration.toMillis(timeoutOf(yield* Task.await(task)).timeout), 30)
+      })))
+  })
+
+  describe("types", () => {
+    it("a task's error type gains TaskTimeoutError exactly when a deadline option may be set", () => {
+      const check = (executor: BackgroundExecutor.Executor, options: BackgroundExecutor.SubmitOptions) =>
+        Effect.gen(function*() {
+          const plain = yield* executor.submit(Effect.fail("e" as const), { name: "plain", priority: 1 })
+          expectTypeOf(plain).toEqualTypeOf<Task.Task<never, "e">>()
+          const timed = yield* executor.submit(Effect.fail("e" as const), { timeout: 10 })
+          expectTypeOf(timed).toEqualTypeOf<Task.Task<never, "e" | ExecutorError.TaskTimeoutError>>()
+          const dated = yield* BackgroundExecutor.submit(Effect.succeed(1), { deadline: 0 })
+          expectTypeOf(dated).toEqualTypeOf<Task.Task<number, ExecutorError.TaskTimeoutError>>()
+          const unknown = yield* executor.submit(Effect.succeed(1), options)
+          expectTypeOf(unknown).toEqualTypeOf<Task.Task<number, ExecutorError.TaskTimeoutError>>()
+          const scopedPlain = BackgroundExecutor.scoped(Effect.void, { maxConcurrency: 1 })
+          expectTypeOf(scopedPlain).toEqualTypeOf<Effect.Effect<void, ExecutorError.TaskFailedError>>()
+          const scopedGrace = BackgroundExecutor.scoped(Effect.void, { closeTimeout: 5 })
+          expectTypeOf(scopedGrace).toEqualTypeOf<
+            Effect.Effect<void, ExecutorError.TaskFailedError | ExecutorError.CloseTimeoutError>
+          >()
+        })
+      assert.isFunction(check)
+    })
+  })
+
+  describe("interactions", () => {
+    it.effect("a cancel-on-exit task with a timeout is interrupted by the close, not timed out", () =>
+      Effect.gen(function*() {
+        const task = yield* BackgroundExecutor.scoped(
+          BackgroundExecutor.submit(Effect.never, { cancelOnExit: true, timeout: 100 })
+        )
+        const exit = yield* Task.await(task)
+        assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+      }))
+
+    it.effect("a task with a timeout interrupted by hand ends interrupted, not timed out", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        const task = yield* BackgroundExecutor.submit(Effect.never, { timeout: 100 })
+        yield* settle
+        yield* Task.interrupt(task)
+        const exit = yield* Task.await(task)
+        assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+        yield* TestClock.adjust(200)
+        assert.include(yield* BackgroundExecutor.stats, { interrupted: 1, timedOut: 0 })
+      })))
+
+    it.effect("the close waits for a timed task until its timeout stops it", () =>
+      Effect.gen(function*() {
+        const owner = yield* Effect.forkChild(
+          BackgroundExecutor.scoped(BackgroundExecutor.submit(Effect.never, { timeout: 500, reraiseOnExit: false })),
+          { startImmediately: true }
+        )
+        yield* TestClock.adjust(499)
+        assert.isUndefined(owner.pollUnsafe())
+        yield* TestClock.adjust(1)
+        yield* Fiber.join(owner)
+      }))
+  })
+})

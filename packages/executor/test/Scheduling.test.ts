@@ -1,0 +1,273 @@
+/**
+ * Which queued task starts next and when: `priority`, `key` with
+ * `maxConcurrencyPerKey`, `resize`, `pause`/`resume`.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, Deferred, Effect, Exit, Fiber } from "effect"
+import { TestClock } from "effect/testing"
+import { BackgroundExecutor, Task } from "../src/index.ts"
+
+/** Lets every fiber that is ready run until it suspends again. */
+const settle = Effect.yieldNow.pipe(Effect.repeat({ times: 5 }))
+
+describe("scheduling", () => {
+  describe("priority", () => {
+    it.effect("higher priorities start first; equal priorities keep submission order", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        const order: Array<string> = []
+        const job = (label: string) => Effect.sync(() => order.push(label))
+        yield* BackgroundExecutor.submit(Effect.sleep(10)) // holds the permit
+        yield* BackgroundExecutor.submit(job("low"), { priority: -1 })
+        yield* BackgroundExecutor.submit(job("default-1"))
+        yield* BackgroundExecutor.submit(job("high-1"), { priority: 5 })
+        yield* BackgroundExecutor.submit(job("default-2"), { priority: 0 })
+        yield* BackgroundExecutor.submit(job("high-2"), { priority: 5 })
+        yield* BackgroundExecutor.submit(job("higher"), { priority: 5.5 })
+        yield* TestClock.adjust(10)
+        yield* BackgroundExecutor.awaitIdle
+        assert.deepStrictEqual(order, ["higher", "high-1", "high-2", "default-1", "default-2", "low"])
+      }), { maxConcurrency: 1 }))
+
+    it.effect("tasks queued before the first priority keep their order among the defaults", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        const order: Array<number> = []
+        yield* BackgroundExecutor.submit(Effect.sleep(10))
+        for (const i of [1, 2, 3]) yield* BackgroundExecutor.submit(Effect.sync(() => order.push(i)))
+        yield* BackgroundExecutor.submit(Effect.sync(() => order.push(0)), { priority: 1 })
+        yield* BackgroundExecutor.submit(Effect.sync(() => order.push(4)))
+        yield* TestClock.adjust(10)
+        yield* BackgroundExecutor.awaitIdle
+        assert.deepStrictEqual(order, [0, 1, 2, 3, 4])
+      }), { maxConcurrency: 1 }))
+
+    it.effect("with nextTick: a task that got a free permit keeps it; priority orders only the waiting ones", () =>
+      Effect.gen(function*() {
+        const order: Array<string> = []
+        yield* BackgroundExecutor.scoped(Effect.gen(function*() {
+          yield* BackgroundExecutor.submit(Effect.sync(() => order.push("first (nextTick)")), {
+            nextTick: true,
+            priority: -5
+          })
+          order.push("submitter ran on")
+          yield* BackgroundExecutor.submit(Effect.sync(() => order.push("low")), { priority: 1 })
+          yield* BackgroundExecutor.submit(Effect.sync(() => order.push("high")), { priority: 9, nextTick: true })
+        }), { maxConcurrency: 1 })
+        assert.deepStrictEqual(order, ["submitter ran on", "first (nextTick)", "high", "low"])
+      }))
+
+    it.effect("nextTick on an ordered queue: the task that gets a permit at submit starts once the submitter yields", () =>
+      Effect.gen(function*() {
+        const order: Array<string> = []
+        yield* BackgroundExecutor.scoped(Effect.gen(function*() {
+          yield* BackgroundExecutor.submit(Effect.sync(() => order.push("task")), { priority: 3, nextTick: true })
+          order.push("submitter ran on")
+        }), { maxConcurrency: 2 })
+        assert.deepStrictEqual(order, ["submitter ran on", "task"])
+      }))
+  })
+
+  describe("keys (maxConcurrencyPerKey)", () => {
+    it.effect("at most maxConcurrencyPerKey tasks of one key run at once, in their order", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        let active = 0
+        let peak = 0
+        const order: Array<number> = []
+        for (let i = 0; i < 6; i++) {
+          yield* BackgroundExecutor.submit(
+            Effect.acquireUseRelease(
+              Effect.sync(() => {
+                order.push(i)
+                peak = Math.max(peak, ++active)
+              }),
+              () => Effect.sleep(10),
+              () => Effect.sync(() => active--)
+            ),
+            { key: "host-a" }
+          )
+        }
+        yield* settle
+        assert.include(yield* BackgroundExecutor.stats, { running: 2, queued: 4 })
+        yield* TestClock.adjust(30)
+        yield* BackgroundExecutor.awaitIdle
+        assert.strictEqual(peak, 2)
+        assert.deepStrictEqual(order, [0, 1, 2, 3, 4, 5])
+      }), { maxConcurrency: 10, maxConcurrencyPerKey: 2 }))
+
+    it.effect("a saturated key never holds up other keys queued behind it (no head-of-line blocking)", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        const gate = yield* Deferred.make<void>()
+        for (let i = 0; i < 5; i++) yield* BackgroundExecutor.submit(Deferred.await(gate), { key: "busy" })
+        const other = yield* BackgroundExecutor.submit(Effect.succeed("ran"), { key: "idle" })
+        const unkeyed = yield* BackgroundExecutor.submit(Effect.succeed("ran too"))
+        assert.strictEqual(yield* Task.join(other), "ran")
+        assert.strictEqual(yield* Task.join(unkeyed), "ran too")
+        assert.include(yield* BackgroundExecutor.stats, { running: 1, queued: 4 })
+        yield* Deferred.succeed(gate, undefined)
+      }), { maxConcurrency: 3, maxConcurrencyPerKey: 1 }))
+
+    it.effect("within a key, priority then submission order", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        const order: Array<string> = []
+        const gate = yield* Deferred.make<void>()
+        yield* BackgroundExecutor.submit(Deferred.await(gate), { key: "k" })
+        yield* BackgroundExecutor.submit(Effect.sync(() => order.push("a")), { key: "k" })
+        yield* BackgroundExecutor.submit(Effect.sync(() => order.push("b")), { key: "k", priority: 2 })
+        yield* BackgroundExecutor.submit(Effect.sync(() => order.push("c")), { key: "k", priority: 2 })
+        yield* Deferred.succeed(gate, undefined)
+        yield* BackgroundExecutor.awaitIdle
+        assert.deepStrictEqual(order, ["b", "c", "a"])
+      }), { maxConcurrencyPerKey: 1 }))
+
+    it.effect("with cancelOnExit: the close removes a key's queued cancel-on-exit tasks, the others of that key still run", () =>
+      Effect.gen(function*() {
+        const ran: Array<string> = []
+        const job = (label: string) => Effect.andThen(Effect.sleep(10), Effect.sync(() => ran.push(label)))
+        const owner = yield* Effect.forkChild(
+          BackgroundExecutor.scoped(Effect.gen(function*() {
+            return [
+              yield* BackgroundExecutor.submit(job("k-running"), { key: "k", cancelOnExit: true }),
+              yield* BackgroundExecutor.submit(job("k-cancel"), { key: "k", cancelOnExit: true }),
+              yield* BackgroundExecutor.submit(job("k-kept"), { key: "k" }),
+              yield* BackgroundExecutor.submit(job("j-kept"), { key: "j" })
+            ]
+          }), { maxConcurrencyPerKey: 1 }),
+          { startImmediately: true }
+        )
+        yield* TestClock.adjust(100)
+        const tasks = yield* Fiber.join(owner)
+        const interrupted = (t: Task.Task<unknown, unknown>) =>
+          Effect.map(Task.await(t), (exit) => Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
+        assert.deepStrictEqual(yield* Effect.forEach(tasks, interrupted), [true, true, false, false])
+        assert.deepStrictEqual(ran.sort(), ["j-kept", "k-kept"])
+      }))
+
+    it.effect("a key's permits come back when its tasks fail, time out or are interrupted", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        yield* BackgroundExecutor.submit(Effect.fail("x"), { key: "k", reraiseOnExit: false })
+        yield* BackgroundExecutor.submit(Effect.never, { key: "k", timeout: 5, reraiseOnExit: false })
+        const stuck = yield* BackgroundExecutor.submit(Effect.never, { key: "k" })
+        const last = yield* BackgroundExecutor.submit(Effect.succeed("last"), { key: "k" })
+        yield* TestClock.adjust(5)
+        yield* Task.interrupt(stuck)
+        assert.strictEqual(yield* Task.join(last), "last")
+      }), { maxConcurrencyPerKey: 1 }))
+  })
+
+  describe("resize", () => {
+    it.effect("down to 1 while tasks run lets them finish and starts none until below; back up starts at once", () =>
+      BackgroundExecutor.scoped((executor) =>
+        Effect.gen(function*() {
+          let active = 0
+          let peak = 0
+          const job = Effect.acquireUseRelease(
+            Effect.sync(() => peak = Math.max(peak, ++active)),
+            () => Effect.sleep(10),
+            () => Effect.sync(() => active--)
+          )
+          for (let i = 0; i < 12; i++) yield* executor.submit(job)
+          yield* settle
+          assert.strictEqual(active, 4)
+          yield* executor.resize(1)
+          peak = active = 4
+          yield* TestClock.adjust(10) // the four end; one starts
+          assert.include(yield* executor.stats, { running: 1, queued: 7 })
+          peak = 1
+          yield* TestClock.adjust(10)
+          assert.include(yield* executor.stats, { running: 1, queued: 6 })
+          assert.strictEqual(peak, 1)
+          yield* executor.resize(3)
+          assert.include(yield* executor.stats, { running: 3, queued: 4 })
+          yield* executor.resize(Infinity)
+          assert.include(yield* executor.stats, { running: 7, queued: 0 })
+          yield* TestClock.adjust(10)
+          yield* executor.awaitIdle
+          assert.include(yield* executor.stats, { succeeded: 12 })
+        }), { maxConcurrency: 4 }))
+
+    it.effect("a bad size dies with InvalidArgumentError naming maxConcurrency and the value", () =>
+      BackgroundExecutor.scoped((executor) =>
+        Effect.gen(function*() {
+          for (const bad of [0, -1, 1.5, Number.NaN, "2", undefined]) {
+            const exit = yield* Effect.exit(executor.resize(bad as number))
+            assert.isTrue(Exit.isFailure(exit))
+            const defect = Cause.squash((exit as Exit.Failure<unknown, unknown>).cause) as Error
+            assert.match(defect.message, /`maxConcurrency`/)
+          }
+          assert.include(yield* executor.stats, { submitted: 0 })
+        })
+      ))
+  })
+
+  describe("pause and resume", () => {
+    it.effect("while paused, submit queues but nothing starts; resume starts as many as permits allow", () =>
+      BackgroundExecutor.scoped((executor) =>
+        Effect.gen(function*() {
+          let ran = 0
+          yield* executor.pause
+          for (let i = 0; i < 3; i++) yield* executor.submit(Effect.sync(() => ran++))
+          yield* settle
+          assert.strictEqual(ran, 0)
+          assert.include(yield* executor.stats, { queued: 3, running: 0 })
+          yield* executor.resume
+          yield* executor.awaitIdle
+          assert.strictEqual(ran, 3)
+        }), { maxConcurrency: 2 }))
+
+    it.effect("while paused, maxQueue still applies to submit", () =>
+      BackgroundExecutor.scoped((executor) =>
+        Effect.gen(function*() {
+          yield* executor.pause
+          yield* executor.submit(Effect.void)
+          yield* executor.submit(Effect.void)
+          const third = yield* Effect.forkChild(executor.submit(Effect.void), { startImmediately: true })
+          yield* settle
+          assert.isUndefined(third.pollUnsafe(), "a third task entered a full queue while paused")
+          yield* executor.resume
+          yield* Fiber.join(third)
+          yield* executor.awaitIdle
+          assert.include(yield* executor.stats, { succeeded: 3 })
+        }), { maxConcurrency: 4, maxQueue: 2 }))
+
+    it.effect("running tasks go on while paused, and start deadlines keep running", () =>
+      BackgroundExecutor.scoped((executor) =>
+        Effect.gen(function*() {
+          const running = yield* executor.submit(Effect.as(Effect.sleep(10), "done"))
+          yield* executor.pause
+          const waiting = yield* executor.submit(Effect.void, { startTimeout: 20, reraiseOnExit: false })
+          yield* TestClock.adjust(10)
+          assert.strictEqual(yield* Task.join(running), "done")
+          yield* TestClock.adjust(10)
+          const exit = yield* Task.await(waiting)
+          assert.isTrue(Exit.isFailure(exit))
+          assert.include(yield* executor.stats, { timedOut: 1 })
+        })
+      ))
+
+    it.effect("closing a paused executor resumes it first: its queued tasks run", () =>
+      Effect.gen(function*() {
+        let ran = 0
+        yield* BackgroundExecutor.scoped((executor) =>
+          Effect.gen(function*() {
+            yield* executor.pause
+            for (let i = 0; i < 3; i++) yield* executor.submit(Effect.sync(() => ran++))
+          }), { maxConcurrency: 1 })
+        assert.strictEqual(ran, 3)
+      }))
+
+    it.effect("pause during close does not stall it", () =>
+      Effect.gen(function*() {
+        let ran = 0
+        yield* BackgroundExecutor.scoped((executor) =>
+          Effect.gen(function*() {
+            // a running task pauses its executor while the close waits for it
+            yield* executor.submit(Effect.andThen(Effect.sleep(10), executor.pause))
+            for (let i = 0; i < 3; i++) yield* executor.submit(Effect.sync(() => ran++))
+          }), { maxConcurrency: 1 }).pipe(
+            Effect.forkChild({ startImmediately: true }),
+            Effect.tap(() => TestClock.adjust(10)),
+            Effect.flatMap(Fiber.join)
+          )
+        assert.strictEqual(ran, 3)
+      }))
+  })
+})
