@@ -41,10 +41,12 @@
  */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Transferable from "effect/workers/Transferable"
 import type * as WorkerThreads from "node:worker_threads"
+import * as Codecs from "./internal/codec.ts"
 import { describeValue } from "./internal/describe.ts"
 import * as Config from "./internal/options.ts"
 import * as Pool from "./internal/pool.ts"
@@ -98,7 +100,9 @@ export interface Options {
 export interface Stats {
   /** Live threads: starting, idle or busy. */
   readonly threads: number
+  /** Ready threads holding no call. */
   readonly idle: number
+  /** Threads running a call. */
   readonly busy: number
   /** Threads started since the pool was made. */
   readonly started: number
@@ -161,8 +165,12 @@ interface Codec {
   readonly encodePayload: (payload: unknown) => Effect.Effect<unknown, Schema.SchemaError>
   readonly decodeSuccess: (value: unknown) => Effect.Effect<unknown, Schema.SchemaError>
   readonly decodeError: (value: unknown) => Effect.Effect<unknown, Schema.SchemaError>
+  /** the steps whose Schema allows running them without effects */
+  readonly sync: Codecs.SyncSteps
 }
 
+
+const none: ReadonlyArray<unknown> = []
 
 /** The effect of one call: encode, run on a thread, decode, type the failures. */
 const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
@@ -173,7 +181,8 @@ const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
       encodePayload: Schema.encodeUnknownEffect(definition.payload),
       // decoded in the calling fiber: the Exit variants would run a fiber each
       decodeSuccess: Schema.decodeUnknownEffect(definition.success),
-      decodeError: Schema.decodeUnknownEffect(definition.error)
+      decodeError: Schema.decodeUnknownEffect(definition.error),
+      sync: Codecs.syncSteps(definition)
     })
   }
 
@@ -195,11 +204,22 @@ const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
     }
     const [, kind, value] = outcome as Pool.Outcome & ReadonlyArray<unknown>
     switch (kind) {
-      case Reply.Success:
+      case Reply.Success: {
+        const decode = codec.sync.decodeSuccess
+        if (decode !== undefined) {
+          const decoded = decode(value)
+          return Exit.isSuccess(decoded)
+            ? decoded
+            : Effect.mapError(
+              decoded,
+              (error) => new InvalidResultError({ task, part: "success value", issue: error.message })
+            )
+        }
         return Effect.mapError(
           codec.decodeSuccess(value),
           (error) => new InvalidResultError({ task, part: "success value", issue: error.message })
         )
+      }
       case Reply.Failure:
         return Effect.flatMap(
           Effect.mapError(
@@ -227,6 +247,18 @@ const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
     Effect.suspend(() => {
       const codec = typeof task === "string" ? codecs.get(task) : undefined
       if (codec === undefined) return Effect.fail(new UnknownTaskError({ task, known: taskSet.names }))
+      const encode = codec.sync.encodePayload
+      if (encode !== undefined) {
+        // a plain Schema: checked here, no collector (it has no Transferable), no fiber step
+        const encoded = encode(payload)
+        if (Exit.isFailure(encoded)) {
+          return Effect.mapError(encoded, (error) => new InvalidPayloadError({ task, payload, issue: error.message }))
+        }
+        return Effect.flatMap(
+          pool.execute(task, encoded.value, none),
+          (outcome) => interpret(task, payload, codec, outcome)
+        )
+      }
       const collector = Transferable.makeCollectorUnsafe()
       return codec.encodePayload(payload).pipe(
         Effect.provideService(Transferable.Collector, collector),
