@@ -104,6 +104,8 @@ export interface Stats {
   readonly idle: number
   /** Threads running a call. */
   readonly busy: number
+  /** Calls waiting in the pool's queue for a thread (not those a thread holds). */
+  readonly queued: number
   /** Threads started since the pool was made. */
   readonly started: number
   /** Threads that died on their own: exit, uncaught error, out of memory, failed start. */

@@ -296,7 +296,7 @@ const serveCalls = (
         const slot = slotOf(call[0])
         if (Atomics.compareExchange(signal, slot, Slot.Pending, Slot.Started) !== Slot.Pending) {
           // interrupted while it waited in its batch: never run
-          Atomics.store(signal, slot, Slot.Free)
+          post(call[0], Reply.Skipped, undefined)
           continue
         }
         if (!runCall(call)) return

@@ -92,7 +92,7 @@ interface Thread {
   readonly id: number
   raw: WorkerThreads.Worker | undefined
   fiber: Fiber.Fiber<never, unknown> | undefined
-  port: WorkerThreads.MessagePort | undefined
+  readonly port: WorkerThreads.MessagePort
   readonly signal: Int32Array
   /** true once ready, false if it died first */
   readonly ready: Deferred.Deferred<boolean>
@@ -205,15 +205,19 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       settle(entry, response)
     }
 
-    /** Reads every response already posted by any ready thread, without waiting for its event. */
+    /** Reads the responses `thread` has already posted, without waiting for their events. */
+    const drain = (thread: Thread): void => {
+      const port = thread.port
+      for (let got = WorkerThreads.receiveMessageOnPort(port); got !== undefined; got = WorkerThreads.receiveMessageOnPort(port)) {
+        onResponse(thread, got.message as Response)
+      }
+    }
+
+    /** Reads every response already posted by any ready thread. */
     const drainAll = (): void => {
       for (let i = 0; i < ready.length; i++) {
         const thread = ready[i]!
-        if (thread.calls.size === 0) continue
-        const port = thread.port!
-        for (let got = WorkerThreads.receiveMessageOnPort(port); got !== undefined; got = WorkerThreads.receiveMessageOnPort(port)) {
-          onResponse(thread, got.message as Response)
-        }
+        if (thread.calls.size > 0) drain(thread)
       }
     }
 
@@ -225,7 +229,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       const transfers: Array<unknown> = []
       const now = performance.now()
       while (entries.length < count) {
-        // a slot still in use (a cancelled call the worker has not skipped yet) stops the batch
+        // a slot still in use: a cancelled call the worker has not reached
+        // yet; its Skipped response will bring the dispatcher back
         if (Atomics.load(signal, slotOf(thread.nextSeq)) !== Slot.Free) break
         const entry = takeQueued()
         if (entry === undefined) break
@@ -241,7 +246,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       }
       if (entries.length === 0) return
       try {
-        thread.port!.postMessage(calls, transfers as Array<WorkerThreads.Transferable>)
+        thread.port.postMessage(calls, transfers as Array<WorkerThreads.Transferable>)
       } catch (error) {
         // some payload cannot be cloned: nothing was sent. Send them one by
         // one, so that only the calls that cannot be sent fail.
@@ -249,7 +254,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           const entry = entries[i]!
           try {
             if (entries.length === 1) throw error
-            thread.port!.postMessage([calls[i]], entry.transfers as Array<WorkerThreads.Transferable>)
+            thread.port.postMessage([calls[i]], entry.transfers as Array<WorkerThreads.Transferable>)
           } catch (cause) {
             Atomics.store(signal, slotOf(entry.seq), Slot.Free)
             thread.calls.delete(entry.seq)
@@ -306,14 +311,9 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       threads.delete(thread)
       if (thread.ending === undefined) crashed++
       Deferred.doneUnsafe(thread.ready, Exit.succeed(false))
-      const port = thread.port
-      if (port !== undefined) {
-        // responses posted before the thread ended still count
-        for (let got = WorkerThreads.receiveMessageOnPort(port); got !== undefined; got = WorkerThreads.receiveMessageOnPort(port)) {
-          onResponse(thread, got.message as Response)
-        }
-        port.close()
-      }
+      // responses posted before the thread ended still count
+      drain(thread)
+      thread.port.close()
       const { cause, reason } = thread.ending === "terminated"
         ? { reason: "the thread was terminated", cause: undefined }
         : thread.ending === "retired"
@@ -344,7 +344,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       thread.state = "ready"
       thread.idleSince = Date.now()
       ready.push(thread)
-      thread.port!.on("message", (response: Response) => {
+      thread.port.on("message", (response: Response) => {
         onResponse(thread, response)
         drainAll()
         dispatch()
@@ -453,18 +453,22 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           waiting--
           return Effect.void
         }
-        const slot = slotOf(entry.seq)
-        if (
-          thread.state === "ready" &&
-          Atomics.compareExchange(thread.signal, slot, Slot.Pending, Slot.Cancelled) === Slot.Pending
-        ) {
+        const was = Atomics.compareExchange(thread.signal, slotOf(entry.seq), Slot.Pending, Slot.Cancelled)
+        if (was === Slot.Pending) {
           // sent but not started: the worker will skip it
           entry.resume = undefined
           thread.calls.delete(entry.seq)
           dispatch()
           return Effect.void
         }
-        if (options.onInterruptRunning === "terminate") return stop(thread, "terminated")
+        if (was === Slot.Free) {
+          // answered: its response is posted (or about to be); the outcome is dropped
+          drain(thread)
+          dispatch()
+          if (entry.resume === undefined) return Effect.void
+        } else if (options.onInterruptRunning === "terminate") {
+          return stop(thread, "terminated")
+        }
         // "wait": the call runs to its end; its outcome is dropped
         return Effect.callback<void>((resume) => {
           entry.resume = () => resume(Effect.void)
@@ -517,7 +521,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           }
         }
       }
-      return { threads: threads.size, idle, busy, started, crashed, terminated, retired }
+      return { threads: threads.size, idle, busy, queued: waiting, started, crashed, terminated, retired }
     })
 
     const prestart = Effect.suspend(() => {

@@ -54,7 +54,9 @@ export const Reply = {
   /** value: the Schema issue, as text */
   InvalidPayload: 4,
   /** value: [what failed, why] as text */
-  InvalidResult: 5
+  InvalidResult: 5,
+  /** value: undefined; the call was cancelled before it started and was not run */
+  Skipped: 6
 } as const
 
 /** The kind of a reply. */
@@ -101,7 +103,7 @@ export const Slot = {
   Pending: 1,
   /** the worker is running it */
   Started: 2,
-  /** interrupted before it started: the worker skips it and frees the slot */
+  /** interrupted before it started: the worker skips it, frees the slot and answers `Reply.Skipped` */
   Cancelled: 3
 } as const
 
