@@ -1,7 +1,11 @@
 /**
  * WorkerExecutor against piscina and tinypool, on the same functions, in one
- * run: per-task overhead (many tiny tasks in flight) and CPU-bound throughput
- * (speedup of two threads over one). Prints a table and writes RESULTS.md.
+ * run: per-task overhead (2,000 and 20,000 tiny tasks in flight), throughput
+ * of 100,000 tiny tasks, and CPU-bound throughput (speedup of two threads
+ * over one). Every figure is taken in rounds that interleave the pools; each
+ * is reported as the median over the rounds with its range, and the ratio to
+ * piscina as the median of the same-round ratios. Prints the tables and
+ * writes RESULTS.md.
  *
  *   pnpm --filter @taskscope/node bench          (or `pnpm bench` at the root)
  *   BENCH_QUICK=1 ... (or --quick)               fewer rounds, for a smoke run
@@ -22,9 +26,10 @@ import { tasks } from "./fixtures/tasks.ts"
 import { burn } from "./fixtures/work.ts"
 
 const quick = process.env.BENCH_QUICK === "1" || process.argv.includes("--quick")
-const TINY_TASKS = quick ? 2_000 : 20_000
+const SIZES = quick ? [2_000] : [2_000, 20_000]
+const THROUGHPUT_TASKS = quick ? 10_000 : 100_000
 const CPU_TASKS = quick ? 8 : 32
-const REPEATS = quick ? 2 : 5
+const REPEATS = Number(process.env.BENCH_ROUNDS ?? (quick ? 2 : 5))
 const workerUrl = new URL("./fixtures/worker.ts", import.meta.url)
 const plainWorker = new URL("./fixtures/plain-worker.ts", import.meta.url).href
 
@@ -131,7 +136,8 @@ const bare = async (threads: number): Promise<Runner> => {
 
 const median = (xs: ReadonlyArray<number>): number => {
   const sorted = [...xs].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)]!
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
 const time = async (runner: Runner, name: "noop" | "burn", payloads: ReadonlyArray<number>): Promise<number> => {
@@ -148,63 +154,108 @@ const contenders = [
   ["bare worker_threads (no library, the floor)", bare]
 ] as const
 
-interface Row {
-  readonly name: string
-  readonly overheadUs: number
-  readonly cpu1: number
-  readonly cpu2: number
-}
-
-const tiny = Array.from({ length: TINY_TASKS }, (_, i) => i)
+const tinyOf = (n: number) => Array.from({ length: n }, (_, i) => i)
 const cpu = Array.from({ length: CPU_TASKS }, () => BURN_ROUNDS)
 const startLoad = os.loadavg()[0]!
+
+/** Per pool, per measure: one figure per round. */
+interface Samples {
+  readonly name: string
+  readonly two: Runner
+  readonly one: Runner
+  /** µs per task, by size */
+  readonly overhead: Array<Array<number>>
+  /** tasks per second */
+  readonly throughput: Array<number>
+  readonly cpu1: Array<number>
+  readonly cpu2: Array<number>
+}
 
 // Every pool is started first; then the rounds interleave the contenders
 // (in a rotating order), so that a burst of other work on the machine hits
 // them all alike instead of skewing whichever ran at that moment.
-const pools = []
+const pools: Array<Samples> = []
 for (const [name, make] of contenders) {
-  pools.push({ name, two: await make(2), one: await make(1), overhead: [] as Array<number>, cpu1: [] as Array<number>, cpu2: [] as Array<number> })
+  pools.push({
+    name,
+    two: await make(2),
+    one: await make(1),
+    overhead: SIZES.map(() => []),
+    throughput: [],
+    cpu1: [],
+    cpu2: []
+  })
 }
 for (const pool of pools) {
   // warm-up
-  await pool.two.run("noop", tiny)
+  await pool.two.run("noop", tinyOf(SIZES[0]!))
   await pool.two.run("burn", cpu.slice(0, 4))
   await pool.one.run("burn", cpu.slice(0, 2))
 }
+const throughputTasks = tinyOf(THROUGHPUT_TASKS)
 for (let round = 0; round < REPEATS; round++) {
+  const loads = os.loadavg()[0]!
   for (let k = 0; k < pools.length; k++) {
     const pool = pools[(round + k) % pools.length]!
-    pool.overhead.push(await time(pool.two, "noop", tiny))
+    for (let i = 0; i < SIZES.length; i++) {
+      const size = SIZES[i]!
+      pool.overhead[i]!.push(await time(pool.two, "noop", tinyOf(size)) * 1000 / size)
+    }
+    pool.throughput.push(THROUGHPUT_TASKS / (await time(pool.two, "noop", throughputTasks) / 1000))
     pool.cpu2.push(await time(pool.two, "burn", cpu))
     pool.cpu1.push(await time(pool.one, "burn", cpu))
   }
+  console.log(`round ${round + 1}/${REPEATS} done (load average ${loads.toFixed(2)} at its start)`)
 }
-const rows: Array<Row> = []
 for (const pool of pools) {
   await pool.two.close()
   await pool.one.close()
-  const row = { name: pool.name, overheadUs: median(pool.overhead) * 1000 / TINY_TASKS, cpu1: median(pool.cpu1), cpu2: median(pool.cpu2) }
-  rows.push(row)
-  console.log(`${row.name}: ${row.overheadUs.toFixed(1)} µs/task, CPU ${row.cpu1.toFixed(0)} ms on 1 thread, ${row.cpu2.toFixed(0)} ms on 2`)
 }
 const endLoad = os.loadavg()[0]!
 
-const piscinaRow = rows.find((row) => row.name === "piscina")!
-const ours = rows[0]!
-const overheadRatio = ours.overheadUs / piscinaRow.overheadUs
-const speedup = ours.cpu1 / ours.cpu2
-
 const fmt = (n: number, digits = 1) => n.toFixed(digits)
-const bareRow = rows.find((row) => row.name.startsWith("bare"))!
-const bareSpeedup = bareRow.cpu1 / bareRow.cpu2
-const table = [
-  "| pool | overhead per tiny task (2 threads) | vs piscina | CPU-bound, 1 thread | CPU-bound, 2 threads | speedup 2 vs 1 |",
-  "| --- | ---: | ---: | ---: | ---: | ---: |",
-  ...rows.map((row) =>
-    `| ${row.name} | ${fmt(row.overheadUs)} µs | ${fmt(row.overheadUs / piscinaRow.overheadUs, 2)}x | ${fmt(row.cpu1, 0)} ms | ${fmt(row.cpu2, 0)} ms | ${fmt(row.cpu1 / row.cpu2, 2)}x |`
-  )
+const ours = pools[0]!
+const piscinaPool = pools.find((pool) => pool.name === "piscina")!
+const barePool = pools.find((pool) => pool.name.startsWith("bare"))!
+/** The same-round ratios of `of` to `to`, by `pick`. */
+const ratios = (of: Samples, to: Samples, pick: (s: Samples) => ReadonlyArray<number>) =>
+  pick(of).map((x, i) => x / pick(to)[i]!)
+const range = (xs: ReadonlyArray<number>, digits = 1) =>
+  `${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)}`
+const speedups = (pool: Samples) => pool.cpu1.map((one, i) => one / pool.cpu2[i]!)
+
+const overheadTable = [
+  `| pool | ${SIZES.map((n) => `${n.toLocaleString("en")} in flight: µs/task (range)`).join(" | ")} | ${SIZES.map((n) => `vs piscina at ${n.toLocaleString("en")} (range)`).join(" | ")} | ${THROUGHPUT_TASKS.toLocaleString("en")} tiny tasks: tasks/s (range) |`,
+  `| --- | ${SIZES.map(() => "---:").join(" | ")} | ${SIZES.map(() => "---:").join(" | ")} | ---: |`,
+  ...pools.map((pool) => {
+    const cells = SIZES.map((_, i) => `${fmt(median(pool.overhead[i]!))} (${range(pool.overhead[i]!)})`)
+    const vs = SIZES.map((_, i) => {
+      const r = ratios(pool, piscinaPool, (s) => s.overhead[i]!)
+      return `${fmt(median(r), 2)}x (${range(r, 2)})`
+    })
+    return `| ${pool.name} | ${cells.join(" | ")} | ${vs.join(" | ")} | ${fmt(median(pool.throughput), 0)} (${range(pool.throughput, 0)}) |`
+  })
 ].join("\n")
+
+const cpuTable = [
+  "| pool | CPU-bound, 1 thread | CPU-bound, 2 threads | speedup 2 vs 1 (range) | speedup vs bare threads' in the same round (range) |",
+  "| --- | ---: | ---: | ---: | ---: |",
+  ...pools.map((pool) => {
+    const s = speedups(pool)
+    const vsBare = s.map((x, i) => x / speedups(barePool)[i]!)
+    return `| ${pool.name} | ${fmt(median(pool.cpu1), 0)} ms | ${fmt(median(pool.cpu2), 0)} ms | ${fmt(median(s), 2)}x (${range(s, 2)}) | ${fmt(median(vsBare), 2)} (${range(vsBare, 2)}) |`
+  })
+].join("\n")
+
+const overheadGoal = SIZES.map((n, i) => {
+  const r = ratios(ours, piscinaPool, (s) => s.overhead[i]!)
+  const worst = Math.max(...r)
+  return `at ${n.toLocaleString("en")} in flight **${fmt(median(r), 2)}x** (rounds ${range(r, 2)}): ${
+    median(r) <= 1 ? (worst <= 1 ? "met in every round" : "met by the median, not in every round") : "not met"
+  }`
+}).join("; ")
+const speedVsBare = speedups(ours).map((x, i) => x / speedups(barePool)[i]!)
+const bareSpeedup = median(speedups(barePool))
 
 const report = `# @taskscope/node benchmark results
 
@@ -212,23 +263,28 @@ Written by \`bench/main.ts\` (\`pnpm bench\`)${quick ? " in quick mode (BENCH_QU
 Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "unknown CPU"}, Node ${process.version},
 load average ${fmt(startLoad, 2)} at start and ${fmt(endLoad, 2)} at the end (other work on the machine skews every row alike).
 
-- Per-task overhead: ${TINY_TASKS} calls of a function that returns its input, all in flight at
-  once on 2 threads; wall time / calls. WorkerExecutor submits each to an executor (exit rules,
-  stats, a fiber per task), encodes and decodes payload and result with their Schemas.
+- Per-task overhead: ${SIZES.map((n) => n.toLocaleString("en")).join(" and ")} calls of a function that returns its
+  input, all in flight at once on 2 threads; wall time / calls. WorkerExecutor submits each to an
+  executor (exit rules, stats, a fiber per task; at most 2 running, as many as threads), encodes and
+  decodes payload and result with their Schemas.
+- Throughput: ${THROUGHPUT_TASKS.toLocaleString("en")} such calls, all in flight at once on 2 threads; calls per second.
 - CPU-bound: ${CPU_TASKS} calls of a fixed hash loop (about 25 ms each, calibrated at start), on a
   pool of 1 thread and of 2 threads.
 - The last row is no library at all: bare threads, one message in flight each. Its speedup is
   what two threads could reach on this machine during this run (other processes take their share
   of the two cores); its overhead is the bare cost of a round trip between threads.
-- Each figure is the median of ${REPEATS} rounds, after a warm-up, threads started beforehand; the
-  rounds interleave the pools so that other load on the machine falls on all of them alike.
+- ${REPEATS} rounds after a warm-up, threads started beforehand; each round runs every pool in turn
+  (rotating the order), so that other load on the machine falls on all of them alike. A figure is
+  the median over the rounds, with the range in brackets; a ratio is the median (and range) of the
+  ratios taken within each round.
 
-${table}
+${overheadTable}
 
-Goals: per-task overhead within 1.5x of piscina — **${fmt(overheadRatio, 2)}x** (${overheadRatio <= 1.5 ? "met" : "not met"});
-CPU-bound speedup on 2 cores at least 1.8x over one thread — **${fmt(speedup, 2)}x** (${speedup >= 1.8 ? "met" : "not met"});
-bare threads reached ${fmt(bareSpeedup, 2)}x in the same run${bareSpeedup < 1.8 ? ", so the machine did not offer two free cores: the goal could not be judged in this run" : ""}.
+${cpuTable}
+
+Goals (issue 11): per-task overhead at or below piscina's in the same run — ${overheadGoal}.
+CPU-bound speedup within 5% of bare threads' in the same run — **${fmt(median(speedVsBare), 2)}** of bare threads' (rounds ${range(speedVsBare, 2)}): ${median(speedVsBare) >= 0.95 ? "met" : "not met"}${bareSpeedup < 1.8 ? `; bare threads reached only ${fmt(bareSpeedup, 2)}x, so the machine did not offer two free cores during this run` : ""}.
 `
 if (!process.argv.includes("--no-write")) writeFileSync(new URL("./RESULTS.md", import.meta.url), report)
-console.log("\n" + table + "\n")
-console.log(`overhead vs piscina: ${fmt(overheadRatio, 2)}x (goal <= 1.5x); speedup 2 vs 1 thread: ${fmt(speedup, 2)}x (goal >= 1.8x; bare threads: ${fmt(bareSpeedup, 2)}x)`)
+console.log("\n" + overheadTable + "\n\n" + cpuTable + "\n")
+console.log(report.slice(report.indexOf("Goals")))
