@@ -9,13 +9,17 @@
  * it to `WorkerExecutor.make(pool)` / `WorkerExecutor.scoped(pool, ...)`.
  * Or let `WorkerExecutor.make(taskSet, { spawn })` make a private one.
  *
- * The pool runs one call per thread at a time, starts threads lazily (up to
+ * Each thread runs one call at a time. The pool starts threads lazily (up to
  * `maxConcurrency`), retires those idle for `idleTimeout`, replaces a thread
  * that crashed, and — when a running call is interrupted — terminates its
  * thread (`onInterruptRunning: "terminate"`, the default) or lets the call
- * finish and discards its result (`"wait"`). Each thread is an Effect worker
- * (`effect/workers` `Worker`) on `@effect/platform-node`'s `NodeWorker`
- * platform. When the pool's scope closes every thread is terminated.
+ * finish and discards its result (`"wait"`). While calls are tiny, a thread
+ * is handed several at once; one of those interrupted before the thread
+ * reaches it is dropped without stopping the thread, and those a dying thread
+ * had not started run on another. Each thread is started and watched as an
+ * Effect worker (`effect/workers` `Worker`) on `@effect/platform-node`'s
+ * `NodeWorker` platform; calls go over a channel of the pool's own. When the
+ * pool's scope closes every thread is terminated.
  *
  * @example
  * ```ts

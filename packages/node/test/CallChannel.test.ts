@@ -6,12 +6,13 @@
  * time; every assertion is about outcome or order, never a duration.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Schema } from "effect"
+import { Effect, Exit, Fiber, Schema } from "effect"
 import type { Scope } from "effect"
 import * as Transferable from "effect/workers/Transferable"
 import { isPlain } from "../src/internal/codec.ts"
 import { WorkerError, WorkerPool } from "../src/index.ts"
 import { tasks, WorkFailed } from "./fixtures/tasks.ts"
+import { errorOf, eventually } from "./fixtures/expect.ts"
 import { type Counter, makeCounter, spawner } from "./fixtures/threads.ts"
 
 /** A pool of one thread, started, whose calls have been measured as tiny (so that it takes calls in batches). */
@@ -24,15 +25,6 @@ const tinyPool = (counter: Counter): Effect.Effect<WorkerPool.WorkerPool<typeof 
     return pool
   })
 
-/** Polls `check` until it holds (real time, bounded). */
-const eventually = (check: Effect.Effect<boolean>, what: string) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 400; i++) {
-      if (yield* check) return
-      yield* Effect.sleep(5)
-    }
-    assert.fail(`timed out waiting until ${what}`)
-  })
 
 /** Shared counters that the `touch` task bumps: how often each call ran. */
 const makeCells = (n: number) => {
@@ -46,12 +38,6 @@ const block = (ms: number) => ({ _tag: "Succeed", ms, value: ms }) as const
 /** Starts `effect` in a child fiber now. */
 const start = <A, E>(effect: Effect.Effect<A, E>) => Effect.forkChild(effect, { startImmediately: true })
 
-const errorOf = <A, E>(exit: Exit.Exit<A, E>): E => {
-  assert.isTrue(Exit.isFailure(exit), "expected a failure")
-  const error = Cause.findErrorOption((exit as Exit.Failure<A, E>).cause)
-  assert.isTrue(error._tag === "Some", "expected a typed error")
-  return (error as { value: E }).value
-}
 
 describe("call channel", () => {
   it.live("a call interrupted while its thread holds it unstarted is never run; the thread is not stopped", () =>
