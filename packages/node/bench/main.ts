@@ -15,7 +15,7 @@ import { Task } from "@taskscope/executor"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
-import { writeFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
 import { Worker } from "node:worker_threads"
 import { Piscina } from "piscina"
@@ -63,7 +63,8 @@ const startPool = async (threads: number) => {
   return { pool, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
 }
 
-const taskscope = async (threads: number): Promise<Runner> => {
+/** WorkerExecutor on a pool of `threads`; `maxConcurrency` defaults to the number of threads. */
+const taskscope = (maxConcurrency?: number) => async (threads: number): Promise<Runner> => {
   const { close, pool } = await startPool(threads)
   return {
     run: (name, payloads) =>
@@ -72,7 +73,7 @@ const taskscope = async (threads: number): Promise<Runner> => {
           const handles = []
           for (const n of payloads) handles.push(yield* executor.submit(name, n))
           for (const handle of handles) yield* Task.join(handle)
-        }))),
+        }), { maxConcurrency })),
     close
   }
 }
@@ -140,14 +141,22 @@ const median = (xs: ReadonlyArray<number>): number => {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
+/** Main-thread CPU (µs) of the last `time` call: what the pool costs the thread that submits. */
+let lastCpu = 0
+
 const time = async (runner: Runner, name: "noop" | "burn", payloads: ReadonlyArray<number>): Promise<number> => {
+  const cpuBefore = process.threadCpuUsage()
   const start = performance.now()
   await runner.run(name, payloads)
-  return performance.now() - start
+  const took = performance.now() - start
+  const cpuUsed = process.threadCpuUsage(cpuBefore)
+  lastCpu = cpuUsed.user + cpuUsed.system
+  return took
 }
 
 const contenders = [
-  ["taskscope WorkerExecutor", taskscope],
+  ["taskscope WorkerExecutor", taskscope()],
+  ["taskscope WorkerExecutor, maxConcurrency 64 on the shared pool", taskscope(64)],
   ["taskscope WorkerPool.call (no executor)", taskscopeBare],
   ["piscina", piscina],
   ["tinypool", tinypool],
@@ -165,6 +174,8 @@ interface Samples {
   readonly one: Runner
   /** µs per task, by size */
   readonly overhead: Array<Array<number>>
+  /** main-thread CPU µs per task, by size */
+  readonly mainCpu: Array<Array<number>>
   /** tasks per second */
   readonly throughput: Array<number>
   readonly cpu1: Array<number>
@@ -181,30 +192,37 @@ for (const [name, make] of contenders) {
     two: await make(2),
     one: await make(1),
     overhead: SIZES.map(() => []),
+    mainCpu: SIZES.map(() => []),
     throughput: [],
     cpu1: [],
     cpu2: []
   })
 }
-for (const pool of pools) {
-  // warm-up: every tiny workload once, so that each pool's code is compiled before the rounds
-  for (const size of SIZES) await pool.two.run("noop", tinyOf(size))
-  await pool.two.run("burn", cpu.slice(0, 4))
-  await pool.one.run("burn", cpu.slice(0, 2))
-}
 const throughputTasks = tinyOf(THROUGHPUT_TASKS)
+/** One pass of every measure over `pool`, recorded or (warm-up) not. */
+const measure = async (pool: Samples, record: boolean): Promise<void> => {
+  const overhead = []
+  const mainCpu: Array<number> = []
+  for (const size of SIZES) {
+    overhead.push(await time(pool.two, "noop", tinyOf(size)) * 1000 / size)
+    mainCpu.push(lastCpu / size)
+  }
+  const throughput = THROUGHPUT_TASKS / (await time(pool.two, "noop", throughputTasks) / 1000)
+  const cpu2 = await time(pool.two, "burn", cpu)
+  const cpu1 = await time(pool.one, "burn", cpu)
+  if (!record) return
+  overhead.forEach((x, i) => pool.overhead[i]!.push(x))
+  mainCpu.forEach((x, i) => pool.mainCpu[i]!.push(x))
+  pool.throughput.push(throughput)
+  pool.cpu2.push(cpu2)
+  pool.cpu1.push(cpu1)
+}
+// warm-up: one unmeasured round, so that every pool's code (and the JIT's
+// view of it) is settled before the rounds that count
+for (const pool of pools) await measure(pool, false)
 for (let round = 0; round < REPEATS; round++) {
   const loads = os.loadavg()[0]!
-  for (let k = 0; k < pools.length; k++) {
-    const pool = pools[(round + k) % pools.length]!
-    for (let i = 0; i < SIZES.length; i++) {
-      const size = SIZES[i]!
-      pool.overhead[i]!.push(await time(pool.two, "noop", tinyOf(size)) * 1000 / size)
-    }
-    pool.throughput.push(THROUGHPUT_TASKS / (await time(pool.two, "noop", throughputTasks) / 1000))
-    pool.cpu2.push(await time(pool.two, "burn", cpu))
-    pool.cpu1.push(await time(pool.one, "burn", cpu))
-  }
+  for (let k = 0; k < pools.length; k++) await measure(pools[(round + k) % pools.length]!, true)
   console.log(`round ${round + 1}/${REPEATS} done (load average ${loads.toFixed(2)} at its start)`)
 }
 for (const pool of pools) {
@@ -237,6 +255,14 @@ const overheadTable = [
   })
 ].join("\n")
 
+const mainCpuTable = [
+  `| pool | ${SIZES.map((n) => `main-thread CPU per task, ${n.toLocaleString("en")} in flight (range)`).join(" | ")} |`,
+  `| --- | ${SIZES.map(() => "---:").join(" | ")} |`,
+  ...pools.map((pool) =>
+    `| ${pool.name} | ${SIZES.map((_, i) => `${fmt(median(pool.mainCpu[i]!))} µs (${range(pool.mainCpu[i]!)})`).join(" | ")} |`
+  )
+].join("\n")
+
 const cpuTable = [
   "| pool | CPU-bound, 1 thread | CPU-bound, 2 threads | speedup 2 vs 1 (range) | speedup vs bare threads' in the same round (range) |",
   "| --- | ---: | ---: | ---: | ---: |",
@@ -265,26 +291,36 @@ load average ${fmt(startLoad, 2)} at start and ${fmt(endLoad, 2)} at the end (ot
 
 - Per-task overhead: ${SIZES.map((n) => n.toLocaleString("en")).join(" and ")} calls of a function that returns its
   input, all in flight at once on 2 threads; wall time / calls. WorkerExecutor submits each to an
-  executor (exit rules, stats, a fiber per task; at most 2 running, as many as threads), encodes and
-  decodes payload and result with their Schemas.
+  executor (exit rules, stats, a fiber and a span per task; at most 2 running, as many as threads),
+  encodes and decodes payload and result with their Schemas. The second row gives the executor a
+  \`maxConcurrency\` of 64 on the same 2-thread pool: its running tasks then wait on the threads,
+  which take them in batches (not the configuration the goal is judged on).
 - Throughput: ${THROUGHPUT_TASKS.toLocaleString("en")} such calls, all in flight at once on 2 threads; calls per second.
 - CPU-bound: ${CPU_TASKS} calls of a fixed hash loop (about 25 ms each, calibrated at start), on a
   pool of 1 thread and of 2 threads.
 - The last row is no library at all: bare threads, one message in flight each. Its speedup is
   what two threads could reach on this machine during this run (other processes take their share
   of the two cores); its overhead is the bare cost of a round trip between threads.
-- ${REPEATS} rounds after a warm-up, threads started beforehand; each round runs every pool in turn
+- ${REPEATS} rounds after a warm-up round that is not counted, threads started beforehand; each round runs every pool in turn
   (rotating the order), so that other load on the machine falls on all of them alike. A figure is
   the median over the rounds, with the range in brackets; a ratio is the median (and range) of the
   ratios taken within each round.
 
 ${overheadTable}
 
+What each pool costs the main thread (its CPU time, \`process.threadCpuUsage\`, over the same runs,
+per task): less sensitive to other load than wall time, which also waits for the threads to be
+scheduled.
+
+${mainCpuTable}
+
 ${cpuTable}
 
 Goals (issue 11): per-task overhead at or below piscina's in the same run — ${overheadGoal}.
 CPU-bound speedup within 5% of bare threads' in the same run — **${fmt(median(speedVsBare), 2)}** of bare threads' (rounds ${range(speedVsBare, 2)}): ${median(speedVsBare) >= 0.95 ? "met" : "not met"}${bareSpeedup < 1.8 ? `; bare threads reached only ${fmt(bareSpeedup, 2)}x, so the machine did not offer two free cores during this run` : ""}.
 `
-if (!process.argv.includes("--no-write")) writeFileSync(new URL("./RESULTS.md", import.meta.url), report)
-console.log("\n" + overheadTable + "\n\n" + cpuTable + "\n")
+// the profile's notes (bench/PROFILE.md, written by hand from bench/profile.ts runs) close the report
+const notes = readFileSync(new URL("./PROFILE.md", import.meta.url), "utf8")
+if (!process.argv.includes("--no-write")) writeFileSync(new URL("./RESULTS.md", import.meta.url), `${report}\n${notes}`)
+console.log("\n" + overheadTable + "\n\n" + mainCpuTable + "\n\n" + cpuTable + "\n")
 console.log(report.slice(report.indexOf("Goals")))
