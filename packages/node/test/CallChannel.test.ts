@@ -46,13 +46,14 @@ describe("call channel", () => {
       const cells = makeCells(3)
       yield* Effect.scoped(Effect.gen(function*() {
         const pool = yield* tinyPool(counter)
-        const blocker = yield* start(pool.call("work", block(150)))
+        const blocker = yield* start(pool.call("work", block(400)))
         yield* eventually(Effect.map(pool.stats, (s) => s.busy === 1), "the blocker runs")
         const calls = yield* Effect.forEach([0, 1, 2], (i) => start(pool.call("touch", cells.touch(i))))
         // all three were handed to the thread, none runs yet
         assert.include(yield* pool.stats, { queued: 0, busy: 1 })
         yield* Fiber.interrupt(calls[1]!)
-        assert.strictEqual(yield* Fiber.join(blocker), 150)
+        assert.isUndefined(blocker.pollUnsafe(), "the blocker still runs")
+        assert.strictEqual(yield* Fiber.join(blocker), 400)
         assert.deepStrictEqual([yield* Fiber.join(calls[0]!), yield* Fiber.join(calls[2]!)], [1, 1])
         assert.isTrue(Exit.hasInterrupts(yield* Fiber.await(calls[1]!)))
         assert.deepStrictEqual(cells.runs(), [1, 0, 1])
@@ -67,13 +68,13 @@ describe("call channel", () => {
       const cells = makeCells(3)
       yield* Effect.scoped(Effect.gen(function*() {
         const pool = yield* tinyPool(counter)
-        const blocker = yield* start(pool.call("work", block(100)))
+        const blocker = yield* start(pool.call("work", block(300)))
         yield* eventually(Effect.map(pool.stats, (s) => s.busy === 1), "the blocker runs")
         const before = yield* start(pool.call("touch", cells.touch(0)))
         const crash = yield* start(Effect.exit(pool.call("exit", 3)))
         const after = yield* start(pool.call("touch", cells.touch(2)))
         assert.include(yield* pool.stats, { queued: 0 }, "the batch is on the thread")
-        assert.strictEqual(yield* Fiber.join(blocker), 100)
+        assert.strictEqual(yield* Fiber.join(blocker), 300)
         assert.strictEqual(yield* Fiber.join(before), 1)
         const error = errorOf(yield* Fiber.join(crash))
         assert.instanceOf(error, WorkerError.WorkerCrashedError)
@@ -110,18 +111,60 @@ describe("call channel", () => {
       const cells = makeCells(200)
       yield* Effect.scoped(Effect.gen(function*() {
         const pool = yield* tinyPool(counter)
-        const blocker = yield* start(pool.call("work", block(100)))
+        const blocker = yield* start(pool.call("work", block(300)))
         yield* eventually(Effect.map(pool.stats, (s) => s.busy === 1), "the blocker runs")
         // more than the thread's slots, interrupted while the thread is busy
         const dropped = yield* Effect.forEach(Array.from({ length: 100 }, (_, i) => i), (i) =>
           start(pool.call("touch", cells.touch(i))))
         yield* Effect.forEach(dropped, Fiber.interrupt, { discard: true })
+        assert.isUndefined(blocker.pollUnsafe(), "the blocker still runs")
         const later = yield* Effect.forEach(Array.from({ length: 100 }, (_, i) => 100 + i), (i) =>
           pool.call("touch", cells.touch(i)), { concurrency: "unbounded" })
-        assert.strictEqual(yield* Fiber.join(blocker), 100)
+        assert.strictEqual(yield* Fiber.join(blocker), 300)
         assert.deepStrictEqual(later, Array.from({ length: 100 }, () => 1))
         assert.deepStrictEqual(cells.runs().slice(100), Array.from({ length: 100 }, () => 1))
         assert.strictEqual(cells.runs().slice(0, 100).reduce((a, b) => a + b, 0), 0, "no interrupted call ran")
+        assert.include(yield* pool.stats, { started: 1, terminated: 0 })
+      }))
+      assert.strictEqual(counter.alive(), 0)
+    }))
+
+  it.live("while calls are not known to be tiny, a thread takes one at a time: the others wait in the pool's queue", () =>
+    Effect.gen(function*() {
+      const counter = makeCounter()
+      yield* Effect.scoped(Effect.gen(function*() {
+        // a fresh pool has measured no call yet
+        const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter), maxConcurrency: 1 })
+        yield* pool.prestart
+        const long = yield* start(pool.call("work", block(300)))
+        yield* eventually(Effect.map(pool.stats, (s) => s.busy === 1), "the long call runs")
+        const rest = yield* Effect.forEach([2, 3], (n) => start(pool.call("square", n)))
+        assert.include(yield* pool.stats, { busy: 1, queued: 2 })
+        assert.strictEqual(yield* Fiber.join(long), 300)
+        assert.deepStrictEqual(yield* Fiber.joinAll(rest), [4, 9])
+        assert.include(yield* pool.stats, { busy: 0, queued: 0, idle: 1 })
+      }))
+      assert.strictEqual(counter.alive(), 0)
+    }))
+
+  it.live("with onInterruptRunning \"wait\", a held call interrupted before it starts is dropped at once and never run", () =>
+    Effect.gen(function*() {
+      const counter = makeCounter()
+      const cells = makeCells(2)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter), maxConcurrency: 1, onInterruptRunning: "wait" })
+        yield* pool.prestart
+        for (let n = 0; n < 40; n++) yield* Effect.orDie(pool.call("square", n))
+        const blocker = yield* start(pool.call("work", block(400)))
+        yield* eventually(Effect.map(pool.stats, (s) => s.busy === 1), "the blocker runs")
+        const held = yield* Effect.forEach([0, 1], (i) => start(pool.call("touch", cells.touch(i))))
+        assert.include(yield* pool.stats, { queued: 0 })
+        yield* Fiber.interrupt(held[0]!)
+        // the interruption did not wait for the blocker
+        assert.isUndefined(blocker.pollUnsafe(), "the blocker still runs")
+        assert.strictEqual(yield* Fiber.join(blocker), 400)
+        assert.strictEqual(yield* Fiber.join(held[1]!), 1)
+        assert.deepStrictEqual(cells.runs(), [0, 1])
         assert.include(yield* pool.stats, { started: 1, terminated: 0 })
       }))
       assert.strictEqual(counter.alive(), 0)
@@ -160,7 +203,7 @@ describe("call channel", () => {
       const counter = makeCounter()
       yield* Effect.scoped(Effect.gen(function*() {
         const pool = yield* tinyPool(counter)
-        const blocker = yield* start(pool.call("work", block(50)))
+        const blocker = yield* start(pool.call("work", block(200)))
         yield* eventually(Effect.map(pool.stats, (s) => s.busy === 1), "the blocker runs")
         const calls = [
           yield* start(Effect.exit(pool.call("square", 3))),
