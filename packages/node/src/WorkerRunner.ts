@@ -119,23 +119,26 @@ const serveCalls = (
 ): (() => void) => {
   let inbox: Array<Call> = []
   let head = 0
+  /** when the call being run started (calls run one at a time) */
+  let startedAt = 0
 
   const post = (seq: number, kind: ReplyKind, value: unknown, transfers?: ReadonlyArray<unknown>): void => {
     // freed before the response is posted: once the parent has the response
     // it may reuse the slot at once
     Atomics.store(signal, slotOf(seq), Slot.Free)
+    const took = kind === Reply.Skipped ? 0 : performance.now() - startedAt
     try {
-      port.postMessage([seq, kind, value], transfers as ReadonlyArray<TransferListItem> | undefined)
+      port.postMessage([seq, kind, value, took], transfers as ReadonlyArray<TransferListItem> | undefined)
     } catch (error) {
       // postMessage throws synchronously (DataCloneError) and sends nothing
       if (kind === Reply.Defect) {
-        port.postMessage([seq, Reply.Defect, plainDefect(value)])
+        port.postMessage([seq, Reply.Defect, plainDefect(value), took])
       } else {
         const what = kind === Reply.Failure ? "error" : "success value"
         port.postMessage([seq, Reply.InvalidResult, [
           what,
           `could not be cloned to the parent thread (${describeValue(error)})`
-        ]])
+        ], took])
       }
     }
     Atomics.add(signal, Signal.Responses, 1)
@@ -299,8 +302,9 @@ const serveCalls = (
           post(call[0], Reply.Skipped, undefined)
           continue
         }
+        startedAt = performance.now()
         if (!runCall(call)) return
-        if (performance.now() - turn > TURN_MS) {
+        if (startedAt - turn > TURN_MS) {
           setImmediate(loop)
           return
         }

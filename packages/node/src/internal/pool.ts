@@ -72,7 +72,7 @@ export interface Pool {
   readonly prestart: Effect.Effect<void>
 }
 
-/** Calls answered faster than this (ms, moving average) are sent in batches. */
+/** Calls that take a thread less than this (ms, moving average, measured by the workers) are sent in batches. */
 export const TINY_MS = 1
 /** The most calls a thread holds at once when calls are tiny (at most `Signal.Slots`). */
 export const DEPTH = 32
@@ -85,7 +85,6 @@ interface Entry {
   resume: ((outcome: Outcome) => void) | undefined
   thread: Thread | undefined
   seq: number
-  sentAt: number
 }
 
 interface Thread {
@@ -103,7 +102,6 @@ interface Thread {
   /** calls sent and not settled, by seq (in seq order) */
   readonly calls: Map<number, Entry>
   nextSeq: number
-  lastAnswerAt: number
   idleSince: number
 }
 
@@ -194,9 +192,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       const entry = thread.calls.get(response[0])
       if (entry === undefined) return
       thread.calls.delete(response[0])
-      const now = performance.now()
-      const took = now - Math.max(entry.sentAt, thread.lastAnswerAt)
-      thread.lastAnswerAt = now
+      // the worker's own measure: not inflated by waiting for a core
+      const took = response[3]
       perCall = perCall === undefined ? took : perCall + (took - perCall) / 4
       if (thread.calls.size === 0) {
         thread.idleSince = Date.now()
@@ -227,7 +224,6 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       const entries: Array<Entry> = []
       const calls: Array<Call> = []
       const transfers: Array<unknown> = []
-      const now = performance.now()
       while (entries.length < count) {
         // a slot still in use: a cancelled call the worker has not reached
         // yet; its Skipped response will bring the dispatcher back
@@ -238,7 +234,6 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         Atomics.store(signal, slotOf(seq), Slot.Pending)
         entry.thread = thread
         entry.seq = seq
-        entry.sentAt = now
         thread.calls.set(seq, entry)
         entries.push(entry)
         calls.push([seq, entry.task, entry.payload])
@@ -385,7 +380,6 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         onDemand,
         calls: new Map(),
         nextSeq: 0,
-        lastAnswerAt: 0,
         idleSince: 0
       }
       threads.add(thread)
@@ -484,8 +478,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           transfers,
           resume: (outcome) => resume(Exit.succeed(outcome)),
           thread: undefined,
-          seq: -1,
-          sentAt: 0
+          seq: -1
         }
         queue.push(entry)
         waiting++

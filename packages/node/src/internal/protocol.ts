@@ -62,8 +62,11 @@ export const Reply = {
 /** The kind of a reply. */
 export type ReplyKind = typeof Reply[keyof typeof Reply]
 
-/** Worker to parent: the outcome of call `seq`. */
-export type Response = readonly [seq: number, kind: ReplyKind, value: unknown]
+/**
+ * Worker to parent: the outcome of call `seq`, and how long (ms) the worker
+ * spent on it, from its start to its response (0 for a skipped call).
+ */
+export type Response = readonly [seq: number, kind: ReplyKind, value: unknown, took: number]
 
 // -----------------------------------------------------------------------------
 // shared signal
