@@ -17,6 +17,8 @@ import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import { readFileSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
 import { Worker } from "node:worker_threads"
 import { Piscina } from "piscina"
 import { Tinypool } from "tinypool"
@@ -144,7 +146,15 @@ const median = (xs: ReadonlyArray<number>): number => {
 /** Main-thread CPU (µs) of the last `time` call: what the pool costs the thread that submits. */
 let lastCpu = 0
 
+// Every pool runs in this one process, so the garbage one leaves behind is
+// collected during whichever run next fills the heap (most often the one that
+// allocates most). A full collection before each timed run makes every run
+// start from a clean heap and pay for its own garbage only.
+setFlagsFromString("--expose-gc")
+const collectGarbage = runInNewContext("gc") as () => void
+
 const time = async (runner: Runner, name: "noop" | "burn", payloads: ReadonlyArray<number>): Promise<number> => {
+  collectGarbage()
   const cpuBefore = process.threadCpuUsage()
   const start = performance.now()
   await runner.run(name, payloads)
@@ -301,6 +311,8 @@ load average ${fmt(startLoad, 2)} at start and ${fmt(endLoad, 2)} at the end (ot
 - The last row is no library at all: bare threads, one message in flight each. Its speedup is
   what two threads could reach on this machine during this run (other processes take their share
   of the two cores); its overhead is the bare cost of a round trip between threads.
+- A full garbage collection before every timed run: all pools share this process, and each run
+  should pay for its own garbage, not for what the pool before it left.
 - ${REPEATS} rounds after a warm-up round that is not counted, threads started beforehand; each round runs every pool in turn
   (rotating the order), so that other load on the machine falls on all of them alike. A figure is
   the median over the rounds, with the range in brackets; a ratio is the median (and range) of the
