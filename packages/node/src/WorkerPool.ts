@@ -9,13 +9,17 @@
  * it to `WorkerExecutor.make(pool)` / `WorkerExecutor.scoped(pool, ...)`.
  * Or let `WorkerExecutor.make(taskSet, { spawn })` make a private one.
  *
- * The pool runs one call per thread at a time, starts threads lazily (up to
+ * Each thread runs one call at a time. The pool starts threads lazily (up to
  * `maxConcurrency`), retires those idle for `idleTimeout`, replaces a thread
  * that crashed, and — when a running call is interrupted — terminates its
  * thread (`onInterruptRunning: "terminate"`, the default) or lets the call
- * finish and discards its result (`"wait"`). Each thread is an Effect worker
- * (`effect/workers` `Worker`) on `@effect/platform-node`'s `NodeWorker`
- * platform. When the pool's scope closes every thread is terminated.
+ * finish and discards its result (`"wait"`). While calls are tiny, a thread
+ * is handed several at once; one of those interrupted before the thread
+ * reaches it is dropped without stopping the thread, and those a dying thread
+ * had not started run on another. Each thread is started and watched as an
+ * Effect worker (`effect/workers` `Worker`) on `@effect/platform-node`'s
+ * `NodeWorker` platform; calls go over a channel of the pool's own. When the
+ * pool's scope closes every thread is terminated.
  *
  * @example
  * ```ts
@@ -41,10 +45,12 @@
  */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Transferable from "effect/workers/Transferable"
 import type * as WorkerThreads from "node:worker_threads"
+import * as Codecs from "./internal/codec.ts"
 import { describeValue } from "./internal/describe.ts"
 import * as Config from "./internal/options.ts"
 import * as Pool from "./internal/pool.ts"
@@ -98,8 +104,12 @@ export interface Options {
 export interface Stats {
   /** Live threads: starting, idle or busy. */
   readonly threads: number
+  /** Ready threads holding no call. */
   readonly idle: number
+  /** Threads running a call. */
   readonly busy: number
+  /** Calls waiting in the pool's queue for a thread (not those a thread holds). */
+  readonly queued: number
   /** Threads started since the pool was made. */
   readonly started: number
   /** Threads that died on their own: exit, uncaught error, out of memory, failed start. */
@@ -161,7 +171,11 @@ interface Codec {
   readonly encodePayload: (payload: unknown) => Effect.Effect<unknown, Schema.SchemaError>
   readonly decodeSuccess: (value: unknown) => Effect.Effect<unknown, Schema.SchemaError>
   readonly decodeError: (value: unknown) => Effect.Effect<unknown, Schema.SchemaError>
+  /** the steps whose Schema allows running them without effects */
+  readonly sync: Codecs.SyncSteps
 }
+
+const none: ReadonlyArray<unknown> = []
 
 /** The effect of one call: encode, run on a thread, decode, type the failures. */
 const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
@@ -172,7 +186,8 @@ const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
       encodePayload: Schema.encodeUnknownEffect(definition.payload),
       // decoded in the calling fiber: the Exit variants would run a fiber each
       decodeSuccess: Schema.decodeUnknownEffect(definition.success),
-      decodeError: Schema.decodeUnknownEffect(definition.error)
+      decodeError: Schema.decodeUnknownEffect(definition.error),
+      sync: Codecs.syncSteps(definition)
     })
   }
 
@@ -194,11 +209,22 @@ const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
     }
     const [, kind, value] = outcome as Pool.Outcome & ReadonlyArray<unknown>
     switch (kind) {
-      case Reply.Success:
+      case Reply.Success: {
+        const decode = codec.sync.decodeSuccess
+        if (decode !== undefined) {
+          const decoded = decode(value)
+          return Exit.isSuccess(decoded)
+            ? decoded
+            : Effect.mapError(
+              decoded,
+              (error) => new InvalidResultError({ task, part: "success value", issue: error.message })
+            )
+        }
         return Effect.mapError(
           codec.decodeSuccess(value),
           (error) => new InvalidResultError({ task, part: "success value", issue: error.message })
         )
+      }
       case Reply.Failure:
         return Effect.flatMap(
           Effect.mapError(
@@ -226,6 +252,18 @@ const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
     Effect.suspend(() => {
       const codec = typeof task === "string" ? codecs.get(task) : undefined
       if (codec === undefined) return Effect.fail(new UnknownTaskError({ task, known: taskSet.names }))
+      const encode = codec.sync.encodePayload
+      if (encode !== undefined) {
+        // a plain Schema: checked here, no collector (it has no Transferable), no fiber step
+        const encoded = encode(payload)
+        if (Exit.isFailure(encoded)) {
+          return Effect.mapError(encoded, (error) => new InvalidPayloadError({ task, payload, issue: error.message }))
+        }
+        return Effect.flatMap(
+          pool.execute(task, encoded.value, none),
+          (outcome) => interpret(task, payload, codec, outcome)
+        )
+      }
       const collector = Transferable.makeCollectorUnsafe()
       return codec.encodePayload(payload).pipe(
         Effect.provideService(Transferable.Collector, collector),

@@ -1,8 +1,11 @@
 /**
  * The worker side of a `WorkerExecutor`: serves a task set inside a
- * `node:worker_threads` worker, over Effect's worker runner platform
+ * `node:worker_threads` worker. Effect's worker runner platform
  * (`effect/workers` `WorkerRunner` with `@effect/platform-node`'s
- * `NodeWorkerRunner`).
+ * `NodeWorkerRunner`) starts it and carries the one message that opens the
+ * call channel; the calls themselves arrive in batches on a `MessagePort` of
+ * their own, read with `receiveMessageOnPort` while the thread waits in
+ * `Atomics.wait` (see `internal/protocol.ts`).
  *
  * A worker entry module is one line after its imports:
  *
@@ -13,14 +16,20 @@
  * WorkerRunner.serve(tasks)
  * ```
  *
- * Each request names a task and carries its Schema-encoded payload. The
- * runner decodes the payload, calls the task's function, encodes what it
- * returned (collecting `Transferable`s) and posts the reply. Every mistake is
- * answered as a reply for that call only: an unknown task name, a payload that
- * fails its Schema, a result that fails its Schema or cannot be cloned, and a
- * function that throws. Only what kills the thread itself (`process.exit`, an
- * uncaught asynchronous error, running out of memory) ends the thread, and the
- * parent replaces it.
+ * Each call names a task and carries its Schema-encoded payload. The runner
+ * decodes the payload, calls the task's function, encodes what it returned
+ * (collecting `Transferable`s) and posts the reply; calls run one at a time,
+ * in the order they were sent. Every mistake is answered as a reply for that
+ * call only: an unknown task name, a payload that fails its Schema, a result
+ * that fails its Schema or cannot be cloned, and a function that throws. Only
+ * what kills the thread itself (`process.exit`, an uncaught asynchronous
+ * error, running out of memory) ends the thread, and the parent replaces it.
+ *
+ * While it waits for calls the thread's event loop is paused, as piscina's
+ * is; so that timers a task left behind still fire, the thread waits in short
+ * slices (returning to its event loop between them) whenever it has timers,
+ * immediates or I/O pending, and goes back to its event loop at least every
+ * few milliseconds while it runs a stream of calls.
  *
  * @since 0.1.0
  */
@@ -33,8 +42,20 @@ import * as Schema from "effect/Schema"
 import * as Transferable from "effect/workers/Transferable"
 import type { WorkerError } from "effect/workers/WorkerError"
 import * as EffectWorkerRunner from "effect/workers/WorkerRunner"
+import { type MessagePort, receiveMessageOnPort, type TransferListItem } from "node:worker_threads"
+import { type SyncSteps, syncSteps } from "./internal/codec.ts"
 import { describeValue } from "./internal/describe.ts"
-import { Reply, type ReplyKind, type Request, type Response } from "./internal/protocol.ts"
+import {
+  type Batch,
+  type Call,
+  type Open,
+  type Ready,
+  Reply,
+  type ReplyKind,
+  Signal,
+  Slot,
+  slotOf
+} from "./internal/protocol.ts"
 import type * as TaskSet from "./TaskSet.ts"
 
 interface Codecs {
@@ -43,16 +64,17 @@ interface Codecs {
   readonly encodeSuccess: (value: unknown) => Effect.Effect<unknown, Schema.SchemaError>
   readonly encodeError: (value: unknown) => Effect.Effect<unknown, Schema.SchemaError>
   readonly isError: (value: unknown) => boolean
+  /** the steps whose Schema allows running them without a fiber */
+  readonly sync: SyncSteps
 }
 
-// Every step of a request runs in the one fiber the runner starts for it:
-// the `Exit`/`Sync` Schema variants would each start a fiber of their own.
 const compile = (definition: TaskSet.AnyTask): Codecs => ({
   run: definition.run,
   decodePayload: Schema.decodeUnknownEffect(definition.payload),
   encodeSuccess: Schema.encodeUnknownEffect(definition.success),
   encodeError: Schema.encodeUnknownEffect(definition.error),
-  isError: Schema.is(definition.error)
+  isError: Schema.is(definition.error),
+  sync: syncSteps(definition)
 })
 
 const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
@@ -63,6 +85,251 @@ const plainDefect = (u: unknown): unknown =>
   u instanceof Error
     ? { name: u.name, message: u.message, stack: u.stack }
     : { name: "NonCloneableDefect", message: describeValue(u) }
+
+/** What went wrong in a Schema step: its error's message, or what its code threw. */
+const schemaProblem = (cause: Cause.Cause<Schema.SchemaError>): string => {
+  const error = Cause.findErrorOption(cause)
+  return error._tag === "Some" ? error.value.message : `its transformation threw ${describeValue(Cause.squash(cause))}`
+}
+
+/** Go back to the event loop at least this often (ms) while calls keep coming. */
+const TURN_MS = 10
+/** While timers or I/O are pending, wait for calls in slices of this many ms. */
+const SLICE_MS = 2
+
+/** `true` when something besides message ports waits in this thread's event loop. */
+const hasPendingWork = (): boolean => {
+  for (const resource of process.getActiveResourcesInfo()) {
+    if (resource !== "MessagePort") return true
+  }
+  return false
+}
+
+/**
+ * Serves calls on `port` until the thread ends: the receive loop. Calls whose
+ * slot the parent cancelled are skipped; each other call gets exactly one
+ * response.
+ */
+const serveCalls = (
+  taskSet: TaskSet.Any,
+  codecs: ReadonlyMap<string, Codecs>,
+  port: MessagePort,
+  signal: Int32Array,
+  runFork: <A, E>(
+    effect: Effect.Effect<A, E>
+  ) => { readonly pollUnsafe: () => unknown; readonly addObserver: (f: () => void) => unknown }
+): () => void => {
+  let inbox: Array<Call> = []
+  let head = 0
+  /** when the call being run started (calls run one at a time) */
+  let startedAt = 0
+
+  const post = (seq: number, kind: ReplyKind, value: unknown, transfers?: ReadonlyArray<unknown>): void => {
+    // freed before the response is posted: once the parent has the response
+    // it may reuse the slot at once
+    Atomics.store(signal, slotOf(seq), Slot.Free)
+    const took = kind === Reply.Skipped ? 0 : performance.now() - startedAt
+    try {
+      port.postMessage([seq, kind, value, took], transfers as ReadonlyArray<TransferListItem> | undefined)
+    } catch (error) {
+      // postMessage throws synchronously (DataCloneError) and sends nothing
+      if (kind === Reply.Defect) {
+        port.postMessage([seq, Reply.Defect, plainDefect(value), took])
+      } else {
+        const what = kind === Reply.Failure ? "error" : "success value"
+        port.postMessage([seq, Reply.InvalidResult, [
+          what,
+          `could not be cloned to the parent thread (${describeValue(error)})`
+        ], took])
+      }
+    }
+    Atomics.add(signal, Signal.Responses, 1)
+  }
+
+  const encodeAndPost = (
+    seq: number,
+    kind: typeof Reply.Success | typeof Reply.Failure,
+    encode: Effect.Effect<unknown, Schema.SchemaError>,
+    value: unknown
+  ): Effect.Effect<void> => {
+    const collector = Transferable.makeCollectorUnsafe()
+    return encode.pipe(
+      Effect.provideService(Transferable.Collector, collector),
+      Effect.matchCause({
+        onSuccess: (encoded) => post(seq, kind, encoded, collector.clearUnsafe()),
+        // a Schema error, or a transformation that threw: either way the call gets its reply
+        onFailure: (cause) =>
+          post(seq, Reply.InvalidResult, [
+            kind === Reply.Failure ? "error" : "success value",
+            `${describeValue(value)} does not match its Schema: ${schemaProblem(cause)}`
+          ])
+      })
+    )
+  }
+
+  const failOrDie = (seq: number, codec: Codecs, thrown: unknown): Effect.Effect<void> =>
+    codec.isError(thrown)
+      ? encodeAndPost(seq, Reply.Failure, codec.encodeError(thrown), thrown)
+      : Effect.sync(() => post(seq, Reply.Defect, thrown))
+
+  const complete = (seq: number, codec: Codecs, out: unknown): Effect.Effect<void> => {
+    if (Effect.isEffect(out)) {
+      return Effect.matchCauseEffect(out as Effect.Effect<unknown, unknown>, {
+        onSuccess: (value) => encodeAndPost(seq, Reply.Success, codec.encodeSuccess(value), value),
+        onFailure: (cause) => {
+          const error = Cause.findErrorOption(cause)
+          return error._tag === "Some"
+            ? failOrDie(seq, codec, error.value)
+            : Effect.sync(() => post(seq, Reply.Defect, Cause.squash(cause)))
+        }
+      })
+    }
+    if (isPromiseLike(out)) {
+      return Effect.flatMap(
+        Effect.callback<Exit.Exit<unknown, unknown>>((resume) => {
+          try {
+            out.then(
+              (value) => resume(Effect.succeed(Exit.succeed(value))),
+              (thrown) => resume(Effect.succeed(Exit.fail(thrown)))
+            )
+          } catch (thrown) {
+            // a thenable whose `then` throws fails like a rejected promise
+            resume(Effect.succeed(Exit.fail(thrown)))
+          }
+        }),
+        (exit) =>
+          Exit.isSuccess(exit)
+            ? encodeAndPost(seq, Reply.Success, codec.encodeSuccess(exit.value), exit.value)
+            : failOrDie(seq, codec, Cause.squash(exit.cause))
+      )
+    }
+    return encodeAndPost(seq, Reply.Success, codec.encodeSuccess(out), out)
+  }
+
+  /** The whole call as an effect: the path for Schemas with transformations, async results and failures. */
+  const handle = (seq: number, codec: Codecs, payload: unknown): Effect.Effect<void> =>
+    Effect.matchCauseEffect(codec.decodePayload(payload), {
+      onFailure: (cause) => Effect.sync(() => post(seq, Reply.InvalidPayload, schemaProblem(cause))),
+      onSuccess: (decoded) => run(seq, codec, decoded)
+    })
+
+  const run = (seq: number, codec: Codecs, decoded: unknown): Effect.Effect<void> => {
+    let out: unknown
+    try {
+      out = codec.run(decoded)
+    } catch (thrown) {
+      return failOrDie(seq, codec, thrown)
+    }
+    return complete(seq, codec, out)
+  }
+
+  /**
+   * Runs an effect that answers call `seq`; `true` if it finished at once,
+   * `false` if it suspended (the loop resumes when it ends).
+   */
+  const runEffect = (seq: number, effect: Effect.Effect<void>): boolean => {
+    // Every call gets exactly one reply: whatever escapes the steps above
+    // (a defect in this module's own code) is answered as a defect.
+    const fiber = runFork(
+      Effect.catchCause(effect, (cause) =>
+        Cause.hasInterruptsOnly(cause) ?
+          Effect.void :
+          Effect.sync(() => post(seq, Reply.Defect, Cause.squash(cause))))
+    )
+    if (fiber.pollUnsafe() !== undefined) return true
+    fiber.addObserver(() => setImmediate(loop))
+    return false
+  }
+
+  /** Runs one call; `true` if it was answered before returning. */
+  const runCall = (call: Call): boolean => {
+    const [seq, name, payload] = call
+    let answered = false
+    try {
+      const codec = typeof name === "string" ? codecs.get(name) : undefined
+      if (codec === undefined) {
+        answered = true
+        post(seq, Reply.UnknownTask, taskSet.names)
+        return true
+      }
+      const { decodePayload, encodeSuccess } = codec.sync
+      if (decodePayload === undefined) return runEffect(seq, handle(seq, codec, payload))
+      // plain payload Schema: no fiber unless the result needs one
+      const decoded = decodePayload(payload)
+      if (Exit.isFailure(decoded)) {
+        answered = true
+        post(seq, Reply.InvalidPayload, schemaProblem(decoded.cause))
+        return true
+      }
+      let out: unknown
+      try {
+        out = codec.run(decoded.value)
+      } catch (thrown) {
+        return runEffect(seq, failOrDie(seq, codec, thrown))
+      }
+      if (encodeSuccess === undefined || Effect.isEffect(out) || isPromiseLike(out)) {
+        return runEffect(seq, complete(seq, codec, out))
+      }
+      const encoded = encodeSuccess(out)
+      answered = true
+      if (Exit.isSuccess(encoded)) {
+        post(seq, Reply.Success, encoded.value)
+      } else {
+        post(seq, Reply.InvalidResult, [
+          "success value",
+          `${describeValue(out)} does not match its Schema: ${schemaProblem(encoded.cause)}`
+        ])
+      }
+      return true
+    } catch (defect) {
+      if (!answered) post(seq, Reply.Defect, defect)
+      return true
+    }
+  }
+
+  const drain = (): void => {
+    for (let entry = receiveMessageOnPort(port); entry !== undefined; entry = receiveMessageOnPort(port)) {
+      for (const call of entry.message as Batch) inbox.push(call)
+    }
+  }
+
+  /** The receive loop; entered after every turn of the event loop. */
+  const loop = (): void => {
+    const turn = performance.now()
+    for (;;) {
+      // read before draining: a batch posted after this read changes the
+      // counter, so the wait below returns at once instead of missing it
+      const seen = Atomics.load(signal, Signal.Requests)
+      drain()
+      while (head < inbox.length) {
+        const call = inbox[head++]!
+        const slot = slotOf(call[0])
+        if (Atomics.compareExchange(signal, slot, Slot.Pending, Slot.Started) !== Slot.Pending) {
+          // interrupted while it waited in its batch: never run
+          post(call[0], Reply.Skipped, undefined)
+          continue
+        }
+        startedAt = performance.now()
+        if (!runCall(call)) return
+        if (startedAt - turn > TURN_MS) {
+          setImmediate(loop)
+          return
+        }
+      }
+      inbox = []
+      head = 0
+      if (hasPendingWork()) {
+        if (Atomics.wait(signal, Signal.Requests, seen, SLICE_MS) === "timed-out") {
+          setImmediate(loop)
+          return
+        }
+      } else {
+        Atomics.wait(signal, Signal.Requests, seen)
+      }
+    }
+  }
+  return loop
+}
 
 /**
  * Serves a task set on an Effect `WorkerRunner` until the parent closes the
@@ -86,127 +353,20 @@ export const make = <T extends TaskSet.Any>(
 ): Effect.Effect<void, WorkerError, EffectWorkerRunner.WorkerRunnerPlatform> =>
   Effect.gen(function*() {
     const platform: EffectWorkerRunner.WorkerRunnerPlatform["Service"] = yield* EffectWorkerRunner.WorkerRunnerPlatform
-    const runner = yield* platform.start<Response, Request>()
+    const runner = yield* platform.start<Ready, Open>()
     const codecs = new Map<string, Codecs>()
     for (const name of taskSet.names) codecs.set(name, compile(taskSet.tasks[name]!))
-
-    const post = (id: number, kind: ReplyKind, value: unknown, transfers?: ReadonlyArray<unknown>): void => {
-      try {
-        runner.sendUnsafe(0, [id, kind, value], transfers)
-      } catch (error) {
-        // postMessage throws synchronously (DataCloneError) and sends nothing
-        if (kind === Reply.Defect) {
-          runner.sendUnsafe(0, [id, Reply.Defect, plainDefect(value)])
-        } else {
-          const what = kind === Reply.Failure ? "error" : "success value"
-          runner.sendUnsafe(0, [id, Reply.InvalidResult, [
-            what,
-            `could not be cloned to the parent thread (${describeValue(error)})`
-          ]])
-        }
-      }
-    }
-
-    const encodeAndPost = (
-      id: number,
-      kind: typeof Reply.Success | typeof Reply.Failure,
-      encode: Effect.Effect<unknown, Schema.SchemaError>,
-      value: unknown
-    ): Effect.Effect<void> => {
-      const collector = Transferable.makeCollectorUnsafe()
-      return encode.pipe(
-        Effect.provideService(Transferable.Collector, collector),
-        Effect.matchCause({
-          onSuccess: (encoded) => post(id, kind, encoded, collector.clearUnsafe()),
-          // a Schema error, or a transformation that threw: either way the call gets its reply
-          onFailure: (cause) =>
-            post(id, Reply.InvalidResult, [
-              kind === Reply.Failure ? "error" : "success value",
-              `${describeValue(value)} does not match its Schema: ${schemaProblem(cause)}`
-            ])
-        })
-      )
-    }
-
-    /** What went wrong in a Schema step: its error's message, or what its code threw. */
-    const schemaProblem = (cause: Cause.Cause<Schema.SchemaError>): string => {
-      const error = Cause.findErrorOption(cause)
-      return error._tag === "Some"
-        ? error.value.message
-        : `its transformation threw ${describeValue(Cause.squash(cause))}`
-    }
-
-    const failOrDie = (id: number, codec: Codecs, thrown: unknown): Effect.Effect<void> =>
-      codec.isError(thrown)
-        ? encodeAndPost(id, Reply.Failure, codec.encodeError(thrown), thrown)
-        : Effect.sync(() => post(id, Reply.Defect, thrown))
-
-    const complete = (id: number, codec: Codecs, out: unknown): Effect.Effect<void> => {
-      if (Effect.isEffect(out)) {
-        return Effect.matchCauseEffect(out as Effect.Effect<unknown, unknown>, {
-          onSuccess: (value) => encodeAndPost(id, Reply.Success, codec.encodeSuccess(value), value),
-          onFailure: (cause) => {
-            const error = Cause.findErrorOption(cause)
-            return error._tag === "Some"
-              ? failOrDie(id, codec, error.value)
-              : Effect.sync(() => post(id, Reply.Defect, Cause.squash(cause)))
-          }
-        })
-      }
-      if (isPromiseLike(out)) {
-        return Effect.flatMap(
-          Effect.callback<Exit.Exit<unknown, unknown>>((resume) => {
-            try {
-              out.then(
-                (value) => resume(Effect.succeed(Exit.succeed(value))),
-                (thrown) => resume(Effect.succeed(Exit.fail(thrown)))
-              )
-            } catch (thrown) {
-              // a thenable whose `then` throws fails like a rejected promise
-              resume(Effect.succeed(Exit.fail(thrown)))
-            }
-          }),
-          (exit) =>
-            Exit.isSuccess(exit)
-              ? encodeAndPost(id, Reply.Success, codec.encodeSuccess(exit.value), exit.value)
-              : failOrDie(id, codec, Cause.squash(exit.cause))
-        )
-      }
-      return encodeAndPost(id, Reply.Success, codec.encodeSuccess(out), out)
-    }
-
-    const handle = (request: Request): Effect.Effect<void> | undefined => {
-      const [id, name, payload] = request
-      if (id < 0) {
-        // the parent's readiness ping
-        post(id, Reply.Success, null)
-        return undefined
-      }
-      const codec = codecs.get(name)
-      if (codec === undefined) {
-        post(id, Reply.UnknownTask, taskSet.names)
-        return undefined
-      }
-      const work = Effect.matchCauseEffect(codec.decodePayload(payload), {
-        onFailure: (cause) => Effect.sync(() => post(id, Reply.InvalidPayload, schemaProblem(cause))),
-        onSuccess: (decoded) => {
-          let out: unknown
-          try {
-            out = codec.run(decoded)
-          } catch (thrown) {
-            return failOrDie(id, codec, thrown)
-          }
-          return complete(id, codec, out)
-        }
-      })
-      // Every request gets exactly one reply: whatever escapes the steps above
-      // (a defect in this module's own code) is answered as a defect, so the
-      // caller fails instead of waiting forever.
-      return Effect.catchCause(work, (cause) =>
-        Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.sync(() => post(id, Reply.Defect, Cause.squash(cause))))
-    }
-
-    yield* runner.run<void, never, never>((_portId, request) => handle(request))
+    const runFork = Effect.runForkWith(yield* Effect.context<never>())
+    let serving = false
+    yield* runner.run<void, never, never>((_portId, open) => {
+      if (serving) return
+      serving = true
+      const [port, buffer] = open
+      const loop = serveCalls(taskSet, codecs, port, new Int32Array(buffer), runFork)
+      runner.sendUnsafe(0, 0)
+      // the loop blocks this thread while it waits: start it after this event
+      setImmediate(loop)
+    })
   })
 
 /**

@@ -15,6 +15,7 @@ declare module "../src/WorkerExecutor.ts" {
     readonly taskSet: typeof tasks
   }
 }
+import { errorOf, eventually } from "./fixtures/expect.ts"
 import { makeCounter, sharedPool, spawner } from "./fixtures/threads.ts"
 
 // One pool of two threads for the tests that do not need a pool of their own.
@@ -32,25 +33,6 @@ const onPool = <A, E>(
 
 /** For tasks whose failure the test inspects: not re-raised when the scope ends. */
 const quiet = { reraiseOnExit: false } as const
-
-/** The typed error a task failed with. */
-const errorOf = <A, E>(exit: Exit.Exit<A, E>): E => {
-  assert.isTrue(Exit.isFailure(exit), "expected a failure")
-  const error = Cause.findErrorOption((exit as Exit.Failure<A, E>).cause)
-  assert.isTrue(error._tag === "Some",
-    `expected a typed error, got ${Cause.pretty((exit as Exit.Failure<A, E>).cause)}`)
-  return (error as { value: E }).value
-}
-
-/** Polls `check` until it holds (real time, bounded). */
-const eventually = (check: Effect.Effect<boolean>, what: string) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 400; i++) {
-      if (yield* check) return
-      yield* Effect.sleep(5)
-    }
-    assert.fail(`timed out waiting until ${what}`)
-  })
 
 describe("WorkerExecutor", () => {
   it.live("runs a task on a thread and returns its Schema-decoded result", () =>

@@ -1,14 +1,23 @@
 /**
- * The thread pool behind a `WorkerExecutor`: at most `size` worker threads,
- * started lazily, one call at a time per thread, retired after `idleTimeout`,
- * terminated (and later replaced) when a running call is interrupted, and
- * replaced when they crash.
+ * The parent side of the thread pool behind a `WorkerExecutor`: at most
+ * `maxConcurrency` worker threads, started lazily, retired after
+ * `idleTimeout`, terminated (and later replaced) when a running call is
+ * interrupted, and replaced when they crash.
  *
- * Each thread is an Effect `Worker` from `effect/workers`, spawned through
- * `@effect/platform-node`'s `NodeWorker` platform; the pool keeps the
- * `node:worker_threads` handle the spawner returned so it can terminate a
- * thread that is busy in synchronous code (a message cannot stop it, and the
- * platform's own close waits five seconds before it terminates).
+ * Each thread is started and watched through Effect's worker platform
+ * (`effect/workers` on `@effect/platform-node`'s `NodeWorker`): its start,
+ * its readiness, its errors and its exit. Calls do not go through the
+ * platform (it forks a fiber per message and wakes an idle worker through its
+ * event loop): they go over a `MessageChannel` of the pool's own, in batches,
+ * and wake the worker with `Atomics.notify` (see `protocol.ts`). The pool
+ * keeps the `node:worker_threads` handle the spawner returned so it can
+ * terminate a thread that is busy in synchronous code.
+ *
+ * Calls wait in one FIFO. A thread takes one call at a time while calls are
+ * long; when the calls it answers take less than {@link TINY_MS} each, it
+ * takes them in batches of up to {@link DEPTH}, shared out evenly between the
+ * ready threads, so that a stream of tiny calls costs one message and one
+ * wake-up per batch instead of per call.
  *
  * @internal
  */
@@ -20,10 +29,10 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import * as EffectWorker from "effect/workers/Worker"
-import { isWorkerError, type WorkerError } from "effect/workers/WorkerError"
-import type * as WorkerThreads from "node:worker_threads"
+import { isWorkerError } from "effect/workers/WorkerError"
+import * as WorkerThreads from "node:worker_threads"
 import type { Stats } from "../WorkerPool.ts"
-import type { Request, Response } from "./protocol.ts"
+import { type Call, type Open, type Ready, type Response, Signal, signalBytes, Slot, slotOf } from "./protocol.ts"
 
 /** The thread ran nothing to completion: it died, or never started. */
 export interface Crash {
@@ -52,7 +61,7 @@ export interface Options {
 }
 
 export interface Pool {
-  /** Runs one request on a thread; interruption follows `onInterruptRunning`. */
+  /** Runs one call on a thread; interruption follows `onInterruptRunning`. */
   readonly execute: (
     task: string,
     payload: unknown,
@@ -63,32 +72,38 @@ export interface Pool {
   readonly prestart: Effect.Effect<void>
 }
 
-interface Pending {
-  readonly id: number
-  readonly deferred: Deferred.Deferred<Outcome>
+/** Calls that take a thread less than this (ms, moving average, measured by the workers) are sent in batches. */
+export const TINY_MS = 1
+/** The most calls a thread holds at once when calls are tiny (at most `Signal.Slots`). */
+export const DEPTH = 32
+
+interface Entry {
+  readonly task: string
+  readonly payload: unknown
+  readonly transfers: ReadonlyArray<unknown>
+  /** undefined once the call is settled (answered, failed or interrupted) */
+  resume: ((outcome: Outcome) => void) | undefined
+  thread: Thread | undefined
+  seq: number
 }
 
 interface Thread {
-  readonly _tag: "Thread"
   readonly id: number
   raw: WorkerThreads.Worker | undefined
-  backing: EffectWorker.Worker<Response, Request> | undefined
   fiber: Fiber.Fiber<never, unknown> | undefined
-  /** true once started, false if it died first */
+  readonly port: WorkerThreads.MessagePort
+  readonly signal: Int32Array
+  /** true once ready, false if it died first */
   readonly ready: Deferred.Deferred<boolean>
-  pending: Pending | undefined
-  state: "starting" | "idle" | "busy" | "dead"
+  state: "starting" | "ready" | "dead"
   ending: "terminated" | "retired" | undefined
+  /** started because a call needed it: if it never starts, that call fails */
+  readonly onDemand: boolean
+  /** calls sent and not settled, by seq (in seq order) */
+  readonly calls: Map<number, Entry>
+  nextSeq: number
   idleSince: number
 }
-
-interface Waiter {
-  resume: (thread: Thread | undefined) => void
-  cancelled: boolean
-  given: Thread | undefined
-}
-
-const PING_ID = -1
 
 const crashOf = (exit: Exit.Exit<unknown, unknown>): { reason: string; cause: unknown } => {
   if (Exit.isSuccess(exit)) return { reason: "the worker stopped", cause: undefined }
@@ -103,6 +118,8 @@ const crashOf = (exit: Exit.Exit<unknown, unknown>): { reason: string; cause: un
   return { reason: squashed instanceof Error ? squashed.message : String(squashed), cause: squashed }
 }
 
+const closedCrash: Crash = { _tag: "Crash", phase: "closed", reason: "the pool is closed", cause: undefined }
+
 /** Makes a pool whose threads all end when `Scope` closes. */
 export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> =>
   Effect.gen(function*() {
@@ -112,73 +129,233 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
     // the task that happened to start them, and ended by the finalizer below
     const runFork = Effect.runForkWith(yield* Effect.context<never>())
     const threads = new Set<Thread>()
-    const idle: Array<Thread> = []
-    // FIFO of callers waiting for a thread: O(1) push and take (a head index
-    // into an array that is compacted when half of it has been taken)
-    let waiters: Array<Waiter> = []
+    /** ready threads, for the dispatcher's scan */
+    const ready: Array<Thread> = []
+    // FIFO of calls waiting for a thread: a head index into an array that is
+    // compacted when half of it has been taken; settled entries are skipped
+    let queue: Array<Entry> = []
     let head = 0
-    const takeWaiter = (): Waiter | undefined => {
-      if (head >= waiters.length) return undefined
-      const waiter = waiters[head++]!
-      if (head > 1024 && head * 2 > waiters.length) {
-        waiters = waiters.slice(head)
-        head = 0
-      }
-      return waiter
-    }
+    /** unsettled entries in the queue */
+    let waiting = 0
+    let starting = 0
     let nextThreadId = 0
-    let nextCallId = 0
     let closing = false
     let reaping = false
+    let dispatching = false
+    let again = false
+    /** moving average of the time a thread takes per call (ms); undefined until measured */
+    let perCall: number | undefined
     let started = 0
     let crashed = 0
     let terminated = 0
     let retired = 0
 
-    const onResponse = (thread: Thread, response: Response): void => {
-      if (response[0] === PING_ID) {
-        Deferred.doneUnsafe(thread.ready, Exit.succeed(true))
-        return
+    const settle = (entry: Entry, outcome: Outcome): void => {
+      const resume = entry.resume
+      if (resume === undefined) return
+      entry.resume = undefined
+      resume(outcome)
+    }
+
+    const takeQueued = (): Entry | undefined => {
+      while (head < queue.length) {
+        const entry = queue[head++]!
+        if (head > 1024 && head * 2 > queue.length) {
+          queue = queue.slice(head)
+          head = 0
+        }
+        if (entry.resume !== undefined) {
+          waiting--
+          return entry
+        }
       }
-      const pending = thread.pending
-      if (pending !== undefined && pending.id === response[0]) {
-        thread.pending = undefined
-        Deferred.doneUnsafe(pending.deferred, Exit.succeed(response))
+      return undefined
+    }
+
+    /** Puts calls back at the front of the queue, in the given order. */
+    const requeue = (entries: ReadonlyArray<Entry>): void => {
+      if (entries.length === 0) return
+      for (const entry of entries) {
+        entry.thread = undefined
+        waiting++
+      }
+      if (head >= entries.length) {
+        head -= entries.length
+        for (let i = 0; i < entries.length; i++) queue[head + i] = entries[i]!
+      } else {
+        queue = [...entries, ...queue.slice(head)]
+        head = 0
       }
     }
 
-    const removeIdle = (thread: Thread): void => {
-      const index = idle.indexOf(thread)
-      if (index >= 0) idle.splice(index, 1)
+    const onResponse = (thread: Thread, response: Response): void => {
+      const entry = thread.calls.get(response[0])
+      if (entry === undefined) return
+      thread.calls.delete(response[0])
+      // the worker's own measure: not inflated by waiting for a core
+      const took = response[3]
+      perCall = perCall === undefined ? took : perCall + (took - perCall) / 4
+      if (thread.calls.size === 0) {
+        thread.idleSince = Date.now()
+        scheduleReap()
+      }
+      settle(entry, response)
+    }
+
+    /** Reads the responses `thread` has already posted, without waiting for their events. */
+    const drain = (thread: Thread): void => {
+      const port = thread.port
+      for (
+        let got = WorkerThreads.receiveMessageOnPort(port);
+        got !== undefined;
+        got = WorkerThreads.receiveMessageOnPort(port)
+      ) {
+        onResponse(thread, got.message as Response)
+      }
+    }
+
+    /** Reads every response already posted by any ready thread. */
+    const drainAll = (): void => {
+      for (let i = 0; i < ready.length; i++) {
+        const thread = ready[i]!
+        if (thread.calls.size > 0) drain(thread)
+      }
+    }
+
+    /** Posts up to `count` queued calls to `thread` in one message. */
+    const send = (thread: Thread, count: number): void => {
+      const signal = thread.signal
+      const entries: Array<Entry> = []
+      const calls: Array<Call> = []
+      const transfers: Array<unknown> = []
+      while (entries.length < count) {
+        // a slot still in use: a cancelled call the worker has not reached
+        // yet; its Skipped response will bring the dispatcher back
+        if (Atomics.load(signal, slotOf(thread.nextSeq)) !== Slot.Free) break
+        const entry = takeQueued()
+        if (entry === undefined) break
+        const seq = thread.nextSeq++
+        Atomics.store(signal, slotOf(seq), Slot.Pending)
+        entry.thread = thread
+        entry.seq = seq
+        thread.calls.set(seq, entry)
+        entries.push(entry)
+        calls.push([seq, entry.task, entry.payload])
+        for (const transfer of entry.transfers) transfers.push(transfer)
+      }
+      if (entries.length === 0) return
+      try {
+        thread.port.postMessage(calls, transfers as Array<WorkerThreads.Transferable>)
+      } catch (error) {
+        // some payload cannot be cloned: nothing was sent. Send them one by
+        // one, so that only the calls that cannot be sent fail.
+        for (let i = 0; i < entries.length; i++) {
+          const entry = entries[i]!
+          try {
+            if (entries.length === 1) throw error
+            thread.port.postMessage([calls[i]], entry.transfers as Array<WorkerThreads.Transferable>)
+          } catch (cause) {
+            Atomics.store(signal, slotOf(entry.seq), Slot.Free)
+            thread.calls.delete(entry.seq)
+            settle(entry, { _tag: "NotSent", cause })
+          }
+        }
+      }
+      Atomics.add(signal, Signal.Requests, 1)
+      Atomics.notify(signal, Signal.Requests, 1)
+    }
+
+    /** Hands queued calls to ready threads, and starts threads the queue needs. */
+    const dispatch = (): void => {
+      if (dispatching) {
+        again = true
+        return
+      }
+      dispatching = true
+      try {
+        do {
+          again = false
+          const tiny = perCall !== undefined && perCall < TINY_MS
+          // `send` takes calls off the queue (`waiting`): go on while it can
+          for (;;) {
+            if (waiting === 0) break
+            // the ready thread holding the fewest calls
+            let best: Thread | undefined
+            for (let i = 0; i < ready.length; i++) {
+              const thread = ready[i]!
+              if (thread.ending !== undefined) continue
+              if (best === undefined || thread.calls.size < best.calls.size) best = thread
+            }
+            const held = best === undefined ? Infinity : best.calls.size
+            if (best === undefined || (tiny ? held > DEPTH / 2 : held > 0)) break
+            const share = tiny ? Math.min(DEPTH - held, Math.ceil(waiting / ready.length)) : 1
+            const before = waiting
+            send(best, share)
+            if (waiting === before) break
+          }
+          if (waiting > starting && threads.size < options.maxConcurrency && !closing) {
+            spawn(true)
+            again = true
+          }
+        } while (again)
+      } finally {
+        dispatching = false
+      }
     }
 
     const onThreadEnd = (thread: Thread, exit: Exit.Exit<unknown, unknown>): void => {
-      removeIdle(thread)
+      if (thread.state === "dead") return
+      const wasStarting = thread.state === "starting"
+      if (wasStarting) starting--
+      else ready.splice(ready.indexOf(thread), 1)
       thread.state = "dead"
       threads.delete(thread)
       if (thread.ending === undefined) crashed++
-      const { cause, reason } = crashOf(exit)
       Deferred.doneUnsafe(thread.ready, Exit.succeed(false))
-      const pending = thread.pending
-      thread.pending = undefined
-      if (pending !== undefined) {
-        Deferred.doneUnsafe(pending.deferred, Exit.succeed<Outcome>({ _tag: "Crash", phase: "run", reason, cause }))
+      // responses posted before the thread ended still count
+      drain(thread)
+      thread.port.close()
+      const { cause, reason } = thread.ending === "terminated"
+        ? { reason: "the thread was terminated", cause: undefined }
+        : thread.ending === "retired"
+        ? { reason: "the pool closed while the task ran", cause: undefined }
+        : crashOf(exit)
+      const crash: Crash = { _tag: "Crash", phase: "run", reason, cause }
+      // Calls the thread had not started never ran: they go back to the
+      // front of the queue. The one it was running fails.
+      const unstarted: Array<Entry> = []
+      for (const entry of thread.calls.values()) {
+        if (entry.resume === undefined) continue
+        const state = Atomics.load(thread.signal, slotOf(entry.seq))
+        if (state === Slot.Pending && !closing) unstarted.push(entry)
+        else settle(entry, state === Slot.Pending ? closedCrash : crash)
       }
-      // a waiter may now start a thread of its own
-      wakeOne(undefined)
+      thread.calls.clear()
+      requeue(unstarted)
+      if (wasStarting && thread.onDemand && !closing) {
+        const entry = takeQueued()
+        if (entry !== undefined) settle(entry, { _tag: "Crash", phase: "start", ...crashOf(exit) })
+      }
+      dispatch()
     }
 
-    const wakeOne = (thread: Thread | undefined): boolean => {
-      for (let waiter = takeWaiter(); waiter !== undefined; waiter = takeWaiter()) {
-        if (waiter.cancelled) continue
-        waiter.given = thread
-        waiter.resume(thread)
-        return true
-      }
-      return false
+    const onReady = (thread: Thread): void => {
+      if (thread.state !== "starting") return
+      starting--
+      thread.state = "ready"
+      thread.idleSince = Date.now()
+      ready.push(thread)
+      thread.port.on("message", (response: Response) => {
+        onResponse(thread, response)
+        drainAll()
+        dispatch()
+      })
+      Deferred.doneUnsafe(thread.ready, Exit.succeed(true))
+      scheduleReap()
+      dispatch()
     }
 
-    /** Ends a thread now: `terminate()` stops even a busy synchronous loop. */
+    /** Ends a thread now: `terminate()` stops even a busy synchronous loop or an `Atomics.wait`. */
     const stop = (thread: Thread, ending: "terminated" | "retired"): Effect.Effect<void> =>
       Effect.suspend(() => {
         if (thread.ending === undefined) {
@@ -186,22 +363,6 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           if (ending === "terminated") terminated++
           else retired++
         }
-        const pending = thread.pending
-        thread.pending = undefined
-        if (pending !== undefined) {
-          // the caller was interrupted (and stops listening), or the pool is
-          // closing under a call of an executor that outlives it: never hang it
-          Deferred.doneUnsafe(
-            pending.deferred,
-            Exit.succeed<Outcome>({
-              _tag: "Crash",
-              phase: "run",
-              reason: ending === "terminated" ? "the thread was terminated" : "the pool closed while the task ran",
-              cause: undefined
-            })
-          )
-        }
-        if (thread.state === "idle") removeIdle(thread)
         const raw = thread.raw
         const fiber = thread.fiber
         const terminate = raw === undefined ? Effect.void : Effect.promise(() => raw.terminate())
@@ -210,37 +371,36 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           : Effect.andThen(terminate, Effect.andThen(Fiber.interrupt(fiber), Fiber.await(fiber)))
       }).pipe(Effect.asVoid)
 
-    const spawn = (): Thread => {
+    const spawn = (onDemand: boolean): Thread => {
+      const { port1, port2 } = new WorkerThreads.MessageChannel()
+      const buffer = new SharedArrayBuffer(signalBytes)
       const thread: Thread = {
-        _tag: "Thread",
         id: nextThreadId++,
         raw: undefined,
-        backing: undefined,
         fiber: undefined,
+        port: port1,
+        signal: new Int32Array(buffer),
         ready: Deferred.makeUnsafe<boolean>(),
-        pending: undefined,
         state: "starting",
         ending: undefined,
+        onDemand,
+        calls: new Map(),
+        nextSeq: 0,
         idleSince: 0
       }
       threads.add(thread)
       started++
+      starting++
       const spawner: EffectWorker.SpawnerFn<WorkerThreads.Worker> = (id) => {
         const raw = options.spawn(id)
         thread.raw = raw
         return raw
       }
       const run = Effect.gen(function*() {
-        const backing = yield* platform.spawn<Response, Request>(thread.id)
-        thread.backing = backing
-        // The ping is buffered by the platform until the worker is ready and
-        // flushed before any later message is posted directly: once its reply
-        // is in, a send can fail only for its own message.
-        yield* backing.send([PING_ID, "", undefined])
-        return yield* backing.run((response) => {
-          onResponse(thread, response)
-          return Effect.void
-        })
+        const backing = yield* platform.spawn<Ready, Open>(thread.id)
+        // buffered by the platform until the worker is ready
+        yield* backing.send([port2, buffer], [port2])
+        return yield* backing.run(() => Effect.sync(() => onReady(thread)))
       }).pipe(Effect.provideService(EffectWorker.Spawner, spawner as EffectWorker.SpawnerFn<unknown>))
       const fiber = runFork(run)
       thread.fiber = fiber
@@ -249,127 +409,93 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
     }
 
     const reap: Effect.Effect<void> = Effect.suspend(() => {
-      if (options.idleTimeout === undefined || idle.length === 0 || closing) {
+      if (options.idleTimeout === undefined || closing) {
         reaping = false
         return Effect.void
       }
       const now = Date.now()
       let next = options.idleTimeout
       const expired: Array<Thread> = []
-      for (const thread of idle) {
+      let idle = 0
+      for (const thread of ready) {
+        if (thread.calls.size > 0 || thread.ending !== undefined) continue
+        idle++
         const age = now - thread.idleSince
         if (age >= options.idleTimeout) expired.push(thread)
         else next = Math.min(next, options.idleTimeout - age)
       }
-      for (const thread of expired) removeIdle(thread)
+      if (idle === 0) {
+        reaping = false
+        return Effect.void
+      }
+      // marked at once: the dispatcher hands them nothing more
+      for (const thread of expired) thread.ending = "retired"
+      retired += expired.length
       return Effect.andThen(
         Effect.forEach(expired, (thread) => stop(thread, "retired"), { discard: true, concurrency: "unbounded" }),
         Effect.andThen(Effect.sleep(Math.max(1, next)), reap)
       )
     })
 
-    const checkin = (thread: Thread): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        if (thread.state === "dead") return Effect.void
-        if (closing) return stop(thread, "retired")
-        // busy before the hand-over: the waiter resumes synchronously and may
-        // check the thread in again (a send that failed) before we return
-        thread.state = "busy"
-        if (wakeOne(thread)) return Effect.void
-        thread.state = "idle"
-        thread.idleSince = Date.now()
-        idle.push(thread)
-        if (options.idleTimeout !== undefined && !reaping) {
-          reaping = true
-          return Effect.asVoid(Effect.forkIn(Effect.andThen(Effect.sleep(options.idleTimeout), reap), scope))
-        }
-        return Effect.void
-      })
+    const scheduleReap = (): void => {
+      if (options.idleTimeout === undefined || reaping || closing) return
+      reaping = true
+      runFork(Effect.forkIn(Effect.andThen(Effect.sleep(options.idleTimeout), reap), scope))
+    }
 
-    /** Waits for a thread to become ready; undefined if it died first. */
-    const awaitStart = (thread: Thread) =>
-      Effect.flatMap(Deferred.await(thread.ready), (ok) => Effect.succeed(ok ? thread : undefined))
-
-    const acquire = (restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>): Effect.Effect<
-      Thread | Crash
-    > =>
+    const cancel = (entry: Entry): Effect.Effect<void> =>
       Effect.suspend(() => {
-        let ready = idle.pop()
-        while (ready !== undefined && ready.state === "dead") ready = idle.pop()
-        if (ready !== undefined) {
-          ready.state = "busy"
-          return Effect.succeed(ready)
+        if (entry.resume === undefined) return Effect.void
+        const thread = entry.thread
+        if (thread === undefined) {
+          // still queued: dropped where it stands
+          entry.resume = undefined
+          waiting--
+          return Effect.void
         }
-        if (closing) {
-          return Effect.succeed<Crash>({
-            _tag: "Crash",
-            phase: "closed",
-            reason: "the pool is closed",
-            cause: undefined
-          })
+        const was = Atomics.compareExchange(thread.signal, slotOf(entry.seq), Slot.Pending, Slot.Cancelled)
+        if (was === Slot.Pending) {
+          // sent but not started: the worker will skip it
+          entry.resume = undefined
+          thread.calls.delete(entry.seq)
+          dispatch()
+          return Effect.void
         }
-        if (threads.size < options.maxConcurrency) {
-          const thread = spawn()
-          return restore(awaitStart(thread)).pipe(
-            Effect.onInterrupt(() =>
-              // started for nobody: let it join the idle threads once up
-              Effect.forkIn(Effect.flatMap(awaitStart(thread), (t) => t ? checkin(t) : Effect.void), scope)
-            ),
-            Effect.flatMap((t): Effect.Effect<Thread | Crash> => {
-              if (t !== undefined) {
-                t.state = "busy"
-                return Effect.succeed(t)
-              }
-              return Effect.flatMap(Fiber.await(thread.fiber!),
-                (exit) => Effect.succeed<Crash>({ _tag: "Crash", phase: "start", ...crashOf(exit) }))
-            })
-          )
+        if (was === Slot.Free) {
+          // answered: its response is posted (or about to be); the outcome is dropped
+          drain(thread)
+          dispatch()
+          if (entry.resume === undefined) return Effect.void
+        } else if (options.onInterruptRunning === "terminate") {
+          return stop(thread, "terminated")
         }
-        const waiter: Waiter = { resume: () => {}, cancelled: false, given: undefined }
-        return restore(Effect.callback<Thread | undefined>((resume) => {
-          waiter.resume = (thread) => resume(Effect.succeed(thread))
-          waiters.push(waiter)
-          return Effect.suspend(() => {
-            waiter.cancelled = true
-            return waiter.given === undefined ? Effect.void : checkin(waiter.given)
-          })
-        })).pipe(Effect.flatMap((thread) => thread === undefined ? acquire(restore) : Effect.succeed(thread)))
+        // "wait": the call runs to its end; its outcome is dropped
+        return Effect.callback<void>((resume) => {
+          entry.resume = () => resume(Effect.void)
+        })
       })
 
     const execute = (task: string, payload: unknown, transfers: ReadonlyArray<unknown>): Effect.Effect<Outcome> =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(acquire(restore), (acquired): Effect.Effect<Outcome> => {
-          if (acquired._tag === "Crash") return Effect.succeed(acquired)
-          const thread = acquired
-          const id = nextCallId++
-          const deferred = Deferred.makeUnsafe<Outcome>()
-          thread.pending = { id, deferred }
-          return thread.backing!.send([id, task, payload], transfers).pipe(
-            Effect.matchEffect({
-              onFailure: (error: WorkerError): Effect.Effect<Outcome> => {
-                thread.pending = undefined
-                return Effect.as(checkin(thread), { _tag: "NotSent", cause: error.reason.cause ?? error })
-              },
-              onSuccess: () =>
-                restore(Deferred.await(deferred)).pipe(
-                  Effect.onInterrupt(() =>
-                    options.onInterruptRunning === "terminate"
-                      ? stop(thread, "terminated")
-                      : Effect.andThen(Deferred.await(deferred), checkin(thread))
-                  ),
-                  Effect.tap(() => checkin(thread))
-                )
-            })
-          )
-        })
-      )
+      Effect.callback<Outcome>((resume) => {
+        if (closing) return resume(Exit.succeed(closedCrash))
+        const entry: Entry = {
+          task,
+          payload,
+          transfers,
+          resume: (outcome) => resume(Exit.succeed(outcome)),
+          thread: undefined,
+          seq: -1
+        }
+        queue.push(entry)
+        waiting++
+        dispatch()
+        return cancel(entry)
+      })
 
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {
         closing = true
-        for (let waiter = takeWaiter(); waiter !== undefined; waiter = takeWaiter()) {
-          if (!waiter.cancelled) waiter.resume(undefined)
-        }
+        for (let entry = takeQueued(); entry !== undefined; entry = takeQueued()) settle(entry, closedCrash)
         return Effect.forEach(Array.from(threads), (thread) => stop(thread, "retired"), {
           discard: true,
           concurrency: "unbounded"
@@ -379,8 +505,22 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
 
     const stats = Effect.sync((): Stats => {
       let busy = 0
-      for (const thread of threads) if (thread.state === "busy") busy++
-      return { threads: threads.size, idle: idle.length, busy, started, crashed, terminated, retired }
+      let idle = 0
+      for (const thread of ready) {
+        if (thread.calls.size === 0) {
+          if (thread.ending === undefined) idle++
+          continue
+        }
+        // busy: running a call (a thread holding only calls it has not
+        // started yet is on its way to busy, and counts as neither)
+        for (const entry of thread.calls.values()) {
+          if (Atomics.load(thread.signal, slotOf(entry.seq)) === Slot.Started) {
+            busy++
+            break
+          }
+        }
+      }
+      return { threads: threads.size, idle, busy, queued: waiting, started, crashed, terminated, retired }
     })
 
     const prestart = Effect.suspend(() => {
@@ -388,14 +528,9 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       // a fixed count: a thread whose spawn throws is gone again at once
       const missing = options.maxConcurrency - threads.size
       const fresh: Array<Thread> = []
-      for (let i = 0; i < missing; i++) fresh.push(spawn())
-      // The check-ins belong to the pool, not to the caller: interrupting
-      // prestart stops the wait, and the threads still join the idle ones.
-      return Effect.flatMap(
-        Effect.forEach(fresh, (thread) =>
-          Effect.forkIn(Effect.flatMap(awaitStart(thread), (t) => t === undefined ? Effect.void : checkin(t)), scope)),
-        (fibers) => Effect.asVoid(Fiber.joinAll(fibers))
-      )
+      for (let i = 0; i < missing; i++) fresh.push(spawn(false))
+      // the threads belong to the pool: interrupting prestart stops only the wait
+      return Effect.forEach(fresh, (thread) => Deferred.await(thread.ready), { discard: true })
     })
 
     return { execute, stats, prestart }

@@ -1,13 +1,45 @@
 /**
- * The messages a `WorkerExecutor` and its worker threads exchange, on top of
- * Effect's worker platform framing (`effect/workers`). Tuples, not objects:
- * they are structured-cloned on every call.
+ * Everything a `WorkerExecutor`'s parent side (`internal/pool.ts`) and its
+ * worker side (`WorkerRunner.ts`) exchange, in one place.
+ *
+ * Two channels per thread:
+ *
+ * - The control channel is Effect's worker platform (`effect/workers` on
+ *   `NodeWorker` / `NodeWorkerRunner`): it starts the thread, reports its
+ *   readiness, its errors and its exit. The parent sends one {@link Open}
+ *   message on it; the worker answers {@link Ready}.
+ * - The call channel is a `MessageChannel` of our own, handed over in `Open`,
+ *   plus a small `SharedArrayBuffer` ({@link Signal}). The parent posts
+ *   batches of {@link Call}s and wakes the worker with `Atomics.notify`; an
+ *   idle worker sleeps in `Atomics.wait` and reads batches with
+ *   `receiveMessageOnPort`, so that no call pays for an event-loop wake-up.
+ *   The worker answers each call with one {@link Response}.
+ *
+ * Tuples, not objects: they are structured-cloned on every call.
  *
  * @internal
  */
+import type { MessagePort } from "node:worker_threads"
 
-/** Parent to worker: run `task` with its Schema-encoded `payload`. */
-export type Request = readonly [id: number, task: string, payload: unknown]
+// -----------------------------------------------------------------------------
+// control channel
+// -----------------------------------------------------------------------------
+
+/** Parent to worker, on the control channel: the call channel and the shared signal. */
+export type Open = readonly [port: MessagePort, signal: SharedArrayBuffer]
+
+/** Worker to parent, on the control channel: the call channel is being served. */
+export type Ready = 0
+
+// -----------------------------------------------------------------------------
+// call channel
+// -----------------------------------------------------------------------------
+
+/** One call: `seq` is the thread's own call number, `payload` Schema-encoded. */
+export type Call = readonly [seq: number, task: string, payload: unknown]
+
+/** Parent to worker: one message carries one or more calls, run in order. */
+export type Batch = ReadonlyArray<Call>
 
 /** Reply kinds, worker to parent. */
 export const Reply = {
@@ -22,11 +54,61 @@ export const Reply = {
   /** value: the Schema issue, as text */
   InvalidPayload: 4,
   /** value: [what failed, why] as text */
-  InvalidResult: 5
+  InvalidResult: 5,
+  /** value: undefined; the call was cancelled before it started and was not run */
+  Skipped: 6
 } as const
 
 /** The kind of a reply. */
 export type ReplyKind = typeof Reply[keyof typeof Reply]
 
-/** Worker to parent: the outcome of request `id`. */
-export type Response = readonly [id: number, kind: ReplyKind, value: unknown]
+/**
+ * Worker to parent: the outcome of call `seq`, and how long (ms) the worker
+ * spent on it, from its start to its response (0 for a skipped call).
+ */
+export type Response = readonly [seq: number, kind: ReplyKind, value: unknown, took: number]
+
+// -----------------------------------------------------------------------------
+// shared signal
+// -----------------------------------------------------------------------------
+
+/**
+ * The layout of the shared `Int32Array`: two counters, then one state word per
+ * call slot. Call `seq` uses slot `seq % Signal.Slots`; the parent reuses a
+ * slot only once it is {@link Slot}.Free again, so at most `Signal.Slots` calls
+ * are outstanding on a thread.
+ */
+export const Signal = {
+  /** bumped (and notified) by the parent after each batch it posts */
+  Requests: 0,
+  /** bumped by the worker after each response it posts */
+  Responses: 1,
+  /** index of the first slot word */
+  FirstSlot: 2,
+  /** number of slots */
+  Slots: 64
+} as const
+
+/** Bytes of the shared buffer. */
+export const signalBytes = (Signal.FirstSlot + Signal.Slots) * Int32Array.BYTES_PER_ELEMENT
+
+/**
+ * The state of a call slot. Only two transitions race, and both are
+ * compare-and-swap on `Pending`: the worker's `Pending -> Started` before it
+ * runs a call and the parent's `Pending -> Cancelled` when a batched call is
+ * interrupted. Whoever wins decides: a cancelled call is never run; a started
+ * one can only be stopped with its thread.
+ */
+export const Slot = {
+  /** unused, or the call has been answered (the worker frees it before it posts the response) */
+  Free: 0,
+  /** posted, not started */
+  Pending: 1,
+  /** the worker is running it */
+  Started: 2,
+  /** interrupted before it started: the worker skips it, frees the slot and answers `Reply.Skipped` */
+  Cancelled: 3
+} as const
+
+/** The index of the state word of call `seq`. */
+export const slotOf = (seq: number): number => Signal.FirstSlot + (seq % Signal.Slots)

@@ -1,0 +1,277 @@
+/**
+ * The call channel between a pool and its threads (internal/protocol.ts):
+ * calls a thread holds before it starts them, their cancellation, what a
+ * thread that dies or is stopped does to them, threads waiting in
+ * `Atomics.wait`, and which Schemas run without a fiber. Real threads, real
+ * time; every assertion is about outcome or order, never a duration.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Data, Effect, Exit, Fiber, Schema } from "effect"
+import type { Scope } from "effect"
+import * as Transferable from "effect/workers/Transferable"
+import { WorkerError, WorkerPool } from "../src/index.ts"
+import { isPlain } from "../src/internal/codec.ts"
+import { errorOf, eventually } from "./fixtures/expect.ts"
+import { tasks, WorkFailed } from "./fixtures/tasks.ts"
+import { type Counter, makeCounter, spawner } from "./fixtures/threads.ts"
+
+/** A pool of one thread, started, whose calls have been measured as tiny (so that it takes calls in batches). */
+const tinyPool = (counter: Counter): Effect.Effect<WorkerPool.WorkerPool<typeof tasks>, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter), maxConcurrency: 1 })
+    yield* pool.prestart
+    // the pool measures calls as they are answered: enough of them that a slow first one is forgotten
+    for (let n = 0; n < 40; n++) yield* Effect.orDie(pool.call("square", n))
+    return pool
+  })
+
+/** Shared counters that the `touch` task bumps: how often each call ran. */
+const makeCells = (n: number) => {
+  const cells = new SharedArrayBuffer(4 * n)
+  const view = new Int32Array(cells)
+  return { touch: (index: number) => ({ cells, index }), runs: () => Array.from(view) }
+}
+
+const block = (ms: number) => ({ _tag: "Succeed", ms, value: ms }) as const
+
+/** Starts `effect` in a child fiber now. */
+const start = <A, E>(effect: Effect.Effect<A, E>) => Effect.forkChild(effect, { startImmediately: true })
+
+/**
+ * The batch tests need the pool to deem its calls tiny, which it decides from
+ * how long the worker measured its recent calls: on a loaded machine, one
+ * warm-up call stalled by the scheduler can keep it from batching for a while.
+ * Such an attempt is started again with a fresh pool; three misses fail.
+ */
+class NotBatched extends Data.TaggedError("NotBatched") {}
+
+/** Fails with `NotBatched` unless every call submitted so far was handed to a thread. */
+const handedOver = (pool: WorkerPool.WorkerPool<typeof tasks>) =>
+  Effect.flatMap(pool.stats, (stats) => stats.queued === 0 ? Effect.void : Effect.fail(new NotBatched()))
+
+/** Runs one attempt of a batch test, again while its calls were not batched (at most three in all). */
+const batchAttempts = <A, E, R>(attempt: Effect.Effect<A, E | NotBatched, R>) =>
+  attempt.pipe(
+    Effect.retry({ times: 2, while: (error) => error instanceof NotBatched }),
+    Effect.catchIf(
+      (error): error is NotBatched => error instanceof NotBatched,
+      () => Effect.sync(() => assert.fail("three attempts, and the pool never batched"))
+    )
+  )
+
+describe("call channel", () => {
+  it.live("a call interrupted while its thread holds it unstarted is never run; the thread is not stopped", () =>
+    Effect.gen(function*() {
+      const counter = makeCounter()
+      yield* batchAttempts(Effect.scoped(Effect.gen(function*() {
+        const cells = makeCells(3)
+        const pool = yield* tinyPool(counter)
+        const blocker = yield* start(pool.call("work", block(400)))
+        yield* eventually(Effect.map(pool.stats, (s) => s.busy === 1), "the blocker runs")
+        const calls = yield* Effect.forEach([0, 1, 2], (i) => start(pool.call("touch", cells.touch(i))))
+        // all three were handed to the thread, none runs yet
+        yield* handedOver(pool)
+        assert.include(yield* pool.stats, { busy: 1 })
+        yield* Fiber.interrupt(calls[1]!)
+        assert.isUndefined(blocker.pollUnsafe(), "the blocker still runs")
+        assert.strictEqual(yield* Fiber.join(blocker), 400)
+        assert.deepStrictEqual([yield* Fiber.join(calls[0]!), yield* Fiber.join(calls[2]!)], [1, 1])
+        assert.isTrue(Exit.hasInterrupts(yield* Fiber.await(calls[1]!)))
+        assert.deepStrictEqual(cells.runs(), [1, 0, 1])
+        assert.include(yield* pool.stats, { started: 1, terminated: 0, crashed: 0 })
+      })))
+      assert.strictEqual(counter.alive(), 0)
+    }))
+
+  it.live("a thread that dies in a batch fails only the call it ran; answered calls keep their results, unstarted ones run on a fresh thread once", () =>
+    Effect.gen(function*() {
+      const counter = makeCounter()
+      yield* batchAttempts(Effect.scoped(Effect.gen(function*() {
+        const cells = makeCells(3)
+        const pool = yield* tinyPool(counter)
+        const blocker = yield* start(pool.call("work", block(300)))
+        yield* eventually(Effect.map(pool.stats, (s) => s.busy === 1), "the blocker runs")
+        const before = yield* start(pool.call("touch", cells.touch(0)))
+        const crash = yield* start(Effect.exit(pool.call("exit", 3)))
+        const after = yield* start(pool.call("touch", cells.touch(2)))
+        yield* handedOver(pool) // the batch is on the thread
+        assert.strictEqual(yield* Fiber.join(blocker), 300)
+        assert.strictEqual(yield* Fiber.join(before), 1)
+        const error = errorOf(yield* Fiber.join(crash))
+        assert.instanceOf(error, WorkerError.WorkerCrashedError)
+        assert.include(error.message, "\"exit\"")
+        assert.include(error.message, "code: 3")
+        assert.strictEqual(yield* Fiber.join(after), 1)
+        assert.deepStrictEqual(cells.runs(), [1, 0, 1], "each call that ran, ran once")
+        assert.include(yield* pool.stats, { started: 2, crashed: 1 })
+      })))
+      assert.strictEqual(counter.alive(), 0)
+    }))
+
+  it.live("interrupting the running call of a batch terminates its thread; the calls behind it run on a fresh thread", () =>
+    Effect.gen(function*() {
+      const counter = makeCounter()
+      yield* batchAttempts(Effect.scoped(Effect.gen(function*() {
+        const cells = makeCells(2)
+        const pool = yield* tinyPool(counter)
+        const forever = yield* start(pool.call("work", { _tag: "Forever" }))
+        yield* eventually(Effect.map(pool.stats, (s) => s.busy === 1), "the endless call runs")
+        const behind = yield* Effect.forEach([0, 1], (i) => start(pool.call("touch", cells.touch(i))))
+        yield* handedOver(pool)
+        yield* Fiber.interrupt(forever)
+        assert.deepStrictEqual(yield* Fiber.joinAll(behind), [1, 1])
+        assert.deepStrictEqual(cells.runs(), [1, 1])
+        assert.include(yield* pool.stats, { started: 2, terminated: 1, crashed: 0 })
+      })))
+      assert.strictEqual(counter.alive(), 0)
+    }))
+
+  it.live("many calls interrupted on the thread free their slots: later calls all run, the interrupted never", () =>
+    Effect.gen(function*() {
+      const counter = makeCounter()
+      const cells = makeCells(200)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const pool = yield* tinyPool(counter)
+        const blocker = yield* start(pool.call("work", block(300)))
+        yield* eventually(Effect.map(pool.stats, (s) => s.busy === 1), "the blocker runs")
+        // more than the thread's slots, interrupted while the thread is busy
+        const dropped = yield* Effect.forEach(Array.from({ length: 100 }, (_, i) => i), (i) =>
+          start(pool.call("touch", cells.touch(i))))
+        yield* Effect.forEach(dropped, Fiber.interrupt, { discard: true })
+        assert.isUndefined(blocker.pollUnsafe(), "the blocker still runs")
+        const later = yield* Effect.forEach(Array.from({ length: 100 }, (_, i) => 100 + i), (i) =>
+          pool.call("touch", cells.touch(i)), { concurrency: "unbounded" })
+        assert.strictEqual(yield* Fiber.join(blocker), 300)
+        assert.deepStrictEqual(later, Array.from({ length: 100 }, () => 1))
+        assert.deepStrictEqual(cells.runs().slice(100), Array.from({ length: 100 }, () => 1))
+        assert.strictEqual(cells.runs().slice(0, 100).reduce((a, b) => a + b, 0), 0, "no interrupted call ran")
+        assert.include(yield* pool.stats, { started: 1, terminated: 0 })
+      }))
+      assert.strictEqual(counter.alive(), 0)
+    }))
+
+  it.live("while calls are not known to be tiny, a thread takes one at a time: the others wait in the pool's queue", () =>
+    Effect.gen(function*() {
+      const counter = makeCounter()
+      yield* Effect.scoped(Effect.gen(function*() {
+        // a fresh pool has measured no call yet
+        const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter), maxConcurrency: 1 })
+        yield* pool.prestart
+        const long = yield* start(pool.call("work", block(300)))
+        yield* eventually(Effect.map(pool.stats, (s) => s.busy === 1), "the long call runs")
+        const rest = yield* Effect.forEach([2, 3], (n) => start(pool.call("square", n)))
+        assert.include(yield* pool.stats, { busy: 1, queued: 2 })
+        assert.strictEqual(yield* Fiber.join(long), 300)
+        assert.deepStrictEqual(yield* Fiber.joinAll(rest), [4, 9])
+        assert.include(yield* pool.stats, { busy: 0, queued: 0, idle: 1 })
+      }))
+      assert.strictEqual(counter.alive(), 0)
+    }))
+
+  it.live("with onInterruptRunning \"wait\", a held call interrupted before it starts is dropped at once and never run", () =>
+    Effect.gen(function*() {
+      const counter = makeCounter()
+      const cells = makeCells(2)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const pool = yield* WorkerPool.make(tasks, {
+          spawn: spawner(counter),
+          maxConcurrency: 1,
+          onInterruptRunning: "wait"
+        })
+        yield* pool.prestart
+        for (let n = 0; n < 40; n++) yield* Effect.orDie(pool.call("square", n))
+        const blocker = yield* start(pool.call("work", block(400)))
+        yield* eventually(Effect.map(pool.stats, (s) => s.busy === 1), "the blocker runs")
+        const held = yield* Effect.forEach([0, 1], (i) => start(pool.call("touch", cells.touch(i))))
+        assert.include(yield* pool.stats, { queued: 0 })
+        yield* Fiber.interrupt(held[0]!)
+        // the interruption did not wait for the blocker
+        assert.isUndefined(blocker.pollUnsafe(), "the blocker still runs")
+        assert.strictEqual(yield* Fiber.join(blocker), 400)
+        assert.strictEqual(yield* Fiber.join(held[1]!), 1)
+        assert.deepStrictEqual(cells.runs(), [0, 1])
+        assert.include(yield* pool.stats, { started: 1, terminated: 0 })
+      }))
+      assert.strictEqual(counter.alive(), 0)
+    }))
+
+  it.live("tiny calls in flight by the thousand all get their own answer, in any order of completion", () =>
+    Effect.gen(function*() {
+      const counter = makeCounter()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter), maxConcurrency: 2 })
+        const results = yield* Effect.forEach(Array.from({ length: 3000 }, (_, i) => i), (n) => pool.call("square", n),
+          { concurrency: "unbounded" })
+        assert.deepStrictEqual(results, Array.from({ length: 3000 }, (_, n) => n * n))
+      }))
+      assert.strictEqual(counter.alive(), 0)
+    }))
+
+  it.live("threads waiting in Atomics.wait for calls are terminated when the pool closes; none is left", () =>
+    Effect.gen(function*() {
+      const counter = makeCounter()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter), maxConcurrency: 2 })
+        yield* pool.prestart
+        assert.deepStrictEqual(
+          yield* Effect.all([pool.call("square", 2), pool.call("square", 3)], { concurrency: 2 }),
+          [4, 9]
+        )
+        assert.include(yield* pool.stats, { threads: 2, idle: 2, busy: 0 })
+      }))
+      assert.strictEqual(counter.spawned, 2)
+      assert.strictEqual(counter.alive(), 0)
+    }))
+
+  it.live("a typed error and a defect in the middle of a batch fail only their own calls", () =>
+    Effect.gen(function*() {
+      const counter = makeCounter()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const pool = yield* tinyPool(counter)
+        const blocker = yield* start(pool.call("work", block(200)))
+        yield* eventually(Effect.map(pool.stats, (s) => s.busy === 1), "the blocker runs")
+        const calls = [
+          yield* start(Effect.exit(pool.call("square", 3))),
+          yield* start(Effect.exit(pool.call("work", { _tag: "Fail", ms: 0, message: "typed" }))),
+          yield* start(Effect.exit(pool.call("throws", "defect"))),
+          yield* start(Effect.exit(pool.call("square", "x" as unknown as number))),
+          yield* start(Effect.exit(pool.call("square", 4)))
+        ]
+        yield* Fiber.join(blocker)
+        const [three, typed, defect, invalid, four] = yield* Fiber.joinAll(calls)
+        assert.deepStrictEqual(three, Exit.succeed(9))
+        assert.deepStrictEqual(errorOf(typed!), new WorkFailed({ message: "typed" }))
+        assert.instanceOf(errorOf(defect!), WorkerError.WorkerCrashedError)
+        assert.instanceOf(errorOf(invalid!), WorkerError.InvalidPayloadError)
+        assert.deepStrictEqual(four, Exit.succeed(16))
+        assert.include(yield* pool.stats, { started: 1, crashed: 0 })
+      }))
+      assert.strictEqual(counter.alive(), 0)
+    }))
+
+  it("only Schemas without a transformation anywhere skip the fiber (decided from the AST)", () => {
+    class Point extends Schema.Class<Point>("Point")({ x: Schema.Number }) {}
+    const plain = [
+      Schema.Number,
+      Schema.String,
+      Schema.Void,
+      Schema.Any,
+      Schema.Literal("a"),
+      Schema.Struct({ a: Schema.Number, b: Schema.Array(Schema.String) }),
+      Schema.Union([Schema.Number, Schema.Struct({ _tag: Schema.Literal("x") })]),
+      Schema.Record(Schema.String, Schema.Number),
+      Schema.Number.check(Schema.isGreaterThan(0))
+    ]
+    const transforming = [
+      Schema.NumberFromString,
+      Transferable.Uint8Array,
+      Point,
+      WorkFailed,
+      Schema.Struct({ a: Schema.NumberFromString }),
+      Schema.Array(Schema.Struct({ at: Schema.DateTimeUtcFromString })),
+      Schema.Union([Schema.Number, Schema.NumberFromString])
+    ]
+    for (const schema of plain) assert.isTrue(isPlain(schema.ast), `plain: ${String(schema.ast._tag)}`)
+    for (const schema of transforming) assert.isFalse(isPlain(schema.ast), `transforming: ${String(schema.ast._tag)}`)
+  })
+})
