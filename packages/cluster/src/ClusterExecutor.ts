@@ -52,7 +52,6 @@ import * as EntityId from "effect/cluster/EntityId"
 import * as Sharding from "effect/cluster/Sharding"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -304,17 +303,35 @@ const fromWire = (protocol: Protocol, task: string, key: string, payload: unknow
   }
 }
 
-/** Sends the task (stored, then run by a runner) and decodes its result. */
+/**
+ * Stores the task (the call returns once it is stored and its runner told),
+ * calls `onStored`, then asks again under the same key — a duplicate, which
+ * is answered from storage once a runner has stored the result — and decodes
+ * the result. The answer never comes from a runner directly: a runner that
+ * dies or shuts down while running the task cannot answer for it (Effect's
+ * direct path answers such a caller with an interruption and stores that
+ * interruption for the task's next run), it only leaves the task stored for
+ * the next one.
+ */
 const call = (
   protocol: Protocol,
   client: Client,
   task: string,
   key: string,
   wirePayload: unknown,
-  payload: unknown
+  payload: unknown,
+  onStored: () => void
 ): Effect.Effect<unknown, unknown> =>
   Effect.suspend(() => {
-    const send = client(laneOf(key))[task]!(new WirePayload({ key, payload: wirePayload as WirePayload["payload"] }))
+    const message = new WirePayload({ key, payload: wirePayload as WirePayload["payload"] })
+    const entity = client(laneOf(key))[task]! as (
+      payload: WirePayload,
+      options?: { readonly discard?: boolean }
+    ) => Effect.Effect<unknown, unknown>
+    const send = Effect.andThen(
+      Effect.tap(entity(message, { discard: true }), () => Effect.sync(onStored)),
+      entity(message)
+    )
     return Effect.matchEffect(send, {
       onFailure: fromWire(protocol, task, key, payload),
       onSuccess: (json) => {
@@ -364,40 +381,34 @@ const fromParts = <T extends TaskSet.Any>(
    */
   const submitStored = <A, E>(
     key: string,
-    remote: Effect.Effect<A, E>,
+    remote: (onStored: () => void) => Effect.Effect<A, E>,
     options: BackgroundExecutor.SubmitOptions
   ) =>
     Effect.suspend(() => {
       let started = false
       let stored = false
       let wake: (() => void) | undefined
-      const stop = cluster.onPersisted(key, () => {
+      const onStored = () => {
         stored = true
         wake?.()
+      }
+      const work = Effect.suspend(() => {
+        started = true
+        return remote(onStored)
       })
-      const work = Effect.ensuring(
-        Effect.suspend(() => {
-          started = true
-          return remote
-        }),
-        Effect.sync(stop)
-      )
-      return Effect.flatMap(
-        Effect.onExit(executor.submit(work, options), (exit) => Exit.isFailure(exit) ? Effect.sync(stop) : Effect.void),
-        (task) =>
-          Effect.gen(function*() {
-            // a `nextTick` task with a free permit starts once the submitter yields
-            if (!started) yield* Effect.yieldNow
-            if (started && !stored) {
-              const storedSignal = Effect.callback<void>((resume) => {
-                if (stored) return resume(Effect.void)
-                wake = () => resume(Effect.void)
-              })
-              yield* Effect.raceFirst(storedSignal, Effect.asVoid(task.await))
-            }
-            return wrap(task, key)
-          })
-      )
+      return Effect.flatMap(executor.submit(work, options), (task) =>
+        Effect.gen(function*() {
+          // a `nextTick` task with a free permit starts once the submitter yields
+          if (!started) yield* Effect.yieldNow
+          if (started && !stored) {
+            const storedSignal = Effect.callback<void>((resume) => {
+              if (stored) return resume(Effect.void)
+              wake = () => resume(Effect.void)
+            })
+            yield* Effect.raceFirst(storedSignal, Effect.asVoid(task.await))
+          }
+          return wrap(task, key)
+        }))
     })
 
   const submit = (task: string, payload: unknown, options?: SubmitOptions) =>
@@ -416,15 +427,19 @@ const fromParts = <T extends TaskSet.Any>(
       }
       const codec = typeof task === "string" ? protocol.codecs.get(task) : undefined
       if (codec === undefined) {
-        return submitStored(key, Effect.fail(new UnknownTaskError({ task, known: taskSet.names })), submitOptions)
+        return submitStored(key, () => Effect.fail(new UnknownTaskError({ task, known: taskSet.names })), submitOptions)
       }
       let json: unknown
       try {
         json = codec.encodePayload(payload)
       } catch (error) {
-        return submitStored(key, Effect.fail(new InvalidPayloadError({ task, payload, issue: issueOf(error) })), submitOptions)
+        return submitStored(
+          key,
+          () => Effect.fail(new InvalidPayloadError({ task, payload, issue: issueOf(error) })),
+          submitOptions
+        )
       }
-      return submitStored(key, call(protocol, client, task, key, json, payload), submitOptions)
+      return submitStored(key, (onStored) => call(protocol, client, task, key, json, payload, onStored), submitOptions)
     })
 
   /** Finds the task name stored under `key`, in declaration order. */
@@ -456,7 +471,7 @@ const fromParts = <T extends TaskSet.Any>(
         (found) =>
           Option.isNone(found)
             ? Effect.fail(new TaskNotFoundError({ taskSet: taskSet.key, key }))
-            : call(protocol, client, found.value, key, attachProbe, undefined)
+            : call(protocol, client, found.value, key, attachProbe, undefined, () => {})
       )
       return Effect.map(
         executor.submit(remote, { ...options, name: options?.name ?? key }),

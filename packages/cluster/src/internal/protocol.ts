@@ -63,9 +63,14 @@ export const attachProbe: Schema.Json = { "~@taskscope/cluster/attach": true }
 export const isAttachProbe = (u: unknown): boolean =>
   typeof u === "object" && u !== null && (u as Record<string, unknown>)["~@taskscope/cluster/attach"] === true
 
+// Persisted: stored before it is run, run again by the shard's next owner if
+// its runner dies. InterruptOnTermination: a runner that shuts down (or gives
+// a shard away) interrupts its tasks at once and leaves them stored for the
+// next owner, instead of draining them for up to entityTerminationTimeout.
 const makeRpc = (name: string) =>
   Rpc.make(name, { payload: WirePayload, success: Schema.Json, error: WireError })
     .annotate(ClusterSchema.Persisted, true)
+    .annotate(ClusterSchema.InterruptOnTermination, true)
 
 export type TaskRpc = ReturnType<typeof makeRpc>
 export type TaskEntity = Entity.Entity<string, TaskRpc>
