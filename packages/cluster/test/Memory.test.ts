@@ -1,8 +1,13 @@
-import { assert, describe, it } from "@effect/vitest"
+/**
+ * The embedded default: a cluster inside the test process, on Effect's
+ * in-memory storages, with no database. Also the type-level promise of
+ * ClusterRunner.layer: the services the tasks need are required.
+ */
+import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import { Task } from "@taskscope/executor"
-import { Effect, Exit, Layer } from "effect"
+import { Cause, Effect, Exit, Layer } from "effect"
 import { Cluster, ClusterExecutor, ClusterRunner } from "../src/index.ts"
-import { RunnerName, tasks } from "./fixtures/tasks.ts"
+import { RunnerName, tasks, TooBig } from "./fixtures/tasks.ts"
 
 const Local = ClusterRunner.layer(tasks, { concurrency: 4 }).pipe(
   Layer.provide(Layer.succeed(RunnerName, "memory")),
@@ -10,7 +15,7 @@ const Local = ClusterRunner.layer(tasks, { concurrency: 4 }).pipe(
 )
 
 describe("Cluster.layerMemory", () => {
-  it.live("runs tasks in this process: typed results and typed failures", () =>
+  it.live("runs tasks in this process, with typed results and typed failures, and says it is not durable", () =>
     ClusterExecutor.scoped(tasks, (executor) =>
       Effect.gen(function*() {
         const a = yield* executor.submit("square", 12)
@@ -18,5 +23,18 @@ describe("Cluster.layerMemory", () => {
         assert.strictEqual(yield* Task.join(a), 144)
         const exit = yield* Task.await(b)
         assert.isTrue(Exit.isFailure(exit))
+        assert.instanceOf(Cause.squash((exit as Exit.Failure<unknown, unknown>).cause), TooBig)
+        const visit = yield* executor.submit("visit", { key: "v", ms: 0, log: "/dev/null" })
+        assert.strictEqual((yield* Task.join(visit)).runner, "memory")
+        assert.isFalse((yield* Cluster.Cluster).durable)
       })).pipe(Effect.provide(Local)))
+
+  it("a runner layer asks for the services its tasks need", () => {
+    const withoutName = ClusterRunner.layer(tasks).pipe(Layer.provide(Cluster.layerMemory()))
+    expectTypeOf(withoutName).toEqualTypeOf<Layer.Layer<never, never, RunnerName>>()
+    // @ts-expect-error: launching a runner whose tasks need RunnerName without providing it does not compile
+    const launch: Effect.Effect<never, never, never> = Layer.launch(withoutName)
+    void launch
+    assert.strictEqual(tasks.names.length, 4)
+  })
 })
