@@ -122,8 +122,8 @@ export class TaskDefectError extends Data.TaggedError("TaskDefectError")<{
 }
 
 /**
- * The cluster could not store the task or route it (the database is
- * unreachable, say). The task may or may not have been stored: submitting
+ * The cluster could not store the task or route it (the database was
+ * unreachable for over a minute, say). The task may or may not have been stored: submitting
  * it again with the same key runs it at most once more.
  *
  * @category errors

@@ -54,6 +54,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as crypto from "node:crypto"
 import { Cluster } from "./Cluster.ts"
@@ -328,9 +329,17 @@ const call = (
       payload: WirePayload,
       options?: { readonly discard?: boolean }
     ) => Effect.Effect<unknown, unknown>
+    // the database may be away for a while (a restart, a fail-over): both
+    // steps are safe to repeat, so ride it out for about a minute
+    const persistent = <A>(effect: Effect.Effect<A, unknown>) =>
+      Effect.retry(effect, {
+        while: (error) => (error as { readonly _tag?: unknown })._tag === "PersistenceError",
+        schedule: Schedule.spaced("500 millis"),
+        times: 120
+      })
     const send = Effect.andThen(
-      Effect.tap(entity(message, { discard: true }), () => Effect.sync(onStored)),
-      entity(message)
+      Effect.tap(persistent(entity(message, { discard: true })), () => Effect.sync(onStored)),
+      persistent(entity(message))
     )
     return Effect.matchEffect(send, {
       onFailure: fromWire(protocol, task, key, payload),
