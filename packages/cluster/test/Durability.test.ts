@@ -85,5 +85,41 @@ describe("durability", () => {
       }
       assert.deepStrictEqual(yield* storedCounts(pg), { requests: 30, keys: 30, results: 30 })
     }), 180_000)
-})
 
+  it.live("1,000 tasks while runners are killed at random: none lost, none reported twice", () =>
+    Effect.gen(function*() {
+      const server = yield* postgres("durability")
+      const pg = yield* server.database("thousand")
+      const log = yield* logFile
+      // a fixed seed: the kills are random but the same on every run
+      let seed = 12
+      const random = (n: number) => {
+        seed = (seed * 1103515245 + 12345) % 2147483648
+        return seed % n
+      }
+      const alive: Array<RunnerProcess> = [...(yield* runners(pg, ["r1", "r2", "r3"]))]
+      const keys = Array.from({ length: 1000 }, (_, i) => `many-${i}`)
+      const results = yield* ClusterExecutor.scoped(tasks, (executor) =>
+        Effect.gen(function*() {
+          const handles = yield* Effect.forEach(
+            keys,
+            (key) => executor.submit("visit", { key, ms: 5 + random(20), log }, { key }),
+            { concurrency: 20 }
+          )
+          for (const [round, threshold] of [[1, 150], [2, 450]] as const) {
+            yield* eventually(
+              `${threshold} tasks ended`,
+              Effect.map(readLog(log), (entries) => entries.filter((e) => e.event === "end").length >= threshold)
+            )
+            const [victim] = alive.splice(random(alive.length), 1)
+            yield* victim!.kill("SIGKILL")
+            alive.push(yield* startRunner(pg, `n${round}`))
+          }
+          return yield* Effect.forEach(handles, Task.join)
+        })).pipe(Effect.provide(submitter(pg.url)))
+      assert.deepStrictEqual(results.map((r) => r.key), keys)
+      assert.deepStrictEqual(yield* storedCounts(pg), { requests: 1000, keys: 1000, results: 1000 })
+      const ended = new Set((yield* readLog(log)).filter((e) => e.event === "end").map((e) => e.key))
+      assert.strictEqual(ended.size, 1000)
+    }), 180_000)
+})
