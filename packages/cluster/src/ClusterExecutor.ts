@@ -499,9 +499,7 @@ const fromParts = <T extends TaskSet.Any>(
 }
 
 const checkOptions = (taskSet: unknown, options: unknown): BackgroundExecutor.Options => {
-  if (!TaskSet.isTaskSet(taskSet)) {
-    throw new ExecutorError.InvalidArgumentError({ argument: "taskSet", value: taskSet, expected: "a TaskSet (TaskSet.make)" })
-  }
+  protocolOf(taskSet as TaskSet.Any)
   if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) {
     throw new ExecutorError.InvalidArgumentError({ argument: "options", value: options, expected: "an object of options" })
   }

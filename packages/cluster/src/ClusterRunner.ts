@@ -195,6 +195,7 @@ export const layer = <T extends TaskSet.Any>(
 ): Layer.Layer<never, never, Cluster | Sharding.Sharding | TaskSet.Services<T>> =>
   Layer.effectDiscard(Effect.gen(function*() {
     const concurrency = checkOptions(options)
+    const { codecs, entity } = protocolOf(taskSet)
     const cluster = yield* Cluster
     if (cluster.runner === undefined) {
       return yield* Effect.die(new ExecutorError.InvalidArgumentError({
@@ -209,7 +210,6 @@ export const layer = <T extends TaskSet.Any>(
     // the queue of this runner's tasks; released after the entity, so that its
     // tasks are interrupted (and left stored) by the entity's shutdown first
     const executor = yield* BackgroundExecutor.make({ maxConcurrency: concurrency })
-    const { codecs, entity } = protocolOf(taskSet)
     const handlers: Record<string, (request: { readonly payload: WirePayload }) => Effect.Effect<Schema.Json, WireError>> = {}
     for (const name of taskSet.names) {
       const run = taskSet.tasks[name]!.run

@@ -4,8 +4,8 @@
  * ClusterRunner.layer: the services the tasks need are required.
  */
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
-import { Task } from "@taskscope/executor"
-import { Cause, Effect, Exit, Layer } from "effect"
+import { ExecutorError, Task, TaskSet } from "@taskscope/executor"
+import { Cause, Effect, Exit, Layer, Schema } from "effect"
 import { Cluster, ClusterExecutor, ClusterRunner } from "../src/index.ts"
 import { RunnerName, tasks, TooBig } from "./fixtures/tasks.ts"
 
@@ -28,6 +28,22 @@ describe("Cluster.layerMemory", () => {
         assert.strictEqual((yield* Task.join(visit)).runner, "memory")
         assert.isFalse((yield* Cluster.Cluster).durable)
       })).pipe(Effect.provide(Local)))
+
+  it.live("a task set the cluster cannot store dies with an InvalidArgumentError naming what is too long", () =>
+    Effect.gen(function*() {
+      const longKey = TaskSet.make("k".repeat(141), {
+        echo: TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => n })
+      })
+      const longName = TaskSet.make("test/long-name", {
+        ["n".repeat(51)]: TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => n })
+      })
+      for (const [taskSet, argument] of [[longKey, "taskSet.key"], [longName, "task name"]] as const) {
+        const exit = yield* Effect.exit(ClusterExecutor.scoped(taskSet, () => Effect.void).pipe(Effect.provide(Local)))
+        const defect = Cause.squash((exit as Exit.Failure<unknown, unknown>).cause)
+        assert.instanceOf(defect, ExecutorError.InvalidArgumentError)
+        assert.strictEqual((defect as ExecutorError.InvalidArgumentError).argument, argument)
+      }
+    }))
 
   it("a runner layer asks for the services its tasks need", () => {
     const withoutName = ClusterRunner.layer(tasks).pipe(Layer.provide(Cluster.layerMemory()))

@@ -12,7 +12,7 @@
  *
  * @internal
  */
-import { TaskSet } from "@taskscope/executor"
+import { ExecutorError, TaskSet } from "@taskscope/executor"
 import * as ClusterSchema from "effect/cluster/ClusterSchema"
 import * as Entity from "effect/cluster/Entity"
 import * as PrimaryKey from "effect/PrimaryKey"
@@ -110,9 +110,34 @@ export interface Protocol {
 
 const protocols = new WeakMap<TaskSet.Any, Protocol>()
 
+/** Column widths of Effect's SQL message storage: `entity_type` 150 characters, `tag` 50. */
+const check = (taskSet: TaskSet.Any): void => {
+  if (!TaskSet.isTaskSet(taskSet)) {
+    throw new ExecutorError.InvalidArgumentError({ argument: "taskSet", value: taskSet, expected: "a TaskSet (TaskSet.make)" })
+  }
+  if (taskSet.key.length > 140) {
+    throw new ExecutorError.InvalidArgumentError({
+      argument: "taskSet.key",
+      value: taskSet.key,
+      expected: "at most 140 characters (the cluster stores it as the entity type)"
+    })
+  }
+  for (const name of taskSet.names) {
+    if (name.length > 50) {
+      throw new ExecutorError.InvalidArgumentError({
+        argument: "task name",
+        value: name,
+        expected: "at most 50 characters (the cluster stores it as the message tag)"
+      })
+    }
+  }
+}
+
+/** The protocol of a task set; throws an `InvalidArgumentError` for one the cluster cannot store. */
 export const protocolOf = (taskSet: TaskSet.Any): Protocol => {
   let protocol = protocols.get(taskSet)
   if (protocol === undefined) {
+    check(taskSet)
     const codecs = new Map<string, Codecs>()
     for (const name of taskSet.names) codecs.set(name, compile(taskSet.tasks[name]!))
     protocol = {
