@@ -12,7 +12,7 @@ import { ClusterExecutor } from "../src/index.ts"
 import { sharedCluster } from "./fixtures/cluster.ts"
 import { tasks } from "./fixtures/tasks.ts"
 
-const SCALE = 4
+const SCALE = 10
 
 const stretch = (work: Work): Work => (work._tag === "Forever" ? work : { ...work, ms: work.ms * SCALE })
 
