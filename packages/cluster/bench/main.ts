@@ -218,7 +218,11 @@ const runTaskscope = (server: Postgres) =>
               : executor.submit("long", { key, ms }, { key }),
             (task: Task.Task<unknown, unknown>) => Effect.map(Effect.orDie(Task.join(task)), () => now())
           ).pipe(Effect.orDie)
-      }, workers)).pipe(Effect.provide(Cluster.layerPostgres({ url: pg.url, maxConnections: 20 })))
+      }, workers)).pipe(Effect.provide(Cluster.layerPostgres({
+        url: pg.url,
+        maxConnections: 20,
+        ...(process.env.REPLY_POLL_MS ? { shardingConfig: { entityReplyPollInterval: Number(process.env.REPLY_POLL_MS) } } : {})
+      })))
   }))
 
 const runGraphileWorker = (server: Postgres) =>
@@ -261,11 +265,13 @@ const program = Effect.gen(function*() {
   const load = os.loadavg()[0]!
   const server = yield* postgres("bench")
   const results: Array<readonly [System, Figures]> = []
+  const only = process.env.BENCH_ONLY?.split(",")
   for (const [system, run] of [["taskscope", runTaskscope], ["graphile-worker", runGraphileWorker], ["pg-boss", runPgBoss]] as const) {
+    if (only !== undefined && !only.includes(system)) continue
     console.error(`bench: ${system} ...`)
     results.push([system, yield* run(server)])
   }
-  const graphile = results.find(([s]) => s === "graphile-worker")![1]
+  const graphile = results.find(([s]) => s === "graphile-worker")?.[1] ?? results[0]![1]
   const lines = [
     "# @taskscope/cluster benchmark results",
     "",
