@@ -138,9 +138,11 @@ export class Cluster extends Context.Service<Cluster, Connection>()("@taskscope/
  * second, assignments refreshed and stored messages polled every half
  * second) instead of Effect's defaults (a minute's health check, 10 s polls);
  * submitters read stored results every 50 ms (Effect: 200 ms), as every
- * result is read from storage.
- * The shard lock timings stay Effect's: shorter ones made tasks run twice
- * under load.
+ * result is read from storage. The shard lock expires after 10 s (Effect:
+ * 35 s), refreshed every 3 s: when the killed runner was the one running the
+ * cluster's health check (a singleton), the others see it gone only once
+ * its heartbeat is older than that. Shorter lock timings (1-2 s / 3-6 s)
+ * made tasks run two or three times under load.
  *
  * @category defaults
  * @since 0.1.0
@@ -154,6 +156,8 @@ export class Cluster extends Context.Service<Cluster, Connection>()("@taskscope/
 export const defaultShardingConfig: Partial<ShardingConfig.ShardingConfig["Service"]> = {
   entityMessagePollInterval: Duration.millis(500),
   entityReplyPollInterval: Duration.millis(50),
+  shardLockRefreshInterval: Duration.seconds(3),
+  shardLockExpiration: Duration.seconds(10),
   refreshAssignmentsInterval: Duration.millis(500),
   runnerHealthCheckInterval: Duration.seconds(1),
   entityMailboxCapacity: "unbounded",
