@@ -72,6 +72,7 @@ const program = Effect.gen(function*() {
   yield* Console.log("The runners share the shards. Submitting 18 fetches, one of /missing, and a heartbeat.\n")
 
   const received = new Map<string, string>()
+  let arrivals = 0
   let killed: { readonly victim: Runner; readonly lost: ReadonlyArray<string> } | undefined
   yield* ClusterExecutor.scoped(tasks, (executor) =>
     Effect.gen(function*() {
@@ -85,6 +86,7 @@ const program = Effect.gen(function*() {
       const printer = yield* Effect.forkChild(Effect.forEach(handles, (handle) =>
         Effect.flatMap(Task.join(handle), (page) => {
           const count = (received.get(page.url) === undefined ? 0 : 1) + 1
+          arrivals++
           received.set(page.url, page.runner)
           return Console.log(`  result: ${page.url.replace("https://example.test", "")} fetched by runner ${page.runner}${count > 1 ? " (AGAIN!)" : ""}`)
         }), { concurrency: "unbounded", discard: true }))
@@ -104,7 +106,11 @@ const program = Effect.gen(function*() {
         Console.log(`\nThe scope ended; the exit rules raised: ${error.message}`))
     )
 
-  yield* Console.log(`\n${received.size} of ${pages.length} pages arrived, each once.`)
+  yield* Console.log(
+    `\n${received.size} of ${pages.length} pages arrived, in ${arrivals} results: ${
+      arrivals === received.size ? "each once" : `${arrivals - received.size} twice`
+    }.`
+  )
   if (killed !== undefined) {
     const moved = killed.lost.map((url) => `${url.replace("https://example.test", "")} by ${received.get(url)}`)
     yield* Console.log(`The fetches runner ${killed.victim.name} lost ran again elsewhere: ${moved.join(", ") || "none"}`)
