@@ -112,7 +112,9 @@ const program = Effect.gen(function*() {
     }.`
   )
   if (killed !== undefined) {
-    const moved = killed.lost.map((url) => `${url.replace("https://example.test", "")} by ${received.get(url)}`)
+    const moved = killed.lost.map((url) =>
+      `${url.replace("https://example.test", "")} by ${received.get(url) ?? "another runner (it failed there, as it should)"}`
+    )
     yield* Console.log(`The fetches runner ${killed.victim.name} lost ran again elsewhere: ${moved.join(", ") || "none"}`)
   }
   // the heartbeat's runner reports its interruption
