@@ -33,6 +33,7 @@ const bin = join(toolchain, "node_modules", ".bin")
 // What each target runs, under the chosen Node; `ts` runs the file it is given.
 const TARGETS = {
   demo: ["packages/demo/src/main.ts"],
+  "demo:cluster": ["packages/cluster/demo/main.ts"],
   test: ["scripts/test.mjs"],
   ts: []
 }

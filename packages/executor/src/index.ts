@@ -29,3 +29,12 @@ export * as ExecutorError from "./ExecutorError.ts"
  * @since 0.1.0
  */
 export * as Task from "./Task.ts"
+
+/**
+ * Declare tasks once — name, Schemas and function — for the executors that
+ * run them in other threads or processes.
+ *
+ * @category modules
+ * @since 0.1.0
+ */
+export * as TaskSet from "./TaskSet.ts"

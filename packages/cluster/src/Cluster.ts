@@ -1,0 +1,303 @@
+/**
+ * The connection of a process to a cluster: Effect's `Sharding` on its
+ * storages, as every `ClusterExecutor` and `ClusterRunner` of the process
+ * uses it.
+ *
+ * - {@link layerPostgres}: the durable cluster. Messages and replies are
+ *   stored by `SqlMessageStorage`, runners and shard locks (Postgres advisory
+ *   locks) by `SqlRunnerStorage`, both on PostgreSQL through `@effect/sql-pg`;
+ *   runners talk to each other over `NodeClusterSocket`. Give it `runner` in
+ *   a runner process (the address other processes reach it at), leave it out
+ *   in a process that only submits.
+ * - {@link layerMemory}: one process, no database: Effect's in-memory storages
+ *   (as `TestRunner`), so the process is the only runner. Nothing survives
+ *   the process: it is the embedded default for tests and single-process
+ *   programs, not a durable setup.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Cluster, ClusterRunner } from "@taskscope/cluster"
+ * import { tasks } from "./tasks.ts"
+ *
+ * // a runner process
+ * Layer.launch(ClusterRunner.layer(tasks, { concurrency: 8 }).pipe(
+ *   Layer.provide(Cluster.layerPostgres({ url: process.env.DATABASE_URL!, runner: { port: 34431 } }))
+ * ))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
+import * as NodeCrypto from "@effect/platform-node/NodeCrypto"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import { ExecutorError } from "@taskscope/executor"
+import * as MessageStorage from "effect/cluster/MessageStorage"
+import * as RunnerAddress from "effect/cluster/RunnerAddress"
+import * as RunnerHealth from "effect/cluster/RunnerHealth"
+import * as Runners from "effect/cluster/Runners"
+import * as RunnerStorage from "effect/cluster/RunnerStorage"
+import * as Sharding from "effect/cluster/Sharding"
+import * as ShardingConfig from "effect/cluster/ShardingConfig"
+import * as SqlMessageStorage from "effect/cluster/SqlMessageStorage"
+import * as SqlRunnerStorage from "effect/cluster/SqlRunnerStorage"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+
+// -----------------------------------------------------------------------------
+// models
+// -----------------------------------------------------------------------------
+
+/**
+ * What the executors of a process need from its cluster connection besides
+ * `Sharding`.
+ *
+ * @category models
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Cluster } from "@taskscope/cluster"
+ *
+ * const durable = Effect.map(Cluster.Cluster, (cluster) => cluster.durable)
+ * ```
+ */
+export interface Connection {
+  /** `true` on PostgreSQL, `false` in memory. */
+  readonly durable: boolean
+  /** This process's runner address (`host:port`, or `"memory"`), or `undefined` in a process that only submits. */
+  readonly runner: string | undefined
+  /** The message storage, for looking up stored tasks. */
+  readonly storage: MessageStorage.MessageStorage["Service"]
+}
+
+/**
+ * Options of {@link layerPostgres}.
+ *
+ * @category models
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import type { Cluster } from "@taskscope/cluster"
+ *
+ * const runner: Cluster.PostgresOptions = { url: "postgres://app@db/app", runner: { host: "10.0.0.5", port: 34431 } }
+ * const submitter: Cluster.PostgresOptions = { url: "postgres://app@db/app" }
+ * ```
+ */
+export interface PostgresOptions {
+  /** The PostgreSQL connection URL (`postgres://user:password@host:port/database`). */
+  readonly url: string | Redacted.Redacted<string>
+  /**
+   * In a runner process: the address other processes reach this runner at
+   * (`host` defaults to `"localhost"`). Left out, the process only submits.
+   */
+  readonly runner?: { readonly host?: string | undefined; readonly port: number } | undefined
+  /**
+   * Overrides of Effect's `ShardingConfig`, over this package's defaults
+   * ({@link defaultShardingConfig}). Keep them the same in every process.
+   */
+  readonly shardingConfig?: Partial<ShardingConfig.ShardingConfig["Service"]> | undefined
+  /** Largest number of database connections of this process. Default 10. */
+  readonly maxConnections?: number | undefined
+}
+
+// -----------------------------------------------------------------------------
+// service
+// -----------------------------------------------------------------------------
+
+/**
+ * The service of a process's cluster connection, provided with `Sharding` by
+ * {@link layerPostgres} and {@link layerMemory}.
+ *
+ * @category services
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Cluster } from "@taskscope/cluster"
+ *
+ * const program = Effect.gen(function*() {
+ *   const cluster = yield* Cluster.Cluster
+ *   return cluster.durable ? "on PostgreSQL" : "in memory"
+ * }).pipe(Effect.provide(Cluster.layerMemory()))
+ * ```
+ */
+export class Cluster extends Context.Service<Cluster, Connection>()("@taskscope/cluster/Cluster") {}
+
+// -----------------------------------------------------------------------------
+// layers
+// -----------------------------------------------------------------------------
+
+/**
+ * The `ShardingConfig` values this package starts from: a dead runner's
+ * shards are taken over within seconds (runners polled for health every
+ * second, assignments refreshed and stored messages polled every half
+ * second) instead of Effect's defaults (a minute's health check, 10 s polls);
+ * submitters read stored results every 50 ms (Effect: 200 ms), as every
+ * result is read from storage. The shard lock expires after 10 s (Effect:
+ * 35 s), refreshed every 3 s: when the killed runner was the one running the
+ * cluster's health check (a singleton), the others see it gone only once
+ * its heartbeat is older than that. Shorter lock timings (1-2 s / 3-6 s)
+ * made tasks run two or three times under load.
+ *
+ * @category defaults
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Cluster } from "@taskscope/cluster"
+ *
+ * const slower = { ...Cluster.defaultShardingConfig, runnerHealthCheckInterval: "10 seconds" }
+ * ```
+ */
+export const defaultShardingConfig: Partial<ShardingConfig.ShardingConfig["Service"]> = {
+  entityMessagePollInterval: Duration.millis(500),
+  entityReplyPollInterval: Duration.millis(50),
+  shardLockRefreshInterval: Duration.seconds(3),
+  shardLockExpiration: Duration.seconds(10),
+  refreshAssignmentsInterval: Duration.millis(500),
+  runnerHealthCheckInterval: Duration.seconds(1),
+  entityMailboxCapacity: "unbounded",
+  entityMaxIdleTime: Duration.minutes(5)
+}
+
+/** The message storage, and the connection built on it. */
+const withConnection = <E, R>(
+  storage: Layer.Layer<MessageStorage.MessageStorage, E, R>,
+  durable: boolean,
+  runner: string | undefined
+): Layer.Layer<MessageStorage.MessageStorage | Cluster, E, R> =>
+  Layer.effect(Cluster, Effect.map(MessageStorage.MessageStorage, (storage) => ({ durable, runner, storage }))).pipe(
+    Layer.provideMerge(storage)
+  )
+
+const invalid = (argument: string, value: unknown, expected: string): never => {
+  throw new ExecutorError.InvalidArgumentError({ argument, value, expected })
+}
+
+const isPostgresUrl = (u: unknown): boolean => typeof u === "string" && /^postgres(ql)?:\/\/./.test(u)
+
+const checkPostgresOptions = (options: unknown) => {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    invalid("options", options, "an object with at least `url` (a postgres:// URL)")
+  }
+  const o = options as Record<string, unknown>
+  const url = Redacted.isRedacted(o.url) ? Redacted.value(o.url as Redacted.Redacted<unknown>) : o.url
+  if (!isPostgresUrl(url)) {
+    invalid("url", Redacted.isRedacted(o.url) ? "<redacted>" : o.url,
+      "a PostgreSQL URL (postgres://user:password@host:port/database)")
+  }
+  let runner: { host: string; port: number } | undefined
+  if (o.runner !== undefined) {
+    const r = o.runner as Record<string, unknown>
+    if (typeof r !== "object" || r === null) invalid("runner", o.runner, "an object { host?, port }")
+    if (typeof r.port !== "number" || !Number.isInteger(r.port) || r.port < 1 || r.port > 65535) {
+      invalid("runner.port", r.port, "an integer from 1 to 65535 (the port this runner listens on)")
+    }
+    if (r.host !== undefined && (typeof r.host !== "string" || r.host.length === 0)) {
+      invalid("runner.host", r.host, "a non-empty host name or address")
+    }
+    runner = { host: (r.host as string | undefined) ?? "localhost", port: r.port as number }
+  }
+  if (o.maxConnections !== undefined) {
+    const n = o.maxConnections
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 1) {
+      invalid("maxConnections", n, "an integer from 1 up")
+    }
+  }
+  if (o.shardingConfig !== undefined && (typeof o.shardingConfig !== "object" || o.shardingConfig === null)) {
+    invalid("shardingConfig", o.shardingConfig, "an object of ShardingConfig overrides")
+  }
+  return { url: url as string, runner, maxConnections: (o.maxConnections as number | undefined) ?? 10 }
+}
+
+/**
+ * Connects the process to a cluster stored in PostgreSQL (the tables, prefixed
+ * `cluster_`, are created on first use). With `runner`, the process is a
+ * runner: it listens on `runner.port`, takes a share of the shards and serves
+ * the task sets whose `ClusterRunner.layer` it runs; without, it only
+ * submits. A missing or malformed `url`, or a bad `runner`, dies at once
+ * with an `InvalidArgumentError` naming the option and its value.
+ *
+ * @category layers
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Task } from "@taskscope/executor"
+ * import { Cluster, ClusterExecutor } from "@taskscope/cluster"
+ * import { tasks } from "./tasks.ts"
+ *
+ * const program = ClusterExecutor.scoped(tasks, (executor) =>
+ *   Effect.flatMap(executor.submit("fib", 30, { key: "fib-30" }), Task.join)
+ * ).pipe(Effect.provide(Cluster.layerPostgres({ url: "postgres://localhost/app" })))
+ * ```
+ */
+export const layerPostgres = (options: PostgresOptions): Layer.Layer<Cluster | Sharding.Sharding> =>
+  Layer.unwrap(Effect.sync(() => {
+    const { maxConnections, runner, url } = checkPostgresOptions(options)
+    const shardingConfig: Partial<ShardingConfig.ShardingConfig["Service"]> = {
+      ...defaultShardingConfig,
+      ...options.shardingConfig,
+      runnerAddress: runner === undefined ? Option.none() : Option.some(RunnerAddress.make(runner.host, runner.port))
+    }
+    // NodeClusterSocket reads its own ShardingConfig (the environment's, under
+    // these options); the storages get the same values
+    const config = ShardingConfig.layer(shardingConfig)
+    const sql = PgClient.layer({ url: Redacted.make(url), maxConnections })
+    const storage = withConnection(
+      SqlMessageStorage.layer.pipe(Layer.provide(NodeCrypto.layerDigest)),
+      true,
+      runner === undefined ? undefined : `${runner.host}:${runner.port}`
+    )
+    const sharding = NodeClusterSocket.layer({
+      storage: "byo",
+      clientOnly: runner === undefined,
+      shardingConfig
+    }) as Layer.Layer<
+      Sharding.Sharding | Runners.Runners,
+      unknown,
+      MessageStorage.MessageStorage | RunnerStorage.RunnerStorage
+    >
+    return sharding.pipe(
+      Layer.provideMerge(storage),
+      Layer.provide(Layer.orDie(SqlRunnerStorage.layer)),
+      Layer.provide(config),
+      Layer.provide(sql),
+      Layer.orDie
+    ) as Layer.Layer<Cluster | Sharding.Sharding>
+  }))
+
+/**
+ * A cluster inside this process, on Effect's in-memory storages: the process
+ * is its only runner, and tasks run here. Not durable — stored tasks and
+ * results are lost with the process — but needs no database: the embedded
+ * default for tests and single-process programs.
+ *
+ * @category layers
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { Task } from "@taskscope/executor"
+ * import { Cluster, ClusterExecutor, ClusterRunner } from "@taskscope/cluster"
+ * import { tasks } from "./tasks.ts"
+ *
+ * const Local = ClusterRunner.layer(tasks, { concurrency: 4 }).pipe(Layer.provideMerge(Cluster.layerMemory()))
+ * const program = ClusterExecutor.scoped(tasks, (executor) =>
+ *   Effect.flatMap(executor.submit("fib", 30), Task.join)
+ * ).pipe(Effect.provide(Local))
+ * ```
+ */
+export const layerMemory = (options?: {
+  readonly shardingConfig?: Partial<ShardingConfig.ShardingConfig["Service"]> | undefined
+}): Layer.Layer<Cluster | Sharding.Sharding> =>
+  Sharding.layer.pipe(
+    Layer.provide(Runners.layerNoop),
+    Layer.provideMerge(withConnection(MessageStorage.layerMemory, false, "memory")),
+    Layer.provide([RunnerStorage.layerMemory, RunnerHealth.layerNoop]),
+    Layer.provide(ShardingConfig.layer({ ...defaultShardingConfig, ...options?.shardingConfig }))
+  )

@@ -1,0 +1,193 @@
+/**
+ * The typed errors of a `ClusterExecutor` task, besides the task's own typed
+ * error. Each fails only the task it belongs to, and its message names the
+ * task (and its key or the bad value, where there is one).
+ *
+ * - {@link UnknownTaskError}: no task of that name (from untyped code).
+ * - {@link InvalidPayloadError}: the payload does not fit its Schema.
+ * - {@link InvalidResultError}: the result does not fit its Schema.
+ * - {@link TaskDefectError}: the task's function threw or died on its runner
+ *   with something that is not its typed error.
+ * - {@link DeliveryError}: the cluster could not store or route the task.
+ * - {@link TaskNotFoundError}: `attach` found no task of that key.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+
+/** A value in a message: never throws, at most about 80 characters. */
+const show = (u: unknown): string => {
+  try {
+    const text = typeof u === "string"
+      ? JSON.stringify(u)
+      : u instanceof Error
+      ? `${u.name}: ${u.message}`
+      : JSON.stringify(u) ?? String(u)
+    return text.length > 80 ? `${text.slice(0, 77)}...` : text
+  } catch {
+    return Object.prototype.toString.call(u)
+  }
+}
+
+/**
+ * No task of that name in the task set (possible from untyped code only).
+ *
+ * @category errors
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { ClusterError } from "@taskscope/cluster"
+ *
+ * new ClusterError.UnknownTaskError({ task: "fibb", known: ["fib"] }).message
+ * // 'Unknown task "fibb"; the task set has: "fib"'
+ * ```
+ */
+export class UnknownTaskError extends Data.TaggedError("UnknownTaskError")<{
+  readonly task: unknown
+  readonly known: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return `Unknown task ${show(this.task)}; the task set has: ${this.known.map(show).join(", ")}`
+  }
+}
+
+/**
+ * The payload does not fit the task's payload Schema (checked by the
+ * submitter before the task is stored, and by the runner).
+ *
+ * @category errors
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { ClusterError } from "@taskscope/cluster"
+ *
+ * new ClusterError.InvalidPayloadError({ task: "fib", payload: "ten", issue: "Expected number" }).message
+ * // 'Invalid payload for task "fib": "ten": Expected number'
+ * ```
+ */
+export class InvalidPayloadError extends Data.TaggedError("InvalidPayloadError")<{
+  readonly task: string
+  readonly payload: unknown
+  readonly issue: string
+}> {
+  override get message(): string {
+    return `Invalid payload for task "${this.task}": ${show(this.payload)}: ${this.issue}`
+  }
+}
+
+/**
+ * What the task returned (or failed with) does not fit its success (or error)
+ * Schema.
+ *
+ * @category errors
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { ClusterError } from "@taskscope/cluster"
+ *
+ * new ClusterError.InvalidResultError({ task: "f", part: "success value", issue: "Expected number" }).message
+ * // 'Invalid success value from task "f": Expected number'
+ * ```
+ */
+export class InvalidResultError extends Data.TaggedError("InvalidResultError")<{
+  readonly task: string
+  readonly part: "success value" | "error"
+  readonly issue: string
+}> {
+  override get message(): string {
+    return `Invalid ${this.part} from task "${this.task}": ${this.issue}`
+  }
+}
+
+/**
+ * The task's function threw, rejected or died on its runner with something
+ * that is not its typed error.
+ *
+ * @category errors
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { ClusterError } from "@taskscope/cluster"
+ *
+ * new ClusterError.TaskDefectError({ task: "f", runner: "localhost:34431", defect: "Error: boom" }).message
+ * // 'Task "f" died on runner localhost:34431: Error: boom'
+ * ```
+ */
+export class TaskDefectError extends Data.TaggedError("TaskDefectError")<{
+  readonly task: string
+  /** The runner it ran on (`host:port`). */
+  readonly runner: string
+  /** What it threw, as text. */
+  readonly defect: string
+}> {
+  override get message(): string {
+    return `Task "${this.task}" died on runner ${this.runner}: ${this.defect}`
+  }
+}
+
+/**
+ * The cluster could not store the task or route it (the database was
+ * unreachable for over a minute, say). The task may or may not have been stored: submitting
+ * it again with the same key runs it at most once more.
+ *
+ * @category errors
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { ClusterError } from "@taskscope/cluster"
+ *
+ * new ClusterError.DeliveryError({ task: "f", key: "k1", reason: "PersistenceError" }).message
+ * // 'Task "f" (key "k1") could not be delivered: PersistenceError'
+ * ```
+ */
+export class DeliveryError extends Data.TaggedError("DeliveryError")<{
+  readonly task: string
+  readonly key: string
+  readonly reason: string
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `Task "${this.task}" (key ${show(this.key)}) could not be delivered: ${this.reason}`
+  }
+}
+
+/**
+ * `attach` found no task of that key in the task set.
+ *
+ * @category errors
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { ClusterError } from "@taskscope/cluster"
+ *
+ * new ClusterError.TaskNotFoundError({ taskSet: "app/Tasks", key: "k9" }).message
+ * // 'No task of key "k9" was submitted to task set "app/Tasks"'
+ * ```
+ */
+export class TaskNotFoundError extends Data.TaggedError("TaskNotFoundError")<{
+  readonly taskSet: string
+  readonly key: string
+}> {
+  override get message(): string {
+    return `No task of key ${show(this.key)} was submitted to task set ${show(this.taskSet)}`
+  }
+}
+
+/**
+ * Every way a cluster task can fail besides its own typed error.
+ *
+ * @category errors
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import type { ClusterError } from "@taskscope/cluster"
+ *
+ * const describe = (error: ClusterError.ClusterTaskError): string => `${error._tag}: ${error.message}`
+ * ```
+ */
+export type ClusterTaskError =
+  | UnknownTaskError
+  | InvalidPayloadError
+  | InvalidResultError
+  | TaskDefectError
+  | DeliveryError

@@ -1,0 +1,702 @@
+/**
+ * `ClusterExecutor` runs the tasks of a `TaskSet` on the runner processes of
+ * a cluster (`effect/cluster`), with the same submit options, exit rules,
+ * `join`, `awaitIdle`, `stats` and `scoped` as `BackgroundExecutor` of
+ * `@taskscope/executor` — because it *is* one: every task is an effect
+ * submitted to a `BackgroundExecutor`, which stores the task in the cluster
+ * (PostgreSQL with `Cluster.layerPostgres`), lets a runner run it
+ * (`ClusterRunner.layer`) and waits for its stored result.
+ *
+ * What it adds:
+ *
+ * - **Durable.** `submit` returns once the task is stored (unless a finite
+ *   `maxConcurrency` keeps it in this process's queue: it is stored when it
+ *   leaves the queue). A runner that dies mid-task loses nothing: the task
+ *   runs again on another runner. A submitter that dies loses nothing
+ *   either: its tasks still run, and any process can {@link ClusterExecutor.attach}
+ *   to a task by its key to get its handle and its stored result.
+ * - **Keys.** Every task has a key (the `key` submit option, or a random
+ *   UUID). The key is the task's identity in storage: a task is stored once
+ *   per key (and task name), so submitting a key again — from any process,
+ *   at any time — does not run it again but answers with the same, stored
+ *   result.
+ * - **At-least-once.** A task whose runner dies is run again from the start,
+ *   so its function may run more than once; its submitter gets one result,
+ *   the first one stored. Tasks should be idempotent: running one twice must
+ *   leave the world as running it once (write with upserts keyed by the
+ *   task's key, not appends; charge a card with an idempotency key).
+ * - **Cancel.** `Task.interrupt` and `cancelOnExit` interrupt the task's
+ *   function on the runner where it runs; the interruption is its result.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Task } from "@taskscope/executor"
+ * import { Cluster, ClusterExecutor } from "@taskscope/cluster"
+ * import { tasks } from "./tasks.ts"
+ *
+ * const program = ClusterExecutor.scoped(tasks, (executor) =>
+ *   Effect.gen(function*() {
+ *     const a = yield* executor.submit("fib", 35, { key: "fib-35" })
+ *     const b = yield* executor.submit("fib", 36, { key: "fib-36" })
+ *     return (yield* Task.join(a)) + (yield* Task.join(b))
+ *   })
+ * ).pipe(Effect.provide(Cluster.layerPostgres({ url: "postgres://localhost/app" })))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { BackgroundExecutor, ExecutorError, Task, TaskSet } from "@taskscope/executor"
+import * as EntityAddress from "effect/cluster/EntityAddress"
+import * as EntityId from "effect/cluster/EntityId"
+import * as Sharding from "effect/cluster/Sharding"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as crypto from "node:crypto"
+import { Cluster } from "./Cluster.ts"
+import {
+  type ClusterTaskError,
+  DeliveryError,
+  InvalidPayloadError,
+  InvalidResultError,
+  TaskDefectError,
+  TaskNotFoundError,
+  UnknownTaskError
+} from "./ClusterError.ts"
+import { attachProbe, laneOf, type Protocol, protocolOf, type WireError, WirePayload } from "./internal/protocol.ts"
+
+// -----------------------------------------------------------------------------
+// models
+// -----------------------------------------------------------------------------
+
+/**
+ * Options of an executor, as `BackgroundExecutor` takes them.
+ *
+ * @category models
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import type { ClusterExecutor } from "@taskscope/cluster"
+ *
+ * const options: ClusterExecutor.Options = { maxQueue: 1000, bubbleUp: (e) => e === "stop" }
+ * ```
+ */
+export interface Options {
+  /**
+   * How many of this executor's tasks may be in the cluster (stored and not
+   * answered) at once. Default `Infinity`: the runners' `concurrency` bounds
+   * how many run. Tasks beyond it wait in this process, not yet stored.
+   */
+  readonly maxConcurrency?: number | undefined
+  /** How many tasks may wait in this process; beyond, `submit` suspends. Default `Infinity`. */
+  readonly maxQueue?: number | undefined
+  /** Failures that are control signals, not errors: never re-raised on exit. */
+  readonly bubbleUp?: ((error: unknown) => boolean) | undefined
+}
+
+/**
+ * Options of one submission: `BackgroundExecutor`'s, and the task's `key`.
+ *
+ * @category models
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import type { ClusterExecutor } from "@taskscope/cluster"
+ *
+ * const options: ClusterExecutor.SubmitOptions = { key: "invoice-2026-0042", name: "render invoice" }
+ * ```
+ */
+export interface SubmitOptions extends BackgroundExecutor.SubmitOptions {
+  /**
+   * The task's identity in storage: a non-empty string, unique per task
+   * (and task name) for as long as the stored results are kept. Submitting a
+   * key again returns the stored result instead of running the task again;
+   * `attach` finds a task by it. Default: a random UUID.
+   */
+  readonly key?: string | undefined
+}
+
+/**
+ * The handle of a cluster task: a `Task` with its key.
+ *
+ * @category models
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import type { ClusterExecutor } from "@taskscope/cluster"
+ *
+ * const keyOf = (task: ClusterExecutor.ClusterTask<number, never>) => task.key
+ * ```
+ */
+export interface ClusterTask<A, E> extends Task.Task<A, E> {
+  /** The task's key, for `attach`. */
+  readonly key: string
+}
+
+/**
+ * Any success of the tasks of `T`, and any of their typed errors: what an
+ * attached task, whose name is known only from storage, may end with.
+ *
+ * @category type-level
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import type { ClusterExecutor } from "@taskscope/cluster"
+ * import type { tasks } from "./tasks.ts"
+ *
+ * type Any = ClusterExecutor.AnySuccess<typeof tasks>
+ * ```
+ */
+export type AnySuccess<T extends TaskSet.Any> = { [K in TaskSet.Names<T>]: TaskSet.Success<T, K> }[TaskSet.Names<T>]
+
+/**
+ * Any typed error of the tasks of `T`.
+ *
+ * @category type-level
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import type { ClusterExecutor } from "@taskscope/cluster"
+ * import type { tasks } from "./tasks.ts"
+ *
+ * type Any = ClusterExecutor.AnyError<typeof tasks>
+ * ```
+ */
+export type AnyError<T extends TaskSet.Any> = { [K in TaskSet.Names<T>]: TaskSet.Error<T, K> }[TaskSet.Names<T>]
+
+/**
+ * An executor of the tasks of `T` on a cluster.
+ *
+ * @category models
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Task } from "@taskscope/executor"
+ * import type { ClusterExecutor } from "@taskscope/cluster"
+ * import type { tasks } from "./tasks.ts"
+ *
+ * const fib30 = (executor: ClusterExecutor.ClusterExecutor<typeof tasks>) =>
+ *   Effect.flatMap(executor.submit("fib", 30), Task.join)
+ * ```
+ */
+export interface ClusterExecutor<T extends TaskSet.Any> {
+  readonly taskSet: T
+  /**
+   * Stores a task of `task` with `payload` in the cluster and returns its
+   * handle. The `name` option defaults to the task's name.
+   */
+  readonly submit: <K extends TaskSet.Names<T>>(
+    task: K,
+    payload: TaskSet.Payload<T, K>,
+    options?: SubmitOptions
+  ) => Effect.Effect<
+    ClusterTask<TaskSet.Success<T, K>, TaskSet.Error<T, K> | ClusterTaskError>,
+    ExecutorError.ExecutorClosedError
+  >
+  /**
+   * The handle of the task stored under `key` (submitted by any process, maybe
+   * one that died): it ends with the task's stored result, or waits for it.
+   * The handle counts as one of this executor's tasks (exit rules, `join`,
+   * `stats`); it fails with `TaskNotFoundError` when no task has this key.
+   */
+  readonly attach: (
+    key: string,
+    options?: BackgroundExecutor.SubmitOptions
+  ) => Effect.Effect<
+    ClusterTask<AnySuccess<T>, AnyError<T> | ClusterTaskError | TaskNotFoundError>,
+    ExecutorError.ExecutorClosedError
+  >
+  /** Waits until no submitted task is unfinished. */
+  readonly awaitIdle: Effect.Effect<void>
+  /** Waits like `awaitIdle`, then fails with the re-raisable failures not reported yet. */
+  readonly join: Effect.Effect<void, ExecutorError.TaskFailedError>
+  /** Task counters, as `BackgroundExecutor` keeps them. */
+  readonly stats: Effect.Effect<BackgroundExecutor.Stats>
+}
+
+/**
+ * The identifier of the service that holds the executor of task set `T`.
+ *
+ * @category models
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import type { Effect } from "effect"
+ * import type { ClusterExecutor } from "@taskscope/cluster"
+ * import type { tasks } from "./tasks.ts"
+ *
+ * type NeedsExecutor = Effect.Effect<void, never, ClusterExecutor.Identifier<typeof tasks>>
+ * ```
+ */
+export interface Identifier<T extends TaskSet.Any> {
+  readonly "~@taskscope/cluster/ClusterExecutor": T
+}
+
+// -----------------------------------------------------------------------------
+// service
+// -----------------------------------------------------------------------------
+
+const services = new WeakMap<TaskSet.Any, Context.Service<any, any>>()
+
+/**
+ * The service key of the executor for `taskSet`, provided by {@link layer}
+ * and {@link scoped}.
+ *
+ * @category services
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ClusterExecutor } from "@taskscope/cluster"
+ * import { tasks } from "./tasks.ts"
+ *
+ * const stats = Effect.flatMap(ClusterExecutor.service(tasks), (executor) => executor.stats)
+ * ```
+ */
+export const service = <T extends TaskSet.Any>(taskSet: T): Context.Service<Identifier<T>, ClusterExecutor<T>> => {
+  let tag = services.get(taskSet)
+  if (tag === undefined) {
+    tag = Context.Service<Identifier<T>, ClusterExecutor<T>>(`@taskscope/cluster/ClusterExecutor/${taskSet.key}`)
+    services.set(taskSet, tag)
+  }
+  return tag
+}
+
+// -----------------------------------------------------------------------------
+// the remote call
+// -----------------------------------------------------------------------------
+
+type Client = (entityId: string) => Record<string, (payload: WirePayload) => Effect.Effect<unknown, unknown>>
+
+const issueOf = (error: unknown): string => error instanceof Error ? error.message : String(error)
+
+/** Maps what the wire failed with to the task's errors. */
+const fromWire = (protocol: Protocol, task: string, key: string, payload: unknown) => (error: unknown) => {
+  const wire = error as WireError | { readonly _tag: string }
+  switch (wire._tag) {
+    case "WireTaskError": {
+      const codec = protocol.codecs.get(task)!
+      try {
+        return Effect.fail(codec.decodeError((wire as { error: unknown }).error))
+      } catch (decodeError) {
+        return Effect.fail(new InvalidResultError({ task, part: "error", issue: issueOf(decodeError) }))
+      }
+    }
+    case "WireInvalidPayload":
+      return Effect.fail(new InvalidPayloadError({ task, payload, issue: (wire as { issue: string }).issue }))
+    case "WireInvalidResult": {
+      const { issue, part } = wire as { part: "success value" | "error"; issue: string }
+      return Effect.fail(new InvalidResultError({ task, part, issue }))
+    }
+    case "WireDefect": {
+      const { message, runner } = wire as { runner: string; message: string }
+      return Effect.fail(new TaskDefectError({ task, runner, defect: message }))
+    }
+    case "WireNotSubmitted":
+      return Effect.fail(new TaskNotFoundError({ taskSet: protocol.taskSet.key, key }))
+    default:
+      return Effect.fail(new DeliveryError({ task, key, reason: String(wire._tag), cause: error }))
+  }
+}
+
+/**
+ * Stores the task (the call returns once it is stored and its runner told),
+ * calls `onStored`, then asks again under the same key — a duplicate, which
+ * is answered from storage once a runner has stored the result — and decodes
+ * the result. The answer never comes from a runner directly: a runner that
+ * dies or shuts down while running the task cannot answer for it (Effect's
+ * direct path answers such a caller with an interruption and stores that
+ * interruption for the task's next run), it only leaves the task stored for
+ * the next one.
+ */
+const call = (
+  protocol: Protocol,
+  client: Client,
+  task: string,
+  key: string,
+  wirePayload: unknown,
+  payload: unknown,
+  onStored: () => void
+): Effect.Effect<unknown, unknown> =>
+  Effect.suspend(() => {
+    const message = new WirePayload({ key, payload: wirePayload as WirePayload["payload"] })
+    const entity = client(laneOf(key))[task]! as (
+      payload: WirePayload,
+      options?: { readonly discard?: boolean }
+    ) => Effect.Effect<unknown, unknown>
+    // the database may be away for a while (a restart, a fail-over): both
+    // steps are safe to repeat, so ride it out for about a minute
+    const persistent = <A>(effect: Effect.Effect<A, unknown>) =>
+      Effect.retry(effect, {
+        while: (error) => (error as { readonly _tag?: unknown })._tag === "PersistenceError",
+        schedule: Schedule.spaced("500 millis"),
+        times: 120
+      })
+    const send = Effect.andThen(
+      Effect.tap(persistent(entity(message, { discard: true })), () => Effect.sync(onStored)),
+      persistent(entity(message))
+    )
+    return Effect.matchEffect(send, {
+      onFailure: fromWire(protocol, task, key, payload),
+      onSuccess: (json) => {
+        try {
+          return Effect.succeed(protocol.codecs.get(task)!.decodeSuccess(json))
+        } catch (error) {
+          return Effect.fail(new InvalidResultError({ task, part: "success value", issue: issueOf(error) }))
+        }
+      }
+    })
+  })
+
+const wrap = <A, E>(task: Task.Task<A, E>, key: string): ClusterTask<A, E> => ({
+  [Task.TypeId]: Task.TypeId,
+  id: task.id,
+  name: task.name,
+  key,
+  get join() {
+    return task.join
+  },
+  get await() {
+    return task.await
+  },
+  get interrupt() {
+    return task.interrupt
+  },
+  get poll() {
+    return task.poll
+  }
+})
+
+const invalid = (argument: string, value: unknown, expected: string) =>
+  Effect.die(new ExecutorError.InvalidArgumentError({ argument, value, expected }))
+
+const fromParts = <T extends TaskSet.Any>(
+  taskSet: T,
+  executor: BackgroundExecutor.Executor,
+  cluster: Cluster["Service"],
+  sharding: Sharding.Sharding["Service"],
+  client: Client
+): ClusterExecutor<T> => {
+  const protocol = protocolOf(taskSet)
+
+  /**
+   * Submits `remote` and, when it started at once, waits until its task is
+   * stored (or has ended without being stored: a bad payload, say).
+   */
+  const submitStored = <A, E>(
+    key: string,
+    remote: (onStored: () => void) => Effect.Effect<A, E>,
+    options: BackgroundExecutor.SubmitOptions
+  ) =>
+    Effect.suspend(() => {
+      let started = false
+      let stored = false
+      let wake: (() => void) | undefined
+      const onStored = () => {
+        stored = true
+        wake?.()
+      }
+      const work = Effect.suspend(() => {
+        started = true
+        return remote(onStored)
+      })
+      return Effect.flatMap(executor.submit(work, options), (task) =>
+        Effect.gen(function*() {
+          // a `nextTick` task with a free permit starts once the submitter yields
+          if (!started) yield* Effect.yieldNow
+          if (started && !stored) {
+            const storedSignal = Effect.callback<void>((resume) => {
+              if (stored) return resume(Effect.void)
+              wake = () => resume(Effect.void)
+            })
+            yield* Effect.raceFirst(storedSignal, Effect.asVoid(task.await))
+          }
+          return wrap(task, key)
+        }))
+    })
+
+  const submit = (task: string, payload: unknown, options?: SubmitOptions) =>
+    Effect.suspend(() => {
+      if (options !== undefined && (typeof options !== "object" || options === null)) {
+        return invalid("options", options, "an object of submit options")
+      }
+      const key = options?.key ?? crypto.randomUUID()
+      if (typeof key !== "string" || key.length === 0) {
+        return invalid("key", key, "a non-empty string (the task's identity in storage)")
+      }
+      const { key: _, ...rest } = options ?? {}
+      const submitOptions: BackgroundExecutor.SubmitOptions = {
+        ...rest,
+        name: options?.name ?? (typeof task === "string" ? task : String(task))
+      }
+      const codec = typeof task === "string" ? protocol.codecs.get(task) : undefined
+      if (codec === undefined) {
+        return submitStored(key, () => Effect.fail(new UnknownTaskError({ task, known: taskSet.names })), submitOptions)
+      }
+      let json: unknown
+      try {
+        json = codec.encodePayload(payload)
+      } catch (error) {
+        return submitStored(
+          key,
+          () => Effect.fail(new InvalidPayloadError({ task, payload, issue: issueOf(error) })),
+          submitOptions
+        )
+      }
+      return submitStored(key, (onStored) => call(protocol, client, task, key, json, payload, onStored), submitOptions)
+    })
+
+  /** Finds the task name stored under `key`, in declaration order. */
+  const findTask = (key: string) =>
+    Effect.suspend(() => {
+      const entityId = EntityId.make(laneOf(key))
+      const address = EntityAddress.make({
+        entityType: protocol.entity.type,
+        entityId,
+        shardId: sharding.getShardId(entityId, protocol.entity.getShardGroup(entityId))
+      })
+      return Effect.findFirst(
+        taskSet.names,
+        (tag) =>
+          Effect.map(
+            cluster.storage.requestIdForPrimaryKey({ address, tag, id: key }),
+            Option.isSome
+          )
+      )
+    })
+
+  const attach = (key: string, options?: BackgroundExecutor.SubmitOptions) =>
+    Effect.suspend(() => {
+      if (typeof key !== "string" || key.length === 0) {
+        return invalid("key", key, "a non-empty string (the key the task was submitted with)")
+      }
+      const remote = Effect.flatMap(
+        Effect.mapError(findTask(key),
+          (error) => new DeliveryError({ task: "(attach)", key, reason: error._tag, cause: error })),
+        (found) =>
+          Option.isNone(found)
+            ? Effect.fail(new TaskNotFoundError({ taskSet: taskSet.key, key }))
+            : call(protocol, client, found.value, key, attachProbe, undefined, () => {})
+      )
+      return Effect.map(
+        executor.submit(remote, { ...options, name: options?.name ?? key }),
+        (task) => wrap(task, key)
+      )
+    })
+
+  return {
+    taskSet,
+    submit: submit as ClusterExecutor<T>["submit"],
+    attach: attach as ClusterExecutor<T>["attach"],
+    awaitIdle: executor.awaitIdle,
+    join: executor.join,
+    stats: executor.stats
+  }
+}
+
+const checkOptions = (taskSet: unknown, options: unknown): BackgroundExecutor.Options => {
+  protocolOf(taskSet as TaskSet.Any)
+  if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) {
+    throw new ExecutorError.InvalidArgumentError({
+      argument: "options",
+      value: options,
+      expected: "an object of options"
+    })
+  }
+  const o = (options ?? {}) as Options
+  // checked by BackgroundExecutor, like its own options
+  return { maxConcurrency: o.maxConcurrency, maxQueue: o.maxQueue, bubbleUp: o.bubbleUp }
+}
+
+const parts = Effect.gen(function*() {
+  const cluster = yield* Cluster
+  const sharding = yield* Sharding.Sharding
+  return { cluster, sharding }
+})
+
+// -----------------------------------------------------------------------------
+// constructors
+// -----------------------------------------------------------------------------
+
+/**
+ * Creates an executor that lives as long as the current scope; when the
+ * scope closes the exit rules apply (see `BackgroundExecutor.make`):
+ * cancel-on-exit tasks are interrupted where they run, the others awaited.
+ * Needs a cluster connection (`Cluster.layerPostgres` or `Cluster.layerMemory`).
+ * Bad options die at once with an error naming the option and its value.
+ *
+ * @category constructors
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Task } from "@taskscope/executor"
+ * import { Cluster, ClusterExecutor } from "@taskscope/cluster"
+ * import { tasks } from "./tasks.ts"
+ *
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const executor = yield* ClusterExecutor.make(tasks, { maxQueue: 100 })
+ *   return yield* Task.join(yield* executor.submit("fib", 30))
+ * })).pipe(Effect.provide(Cluster.layerPostgres({ url: "postgres://localhost/app" })))
+ * ```
+ */
+export const make = <T extends TaskSet.Any>(
+  taskSet: T,
+  options?: Options
+): Effect.Effect<ClusterExecutor<T>, never, Scope.Scope | Cluster | Sharding.Sharding> =>
+  Effect.suspend(() => {
+    const executorOptions = checkOptions(taskSet, options)
+    return Effect.gen(function*() {
+      const { cluster, sharding } = yield* parts
+      const client = (yield* protocolOf(taskSet).entity.client) as unknown as Client
+      return fromParts(taskSet, yield* BackgroundExecutor.make(executorOptions), cluster, sharding, client)
+    })
+  })
+
+/**
+ * A layer that provides the executor of a task set (see {@link service}),
+ * closed with the exit rules when the layer is released.
+ *
+ * @category layers
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { Task } from "@taskscope/executor"
+ * import { Cluster, ClusterExecutor } from "@taskscope/cluster"
+ * import { tasks } from "./tasks.ts"
+ *
+ * const Executor = ClusterExecutor.layer(tasks).pipe(
+ *   Layer.provide(Cluster.layerPostgres({ url: "postgres://localhost/app" }))
+ * )
+ * const program = ClusterExecutor.submit(tasks, "fib", 30).pipe(Effect.flatMap(Task.join), Effect.provide(Executor))
+ * ```
+ */
+export const layer = <T extends TaskSet.Any>(
+  taskSet: T,
+  options?: Options
+): Layer.Layer<Identifier<T>, never, Cluster | Sharding.Sharding> =>
+  Layer.effect(service(taskSet), make(taskSet, options))
+
+/**
+ * The body of {@link scoped}: an effect that may use the executor's service,
+ * or a function of the executor.
+ *
+ * @category models
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import type { ClusterExecutor } from "@taskscope/cluster"
+ * import type { tasks } from "./tasks.ts"
+ *
+ * const body: ClusterExecutor.Body<typeof tasks, number, never, never> = () => Effect.succeed(1)
+ * ```
+ */
+export type Body<T extends TaskSet.Any, A, E, R> =
+  | Effect.Effect<A, E, R>
+  | ((executor: ClusterExecutor<T>) => Effect.Effect<A, E, R>)
+
+/**
+ * Runs `body` with a fresh executor and applies the exit rules when it ends,
+ * exactly as `BackgroundExecutor.scoped` does (they are its rules):
+ * cancel-on-exit tasks are interrupted on their runners, the others awaited
+ * — even if the caller is interrupted — and, if `body` succeeded, the first
+ * re-raisable failure fails the result with a `TaskFailedError`.
+ *
+ * @category constructors
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Task } from "@taskscope/executor"
+ * import { Cluster, ClusterExecutor } from "@taskscope/cluster"
+ * import { tasks } from "./tasks.ts"
+ *
+ * const program = ClusterExecutor.scoped(tasks, (executor) =>
+ *   Effect.flatMap(executor.submit("fib", 30), Task.join)
+ * ).pipe(Effect.provide(Cluster.layerPostgres({ url: "postgres://localhost/app" })))
+ * ```
+ */
+export const scoped = <T extends TaskSet.Any, A, E, R>(
+  taskSet: T,
+  body: Body<T, A, E, R>,
+  options?: Options
+): Effect.Effect<
+  A,
+  E | ExecutorError.TaskFailedError,
+  Exclude<R, Identifier<T>> | Cluster | Sharding.Sharding
+> =>
+  Effect.suspend(() => {
+    const executorOptions = checkOptions(taskSet, options)
+    return Effect.flatMap(parts, ({ cluster, sharding }) =>
+      Effect.flatMap(protocolOf(taskSet).entity.client, (client) =>
+        BackgroundExecutor.scoped((background) => {
+          const self = fromParts(taskSet, background, cluster, sharding, client as unknown as Client)
+          const effect = typeof body === "function" ? body(self) : body
+          return Effect.provideService(effect, service(taskSet), self)
+        }, executorOptions)))
+  }) as any
+
+// -----------------------------------------------------------------------------
+// accessors
+// -----------------------------------------------------------------------------
+
+/**
+ * Submits a task to the executor of `taskSet` in context.
+ *
+ * @category accessors
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Task } from "@taskscope/executor"
+ * import { ClusterExecutor } from "@taskscope/cluster"
+ * import { tasks } from "./tasks.ts"
+ *
+ * const program = ClusterExecutor.submit(tasks, "fib", 30, { key: "fib-30" }).pipe(Effect.flatMap(Task.join))
+ * ```
+ */
+export const submit = <T extends TaskSet.Any, K extends TaskSet.Names<T>>(
+  taskSet: T,
+  task: K,
+  payload: TaskSet.Payload<T, K>,
+  options?: SubmitOptions
+): Effect.Effect<
+  ClusterTask<TaskSet.Success<T, K>, TaskSet.Error<T, K> | ClusterTaskError>,
+  ExecutorError.ExecutorClosedError,
+  Identifier<T>
+> => Effect.flatMap(service(taskSet), (executor) => executor.submit(task, payload, options))
+
+/**
+ * The handle of the task of `taskSet` stored under `key`, through the
+ * executor of `taskSet` in context: it ends with the task's stored result, or
+ * waits for it; it fails with `TaskNotFoundError` when no task has this key.
+ *
+ * @category accessors
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Task } from "@taskscope/executor"
+ * import { ClusterExecutor } from "@taskscope/cluster"
+ * import { tasks } from "./tasks.ts"
+ *
+ * // in a process started after the submitter died
+ * const result = ClusterExecutor.attach(tasks, "fib-30").pipe(Effect.flatMap(Task.join))
+ * ```
+ */
+export const attach = <T extends TaskSet.Any>(
+  taskSet: T,
+  key: string,
+  options?: BackgroundExecutor.SubmitOptions
+): Effect.Effect<
+  ClusterTask<AnySuccess<T>, AnyError<T> | ClusterTaskError | TaskNotFoundError>,
+  ExecutorError.ExecutorClosedError,
+  Identifier<T>
+> => Effect.flatMap(service(taskSet), (executor) => executor.attach(key, options))

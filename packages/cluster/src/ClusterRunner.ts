@@ -1,0 +1,246 @@
+/**
+ * The runner side of a `ClusterExecutor`: serves a task set in a runner
+ * process, as one cluster entity whose messages are the task set's tasks.
+ *
+ * A runner decodes each task's payload with the task's Schema, runs the
+ * task's function (at most `concurrency` at a time on this runner, first come
+ * first served: the queue is a `BackgroundExecutor` of `@taskscope/executor`),
+ * encodes what it returned, and stores the reply. A task's function may need
+ * services: `layer` then asks for them (`TaskSet.Services`), so a runner that
+ * does not provide them does not compile.
+ *
+ * What happens to a task where it runs:
+ *
+ * - Interrupted by its submitter (`Task.interrupt`, `cancelOnExit`): the
+ *   function's fiber is interrupted here, and the interruption is the
+ *   task's stored result.
+ * - Runner shut down gracefully: its tasks are interrupted but not answered;
+ *   they stay stored and the next owner of their shard runs them again.
+ * - Runner killed: the same, once the cluster has seen it gone (its database
+ *   connection ends and its shard locks with it; the others poll its health).
+ *
+ * So a task may run more than once (at-least-once execution); its submitter
+ * gets one result, the first one stored under its key.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { NodeRuntime } from "@effect/platform-node"
+ * import { Cluster, ClusterRunner } from "@taskscope/cluster"
+ * import { tasks } from "./tasks.ts"
+ *
+ * Layer.launch(ClusterRunner.layer(tasks, { concurrency: 8 }).pipe(
+ *   Layer.provide(Cluster.layerPostgres({ url: process.env.DATABASE_URL!, runner: { port: 34431 } }))
+ * )).pipe(NodeRuntime.runMain)
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { BackgroundExecutor, ExecutorError, Task, type TaskSet } from "@taskscope/executor"
+import * as Cause from "effect/Cause"
+import * as Sharding from "effect/cluster/Sharding"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Schema from "effect/Schema"
+import { Cluster } from "./Cluster.ts"
+import {
+  type Codecs,
+  isAttachProbe,
+  protocolOf,
+  WireDefect,
+  type WireError,
+  WireInvalidPayload,
+  WireInvalidResult,
+  WireNotSubmitted,
+  type WirePayload,
+  WireTaskError
+} from "./internal/protocol.ts"
+
+/**
+ * Options of a runner.
+ *
+ * @category models
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import type { ClusterRunner } from "@taskscope/cluster"
+ *
+ * const options: ClusterRunner.Options = { concurrency: 8 }
+ * ```
+ */
+export interface Options {
+  /**
+   * How many tasks of this set may run at once on this runner: an integer
+   * from 1 up, or `Infinity`. Default 16. The others wait here, in order.
+   */
+  readonly concurrency?: number | undefined
+}
+
+const messageOf = (u: unknown): string => {
+  if (u instanceof Error) return `${u.name}: ${u.message}`
+  try {
+    return typeof u === "string" ? u : JSON.stringify(u) ?? String(u)
+  } catch {
+    return Object.prototype.toString.call(u)
+  }
+}
+
+const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
+  typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
+
+/** The task's function as an effect: what it throws or rejects with is a failure, to be sorted out after. */
+const runFunction = (run: (payload: unknown) => unknown, payload: unknown): Effect.Effect<unknown, unknown, any> =>
+  Effect.suspend(() => {
+    let out: unknown
+    try {
+      out = run(payload)
+    } catch (thrown) {
+      return Effect.fail(thrown)
+    }
+    if (Effect.isEffect(out)) return out as Effect.Effect<unknown, unknown, any>
+    if (isPromiseLike(out)) {
+      const promise = out
+      return Effect.callback<unknown, unknown>((resume) => {
+        try {
+          promise.then((value) => resume(Effect.succeed(value)), (thrown) => resume(Effect.fail(thrown)))
+        } catch (thrown) {
+          resume(Effect.fail(thrown))
+        }
+      })
+    }
+    return Effect.succeed(out)
+  })
+
+/** Runs one task from its wire payload to its wire result. */
+const serveTask = (
+  name: string,
+  run: (payload: unknown) => unknown,
+  codec: Codecs,
+  runner: string,
+  wire: WirePayload
+): Effect.Effect<Schema.Json, WireError, any> => {
+  if (isAttachProbe(wire.payload)) return Effect.fail(new WireNotSubmitted())
+  let payload: unknown
+  try {
+    payload = codec.decodePayload(wire.payload)
+  } catch (error) {
+    return Effect.fail(new WireInvalidPayload({ issue: messageOf(error) }))
+  }
+  const encode = <A>(part: "success value" | "error", f: () => A): Effect.Effect<A, WireInvalidResult> => {
+    try {
+      return Effect.succeed(f())
+    } catch (error) {
+      return Effect.fail(new WireInvalidResult({ part, issue: messageOf(error) }))
+    }
+  }
+  return Effect.matchCauseEffect(runFunction(run, payload), {
+    onSuccess: (value) => encode("success value", () => codec.encodeSuccess(value)),
+    onFailure: (cause): Effect.Effect<never, WireError> => {
+      const failure = Cause.findErrorOption(cause)
+      if (failure._tag === "Some") {
+        const error = failure.value
+        return codec.isError(error)
+          ? Effect.flatMap(encode("error", () => codec.encodeError(error)), (json) =>
+            Effect.fail(new WireTaskError({ error: json })))
+          : Effect.fail(new WireDefect({ runner, message: `${name} failed with ${messageOf(error)}` }))
+      }
+      if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+      return Effect.fail(new WireDefect({ runner, message: messageOf(Cause.squash(cause)) }))
+    }
+  })
+}
+
+const checkOptions = (options: unknown): number => {
+  if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) {
+    throw new ExecutorError.InvalidArgumentError({
+      argument: "options",
+      value: options,
+      expected: "an object { concurrency? }"
+    })
+  }
+  const n = (options as Options | undefined)?.concurrency ?? 16
+  if (typeof n !== "number" || !(n === Infinity || (Number.isInteger(n) && n >= 1))) {
+    throw new ExecutorError.InvalidArgumentError({
+      argument: "concurrency",
+      value: n,
+      expected: "an integer from 1 up, or Infinity (how many tasks run at once on this runner)"
+    })
+  }
+  return n
+}
+
+/**
+ * Serves the tasks of `taskSet` on this process's runner for as long as the
+ * layer lives. Needs a runner connection (`Cluster.layerPostgres` with
+ * `runner`, or `Cluster.layerMemory`) and the services the tasks need. In a
+ * process that only submits it dies with an `InvalidArgumentError` naming
+ * `runner`; bad options die naming the option.
+ *
+ * When the layer is released the runner's running tasks are interrupted and
+ * left stored, for the other runners to run them again.
+ *
+ * @category layers
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Context, Effect, Layer, Schema } from "effect"
+ * import { TaskSet } from "@taskscope/executor"
+ * import { Cluster, ClusterRunner } from "@taskscope/cluster"
+ *
+ * class Db extends Context.Service<Db, { readonly count: Effect.Effect<number> }>()("app/Db") {
+ *   static readonly layer = Layer.succeed(Db, { count: Effect.succeed(42) })
+ * }
+ * const tasks = TaskSet.make("app/rows", {
+ *   rows: TaskSet.task({ payload: Schema.Void, success: Schema.Number, run: () => Effect.flatMap(Db, (db) => db.count) })
+ * })
+ *
+ * const Runner = ClusterRunner.layer(tasks, { concurrency: 4 }).pipe(
+ *   Layer.provide(Db.layer), // without it, Layer.launch(Runner) does not compile
+ *   Layer.provide(Cluster.layerPostgres({ url: "postgres://localhost/app", runner: { port: 34431 } }))
+ * )
+ * ```
+ */
+export const layer = <T extends TaskSet.Any>(
+  taskSet: T,
+  options?: Options
+): Layer.Layer<never, never, Cluster | Sharding.Sharding | TaskSet.Services<T>> =>
+  Layer.effectDiscard(Effect.gen(function*() {
+    const concurrency = checkOptions(options)
+    const { codecs, entity } = protocolOf(taskSet)
+    const cluster = yield* Cluster
+    if (cluster.runner === undefined) {
+      return yield* Effect.die(new ExecutorError.InvalidArgumentError({
+        argument: "runner",
+        value: undefined,
+        expected:
+          `set in Cluster.layerPostgres({ url, runner: { port } }) for a process that serves task set "${taskSet.key}"`
+      }))
+    }
+    const runner = cluster.runner
+    const sharding = yield* Sharding.Sharding
+    const services = yield* Effect.context<TaskSet.Services<T>>()
+    // the queue of this runner's tasks; released after the entity, so that its
+    // tasks are interrupted (and left stored) by the entity's shutdown first
+    const executor = yield* BackgroundExecutor.make({ maxConcurrency: concurrency })
+    const handlers: Record<
+      string,
+      (request: { readonly payload: WirePayload }) => Effect.Effect<Schema.Json, WireError>
+    > = {}
+    for (const name of taskSet.names) {
+      const run = taskSet.tasks[name]!.run
+      const codec = codecs.get(name)!
+      handlers[name] = (request) => {
+        const work = Effect.updateContext(
+          serveTask(name, run, codec, runner, request.payload),
+          (context: Context.Context<never>) => Context.merge(services, context)
+        ) as Effect.Effect<Schema.Json, WireError>
+        const submitted: Effect.Effect<Schema.Json, WireError> = Effect.flatMap(
+          executor.submit(work, { name, cancelOnExit: true, reraiseOnExit: false }),
+          (task) => Effect.onInterrupt(Task.join(task), () => Task.interrupt(task))
+        ).pipe(Effect.catchTag("ExecutorClosedError", () => Effect.interrupt))
+        return submitted
+      }
+    }
+    yield* sharding.registerEntity(entity as any, Effect.succeed(handlers as any), { concurrency: "unbounded" })
+  }))

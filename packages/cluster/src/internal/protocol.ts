@@ -1,0 +1,178 @@
+/**
+ * What travels between a submitter and a runner: one cluster entity per task
+ * set, one persisted Rpc per task (its tag is the task's name), a payload
+ * made of the task's key (the Rpc's primary key, so that a key is run and
+ * answered once) and the task's payload in its Schema's JSON form, and a
+ * reply that is the success value in its JSON form or a wire error.
+ *
+ * The task's own Schemas are applied at both ends: the submitter encodes the
+ * payload (a bad one fails that task before anything is stored) and decodes
+ * the result; the runner decodes the payload and encodes the result. The
+ * wire itself only carries JSON, so the Rpc's Schemas never fail.
+ *
+ * @internal
+ */
+import { ExecutorError, TaskSet } from "@taskscope/executor"
+import * as ClusterSchema from "effect/cluster/ClusterSchema"
+import * as Entity from "effect/cluster/Entity"
+import * as PrimaryKey from "effect/PrimaryKey"
+import * as Rpc from "effect/rpc/Rpc"
+import * as Schema from "effect/Schema"
+
+/** The payload of every task Rpc. `key` is its primary key. */
+export class WirePayload extends Schema.Class<WirePayload>("@taskscope/cluster/WirePayload")({
+  key: Schema.String,
+  payload: Schema.Json
+}) {
+  [PrimaryKey.symbol](): string {
+    return this.key
+  }
+}
+
+/** The task failed with its typed error, here in its Schema's JSON form. */
+export class WireTaskError extends Schema.TaggedError<WireTaskError>()("WireTaskError", {
+  error: Schema.Json
+}) {}
+
+/** The runner could not decode the payload with the task's Schema. */
+export class WireInvalidPayload extends Schema.TaggedError<WireInvalidPayload>()("WireInvalidPayload", {
+  issue: Schema.String
+}) {}
+
+/** The runner could not encode what the task returned or failed with. */
+export class WireInvalidResult extends Schema.TaggedError<WireInvalidResult>()("WireInvalidResult", {
+  part: Schema.Literals(["success value", "error"]),
+  issue: Schema.String
+}) {}
+
+/** The task's function threw or died with something that is not its typed error. */
+export class WireDefect extends Schema.TaggedError<WireDefect>()("WireDefect", {
+  runner: Schema.String,
+  message: Schema.String
+}) {}
+
+/** A probe sent by `attach` reached a runner: the key was never submitted. */
+export class WireNotSubmitted extends Schema.TaggedError<WireNotSubmitted>()("WireNotSubmitted", {}) {}
+
+export const WireError = Schema.Union([
+  WireTaskError,
+  WireInvalidPayload,
+  WireInvalidResult,
+  WireDefect,
+  WireNotSubmitted
+])
+export type WireError = typeof WireError.Type
+
+/** The payload `attach` sends: never run, it only finds the stored request of its key. */
+export const attachProbe: Schema.Json = { "~@taskscope/cluster/attach": true }
+
+export const isAttachProbe = (u: unknown): boolean =>
+  typeof u === "object" && u !== null && (u as Record<string, unknown>)["~@taskscope/cluster/attach"] === true
+
+// Persisted: stored before it is run, run again by the shard's next owner if
+// its runner dies. InterruptOnTermination: a runner that shuts down (or gives
+// a shard away) interrupts its tasks at once and leaves them stored for the
+// next owner, instead of draining them for up to entityTerminationTimeout.
+const makeRpc = (name: string) =>
+  Rpc.make(name, { payload: WirePayload, success: Schema.Json, error: WireError })
+    .annotate(ClusterSchema.Persisted, true)
+    .annotate(ClusterSchema.InterruptOnTermination, true)
+
+export type TaskRpc = ReturnType<typeof makeRpc>
+export type TaskEntity = Entity.Entity<string, TaskRpc>
+
+/** The JSON codecs of one task. */
+export interface Codecs {
+  readonly encodePayload: (u: unknown) => Schema.Json
+  readonly decodePayload: (json: unknown) => unknown
+  readonly encodeSuccess: (u: unknown) => Schema.Json
+  readonly decodeSuccess: (json: unknown) => unknown
+  readonly encodeError: (u: unknown) => Schema.Json
+  readonly decodeError: (json: unknown) => unknown
+  readonly isError: (u: unknown) => boolean
+}
+
+const compile = (task: TaskSet.AnyTask): Codecs => {
+  const payload = Schema.toCodecJson(task.payload)
+  const success = Schema.toCodecJson(task.success)
+  const error = Schema.toCodecJson(task.error)
+  return {
+    encodePayload: Schema.encodeUnknownSync(payload) as (u: unknown) => Schema.Json,
+    decodePayload: Schema.decodeUnknownSync(payload),
+    encodeSuccess: Schema.encodeUnknownSync(success) as (u: unknown) => Schema.Json,
+    decodeSuccess: Schema.decodeUnknownSync(success),
+    encodeError: Schema.encodeUnknownSync(error) as (u: unknown) => Schema.Json,
+    decodeError: Schema.decodeUnknownSync(error),
+    isError: Schema.is(task.error)
+  }
+}
+
+/** Everything derived from a task set, made once per set. */
+export interface Protocol {
+  readonly taskSet: TaskSet.Any
+  readonly entity: TaskEntity
+  readonly codecs: ReadonlyMap<string, Codecs>
+}
+
+const protocols = new WeakMap<TaskSet.Any, Protocol>()
+
+/** Column widths of Effect's SQL message storage: `entity_type` 150 characters, `tag` 50. */
+const check = (taskSet: TaskSet.Any): void => {
+  if (!TaskSet.isTaskSet(taskSet)) {
+    throw new ExecutorError.InvalidArgumentError({
+      argument: "taskSet",
+      value: taskSet,
+      expected: "a TaskSet (TaskSet.make)"
+    })
+  }
+  if (taskSet.key.length > 140) {
+    throw new ExecutorError.InvalidArgumentError({
+      argument: "taskSet.key",
+      value: taskSet.key,
+      expected: "at most 140 characters (the cluster stores it as the entity type)"
+    })
+  }
+  for (const name of taskSet.names) {
+    if (name.length > 50) {
+      throw new ExecutorError.InvalidArgumentError({
+        argument: "task name",
+        value: name,
+        expected: "at most 50 characters (the cluster stores it as the message tag)"
+      })
+    }
+  }
+}
+
+/** The protocol of a task set; throws an `InvalidArgumentError` for one the cluster cannot store. */
+export const protocolOf = (taskSet: TaskSet.Any): Protocol => {
+  let protocol = protocols.get(taskSet)
+  if (protocol === undefined) {
+    check(taskSet)
+    const codecs = new Map<string, Codecs>()
+    for (const name of taskSet.names) codecs.set(name, compile(taskSet.tasks[name]!))
+    protocol = {
+      taskSet,
+      entity: Entity.make(`taskscope/${taskSet.key}`, taskSet.names.map(makeRpc)) as unknown as TaskEntity,
+      codecs
+    }
+    protocols.set(taskSet, protocol)
+  }
+  return protocol
+}
+
+/**
+ * How many entities of a task set share the work. A task's key picks its
+ * lane, and a lane's shard picks its runner: enough lanes spread the tasks
+ * over every runner, few enough keep the entities resident on a runner few.
+ */
+export const LANES = 128
+
+/** The entity id of a task's key (FNV-1a, so every process agrees). */
+export const laneOf = (key: string): string => {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) {
+    hash ^= key.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193)
+  }
+  return `lane-${(hash >>> 0) % LANES}`
+}

@@ -1,0 +1,231 @@
+/**
+ * ClusterExecutor against three real runner processes on a real PostgreSQL:
+ * where tasks run, what their handles end with, keys, cancellation where the
+ * task runs, and bad input.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { ExecutorError, Task } from "@taskscope/executor"
+import { Cause, Effect, Exit, Layer } from "effect"
+import { Cluster, ClusterError, ClusterExecutor, ClusterRunner } from "../src/index.ts"
+import { sharedCluster } from "./fixtures/cluster.ts"
+import { eventually, logFile, readLog } from "./fixtures/log.ts"
+import { RunnerName, tasks, TooBig } from "./fixtures/tasks.ts"
+
+const shared = sharedCluster("executor", 3)
+
+const scoped = <A, E>(
+  body: (executor: ClusterExecutor.ClusterExecutor<typeof tasks>) => Effect.Effect<A, E>,
+  options?: ClusterExecutor.Options
+) => ClusterExecutor.scoped(tasks, body, options).pipe(Effect.provide(shared.get().cluster))
+
+const defectOf = (exit: Exit.Exit<unknown, unknown>): unknown => {
+  assert.isTrue(Exit.isFailure(exit), "expected a failure")
+  return Cause.squash((exit as Exit.Failure<unknown, unknown>).cause)
+}
+
+const isInterrupted = (exit: Exit.Exit<unknown, unknown> | undefined): boolean =>
+  exit !== undefined && Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
+
+describe("ClusterExecutor", () => {
+  it.live("tasks spread across the runners", () =>
+    Effect.gen(function*() {
+      const log = yield* logFile
+      const results = yield* scoped((executor) =>
+        Effect.flatMap(
+          Effect.forEach(Array.from({ length: 30 }, (_, i) => `spread-${i}`),
+            (key) => executor.submit("visit", { key, ms: 20, log }, { key })),
+          (handles) => Effect.forEach(handles, Task.join)
+        )
+      )
+      assert.deepStrictEqual(results.map((r) => r.key), Array.from({ length: 30 }, (_, i) => `spread-${i}`))
+      assert.deepStrictEqual(new Set(results.map((r) => r.runner)), new Set(["r1", "r2", "r3"]))
+    }))
+
+  it.live("typed results and typed failures; on exit a failure is raised as TaskFailedError naming the task", () =>
+    Effect.gen(function*() {
+      const [value, caught] = yield* scoped((executor) =>
+        Effect.gen(function*() {
+          const ok = yield* executor.submit("square", 12)
+          const bad = yield* executor.submit("square", 2000, { reraiseOnExit: false })
+          const caught = yield* Task.join(bad).pipe(
+            Effect.catchTag("TooBig", (error) => Effect.succeed(error))
+          )
+          return [yield* Task.join(ok), caught] as const
+        })
+      )
+      assert.strictEqual(value, 144)
+      assert.instanceOf(caught, TooBig)
+      assert.strictEqual((caught as TooBig).n, 2000)
+
+      const exit = yield* Effect.exit(scoped((executor) => executor.submit("square", 3000, { name: "too big" })))
+      const error = Cause.findErrorOption((exit as Exit.Failure<unknown, unknown>).cause)
+      assert.isTrue(error._tag === "Some")
+      const failed = (error as { value: unknown }).value as ExecutorError.TaskFailedError
+      assert.instanceOf(failed, ExecutorError.TaskFailedError)
+      assert.strictEqual(failed.taskName, "too big")
+      assert.instanceOf(Cause.squash(failed.cause), TooBig)
+    }))
+
+  it.live("a function that throws something else fails its task with TaskDefectError naming the task and the runner", () =>
+    Effect.gen(function*() {
+      const exit = yield* scoped((executor) =>
+        Effect.flatMap(executor.submit("square", -1, { reraiseOnExit: false }), Task.await)
+      )
+      const error = Cause.findErrorOption((exit as Exit.Failure<unknown, unknown>).cause)
+      assert.isTrue(error._tag === "Some")
+      const defect = (error as { value: ClusterError.TaskDefectError }).value
+      assert.instanceOf(defect, ClusterError.TaskDefectError)
+      assert.strictEqual(defect.task, "square")
+      assert.include(defect.defect, "negative: -1")
+      assert.match(defect.runner, /^127\.0\.0\.1:\d+$/)
+    }))
+
+  it.live("a payload that fails its Schema fails that task only, with InvalidPayloadError, and is never stored", () =>
+    Effect.gen(function*() {
+      const [bad, good] = yield* scoped((executor) =>
+        Effect.gen(function*() {
+          const bad = yield* executor.submit("square", "ten" as unknown as number, {
+            key: "bad-payload",
+            reraiseOnExit: false
+          })
+          const good = yield* executor.submit("square", 5)
+          return [yield* Task.await(bad), yield* Task.join(good)] as const
+        })
+      )
+      assert.strictEqual(good, 25)
+      const error = Cause.findErrorOption((bad as Exit.Failure<unknown, unknown>).cause)
+      const invalid = (error as { value: ClusterError.InvalidPayloadError }).value
+      assert.instanceOf(invalid, ClusterError.InvalidPayloadError)
+      assert.strictEqual(invalid.task, "square")
+      assert.include(invalid.message, "\"ten\"")
+      const stored = yield* shared.get().pg.query("select 1 from cluster_messages where payload like '%bad-payload%'")
+      assert.strictEqual(stored.length, 0)
+    }))
+
+  it.live("an unknown task name from untyped code fails that task with UnknownTaskError naming it", () =>
+    Effect.gen(function*() {
+      const exit = yield* scoped((executor) =>
+        Effect.flatMap(
+          (executor.submit as unknown as (
+            task: string,
+            payload: unknown,
+            options: object
+          ) => Effect.Effect<Task.Task<unknown, unknown>>)(
+            "cube",
+            3,
+            { reraiseOnExit: false }
+          ),
+          Task.await
+        )
+      )
+      const error = (Cause.findErrorOption((exit as Exit.Failure<unknown, unknown>).cause) as { value: unknown }).value
+      assert.instanceOf(error, ClusterError.UnknownTaskError)
+      assert.include((error as Error).message, "\"cube\"")
+      assert.include((error as Error).message, "\"square\"")
+    }))
+
+  it.live("a key runs once: submitting it again, from another executor, returns the stored result", () =>
+    Effect.gen(function*() {
+      const log = yield* logFile
+      const first = yield* scoped((executor) =>
+        Effect.flatMap(executor.submit("visit", { key: "once", ms: 10, log }, { key: "once" }), Task.join)
+      )
+      const again = yield* scoped((executor) =>
+        Effect.flatMap(executor.submit("visit", { key: "once", ms: 10, log }, { key: "once" }), Task.join)
+      )
+      assert.deepStrictEqual(again, first)
+      const starts = (yield* readLog(log)).filter((e) => e.event === "start")
+      assert.strictEqual(starts.length, 1)
+    }))
+
+  it.live("cancelOnExit interrupts the task's function on its runner", () =>
+    Effect.gen(function*() {
+      const log = yield* logFile
+      const task = yield* scoped((executor) =>
+        Effect.gen(function*() {
+          const task = yield* executor.submit("hang", { key: "cancel-on-exit", log }, { cancelOnExit: true })
+          yield* eventually("the task runs",
+            Effect.map(readLog(log), (entries) => entries.some((e) => e.event === "start")))
+          return task
+        })
+      )
+      assert.isTrue(isInterrupted(yield* Task.poll(task)))
+      yield* eventually(
+        "the runner's handler is interrupted",
+        Effect.map(readLog(log),
+          (entries) => entries.some((e) => e.event === "interrupted" && e.key === "cancel-on-exit"))
+      )
+    }))
+
+  it.live("Task.interrupt interrupts the task's function on its runner, and the interruption is its stored result", () =>
+    Effect.gen(function*() {
+      const log = yield* logFile
+      const exit = yield* scoped((executor) =>
+        Effect.gen(function*() {
+          const task = yield* executor.submit("hang", { key: "interrupt", log }, { key: "interrupt" })
+          yield* eventually("the task runs", Effect.map(readLog(log), (entries) =>
+            entries.some((e) => e.event === "start")))
+          yield* Task.interrupt(task)
+          return yield* Task.await(task)
+        })
+      )
+      assert.isTrue(isInterrupted(exit))
+      yield* eventually(
+        "the runner's handler is interrupted",
+        Effect.map(readLog(log), (entries) => entries.some((e) => e.event === "interrupted" && e.key === "interrupt"))
+      )
+      // attaching later finds the stored interruption
+      const attached = yield* scoped((executor) => Effect.flatMap(executor.attach("interrupt"), Task.await))
+      assert.isTrue(Exit.isFailure(attached) && Cause.hasInterrupts(attached.cause))
+    }))
+
+  it.live("attach to a key nobody submitted fails with TaskNotFoundError naming the key", () =>
+    Effect.gen(function*() {
+      const exit = yield* scoped((executor) =>
+        Effect.flatMap(executor.attach("never-submitted", { reraiseOnExit: false }), Task.await)
+      )
+      const error = (Cause.findErrorOption((exit as Exit.Failure<unknown, unknown>).cause) as { value: unknown }).value
+      assert.instanceOf(error, ClusterError.TaskNotFoundError)
+      assert.include((error as Error).message, "never-submitted")
+    }))
+
+  it.live("bad options die with an InvalidArgumentError naming the option and its value", () =>
+    Effect.gen(function*() {
+      const argumentOf = (exit: Exit.Exit<unknown, unknown>) => {
+        const defect = defectOf(exit)
+        assert.instanceOf(defect, ExecutorError.InvalidArgumentError)
+        return (defect as ExecutorError.InvalidArgumentError)
+      }
+      const build = <A>(layer: Layer.Layer<A>) => Effect.exit(Effect.scoped(Layer.build(layer)))
+
+      const noUrl = argumentOf(yield* build(Cluster.layerPostgres({} as Cluster.PostgresOptions)))
+      assert.strictEqual(noUrl.argument, "url")
+      assert.include(noUrl.message, "undefined")
+      const notPostgres = argumentOf(yield* build(Cluster.layerPostgres({ url: "mysql://localhost/app" })))
+      assert.strictEqual(notPostgres.argument, "url")
+      assert.include(notPostgres.message, "mysql://localhost/app")
+      const port = argumentOf(yield* build(Cluster.layerPostgres({ url: shared.get().pg.url, runner: { port: 0 } })))
+      assert.strictEqual(port.argument, "runner.port")
+
+      // a runner layer in a process that only submits
+      const runnerless = argumentOf(yield* build(
+        ClusterRunner.layer(tasks).pipe(
+          Layer.provide(Layer.succeed(RunnerName, "r")),
+          Layer.provide(Layer.succeedContext(shared.get().cluster))
+        )
+      ))
+      assert.strictEqual(runnerless.argument, "runner")
+      const concurrency = argumentOf(yield* build(
+        ClusterRunner.layer(tasks, { concurrency: 0 }).pipe(
+          Layer.provide(Layer.succeed(RunnerName, "r")),
+          Layer.provide(Cluster.layerMemory())
+        )
+      ))
+      assert.strictEqual(concurrency.argument, "concurrency")
+
+      const maxConcurrency = argumentOf(yield* Effect.exit(scoped(() => Effect.void, { maxConcurrency: 0 })))
+      assert.strictEqual(maxConcurrency.argument, "maxConcurrency")
+      const key = argumentOf(yield* Effect.exit(scoped((executor) => executor.submit("square", 1, { key: "" }))))
+      assert.strictEqual(key.argument, "key")
+    }))
+})

@@ -1,0 +1,135 @@
+/**
+ * Runners that die or leave mid-run: real runner processes on a real
+ * PostgreSQL, killed with SIGKILL or stopped with SIGTERM while they run
+ * tasks. Every task completes, and completes once for its caller: each task
+ * is stored once and has exactly one stored result, whatever ran twice.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Task } from "@taskscope/executor"
+import { Effect } from "effect"
+import { ClusterExecutor } from "../src/index.ts"
+import { submitter } from "./fixtures/cluster.ts"
+import { eventually, logFile, readLog } from "./fixtures/log.ts"
+import { type Postgres, postgres } from "./fixtures/postgres.ts"
+import { type RunnerProcess, startRunner, waitForShards } from "./fixtures/runners.ts"
+import { tasks } from "./fixtures/tasks.ts"
+
+/** Stored requests of the test task set, and how many of them have a stored result. */
+const storedCounts = (pg: Postgres) =>
+  Effect.map(
+    pg.query<{ requests: string; results: string; keys: string }>(
+      `select count(*) as requests,
+              count(distinct m.message_id) as keys,
+              count(r.id) as results
+         from cluster_messages m left join cluster_replies r on r.request_id = m.request_id and r.kind = 0
+        where m.kind = 0 and m.entity_type = 'taskscope/${tasks.key}'`
+    ),
+    ([row]) => ({ requests: Number(row!.requests), keys: Number(row!.keys), results: Number(row!.results) })
+  )
+
+const runners = (pg: Postgres, names: ReadonlyArray<string>) =>
+  Effect.tap(Effect.forEach(names, (name) => startRunner(pg, name)), () => waitForShards(pg, names.length))
+
+/** Submits `count` visits of `ms` each, keyed `prefix-i`; kills `victim` with `signal` once it runs some. */
+const runAndLose = (signal: NodeJS.Signals) =>
+  Effect.gen(function*() {
+    const server = yield* postgres("durability")
+    const pg = yield* server.database(`lose_${signal.toLowerCase()}`)
+    const log = yield* logFile
+    const [victim] = (yield* runners(pg, ["r1", "r2", "r3"])) as ReadonlyArray<RunnerProcess>
+    const results = yield* ClusterExecutor.scoped(tasks, (executor) =>
+      Effect.gen(function*() {
+        const handles = yield* Effect.forEach(Array.from({ length: 30 }, (_, i) => `t${i}`),
+          (key) => executor.submit("visit", { key, ms: 4000, log }, { key }))
+        // the victim is mid-run: it has started some tasks and finished none
+        yield* eventually(
+          "the victim runs some tasks",
+          Effect.map(readLog(log),
+            (entries) => entries.filter((e) => e.event === "start" && e.runner === victim!.name).length >= 3)
+        )
+        yield* victim!.kill(signal)
+        return yield* Effect.forEach(handles, Task.join)
+      })).pipe(Effect.provide(submitter(pg.url)))
+    const entries = yield* readLog(log)
+    const lost = new Set(entries.filter((e) => e.event === "start" && e.runner === victim!.name).map((e) => e.key))
+    return { pg, victim: victim!, results, entries, lost }
+  })
+
+describe("durability", () => {
+  it.live(
+    "SIGKILL of a runner mid-task: its tasks run again on the others and every task completes once for the caller",
+    () =>
+      Effect.gen(function*() {
+        const { entries, lost, pg, results, victim } = yield* runAndLose("SIGKILL")
+        assert.isAbove(lost.size, 0)
+        assert.deepStrictEqual(results.map((r) => r.key), Array.from({ length: 30 }, (_, i) => `t${i}`))
+        for (const result of results) {
+          if (lost.has(result.key)) {
+            assert.notStrictEqual(result.runner, victim.name, `${result.key} answered by the dead runner`)
+          }
+        }
+        // at-least-once: each lost task started twice, once on the victim
+        for (const key of lost) {
+          const starts = entries.filter((e) => e.event === "start" && e.key === key)
+          assert.isAtLeast(starts.length, 2, `${key} ran again`)
+          assert.isFalse(entries.some((e) => e.event === "end" && e.key === key && e.runner === victim.name))
+        }
+        assert.deepStrictEqual(yield* storedCounts(pg), { requests: 30, keys: 30, results: 30 })
+      }),
+    180_000
+  )
+
+  it.live("graceful shutdown of a runner (SIGTERM) hands its running tasks over to the others",
+    () =>
+      Effect.gen(function*() {
+        const { entries, lost, pg, results, victim } = yield* runAndLose("SIGTERM")
+        assert.isAbove(lost.size, 0)
+        assert.strictEqual(results.length, 30)
+        for (const result of results) {
+          if (lost.has(result.key)) assert.notStrictEqual(result.runner, victim.name)
+        }
+        for (const key of lost) {
+          assert.isTrue(entries.some((e) => e.event === "end" && e.key === key && e.runner !== victim.name),
+            `${key} finished elsewhere`)
+        }
+        assert.deepStrictEqual(yield* storedCounts(pg), { requests: 30, keys: 30, results: 30 })
+      }), 180_000)
+
+  it.live("1,000 tasks while runners are killed at random: none lost, none reported twice",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* postgres("durability")
+        const pg = yield* server.database("thousand")
+        const log = yield* logFile
+        // a fixed seed: the kills are random but the same on every run
+        let seed = 12
+        const random = (n: number) => {
+          seed = (seed * 1103515245 + 12345) % 2147483648
+          return seed % n
+        }
+        const alive: Array<RunnerProcess> = [...(yield* runners(pg, ["r1", "r2", "r3"]))]
+        const keys = Array.from({ length: 1000 }, (_, i) => `many-${i}`)
+        const results = yield* ClusterExecutor.scoped(tasks, (executor) =>
+          Effect.gen(function*() {
+            const handles = yield* Effect.forEach(
+              keys,
+              (key) => executor.submit("visit", { key, ms: 5 + random(20), log }, { key }),
+              { concurrency: 20 }
+            )
+            for (const [round, threshold] of [[1, 150], [2, 450]] as const) {
+              yield* eventually(
+                `${threshold} tasks ended`,
+                Effect.map(readLog(log), (entries) => entries.filter((e) => e.event === "end").length >= threshold)
+              )
+              const [victim] = alive.splice(random(alive.length), 1)
+              yield* victim!.kill("SIGKILL")
+              alive.push(yield* startRunner(pg, `n${round}`))
+            }
+            return yield* Effect.forEach(handles, Task.join)
+          })).pipe(Effect.provide(submitter(pg.url)))
+        assert.deepStrictEqual(results.map((r) => r.key), keys)
+        assert.deepStrictEqual(yield* storedCounts(pg), { requests: 1000, keys: 1000, results: 1000 })
+        const ended = new Set((yield* readLog(log)).filter((e) => e.event === "end").map((e) => e.key))
+        assert.strictEqual(ended.size, 1000)
+      }), 180_000)
+})

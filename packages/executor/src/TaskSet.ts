@@ -1,0 +1,324 @@
+/**
+ * The declaration both sides of a remote executor share: a named set of
+ * tasks, each with a Schema for its payload, its success and (optionally) its
+ * typed error, and the function that runs where the work is done — a worker
+ * thread (`WorkerExecutor` of `@taskscope/node`) or a runner process
+ * (`ClusterExecutor` of `@taskscope/cluster`).
+ *
+ * The submitting side imports a task set to type its calls (a wrong task name
+ * or payload type is a compile error) and to encode payloads; the executing
+ * side imports the same set and serves it (`WorkerRunner.serve`,
+ * `ClusterRunner.layer`). Values travel in their Schema-encoded form: by
+ * structured clone between threads, as JSON between processes.
+ *
+ * A task's `run` may need services (an `Effect` with requirements): such a
+ * task can only be served where a layer provides them (`ClusterRunner.layer`
+ * asks for {@link Services}); worker threads provide none.
+ *
+ * @since 0.1.0
+ */
+import type * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import { describe } from "./internal/describe.ts"
+
+/**
+ * The kind of Schema a task uses: any codec that needs no services to encode
+ * or decode.
+ *
+ * @category models
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import type { TaskSet } from "@taskscope/executor"
+ *
+ * const payload: TaskSet.AnySchema = Schema.Number
+ * ```
+ */
+export type AnySchema = Schema.Codec<any, any, never, never>
+
+/**
+ * One task: its Schemas and the function that runs it on a worker thread.
+ *
+ * `run` may return its value, a promise of it, or an `Effect`; to fail with
+ * the typed error it either throws a value that its `error` Schema accepts or
+ * returns an `Effect` that fails with one. Anything else it throws is a defect
+ * and fails the call with `WorkerCrashedError`.
+ *
+ * @category models
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { TaskSet } from "@taskscope/executor"
+ *
+ * const square: TaskSet.Task<typeof Schema.Number, typeof Schema.Number, typeof Schema.Never> =
+ *   TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => n * n })
+ * ```
+ */
+export interface Task<P extends AnySchema, S extends AnySchema, E extends AnySchema, R = never> {
+  readonly payload: P
+  readonly success: S
+  readonly error: E
+  readonly run: (payload: P["Type"]) => S["Type"] | PromiseLike<S["Type"]> | Effect.Effect<S["Type"], E["Type"], R>
+}
+
+/**
+ * Any task, whatever its Schemas.
+ *
+ * @category models
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import type { TaskSet } from "@taskscope/executor"
+ *
+ * const names = (tasks: Record<string, TaskSet.AnyTask>) => Object.keys(tasks)
+ * ```
+ */
+export interface AnyTask {
+  readonly payload: AnySchema
+  readonly success: AnySchema
+  readonly error: AnySchema
+  readonly run: (payload: any) => unknown
+}
+
+/**
+ * Declares one task. `error` defaults to `Schema.Never` (the task has no typed
+ * error, and its error type is `never`), wherever the task is written.
+ *
+ * @category constructors
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { TaskSet } from "@taskscope/executor"
+ *
+ * class TooBig extends Schema.TaggedError<TooBig>()("TooBig", { n: Schema.Number }) {}
+ *
+ * const fib = TaskSet.task({
+ *   payload: Schema.Number,
+ *   success: Schema.Number,
+ *   error: TooBig,
+ *   run: (n) => {
+ *     if (n > 90) throw new TooBig({ n })
+ *     let [a, b] = [0, 1]
+ *     for (let i = 0; i < n; i++) [a, b] = [b, a + b]
+ *     return a
+ *   }
+ * })
+ * ```
+ */
+export const task = <P extends AnySchema, S extends AnySchema, E extends AnySchema = typeof Schema.Never, R = never>(
+  definition: {
+    readonly payload: P
+    readonly success: S
+    readonly error?: E | undefined
+    readonly run: (payload: P["Type"]) => S["Type"] | PromiseLike<S["Type"]> | Effect.Effect<S["Type"], E["Type"], R>
+  }
+  // `NoInfer`: written inline in `make`, a call is contextually typed by
+  // `AnyTask`, and without it `E` would be inferred from that (its `error` is
+  // `AnySchema`, whose type is `any`) instead of falling back to Schema.Never
+): Task<P, S, NoInfer<E>, R> => ({
+  payload: definition.payload,
+  success: definition.success,
+  error: (definition.error ?? Schema.Never) as E,
+  run: definition.run
+})
+
+const TypeId = "~@taskscope/executor/TaskSet" as const
+
+/**
+ * A named set of tasks, imported by the parent side and the worker side alike.
+ *
+ * @category models
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { TaskSet } from "@taskscope/executor"
+ *
+ * const tasks = TaskSet.make("example/Math", {
+ *   double: TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => 2 * n })
+ * })
+ * const key: string = tasks.key // "example/Math"
+ * ```
+ */
+export interface TaskSet<Tasks extends Record<string, AnyTask>> {
+  readonly [TypeId]: typeof TypeId
+  /** A unique key; it names the executor's service for this set (and its cluster entity). */
+  readonly key: string
+  readonly tasks: Tasks
+  /** The task names, in declaration order. */
+  readonly names: ReadonlyArray<string>
+}
+
+/**
+ * Any task set.
+ *
+ * @category models
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import type { TaskSet } from "@taskscope/executor"
+ *
+ * const describe = (set: TaskSet.Any) => `${set.key}: ${set.names.join(", ")}`
+ * ```
+ */
+export type Any = TaskSet<Record<string, AnyTask>>
+
+/**
+ * The task names of a set.
+ *
+ * @category type-level
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { TaskSet } from "@taskscope/executor"
+ *
+ * const tasks = TaskSet.make("example/Names", {
+ *   a: TaskSet.task({ payload: Schema.Void, success: Schema.Void, run: () => {} })
+ * })
+ * const name: TaskSet.Names<typeof tasks> = "a"
+ * ```
+ */
+export type Names<T extends Any> = keyof T["tasks"] & string
+
+/**
+ * The payload type of task `K` (its Schema's `Type`).
+ *
+ * @category type-level
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { TaskSet } from "@taskscope/executor"
+ *
+ * const tasks = TaskSet.make("example/Payload", {
+ *   len: TaskSet.task({ payload: Schema.String, success: Schema.Number, run: (s) => s.length })
+ * })
+ * const payload: TaskSet.Payload<typeof tasks, "len"> = "hello"
+ * ```
+ */
+export type Payload<T extends Any, K extends Names<T>> = T["tasks"][K]["payload"]["Type"]
+
+/**
+ * The success type of task `K`.
+ *
+ * @category type-level
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { TaskSet } from "@taskscope/executor"
+ *
+ * const tasks = TaskSet.make("example/Success", {
+ *   len: TaskSet.task({ payload: Schema.String, success: Schema.Number, run: (s) => s.length })
+ * })
+ * const result: TaskSet.Success<typeof tasks, "len"> = 5
+ * ```
+ */
+export type Success<T extends Any, K extends Names<T>> = T["tasks"][K]["success"]["Type"]
+
+/**
+ * The typed error of task `K` (`never` when it declares none).
+ *
+ * @category type-level
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { TaskSet } from "@taskscope/executor"
+ *
+ * const tasks = TaskSet.make("example/Error", {
+ *   parse: TaskSet.task({ payload: Schema.String, success: Schema.Number, error: Schema.String, run: Number })
+ * })
+ * const error: TaskSet.Error<typeof tasks, "parse"> = "not a number"
+ * ```
+ */
+export type Error<T extends Any, K extends Names<T>> = T["tasks"][K]["error"]["Type"]
+
+/**
+ * The services the tasks of a set need to run (`never` when none does): the
+ * requirements of the `Effect`s their `run` functions return.
+ *
+ * @category type-level
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Context, Effect, Schema } from "effect"
+ * import { TaskSet } from "@taskscope/executor"
+ *
+ * class Db extends Context.Service<Db, { readonly get: (id: string) => Effect.Effect<string> }>()("app/Db") {}
+ *
+ * const tasks = TaskSet.make("example/Services", {
+ *   load: TaskSet.task({
+ *     payload: Schema.String,
+ *     success: Schema.String,
+ *     run: (id) => Effect.flatMap(Db, (db) => db.get(id))
+ *   })
+ * })
+ * type Needs = TaskSet.Services<typeof tasks> // Db
+ * ```
+ */
+export type Services<T extends Any> = {
+  [K in Names<T>]: T["tasks"][K]["run"] extends (payload: any) => infer Out
+    ? Out extends Effect.Effect<any, any, infer R> ? R : never
+    : never
+}[Names<T>]
+
+/**
+ * Declares a task set. `key` must be unique in the program: it names the
+ * executor service that `WorkerExecutor.layer` or `ClusterExecutor.layer`
+ * provides for this set, and, in a cluster, the entity that serves it.
+ *
+ * @category constructors
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { TaskSet } from "@taskscope/executor"
+ *
+ * export const tasks = TaskSet.make("example/Tasks", {
+ *   sum: TaskSet.task({
+ *     payload: Schema.Array(Schema.Number),
+ *     success: Schema.Number,
+ *     run: (xs) => xs.reduce((a, b) => a + b, 0)
+ *   })
+ * })
+ * ```
+ */
+export const make = <const Tasks extends Record<string, AnyTask>>(key: string, tasks: Tasks): TaskSet<Tasks> => {
+  if (typeof key !== "string" || key.length === 0) {
+    throw new TypeError(`TaskSet.make: key must be a non-empty string, got ${describe(key)}`)
+  }
+  for (const [name, definition] of Object.entries(tasks)) {
+    if (
+      definition === null || typeof definition !== "object" || typeof definition.run !== "function" ||
+      !Schema.isSchema(definition.payload) || !Schema.isSchema(definition.success) ||
+      !Schema.isSchema(definition.error)
+    ) {
+      throw new TypeError(
+        `TaskSet.make(${JSON.stringify(key)}): task ${
+          JSON.stringify(name)
+        } must be declared with TaskSet.task({ payload, success, error?, run }), got ${describe(definition)}`
+      )
+    }
+  }
+  return { [TypeId]: TypeId, key, tasks, names: Object.keys(tasks) }
+}
+
+/**
+ * Returns `true` when a value is a task set.
+ *
+ * @category guards
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { TaskSet } from "@taskscope/executor"
+ *
+ * TaskSet.isTaskSet({}) // false
+ * ```
+ */
+export const isTaskSet = (u: unknown): u is Any =>
+  typeof u === "object" && u !== null && (u as Record<string, unknown>)[TypeId] === TypeId
