@@ -29,3 +29,12 @@ export * as ExecutorError from "./ExecutorError.ts"
  * @since 0.1.0
  */
 export * as Task from "./Task.ts"
+
+/**
+ * What executors tell about their tasks: `TaskInfo` snapshots and the
+ * `TaskEvent`s of `changes`.
+ *
+ * @category modules
+ * @since 0.2.0
+ */
+export * as TaskEvent from "./TaskEvent.ts"

@@ -21,11 +21,15 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import { identity } from "effect/Function"
+import type * as Stream from "effect/Stream"
 import type { Stats } from "../BackgroundExecutor.ts"
 import { ExecutorClosedError, TaskFailedError, type TaskFailure } from "../ExecutorError.ts"
 import * as Task from "../Task.ts"
+import type { TaskEvent, TaskInfo } from "../TaskEvent.ts"
 import * as Check from "./options.ts"
 import { type Slot, TaskScopes } from "./taskScope.ts"
+import type { TaskTree, Tracked } from "./taskTree.ts"
+import { type Settings, Telemetry } from "./telemetry.ts"
 
 /**
  * The executor whose task the current fiber runs (or descends from). Set only
@@ -102,7 +106,7 @@ const DONE = 3
  * A submitted task: the queue entry, the running fiber's owner and the handle
  * returned to the user, in one object so a task costs one allocation.
  */
-class TaskRecord<A, E> implements Task.Task<A, E> {
+class TaskRecord<A, E> implements Task.Task<A, E>, Tracked {
   declare readonly [Task.TypeId]: typeof Task.TypeId // on the prototype, below
   state = QUEUED
   effect: Effect.Effect<A, E, any> | undefined
@@ -115,6 +119,13 @@ class TaskRecord<A, E> implements Task.Task<A, E> {
   /** Set when an interrupt arrives while the fiber is being created. */
   pendingInterrupt: number | undefined = undefined
   next: TaskRecord<any, any> | undefined = undefined
+  // the task tree's (see `taskTree.ts`)
+  submittedAt: number | undefined = undefined
+  startedAt: number | undefined = undefined
+  parentId = 0
+  parentTree: TaskTree | undefined = undefined
+  prevHolding: Tracked | undefined = undefined
+  nextHolding: Tracked | undefined = undefined
   readonly executor: ExecutorCore
   readonly id: number
   readonly label: string | undefined
@@ -312,16 +323,19 @@ export class ExecutorCore {
   /** Suspended submitters are woken once the queue has drained to this length. */
   private readonly lowWater: number
   private readonly scopes: TaskScopes
+  private readonly telemetry: Telemetry
 
-  constructor(config: Config) {
+  constructor(config: Config, settings: Settings, context: Context.Context<never>) {
     this.config = config
     this.lowWater = Math.floor(config.maxQueue / 2)
+    this.telemetry = new Telemetry(settings, context, () => this.running, () => this.queued)
     // with a maxQueue, a task's context names the executors it works for
     this.scopes = new TaskScopes(
       config.maxQueue === Number.POSITIVE_INFINITY ? identity : (context) => {
         const chain = Context.get(context, TaskOf)
         return chainHas(chain, this) ? context : Context.add(context, TaskOf, { executor: this, parent: chain })
-      }
+      },
+      this.telemetry.tree
     )
   }
 
@@ -339,6 +353,7 @@ export class ExecutorCore {
     submitter: Fiber.Fiber<unknown, unknown>
   ): Effect.Effect<Task.Task<A, E>, ExecutorClosedError> {
     if (this.phase === "closed") {
+      this.telemetry.rejected("closed")
       return Effect.fail(new ExecutorClosedError({ taskName: submission.name }))
     }
     if (this.admits(submitter)) {
@@ -350,13 +365,16 @@ export class ExecutorCore {
     // again inside the registration: the queue may have drained, or the
     // executor closed, while this fiber yielded between the two steps.
     return Effect.callback<Task.Task<A, E>, ExecutorClosedError>((resume) => {
-      const enter = () =>
+      const enter = () => {
+        if (this.phase === "closed") this.telemetry.rejected("closed")
         resume(
           this.phase === "closed"
             ? Effect.fail(new ExecutorClosedError({ taskName: submission.name }))
             : Exit.succeed(this.accept(effect, submission, submitter))
         )
+      }
       if (this.phase === "closed" || this.admits(submitter)) return enter()
+      this.telemetry.rejected("queue_full")
       const waiter: QueueWaiter = () => {
         this.queueWaiters.delete(waiter)
         enter()
@@ -375,6 +393,7 @@ export class ExecutorCore {
   ): TaskRecord<A, E> {
     const record = new TaskRecord<A, E>(this, ++this.nextId, effect, submitter.context, submission)
     this.submitted++
+    this.telemetry.submitted(record, submitter.context)
     if (!record.cancelOnExit) this.awaited++
     if (record.cancelOnExit && this.phase !== "open") {
       // rule 2: a cancel-on-exit task submitted while closing never runs
@@ -402,6 +421,7 @@ export class ExecutorCore {
     this.running++
     record.state = STARTING
     if (record.cancelOnExit) this.startedCancelOnExit.add(record)
+    this.telemetry.started(record)
   }
 
   /**
@@ -431,13 +451,8 @@ export class ExecutorCore {
   private fork(record: TaskRecord<any, any>): void {
     if (record.state !== STARTING) return // interrupted before its scheduled start
     record.state = RUNNING
-    let effect = record.effect!
-    if (record.label !== undefined) {
-      effect = Effect.withSpan(Effect.annotateLogs(effect, "task", record.label), record.label, {
-        captureStackTrace: false
-      })
-    }
-    const slot = this.scopes.acquire(record.context!)
+    const effect = this.telemetry.instrument(record, record.effect!)
+    const slot = this.scopes.acquire(record.context!, record)
     record.effect = undefined
     record.context = undefined
     record.slot = slot
@@ -570,6 +585,7 @@ export class ExecutorCore {
     } else {
       this.awaited--
     }
+    this.telemetry.ended(record, exit)
     if (Exit.isSuccess(exit)) {
       this.succeeded++
     } else if (Cause.hasInterruptsOnly(exit.cause)) {
@@ -605,6 +621,7 @@ export class ExecutorCore {
     }
     if (this.phase !== "closing" || !this.idle) return
     this.phase = "closed"
+    this.telemetry.closed()
     const closers = this.closeWaiters
     this.closeWaiters = []
     for (let i = 0; i < closers.length; i++) wake(closers[i]!, undefined)
@@ -760,6 +777,14 @@ export class ExecutorCore {
         })
     )
   })
+
+  /** The unfinished tasks (see `taskTree.ts`). */
+  readonly tasks: Effect.Effect<ReadonlyArray<TaskInfo>> = Effect.sync(() => this.telemetry.tree.snapshot(this.head))
+
+  /** Every task's steps from now on (see `taskTree.ts`). */
+  get changes(): Stream.Stream<TaskEvent> {
+    return this.telemetry.tree.changes
+  }
 
   readonly stats: Effect.Effect<Stats> = Effect.sync(() => ({
     submitted: this.submitted,

@@ -1,0 +1,212 @@
+/**
+ * The task tree of one executor: which tasks are unfinished, who submitted
+ * them, and the stream of their steps (`changes`).
+ *
+ * What every task pays, whether or not anyone looks: finding its parent (one
+ * context lookup per submitting context, cached for the next submission
+ * from the same one) and a few pointer writes to link it into the list of
+ * tasks holding a permit (queued tasks are found in the executor's own
+ * queue). No clock is read for the tree: times are stamped by the telemetry
+ * (see `telemetry.ts`) for the tasks it times. Everything else — a
+ * {@link TaskInfo} per task, an event per step — is built only when `tasks`
+ * runs or while a `changes` stream is consumed.
+ *
+ * A task's parent is found through {@link CurrentTask}, a mutable cell in
+ * the context its fiber (and every fiber it forks) runs with: the cell of a
+ * pooled task scope (see `taskScope.ts`) names the task that uses it.
+ *
+ * @internal
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as PubSub from "effect/PubSub"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { Outcome, TaskEvent, TaskInfo } from "../TaskEvent.ts"
+
+/** What the tree reads and writes on a task record. */
+export interface Tracked {
+  readonly id: number
+  readonly name: string
+  readonly label: string | undefined
+  /** 0 queued, 1 starting, 2 running, 3 done (the core's states) */
+  readonly state: number
+  submittedAt: number | undefined
+  startedAt: number | undefined
+  parentId: number
+  parentTree: TaskTree | undefined
+  /** Links in the list of tasks holding a permit. */
+  prevHolding: Tracked | undefined
+  nextHolding: Tracked | undefined
+  /** Queue link (the core's). */
+  readonly next: Tracked | undefined
+}
+
+/** The task whose fiber (or a fiber it forked) runs with this cell in its context. */
+export interface Cell {
+  task: Tracked | undefined
+  tree: TaskTree | undefined
+}
+
+/** The cell of the task the current fiber works for. */
+export const CurrentTask = Context.Reference<Cell | undefined>("@taskscope/executor/CurrentTask", {
+  defaultValue: () => undefined
+})
+
+/** The clock reading of the executor: epoch milliseconds. */
+export type Now = () => number
+
+/** The last message of `changes`, once the executor has closed. */
+interface End {
+  readonly _tag: "End"
+}
+const END: End = { _tag: "End" }
+const isEvent = (message: TaskEvent | End): message is TaskEvent => message !== END
+
+const STATES = ["queued", "running", "running", "done"] as const
+
+/** Default capacity of the `changes` buffer. */
+export const CHANGES_CAPACITY = 4096
+
+export class TaskTree {
+  readonly executor: string
+  readonly now: Now
+  /** Tasks holding a permit, in the order they took it. */
+  private holdingHead: Tracked | undefined = undefined
+  private holdingTail: Tracked | undefined = undefined
+  private pubsub: PubSub.PubSub<TaskEvent | End> | undefined = undefined
+  private sequence = 0
+  private subscribers = 0
+  private finished = false
+  private readonly capacity: number
+  /** The last submitting context and the cell found in it. */
+  private lastContext: Context.Context<never> | undefined = undefined
+  private lastCell: Cell | undefined = undefined
+  /** Called when the number of subscribers goes from 0 to 1 or from 1 to 0. */
+  private readonly onFollowed: (followed: boolean) => void
+
+  constructor(executor: string, now: Now, capacity: number, onFollowed: (followed: boolean) => void) {
+    this.executor = executor
+    this.now = now
+    this.capacity = capacity
+    this.onFollowed = onFollowed
+  }
+
+  /** Records under which task a new task was submitted. */
+  submitted(task: Tracked, submitter: Context.Context<never>): void {
+    let cell = this.lastCell
+    if (submitter !== this.lastContext) {
+      cell = this.lastCell = Context.get(submitter, CurrentTask)
+      this.lastContext = submitter
+    }
+    if (cell !== undefined && cell.task !== undefined) {
+      task.parentId = cell.task.id
+      task.parentTree = cell.tree
+    }
+  }
+
+  /** A task took a permit. */
+  started(task: Tracked): void {
+    task.prevHolding = this.holdingTail
+    if (this.holdingTail === undefined) this.holdingHead = task
+    else this.holdingTail.nextHolding = task
+    this.holdingTail = task
+  }
+
+  /** A task ended: out of the list if it held a permit. */
+  ended(task: Tracked): void {
+    const prev = task.prevHolding
+    const next = task.nextHolding
+    if (prev === undefined) {
+      if (this.holdingHead !== task) return
+      this.holdingHead = next
+    } else prev.nextHolding = next
+    if (next === undefined) this.holdingTail = prev
+    else next.prevHolding = prev
+    task.prevHolding = task.nextHolding = undefined
+  }
+
+  info(task: Tracked): TaskInfo {
+    return {
+      executor: this.executor,
+      id: task.id,
+      name: task.name,
+      state: STATES[task.state] ?? "done",
+      submittedAt: task.submittedAt,
+      startedAt: task.startedAt,
+      parent: task.parentTree === undefined ? undefined : { executor: task.parentTree.executor, id: task.parentId }
+    }
+  }
+
+  /** The unfinished tasks: those holding a permit, then the queue in order. */
+  snapshot(queue: Tracked | undefined): ReadonlyArray<TaskInfo> {
+    const out: Array<TaskInfo> = []
+    for (let task = this.holdingHead; task !== undefined; task = task.nextHolding) out.push(this.info(task))
+    for (let task = queue; task !== undefined; task = task.next) {
+      if (task.state === 0) out.push(this.info(task))
+    }
+    return out
+  }
+
+  // ---------------------------------------------------------------------------
+  // changes
+  // ---------------------------------------------------------------------------
+
+  /** Whether anyone follows `changes` now. */
+  get followed(): boolean {
+    return this.subscribers > 0
+  }
+
+  publishSubmitted(task: Tracked): void {
+    this.publish({ _tag: "Submitted", sequence: ++this.sequence, task: this.info(task) })
+  }
+
+  publishStarted(task: Tracked): void {
+    this.publish({ _tag: "Started", sequence: ++this.sequence, task: this.info(task) })
+  }
+
+  publishEnded(task: Tracked, outcome: Outcome, endedAt: number): void {
+    this.publish({ _tag: "Ended", sequence: ++this.sequence, task: this.info(task), outcome, endedAt })
+  }
+
+  /**
+   * Offers an event without waiting: when a subscriber's buffer is full, the
+   * event is dropped for it (the dropping strategy), so a slow subscriber
+   * never holds the executor up; the gap shows in `sequence`.
+   */
+  private publish(event: TaskEvent): void {
+    if (this.pubsub !== undefined) PubSub.publishUnsafe(this.pubsub, event)
+  }
+
+  /**
+   * Ends every stream of `changes` once the executor has closed: each
+   * subscriber first gets what is buffered for it, then the end.
+   */
+  close(): void {
+    this.finished = true
+    if (this.pubsub !== undefined) PubSub.endUnsafe(this.pubsub, END)
+  }
+
+  /** The events from the moment the stream starts; ends when the executor closes. */
+  readonly changes: Stream.Stream<TaskEvent> = Stream.unwrap(Effect.suspend(() => this.follow()))
+
+  private follow(): Effect.Effect<Stream.Stream<TaskEvent>, never, Scope.Scope> {
+    if (this.finished) return Effect.succeed(Stream.empty)
+    const made = this.pubsub !== undefined
+      ? Effect.succeed(this.pubsub)
+      : Effect.map(PubSub.dropping<TaskEvent | End>(this.capacity), (pubsub) => (this.pubsub ??= pubsub))
+    const counted = Effect.acquireRelease(
+      Effect.sync(() => {
+        if (this.subscribers++ === 0) this.onFollowed(true)
+      }),
+      () =>
+        Effect.sync(() => {
+          if (--this.subscribers === 0) this.onFollowed(false)
+        })
+    )
+    return Effect.flatMap(made,
+      (pubsub) =>
+        Effect.flatMap(PubSub.subscribe(pubsub), (subscription) =>
+          Effect.as(counted, Stream.takeWhile(Stream.fromSubscription<TaskEvent | End>(subscription), isEvent))))
+  }
+}
