@@ -43,11 +43,12 @@
  *
  * @since 0.1.0
  */
-import { BackgroundExecutor, type ExecutorError, type Task } from "@taskscope/executor"
+import { BackgroundExecutor, type ExecutorError, type Task, type TaskEvent } from "@taskscope/executor"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
 import { describeText } from "./internal/describe.ts"
 import * as Config from "./internal/options.ts"
 import * as TaskSet from "./TaskSet.ts"
@@ -99,6 +100,15 @@ export interface ExecutorOptions {
   readonly maxQueue?: number | undefined
   /** Failures that are control signals, not errors: never re-raised on exit. */
   readonly bubbleUp?: ((error: unknown) => boolean) | undefined
+  /**
+   * The `executor` attribute of its series and spans (default `"default"`);
+   * a pool the executor makes for itself takes the same name.
+   */
+  readonly name?: string | undefined
+  /** Keep the `taskscope_*` series (and the private pool's). Default `true`. */
+  readonly metrics?: boolean | undefined
+  /** Spans for every task (`true`), for named ones (default: every task is named after its task), or none. */
+  readonly tracing?: boolean | undefined
 }
 
 /**
@@ -139,6 +149,10 @@ export interface WorkerExecutor<T extends TaskSet.Any> {
   readonly join: Effect.Effect<void, ExecutorError.TaskFailedError>
   /** Task counters, as `BackgroundExecutor` keeps them. */
   readonly stats: Effect.Effect<BackgroundExecutor.Stats>
+  /** The unfinished tasks, as `BackgroundExecutor` lists them. */
+  readonly tasks: Effect.Effect<ReadonlyArray<TaskEvent.TaskInfo>>
+  /** Every task's steps, as `BackgroundExecutor` streams them. */
+  readonly changes: Stream.Stream<TaskEvent.TaskEvent>
 }
 
 /**
@@ -295,7 +309,9 @@ const fromParts = <T extends TaskSet.Any>(
     ),
   awaitIdle: executor.awaitIdle,
   join: executor.join,
-  stats: executor.stats
+  stats: executor.stats,
+  tasks: executor.tasks,
+  changes: executor.changes
 })
 
 interface Plan<T extends TaskSet.Any> {
@@ -303,6 +319,15 @@ interface Plan<T extends TaskSet.Any> {
   readonly pool: (scope: Scope.Scope) => Effect.Effect<WorkerPool.WorkerPool<T>>
   readonly executor: BackgroundExecutor.Options
 }
+
+/** The options that go to the `BackgroundExecutor` as they are (it checks them). */
+const executorOptions = (o: Record<string, unknown>): BackgroundExecutor.Options => ({
+  maxQueue: o.maxQueue as number | undefined,
+  bubbleUp: o.bubbleUp as BackgroundExecutor.Options["bubbleUp"],
+  name: o.name as string | undefined,
+  metrics: o.metrics as boolean | undefined,
+  tracing: o.tracing as boolean | undefined
+})
 
 /** Checks the arguments at once (throwing, inside a suspend) and says what to build. */
 const plan = <T extends TaskSet.Any>(source: Source<T>, options: unknown): Plan<T> => {
@@ -321,9 +346,8 @@ const plan = <T extends TaskSet.Any>(source: Source<T>, options: unknown): Plan<
       pool: () => Effect.succeed(pool),
       executor: {
         // checked by BackgroundExecutor, like the other executor options
-        maxConcurrency: (o.maxConcurrency ?? pool.maxConcurrency) as number,
-        maxQueue: o.maxQueue as number | undefined,
-        bubbleUp: o.bubbleUp as BackgroundExecutor.Options["bubbleUp"]
+        ...executorOptions(o),
+        maxConcurrency: (o.maxConcurrency ?? pool.maxConcurrency) as number
       }
     }
   }
@@ -331,11 +355,7 @@ const plan = <T extends TaskSet.Any>(source: Source<T>, options: unknown): Plan<
   const poolConfig = Config.makePoolConfig(o)
   return {
     pool: (scope) => Scope.provide(WorkerPool.make(source as T, o as unknown as WorkerPool.Options), scope),
-    executor: {
-      maxConcurrency: poolConfig.maxConcurrency,
-      maxQueue: o.maxQueue as number | undefined,
-      bubbleUp: o.bubbleUp as BackgroundExecutor.Options["bubbleUp"]
-    }
+    executor: { ...executorOptions(o), maxConcurrency: poolConfig.maxConcurrency }
   }
 }
 

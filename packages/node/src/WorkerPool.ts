@@ -39,16 +39,19 @@
  *
  * @since 0.1.0
  */
+import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as Tracer from "effect/Tracer"
 import * as Transferable from "effect/workers/Transferable"
 import type * as WorkerThreads from "node:worker_threads"
 import { describeValue } from "./internal/describe.ts"
 import * as Config from "./internal/options.ts"
 import * as Pool from "./internal/pool.ts"
-import { Reply } from "./internal/protocol.ts"
+import { Reply, type Trace } from "./internal/protocol.ts"
 import type * as TaskSet from "./TaskSet.ts"
 import { InvalidPayloadError, InvalidResultError, UnknownTaskError, WorkerCrashedError } from "./WorkerError.ts"
 import type { WorkerTaskError } from "./WorkerError.ts"
@@ -81,6 +84,14 @@ export interface Options {
   readonly idleTimeout?: Duration.Input | undefined
   /** What interrupting a running call does. Default `"terminate"`. */
   readonly onInterruptRunning?: "terminate" | "wait" | undefined
+  /**
+   * The `executor` attribute of the pool's series (`taskscope_worker_threads`,
+   * `taskscope_worker_restarts`). Default `"default"`; an executor that makes
+   * its own pool gives it its own `name`.
+   */
+  readonly name?: string | undefined
+  /** Keep the pool's series. Default `true`. */
+  readonly metrics?: boolean | undefined
 }
 
 /**
@@ -157,6 +168,12 @@ export interface WorkerPool<T extends TaskSet.Any> {
 export const isWorkerPool = (u: unknown): u is WorkerPool<TaskSet.Any> =>
   typeof u === "object" && u !== null && (u as Record<string, unknown>)[TypeId] === TypeId
 
+/** The span a call runs in, for the worker's span to be its child. */
+const traceOf = (fiber: Fiber.Fiber<unknown, unknown>): Trace | undefined => {
+  const span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
+  return span === undefined ? undefined : [span.traceId, span.spanId, span.sampled]
+}
+
 interface Codec {
   readonly encodePayload: (payload: unknown) => Effect.Effect<unknown, Schema.SchemaError>
   readonly decodeSuccess: (value: unknown) => Effect.Effect<unknown, Schema.SchemaError>
@@ -223,7 +240,7 @@ const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
   }
 
   return (task: string, payload: unknown): Effect.Effect<any, any> =>
-    Effect.suspend(() => {
+    Effect.withFiber((fiber) => {
       const codec = typeof task === "string" ? codecs.get(task) : undefined
       if (codec === undefined) return Effect.fail(new UnknownTaskError({ task, known: taskSet.names }))
       const collector = Transferable.makeCollectorUnsafe()
@@ -233,7 +250,7 @@ const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
           onFailure: (error) => Effect.fail(new InvalidPayloadError({ task, payload, issue: error.message })),
           onSuccess: (encoded) =>
             Effect.flatMap(
-              pool.execute(task, encoded, collector.clearUnsafe()),
+              pool.execute(task, encoded, collector.clearUnsafe(), traceOf(fiber)),
               (outcome) => interpret(task, payload, codec, outcome)
             )
         })

@@ -30,6 +30,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import * as Tracer from "effect/Tracer"
 import * as Transferable from "effect/workers/Transferable"
 import type { WorkerError } from "effect/workers/WorkerError"
 import * as EffectWorkerRunner from "effect/workers/WorkerRunner"
@@ -176,7 +177,7 @@ export const make = <T extends TaskSet.Any>(
     }
 
     const handle = (request: Request): Effect.Effect<void> | undefined => {
-      const [id, name, payload] = request
+      const [id, name, payload, trace] = request
       if (id < 0) {
         // the parent's readiness ping
         post(id, Reply.Success, null)
@@ -202,8 +203,14 @@ export const make = <T extends TaskSet.Any>(
       // Every request gets exactly one reply: whatever escapes the steps above
       // (a defect in this module's own code) is answered as a defect, so the
       // caller fails instead of waiting forever.
-      return Effect.catchCause(work, (cause) =>
+      const answered = Effect.catchCause(work, (cause) =>
         Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.sync(() => post(id, Reply.Defect, Cause.squash(cause))))
+      // on this side of the thread, a child of the caller's span (the task's)
+      return trace === undefined ? answered : Effect.withSpan(answered, `${name} (worker)`, {
+        parent: Tracer.externalSpan({ traceId: trace[0], spanId: trace[1], sampled: trace[2] }),
+        attributes: { "taskscope.task.name": name },
+        captureStackTrace: false
+      })
     }
 
     yield* runner.run<void, never, never>((_portId, request) => handle(request))

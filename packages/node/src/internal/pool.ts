@@ -23,7 +23,8 @@ import * as EffectWorker from "effect/workers/Worker"
 import { isWorkerError, type WorkerError } from "effect/workers/WorkerError"
 import type * as WorkerThreads from "node:worker_threads"
 import type { Stats } from "../WorkerPool.ts"
-import type { Request, Response } from "./protocol.ts"
+import * as Metrics from "./metrics.ts"
+import type { Request, Response, Trace } from "./protocol.ts"
 
 /** The thread ran nothing to completion: it died, or never started. */
 export interface Crash {
@@ -49,6 +50,9 @@ export interface Options {
   /** milliseconds; undefined keeps idle threads until the pool closes */
   readonly idleTimeout: number | undefined
   readonly onInterruptRunning: "terminate" | "wait"
+  /** The `executor` attribute of its series */
+  readonly name: string
+  readonly metrics: boolean
 }
 
 export interface Pool {
@@ -56,7 +60,8 @@ export interface Pool {
   readonly execute: (
     task: string,
     payload: unknown,
-    transfers: ReadonlyArray<unknown>
+    transfers: ReadonlyArray<unknown>,
+    trace: Trace | undefined
   ) => Effect.Effect<Outcome>
   readonly stats: Effect.Effect<Stats>
   /** Starts threads up to `size` and waits until they are ready (or dead). */
@@ -110,7 +115,9 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
     const platform = yield* Effect.provide(EffectWorker.WorkerPlatform, NodeWorker.layerPlatform)
     // thread fibers are roots run with the pool's context: not children of
     // the task that happened to start them, and ended by the finalizer below
-    const runFork = Effect.runForkWith(yield* Effect.context<never>())
+    const context = yield* Effect.context<never>()
+    const runFork = Effect.runForkWith(context)
+    const metrics = Metrics.make(context, options.name, options.metrics)
     const threads = new Set<Thread>()
     const idle: Array<Thread> = []
     // FIFO of callers waiting for a thread: O(1) push and take (a head index
@@ -156,7 +163,11 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       removeIdle(thread)
       thread.state = "dead"
       threads.delete(thread)
-      if (thread.ending === undefined) crashed++
+      metrics?.threadEnded()
+      if (thread.ending === undefined) {
+        crashed++
+        metrics?.restarted("crash")
+      }
       const { cause, reason } = crashOf(exit)
       Deferred.doneUnsafe(thread.ready, Exit.succeed(false))
       const pending = thread.pending
@@ -183,8 +194,10 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       Effect.suspend(() => {
         if (thread.ending === undefined) {
           thread.ending = ending
-          if (ending === "terminated") terminated++
-          else retired++
+          if (ending === "terminated") {
+            terminated++
+            metrics?.restarted("terminate")
+          } else retired++
         }
         const pending = thread.pending
         thread.pending = undefined
@@ -225,6 +238,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       }
       threads.add(thread)
       started++
+      metrics?.threadStarted()
       const spawner: EffectWorker.SpawnerFn<WorkerThreads.Worker> = (id) => {
         const raw = options.spawn(id)
         thread.raw = raw
@@ -261,7 +275,10 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         if (age >= options.idleTimeout) expired.push(thread)
         else next = Math.min(next, options.idleTimeout - age)
       }
-      for (const thread of expired) removeIdle(thread)
+      for (const thread of expired) {
+        removeIdle(thread)
+        metrics?.restarted("idle")
+      }
       return Effect.andThen(
         Effect.forEach(expired, (thread) => stop(thread, "retired"), { discard: true, concurrency: "unbounded" }),
         Effect.andThen(Effect.sleep(Math.max(1, next)), reap)
@@ -336,7 +353,12 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         })).pipe(Effect.flatMap((thread) => thread === undefined ? acquire(restore) : Effect.succeed(thread)))
       })
 
-    const execute = (task: string, payload: unknown, transfers: ReadonlyArray<unknown>): Effect.Effect<Outcome> =>
+    const execute = (
+      task: string,
+      payload: unknown,
+      transfers: ReadonlyArray<unknown>,
+      trace: Trace | undefined
+    ): Effect.Effect<Outcome> =>
       Effect.uninterruptibleMask((restore) =>
         Effect.flatMap(acquire(restore), (acquired): Effect.Effect<Outcome> => {
           if (acquired._tag === "Crash") return Effect.succeed(acquired)
@@ -344,7 +366,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           const id = nextCallId++
           const deferred = Deferred.makeUnsafe<Outcome>()
           thread.pending = { id, deferred }
-          return thread.backing!.send([id, task, payload], transfers).pipe(
+          const request: Request = trace === undefined ? [id, task, payload] : [id, task, payload, trace]
+          return thread.backing!.send(request, transfers).pipe(
             Effect.matchEffect({
               onFailure: (error: WorkerError): Effect.Effect<Outcome> => {
                 thread.pending = undefined

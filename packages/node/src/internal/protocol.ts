@@ -6,8 +6,14 @@
  * @internal
  */
 
-/** Parent to worker: run `task` with its Schema-encoded `payload`. */
-export type Request = readonly [id: number, task: string, payload: unknown]
+/**
+ * Parent to worker: run `task` with its Schema-encoded `payload`, in a span
+ * child of `trace` when the call runs in one.
+ */
+export type Request = readonly [id: number, task: string, payload: unknown, trace?: Trace]
+
+/** The caller's span, so that the worker's span is its child: trace id, span id, sampled. */
+export type Trace = readonly [traceId: string, spanId: string, sampled: boolean]
 
 /** Reply kinds, worker to parent. */
 export const Reply = {
