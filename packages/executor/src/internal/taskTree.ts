@@ -13,7 +13,10 @@
  *
  * A task's parent is found through {@link CurrentTask}, a mutable cell in
  * the context its fiber (and every fiber it forks) runs with: the cell of a
- * pooled task scope (see `taskScope.ts`) names the task that uses it.
+ * pooled task scope (see `taskScope.ts`) names the task that uses it. A
+ * fiber that outlives its task (forked as a daemon) keeps the cell: its
+ * submissions have no parent once the task ended, or the task that reuses
+ * the scope after it — the price of pooling scopes.
  *
  * @internal
  */
