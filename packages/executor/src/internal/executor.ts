@@ -28,7 +28,7 @@ import * as Task from "../Task.ts"
 import type { TaskEvent, TaskInfo } from "../TaskEvent.ts"
 import * as Check from "./options.ts"
 import { type Slot, TaskScopes } from "./taskScope.ts"
-import type { TaskTree, Tracked } from "./taskTree.ts"
+import type { Parent, Times, Tracked } from "./taskTree.ts"
 import { type Settings, Telemetry } from "./telemetry.ts"
 
 /**
@@ -120,12 +120,9 @@ class TaskRecord<A, E> implements Task.Task<A, E>, Tracked {
   pendingInterrupt: number | undefined = undefined
   next: TaskRecord<any, any> | undefined = undefined
   // the task tree's (see `taskTree.ts`)
-  submittedAt: number | undefined = undefined
-  startedAt: number | undefined = undefined
-  parentId = 0
-  parentTree: TaskTree | undefined = undefined
-  prevHolding: Tracked | undefined = undefined
-  nextHolding: Tracked | undefined = undefined
+  parent: Parent | undefined = undefined
+  times: Times | undefined = undefined
+  holding = -1
   readonly executor: ExecutorCore
   readonly id: number
   readonly label: string | undefined

@@ -2,14 +2,17 @@
  * The task tree of one executor: which tasks are unfinished, who submitted
  * them, and the stream of their steps (`changes`).
  *
- * What every task pays, whether or not anyone looks: finding its parent (one
- * context lookup per submitting context, cached for the next submission
- * from the same one) and a few pointer writes to link it into the list of
- * tasks holding a permit (queued tasks are found in the executor's own
- * queue). No clock is read for the tree: times are stamped by the telemetry
- * (see `telemetry.ts`) for the tasks it times. Everything else — a
- * {@link TaskInfo} per task, an event per step — is built only when `tasks`
- * runs or while a `changes` stream is consumed.
+ * What every task pays, whether or not anyone looks: three fields on its
+ * record (a queued task is a record, and a million queued records are a
+ * million of them: each field is GC work, so the fields are few), finding
+ * its parent (one context lookup per submitting context, cached for the
+ * next submission from the same one; a small object when there is a
+ * parent), and its place in the array of tasks holding a permit (queued
+ * tasks are found in the executor's own queue). No clock is read for the
+ * tree: times are stamped by the telemetry (see `telemetry.ts`) for the
+ * tasks it times. Everything else — a {@link TaskInfo} per task, an event
+ * per step — is built only when `tasks` runs or while a `changes` stream is
+ * consumed.
  *
  * A task's parent is found through {@link CurrentTask}, a mutable cell in
  * the context its fiber (and every fiber it forks) runs with: the cell of a
@@ -34,15 +37,26 @@ export interface Tracked {
   readonly label: string | undefined
   /** 0 queued, 1 starting, 2 running, 3 done (the core's states) */
   readonly state: number
-  submittedAt: number | undefined
-  startedAt: number | undefined
-  parentId: number
-  parentTree: TaskTree | undefined
-  /** Links in the list of tasks holding a permit. */
-  prevHolding: Tracked | undefined
-  nextHolding: Tracked | undefined
+  /** The task that submitted it. */
+  parent: Parent | undefined
+  /** When it was submitted and started, for a timed task. */
+  times: Times | undefined
+  /** Its index in the array of tasks holding a permit, or -1. */
+  holding: number
   /** Queue link (the core's). */
   readonly next: Tracked | undefined
+}
+
+/** A task's parent: its executor's tree and its id. */
+export interface Parent {
+  readonly tree: TaskTree
+  readonly id: number
+}
+
+/** The times of a timed task, epoch milliseconds. */
+export interface Times {
+  readonly submittedAt: number
+  startedAt: number | undefined
 }
 
 /** The task whose fiber (or a fiber it forked) runs with this cell in its context. */
@@ -74,9 +88,8 @@ export const CHANGES_CAPACITY = 4096
 export class TaskTree {
   readonly executor: string
   readonly now: Now
-  /** Tasks holding a permit, in the order they took it. */
-  private holdingHead: Tracked | undefined = undefined
-  private holdingTail: Tracked | undefined = undefined
+  /** Tasks holding a permit, in no order (removal swaps the last one in). */
+  private readonly holding: Array<Tracked> = []
   private pubsub: PubSub.PubSub<TaskEvent | End> | undefined = undefined
   private sequence = 0
   private subscribers = 0
@@ -102,31 +115,24 @@ export class TaskTree {
       cell = this.lastCell = Context.get(submitter, CurrentTask)
       this.lastContext = submitter
     }
-    if (cell !== undefined && cell.task !== undefined) {
-      task.parentId = cell.task.id
-      task.parentTree = cell.tree
-    }
+    if (cell !== undefined && cell.task !== undefined) task.parent = { tree: cell.tree!, id: cell.task.id }
   }
 
   /** A task took a permit. */
   started(task: Tracked): void {
-    task.prevHolding = this.holdingTail
-    if (this.holdingTail === undefined) this.holdingHead = task
-    else this.holdingTail.nextHolding = task
-    this.holdingTail = task
+    task.holding = this.holding.length
+    this.holding.push(task)
   }
 
   /** A task ended: out of the list if it held a permit. */
   ended(task: Tracked): void {
-    const prev = task.prevHolding
-    const next = task.nextHolding
-    if (prev === undefined) {
-      if (this.holdingHead !== task) return
-      this.holdingHead = next
-    } else prev.nextHolding = next
-    if (next === undefined) this.holdingTail = prev
-    else next.prevHolding = prev
-    task.prevHolding = task.nextHolding = undefined
+    const index = task.holding
+    if (index < 0) return
+    task.holding = -1
+    const last = this.holding.pop()!
+    if (last === task) return
+    this.holding[index] = last
+    last.holding = index
   }
 
   info(task: Tracked): TaskInfo {
@@ -135,16 +141,17 @@ export class TaskTree {
       id: task.id,
       name: task.name,
       state: STATES[task.state] ?? "done",
-      submittedAt: task.submittedAt,
-      startedAt: task.startedAt,
-      parent: task.parentTree === undefined ? undefined : { executor: task.parentTree.executor, id: task.parentId }
+      submittedAt: task.times?.submittedAt,
+      startedAt: task.times?.startedAt,
+      parent: task.parent === undefined ? undefined : { executor: task.parent.tree.executor, id: task.parent.id }
     }
   }
 
-  /** The unfinished tasks: those holding a permit, then the queue in order. */
+  /** The unfinished tasks: those holding a permit in id order, then the queue in order. */
   snapshot(queue: Tracked | undefined): ReadonlyArray<TaskInfo> {
     const out: Array<TaskInfo> = []
-    for (let task = this.holdingHead; task !== undefined; task = task.nextHolding) out.push(this.info(task))
+    const holding = this.holding.slice().sort((a, b) => a.id - b.id)
+    for (let i = 0; i < holding.length; i++) out.push(this.info(holding[i]!))
     for (let task = queue; task !== undefined; task = task.next) {
       if (task.state === 0) out.push(this.info(task))
     }

@@ -8,10 +8,12 @@
  *   executor counts in plain numbers and the series read them when a
  *   snapshot is taken (`Metric.registerUnsafe`), so a task pays no registry
  *   lookup for them. The two timers are pushed, for a sample of the tasks:
- *   1 in {@link SAMPLE} (every task while `changes` is followed). Reading a
- *   clock costs 60-100 ns on the machines measured, more than the rest of a
- *   trivial task's bookkeeping, and a timer needs two or three reads per
- *   task: timing every task would make metrics cost 1.5x a trivial task.
+ *   1 in {@link SAMPLE}, every task with a span, and every task while
+ *   `changes` is followed. A timed task costs about 0.7 µs (three clock
+ *   reads at 60-100 ns each on the machines measured, two timer updates at
+ *   about 250 ns each), twice a trivial task: timing every task would make
+ *   metrics cost ~2.5x, and 1 in 16 still cost 1.2-1.3x on (a) (measured with
+ *   `packages/bench/src/baseline.ts`).
  *   Executors of one name in one registry add up; a closed executor's counts
  *   stay in its series.
  * - Spans: a task runs in a span of its name (`Effect.useSpan`), child of the
@@ -42,7 +44,7 @@ export const outcomeOf = (exit: Exit.Exit<unknown, unknown>): Outcome =>
   Exit.isSuccess(exit) ? "success" : Cause.hasInterruptsOnly(exit.cause) ? "interrupted" : "failure"
 
 /** The timers observe one task in this many (ids 1, 1 + SAMPLE, ...). */
-export const SAMPLE = 16
+export const SAMPLE = 64
 
 /**
  * Epoch milliseconds: the context's `Clock` if it has one (a `TestClock`),
@@ -241,27 +243,31 @@ export class Telemetry {
     if (series === undefined && !followed) return undefined
     const { context, counts, family } = series ?? ({} as Partial<Series>)
     const now = tree.now
-    // a task is timed when it has a submission time
+    // a task is timed when it has times
     return {
       onSubmitted: (task) => {
         if (counts !== undefined) counts.submitted++
         if (followed) {
-          task.submittedAt ??= now()
+          task.times ??= { submittedAt: now(), startedAt: undefined }
           tree.publishSubmitted(task)
-        } else if (task.id % SAMPLE === 1) task.submittedAt ??= now()
+        } else if (task.id % SAMPLE === 1) task.times ??= { submittedAt: now(), startedAt: undefined }
       },
       onStarted: (task) => {
-        if (task.submittedAt === undefined) return
-        const startedAt = task.startedAt = now()
-        if (family !== undefined) family.queueWait.updateUnsafe(Duration.millis(startedAt - task.submittedAt), context!)
+        const times = task.times
+        if (times === undefined) return
+        const startedAt = times.startedAt = now()
+        if (family !== undefined) {
+          family.queueWait.updateUnsafe(Duration.millis(startedAt - times.submittedAt), context!)
+        }
         if (followed) tree.publishStarted(task)
       },
       onEnded: (task, outcome) => {
         if (counts !== undefined) counts.completed[outcome]++
-        if (task.submittedAt === undefined) return
+        const times = task.times
+        if (times === undefined) return
         const endedAt = now()
-        if (family !== undefined && task.startedAt !== undefined) {
-          family.duration.updateUnsafe(Duration.millis(endedAt - task.startedAt), context!)
+        if (family !== undefined && times.startedAt !== undefined) {
+          family.duration.updateUnsafe(Duration.millis(endedAt - times.startedAt), context!)
         }
         if (followed) tree.publishEnded(task, outcome, endedAt)
       },
@@ -275,7 +281,7 @@ export class Telemetry {
   submitted(task: Tracked, submitter: Context.Context<never>): void {
     this.tree.submitted(task, submitter)
     // a task with a span is timed: its span tells how long it waited
-    if (this.spanned(task.label)) task.submittedAt = this.tree.now()
+    if (this.spanned(task.label)) task.times = { submittedAt: this.tree.now(), startedAt: undefined }
     this.hooks?.onSubmitted(task)
   }
 
@@ -331,8 +337,9 @@ export class Telemetry {
   /** How long a spanned (so timed) task waited, in milliseconds. */
   private queueWait(task: Tracked): number {
     // stamped by the hooks when there are any; otherwise now
-    task.startedAt ??= this.tree.now()
-    return task.startedAt - task.submittedAt!
+    const times = task.times!
+    times.startedAt ??= this.tree.now()
+    return times.startedAt - times.submittedAt
   }
 
   /** The executor has closed: its counts stay in its series, its `changes` end. */
