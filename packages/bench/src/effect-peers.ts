@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Semaphore from "effect/Semaphore"
+import * as Stream from "effect/Stream"
 import type { RunWorkload } from "./peers.ts"
 import { CONCURRENCY, type Counter, type WorkloadId } from "./workloads.ts"
 
@@ -29,21 +30,38 @@ const effectTask = (w: WorkloadId, counter: Counter): Effect.Effect<void> => {
   return Effect.never
 }
 
-/** taskscope, optionally with `maxQueue`, or another revision's `BackgroundExecutor` module. */
+/** What the observability peers change: executor options, or a subscriber following `changes`. */
+export interface Variant {
+  readonly maxQueue?: number
+  readonly metrics?: boolean
+  readonly tracing?: boolean
+  /** a fiber consumes every event of `changes` */
+  readonly followed?: boolean
+}
+
+/** taskscope, optionally with `maxQueue`, metrics off, spans for every task, or `changes` followed;
+ * or another revision's `BackgroundExecutor` module (`--baseline`). */
 export const taskscope = (
-  maxQueue?: number,
+  variant: Variant = {},
   Executor: typeof BackgroundExecutor = BackgroundExecutor
 ): RunWorkload =>
 (w, n, counter, hooks) => {
+  const { maxQueue } = variant
   // with maxQueue, held tasks would suspend submit forever: in "memory" its tasks are I/O-like
   const task = effectTask(maxQueue !== undefined && w === "memory" ? "suspend" : w, counter)
   // options only where the workload needs them, as a user would write it
   const submitOptions = w === "close" ? { cancelOnExit: true } : undefined
-  const options = maxQueue === undefined
-    ? { maxConcurrency: CONCURRENCY }
-    : { maxConcurrency: CONCURRENCY, maxQueue }
+  const options: BackgroundExecutor.Options = {
+    maxConcurrency: CONCURRENCY,
+    ...(maxQueue === undefined ? {} : { maxQueue }),
+    ...(variant.metrics === undefined ? {} : { metrics: variant.metrics }),
+    ...(variant.tracing === undefined ? {} : { tracing: variant.tracing })
+  }
   return Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const executor = yield* Executor.make(options)
+    if (variant.followed) {
+      yield* Effect.forkScoped(Stream.runDrain(executor.changes), { startImmediately: true })
+    }
     for (let i = 0; i < n; i++) yield* executor.submit(task, submitOptions)
     hooks.submitted()
     if (w !== "close") yield* executor.awaitIdle

@@ -37,6 +37,16 @@ export interface Peer {
 /** The id of taskscope's default configuration, which all ratios compare against. */
 export const TASKSCOPE = "taskscope"
 
+/** Issue 10's variants of taskscope: metrics off, a span per task, a follower of `changes`. */
+export const METRICS_OFF = "taskscope-metrics-off"
+export const TRACING = "taskscope-tracing"
+export const FOLLOWED = "taskscope-followed"
+
+const OBSERVABILITY_ONLY = {
+  close: "observability costs are measured on (a) and (b)",
+  memory: "observability costs are measured on (a) and (b)"
+}
+
 const QUADRATIC = "Effect 4.1's Semaphore scans its whole waiter set on every take and copies it on every " +
   "release: quadratic once tasks queue"
 
@@ -73,6 +83,27 @@ export const PEERS: ReadonlyArray<Peer> = [
     runtime: "node",
     note: "every task has one of 8 priorities and one of 1,000 keys, maxConcurrencyPerKey 1: the ordered queue " +
       "(a heap per key, a heap of runnable keys) instead of the FIFO fast path"
+  },
+  {
+    id: METRICS_OFF,
+    label: "taskscope metrics: false",
+    runtime: "node",
+    skips: OBSERVABILITY_ONLY,
+    note: "the default configuration minus its metric series: what the 1.15× target of issue 10 compares against"
+  },
+  {
+    id: TRACING,
+    label: "taskscope tracing: true",
+    runtime: "node",
+    skips: OBSERVABILITY_ONLY,
+    note: "a span per task, unnamed ones included (the default gives spans to named tasks only)"
+  },
+  {
+    id: FOLLOWED,
+    label: "taskscope + changes follower",
+    runtime: "node",
+    skips: OBSERVABILITY_ONLY,
+    note: "a fiber consumes executor.changes: every task is timed and makes three events"
   },
   {
     id: "forEach",
@@ -146,11 +177,17 @@ export const loadRunner = async (id: string): Promise<RunWorkload> => {
     case TASKSCOPE:
       return (await import("./effect-peers.ts")).taskscope()
     case TASKSCOPE_BASELINE:
-      return (await import("./effect-peers.ts")).taskscope(undefined, await loadBaseline())
+      return (await import("./effect-peers.ts")).taskscope({}, await loadBaseline())
     case "taskscope-maxqueue":
-      return (await import("./effect-peers.ts")).taskscope(1000)
+      return (await import("./effect-peers.ts")).taskscope({ maxQueue: 1000 })
     case "taskscope-ordered":
       return (await import("./effect-peers.ts")).taskscopeOrdered
+    case METRICS_OFF:
+      return (await import("./effect-peers.ts")).taskscope({ metrics: false })
+    case TRACING:
+      return (await import("./effect-peers.ts")).taskscope({ tracing: true })
+    case FOLLOWED:
+      return (await import("./effect-peers.ts")).taskscope({ followed: true })
     case "forEach":
       return (await import("./effect-peers.ts")).forEach
     case "naive":

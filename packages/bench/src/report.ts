@@ -6,7 +6,7 @@
  * peer time / taskscope time, so above 1.00× taskscope is ahead.
  */
 import type { Measurement } from "./child.ts"
-import { type Peer, TASKSCOPE } from "./peers.ts"
+import { FOLLOWED, METRICS_OFF, type Peer, peer, TASKSCOPE, TRACING } from "./peers.ts"
 import { key, LONG_RUNS, peersOf, type Plan, type Results, sizesOf } from "./runner.ts"
 import { type Workload, workload, type WorkloadId } from "./workloads.ts"
 
@@ -281,6 +281,32 @@ export const targets = (r: Report): ReadonlyArray<Target> => {
   return list
 }
 
+/** A "taskscope costs at most `factor` × `peerId`" target on workload `w`, at every size both ran. */
+const costTarget = (r: Report, w: WorkloadId, peerId: string, factor: number, label: string): Target => {
+  const pairs = sizesOf(workload(w), r.plan)
+    .map((n) => [n, measured(r, TASKSCOPE, w, n), measured(r, peerId, w, n)] as const)
+    .filter((t): t is readonly [number, Measurement, Measurement] => t[1] !== undefined && t[2] !== undefined)
+    .map(([n, a, b]) => [n, nsPerTask(w, a, n) / nsPerTask(w, b, n)] as const)
+  return {
+    workload: workload(w).label,
+    target: label,
+    measured: pairs.length === 0 ? "not measured" : fmtList(pairs, ratio),
+    met: pairs.length === 0 ? undefined : pairs.every(([, v]) => v <= factor)
+  }
+}
+
+/** Issue 10: what observability costs; the first two are targets, the others are reported. */
+export const observabilityTargets = (r: Report): ReadonlyArray<Target> => [
+  costTarget(r, "trivial", METRICS_OFF, 1.15, "metrics on ≤ 1.15× metrics: false"),
+  costTarget(r, "suspend", METRICS_OFF, 1.15, "metrics on ≤ 1.15× metrics: false"),
+  ...(["trivial", "suspend"] as const).flatMap((w) =>
+    [TRACING, FOLLOWED].map((peerId) => {
+      const t = costTarget(r, w, peerId, Number.POSITIVE_INFINITY, `(reported) default ÷ ${peer(peerId).label}`)
+      return { ...t, met: undefined }
+    })
+  )
+]
+
 const status = (t: Target): string => t.met === undefined ? "not measured" : t.met ? "met" : "**not met**"
 
 const targetTable = (list: ReadonlyArray<Target>): string =>
@@ -338,7 +364,16 @@ export const markdown = (r: Report): string => {
     "",
     "## Targets (issue 4)",
     "",
-    targetTable(targets(r))
+    targetTable(targets(r)),
+    "",
+    "## Observability (issue 10)",
+    "",
+    "taskscope ÷ a variant, time per task at each size: the default (metrics on, spans for named tasks only,",
+    "nobody following `changes`) against `metrics: false`, against `tracing: true` (a span for every task,",
+    "with Effect's default tracer: no exporter), and against a fiber that consumes every event of `changes`.",
+    "Below 1.00× the default is cheaper. The machine is shared: compare the spread of runs in results.json.",
+    "",
+    targetTable(observabilityTargets(r))
   ]
   for (const w of [workload("trivial"), workload("suspend"), workload("close")]) {
     sections.push("", `## ${w.label}`, "", `${w.description}.`, "", timeTable(r, w, takingPart(w)))

@@ -34,6 +34,7 @@ import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
 import {
   type CloseTimeoutError,
   type ExecutorClosedError,
@@ -43,7 +44,9 @@ import {
 } from "./ExecutorError.ts"
 import * as core from "./internal/executor.ts"
 import * as Check from "./internal/options.ts"
+import { makeSettings } from "./internal/telemetry.ts"
 import type * as Task from "./Task.ts"
+import type { TaskEvent, TaskInfo } from "./TaskEvent.ts"
 
 export {
   /**
@@ -144,6 +147,25 @@ export interface Executor {
   readonly pause: Effect.Effect<void>
   /** Starts queued tasks again after {@link pause}, as many as permits allow. */
   readonly resume: Effect.Effect<void>
+  /**
+   * A snapshot of the unfinished tasks: those holding a permit (in id
+   * order), then the queued ones in queue order, each with its parent — the
+   * task that submitted it, in this executor or another. Built when it runs;
+   * keeping the data it reads costs each task three fields and no clock read
+   * (times are known for the timed tasks, see `TaskInfo`).
+   */
+  readonly tasks: Effect.Effect<ReadonlyArray<TaskInfo>>
+  /**
+   * Every task's steps (submitted, started, ended with its outcome) from the
+   * moment the stream starts, in order; the stream ends once the executor
+   * has closed. Events are made only while someone consumes it, and are
+   * published in batches, one per synchronous run of the executor. The
+   * buffer is bounded (16 batches of at most 4,096 events) with the
+   * dropping strategy: a subscriber that falls that far behind misses the
+   * newest events — the executor never waits for it — and sees the gap in
+   * `sequence`; `tasks` resynchronises.
+   */
+  readonly changes: Stream.Stream<TaskEvent>
 }
 
 /**
@@ -227,6 +249,23 @@ export interface Options {
    * failure made only of such signals is never re-raised on exit.
    */
   readonly bubbleUp?: ((error: unknown) => boolean) | undefined
+  /**
+   * Names the executor: the `executor` attribute of its metric series and
+   * spans, and the executor of its `TaskInfo`s. Default `"default"`.
+   * Executors of one name share their series (their counts add up).
+   */
+  readonly name?: string | undefined
+  /**
+   * Keep the `taskscope_*` metric series (see the README). Default `true`;
+   * `false` leaves a task nothing to pay for metrics.
+   */
+  readonly metrics?: boolean | undefined
+  /**
+   * Spans: by default only named tasks run in a span of their own (a span
+   * costs more than a trivial task); `true` gives every task one, unnamed
+   * ones called `task-<id>`; `false` none.
+   */
+  readonly tracing?: boolean | undefined
 }
 
 /**
@@ -237,10 +276,11 @@ export interface Options {
  */
 export interface SubmitOptions {
   /**
-   * Names the task: a named task runs in a span of that name and with a
-   * `task` log annotation; the name appears in errors. An unnamed task runs
-   * in its submitter's span with no annotation (spans cost time), and is
-   * called `task-<id>` in errors and on its handle.
+   * Names the task: a named task runs in a span of that name (a child of
+   * the submitter's span) and with a `task` log annotation; the name appears
+   * in errors. An unnamed task is called `task-<id>` in errors, on its
+   * handle and in `tasks`; it runs in its submitter's span with no
+   * annotation, unless the executor has `tracing: true` (spans cost time).
    */
   readonly name?: string | undefined
   /** Interrupt the task, queued or running, when the executor's scope ends. Default `false`. */
@@ -348,8 +388,16 @@ const fromCore = (executor: core.ExecutorCore): Executor => ({
       executor.resize(Check.positiveIntegerOrInfinity("maxConcurrency", maxConcurrency, 0))
     }),
   pause: Effect.sync(() => executor.pause()),
-  resume: Effect.sync(() => executor.resume())
+  resume: Effect.sync(() => executor.resume()),
+  tasks: executor.tasks,
+  changes: executor.changes
 })
+
+/** Makes the machinery in the context of the fiber making the executor (its clock, its metric registry). */
+const makeCore = (options: Options | undefined): Effect.Effect<core.ExecutorCore> =>
+  Effect.withFiber((fiber) =>
+    Effect.succeed(new core.ExecutorCore(core.makeConfig(options), makeSettings(options), fiber.context))
+  )
 
 /**
  * Creates an executor that lives as long as the current scope. When the
@@ -375,10 +423,10 @@ const fromCore = (executor: core.ExecutorCore): Executor => ({
  * @since 0.1.0
  */
 export const make = (options?: Options): Effect.Effect<Executor, never, Scope.Scope> =>
-  Effect.suspend(() => {
-    const executor = new core.ExecutorCore(core.makeConfig(options))
-    return Effect.as(Effect.addFinalizer((exit) => core.finalize(executor, exit)), fromCore(executor))
-  })
+  Effect.flatMap(
+    makeCore(options),
+    (executor) => Effect.as(Effect.addFinalizer((exit) => core.finalize(executor, exit)), fromCore(executor))
+  )
 
 /**
  * A layer that provides one {@link BackgroundExecutor} to a program, closed
@@ -437,8 +485,7 @@ export const scoped: {
   (args) => Effect.isEffect(args[0]) || typeof args[0] === "function",
   <A, E, R>(body: Body<A, E, R>, options?: Options) =>
     Effect.uninterruptibleMask((restore) =>
-      Effect.suspend(() => {
-        const executor = new core.ExecutorCore(core.makeConfig(options))
+      Effect.flatMap(makeCore(options), (executor) => {
         const service = fromCore(executor)
         const effect = typeof body === "function" ? body(service) : body
         return Effect.flatMap(

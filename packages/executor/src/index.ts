@@ -38,3 +38,12 @@ export * as Task from "./Task.ts"
  * @since 0.1.0
  */
 export * as TaskSet from "./TaskSet.ts"
+
+/**
+ * What executors tell about their tasks: `TaskInfo` snapshots and the
+ * `TaskEvent`s of `changes`.
+ *
+ * @category modules
+ * @since 0.2.0
+ */
+export * as TaskEvent from "./TaskEvent.ts"

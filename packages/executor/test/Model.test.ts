@@ -58,6 +58,30 @@ const found: ReadonlyArray<readonly [string, Scenario]> = [
       ],
       tail: 0
     }
+  ],
+  [
+    "the same, with the joiner interrupted while a nextTick task is about to start",
+    {
+      budget: 4,
+      maxConcurrency: 1,
+      maxQueue: Number.POSITIVE_INFINITY,
+      owned: [],
+      outside: [
+        { _tag: "Join", pad: 43 },
+        { _tag: "InterruptJoiner", pad: 55, target: 0 },
+        {
+          _tag: "Submit",
+          pad: 0,
+          task: { outcome: "fail", yields: 0, pad: 0, cancelOnExit: false, reraiseOnExit: true, nextTick: false }
+        },
+        {
+          _tag: "Submit",
+          pad: 35,
+          task: { outcome: "succeed", yields: 0, pad: 1, cancelOnExit: false, reraiseOnExit: true, nextTick: true }
+        }
+      ],
+      tail: 29
+    }
   ]
 ]
 

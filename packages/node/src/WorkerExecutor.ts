@@ -49,12 +49,13 @@
  *
  * @since 0.1.0
  */
-import { BackgroundExecutor, type ExecutorError, type Task } from "@taskscope/executor"
+import { BackgroundExecutor, type ExecutorError, type Task, type TaskEvent } from "@taskscope/executor"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
 import { describeText } from "./internal/describe.ts"
 import * as Config from "./internal/options.ts"
 import * as TaskSet from "./TaskSet.ts"
@@ -110,6 +111,15 @@ export interface ExecutorOptions {
   readonly maxConcurrencyPerKey?: number | undefined
   /** The grace period of the close; then unfinished calls are interrupted (see `BackgroundExecutor.Options`). */
   readonly closeTimeout?: Duration.Input | undefined
+  /**
+   * The `executor` attribute of its series and spans (default `"default"`);
+   * a pool the executor makes for itself takes the same name.
+   */
+  readonly name?: string | undefined
+  /** Keep the `taskscope_*` series (and the private pool's). Default `true`. */
+  readonly metrics?: boolean | undefined
+  /** Spans for every task (`true`), for named ones (default: every task is named after its task), or none. */
+  readonly tracing?: boolean | undefined
 }
 
 /**
@@ -159,6 +169,10 @@ export interface WorkerExecutor<T extends TaskSet.Any> {
   readonly pause: Effect.Effect<void>
   /** Starts queued calls again. */
   readonly resume: Effect.Effect<void>
+  /** The unfinished tasks, as `BackgroundExecutor` lists them. */
+  readonly tasks: Effect.Effect<ReadonlyArray<TaskEvent.TaskInfo>>
+  /** Every task's steps, as `BackgroundExecutor` streams them. */
+  readonly changes: Stream.Stream<TaskEvent.TaskEvent>
 }
 
 /**
@@ -318,7 +332,9 @@ const fromParts = <T extends TaskSet.Any>(
   stats: executor.stats,
   resize: executor.resize,
   pause: executor.pause,
-  resume: executor.resume
+  resume: executor.resume,
+  tasks: executor.tasks,
+  changes: executor.changes
 })
 
 interface Plan<T extends TaskSet.Any> {
@@ -332,7 +348,10 @@ const executorOptions = (o: Record<string, unknown>): BackgroundExecutor.Options
   maxQueue: o.maxQueue as number | undefined,
   bubbleUp: o.bubbleUp as BackgroundExecutor.Options["bubbleUp"],
   maxConcurrencyPerKey: o.maxConcurrencyPerKey as number | undefined,
-  closeTimeout: o.closeTimeout as Duration.Input | undefined
+  closeTimeout: o.closeTimeout as Duration.Input | undefined,
+  name: o.name as string | undefined,
+  metrics: o.metrics as boolean | undefined,
+  tracing: o.tracing as boolean | undefined
 })
 
 /** Checks the arguments at once (throwing, inside a suspend) and says what to build. */
@@ -352,8 +371,8 @@ const plan = <T extends TaskSet.Any>(source: Source<T>, options: unknown): Plan<
       pool: () => Effect.succeed(pool),
       executor: {
         // checked by BackgroundExecutor, like the other executor options
-        maxConcurrency: (o.maxConcurrency ?? pool.maxConcurrency) as number,
-        ...executorOptions(o)
+        ...executorOptions(o),
+        maxConcurrency: (o.maxConcurrency ?? pool.maxConcurrency) as number
       }
     }
   }
@@ -361,10 +380,7 @@ const plan = <T extends TaskSet.Any>(source: Source<T>, options: unknown): Plan<
   const poolConfig = Config.makePoolConfig(o)
   return {
     pool: (scope) => Scope.provide(WorkerPool.make(source as T, o as unknown as WorkerPool.Options), scope),
-    executor: {
-      maxConcurrency: poolConfig.maxConcurrency,
-      ...executorOptions(o)
-    }
+    executor: { ...executorOptions(o), maxConcurrency: poolConfig.maxConcurrency }
   }
 }
 

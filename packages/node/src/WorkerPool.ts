@@ -43,18 +43,21 @@
  *
  * @since 0.1.0
  */
+import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as Tracer from "effect/Tracer"
 import * as Transferable from "effect/workers/Transferable"
 import type * as WorkerThreads from "node:worker_threads"
 import * as Codecs from "./internal/codec.ts"
 import { describeValue } from "./internal/describe.ts"
 import * as Config from "./internal/options.ts"
 import * as Pool from "./internal/pool.ts"
-import { Reply } from "./internal/protocol.ts"
+import { Reply, type Trace } from "./internal/protocol.ts"
 import type * as TaskSet from "./TaskSet.ts"
 import { InvalidPayloadError, InvalidResultError, UnknownTaskError, WorkerCrashedError } from "./WorkerError.ts"
 import type { WorkerTaskError } from "./WorkerError.ts"
@@ -87,6 +90,14 @@ export interface Options {
   readonly idleTimeout?: Duration.Input | undefined
   /** What interrupting a running call does. Default `"terminate"`. */
   readonly onInterruptRunning?: "terminate" | "wait" | undefined
+  /**
+   * The `executor` attribute of the pool's series (`taskscope_worker_threads`,
+   * `taskscope_worker_restarts`). Default `"default"`; an executor that makes
+   * its own pool gives it its own `name`.
+   */
+  readonly name?: string | undefined
+  /** Keep the pool's series. Default `true`. */
+  readonly metrics?: boolean | undefined
 }
 
 /**
@@ -166,6 +177,12 @@ export interface WorkerPool<T extends TaskSet.Any> {
  */
 export const isWorkerPool = (u: unknown): u is WorkerPool<TaskSet.Any> =>
   typeof u === "object" && u !== null && (u as Record<string, unknown>)[TypeId] === TypeId
+
+/** The span a call runs in, for the worker's span to be its child. */
+const traceOf = (fiber: Fiber.Fiber<unknown, unknown>): Trace | undefined => {
+  const span = Context.getOrUndefined(fiber.context, Tracer.ParentSpan)
+  return span === undefined ? undefined : [span.traceId, span.spanId, span.sampled]
+}
 
 interface Codec {
   readonly encodePayload: (payload: unknown) => Effect.Effect<unknown, Schema.SchemaError>
@@ -249,7 +266,7 @@ const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
   }
 
   return (task: string, payload: unknown): Effect.Effect<any, any> =>
-    Effect.suspend(() => {
+    Effect.withFiber((fiber) => {
       const codec = typeof task === "string" ? codecs.get(task) : undefined
       if (codec === undefined) return Effect.fail(new UnknownTaskError({ task, known: taskSet.names }))
       const encode = codec.sync.encodePayload
@@ -260,7 +277,7 @@ const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
           return Effect.mapError(encoded, (error) => new InvalidPayloadError({ task, payload, issue: error.message }))
         }
         return Effect.flatMap(
-          pool.execute(task, encoded.value, none),
+          pool.execute(task, encoded.value, none, traceOf(fiber)),
           (outcome) => interpret(task, payload, codec, outcome)
         )
       }
@@ -271,7 +288,7 @@ const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
           onFailure: (error) => Effect.fail(new InvalidPayloadError({ task, payload, issue: error.message })),
           onSuccess: (encoded) =>
             Effect.flatMap(
-              pool.execute(task, encoded, collector.clearUnsafe()),
+              pool.execute(task, encoded, collector.clearUnsafe(), traceOf(fiber)),
               (outcome) => interpret(task, payload, codec, outcome)
             )
         })

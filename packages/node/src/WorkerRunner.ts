@@ -39,6 +39,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import * as Tracer from "effect/Tracer"
 import * as Transferable from "effect/workers/Transferable"
 import type { WorkerError } from "effect/workers/WorkerError"
 import * as EffectWorkerRunner from "effect/workers/WorkerRunner"
@@ -243,7 +244,7 @@ const serveCalls = (
 
   /** Runs one call; `true` if it was answered before returning. */
   const runCall = (call: Call): boolean => {
-    const [seq, name, payload] = call
+    const [seq, name, payload, trace] = call
     let answered = false
     try {
       const codec = typeof name === "string" ? codecs.get(name) : undefined
@@ -251,6 +252,17 @@ const serveCalls = (
         answered = true
         post(seq, Reply.UnknownTask, taskSet.names)
         return true
+      }
+      if (trace !== undefined) {
+        // on this side of the thread, a child of the caller's span (the task's)
+        return runEffect(
+          seq,
+          Effect.withSpan(handle(seq, codec, payload), `${name} (worker)`, {
+            parent: Tracer.externalSpan({ traceId: trace[0], spanId: trace[1], sampled: trace[2] }),
+            attributes: { "taskscope.task.name": name },
+            captureStackTrace: false
+          })
+        )
       }
       const { decodePayload, encodeSuccess } = codec.sync
       if (decodePayload === undefined) return runEffect(seq, handle(seq, codec, payload))

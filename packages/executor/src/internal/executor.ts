@@ -26,6 +26,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import { identity } from "effect/Function"
+import type * as Stream from "effect/Stream"
 import type { Stats } from "../BackgroundExecutor.ts"
 import {
   CloseTimeoutError,
@@ -37,10 +38,13 @@ import {
   TaskTimeoutError
 } from "../ExecutorError.ts"
 import * as Task from "../Task.ts"
+import type { TaskEvent, TaskInfo } from "../TaskEvent.ts"
 import * as Timer from "./deadline.ts"
 import * as Check from "./options.ts"
 import { QUEUED, TaskQueue } from "./queue.ts"
 import { type Slot, TaskScopes } from "./taskScope.ts"
+import type { Parent, Times, Tracked } from "./taskTree.ts"
+import { type Settings, Telemetry } from "./telemetry.ts"
 
 /**
  * The executor whose task the current fiber runs (or descends from). Set only
@@ -157,7 +161,7 @@ const DONE = 3
  * A submitted task: the queue entry, the running fiber's owner and the handle
  * returned to the user, in one object so a task costs one allocation.
  */
-class TaskRecord<A, E> implements Task.Task<A, E> {
+class TaskRecord<A, E> implements Task.Task<A, E>, Tracked {
   declare readonly [Task.TypeId]: typeof Task.TypeId // on the prototype, below
   state = QUEUED
   effect: Effect.Effect<A, E, any> | undefined
@@ -175,6 +179,10 @@ class TaskRecord<A, E> implements Task.Task<A, E> {
   timer: Timer.Timer | undefined = undefined
   /** Set when the task's own deadline ended it (counted in `stats.timedOut`). */
   timedOut = false
+  // the task tree's (see `taskTree.ts`)
+  parent: Parent | undefined = undefined
+  times: Times | undefined = undefined
+  holding = -1
   readonly executor: ExecutorCore
   readonly id: number
   readonly submission: Submission
@@ -395,17 +403,20 @@ export class ExecutorCore {
   /** Suspended submitters are woken once the queue has drained to this length. */
   private readonly lowWater: number
   private readonly scopes: TaskScopes
+  private readonly telemetry: Telemetry
 
-  constructor(config: Config) {
+  constructor(config: Config, settings: Settings, context: Context.Context<never>) {
     this.config = config
     this.limit = config.maxConcurrency
     this.lowWater = Math.floor(config.maxQueue / 2)
+    this.telemetry = new Telemetry(settings, context, () => this.running, () => this.queued)
     // with a maxQueue, a task's context names the executors it works for
     this.scopes = new TaskScopes(
       config.maxQueue === Number.POSITIVE_INFINITY ? identity : (context) => {
         const chain = Context.get(context, TaskOf)
         return chainHas(chain, this) ? context : Context.add(context, TaskOf, { executor: this, parent: chain })
-      }
+      },
+      this.telemetry.tree
     )
     this.queue = new TaskQueue(config.maxConcurrencyPerKey ?? Number.POSITIVE_INFINITY)
     this.holding = config.closeTimeout === undefined ? undefined : new Set()
@@ -436,6 +447,7 @@ export class ExecutorCore {
       })
     }
     if (this.phase === "closed") {
+      this.telemetry.rejected("closed")
       return Effect.fail(new ExecutorClosedError({ taskName: submission.name }))
     }
     if (this.admits(submitter)) {
@@ -447,13 +459,16 @@ export class ExecutorCore {
     // again inside the registration: the queue may have drained, or the
     // executor closed, while this fiber yielded between the two steps.
     return Effect.callback<Task.Task<A, E>, ExecutorClosedError>((resume) => {
-      const enter = () =>
+      const enter = () => {
+        if (this.phase === "closed") this.telemetry.rejected("closed")
         resume(
           this.phase === "closed"
             ? Effect.fail(new ExecutorClosedError({ taskName: submission.name }))
             : Exit.succeed(this.accept(effect, submission, submitter))
         )
+      }
       if (this.phase === "closed" || this.admits(submitter)) return enter()
+      this.telemetry.rejected("queue_full")
       const waiter: QueueWaiter = () => {
         this.queueWaiters.delete(waiter)
         enter()
@@ -472,6 +487,7 @@ export class ExecutorCore {
   ): TaskRecord<A, E> {
     const record = new TaskRecord<A, E>(this, ++this.nextId, effect, submitter.context, submission)
     this.submitted++
+    this.telemetry.submitted(record, submitter.context)
     if (!submission.cancelOnExit) this.awaited++
     if ((submission.cancelOnExit && this.phase !== "open") || this.cutOff !== undefined) {
       // rule 2: a cancel-on-exit task submitted while closing never runs;
@@ -552,6 +568,7 @@ export class ExecutorCore {
     }
     if (record.submission.cancelOnExit) this.startedCancelOnExit.add(record)
     if (this.holding !== undefined) this.holding.add(record)
+    this.telemetry.started(record)
   }
 
   /**
@@ -586,12 +603,8 @@ export class ExecutorCore {
     let effect: Effect.Effect<any, any, any> = record.effect!
     // a run deadline covers the task's finalizers too: a timed task closes its scope inside it
     if (record.submission.timed) effect = this.withRunDeadline(record, Effect.scoped(effect), record.context!)
-    if (record.label !== undefined) {
-      effect = Effect.withSpan(Effect.annotateLogs(effect, "task", record.label), record.label, {
-        captureStackTrace: false
-      })
-    }
-    const slot = this.scopes.acquire(record.context!)
+    effect = this.telemetry.instrument(record, effect)
+    const slot = this.scopes.acquire(record.context!, record)
     record.effect = undefined
     record.context = undefined
     record.slot = slot
@@ -727,6 +740,7 @@ export class ExecutorCore {
     } else {
       this.awaited--
     }
+    this.telemetry.ended(record, exit)
     if (Exit.isSuccess(exit)) {
       this.succeeded++
     } else if (Cause.hasInterruptsOnly(exit.cause)) {
@@ -768,6 +782,7 @@ export class ExecutorCore {
       this.graceTimer.cancel()
       this.graceTimer = undefined
     }
+    this.telemetry.closed()
     const closers = this.closeWaiters
     this.closeWaiters = []
     for (let i = 0; i < closers.length; i++) wake(closers[i]!, undefined)
@@ -1014,6 +1029,16 @@ export class ExecutorCore {
         })
     )
   })
+
+  /** The unfinished tasks (see `taskTree.ts`). */
+  readonly tasks: Effect.Effect<ReadonlyArray<TaskInfo>> = Effect.sync(() =>
+    this.telemetry.tree.snapshot((f) => this.queue.forEach((entry) => f(entry as TaskRecord<any, any>)))
+  )
+
+  /** Every task's steps from now on (see `taskTree.ts`). */
+  get changes(): Stream.Stream<TaskEvent> {
+    return this.telemetry.tree.changes
+  }
 
   readonly stats: Effect.Effect<Stats> = Effect.sync(() => ({
     submitted: this.submitted,

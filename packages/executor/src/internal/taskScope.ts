@@ -26,12 +26,15 @@ import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
+import { type Cell, CurrentTask, type TaskTree, type Tracked } from "./taskTree.ts"
 
 /** A task's scope and the context its fiber runs with. */
 export interface Slot {
   readonly scope: Scope.Closeable
   readonly context: Context.Context<never>
   readonly pool: Pool
+  /** Names the task using the slot (see `taskTree.ts`). */
+  readonly cell: Cell
 }
 
 interface Pool {
@@ -50,12 +53,15 @@ export class TaskScopes {
   /** Adds what else the executor's tasks carry in their context. */
   private readonly extend: (context: Context.Context<never>) => Context.Context<never>
 
-  constructor(extend: (context: Context.Context<never>) => Context.Context<never>) {
+  private readonly tree: TaskTree
+
+  constructor(extend: (context: Context.Context<never>) => Context.Context<never>, tree: TaskTree) {
     this.extend = extend
+    this.tree = tree
   }
 
-  /** A slot for a task submitted from `submitter`'s context. */
-  acquire(submitter: Context.Context<never>): Slot {
+  /** A slot for `task`, submitted from `submitter`'s context. */
+  acquire(submitter: Context.Context<never>, task: Tracked): Slot {
     let pool = this.last
     if (pool === undefined || pool.submitter !== submitter) {
       pool = this.pools.get(submitter)
@@ -66,9 +72,14 @@ export class TaskScopes {
       this.last = pool
     }
     const slot = pool.free.pop()
-    if (slot !== undefined) return slot
+    if (slot !== undefined) {
+      slot.cell.task = task
+      return slot
+    }
     const scope = Scope.makeUnsafe()
-    return { scope, context: this.extend(Context.add(submitter, Scope.Scope, scope)), pool }
+    const cell: Cell = { task, tree: this.tree }
+    const context = Context.add(Context.add(submitter, Scope.Scope, scope), CurrentTask, cell)
+    return { scope, context: this.extend(context), pool, cell }
   }
 
   /**
@@ -76,6 +87,7 @@ export class TaskScopes {
    * `undefined` when there are none — the slot then goes back to its pool.
    */
   release(slot: Slot, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> | undefined {
+    slot.cell.task = undefined
     if (slot.scope.state._tag === "Empty") {
       if (slot.pool.free.length < MAX_FREE) slot.pool.free.push(slot)
       return undefined

@@ -18,6 +18,8 @@ export interface Config {
   readonly maxConcurrency: number
   readonly idleTimeout: number | undefined
   readonly onInterruptRunning: "terminate" | "wait"
+  readonly name: string
+  readonly metrics: boolean
 }
 
 export const makePoolConfig = (options: unknown): Config => {
@@ -69,7 +71,18 @@ export const makePoolConfig = (options: unknown): Config => {
       expected: "\"terminate\" or \"wait\""
     })
   }
-  return { spawn: o.spawn as Config["spawn"], maxConcurrency, idleTimeout, onInterruptRunning: mode }
+  if (o.name !== undefined && (typeof o.name !== "string" || o.name.length === 0)) {
+    invalid("name", o.name, "a non-empty string")
+  }
+  if (o.metrics !== undefined && typeof o.metrics !== "boolean") invalid("metrics", o.metrics, "a boolean")
+  return {
+    spawn: o.spawn as Config["spawn"],
+    maxConcurrency,
+    idleTimeout,
+    onInterruptRunning: mode,
+    name: (o.name as string | undefined) ?? "default",
+    metrics: (o.metrics as boolean | undefined) ?? true
+  }
 }
 
 /** Throws an `InvalidArgumentError` for an executor option. */

@@ -32,7 +32,18 @@ import * as EffectWorker from "effect/workers/Worker"
 import { isWorkerError } from "effect/workers/WorkerError"
 import * as WorkerThreads from "node:worker_threads"
 import type { Stats } from "../WorkerPool.ts"
-import { type Call, type Open, type Ready, type Response, Signal, signalBytes, Slot, slotOf } from "./protocol.ts"
+import * as Metrics from "./metrics.ts"
+import {
+  type Call,
+  type Open,
+  type Ready,
+  type Response,
+  Signal,
+  signalBytes,
+  Slot,
+  slotOf,
+  type Trace
+} from "./protocol.ts"
 
 /** The thread ran nothing to completion: it died, or never started. */
 export interface Crash {
@@ -58,6 +69,9 @@ export interface Options {
   /** milliseconds; undefined keeps idle threads until the pool closes */
   readonly idleTimeout: number | undefined
   readonly onInterruptRunning: "terminate" | "wait"
+  /** The `executor` attribute of its series */
+  readonly name: string
+  readonly metrics: boolean
 }
 
 export interface Pool {
@@ -65,7 +79,8 @@ export interface Pool {
   readonly execute: (
     task: string,
     payload: unknown,
-    transfers: ReadonlyArray<unknown>
+    transfers: ReadonlyArray<unknown>,
+    trace?: Trace | undefined
   ) => Effect.Effect<Outcome>
   readonly stats: Effect.Effect<Stats>
   /** Starts threads up to `size` and waits until they are ready (or dead). */
@@ -81,6 +96,7 @@ interface Entry {
   readonly task: string
   readonly payload: unknown
   readonly transfers: ReadonlyArray<unknown>
+  readonly trace: Trace | undefined
   /** undefined once the call is settled (answered, failed or interrupted) */
   resume: ((outcome: Outcome) => void) | undefined
   thread: Thread | undefined
@@ -127,7 +143,9 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
     const platform = yield* Effect.provide(EffectWorker.WorkerPlatform, NodeWorker.layerPlatform)
     // thread fibers are roots run with the pool's context: not children of
     // the task that happened to start them, and ended by the finalizer below
-    const runFork = Effect.runForkWith(yield* Effect.context<never>())
+    const context = yield* Effect.context<never>()
+    const runFork = Effect.runForkWith(context)
+    const metrics = Metrics.make(context, options.name, options.metrics)
     const threads = new Set<Thread>()
     /** ready threads, for the dispatcher's scan */
     const ready: Array<Thread> = []
@@ -240,7 +258,9 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         entry.seq = seq
         thread.calls.set(seq, entry)
         entries.push(entry)
-        calls.push([seq, entry.task, entry.payload])
+        calls.push(
+          entry.trace === undefined ? [seq, entry.task, entry.payload] : [seq, entry.task, entry.payload, entry.trace]
+        )
         for (const transfer of entry.transfers) transfers.push(transfer)
       }
       if (entries.length === 0) return
@@ -310,7 +330,11 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       else ready.splice(ready.indexOf(thread), 1)
       thread.state = "dead"
       threads.delete(thread)
-      if (thread.ending === undefined) crashed++
+      metrics?.threadEnded()
+      if (thread.ending === undefined) {
+        crashed++
+        metrics?.restarted("crash")
+      }
       Deferred.doneUnsafe(thread.ready, Exit.succeed(false))
       // responses posted before the thread ended still count
       drain(thread)
@@ -360,8 +384,10 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       Effect.suspend(() => {
         if (thread.ending === undefined) {
           thread.ending = ending
-          if (ending === "terminated") terminated++
-          else retired++
+          if (ending === "terminated") {
+            terminated++
+            metrics?.restarted("terminate")
+          } else retired++
         }
         const raw = thread.raw
         const fiber = thread.fiber
@@ -391,6 +417,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       threads.add(thread)
       started++
       starting++
+      metrics?.threadStarted()
       const spawner: EffectWorker.SpawnerFn<WorkerThreads.Worker> = (id) => {
         const raw = options.spawn(id)
         thread.raw = raw
@@ -429,7 +456,10 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         return Effect.void
       }
       // marked at once: the dispatcher hands them nothing more
-      for (const thread of expired) thread.ending = "retired"
+      for (const thread of expired) {
+        thread.ending = "retired"
+        metrics?.restarted("idle")
+      }
       retired += expired.length
       return Effect.andThen(
         Effect.forEach(expired, (thread) => stop(thread, "retired"), { discard: true, concurrency: "unbounded" }),
@@ -475,13 +505,19 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         })
       })
 
-    const execute = (task: string, payload: unknown, transfers: ReadonlyArray<unknown>): Effect.Effect<Outcome> =>
+    const execute = (
+      task: string,
+      payload: unknown,
+      transfers: ReadonlyArray<unknown>,
+      trace?: Trace | undefined
+    ): Effect.Effect<Outcome> =>
       Effect.callback<Outcome>((resume) => {
         if (closing) return resume(Exit.succeed(closedCrash))
         const entry: Entry = {
           task,
           payload,
           transfers,
+          trace,
           resume: (outcome) => resume(Exit.succeed(outcome)),
           thread: undefined,
           seq: -1

@@ -35,8 +35,15 @@ export type Ready = 0
 // call channel
 // -----------------------------------------------------------------------------
 
-/** One call: `seq` is the thread's own call number, `payload` Schema-encoded. */
-export type Call = readonly [seq: number, task: string, payload: unknown]
+/**
+ * One call: `seq` is the thread's own call number, `payload` Schema-encoded,
+ * and `trace` the caller's span when the call runs in one, so that the
+ * worker's span is its child.
+ */
+export type Call = readonly [seq: number, task: string, payload: unknown, trace?: Trace]
+
+/** The caller's span: trace id, span id, sampled. */
+export type Trace = readonly [traceId: string, spanId: string, sampled: boolean]
 
 /** Parent to worker: one message carries one or more calls, run in order. */
 export type Batch = ReadonlyArray<Call>

@@ -1,0 +1,116 @@
+/**
+ * What observability costs against the executor before it had any (issue 10:
+ * "tasks and changes cost nothing while nobody looks"). The suite cannot run
+ * two versions of one package side by side, so this script extracts the
+ * executor's sources at a git commit (default: the last one before issue
+ * 10) into `packages/bench/.baseline/` (git-ignored) and runs (a) and (b)
+ * in fresh processes, interleaving: that copy, today's with
+ * `metrics: false` (what every task pays for `tasks` and `changes`), and
+ * today's default. It reports, per variant, the median and the spread of the
+ * per-task CPU time (user + system of the process, which other load on a
+ * shared machine disturbs less than wall time) and of the wall time.
+ *
+ *   node packages/bench/src/baseline.ts [--commit <sha>] [--rounds 7] [--n 200000]
+ */
+import { execFileSync, spawnSync } from "node:child_process"
+import { mkdirSync, rmSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import { parseArgs } from "node:util"
+
+const BEFORE_ISSUE_10 = "6d67087"
+
+const here = fileURLToPath(new URL(".", import.meta.url))
+const root = fileURLToPath(new URL("../../..", import.meta.url))
+const baseline = fileURLToPath(new URL("../.baseline/", import.meta.url))
+
+type Variant = "before" | "metrics-off" | "default"
+
+/** One measurement in this process: the child side. */
+const child = async (variant: Variant, workload: string, n: number): Promise<void> => {
+  const Effect = await import("effect/Effect")
+  const source = variant === "before"
+    ? `${baseline}packages/executor/src/index.ts`
+    : `${root}packages/executor/src/index.ts`
+  const { BackgroundExecutor } = (await import(source)) as typeof import("@taskscope/executor")
+  const options = variant === "metrics-off" ? { maxConcurrency: 100, metrics: false } : { maxConcurrency: 100 }
+  let done = 0
+  const count = Effect.sync(() => {
+    done++
+  })
+  const task = workload === "trivial"
+    ? count
+    : Effect.callback<void>((resume) => {
+      setImmediate(() => resume(count))
+    })
+  const run = (m: number) =>
+    Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+      const executor = yield* BackgroundExecutor.make(options)
+      for (let i = 0; i < m; i++) yield* executor.submit(task)
+      yield* executor.awaitIdle
+    })))
+  for (let i = 0; i < 4; i++) await run(5000)
+  done = 0
+  const cpu = process.cpuUsage()
+  const wall = performance.now()
+  await run(n)
+  const used = process.cpuUsage(cpu)
+  if (done !== n) throw new Error(`${done} of ${n} tasks ran`)
+  console.log(JSON.stringify({
+    cpu: ((used.user + used.system) * 1000) / n,
+    wall: ((performance.now() - wall) * 1e6) / n
+  }))
+}
+
+const { values } = parseArgs({
+  options: {
+    commit: { type: "string", default: BEFORE_ISSUE_10 },
+    rounds: { type: "string", default: "7" },
+    n: { type: "string", default: "200000" },
+    child: { type: "string" },
+    workload: { type: "string", default: "trivial" }
+  }
+})
+
+if (values.child !== undefined) {
+  await child(values.child as Variant, values.workload, Number(values.n))
+} else {
+  rmSync(baseline, { recursive: true, force: true })
+  mkdirSync(baseline, { recursive: true })
+  const archive = execFileSync("git", ["archive", values.commit, "packages/executor/src"], { cwd: root })
+  execFileSync("tar", ["-x", "-C", baseline], { input: archive })
+  const variants: ReadonlyArray<Variant> = ["before", "metrics-off", "default"]
+  const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+  console.log(`executor at ${values.commit} vs today, n = ${values.n}, ${values.rounds} rounds, interleaved`)
+  for (const workload of ["trivial", "suspend"]) {
+    const samples = new Map(variants.map((v) => [v, { cpu: [] as Array<number>, wall: [] as Array<number> }]))
+    for (let round = 0; round < Number(values.rounds); round++) {
+      // the order rotates from round to round
+      for (let i = 0; i < variants.length; i++) {
+        const variant = variants[(i + round) % variants.length]!
+        const out = spawnSync(process.execPath, [
+          `${here}baseline.ts`,
+          "--child",
+          variant,
+          "--workload",
+          workload,
+          "--n",
+          values.n
+        ], { encoding: "utf8" })
+        if (out.status !== 0) throw new Error(`${variant} ${workload}: ${out.stderr}`)
+        const { cpu, wall } = JSON.parse(out.stdout) as { cpu: number; wall: number }
+        samples.get(variant)!.cpu.push(cpu)
+        samples.get(variant)!.wall.push(wall)
+      }
+    }
+    const before = samples.get("before")!
+    for (const variant of variants) {
+      const { cpu, wall } = samples.get(variant)!
+      const spread = (xs: Array<number>) => `${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}`
+      console.log(
+        `${workload.padEnd(8)} ${variant.padEnd(12)} cpu ${median(cpu).toFixed(0)} ns/task (${spread(cpu)}, ` +
+          `${(median(cpu) / median(before.cpu)).toFixed(2)}x before)  wall ${median(wall).toFixed(0)} ns/task ` +
+          `(${spread(wall)}, ${(median(wall) / median(before.wall)).toFixed(2)}x before)`
+      )
+    }
+  }
+}

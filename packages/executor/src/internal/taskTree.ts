@@ -1,0 +1,247 @@
+/**
+ * The task tree of one executor: which tasks are unfinished, who submitted
+ * them, and the stream of their steps (`changes`).
+ *
+ * What every task pays, whether or not anyone looks: three fields on its
+ * record (a queued task is a record, and a million queued records are a
+ * million of them: each field is GC work, so the fields are few), finding
+ * its parent (one context lookup per submitting context, cached for the
+ * next submission from the same one; a small object when there is a
+ * parent), and its place in the array of tasks holding a permit (queued
+ * tasks are found in the executor's own queue). No clock is read for the
+ * tree: times are stamped by the telemetry (see `telemetry.ts`) for the
+ * tasks it times. Everything else — a {@link TaskInfo} per task, an event
+ * per step — is built only when `tasks` runs or while a `changes` stream is
+ * consumed.
+ *
+ * A task's parent is found through {@link CurrentTask}, a mutable cell in
+ * the context its fiber (and every fiber it forks) runs with: the cell of a
+ * pooled task scope (see `taskScope.ts`) names the task that uses it. A
+ * fiber that outlives its task (forked as a daemon) keeps the cell: its
+ * submissions have no parent once the task ended, or the task that reuses
+ * the scope after it — the price of pooling scopes.
+ *
+ * @internal
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as PubSub from "effect/PubSub"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { Outcome, TaskEvent, TaskInfo } from "../TaskEvent.ts"
+
+/** What the tree reads and writes on a task record. */
+export interface Tracked {
+  readonly id: number
+  readonly name: string
+  readonly label: string | undefined
+  /** 0 queued, 1 starting, 2 running, 3 done (the core's states) */
+  readonly state: number
+  /** The task that submitted it. */
+  parent: Parent | undefined
+  /** When it was submitted and started, for a timed task. */
+  times: Times | undefined
+  /** Its index in the array of tasks holding a permit, or -1. */
+  holding: number
+  /** Queue link (the core's). */
+  readonly next: Tracked | undefined
+}
+
+/** A task's parent: its executor's tree and its id. */
+export interface Parent {
+  readonly tree: TaskTree
+  readonly id: number
+}
+
+/** The times of a timed task, epoch milliseconds. */
+export interface Times {
+  readonly submittedAt: number
+  startedAt: number | undefined
+}
+
+/** The task whose fiber (or a fiber it forked) runs with this cell in its context. */
+export interface Cell {
+  task: Tracked | undefined
+  tree: TaskTree | undefined
+}
+
+/** The cell of the task the current fiber works for. */
+export const CurrentTask = Context.Reference<Cell | undefined>("@taskscope/executor/CurrentTask", {
+  defaultValue: () => undefined
+})
+
+/** The clock reading of the executor: epoch milliseconds. */
+export type Now = () => number
+
+/** The last message of `changes`, once the executor has closed. */
+interface End {
+  readonly _tag: "End"
+}
+const END: End = { _tag: "End" }
+const isBatch = (message: Batch | End): message is Batch => message !== END
+
+/** The events of one synchronous run of the executor, at most `capacity` of them. */
+type Batch = ReadonlyArray<TaskEvent>
+
+/** How many batches a subscriber may fall behind before the newest are dropped. */
+const BATCHES = 16
+
+const STATES = ["queued", "running", "running", "done"] as const
+
+/** Default capacity of the `changes` buffer. */
+export const CHANGES_CAPACITY = 4096
+
+export class TaskTree {
+  readonly executor: string
+  readonly now: Now
+  /** Tasks holding a permit, in no order (removal swaps the last one in). */
+  private readonly holding: Array<Tracked> = []
+  private pubsub: PubSub.PubSub<Batch | End> | undefined = undefined
+  /** Events of the current synchronous run, published together once it ends. */
+  private pending: Array<TaskEvent> | undefined = undefined
+  private sequence = 0
+  private subscribers = 0
+  private finished = false
+  private readonly capacity: number
+  /** The last submitting context and the cell found in it. */
+  private lastContext: Context.Context<never> | undefined = undefined
+  private lastCell: Cell | undefined = undefined
+  /** Called when the number of subscribers goes from 0 to 1 or from 1 to 0. */
+  private readonly onFollowed: (followed: boolean) => void
+
+  constructor(executor: string, now: Now, capacity: number, onFollowed: (followed: boolean) => void) {
+    this.executor = executor
+    this.now = now
+    this.capacity = capacity
+    this.onFollowed = onFollowed
+  }
+
+  /** Records under which task a new task was submitted. */
+  submitted(task: Tracked, submitter: Context.Context<never>): void {
+    let cell = this.lastCell
+    if (submitter !== this.lastContext) {
+      cell = this.lastCell = Context.get(submitter, CurrentTask)
+      this.lastContext = submitter
+    }
+    if (cell !== undefined && cell.task !== undefined) task.parent = { tree: cell.tree!, id: cell.task.id }
+  }
+
+  /** A task took a permit. */
+  started(task: Tracked): void {
+    task.holding = this.holding.length
+    this.holding.push(task)
+  }
+
+  /** A task ended: out of the list if it held a permit. */
+  ended(task: Tracked): void {
+    const index = task.holding
+    if (index < 0) return
+    task.holding = -1
+    const last = this.holding.pop()!
+    if (last === task) return
+    this.holding[index] = last
+    last.holding = index
+  }
+
+  info(task: Tracked): TaskInfo {
+    return {
+      executor: this.executor,
+      id: task.id,
+      name: task.name,
+      state: STATES[task.state] ?? "done",
+      submittedAt: task.times?.submittedAt,
+      startedAt: task.times?.startedAt,
+      parent: task.parent === undefined ? undefined : { executor: task.parent.tree.executor, id: task.parent.id }
+    }
+  }
+
+  /** The unfinished tasks: those holding a permit in id order, then the queue in order. */
+  snapshot(forEachQueued: (f: (task: Tracked) => void) => void): ReadonlyArray<TaskInfo> {
+    const out: Array<TaskInfo> = []
+    const holding = this.holding.slice().sort((a, b) => a.id - b.id)
+    for (let i = 0; i < holding.length; i++) out.push(this.info(holding[i]!))
+    forEachQueued((task) => out.push(this.info(task)))
+    return out
+  }
+
+  // ---------------------------------------------------------------------------
+  // changes
+  // ---------------------------------------------------------------------------
+
+  /** Whether anyone follows `changes` now. */
+  get followed(): boolean {
+    return this.subscribers > 0
+  }
+
+  publishSubmitted(task: Tracked): void {
+    this.publish({ _tag: "Submitted", sequence: ++this.sequence, task: this.info(task) })
+  }
+
+  publishStarted(task: Tracked): void {
+    this.publish({ _tag: "Started", sequence: ++this.sequence, task: this.info(task) })
+  }
+
+  publishEnded(task: Tracked, outcome: Outcome, endedAt: number): void {
+    this.publish({ _tag: "Ended", sequence: ++this.sequence, task: this.info(task), outcome, endedAt })
+  }
+
+  /**
+   * Adds an event to the batch of the current synchronous run, published as
+   * one message a microtask later: a subscriber is woken once per batch, not
+   * per event (following cost three times less so). Nothing waits: events
+   * beyond `capacity` in one run are dropped, and so is a batch when a
+   * subscriber is `BATCHES` behind (the dropping strategy), so a slow
+   * subscriber never holds the executor up; the gap shows in `sequence`.
+   */
+  private publish(event: TaskEvent): void {
+    if (this.pubsub === undefined) return
+    let pending = this.pending
+    if (pending === undefined) {
+      pending = this.pending = []
+      queueMicrotask(this.flush)
+    }
+    if (pending.length < this.capacity) pending.push(event)
+  }
+
+  /** Publishes the pending events as one message (one wake-up of each subscriber). */
+  private readonly flush = (): void => {
+    const pending = this.pending
+    this.pending = undefined
+    if (pending !== undefined && this.pubsub !== undefined) PubSub.publishUnsafe(this.pubsub, pending)
+  }
+
+  /**
+   * Ends every stream of `changes` once the executor has closed: each
+   * subscriber first gets what is buffered for it, then the end.
+   */
+  close(): void {
+    this.finished = true
+    this.flush()
+    if (this.pubsub !== undefined) PubSub.endUnsafe(this.pubsub, END)
+  }
+
+  /** The events from the moment the stream starts; ends when the executor closes. */
+  readonly changes: Stream.Stream<TaskEvent> = Stream.unwrap(Effect.suspend(() => this.follow()))
+
+  private follow(): Effect.Effect<Stream.Stream<TaskEvent>, never, Scope.Scope> {
+    if (this.finished) return Effect.succeed(Stream.empty)
+    const made = this.pubsub !== undefined
+      ? Effect.succeed(this.pubsub)
+      : Effect.map(PubSub.dropping<Batch | End>(BATCHES), (pubsub) => (this.pubsub ??= pubsub))
+    const counted = Effect.acquireRelease(
+      Effect.sync(() => {
+        if (this.subscribers++ === 0) this.onFollowed(true)
+      }),
+      () =>
+        Effect.sync(() => {
+          if (--this.subscribers === 0) this.onFollowed(false)
+        })
+    )
+    return Effect.flatMap(made, (pubsub) =>
+      Effect.flatMap(PubSub.subscribe(pubsub), (subscription) =>
+        Effect.as(
+          counted,
+          Stream.flattenIterable(Stream.takeWhile(Stream.fromSubscription<Batch | End>(subscription), isBatch))
+        )))
+  }
+}

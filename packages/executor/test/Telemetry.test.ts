@@ -1,0 +1,215 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Metric, Option, Tracer } from "effect"
+import { TestClock } from "effect/testing"
+import { BackgroundExecutor, ExecutorError, Task } from "../src/index.ts"
+
+/** Runs `effect` with a registry of its own, so that series of other tests do not show. */
+const isolated = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.provideService(effect, Metric.MetricRegistry, new Map())
+
+/** The state of series `id` whose attributes include `attributes`. */
+const series = (id: string, attributes: Record<string, string>) =>
+  Effect.map(Metric.snapshot, (snapshots) => {
+    const found = snapshots.filter((s) =>
+      s.id === id && Object.entries(attributes).every(([k, v]) => s.attributes?.[k] === v)
+    )
+    assert.strictEqual(found.length, 1, `one series ${id} ${JSON.stringify(attributes)}, found ${found.length}`)
+    return found[0]!.state as any
+  })
+
+const count = (id: string, attributes: Record<string, string>) =>
+  Effect.map(series(id, attributes), (state) => (state.count ?? state.value) as number)
+
+/** A tracer that keeps every span it makes. */
+const recording = () => {
+  const spans: Array<Tracer.NativeSpan> = []
+  const tracer = Tracer.make({
+    span(options) {
+      const span = new Tracer.NativeSpan(options)
+      spans.push(span)
+      return span
+    }
+  })
+  return { spans, tracer }
+}
+
+describe("metrics", () => {
+  it.effect("counters and gauges count every task under the executor's name, by outcome", () =>
+    isolated(Effect.gen(function*() {
+      const { ok, fail, stop } = yield* BackgroundExecutor.scoped(
+        (executor) =>
+          Effect.gen(function*() {
+            const ok = yield* executor.submit(Effect.void)
+            const fail = yield* executor.submit(Effect.fail("boom"), { reraiseOnExit: false })
+            const stop = yield* executor.submit(Effect.never)
+            const queued = yield* executor.submit(Effect.never)
+            // one runs (the permit is held by `stop`), one is queued
+            assert.strictEqual(yield* count("taskscope_tasks_running", { executor: "jobs" }), 1)
+            assert.strictEqual(yield* count("taskscope_tasks_queued", { executor: "jobs" }), 1)
+            yield* Task.interrupt(stop)
+            yield* Task.interrupt(queued)
+            return { ok, fail, stop }
+          }),
+        { name: "jobs", maxConcurrency: 1 }
+      )
+      assert.isDefined(yield* Task.poll(ok))
+      assert.isDefined(yield* Task.poll(fail))
+      assert.isDefined(yield* Task.poll(stop))
+      const jobs = { executor: "jobs" }
+      assert.strictEqual(yield* count("taskscope_tasks_submitted", jobs), 4)
+      assert.strictEqual(yield* count("taskscope_tasks_completed", { ...jobs, outcome: "success" }), 1)
+      assert.strictEqual(yield* count("taskscope_tasks_completed", { ...jobs, outcome: "failure" }), 1)
+      assert.strictEqual(yield* count("taskscope_tasks_completed", { ...jobs, outcome: "interrupted" }), 2)
+      assert.strictEqual(yield* count("taskscope_tasks_running", jobs), 0)
+      assert.strictEqual(yield* count("taskscope_tasks_queued", jobs), 0)
+    })))
+
+  it.effect("executors of one name add up, and a closed executor's counts stay", () =>
+    isolated(Effect.gen(function*() {
+      yield* BackgroundExecutor.scoped((executor) => executor.submit(Effect.void), { name: "a" })
+      yield* BackgroundExecutor.scoped((executor) => Effect.repeat(executor.submit(Effect.void), { times: 2 }), {
+        name: "a"
+      })
+      yield* BackgroundExecutor.scoped((executor) => executor.submit(Effect.void), { name: "b" })
+      assert.strictEqual(yield* count("taskscope_tasks_submitted", { executor: "a" }), 4)
+      assert.strictEqual(yield* count("taskscope_tasks_completed", { executor: "a", outcome: "success" }), 4)
+      assert.strictEqual(yield* count("taskscope_tasks_submitted", { executor: "b" }), 1)
+    })))
+
+  it.effect("the default name is \"default\"", () =>
+    isolated(Effect.gen(function*() {
+      yield* BackgroundExecutor.scoped((executor) => executor.submit(Effect.void))
+      assert.strictEqual(yield* count("taskscope_tasks_submitted", { executor: "default" }), 1)
+    })))
+
+  it.effect("a submission after the close counts as rejected, reason closed", () =>
+    isolated(Effect.gen(function*() {
+      const executor = yield* BackgroundExecutor.scoped((executor) => Effect.succeed(executor), { name: "late" })
+      const error = yield* Effect.flip(executor.submit(Effect.void))
+      assert.instanceOf(error, ExecutorError.ExecutorClosedError)
+      assert.strictEqual(yield* count("taskscope_tasks_rejected", { executor: "late", reason: "closed" }), 1)
+      assert.strictEqual(yield* count("taskscope_tasks_rejected", { executor: "late", reason: "queue_full" }), 0)
+    })))
+
+  it.effect("a submission made to wait by maxQueue counts as rejected, reason queue_full", () =>
+    isolated(Effect.gen(function*() {
+      yield* BackgroundExecutor.scoped(
+        (executor) =>
+          Effect.gen(function*() {
+            yield* executor.submit(Effect.sleep(10))
+            yield* executor.submit(Effect.sleep(10)) // queued: the queue is full
+            yield* Effect.forkChild(executor.submit(Effect.void)) // waits
+            yield* TestClock.adjust(30)
+          }),
+        { name: "bp", maxConcurrency: 1, maxQueue: 1 }
+      )
+      assert.strictEqual(yield* count("taskscope_tasks_rejected", { executor: "bp", reason: "queue_full" }), 1)
+      assert.strictEqual(yield* count("taskscope_tasks_submitted", { executor: "bp" }), 3)
+    })))
+
+  it.effect("the timers observe the sampled tasks' queue wait and run time, in milliseconds", () =>
+    isolated(Effect.gen(function*() {
+      yield* BackgroundExecutor.scoped(
+        (executor) =>
+          Effect.gen(function*() {
+            // task 1 is sampled: it runs 50 ms; task 65 is sampled too: it waits for 64 tasks of 50 ms
+            for (let i = 0; i < 65; i++) yield* executor.submit(Effect.sleep(50))
+            yield* TestClock.adjust(65 * 50)
+          }),
+        { name: "timed", maxConcurrency: 1 }
+      )
+      const wait = yield* series("taskscope_task_queue_wait", { executor: "timed" })
+      const run = yield* series("taskscope_task_duration", { executor: "timed" })
+      assert.strictEqual(wait.count, 2)
+      assert.strictEqual(wait.min, 0)
+      assert.strictEqual(wait.max, 64 * 50)
+      assert.strictEqual(run.count, 2)
+      assert.strictEqual(run.min, 50)
+      assert.strictEqual(run.max, 50)
+    })))
+
+  it.effect("metrics: false leaves no series", () =>
+    isolated(Effect.gen(function*() {
+      yield* BackgroundExecutor.scoped((executor) => executor.submit(Effect.void), { name: "quiet", metrics: false })
+      const snapshots = yield* Metric.snapshot
+      assert.deepStrictEqual(snapshots.filter((s) => s.attributes?.executor === "quiet").map((s) => s.id), [])
+    })))
+
+  it.effect("bad telemetry options die naming the option and the value", () =>
+    Effect.gen(function*() {
+      for (
+        const [options, option] of [
+          [{ name: "" }, "name"],
+          [{ name: 3 }, "name"],
+          [{ metrics: "yes" }, "metrics"],
+          [{ tracing: 1 }, "tracing"]
+        ] as const
+      ) {
+        const exit = yield* Effect.exit(BackgroundExecutor.scoped(Effect.void, options as any))
+        const message = String(exit)
+        assert.include(message, option)
+        assert.include(message, "InvalidArgumentError")
+      }
+    }))
+})
+
+describe("spans", () => {
+  it.effect("a named task runs in a span of its name, child of the submitter's span, with its attributes", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recording()
+      yield* BackgroundExecutor.scoped(
+        (executor) =>
+          Effect.gen(function*() {
+            yield* executor.submit(Effect.sleep(20), { name: "first" })
+            yield* executor.submit(Effect.fail("boom"), { name: "second", reraiseOnExit: false })
+            yield* TestClock.adjust(20)
+          }),
+        { name: "spanned", maxConcurrency: 1 }
+      ).pipe(Effect.withSpan("submitter"), Effect.withTracer(tracer))
+      const submitter = spans.find((s) => s.name === "submitter")!
+      const first = spans.find((s) => s.name === "first")!
+      const second = spans.find((s) => s.name === "second")!
+      assert.strictEqual(Option.getOrUndefined(first.parent)?.spanId, submitter.spanId)
+      assert.strictEqual(Option.getOrUndefined(second.parent)?.spanId, submitter.spanId)
+      assert.strictEqual(first.attributes.get("taskscope.task.id"), 1)
+      assert.strictEqual(first.attributes.get("taskscope.task.name"), "first")
+      assert.strictEqual(first.attributes.get("taskscope.executor"), "spanned")
+      assert.strictEqual(first.attributes.get("taskscope.queue_wait_ms"), 0)
+      assert.strictEqual(first.attributes.get("taskscope.outcome"), "success")
+      assert.strictEqual(second.attributes.get("taskscope.queue_wait_ms"), 20)
+      assert.strictEqual(second.attributes.get("taskscope.outcome"), "failure")
+      assert.strictEqual(first.status._tag, "Ended")
+    }))
+
+  it.effect("a task submitted by a task is a child of its span: the trace shows what spawned what", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recording()
+      yield* BackgroundExecutor.scoped((executor) =>
+        executor.submit(Effect.asVoid(executor.submit(Effect.void, { name: "child" })), { name: "parent" })
+      ).pipe(Effect.withTracer(tracer))
+      const parent = spans.find((s) => s.name === "parent")!
+      const child = spans.find((s) => s.name === "child")!
+      assert.strictEqual(Option.getOrUndefined(child.parent)?.spanId, parent.spanId)
+      assert.strictEqual(child.traceId, parent.traceId)
+    }))
+
+  it.effect("unnamed tasks get no span by default, task-<id> spans with tracing: true, none with false", () =>
+    Effect.gen(function*() {
+      const run = (tracing: boolean | undefined) => {
+        const { spans, tracer } = recording()
+        return BackgroundExecutor.scoped(
+          (executor) =>
+            Effect.gen(function*() {
+              yield* executor.submit(Effect.void)
+              yield* executor.submit(Effect.interrupt, { name: "named" })
+            }),
+          tracing === undefined ? {} : { tracing }
+        ).pipe(Effect.withTracer(tracer), Effect.as(spans))
+      }
+      assert.deepStrictEqual((yield* run(undefined)).map((s) => s.name), ["named"])
+      const all = yield* run(true)
+      assert.deepStrictEqual(all.map((s) => s.name), ["task-1", "named"])
+      assert.strictEqual(all[1]!.attributes.get("taskscope.outcome"), "interrupted")
+      assert.deepStrictEqual((yield* run(false)).map((s) => s.name), [])
+    }))
+})
