@@ -39,8 +39,21 @@ export interface Slot {
 
 interface Pool {
   readonly submitter: Context.Context<never>
-  readonly free: Array<Slot>
+  /**
+   * Idle slots: the first `idle` entries. The count is kept apart from the
+   * array's length so that taking the last slot and giving it back, as every
+   * trivial task does, never makes V8 shrink and regrow the array.
+   */
+  readonly free: Array<Slot | undefined>
+  idle: number
 }
+
+/**
+ * Effect's one "no finalizer" state object: every scope starts with it and
+ * returns to it when its last finalizer is removed, so comparing identities
+ * tells an empty scope without reading the state's tag.
+ */
+const EMPTY = Scope.makeUnsafe().state
 
 /** Idle slots kept per submitter context. */
 const MAX_FREE = 128
@@ -66,13 +79,14 @@ export class TaskScopes {
     if (pool === undefined || pool.submitter !== submitter) {
       pool = this.pools.get(submitter)
       if (pool === undefined) {
-        pool = { submitter, free: [] }
+        pool = { submitter, free: [], idle: 0 }
         this.pools.set(submitter, pool)
       }
       this.last = pool
     }
-    const slot = pool.free.pop()
-    if (slot !== undefined) {
+    if (pool.idle > 0) {
+      const slot = pool.free[--pool.idle]!
+      pool.free[pool.idle] = undefined
       slot.cell.task = task
       return slot
     }
@@ -88,8 +102,9 @@ export class TaskScopes {
    */
   release(slot: Slot, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> | undefined {
     slot.cell.task = undefined
-    if (slot.scope.state._tag === "Empty") {
-      if (slot.pool.free.length < MAX_FREE) slot.pool.free.push(slot)
+    if (slot.scope.state === EMPTY) {
+      const pool = slot.pool
+      if (pool.idle < MAX_FREE) pool.free[pool.idle++] = slot
       return undefined
     }
     return Scope.closeUnsafe(slot.scope, exit)

@@ -94,8 +94,15 @@ export const CHANGES_CAPACITY = 4096
 export class TaskTree {
   readonly executor: string
   readonly now: Now
-  /** Tasks holding a permit, in no order (removal swaps the last one in). */
-  private readonly holding: Array<Tracked> = []
+  /**
+   * Tasks holding a permit, in no order (removal swaps the last one in): the
+   * first `held` entries. The count is kept apart from the array's length so
+   * that a task starting and ending at once never makes V8 shrink and regrow
+   * the array (`pop` down to empty gives its storage back; a profile of
+   * trivial tasks showed that reallocation on every start).
+   */
+  private readonly holding: Array<Tracked | undefined> = []
+  private held = 0
   private pubsub: PubSub.PubSub<Batch | End> | undefined = undefined
   /** Events of the current synchronous run, published together once it ends. */
   private pending: Array<TaskEvent> | undefined = undefined
@@ -128,8 +135,9 @@ export class TaskTree {
 
   /** A task took a permit. */
   started(task: Tracked): void {
-    task.holding = this.holding.length
-    this.holding.push(task)
+    const index = this.held++
+    task.holding = index
+    this.holding[index] = task
   }
 
   /** A task ended: out of the list if it held a permit. */
@@ -137,7 +145,9 @@ export class TaskTree {
     const index = task.holding
     if (index < 0) return
     task.holding = -1
-    const last = this.holding.pop()!
+    const lastIndex = --this.held
+    const last = this.holding[lastIndex]!
+    this.holding[lastIndex] = undefined
     if (last === task) return
     this.holding[index] = last
     last.holding = index
@@ -158,7 +168,7 @@ export class TaskTree {
   /** The unfinished tasks: those holding a permit in id order, then the queue in order. */
   snapshot(forEachQueued: (f: (task: Tracked) => void) => void): ReadonlyArray<TaskInfo> {
     const out: Array<TaskInfo> = []
-    const holding = this.holding.slice().sort((a, b) => a.id - b.id)
+    const holding = (this.holding.slice(0, this.held) as Array<Tracked>).sort((a, b) => a.id - b.id)
     for (let i = 0; i < holding.length; i++) out.push(this.info(holding[i]!))
     forEachQueued((task) => out.push(this.info(task)))
     return out
