@@ -118,7 +118,12 @@ export interface ExecutorOptions {
   readonly name?: string | undefined
   /** Keep the `taskscope_*` series (and the private pool's). Default `true`. */
   readonly metrics?: boolean | undefined
-  /** Spans for every task (`true`), for named ones (default: every task is named after its task), or none. */
+  /**
+   * A span for every call (`true`), or none (`false`, the default here: a
+   * span per call cost as much as a tiny call — 1.69x piscina's overhead per
+   * task with spans against 0.86x without, in one run of the node bench).
+   * With `true`, each call's worker side runs in a span child of its own.
+   */
   readonly tracing?: boolean | undefined
 }
 
@@ -351,7 +356,9 @@ const executorOptions = (o: Record<string, unknown>): BackgroundExecutor.Options
   closeTimeout: o.closeTimeout as Duration.Input | undefined,
   name: o.name as string | undefined,
   metrics: o.metrics as boolean | undefined,
-  tracing: o.tracing as boolean | undefined
+  // off unless asked for: a span per call cost as much as the call itself (1.69x piscina's overhead
+  // per tiny task with spans, 0.86x without, bench/main.ts quick, same run)
+  tracing: (o.tracing as boolean | undefined) ?? false
 })
 
 /** Checks the arguments at once (throwing, inside a suspend) and says what to build. */

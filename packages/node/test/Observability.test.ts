@@ -83,7 +83,7 @@ describe("WorkerExecutor telemetry", () => {
       const inside = yield* WorkerExecutor.scoped(
         tasks,
         (executor) => Effect.flatMap(executor.submit("spanContext", undefined), Task.join),
-        { spawn: spawner(makeCounter()), maxConcurrency: 1 }
+        { spawn: spawner(makeCounter()), maxConcurrency: 1, tracing: true }
       ).pipe(Effect.withSpan("request"), Effect.withTracer(tracer))
       const request = spans.find((s) => s.name === "request")!
       const task = spans.find((s) => s.name === "spanContext")!
@@ -93,5 +93,23 @@ describe("WorkerExecutor telemetry", () => {
         traceId: request.traceId,
         parentSpanId: task.spanId
       })
+    }))
+
+  it.live("by default a WorkerExecutor opens no span per call (they cost as much as a tiny call)", () =>
+    Effect.gen(function*() {
+      const names: Array<string> = []
+      const tracer = Tracer.make({
+        span(options) {
+          names.push(options.name)
+          return new Tracer.NativeSpan(options)
+        }
+      })
+      yield* WorkerExecutor.scoped(
+        tasks,
+        (executor) => Effect.flatMap(executor.submit("spanContext", undefined), Task.join),
+        { spawn: spawner(makeCounter()), maxConcurrency: 1 }
+      ).pipe(Effect.withSpan("request"), Effect.withTracer(tracer))
+      assert.include(names, "request")
+      assert.notInclude(names, "spanContext")
     }))
 })
