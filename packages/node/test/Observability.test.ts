@@ -7,18 +7,9 @@ import { assert, describe, it } from "@effect/vitest"
 import { Task } from "@taskscope/executor"
 import { Effect, Metric, Option, Tracer } from "effect"
 import { WorkerExecutor } from "../src/index.ts"
+import { eventually } from "./fixtures/expect.ts"
 import { tasks } from "./fixtures/tasks.ts"
 import { makeCounter, spawner } from "./fixtures/threads.ts"
-
-/** Polls `check` until it holds (real time, bounded). */
-const eventually = (check: Effect.Effect<boolean>, what: string) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 400; i++) {
-      if (yield* check) return
-      yield* Effect.sleep(5)
-    }
-    assert.fail(`timed out waiting until ${what}`)
-  })
 
 /** The value of series `id` with exactly these attributes besides the executor's. */
 const value = (id: string, attributes: Record<string, string>) =>
