@@ -759,11 +759,17 @@ export class ExecutorCore {
     if (stale > 1024 && stale > this.queued && !this.pumping) this.queue.compact()
     this.pump()
     if ((this.awaited === 0 && this.idleWaiters.length > 0) || (this.phase === "closing" && this.idle)) {
-      // Observers queued below `MAX_DEPTH` must hear that their task ended
-      // before the executor decides it is idle: they may submit more.
-      if (later.length > 0) later.push(() => this.settle())
-      else this.settle()
+      this.settleAfterObservers()
     }
+  }
+
+  /**
+   * {@link settle}, once the observers queued below `MAX_DEPTH` have heard
+   * that their task ended: they may submit more.
+   */
+  private settleAfterObservers(): void {
+    if (later.length > 0) later.push(() => this.settle())
+    else this.settle()
   }
 
   /**
@@ -888,10 +894,7 @@ export class ExecutorCore {
       if (this.phase !== "closed") {
         this.closeWaiters.push(() => resume(Effect.void))
         // nothing may be left to finish: decide now (or after queued observers)
-        if (this.idle) {
-          if (later.length > 0) later.push(() => this.settle())
-          else this.settle()
-        }
+        if (this.idle) this.settleAfterObservers()
         return
       }
       resume(Effect.void)
