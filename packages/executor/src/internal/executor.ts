@@ -409,7 +409,7 @@ export class ExecutorCore {
     this.config = config
     this.limit = config.maxConcurrency
     this.lowWater = Math.floor(config.maxQueue / 2)
-    this.telemetry = new Telemetry(settings, context, () => this.running, () => this.queued)
+    this.telemetry = new Telemetry(settings, context, () => this.counters())
     // with a maxQueue, a task's context names the executors it works for
     this.scopes = new TaskScopes(
       config.maxQueue === Number.POSITIVE_INFINITY ? identity : (context) => {
@@ -610,7 +610,7 @@ export class ExecutorCore {
     record.slot = slot
     let fiber: Fiber.Fiber<any, any>
     try {
-      fiber = Effect.runForkWith(slot.context)(effect as Effect.Effect<any, any, never>)
+      fiber = slot.run(effect as Effect.Effect<any, any, never>)
     } catch (error) {
       // Effect turns what a task throws into a defect; this is the last guard
       // (a stack overflow inside the runtime itself) so the counters stay right
@@ -1043,15 +1043,20 @@ export class ExecutorCore {
     return this.telemetry.tree.changes
   }
 
-  readonly stats: Effect.Effect<Stats> = Effect.sync(() => ({
-    submitted: this.submitted,
-    queued: this.queued,
-    running: this.running,
-    succeeded: this.succeeded,
-    failed: this.failed,
-    interrupted: this.interrupted,
-    timedOut: this.timedOut
-  }))
+  readonly stats: Effect.Effect<Stats> = Effect.sync(() => this.counters())
+
+  /** The counters, as `stats` reports them and the metric series read them. */
+  private counters(): Stats {
+    return {
+      submitted: this.submitted,
+      queued: this.queued,
+      running: this.running,
+      succeeded: this.succeeded,
+      failed: this.failed,
+      interrupted: this.interrupted,
+      timedOut: this.timedOut
+    }
+  }
 }
 
 const toFailure = (record: TaskRecord<any, any>): TaskFailure => ({

@@ -23,8 +23,9 @@
  * @internal
  */
 import * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import { type Cell, CurrentTask, type TaskTree, type Tracked } from "./taskTree.ts"
 
@@ -32,6 +33,8 @@ import { type Cell, CurrentTask, type TaskTree, type Tracked } from "./taskTree.
 export interface Slot {
   readonly scope: Scope.Closeable
   readonly context: Context.Context<never>
+  /** `Effect.runForkWith(context)`, made once per slot. */
+  readonly run: <A, E>(effect: Effect.Effect<A, E>) => Fiber.Fiber<A, E>
   readonly pool: Pool
   /** Names the task using the slot (see `taskTree.ts`). */
   readonly cell: Cell
@@ -92,8 +95,8 @@ export class TaskScopes {
     }
     const scope = Scope.makeUnsafe()
     const cell: Cell = { task, tree: this.tree }
-    const context = Context.add(Context.add(submitter, Scope.Scope, scope), CurrentTask, cell)
-    return { scope, context: this.extend(context), pool, cell }
+    const context = this.extend(Context.add(Context.add(submitter, Scope.Scope, scope), CurrentTask, cell))
+    return { scope, context, run: Effect.runForkWith(context), pool, cell }
   }
 
   /**

@@ -5,14 +5,14 @@
  *
  * - Metrics (`effect/Metric`), one series per executor `name`, never per task.
  *   The per-task counts and the running/queued gauges are *pulled*: the
- *   executor counts in plain numbers and the series read them when a
- *   snapshot is taken (`Metric.registerUnsafe`), so a task pays no registry
- *   lookup for them. The two timers are pushed, for a sample of the tasks:
- *   1 in {@link SAMPLE}, every task with a span, and every task while
- *   `changes` is followed. A timed task costs about 0.7 µs (three clock
- *   reads at 60-100 ns each on the machines measured, two timer updates at
- *   about 250 ns each), twice a trivial task: timing every task would make
- *   metrics cost ~2.5x, and 1 in 16 still cost 1.2-1.3x on (a) (measured with
+ *   series read the core's own counters (the ones `stats` reports) when a
+ *   snapshot is taken (`Metric.registerUnsafe`), so a task pays nothing for
+ *   them. The two timers are pushed, for a sample of the tasks: 1 in
+ *   {@link SAMPLE}, every task with a span, and every task while `changes`
+ *   is followed. They are histograms in milliseconds (what `Metric.timer`
+ *   makes, without the `Duration` round trip per observation). A timed task
+ *   costs three clock reads and two histogram updates; timing every task
+ *   would make metrics cost about 2.5x (measured with
  *   `packages/bench/src/baseline.ts`).
  *   Executors of one name in one registry add up; a closed executor's counts
  *   stay in its series.
@@ -28,14 +28,13 @@
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
 import { TaskTimeoutError } from "../ExecutorError.ts"
 import type { Outcome } from "../TaskEvent.ts"
 import * as Check from "./options.ts"
-import { CHANGES_CAPACITY, TaskTree, type Tracked } from "./taskTree.ts"
+import { CHANGES_CAPACITY, TaskTree, type Times, type Tracked } from "./taskTree.ts"
 
 /** Every outcome, in the order of their series. (Adding one: a line here and one in `outcomeOf`.) */
 export const OUTCOMES: ReadonlyArray<Outcome> = ["success", "failure", "interrupted", "timeout"]
@@ -50,7 +49,7 @@ export const outcomeOf = (exit: Exit.Exit<unknown, unknown>): Outcome =>
     ? "timeout"
     : "failure"
 
-/** The timers observe one task in this many (ids 1, 1 + SAMPLE, ...). */
+/** The timers observe one task in this many (the 1st, the (1 + SAMPLE)th, ... submitted). */
 export const SAMPLE = 64
 
 /**
@@ -88,8 +87,10 @@ export const makeSettings = (options: unknown): Settings => {
 /** What the core tells at each step of a task; any may be left out by the hook object. */
 export interface Hooks {
   readonly onSubmitted: (task: Tracked) => void
-  readonly onStarted: (task: Tracked) => void
-  readonly onEnded: (task: Tracked, outcome: Outcome) => void
+  /** For a timed task only: one with times. */
+  readonly onStarted: (task: Tracked, times: Times) => void
+  /** For a timed task only. */
+  readonly onEnded: (task: Tracked, times: Times, outcome: Outcome) => void
   readonly onRejected: (reason: RejectReason) => void
 }
 
@@ -97,13 +98,38 @@ export interface Hooks {
 // metric series
 // -----------------------------------------------------------------------------
 
-/** The counts of one executor. */
+/** What the pulled series read: the core's own counters (see `stats`). */
+export interface Counters {
+  readonly submitted: number
+  readonly succeeded: number
+  readonly failed: number
+  readonly interrupted: number
+  readonly timedOut: number
+  readonly running: number
+  readonly queued: number
+}
+
+/** The counts of the executors of one name that have closed. */
 class Counts {
   submitted = 0
   readonly completed: Record<Outcome, number> = { success: 0, failure: 0, interrupted: 0, timeout: 0 }
-  add(other: Counts): void {
-    this.submitted += other.submitted
-    for (const outcome of OUTCOMES) this.completed[outcome] += other.completed[outcome]
+  add(counters: Counters): void {
+    this.submitted += counters.submitted
+    for (const outcome of OUTCOMES) this.completed[outcome] += completed(counters, outcome)
+  }
+}
+
+/** Tasks ended with `outcome`: a timeout is counted by the core as a failure too. */
+const completed = (counters: Counters, outcome: Outcome): number => {
+  switch (outcome) {
+    case "success":
+      return counters.succeeded
+    case "failure":
+      return counters.failed - counters.timedOut
+    case "interrupted":
+      return counters.interrupted
+    case "timeout":
+      return counters.timedOut
   }
 }
 
@@ -112,8 +138,8 @@ interface Family {
   readonly live: Set<Series>
   readonly closed: Counts
   readonly rejected: Record<RejectReason, Metric.Counter<number>>
-  readonly queueWait: Metric.Metric<Duration.Duration, Metric.HistogramState>
-  readonly duration: Metric.Metric<Duration.Duration, Metric.HistogramState>
+  readonly queueWait: Metric.Metric<number, Metric.HistogramState>
+  readonly duration: Metric.Metric<number, Metric.HistogramState>
 }
 
 const families = new WeakMap<Metric.MetricRegistry, Map<string, Family>>()
@@ -149,14 +175,8 @@ const familyOf = (context: Context.Context<never>, name: string): Family => {
         incremental: true
       })
     },
-    queueWait: Metric.timer("taskscope_task_queue_wait", {
-      description: "Time from submit to start, per task",
-      attributes: executor
-    }),
-    duration: Metric.timer("taskscope_task_duration", {
-      description: "Time from start to end, per task that started",
-      attributes: executor
-    })
+    queueWait: timer("taskscope_task_queue_wait", "Time from submit to start, per task", executor),
+    duration: timer("taskscope_task_duration", "Time from start to end, per task that started", executor)
   }
   byName.set(name, family)
   const counter = (id: string, description: string, attributes: Record<string, string>, get: () => number) =>
@@ -175,36 +195,44 @@ const familyOf = (context: Context.Context<never>, name: string): Family => {
     "taskscope_tasks_submitted",
     "Tasks accepted by submit",
     executor,
-    () => family.closed.submitted + sum(family, (s) => s.counts.submitted)
+    () => family.closed.submitted + sum(family, (s) => s.counters().submitted)
   )
   for (const outcome of OUTCOMES) {
     counter(
       "taskscope_tasks_completed",
       "Tasks ended, by outcome",
       { ...executor, outcome },
-      () => family.closed.completed[outcome] + sum(family, (s) => s.counts.completed[outcome])
+      () => family.closed.completed[outcome] + sum(family, (s) => completed(s.counters(), outcome))
     )
   }
   // touch the pushed series so that they are listed from the start
   family.rejected.closed.modifyUnsafe(0, context)
   family.rejected.queue_full.modifyUnsafe(0, context)
-  gauge("taskscope_tasks_running", "Tasks holding a permit", () => sum(family, (s) => s.running()))
-  gauge("taskscope_tasks_queued", "Tasks waiting for a permit", () => sum(family, (s) => s.queued()))
+  gauge("taskscope_tasks_running", "Tasks holding a permit", () => sum(family, (s) => s.counters().running))
+  gauge("taskscope_tasks_queued", "Tasks waiting for a permit", () => sum(family, (s) => s.counters().queued))
   return family
 }
 
+/**
+ * A histogram of milliseconds with the buckets and the `time_unit` attribute
+ * of `Metric.timer`, updated with plain numbers.
+ */
+const timer = (id: string, description: string, attributes: Record<string, string>) =>
+  Metric.histogram(id, {
+    description,
+    attributes: { ...attributes, time_unit: "milliseconds" },
+    boundaries: Metric.exponentialBoundaries({ start: 0.5, factor: 2, count: 35 })
+  })
+
 /** The series of one executor. */
 class Series {
-  readonly counts = new Counts()
   readonly family: Family
   readonly context: Context.Context<never>
-  readonly running: () => number
-  readonly queued: () => number
+  readonly counters: () => Counters
 
-  constructor(context: Context.Context<never>, name: string, running: () => number, queued: () => number) {
+  constructor(context: Context.Context<never>, name: string, counters: () => Counters) {
     this.context = context
-    this.running = running
-    this.queued = queued
+    this.counters = counters
     this.family = familyOf(context, name)
     this.family.live.add(this)
   }
@@ -212,7 +240,7 @@ class Series {
   /** Moves this executor's counts to the family's closed counts. */
   close(): void {
     if (!this.family.live.delete(this)) return
-    this.family.closed.add(this.counts)
+    this.family.closed.add(this.counters())
   }
 }
 
@@ -227,18 +255,20 @@ export class Telemetry {
   /** What to call at each step; `undefined` when there is nothing to do. */
   hooks: Hooks | undefined
   private readonly series: Series | undefined
+  /** Whether every task is traced (`tracing: true`), and whether named ones are (not `tracing: false`). */
+  private readonly traceAll: boolean
+  private readonly traceNamed: boolean
+  /** Submissions until the next sampled one (see {@link SAMPLE}). */
+  private untilSample = 1
 
-  constructor(
-    settings: Settings,
-    context: Context.Context<never>,
-    running: () => number,
-    queued: () => number
-  ) {
+  constructor(settings: Settings, context: Context.Context<never>, counters: () => Counters) {
     this.settings = settings
+    this.traceAll = settings.tracing === true
+    this.traceNamed = settings.tracing !== false
     this.tree = new TaskTree(settings.name, clockOf(context), CHANGES_CAPACITY, () => {
       this.hooks = this.makeHooks()
     })
-    this.series = settings.metrics ? new Series(context, settings.name, running, queued) : undefined
+    this.series = settings.metrics ? new Series(context, settings.name, counters) : undefined
     this.hooks = this.makeHooks()
   }
 
@@ -248,33 +278,23 @@ export class Telemetry {
     const tree = this.tree
     const followed = tree.followed
     if (series === undefined && !followed) return undefined
-    const { context, counts, family } = series ?? ({} as Partial<Series>)
+    const context = series?.context
+    const family = series?.family
     const now = tree.now
-    // a task is timed when it has times
     return {
       onSubmitted: (task) => {
-        if (counts !== undefined) counts.submitted++
-        if (followed) {
-          task.times ??= { submittedAt: now(), startedAt: undefined }
-          tree.publishSubmitted(task)
-        } else if (task.id % SAMPLE === 1) task.times ??= { submittedAt: now(), startedAt: undefined }
+        task.times ??= { submittedAt: now(), startedAt: undefined }
+        if (followed) tree.publishSubmitted(task)
       },
-      onStarted: (task) => {
-        const times = task.times
-        if (times === undefined) return
+      onStarted: (task, times) => {
         const startedAt = times.startedAt = now()
-        if (family !== undefined) {
-          family.queueWait.updateUnsafe(Duration.millis(startedAt - times.submittedAt), context!)
-        }
+        if (family !== undefined) family.queueWait.updateUnsafe(startedAt - times.submittedAt, context!)
         if (followed) tree.publishStarted(task)
       },
-      onEnded: (task, outcome) => {
-        if (counts !== undefined) counts.completed[outcome]++
-        const times = task.times
-        if (times === undefined) return
+      onEnded: (task, times, outcome) => {
         const endedAt = now()
         if (family !== undefined && times.startedAt !== undefined) {
-          family.duration.updateUnsafe(Duration.millis(endedAt - times.startedAt), context!)
+          family.duration.updateUnsafe(endedAt - times.startedAt, context!)
         }
         if (followed) tree.publishEnded(task, outcome, endedAt)
       },
@@ -289,20 +309,27 @@ export class Telemetry {
     this.tree.submitted(task, submitter)
     // a task with a span is timed: its span tells how long it waited
     if (this.spanned(task.label)) task.times = { submittedAt: this.tree.now(), startedAt: undefined }
-    this.hooks?.onSubmitted(task)
+    const hooks = this.hooks
+    if (hooks === undefined) return
+    // every task while `changes` is followed, otherwise 1 in SAMPLE
+    if (--this.untilSample === 0) {
+      this.untilSample = SAMPLE
+      hooks.onSubmitted(task)
+    } else if (this.tree.followed) hooks.onSubmitted(task)
   }
 
-  /** A task took a permit. */
+  /** A task took a permit. Only timed tasks (those with times) go further than the tree. */
   started(task: Tracked): void {
     this.tree.started(task)
-    this.hooks?.onStarted(task)
+    const times = task.times
+    if (times !== undefined) this.hooks?.onStarted(task, times)
   }
 
   /** A task ended, queued or holding a permit. */
   ended(task: Tracked, exit: Exit.Exit<unknown, unknown>): void {
     this.tree.ended(task)
-    const hooks = this.hooks
-    if (hooks !== undefined) hooks.onEnded(task, outcomeOf(exit))
+    const times = task.times
+    if (times !== undefined) this.hooks?.onEnded(task, times, outcomeOf(exit))
   }
 
   /** A submission was refused or made to wait. */
@@ -317,6 +344,7 @@ export class Telemetry {
    */
   instrument<A, E, R>(task: Tracked, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
     const label = task.label
+    if (label === undefined && !this.traceAll) return effect
     if (label !== undefined) effect = Effect.annotateLogs(effect, "task", label)
     if (!this.spanned(label)) return effect
     const inner = effect
@@ -337,8 +365,7 @@ export class Telemetry {
 
   /** Whether a task with this label runs in a span of its own. */
   private spanned(label: string | undefined): boolean {
-    const tracing = this.settings.tracing
-    return tracing === true || (label !== undefined && tracing !== false)
+    return label === undefined ? this.traceAll : this.traceNamed
   }
 
   /** How long a spanned (so timed) task waited, in milliseconds. */
