@@ -1,16 +1,19 @@
 /**
- * What observability costs against the executor before it had any (issue 10:
- * "tasks and changes cost nothing while nobody looks"). The suite cannot run
- * two versions of one package side by side, so this script extracts the
- * executor's sources at a git commit (default: the last one before issue
- * 10) into `packages/bench/.baseline/` (git-ignored) and runs (a) and (b)
- * in fresh processes, interleaving: that copy, today's with
- * `metrics: false` (what every task pays for `tasks` and `changes`), and
- * today's default. It reports, per variant, the median and the spread of the
- * per-task CPU time (user + system of the process, which other load on a
- * shared machine disturbs less than wall time) and of the wall time.
+ * What the executor's later features cost its default path, step by step.
+ * The suite cannot run two versions of one package side by side, so this
+ * script extracts the executor's sources at each git commit given (default:
+ * the last one before issue 10) into `packages/bench/.baseline/<commit>/`
+ * (git-ignored) and runs (a) and (b) in fresh processes, interleaving, the
+ * order rotating from round to round: each commit's copy, today's with
+ * `metrics: false`, and today's default. It reports, per variant, the median
+ * and the spread of the per-task CPU time (user + system of the process) and
+ * of the wall time, and each median against the first commit's.
  *
- *   node packages/bench/src/baseline.ts [--commit <sha>] [--rounds 7] [--n 200000]
+ * `--fifo` runs each child under `chrt -f 10` (real-time FIFO scheduling,
+ * Linux, root): on a machine shared with other work, a child is then not
+ * preempted by it, which narrows the spread of wall times considerably.
+ *
+ *   node packages/bench/src/baseline.ts [--commit <sha>]... [--rounds 7] [--n 200000] [--fifo]
  */
 import { execFileSync, spawnSync } from "node:child_process"
 import { mkdirSync, rmSync } from "node:fs"
@@ -23,13 +26,14 @@ const here = fileURLToPath(new URL(".", import.meta.url))
 const root = fileURLToPath(new URL("../../..", import.meta.url))
 const baseline = fileURLToPath(new URL("../.baseline/", import.meta.url))
 
-type Variant = "before" | "metrics-off" | "default"
+/** A commit's copy (`before:<commit>`), today with `metrics: false`, or today's default. */
+type Variant = `before:${string}` | "metrics-off" | "default"
 
 /** One measurement in this process: the child side. */
 const child = async (variant: Variant, workload: string, n: number): Promise<void> => {
   const Effect = await import("effect/Effect")
-  const source = variant === "before"
-    ? `${baseline}packages/executor/src/index.ts`
+  const source = variant.startsWith("before:")
+    ? `${baseline}${variant.slice("before:".length)}/packages/executor/src/index.ts`
     : `${root}packages/executor/src/index.ts`
   const { BackgroundExecutor } = (await import(source)) as typeof import("@taskscope/executor")
   const options = variant === "metrics-off" ? { maxConcurrency: 100, metrics: false } : { maxConcurrency: 100 }
@@ -63,7 +67,8 @@ const child = async (variant: Variant, workload: string, n: number): Promise<voi
 
 const { values } = parseArgs({
   options: {
-    commit: { type: "string", default: BEFORE_ISSUE_10 },
+    commit: { type: "string", multiple: true, default: [BEFORE_ISSUE_10] },
+    fifo: { type: "boolean", default: false },
     rounds: { type: "string", default: "7" },
     n: { type: "string", default: "200000" },
     child: { type: "string" },
@@ -75,19 +80,26 @@ if (values.child !== undefined) {
   await child(values.child as Variant, values.workload, Number(values.n))
 } else {
   rmSync(baseline, { recursive: true, force: true })
-  mkdirSync(baseline, { recursive: true })
-  const archive = execFileSync("git", ["archive", values.commit, "packages/executor/src"], { cwd: root })
-  execFileSync("tar", ["-x", "-C", baseline], { input: archive })
-  const variants: ReadonlyArray<Variant> = ["before", "metrics-off", "default"]
+  const commits = values.commit
+  for (const commit of commits) {
+    mkdirSync(`${baseline}${commit}`, { recursive: true })
+    const archive = execFileSync("git", ["archive", commit, "packages/executor/src"], { cwd: root })
+    execFileSync("tar", ["-x", "-C", `${baseline}${commit}`], { input: archive })
+  }
+  const variants: ReadonlyArray<Variant> = [...commits.map((c) => `before:${c}` as const), "metrics-off", "default"]
   const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-  console.log(`executor at ${values.commit} vs today, n = ${values.n}, ${values.rounds} rounds, interleaved`)
+  console.log(
+    `executor at ${commits.join(", ")} vs today, n = ${values.n}, ${values.rounds} rounds, interleaved` +
+      (values.fifo ? ", SCHED_FIFO" : "")
+  )
   for (const workload of ["trivial", "suspend"]) {
     const samples = new Map(variants.map((v) => [v, { cpu: [] as Array<number>, wall: [] as Array<number> }]))
     for (let round = 0; round < Number(values.rounds); round++) {
       // the order rotates from round to round
       for (let i = 0; i < variants.length; i++) {
         const variant = variants[(i + round) % variants.length]!
-        const out = spawnSync(process.execPath, [
+        const command = [
+          process.execPath,
           `${here}baseline.ts`,
           "--child",
           variant,
@@ -95,19 +107,22 @@ if (values.child !== undefined) {
           workload,
           "--n",
           values.n
-        ], { encoding: "utf8" })
+        ]
+        const out = values.fifo
+          ? spawnSync("chrt", ["-f", "10", ...command], { encoding: "utf8" })
+          : spawnSync(command[0]!, command.slice(1), { encoding: "utf8" })
         if (out.status !== 0) throw new Error(`${variant} ${workload}: ${out.stderr}`)
         const { cpu, wall } = JSON.parse(out.stdout) as { cpu: number; wall: number }
         samples.get(variant)!.cpu.push(cpu)
         samples.get(variant)!.wall.push(wall)
       }
     }
-    const before = samples.get("before")!
+    const before = samples.get(variants[0]!)!
     for (const variant of variants) {
       const { cpu, wall } = samples.get(variant)!
       const spread = (xs: Array<number>) => `${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}`
       console.log(
-        `${workload.padEnd(8)} ${variant.padEnd(12)} cpu ${median(cpu).toFixed(0)} ns/task (${spread(cpu)}, ` +
+        `${workload.padEnd(8)} ${variant.padEnd(20)} cpu ${median(cpu).toFixed(0)} ns/task (${spread(cpu)}, ` +
           `${(median(cpu) / median(before.cpu)).toFixed(2)}x before)  wall ${median(wall).toFixed(0)} ns/task ` +
           `(${spread(wall)}, ${(median(wall) / median(before.wall)).toFixed(2)}x before)`
       )
