@@ -1,99 +1,120 @@
 /**
- * WorkerExecutor against piscina and tinypool, on the same functions, in one
- * run: per-task overhead (2,000 and 20,000 tiny tasks in flight), throughput
- * of 100,000 tiny tasks, and CPU-bound throughput (speedup of two threads
- * over one). Every figure is taken in rounds that interleave the pools; each
- * is reported as the median over the rounds with its range, and the ratio to
- * piscina as the median of the same-round ratios. Prints the tables and
- * writes RESULTS.md.
+ * WorkerExecutor against piscina, tinypool and bare threads, on the same
+ * functions, in one run: per-task overhead (2,000 and 20,000 tiny tasks in
+ * flight), throughput of 100,000 tiny tasks, and CPU-bound throughput
+ * (speedup of two threads over one).
+ *
+ * Each pool is measured in a fresh Node process of its own (one per pool per
+ * round), so that no pool runs on a heap, a JIT state or idle threads another
+ * pool left behind; the rounds interleave the pools in a rotating order, so
+ * that a burst of other load on the machine falls on all of them alike.
+ * Within its process a pool is warmed up, then each measure is repeated and
+ * its median kept. Every figure is reported as the median over the rounds
+ * with its range, and a ratio to piscina as the median of the same-round
+ * ratios. Wall time, the main thread's CPU time and the whole process's CPU
+ * time (its threads included) are all recorded: CPU time is much less
+ * sensitive than wall time to what else runs on the machine. Prints the
+ * tables and writes RESULTS.md.
  *
  *   pnpm --filter @taskscope/node bench          (or `pnpm bench` at the root)
- *   BENCH_QUICK=1 ... (or --quick)               fewer rounds, for a smoke run
+ *   BENCH_QUICK=1 ... (or --quick)               fewer tasks and rounds, for a smoke run
+ *   BENCH_ROUNDS=n                               rounds (default 5; 3 in quick mode)
+ *   BENCH_ONLY=taskscope,piscina                 only the pools whose names start so
+ *   BENCH_BASELINE=/path/to/packages/node        adds that checkout's WorkerExecutor as a pool
  *   --no-write                                   print only; leave RESULTS.md as it is
  */
-import { Task } from "@taskscope/executor"
-import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Scope from "effect/Scope"
+import { execFile } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
+import { createRequire } from "node:module"
 import * as os from "node:os"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
 import { Worker } from "node:worker_threads"
 import { Piscina } from "piscina"
 import { Tinypool } from "tinypool"
-import * as WorkerExecutor from "../src/WorkerExecutor.ts"
-import * as WorkerPool from "../src/WorkerPool.ts"
-import { tasks } from "./fixtures/tasks.ts"
 import { burn } from "./fixtures/work.ts"
 
 const quick = process.env.BENCH_QUICK === "1" || process.argv.includes("--quick")
 const SIZES = quick ? [2_000] : [2_000, 20_000]
+/** Timed repetitions (median kept) of each size within one process. */
+const REPEATS_OF_SIZE = [5, 3]
 const THROUGHPUT_TASKS = quick ? 10_000 : 100_000
 const CPU_TASKS = quick ? 8 : 32
-const REPEATS = Number(process.env.BENCH_ROUNDS ?? (quick ? 2 : 5))
-const workerUrl = new URL("./fixtures/worker.ts", import.meta.url)
-const plainWorker = new URL("./fixtures/plain-worker.ts", import.meta.url).href
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (quick ? 3 : 5))
+const here = new URL(".", import.meta.url)
 
-/** Calibrates `burn` to about `ms` of CPU on this machine. */
-const calibrate = (ms: number): number => {
-  let rounds = 100_000
-  for (;;) {
-    const start = performance.now()
-    burn(rounds)
-    const took = performance.now() - start
-    if (took > 20) return Math.round(rounds * ms / took)
-    rounds *= 2
-  }
-}
-const BURN_ROUNDS = calibrate(25)
+// -----------------------------------------------------------------------------
+// the pools
+// -----------------------------------------------------------------------------
 
-/** One pool under test: run `count` calls of `name`, all in flight at once. */
+/** One pool under test: run calls of `name`, all in flight at once. */
 interface Runner {
   readonly run: (name: "noop" | "burn", payloads: ReadonlyArray<number>) => Promise<void>
   readonly close: () => Promise<void>
 }
 
-/** A started pool of `threads`, and how to close it. */
-const startPool = async (threads: number) => {
-  const scope = Effect.runSync(Scope.make())
-  const pool = Effect.runSync(Scope.provide(
-    WorkerPool.make(tasks, { spawn: () => new Worker(workerUrl), maxConcurrency: threads }),
-    scope
-  ))
-  await Effect.runPromise(pool.prestart)
-  return { pool, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
-}
+type Make = (threads: number) => Promise<Runner>
 
-/** WorkerExecutor on a pool of `threads`; `maxConcurrency` defaults to the number of threads. */
-const taskscope = (maxConcurrency?: number) => async (threads: number): Promise<Runner> => {
-  const { close, pool } = await startPool(threads)
-  return {
-    run: (name, payloads) =>
-      Effect.runPromise(WorkerExecutor.scoped(pool, (executor) =>
-        Effect.gen(function*() {
-          const handles = []
-          for (const n of payloads) handles.push(yield* executor.submit(name, n))
-          for (const handle of handles) yield* Task.join(handle)
-        }), { maxConcurrency })),
-    close
+/**
+ * The taskscope modules of a checkout's `packages/node` (this one, or a
+ * baseline's), each with the Effect and executor modules that checkout
+ * resolves, so that a baseline runs entirely on its own code.
+ */
+const taskscopeOf = async (dir: URL) => {
+  const resolve = createRequire(new URL("package.json", dir)).resolve
+  const load = <M>(specifier: string): Promise<M> => import(pathToFileURL(resolve(specifier)).href) as Promise<M>
+  const Effect = await load<typeof import("effect/Effect")>("effect/Effect")
+  const Exit = await load<typeof import("effect/Exit")>("effect/Exit")
+  const Scope = await load<typeof import("effect/Scope")>("effect/Scope")
+  const { Task } = await load<typeof import("@taskscope/executor")>("@taskscope/executor")
+  const WorkerExecutor = await import(
+    new URL("src/WorkerExecutor.ts", dir).href
+  ) as typeof import("../src/WorkerExecutor.ts")
+  const WorkerPool = await import(new URL("src/WorkerPool.ts", dir).href) as typeof import("../src/WorkerPool.ts")
+  const { tasks } = await import(new URL("bench/fixtures/tasks.ts", dir).href) as typeof import("./fixtures/tasks.ts")
+  const workerUrl = new URL("bench/fixtures/worker.ts", dir)
+  /** A started pool of `threads`, and how to close it. */
+  const startPool = async (threads: number) => {
+    const scope = Effect.runSync(Scope.make())
+    const pool = Effect.runSync(Scope.provide(
+      WorkerPool.make(tasks, { spawn: () => new Worker(workerUrl), maxConcurrency: threads }),
+      scope
+    ))
+    await Effect.runPromise(pool.prestart)
+    return { pool, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
   }
-}
-
-const taskscopeBare = async (threads: number): Promise<Runner> => {
-  const { close, pool } = await startPool(threads)
-  return {
-    run: (name, payloads) =>
-      Effect.runPromise(
-        Effect.forEach(payloads, (n) => pool.call(name, n), { concurrency: "unbounded", discard: true })
-      ),
-    close
+  /** WorkerExecutor on a pool of `threads`; `maxConcurrency` defaults to the number of threads. */
+  const executor = (maxConcurrency?: number): Make => async (threads) => {
+    const { close, pool } = await startPool(threads)
+    return {
+      run: (name, payloads) =>
+        Effect.runPromise(WorkerExecutor.scoped(pool, (executor) =>
+          Effect.gen(function*() {
+            const handles = []
+            for (const n of payloads) handles.push(yield* executor.submit(name, n))
+            for (const handle of handles) yield* Task.join(handle)
+          }), { maxConcurrency })),
+      close
+    }
   }
+  const call: Make = async (threads) => {
+    const { close, pool } = await startPool(threads)
+    return {
+      run: (name, payloads) =>
+        Effect.runPromise(
+          Effect.forEach(payloads, (n) => pool.call(name, n), { concurrency: "unbounded", discard: true })
+        ),
+      close
+    }
+  }
+  return { executor, call }
 }
 
 /** piscina and tinypool share one API: a pool of `threads`, warmed up, then `run(payload, { name })`. */
-const libraryPool = (Pool: typeof Piscina | typeof Tinypool) => async (threads: number): Promise<Runner> => {
-  const pool = new Pool({ filename: plainWorker, minThreads: threads, maxThreads: threads, idleTimeout: 60_000 })
+const libraryPool = (Pool: typeof Piscina | typeof Tinypool): Make => async (threads) => {
+  const filename = new URL("fixtures/plain-worker.ts", here).href
+  const pool = new Pool({ filename, minThreads: threads, maxThreads: threads, idleTimeout: 60_000 })
   await Promise.all(Array.from({ length: threads * 2 }, (_, i) => pool.run(i, { name: "noop" })))
   return {
     run: async (name, payloads) => {
@@ -103,18 +124,13 @@ const libraryPool = (Pool: typeof Piscina | typeof Tinypool) => async (threads: 
   }
 }
 
-const piscina = libraryPool(Piscina)
-
-const tinypool = libraryPool(Tinypool)
-
 /**
  * Bare threads, no library: one message in flight per thread, the next sent
  * when a reply comes back. It shows what the machine allows at the moment of
  * the run (how much two threads can speed up, what a round trip costs).
  */
-const bare = async (threads: number): Promise<Runner> => {
-  const workers = Array.from({ length: threads },
-    () => new Worker(new URL("./fixtures/raw-worker.ts", import.meta.url)))
+const bare: Make = async (threads) => {
+  const workers = Array.from({ length: threads }, () => new Worker(new URL("fixtures/raw-worker.ts", here)))
   await Promise.all(workers.map((worker) => new Promise((resolve) => worker.once("online", resolve))))
   return {
     run: (name, payloads) =>
@@ -140,218 +156,307 @@ const bare = async (threads: number): Promise<Runner> => {
   }
 }
 
+const baseline = process.env.BENCH_BASELINE
+const contenders: ReadonlyArray<readonly [string, () => Promise<Make>]> = [
+  ["taskscope WorkerExecutor", async () => (await taskscopeOf(new URL("..", here))).executor()],
+  ...(baseline === undefined ? [] : [
+    [
+      `taskscope WorkerExecutor at ${baseline}`,
+      async () => (await taskscopeOf(pathToFileURL(baseline.endsWith("/") ? baseline : `${baseline}/`))).executor()
+    ] as const
+  ]),
+  [
+    "taskscope WorkerExecutor, maxConcurrency 64 on the 2-thread pool",
+    async () => (await taskscopeOf(new URL("..", here))).executor(64)
+  ],
+  ["taskscope WorkerPool.call (no executor)", async () => (await taskscopeOf(new URL("..", here))).call],
+  ["piscina", async () => libraryPool(Piscina)],
+  ["tinypool", async () => libraryPool(Tinypool)],
+  ["bare worker_threads (no library, the floor)", async () => bare]
+]
+
+// -----------------------------------------------------------------------------
+// one pool, in a process of its own
+// -----------------------------------------------------------------------------
+
+/** Wall time, main-thread CPU and whole-process CPU of one run, per task (µs). */
+interface Cost {
+  readonly wall: number
+  readonly main: number
+  readonly process: number
+}
+
+/** What one process measured of one pool. */
+interface Sample {
+  /** by size */
+  readonly overhead: ReadonlyArray<Cost>
+  /** tasks per second */
+  readonly throughput: number
+  /** ms */
+  readonly cpu1: number
+  readonly cpu2: number
+}
+
 const median = (xs: ReadonlyArray<number>): number => {
   const sorted = [...xs].sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
-/** Main-thread CPU (µs) of the last `time` call: what the pool costs the thread that submits. */
-let lastCpu = 0
-
-// Every pool runs in this one process, so the garbage one leaves behind is
-// collected during whichever run next fills the heap (most often the one that
-// allocates most). A full collection before each timed run makes every run
-// start from a clean heap and pay for its own garbage only.
-setFlagsFromString("--expose-gc")
-const collectGarbage = runInNewContext("gc") as () => void
-
-const time = async (runner: Runner, name: "noop" | "burn", payloads: ReadonlyArray<number>): Promise<number> => {
-  collectGarbage()
-  const cpuBefore = process.threadCpuUsage()
-  const start = performance.now()
-  await runner.run(name, payloads)
-  const took = performance.now() - start
-  const cpuUsed = process.threadCpuUsage(cpuBefore)
-  lastCpu = cpuUsed.user + cpuUsed.system
-  return took
-}
-
-const contenders = [
-  ["taskscope WorkerExecutor", taskscope()],
-  ["taskscope WorkerExecutor, maxConcurrency 64 on the shared pool", taskscope(64)],
-  ["taskscope WorkerPool.call (no executor)", taskscopeBare],
-  ["piscina", piscina],
-  ["tinypool", tinypool],
-  ["bare worker_threads (no library, the floor)", bare]
-] as const
-
 const tinyOf = (n: number) => Array.from({ length: n }, (_, i) => i)
-const cpu = Array.from({ length: CPU_TASKS }, () => BURN_ROUNDS)
-const startLoad = os.loadavg()[0]!
 
-/** Per pool, per measure: one figure per round. */
-interface Samples {
-  readonly name: string
-  readonly two: Runner
-  readonly one: Runner
-  /** µs per task, by size */
-  readonly overhead: Array<Array<number>>
-  /** main-thread CPU µs per task, by size */
-  readonly mainCpu: Array<Array<number>>
-  /** tasks per second */
-  readonly throughput: Array<number>
-  readonly cpu1: Array<number>
-  readonly cpu2: Array<number>
-}
-
-// Every pool is started first; then the rounds interleave the contenders
-// (in a rotating order), so that a burst of other work on the machine hits
-// them all alike instead of skewing whichever ran at that moment.
-const pools: Array<Samples> = []
-for (const [name, make] of contenders) {
-  pools.push({
-    name,
-    two: await make(2),
-    one: await make(1),
-    overhead: SIZES.map(() => []),
-    mainCpu: SIZES.map(() => []),
-    throughput: [],
-    cpu1: [],
-    cpu2: []
-  })
-}
-const throughputTasks = tinyOf(THROUGHPUT_TASKS)
-/** One pass of every measure over `pool`, recorded or (warm-up) not. */
-const measure = async (pool: Samples, record: boolean): Promise<void> => {
-  const overhead = []
-  const mainCpu: Array<number> = []
-  for (const size of SIZES) {
-    overhead.push(await time(pool.two, "noop", tinyOf(size)) * 1000 / size)
-    mainCpu.push(lastCpu / size)
+const measureAlone = async (make: Make, burnRounds: number): Promise<Sample> => {
+  // a full collection before every timed run: each run pays for its own garbage only
+  setFlagsFromString("--expose-gc")
+  const collectGarbage = runInNewContext("gc") as () => void
+  const time = async (runner: Runner, name: "noop" | "burn", payloads: ReadonlyArray<number>): Promise<Cost> => {
+    collectGarbage()
+    const main = process.threadCpuUsage()
+    const whole = process.cpuUsage()
+    const start = performance.now()
+    await runner.run(name, payloads)
+    const wall = (performance.now() - start) * 1000
+    const usedMain = process.threadCpuUsage(main)
+    const usedWhole = process.cpuUsage(whole)
+    const n = payloads.length
+    return {
+      wall: wall / n,
+      main: (usedMain.user + usedMain.system) / n,
+      process: (usedWhole.user + usedWhole.system) / n
+    }
   }
-  const throughput = THROUGHPUT_TASKS / (await time(pool.two, "noop", throughputTasks) / 1000)
-  const cpu2 = await time(pool.two, "burn", cpu)
-  const cpu1 = await time(pool.one, "burn", cpu)
-  if (!record) return
-  overhead.forEach((x, i) => pool.overhead[i]!.push(x))
-  mainCpu.forEach((x, i) => pool.mainCpu[i]!.push(x))
-  pool.throughput.push(throughput)
-  pool.cpu2.push(cpu2)
-  pool.cpu1.push(cpu1)
+  const two = await make(2)
+  const one = await make(1)
+  const cpu = Array.from({ length: CPU_TASKS }, () => burnRounds)
+  // warm-up, not counted: every code path (and the JIT's view of it) settled first
+  for (const size of SIZES) await time(two, "noop", tinyOf(size))
+  await time(two, "noop", tinyOf(THROUGHPUT_TASKS / 10))
+  await time(two, "burn", cpu.slice(0, 4))
+  await time(one, "burn", cpu.slice(0, 2))
+  const overhead: Array<Cost> = []
+  for (let i = 0; i < SIZES.length; i++) {
+    const runs: Array<Cost> = []
+    for (let k = 0; k < REPEATS_OF_SIZE[i]!; k++) runs.push(await time(two, "noop", tinyOf(SIZES[i]!)))
+    overhead.push({
+      wall: median(runs.map((c) => c.wall)),
+      main: median(runs.map((c) => c.main)),
+      process: median(runs.map((c) => c.process))
+    })
+  }
+  const throughput = 1e6 / (await time(two, "noop", tinyOf(THROUGHPUT_TASKS))).wall
+  const cpu2 = (await time(two, "burn", cpu)).wall * CPU_TASKS / 1000
+  const cpu1 = (await time(one, "burn", cpu)).wall * CPU_TASKS / 1000
+  await two.close()
+  await one.close()
+  return { overhead, throughput, cpu1, cpu2 }
 }
-// warm-up: one unmeasured round, so that every pool's code (and the JIT's
-// view of it) is settled before the rounds that count
-for (const pool of pools) await measure(pool, false)
-for (let round = 0; round < REPEATS; round++) {
-  const loads = os.loadavg()[0]!
-  for (let k = 0; k < pools.length; k++) await measure(pools[(round + k) % pools.length]!, true)
-  console.log(`round ${round + 1}/${REPEATS} done (load average ${loads.toFixed(2)} at its start)`)
-}
-for (const pool of pools) {
-  await pool.two.close()
-  await pool.one.close()
-}
-const endLoad = os.loadavg()[0]!
 
+const childArg = process.argv.find((arg) => arg.startsWith("--child="))
+if (childArg !== undefined) {
+  const index = Number(childArg.slice("--child=".length))
+  const burnRounds = Number(process.argv.find((arg) => arg.startsWith("--burn="))!.slice("--burn=".length))
+  const sample = await measureAlone(await contenders[index]![1](), burnRounds)
+  process.stdout.write(JSON.stringify(sample) + "\n")
+  process.exit(0)
+}
+
+// -----------------------------------------------------------------------------
+// the run: rounds of one process per pool
+// -----------------------------------------------------------------------------
+
+/** Calibrates `burn` to about `ms` of CPU on this machine. */
+const calibrate = (ms: number): number => {
+  let rounds = 100_000
+  for (;;) {
+    const start = performance.now()
+    burn(rounds)
+    const took = performance.now() - start
+    if (took > 20) return Math.round(rounds * ms / took)
+    rounds *= 2
+  }
+}
+// every process runs the very same CPU-bound calls
+const BURN_ROUNDS = calibrate(25)
+
+const runAlone = (index: number): Promise<Sample> =>
+  new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [
+        ...process.execArgv,
+        fileURLToPath(import.meta.url),
+        `--child=${index}`,
+        `--burn=${BURN_ROUNDS}`,
+        ...(quick ? ["--quick"] : [])
+      ],
+      { maxBuffer: 1 << 20 },
+      (error, stdout, stderr) => {
+        if (error !== null) return reject(new Error(`${contenders[index]![0]}: ${error.message}\n${stderr}`))
+        resolve(JSON.parse(stdout.trim().split("\n").pop()!) as Sample)
+      }
+    )
+  })
+
+const only = process.env.BENCH_ONLY?.split(",")
+const chosen = contenders.map((_, i) => i).filter((i) =>
+  only === undefined || only.some((prefix) => contenders[i]![0].startsWith(prefix))
+)
+if (!chosen.some((i) => contenders[i]![0] === "piscina")) {
+  throw new Error("BENCH_ONLY must keep piscina: every ratio is taken against it")
+}
+const samples = new Map<number, Array<Sample>>(chosen.map((i) => [i, []]))
+const startLoad = os.loadavg()
+const loads: Array<number> = []
+for (let round = 0; round < ROUNDS; round++) {
+  loads.push(os.loadavg()[0]!)
+  for (let k = 0; k < chosen.length; k++) {
+    const index = chosen[(round + k) % chosen.length]!
+    samples.get(index)!.push(await runAlone(index))
+  }
+  console.log(`round ${round + 1}/${ROUNDS} done (load average ${loads[round]!.toFixed(2)} at its start)`)
+}
+const endLoad = os.loadavg()
+
+// -----------------------------------------------------------------------------
+// the report
+// -----------------------------------------------------------------------------
+
+interface Pool {
+  readonly name: string
+  readonly rounds: ReadonlyArray<Sample>
+}
+const pools: ReadonlyArray<Pool> = chosen.map((i) => ({ name: contenders[i]![0], rounds: samples.get(i)! }))
 const fmt = (n: number, digits = 1) => n.toFixed(digits)
 const ours = pools[0]!
 const piscinaPool = pools.find((pool) => pool.name === "piscina")!
-const barePool = pools.find((pool) => pool.name.startsWith("bare"))!
-/** The same-round ratios of `of` to `to`, by `pick`. */
-const ratios = (of: Samples, to: Samples, pick: (s: Samples) => ReadonlyArray<number>) =>
-  pick(of).map((x, i) => x / pick(to)[i]!)
+const barePool = pools.find((pool) => pool.name.startsWith("bare"))
 const range = (xs: ReadonlyArray<number>, digits = 1) =>
   `${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)}`
-const speedups = (pool: Samples) => pool.cpu1.map((one, i) => one / pool.cpu2[i]!)
+const cell = (xs: ReadonlyArray<number>, digits = 1) => `${fmt(median(xs), digits)} (${range(xs, digits)})`
+/** The same-round ratios of `of` to `to`, by `pick`. */
+const ratios = (of: Pool, to: Pool, pick: (s: Sample) => number) =>
+  of.rounds.map((s, i) => pick(s) / pick(to.rounds[i]!))
+const ratioCell = (xs: ReadonlyArray<number>) => `${fmt(median(xs), 2)}x (${range(xs, 2)})`
+const speedups = (pool: Pool) => pool.rounds.map((s) => s.cpu1 / s.cpu2)
+const sizeName = (n: number) => n.toLocaleString("en")
+const costOf = (key: keyof Cost, i: number) => (s: Sample) => s.overhead[i]![key]
 
 const overheadTable = [
-  `| pool | ${SIZES.map((n) => `${n.toLocaleString("en")} in flight: µs/task (range)`).join(" | ")} | ${
-    SIZES.map((n) => `vs piscina at ${n.toLocaleString("en")} (range)`).join(" | ")
-  } | ${THROUGHPUT_TASKS.toLocaleString("en")} tiny tasks: tasks/s (range) |`,
+  `| pool | ${SIZES.map((n) => `${sizeName(n)} in flight: µs/task`).join(" | ")} | ${
+    SIZES.map((n) => `vs piscina at ${sizeName(n)}`).join(" | ")
+  } | ${sizeName(THROUGHPUT_TASKS)} tiny tasks: tasks/s |`,
   `| --- | ${SIZES.map(() => "---:").join(" | ")} | ${SIZES.map(() => "---:").join(" | ")} | ---: |`,
-  ...pools.map((pool) => {
-    const cells = SIZES.map((_, i) => `${fmt(median(pool.overhead[i]!))} (${range(pool.overhead[i]!)})`)
-    const vs = SIZES.map((_, i) => {
-      const r = ratios(pool, piscinaPool, (s) => s.overhead[i]!)
-      return `${fmt(median(r), 2)}x (${range(r, 2)})`
-    })
-    return `| ${pool.name} | ${cells.join(" | ")} | ${vs.join(" | ")} | ${fmt(median(pool.throughput), 0)} (${
-      range(pool.throughput, 0)
-    }) |`
-  })
+  ...pools.map((pool) =>
+    `| ${pool.name} | ${SIZES.map((_, i) => cell(pool.rounds.map(costOf("wall", i)))).join(" | ")} | ${
+      SIZES.map((_, i) => ratioCell(ratios(pool, piscinaPool, costOf("wall", i)))).join(" | ")
+    } | ${cell(pool.rounds.map((s) => s.throughput), 0)} |`
+  )
 ].join("\n")
 
-const mainCpuTable = [
-  `| pool | ${SIZES.map((n) => `main-thread CPU per task, ${n.toLocaleString("en")} in flight (range)`).join(" | ")} |`,
-  `| --- | ${SIZES.map(() => "---:").join(" | ")} |`,
+const cpuCostTable = [
+  `| pool | ${
+    SIZES.map((n) => `${sizeName(n)}: main thread µs/task | vs piscina | whole process µs/task | vs piscina`).join(
+      " | "
+    )
+  } |`,
+  `| --- | ${SIZES.map(() => "---: | ---: | ---: | ---:").join(" | ")} |`,
   ...pools.map((pool) =>
     `| ${pool.name} | ${
-      SIZES.map((_, i) => `${fmt(median(pool.mainCpu[i]!))} µs (${range(pool.mainCpu[i]!)})`).join(" | ")
+      SIZES.map((_, i) =>
+        [
+          cell(pool.rounds.map(costOf("main", i))),
+          ratioCell(ratios(pool, piscinaPool, costOf("main", i))),
+          cell(pool.rounds.map(costOf("process", i))),
+          ratioCell(ratios(pool, piscinaPool, costOf("process", i)))
+        ].join(" | ")
+      ).join(" | ")
     } |`
   )
 ].join("\n")
 
-const cpuTable = [
-  "| pool | CPU-bound, 1 thread | CPU-bound, 2 threads | speedup 2 vs 1 (range) | speedup vs bare threads' in the same round (range) |",
-  "| --- | ---: | ---: | ---: | ---: |",
+const cpuBoundTable = [
+  `| pool | CPU-bound, 1 thread: ms | CPU-bound, 2 threads: ms | speedup 2 vs 1 | ${
+    barePool === undefined ? "" : "speedup / bare threads' in the same round |"
+  }`,
+  `| --- | ---: | ---: | ---: |${barePool === undefined ? "" : " ---: |"}`,
   ...pools.map((pool) => {
     const s = speedups(pool)
-    const vsBare = s.map((x, i) => x / speedups(barePool)[i]!)
-    return `| ${pool.name} | ${fmt(median(pool.cpu1), 0)} ms | ${fmt(median(pool.cpu2), 0)} ms | ${
-      fmt(median(s), 2)
-    }x (${range(s, 2)}) | ${fmt(median(vsBare), 2)} (${range(vsBare, 2)}) |`
+    const vsBare = barePool === undefined ? [] : s.map((x, i) => x / speedups(barePool)[i]!)
+    return `| ${pool.name} | ${cell(pool.rounds.map((r) => r.cpu1), 0)} | ${
+      cell(pool.rounds.map((r) => r.cpu2), 0)
+    } | ${cell(s, 2)} |${barePool === undefined ? "" : ` ${cell(vsBare, 2)} |`}`
   })
 ].join("\n")
 
-const overheadGoal = SIZES.map((n, i) => {
-  const r = ratios(ours, piscinaPool, (s) => s.overhead[i]!)
+const goalOf = (label: string, r: ReadonlyArray<number>) => {
   const worst = Math.max(...r)
-  return `at ${n.toLocaleString("en")} in flight **${fmt(median(r), 2)}x** (rounds ${range(r, 2)}): ${
+  return `${label} **${fmt(median(r), 2)}x** (rounds ${range(r, 2)}): ${
     median(r) <= 1 ? (worst <= 1 ? "met in every round" : "met by the median, not in every round") : "not met"
   }`
-}).join("; ")
-const speedVsBare = speedups(ours).map((x, i) => x / speedups(barePool)[i]!)
-const bareSpeedup = median(speedups(barePool))
+}
+const overheadGoal = SIZES.map((n, i) =>
+  goalOf(`at ${sizeName(n)} in flight, wall time`, ratios(ours, piscinaPool, costOf("wall", i))) + "; " +
+  goalOf("main-thread CPU", ratios(ours, piscinaPool, costOf("main", i)))
+).join("; ")
+const speedGoal = (() => {
+  if (barePool === undefined) return "not measured (bare threads left out)"
+  const vsBare = speedups(ours).map((x, i) => x / speedups(barePool)[i]!)
+  const bareSpeedup = median(speedups(barePool))
+  return `**${fmt(median(vsBare), 2)}** of bare threads' (rounds ${range(vsBare, 2)}): ${
+    median(vsBare) >= 0.95 ? "met" : "not met"
+  }${
+    bareSpeedup < 1.8
+      ? `; but bare threads reached only ${
+        fmt(bareSpeedup, 2)
+      }x, so the machine did not offer two free cores during this run and the goal cannot be judged from it`
+      : ""
+  }`
+})()
 
 const report = `# @taskscope/node benchmark results
 
 Written by \`bench/main.ts\` (\`pnpm bench\`)${quick ? " in quick mode (BENCH_QUICK=1: fewer tasks and rounds)" : ""}.
-Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "unknown CPU"}, Node ${process.version},
-load average ${fmt(startLoad, 2)} at start and ${
-  fmt(endLoad, 2)
-} at the end (other work on the machine skews every row alike).
+Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "unknown CPU"}, Node ${process.version}; load average
+(1, 5, 15 min) ${startLoad.map((x) => fmt(x, 2)).join(", ")} at the start and ${
+  endLoad.map((x) => fmt(x, 2)).join(", ")
+} at the end, ${range(loads, 2)} at the start of the rounds (other work on the machine).
 
-- Per-task overhead: ${SIZES.map((n) => n.toLocaleString("en")).join(" and ")} calls of a function that returns its
-  input, all in flight at once on 2 threads; wall time / calls. WorkerExecutor submits each to an
-  executor (exit rules, stats, a fiber and a span per task; at most 2 running, as many as threads),
-  encodes and decodes payload and result with their Schemas. The second row gives the executor a
-  \`maxConcurrency\` of 64 on the same 2-thread pool: its running tasks then wait on the threads,
-  which take them in batches (not the configuration the goal is judged on).
-- Throughput: ${THROUGHPUT_TASKS.toLocaleString("en")} such calls, all in flight at once on 2 threads; calls per second.
-- CPU-bound: ${CPU_TASKS} calls of a fixed hash loop (about 25 ms each, calibrated at start), on a
+- Per-task overhead: ${SIZES.map(sizeName).join(" and ")} calls of a function that returns its input, all in
+  flight at once on 2 threads; wall time / calls. WorkerExecutor submits each to an executor (exit
+  rules, stats, a fiber per task; at most 2 running, as many as threads) and joins them all; payload
+  and result go through their Schemas. The row with \`maxConcurrency\` 64 lets 64 of the executor's
+  calls into the 2-thread pool at once, which hands them to the threads in batches (not the
+  configuration the goal is judged on).
+- Throughput: ${sizeName(THROUGHPUT_TASKS)} such calls, all in flight at once on 2 threads; calls per second.
+- CPU-bound: ${CPU_TASKS} calls of a fixed hash loop (about 25 ms each, calibrated once for the whole run), on a
   pool of 1 thread and of 2 threads.
-- The last row is no library at all: bare threads, one message in flight each. Its speedup is
-  what two threads could reach on this machine during this run (other processes take their share
-  of the two cores); its overhead is the bare cost of a round trip between threads.
-- A full garbage collection before every timed run: all pools share this process, and each run
-  should pay for its own garbage, not for what the pool before it left.
-- ${REPEATS} rounds after a warm-up round that is not counted, threads started beforehand; each round runs every pool in turn
-  (rotating the order), so that other load on the machine falls on all of them alike. A figure is
-  the median over the rounds, with the range in brackets; a ratio is the median (and range) of the
-  ratios taken within each round.
+- The last row is no library at all: bare threads, one message in flight each. Its speedup is what
+  two threads could reach on this machine during this run (other processes take their share of the
+  two cores); its overhead is the bare cost of a round trip between threads.
+- ${ROUNDS} rounds; in each, every pool runs in a fresh Node process of its own, one after the other in a
+  rotating order. A process starts its threads, warms every measure up once (not counted), then
+  times ${
+  SIZES.map((n, i) => `${sizeName(n)} in flight ${REPEATS_OF_SIZE[i]} times`).join(" and ")
+} (keeping the median), the
+  throughput and the CPU-bound runs once each, with a full garbage collection before every timed run.
+  A figure is the median over the rounds, with the range in brackets; a ratio is the median (and
+  range) of the ratios taken within each round.
 
 ${overheadTable}
 
-What each pool costs the main thread (its CPU time, \`process.threadCpuUsage\`, over the same runs,
-per task): less sensitive to other load than wall time, which also waits for the threads to be
-scheduled.
+CPU time per task over the same runs: the main thread's (\`process.threadCpuUsage\`: what the pool costs
+the thread that submits) and the whole process's (\`process.cpuUsage\`: the worker threads included).
+Much less sensitive than wall time to other load, which delays every wake-up of a thread.
 
-${mainCpuTable}
+${cpuCostTable}
 
-${cpuTable}
+${cpuBoundTable}
 
 Goals (issue 11): per-task overhead at or below piscina's in the same run — ${overheadGoal}.
-CPU-bound speedup within 5% of bare threads' in the same run — **${
-  fmt(median(speedVsBare), 2)
-}** of bare threads' (rounds ${range(speedVsBare, 2)}): ${median(speedVsBare) >= 0.95 ? "met" : "not met"}${
-  bareSpeedup < 1.8
-    ? `; bare threads reached only ${fmt(bareSpeedup, 2)}x, so the machine did not offer two free cores during this run`
-    : ""
-}.
+CPU-bound speedup within 5% of bare threads' in the same run — ${speedGoal}.
 `
 // the profile's notes (bench/PROFILE.md, written by hand from bench/profile.ts runs) close the report
 const notes = readFileSync(new URL("./PROFILE.md", import.meta.url), "utf8")
 if (!process.argv.includes("--no-write")) writeFileSync(new URL("./RESULTS.md", import.meta.url), `${report}\n${notes}`)
-console.log("\n" + overheadTable + "\n\n" + mainCpuTable + "\n\n" + cpuTable + "\n")
+console.log("\n" + overheadTable + "\n\n" + cpuCostTable + "\n\n" + cpuBoundTable + "\n")
 console.log(report.slice(report.indexOf("Goals")))
