@@ -326,12 +326,16 @@ export const make = <T extends TaskSet.Any>(
   Effect.suspend(() => {
     Config.checkTaskSet(taskSet)
     const config = Config.makePoolConfig(options)
-    return Effect.map(Pool.make(config), (pool): WorkerPool<T> => ({
-      [TypeId]: TypeId,
-      taskSet,
-      maxConcurrency: config.maxConcurrency,
-      stats: pool.stats,
-      prestart: pool.prestart,
-      call: makeCall(taskSet, pool)
-    }))
+    return Effect.map(Pool.make(config), (pool): WorkerPool<T> => {
+      const self: WorkerPool<T> = {
+        [TypeId]: TypeId,
+        taskSet,
+        maxConcurrency: config.maxConcurrency,
+        stats: pool.stats,
+        prestart: pool.prestart,
+        call: makeCall(taskSet, pool)
+      }
+      Pool.internals.set(self, pool)
+      return self
+    })
   })
