@@ -30,6 +30,17 @@
  *   gone. With `onInterruptRunning: "wait"` the call runs to its end first.
  * - `resize` bounds how many of this executor's calls hold or wait for a
  *   thread; it does not change the pool's number of threads.
+ * - While calls are tiny (under a millisecond each on a thread, as the pool
+ *   measures them) and `maxConcurrency` is at least the pool's number of
+ *   threads (the default), the executor runs ahead: up to 16 calls per
+ *   thread count as running (in `stats`, `tasks`, `changes` and the clock of
+ *   a `timeout`) while they wait in their thread's batch, so that a stream of
+ *   tiny calls costs one wake-up of a thread per batch instead of one per
+ *   call. Each thread still runs one call at a time. A task of higher
+ *   priority submitted meanwhile starts after those already started; one
+ *   interrupted before its thread reaches it is dropped without stopping the
+ *   thread. Once calls take longer, or `resize` goes below the number of
+ *   threads, calls start one per thread again.
  *
  * @example
  * ```ts
@@ -58,6 +69,7 @@ import * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import { describeText } from "./internal/describe.ts"
 import * as Config from "./internal/options.ts"
+import * as Pool from "./internal/pool.ts"
 import * as TaskSet from "./TaskSet.ts"
 import type { WorkerTaskError } from "./WorkerError.ts"
 import * as WorkerPool from "./WorkerPool.ts"
@@ -101,7 +113,12 @@ export interface Options extends WorkerPool.Options, ExecutorOptions {}
  * ```
  */
 export interface ExecutorOptions {
-  /** How many of this executor's tasks may run (hold a thread) at once. */
+  /**
+   * How many of this executor's tasks may run (hold a thread) at once. While
+   * calls are tiny, an executor whose bound is at least its pool's threads
+   * starts more (up to 16 per thread), which wait in their threads' batches:
+   * no more of them run at once than there are threads.
+   */
   readonly maxConcurrency?: number | undefined
   /** How many tasks may wait; beyond, `submit` suspends (backpressure). Default `Infinity`. */
   readonly maxQueue?: number | undefined
@@ -321,26 +338,66 @@ export class Current extends Context.Service<Current, WorkerExecutor<Registered>
 // constructors
 // -----------------------------------------------------------------------------
 
+/**
+ * An executor on `pool` whose own bound is `maxConcurrency`. While the pool
+ * measures its calls as tiny, and the bound lets every thread be used
+ * (`maxConcurrency` at least the pool's threads), the executor runs ahead:
+ * it starts up to `Pool.AHEAD` calls per thread, which the pool hands to the
+ * threads in batches. A thread still runs one call at a time, so no more
+ * calls run at once than before; what changes is that a thread finds its
+ * next call waiting instead of sleeping until the main thread wakes it, and
+ * that one wake-up of either thread serves many calls. Once calls are no
+ * longer tiny, or `resize` goes below the threads, it starts one call per
+ * thread again.
+ */
 const fromParts = <T extends TaskSet.Any>(
   pool: WorkerPool.WorkerPool<T>,
-  executor: BackgroundExecutor.Executor
-): WorkerExecutor<T> => ({
-  taskSet: pool.taskSet,
-  pool,
-  submit: (task, payload, options) =>
-    executor.submit(
-      pool.call(task, payload),
-      options?.name === undefined ? { ...options, name: describeText(task) } : options
-    ) as any,
-  awaitIdle: executor.awaitIdle,
-  join: executor.join,
-  stats: executor.stats,
-  resize: executor.resize,
-  pause: executor.pause,
-  resume: executor.resume,
-  tasks: executor.tasks,
-  changes: executor.changes
-})
+  executor: BackgroundExecutor.Executor,
+  maxConcurrency: number
+): WorkerExecutor<T> => {
+  const threads = pool.maxConcurrency
+  const calls = Pool.internals.get(pool)!
+  let bound = maxConcurrency
+  let ahead = false
+  /** The permits to change to, when the executor starts or stops running ahead; else undefined. */
+  const steer = (): Effect.Effect<void> | undefined => {
+    const want = bound >= threads && calls.tiny()
+    if (want === ahead) return undefined
+    ahead = want
+    return executor.resize(want ? Math.max(bound, threads * Pool.AHEAD) : bound)
+  }
+  return {
+    taskSet: pool.taskSet,
+    pool,
+    submit: (task, payload, options) => {
+      const call = pool.call(task, payload)
+      return executor.submit(
+        // decided as each call starts: the pool's measure moves with every answer
+        Effect.suspend(() => {
+          const change = steer()
+          return change === undefined ? call : Effect.andThen(change, call)
+        }),
+        options?.name === undefined ? { ...options, name: describeText(task) } : options
+      ) as any
+    },
+    awaitIdle: executor.awaitIdle,
+    join: executor.join,
+    stats: executor.stats,
+    resize: (n) =>
+      Effect.andThen(
+        executor.resize(n),
+        Effect.suspend(() => {
+          bound = n
+          ahead = false
+          return steer() ?? Effect.void
+        })
+      ),
+    pause: executor.pause,
+    resume: executor.resume,
+    tasks: executor.tasks,
+    changes: executor.changes
+  }
+}
 
 interface Plan<T extends TaskSet.Any> {
   /** The pool: borrowed, or made in the given scope. */
@@ -431,7 +488,7 @@ export const make: {
     return Effect.gen(function*() {
       // finalizers run in reverse order: the exit rules first, then the pool
       const threads = yield* pool(yield* Effect.scope)
-      return fromParts(threads, yield* BackgroundExecutor.make(executor))
+      return fromParts(threads, yield* BackgroundExecutor.make(executor), executor.maxConcurrency!)
     })
   })
 
@@ -549,7 +606,7 @@ export const scoped: {
     return Effect.scopedWith((scope) =>
       Effect.flatMap(pool(scope), (threads) =>
         BackgroundExecutor.scoped((background) => {
-          const self = fromParts(threads, background)
+          const self = fromParts(threads, background, executor.maxConcurrency!)
           const effect = typeof body === "function" ? body(self) : body
           return Effect.provideService(effect, service(threads.taskSet), self)
         }, executor))
