@@ -4,12 +4,14 @@
  * flight), throughput of 100,000 tiny tasks, and CPU-bound throughput
  * (speedup of two threads over one).
  *
- * Each pool is measured in a fresh Node process of its own (one per pool per
- * round), so that no pool runs on a heap, a JIT state or idle threads another
- * pool left behind; the rounds interleave the pools in a rotating order, so
- * that a burst of other load on the machine falls on all of them alike.
- * Within its process a pool is warmed up, then each measure is repeated and
- * its median kept. Every figure is reported as the median over the rounds
+ * Each pool is measured in fresh Node processes of its own (one per pool per
+ * round and part: the per-task overhead, then throughput and CPU-bound work),
+ * so that no pool runs on a heap, a JIT state or idle threads another pool
+ * left behind; the rounds interleave the pools in a rotating order, so that a
+ * burst of other load on the machine falls on all of them alike, and a
+ * round's overhead processes last a few seconds each, so that the pools it
+ * compares ran close together. Within its process a pool is warmed up, then
+ * each overhead measure is repeated and its median kept. Every figure is reported as the median over the rounds
  * with its range, and a ratio to piscina as the median of the same-round
  * ratios. Wall time, the main thread's CPU time and the whole process's CPU
  * time (its threads included) are all recorded: CPU time is much less
@@ -18,12 +20,13 @@
  *
  *   pnpm --filter @taskscope/node bench          (or `pnpm bench` at the root)
  *   BENCH_QUICK=1 ... (or --quick)               fewer tasks and rounds, for a smoke run
- *   BENCH_ROUNDS=n                               rounds (default 5; 3 in quick mode)
+ *   BENCH_ROUNDS=n                               overhead rounds (default 5; 3 in quick mode); the
+ *                                                throughput and CPU-bound part takes 3 (2 in quick mode)
  *   BENCH_ONLY=taskscope,piscina                 only the pools whose names start so
  *   BENCH_BASELINE=/path/to/packages/node        adds that checkout's WorkerExecutor as a pool
  *   --no-write                                   print only; leave RESULTS.md as it is
  */
-import { execFile } from "node:child_process"
+import { execFile, execFileSync } from "node:child_process"
 import { readFileSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 import * as os from "node:os"
@@ -40,8 +43,9 @@ const SIZES = quick ? [2_000] : [2_000, 20_000]
 /** Timed repetitions (median kept) of each size within one process. */
 const REPEATS_OF_SIZE = [5, 3]
 const THROUGHPUT_TASKS = quick ? 10_000 : 100_000
-const CPU_TASKS = quick ? 8 : 32
+const CPU_TASKS = quick ? 8 : 16
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (quick ? 3 : 5))
+const LOAD_ROUNDS = Math.min(ROUNDS, quick ? 2 : 3)
 const here = new URL(".", import.meta.url)
 
 // -----------------------------------------------------------------------------
@@ -157,18 +161,22 @@ const bare: Make = async (threads) => {
 }
 
 const baseline = process.env.BENCH_BASELINE
+/** The baseline's commit, for the report. */
+const baselineRevision = (): string => {
+  try {
+    return execFileSync("git", ["-C", baseline!, "log", "-1", "--format=%h %s"], { encoding: "utf8" }).trim()
+  } catch {
+    return "not a git checkout"
+  }
+}
 const contenders: ReadonlyArray<readonly [string, () => Promise<Make>]> = [
   ["taskscope WorkerExecutor", async () => (await taskscopeOf(new URL("..", here))).executor()],
   ...(baseline === undefined ? [] : [
     [
-      `taskscope WorkerExecutor at ${baseline}`,
+      "taskscope WorkerExecutor, baseline (BENCH_BASELINE)",
       async () => (await taskscopeOf(pathToFileURL(baseline.endsWith("/") ? baseline : `${baseline}/`))).executor()
     ] as const
   ]),
-  [
-    "taskscope WorkerExecutor, maxConcurrency 64 on the 2-thread pool",
-    async () => (await taskscopeOf(new URL("..", here))).executor(64)
-  ],
   ["taskscope WorkerPool.call (no executor)", async () => (await taskscopeOf(new URL("..", here))).call],
   ["piscina", async () => libraryPool(Piscina)],
   ["tinypool", async () => libraryPool(Tinypool)],
@@ -186,10 +194,11 @@ interface Cost {
   readonly process: number
 }
 
-/** What one process measured of one pool. */
-interface Sample {
-  /** by size */
-  readonly overhead: ReadonlyArray<Cost>
+/** What one process measured of one pool's per-task overhead, by size. */
+type OverheadSample = ReadonlyArray<Cost>
+
+/** What one process measured of one pool under load. */
+interface LoadSample {
   /** tasks per second */
   readonly throughput: number
   /** ms */
@@ -205,11 +214,11 @@ const median = (xs: ReadonlyArray<number>): number => {
 
 const tinyOf = (n: number) => Array.from({ length: n }, (_, i) => i)
 
-const measureAlone = async (make: Make, burnRounds: number): Promise<Sample> => {
-  // a full collection before every timed run: each run pays for its own garbage only
+/** Times one run; a full collection first, so that each run pays for its own garbage only. */
+const timer = () => {
   setFlagsFromString("--expose-gc")
   const collectGarbage = runInNewContext("gc") as () => void
-  const time = async (runner: Runner, name: "noop" | "burn", payloads: ReadonlyArray<number>): Promise<Cost> => {
+  return async (runner: Runner, name: "noop" | "burn", payloads: ReadonlyArray<number>): Promise<Cost> => {
     collectGarbage()
     const main = process.threadCpuUsage()
     const whole = process.cpuUsage()
@@ -225,14 +234,13 @@ const measureAlone = async (make: Make, burnRounds: number): Promise<Sample> => 
       process: (usedWhole.user + usedWhole.system) / n
     }
   }
+}
+
+const measureOverhead = async (make: Make): Promise<OverheadSample> => {
+  const time = timer()
   const two = await make(2)
-  const one = await make(1)
-  const cpu = Array.from({ length: CPU_TASKS }, () => burnRounds)
   // warm-up, not counted: every code path (and the JIT's view of it) settled first
   for (const size of SIZES) await time(two, "noop", tinyOf(size))
-  await time(two, "noop", tinyOf(THROUGHPUT_TASKS / 10))
-  await time(two, "burn", cpu.slice(0, 4))
-  await time(one, "burn", cpu.slice(0, 2))
   const overhead: Array<Cost> = []
   for (let i = 0; i < SIZES.length; i++) {
     const runs: Array<Cost> = []
@@ -243,19 +251,33 @@ const measureAlone = async (make: Make, burnRounds: number): Promise<Sample> => 
       process: median(runs.map((c) => c.process))
     })
   }
+  await two.close()
+  return overhead
+}
+
+const measureLoad = async (make: Make, burnRounds: number): Promise<LoadSample> => {
+  const time = timer()
+  const two = await make(2)
+  const one = await make(1)
+  const cpu = Array.from({ length: CPU_TASKS }, () => burnRounds)
+  await time(two, "noop", tinyOf(THROUGHPUT_TASKS / 10))
+  await time(two, "burn", cpu.slice(0, 4))
+  await time(one, "burn", cpu.slice(0, 2))
   const throughput = 1e6 / (await time(two, "noop", tinyOf(THROUGHPUT_TASKS))).wall
   const cpu2 = (await time(two, "burn", cpu)).wall * CPU_TASKS / 1000
   const cpu1 = (await time(one, "burn", cpu)).wall * CPU_TASKS / 1000
   await two.close()
   await one.close()
-  return { overhead, throughput, cpu1, cpu2 }
+  return { throughput, cpu1, cpu2 }
 }
 
-const childArg = process.argv.find((arg) => arg.startsWith("--child="))
-if (childArg !== undefined) {
-  const index = Number(childArg.slice("--child=".length))
-  const burnRounds = Number(process.argv.find((arg) => arg.startsWith("--burn="))!.slice("--burn=".length))
-  const sample = await measureAlone(await contenders[index]![1](), burnRounds)
+const argument = (name: string) => process.argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3)
+const childIndex = argument("child")
+if (childIndex !== undefined) {
+  const make = await contenders[Number(childIndex)]![1]()
+  const sample = argument("part") === "overhead"
+    ? await measureOverhead(make)
+    : await measureLoad(make, Number(argument("burn")))
   process.stdout.write(JSON.stringify(sample) + "\n")
   process.exit(0)
 }
@@ -278,7 +300,7 @@ const calibrate = (ms: number): number => {
 // every process runs the very same CPU-bound calls
 const BURN_ROUNDS = calibrate(25)
 
-const runAlone = (index: number): Promise<Sample> =>
+const runAlone = <A>(index: number, part: "overhead" | "load"): Promise<A> =>
   new Promise((resolve, reject) => {
     execFile(
       process.execPath,
@@ -286,13 +308,14 @@ const runAlone = (index: number): Promise<Sample> =>
         ...process.execArgv,
         fileURLToPath(import.meta.url),
         `--child=${index}`,
+        `--part=${part}`,
         `--burn=${BURN_ROUNDS}`,
         ...(quick ? ["--quick"] : [])
       ],
       { maxBuffer: 1 << 20 },
       (error, stdout, stderr) => {
         if (error !== null) return reject(new Error(`${contenders[index]![0]}: ${error.message}\n${stderr}`))
-        resolve(JSON.parse(stdout.trim().split("\n").pop()!) as Sample)
+        resolve(JSON.parse(stdout.trim().split("\n").pop()!) as A)
       }
     )
   })
@@ -304,17 +327,22 @@ const chosen = contenders.map((_, i) => i).filter((i) =>
 if (!chosen.some((i) => contenders[i]![0] === "piscina")) {
   throw new Error("BENCH_ONLY must keep piscina: every ratio is taken against it")
 }
-const samples = new Map<number, Array<Sample>>(chosen.map((i) => [i, []]))
+const overheads = new Map<number, Array<OverheadSample>>(chosen.map((i) => [i, []]))
+const loadSamples = new Map<number, Array<LoadSample>>(chosen.map((i) => [i, []]))
 const startLoad = os.loadavg()
 const loads: Array<number> = []
-for (let round = 0; round < ROUNDS; round++) {
+/** Runs every chosen pool once in `part`, in an order rotated by `round`. */
+const round = async (part: "overhead" | "load", r: number, rounds: number): Promise<void> => {
   loads.push(os.loadavg()[0]!)
   for (let k = 0; k < chosen.length; k++) {
-    const index = chosen[(round + k) % chosen.length]!
-    samples.get(index)!.push(await runAlone(index))
+    const index = chosen[(r + k) % chosen.length]!
+    if (part === "overhead") overheads.get(index)!.push(await runAlone(index, part))
+    else loadSamples.get(index)!.push(await runAlone(index, part))
   }
-  console.log(`round ${round + 1}/${ROUNDS} done (load average ${loads[round]!.toFixed(2)} at its start)`)
+  console.log(`${part} round ${r + 1}/${rounds} done (load average ${loads.at(-1)!.toFixed(2)} at its start)`)
 }
+for (let r = 0; r < ROUNDS; r++) await round("overhead", r, ROUNDS)
+for (let r = 0; r < LOAD_ROUNDS; r++) await round("load", r, LOAD_ROUNDS)
 const endLoad = os.loadavg()
 
 // -----------------------------------------------------------------------------
@@ -323,9 +351,14 @@ const endLoad = os.loadavg()
 
 interface Pool {
   readonly name: string
-  readonly rounds: ReadonlyArray<Sample>
+  readonly overhead: ReadonlyArray<OverheadSample>
+  readonly load: ReadonlyArray<LoadSample>
 }
-const pools: ReadonlyArray<Pool> = chosen.map((i) => ({ name: contenders[i]![0], rounds: samples.get(i)! }))
+const pools: ReadonlyArray<Pool> = chosen.map((i) => ({
+  name: contenders[i]![0],
+  overhead: overheads.get(i)!,
+  load: loadSamples.get(i)!
+}))
 const fmt = (n: number, digits = 1) => n.toFixed(digits)
 const ours = pools[0]!
 const piscinaPool = pools.find((pool) => pool.name === "piscina")!
@@ -334,12 +367,12 @@ const range = (xs: ReadonlyArray<number>, digits = 1) =>
   `${fmt(Math.min(...xs), digits)}–${fmt(Math.max(...xs), digits)}`
 const cell = (xs: ReadonlyArray<number>, digits = 1) => `${fmt(median(xs), digits)} (${range(xs, digits)})`
 /** The same-round ratios of `of` to `to`, by `pick`. */
-const ratios = (of: Pool, to: Pool, pick: (s: Sample) => number) =>
-  of.rounds.map((s, i) => pick(s) / pick(to.rounds[i]!))
+const ratios = (of: Pool, to: Pool, pick: (s: OverheadSample) => number) =>
+  of.overhead.map((s, i) => pick(s) / pick(to.overhead[i]!))
 const ratioCell = (xs: ReadonlyArray<number>) => `${fmt(median(xs), 2)}x (${range(xs, 2)})`
-const speedups = (pool: Pool) => pool.rounds.map((s) => s.cpu1 / s.cpu2)
+const speedups = (pool: Pool) => pool.load.map((s) => s.cpu1 / s.cpu2)
 const sizeName = (n: number) => n.toLocaleString("en")
-const costOf = (key: keyof Cost, i: number) => (s: Sample) => s.overhead[i]![key]
+const costOf = (key: keyof Cost, i: number) => (s: OverheadSample) => s[i]![key]
 
 const overheadTable = [
   `| pool | ${SIZES.map((n) => `${sizeName(n)} in flight: µs/task`).join(" | ")} | ${
@@ -347,9 +380,9 @@ const overheadTable = [
   } | ${sizeName(THROUGHPUT_TASKS)} tiny tasks: tasks/s |`,
   `| --- | ${SIZES.map(() => "---:").join(" | ")} | ${SIZES.map(() => "---:").join(" | ")} | ---: |`,
   ...pools.map((pool) =>
-    `| ${pool.name} | ${SIZES.map((_, i) => cell(pool.rounds.map(costOf("wall", i)))).join(" | ")} | ${
+    `| ${pool.name} | ${SIZES.map((_, i) => cell(pool.overhead.map(costOf("wall", i)))).join(" | ")} | ${
       SIZES.map((_, i) => ratioCell(ratios(pool, piscinaPool, costOf("wall", i)))).join(" | ")
-    } | ${cell(pool.rounds.map((s) => s.throughput), 0)} |`
+    } | ${cell(pool.load.map((s) => s.throughput), 0)} |`
   )
 ].join("\n")
 
@@ -364,9 +397,9 @@ const cpuCostTable = [
     `| ${pool.name} | ${
       SIZES.map((_, i) =>
         [
-          cell(pool.rounds.map(costOf("main", i))),
+          cell(pool.overhead.map(costOf("main", i))),
           ratioCell(ratios(pool, piscinaPool, costOf("main", i))),
-          cell(pool.rounds.map(costOf("process", i))),
+          cell(pool.overhead.map(costOf("process", i))),
           ratioCell(ratios(pool, piscinaPool, costOf("process", i)))
         ].join(" | ")
       ).join(" | ")
@@ -382,9 +415,9 @@ const cpuBoundTable = [
   ...pools.map((pool) => {
     const s = speedups(pool)
     const vsBare = barePool === undefined ? [] : s.map((x, i) => x / speedups(barePool)[i]!)
-    return `| ${pool.name} | ${cell(pool.rounds.map((r) => r.cpu1), 0)} | ${
-      cell(pool.rounds.map((r) => r.cpu2), 0)
-    } | ${cell(s, 2)} |${barePool === undefined ? "" : ` ${cell(vsBare, 2)} |`}`
+    return `| ${pool.name} | ${cell(pool.load.map((r) => r.cpu1), 0)} | ${cell(pool.load.map((r) => r.cpu2), 0)} | ${
+      cell(s, 2)
+    } |${barePool === undefined ? "" : ` ${cell(vsBare, 2)} |`}`
   })
 ].join("\n")
 
@@ -423,24 +456,27 @@ Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "unknown CPU"}, Node ${
 
 - Per-task overhead: ${SIZES.map(sizeName).join(" and ")} calls of a function that returns its input, all in
   flight at once on 2 threads; wall time / calls. WorkerExecutor submits each to an executor (exit
-  rules, stats, a fiber per task; at most 2 running, as many as threads) and joins them all; payload
-  and result go through their Schemas. The row with \`maxConcurrency\` 64 lets 64 of the executor's
-  calls into the 2-thread pool at once, which hands them to the threads in batches (not the
-  configuration the goal is judged on).
+  rules, stats, a fiber per task; \`maxConcurrency\` 2, as many as threads, under which it runs up to
+  16 calls per thread ahead while calls are tiny) and joins them all; payload and result go through
+  their Schemas.${
+  baseline === undefined ? "" : `
+- The baseline row is the WorkerExecutor of another checkout (\`BENCH_BASELINE=${baseline}\`, at
+  ${baselineRevision()}), with its own worker module, Effect and executor, measured the same way.`
+}
 - Throughput: ${sizeName(THROUGHPUT_TASKS)} such calls, all in flight at once on 2 threads; calls per second.
 - CPU-bound: ${CPU_TASKS} calls of a fixed hash loop (about 25 ms each, calibrated once for the whole run), on a
   pool of 1 thread and of 2 threads.
 - The last row is no library at all: bare threads, one message in flight each. Its speedup is what
   two threads could reach on this machine during this run (other processes take their share of the
   two cores); its overhead is the bare cost of a round trip between threads.
-- ${ROUNDS} rounds; in each, every pool runs in a fresh Node process of its own, one after the other in a
-  rotating order. A process starts its threads, warms every measure up once (not counted), then
-  times ${
+- ${ROUNDS} rounds of the overhead, then ${LOAD_ROUNDS} of throughput and CPU-bound work; in each, every pool runs in a
+  fresh Node process of its own, one after the other in a rotating order. A process starts its
+  threads, warms its measures up once (not counted), then times ${
   SIZES.map((n, i) => `${sizeName(n)} in flight ${REPEATS_OF_SIZE[i]} times`).join(" and ")
-} (keeping the median), the
-  throughput and the CPU-bound runs once each, with a full garbage collection before every timed run.
-  A figure is the median over the rounds, with the range in brackets; a ratio is the median (and
-  range) of the ratios taken within each round.
+}
+  (keeping the median), or the throughput and the CPU-bound runs once each, with a full garbage
+  collection before every timed run. A figure is the median over the rounds, with the range in
+  brackets; a ratio is the median (and range) of the ratios taken within each round.
 
 ${overheadTable}
 
