@@ -164,7 +164,7 @@ const baseline = process.env.BENCH_BASELINE
 /** The baseline's commit, for the report. */
 const baselineRevision = (): string => {
   try {
-    return execFileSync("git", ["-C", baseline!, "log", "-1", "--format=%h %s"], { encoding: "utf8" }).trim()
+    return execFileSync("git", ["-C", baseline!, "log", "-1", "--format=%h (%cs)"], { encoding: "utf8" }).trim()
   } catch {
     return "not a git checkout"
   }
