@@ -15,8 +15,9 @@
  * thread (`onInterruptRunning: "terminate"`, the default) or lets the call
  * finish and discards its result (`"wait"`). While calls are tiny, a thread
  * is handed several at once; one of those interrupted before the thread
- * reaches it is dropped without stopping the thread, and those a dying thread
- * had not started run on another. Each thread is started and watched as an
+ * reaches it is dropped without stopping the thread, those a dying thread
+ * had not started run on another, and once calls are no longer tiny those a
+ * thread holds unstarted are taken back and handed out one per thread. Each thread is started and watched as an
  * Effect worker (`effect/workers` `Worker`) on `@effect/platform-node`'s
  * `NodeWorker` platform; calls go over a channel of the pool's own. When the
  * pool's scope closes every thread is terminated.

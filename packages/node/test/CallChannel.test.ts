@@ -168,6 +168,31 @@ describe("call channel", () => {
       assert.strictEqual(counter.alive(), 0)
     }))
 
+  it.live("once calls turn out long, those a thread holds unstarted go to whichever thread is free first", () =>
+    Effect.gen(function*() {
+      const counter = makeCounter()
+      yield* batchAttempts(Effect.scoped(Effect.gen(function*() {
+        const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter), maxConcurrency: 2 })
+        yield* pool.prestart
+        for (let n = 0; n < 40; n++) yield* Effect.orDie(pool.call("square", n))
+        // the last answer resumed this fiber inside the pool's answer handler, which hands out the
+        // calls made meanwhile when it returns: leave it first
+        yield* Effect.yieldNow
+        // measured as tiny: handed out in turn, the long ones (0, 2, 4) to one thread, the tiny ones to the other
+        const calls = yield* Effect.forEach([150, 0, 150, 0, 150, 0], (ms) => start(pool.call("spin", ms)))
+        yield* handedOver(pool)
+        const [, , second, , third] = yield* Fiber.joinAll(calls)
+        // the first long answer shows calls are long: the third long call, held behind the second,
+        // is taken back and runs on the other thread, which had nothing left to do
+        assert.isTrue(
+          second!.start < third!.end && third!.start < second!.end,
+          "the second and third long calls ran at the same time, on two threads"
+        )
+        assert.include(yield* pool.stats, { queued: 0, terminated: 0, crashed: 0 })
+      })))
+      assert.strictEqual(counter.alive(), 0)
+    }))
+
   it.live("with onInterruptRunning \"wait\", a held call interrupted before it starts is dropped at once and never run", () =>
     Effect.gen(function*() {
       const counter = makeCounter()

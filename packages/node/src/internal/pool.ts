@@ -17,7 +17,9 @@
  * long; when the calls it answers take less than {@link TINY_MS} each, it
  * takes them in batches of up to {@link DEPTH}, shared out evenly between the
  * ready threads, so that a stream of tiny calls costs one message and one
- * wake-up per batch instead of per call. Calls made while the responses at
+ * wake-up per batch instead of per call. When an answer shows calls are no
+ * longer tiny, the calls threads hold unstarted beyond their next one are
+ * taken back and handed out one per thread again. Calls made while the responses at
  * hand are being settled (an executor starts a call for each one that
  * finished) are dispatched once they all are, so that they too go out in
  * batches.
@@ -117,6 +119,8 @@ interface Entry {
   resume: ((outcome: Outcome) => void) | undefined
   thread: Thread | undefined
   seq: number
+  /** the order in which the calls were made */
+  readonly order: number
 }
 
 interface Thread {
@@ -171,6 +175,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
     let head = 0
     /** unsettled entries in the queue */
     let waiting = 0
+    /** calls made so far */
+    let made = 0
     let starting = 0
     let nextThreadId = 0
     let closing = false
@@ -303,6 +309,40 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       Atomics.notify(signal, Signal.Requests, 1)
     }
 
+    /**
+     * Calls are no longer tiny: takes back what each thread holds beyond its
+     * first call and has not started, so that those calls go one per thread
+     * (to whichever is free first) instead of waiting behind a long call in a
+     * batch made while calls were tiny. A call the thread starts first stays
+     * with it (the compare-and-swap decides); the thread answers the others
+     * `Skipped` when it reaches them, which frees their slots.
+     */
+    const reclaim = (): void => {
+      let taken: Array<Entry> | undefined
+      for (let i = 0; i < ready.length; i++) {
+        const thread = ready[i]!
+        if (thread.calls.size < 2) continue
+        let first = true
+        for (const entry of thread.calls.values()) {
+          if (first) {
+            first = false
+            continue
+          }
+          if (entry.resume === undefined) continue
+          if (
+            Atomics.compareExchange(thread.signal, slotOf(entry.seq), Slot.Pending, Slot.Cancelled) !== Slot.Pending
+          ) {
+            continue
+          }
+          thread.calls.delete(entry.seq)
+          ;(taken ??= []).push(entry)
+        }
+      }
+      if (taken === undefined) return
+      taken.sort((a, b) => a.order - b.order)
+      requeue(taken)
+    }
+
     /** Hands queued calls to ready threads, and starts threads the queue needs. */
     const dispatch = (): void => {
       if (dispatching) {
@@ -314,6 +354,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         do {
           again = false
           const tiny = perCall !== undefined && perCall < TINY_MS
+          if (!tiny && perCall !== undefined) reclaim()
           // `send` takes calls off the queue (`waiting`): go on while it can
           for (;;) {
             if (waiting === 0) break
@@ -546,7 +587,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           trace,
           resume: (outcome) => resume(Exit.succeed(outcome)),
           thread: undefined,
-          seq: -1
+          seq: -1,
+          order: made++
         }
         queue.push(entry)
         waiting++
