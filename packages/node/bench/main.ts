@@ -20,8 +20,8 @@
  *
  *   pnpm --filter @taskscope/node bench          (or `pnpm bench` at the root)
  *   BENCH_QUICK=1 ... (or --quick)               fewer tasks and rounds, for a smoke run
- *   BENCH_ROUNDS=n                               overhead rounds (default 5; 3 in quick mode); the
- *                                                throughput and CPU-bound part takes 3 (2 in quick mode)
+ *   BENCH_ROUNDS=n                               overhead rounds (default 5; 3 in quick mode)
+ *   BENCH_LOAD_ROUNDS=n                          throughput and CPU-bound rounds (default 3; 2 in quick mode)
  *   BENCH_ONLY=taskscope,piscina                 only the pools whose names start so
  *   BENCH_BASELINE=/path/to/packages/node        adds that checkout's WorkerExecutor as a pool
  *   --no-write                                   print only; leave RESULTS.md as it is
@@ -45,7 +45,7 @@ const REPEATS_OF_SIZE = [5, 3]
 const THROUGHPUT_TASKS = quick ? 10_000 : 100_000
 const CPU_TASKS = quick ? 8 : 16
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (quick ? 3 : 5))
-const LOAD_ROUNDS = Math.min(ROUNDS, quick ? 2 : 3)
+const LOAD_ROUNDS = Number(process.env.BENCH_LOAD_ROUNDS ?? (quick ? 2 : 3))
 const here = new URL(".", import.meta.url)
 
 // -----------------------------------------------------------------------------
