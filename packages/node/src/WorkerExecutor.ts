@@ -356,12 +356,13 @@ const fromParts = <T extends TaskSet.Any>(
   maxConcurrency: number
 ): WorkerExecutor<T> => {
   const threads = pool.maxConcurrency
-  const calls = Pool.internals.get(pool)!
+  // undefined for a pool made by another copy of this package: that one never runs ahead
+  const calls = Pool.internals.get(pool)
   let bound = maxConcurrency
   let ahead = false
   /** The permits to change to, when the executor starts or stops running ahead; else undefined. */
   const steer = (): Effect.Effect<void> | undefined => {
-    const want = bound >= threads && calls.tiny()
+    const want = bound >= threads && calls !== undefined && calls.tiny()
     if (want === ahead) return undefined
     ahead = want
     return executor.resize(want ? Math.max(bound, threads * Pool.AHEAD) : bound)
