@@ -47,6 +47,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import { signallingStorage } from "./internal/protocol.ts"
 
 // -----------------------------------------------------------------------------
 // models
@@ -171,7 +172,10 @@ const withConnection = <E, R>(
   runner: string | undefined
 ): Layer.Layer<MessageStorage.MessageStorage | Cluster, E, R> =>
   Layer.effect(Cluster, Effect.map(MessageStorage.MessageStorage, (storage) => ({ durable, runner, storage }))).pipe(
-    Layer.provideMerge(storage)
+    Layer.provideMerge(
+      Layer.effect(MessageStorage.MessageStorage, Effect.map(MessageStorage.MessageStorage, signallingStorage))
+    ),
+    Layer.provide(storage)
   )
 
 const invalid = (argument: string, value: unknown, expected: string): never => {

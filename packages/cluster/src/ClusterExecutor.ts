@@ -47,11 +47,15 @@
  * @since 0.1.0
  */
 import { BackgroundExecutor, ExecutorError, Task, TaskSet } from "@taskscope/executor"
+import * as Cause from "effect/Cause"
 import * as EntityAddress from "effect/cluster/EntityAddress"
 import * as EntityId from "effect/cluster/EntityId"
 import * as Sharding from "effect/cluster/Sharding"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Latch from "effect/Latch"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
@@ -67,7 +71,15 @@ import {
   TaskNotFoundError,
   UnknownTaskError
 } from "./ClusterError.ts"
-import { attachProbe, laneOf, type Protocol, protocolOf, type WireError, WirePayload } from "./internal/protocol.ts"
+import {
+  attachProbe,
+  laneOf,
+  type Protocol,
+  protocolOf,
+  StoredHook,
+  type WireError,
+  WirePayload
+} from "./internal/protocol.ts"
 
 // -----------------------------------------------------------------------------
 // models
@@ -305,14 +317,18 @@ const fromWire = (protocol: Protocol, task: string, key: string, payload: unknow
 }
 
 /**
- * Stores the task (the call returns once it is stored and its runner told),
- * calls `onStored`, then asks again under the same key — a duplicate, which
- * is answered from storage once a runner has stored the result — and decodes
- * the result. The answer never comes from a runner directly: a runner that
- * dies or shuts down while running the task cannot answer for it (Effect's
- * direct path answers such a caller with an interruption and stores that
- * interruption for the task's next run), it only leaves the task stored for
- * the next one.
+ * Calls the task's Rpc: one call stores the task (`onStored` runs once it is
+ * saved, through the storage's {@link StoredHook}), hands it to the runner
+ * of its shard and waits for its result, which the runner sends back once it
+ * has stored it. If the runner cannot answer — it died, or shut down and
+ * left the task stored for the next owner — the call asks again under the
+ * same key: a duplicate, answered from storage once a runner has stored the
+ * result.
+ *
+ * Interrupted before the task is stored, the call waits until it is (or
+ * until the storing call fails), then interrupts it: Effect's client then
+ * stores an interruption for the task and tells its runner, so that the
+ * task is stopped where it runs, not left to run unwatched.
  */
 const call = (
   protocol: Protocol,
@@ -325,21 +341,34 @@ const call = (
 ): Effect.Effect<unknown, unknown> =>
   Effect.suspend(() => {
     const message = new WirePayload({ key, payload: wirePayload as WirePayload["payload"] })
-    const entity = client(laneOf(key))[task]! as (
-      payload: WirePayload,
-      options?: { readonly discard?: boolean }
-    ) => Effect.Effect<unknown, unknown>
-    // the database may be away for a while (a restart, a fail-over): both
-    // steps are safe to repeat, so ride it out for about a minute
-    const persistent = <A>(effect: Effect.Effect<A, unknown>) =>
-      Effect.retry(effect, {
-        while: (error) => (error as { readonly _tag?: unknown })._tag === "PersistenceError",
-        schedule: Schedule.spaced("500 millis"),
-        times: 120
-      })
-    const send = Effect.andThen(
-      Effect.tap(persistent(entity(message, { discard: true })), () => Effect.sync(onStored)),
-      persistent(entity(message))
+    const entity = client(laneOf(key))[task]! as (payload: WirePayload) => Effect.Effect<unknown, unknown>
+    let stored = false
+    const storedLatch = Latch.makeUnsafe(false)
+    const hook = () => {
+      if (stored) return
+      stored = true
+      storedLatch.openUnsafe()
+      onStored()
+    }
+    // the database may be away for a while (a restart, a fail-over): the call
+    // is safe to repeat (the key is stored once), so ride it out for about a minute
+    const ask = Effect.retry(Effect.provideService(entity(message), StoredHook, hook), {
+      while: (error) => (error as { readonly _tag?: unknown })._tag === "PersistenceError",
+      schedule: Schedule.spaced("500 millis"),
+      times: 120
+    })
+    const send = Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(Effect.forkDetach(Effect.interruptible(ask)), (fiber) =>
+        restore(Fiber.await(fiber)).pipe(
+          Effect.onInterrupt(() =>
+            stored
+              ? Fiber.interrupt(fiber)
+              : Effect.andThen(Effect.raceFirst(storedLatch.await, Fiber.await(fiber)), Fiber.interrupt(fiber))
+          ),
+          // an interruption that is not ours: the runner let go of the task
+          // (it shut down, or its shard moved) and left it stored; ask again
+          Effect.flatMap((exit) => Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? restore(ask) : exit)
+        ))
     )
     return Effect.matchEffect(send, {
       onFailure: fromWire(protocol, task, key, payload),
