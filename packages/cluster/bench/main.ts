@@ -215,7 +215,7 @@ const runTaskscope = (server: Postgres) =>
   Effect.scoped(Effect.gen(function*() {
     const pg = yield* server.database("taskscope")
     const workers = yield* startWorkers("taskscope", pg)
-    yield* waitForShards(pg, WORKERS, 300)
+    yield* waitForShards(pg, WORKERS)
     return yield* ClusterExecutor.scoped(tasks, (executor) =>
       measure({
         submit: (key, ms) =>

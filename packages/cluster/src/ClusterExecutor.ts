@@ -108,6 +108,12 @@ export interface Options {
   readonly maxQueue?: number | undefined
   /** Failures that are control signals, not errors: never re-raised on exit. */
   readonly bubbleUp?: ((error: unknown) => boolean) | undefined
+  /**
+   * A span for every task in this process (`true`), or none (`false`, the
+   * default here, unlike `BackgroundExecutor`: a task's span and its stack
+   * trace cost the submitter about a sixth of its CPU time per tiny task).
+   */
+  readonly tracing?: boolean | undefined
 }
 
 /**
@@ -539,7 +545,7 @@ const checkOptions = (taskSet: unknown, options: unknown): BackgroundExecutor.Op
   }
   const o = (options ?? {}) as Options
   // checked by BackgroundExecutor, like its own options
-  return { maxConcurrency: o.maxConcurrency, maxQueue: o.maxQueue, bubbleUp: o.bubbleUp }
+  return { maxConcurrency: o.maxConcurrency, maxQueue: o.maxQueue, bubbleUp: o.bubbleUp, tracing: o.tracing ?? false }
 }
 
 const parts = Effect.gen(function*() {

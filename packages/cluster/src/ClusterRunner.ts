@@ -222,7 +222,8 @@ export const layer = <T extends TaskSet.Any>(
     const services = yield* Effect.context<TaskSet.Services<T>>()
     // the queue of this runner's tasks; released after the entity, so that its
     // tasks are interrupted (and left stored) by the entity's shutdown first
-    const executor = yield* BackgroundExecutor.make({ maxConcurrency: concurrency })
+    // no span of its own per task: the task runs in the span of Effect's entity server
+    const executor = yield* BackgroundExecutor.make({ maxConcurrency: concurrency, tracing: false })
     const handlers: Record<
       string,
       (request: { readonly payload: WirePayload }) => Effect.Effect<Schema.Json, WireError>
