@@ -1,6 +1,10 @@
 /**
- * The message storage of `Cluster.layerPostgres`: Effect's `SqlMessageStorage`
- * (its tables, migrations and queries), with one change: a task's result is
+ * The storages of `Cluster.layerPostgres`, as Effect's SQL storages make them
+ * but for two changes: results saved in one statement (below), and
+ * shard-lock checks made in batches ({@link batchingRunnerStorage}).
+ *
+ * The message storage is Effect's `SqlMessageStorage` (its tables,
+ * migrations and queries), with one change: a task's result is
  * saved in one statement. Effect saves a final reply in a transaction of two
  * statements (mark the request processed, insert the reply): four round
  * trips to PostgreSQL on a connection taken for itself. Here one
@@ -13,6 +17,9 @@
 import * as NodeCrypto from "@effect/platform-node/NodeCrypto"
 import { PersistenceError } from "effect/cluster/ClusterError"
 import * as MessageStorage from "effect/cluster/MessageStorage"
+import type * as RunnerAddress from "effect/cluster/RunnerAddress"
+import * as RunnerStorage from "effect/cluster/RunnerStorage"
+import type * as ShardId from "effect/cluster/ShardId"
 import * as Snowflake from "effect/cluster/Snowflake"
 import * as SqlMessageStorage from "effect/cluster/SqlMessageStorage"
 import * as Effect from "effect/Effect"
@@ -55,3 +62,59 @@ export const layerPostgresStorage: Layer.Layer<MessageStorage.MessageStorage, ne
     MessageStorage.MessageStorage,
     Effect.flatMap(encodedStorage, MessageStorage.makeEncoded)
   ).pipe(Layer.provide([Snowflake.layerGenerator, NodeCrypto.layerDigest]))
+
+/**
+ * Runner storage whose shard-lock checks are made in batches. Before it
+ * stores a task's result, a runner checks that it still holds the task's
+ * shard (Effect's fence against a runner that lost its shard answering for
+ * it); Effect shares one check among the results of one shard, but checks
+ * of different shards wait for each other on the runner's one lock
+ * connection, two statements each. Here the checks asked for while one is
+ * running are made together, as one check of all their shards, started
+ * after each of them was asked for — so each still sees the locks as they
+ * are after its own request, as the fence needs.
+ */
+export const batchingRunnerStorage = (
+  storage: RunnerStorage.RunnerStorage["Service"]
+): RunnerStorage.RunnerStorage["Service"] => {
+  interface Waiter {
+    readonly shardIds: ReadonlyArray<ShardId.ShardId>
+    readonly resume: (effect: Effect.Effect<Array<ShardId.ShardId>, PersistenceError>) => void
+  }
+  interface Lane {
+    running: boolean
+    next: Array<Waiter>
+  }
+  // one lane per runner address (a process has one)
+  const lanes = new Map<string, Lane>()
+  const run = (address: RunnerAddress.RunnerAddress, lane: Lane): void => {
+    const batch = lane.next
+    lane.next = []
+    lane.running = true
+    const shardIds = new Map<string, ShardId.ShardId>()
+    for (const waiter of batch) for (const id of waiter.shardIds) shardIds.set(id.toString(), id)
+    Effect.runFork(storage.refresh(address, shardIds.values())).addObserver((exit) => {
+      lane.running = false
+      for (const waiter of batch) waiter.resume(exit)
+      if (lane.next.length > 0) run(address, lane)
+    })
+  }
+  return RunnerStorage.RunnerStorage.of({
+    ...storage,
+    refresh: (address, ids) => {
+      const shardIds = Array.from(ids)
+      // the liveness probe of unhealthy lock storage goes on its own
+      if (shardIds.length === 0) return storage.refresh(address, shardIds)
+      return Effect.callback<Array<ShardId.ShardId>, PersistenceError>((resume) => {
+        const key = `${address.host}:${address.port}`
+        let lane = lanes.get(key)
+        if (lane === undefined) {
+          lane = { running: false, next: [] }
+          lanes.set(key, lane)
+        }
+        lane.next.push({ shardIds, resume })
+        if (!lane.running) run(address, lane)
+      })
+    }
+  })
+}
