@@ -339,6 +339,7 @@ const fromWire = (protocol: Protocol, task: string, key: string, payload: unknow
 const call = (
   protocol: Protocol,
   client: Client,
+  isShutdown: Effect.Effect<boolean>,
   task: string,
   key: string,
   wirePayload: unknown,
@@ -349,8 +350,11 @@ const call = (
     const message = new WirePayload({ key, payload: wirePayload as WirePayload["payload"] })
     const entity = client(laneOf(key))[task]! as (payload: WirePayload) => Effect.Effect<unknown, unknown>
     let stored = false
+    // whether the last save found the task answered: its stored result is final
+    let answered = false
     const storedLatch = Latch.makeUnsafe(false)
-    const hook = () => {
+    const hook = (found: boolean) => {
+      answered = found
       if (stored) return
       stored = true
       storedLatch.openUnsafe()
@@ -363,6 +367,15 @@ const call = (
       schedule: Schedule.spaced("500 millis"),
       times: 120
     })
+    // an interruption that is not ours and not the task's stored result: the
+    // runner let go of the task (it shut down, or its shard moved) and left
+    // it stored; ask again, under the same key, until a runner answers, the
+    // storage has a result for it, or this process shuts down
+    const again = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<unknown, unknown> =>
+      Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && !answered
+        ? Effect.flatMap(isShutdown,
+          (down) => down ? exit : Effect.flatMap(Effect.exit(Effect.andThen(Effect.sleep(retrySpacing), ask)), again))
+        : exit
     const send = Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(Effect.forkDetach(Effect.interruptible(ask)), (fiber) =>
         restore(Fiber.await(fiber)).pipe(
@@ -371,9 +384,7 @@ const call = (
               ? Fiber.interrupt(fiber)
               : Effect.andThen(Effect.raceFirst(storedLatch.await, Fiber.await(fiber)), Fiber.interrupt(fiber))
           ),
-          // an interruption that is not ours: the runner let go of the task
-          // (it shut down, or its shard moved) and left it stored; ask again
-          Effect.flatMap((exit) => Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) ? restore(ask) : exit)
+          Effect.flatMap((exit) => restore(again(exit)))
         ))
     )
     return Effect.matchEffect(send, {
@@ -387,6 +398,9 @@ const call = (
       }
     })
   })
+
+/** How long a call waits before it asks again for a task its runner let go of. */
+const retrySpacing = "100 millis"
 
 const wrap = <A, E>(task: Task.Task<A, E>, key: string): ClusterTask<A, E> => ({
   [Task.TypeId]: Task.TypeId,
@@ -483,7 +497,8 @@ const fromParts = <T extends TaskSet.Any>(
           submitOptions
         )
       }
-      return submitStored(key, (onStored) => call(protocol, client, task, key, json, payload, onStored), submitOptions)
+      return submitStored(key,
+        (onStored) => call(protocol, client, sharding.isShutdown, task, key, json, payload, onStored), submitOptions)
     })
 
   /** Finds the task name stored under `key`, in declaration order. */
@@ -516,7 +531,7 @@ const fromParts = <T extends TaskSet.Any>(
         (found) =>
           Option.isNone(found)
             ? Effect.fail(new TaskNotFoundError({ taskSet: taskSet.key, key }))
-            : call(protocol, client, found.value, key, attachProbe, undefined, () => {})
+            : call(protocol, client, sharding.isShutdown, found.value, key, attachProbe, undefined, () => {})
       )
       return Effect.map(
         executor.submit(remote, { ...options, name: options?.name ?? key }),

@@ -186,9 +186,13 @@ export const laneOf = (key: string): string => {
  * context on the outgoing request, and the message storage of
  * `Cluster.layerPostgres` / `layerMemory` calls the hook once the request is
  * saved (or found saved under its key), before the call goes on to the
- * runner — so one call both stores the task and waits for its result.
+ * runner — so one call both stores the task and waits for its result. The
+ * hook is told whether the task already had a stored result then (`true`:
+ * the call answers with it).
  */
-export class StoredHook extends Context.Service<StoredHook, () => void>()("@taskscope/cluster/StoredHook") {}
+export class StoredHook extends Context.Service<StoredHook, (answered: boolean) => void>()(
+  "@taskscope/cluster/StoredHook"
+) {}
 
 /** Message storage that calls the {@link StoredHook} of each request it saves. */
 export const signallingStorage = (
@@ -197,9 +201,13 @@ export const signallingStorage = (
   MessageStorage.MessageStorage.of({
     ...storage,
     saveRequest: (message) =>
-      Effect.tap(storage.saveRequest(message), () =>
+      Effect.tap(storage.saveRequest(message), (result) =>
         Effect.sync(() => {
           const hook = Context.getOption(message.context, StoredHook)
-          if (hook._tag === "Some") hook.value()
+          if (hook._tag === "None") return
+          hook.value(
+            result._tag === "Duplicate" && result.lastReceivedReply._tag === "Some" &&
+              result.lastReceivedReply.value._tag === "WithExit"
+          )
         }))
   })
