@@ -51,6 +51,43 @@ const postgresCpu = (): number => {
   return total
 }
 
+const percentile = (values: ReadonlyArray<number>, p: number): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!
+}
+
+/** LATENCY=1: N tasks at 50 per second; submit to stored (submit returns) and stored to result, p50 / p99. */
+const latency = (executor: ClusterExecutor.ClusterExecutor<typeof tasks>) =>
+  Effect.gen(function*() {
+    // warm up: every lane's entity started on its runner
+    yield* Effect.forEach(Array.from({ length: 1000 }, (_, i) => i),
+      (i) => Effect.flatMap(Effect.orDie(executor.submit("echo", i)), (task) => Effect.orDie(Task.join(task))), {
+      concurrency: 64,
+      discard: true
+    })
+    const stored: Array<number> = []
+    const answered: Array<number> = []
+    const fibers: Array<Fiber.Fiber<void>> = []
+    for (let i = 0; i < N; i++) {
+      const t0 = now()
+      const task = yield* Effect.orDie(executor.submit("echo", i))
+      const t1 = now()
+      stored.push(t1 - t0)
+      fibers.push(yield* Effect.forkChild(Effect.map(Effect.orDie(Task.join(task)), () => {
+        answered[i] = now() - t1
+      })))
+      yield* Effect.sleep(Math.max(0, 20 - (now() - t0)))
+    }
+    yield* Fiber.joinAll(fibers)
+    const line = (name: string, values: Array<number>) =>
+      `${name}: p50 ${percentile(values, 50).toFixed(1)} ms, p90 ${percentile(values, 90).toFixed(1)} ms, p99 ${
+        percentile(values, 99).toFixed(1)
+      } ms`
+    console.log(line("submit to stored", stored))
+    console.log(line("stored to result", answered))
+    console.log(line("submit to result", stored.map((s, i) => s + answered[i]!)))
+  })
+
 const program = Effect.gen(function*() {
   const server = yield* postgres("profile", ["-c", "shared_preload_libraries=pg_stat_statements"])
   const pg = yield* server.database("taskscope")
@@ -145,9 +182,10 @@ const program = Effect.gen(function*() {
   if (system === "taskscope") {
     yield* waitForShards(pg, 3)
     return yield* ClusterExecutor.scoped(tasks, (executor) =>
-      measure((i) =>
-        Effect.map(Effect.orDie(executor.submit("echo", i)), (task) => Effect.orDie(Task.join(task)))
-      )).pipe(Effect.provide(Cluster.layerPostgres({ url: pg.url, maxConnections: 20 })))
+      process.env.LATENCY
+        ? latency(executor)
+        : measure((i) => Effect.map(Effect.orDie(executor.submit("echo", i)), (task) => Effect.orDie(Task.join(task)))))
+      .pipe(Effect.provide(Cluster.layerPostgres({ url: pg.url, maxConnections: 20 })))
   }
   yield* Effect.promise(() => runMigrations({ connectionString: pg.url }))
   const waiting = new Map<string, () => void>()
