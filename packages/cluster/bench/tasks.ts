@@ -1,5 +1,5 @@
 /** The benchmark's task set: a tiny task, and a long one whose starts the runners report. */
-import { TaskSet } from "@taskscope/executor"
+import * as TaskSet from "@taskscope/executor/TaskSet"
 import { Effect, Schema } from "effect"
 import { now, report } from "./ipc.ts"
 

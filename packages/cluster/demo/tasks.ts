@@ -2,7 +2,7 @@
  * The demo's task set, imported by the submitter (demo/main.ts) and by the
  * runner processes (demo/runner.ts).
  */
-import { TaskSet } from "@taskscope/executor"
+import * as TaskSet from "@taskscope/executor/TaskSet"
 import { Context, Effect, Schedule, Schema } from "effect"
 
 /** The name of the runner process a task runs in: a service only runners provide. */

@@ -46,7 +46,8 @@
  *
  * @since 0.1.0
  */
-import { BackgroundExecutor, ExecutorError, Task, TaskSet } from "@taskscope/executor"
+import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
+import * as TaskSet from "@taskscope/executor/TaskSet"
 import * as Cause from "effect/Cause"
 import * as EntityAddress from "effect/cluster/EntityAddress"
 import * as EntityId from "effect/cluster/EntityId"

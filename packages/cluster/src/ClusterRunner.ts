@@ -36,7 +36,8 @@
  *
  * @since 0.1.0
  */
-import { BackgroundExecutor, ExecutorError, Task, type TaskSet } from "@taskscope/executor"
+import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
+import type * as TaskSet from "@taskscope/executor/TaskSet"
 import * as Cause from "effect/Cause"
 import * as Sharding from "effect/cluster/Sharding"
 import * as Context from "effect/Context"
@@ -185,7 +186,7 @@ const checkOptions = (options: unknown): number => {
  * @example
  * ```ts
  * import { Context, Effect, Layer, Schema } from "effect"
- * import { TaskSet } from "@taskscope/executor"
+ * import * as TaskSet from "@taskscope/executor/TaskSet"
  * import { Cluster, ClusterRunner } from "@taskscope/cluster"
  *
  * class Db extends Context.Service<Db, { readonly count: Effect.Effect<number> }>()("app/Db") {

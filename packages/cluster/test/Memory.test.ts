@@ -4,7 +4,8 @@
  * ClusterRunner.layer: the services the tasks need are required.
  */
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
-import { ExecutorError, Task, TaskSet } from "@taskscope/executor"
+import { ExecutorError, Task } from "@taskscope/executor"
+import * as TaskSet from "@taskscope/executor/TaskSet"
 import { Cause, Effect, Exit, Layer, Schema, Tracer } from "effect"
 import { Cluster, ClusterExecutor, ClusterRunner } from "../src/index.ts"
 import { RunnerName, tasks, TooBig } from "./fixtures/tasks.ts"

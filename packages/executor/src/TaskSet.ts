@@ -30,7 +30,7 @@ import { describe } from "./internal/describe.ts"
  * @example
  * ```ts
  * import { Schema } from "effect"
- * import type { TaskSet } from "@taskscope/executor"
+ * import type * as TaskSet from "@taskscope/executor/TaskSet"
  *
  * const payload: TaskSet.AnySchema = Schema.Number
  * ```
@@ -50,7 +50,7 @@ export type AnySchema = Schema.Codec<any, any, never, never>
  * @example
  * ```ts
  * import { Schema } from "effect"
- * import { TaskSet } from "@taskscope/executor"
+ * import * as TaskSet from "@taskscope/executor/TaskSet"
  *
  * const square: TaskSet.Task<typeof Schema.Number, typeof Schema.Number, typeof Schema.Never> =
  *   TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => n * n })
@@ -70,7 +70,7 @@ export interface Task<P extends AnySchema, S extends AnySchema, E extends AnySch
  * @since 0.1.0
  * @example
  * ```ts
- * import type { TaskSet } from "@taskscope/executor"
+ * import type * as TaskSet from "@taskscope/executor/TaskSet"
  *
  * const names = (tasks: Record<string, TaskSet.AnyTask>) => Object.keys(tasks)
  * ```
@@ -91,7 +91,7 @@ export interface AnyTask {
  * @example
  * ```ts
  * import { Schema } from "effect"
- * import { TaskSet } from "@taskscope/executor"
+ * import * as TaskSet from "@taskscope/executor/TaskSet"
  *
  * class TooBig extends Schema.TaggedError<TooBig>()("TooBig", { n: Schema.Number }) {}
  *
@@ -135,7 +135,7 @@ const TypeId = "~@taskscope/executor/TaskSet" as const
  * @example
  * ```ts
  * import { Schema } from "effect"
- * import { TaskSet } from "@taskscope/executor"
+ * import * as TaskSet from "@taskscope/executor/TaskSet"
  *
  * const tasks = TaskSet.make("example/Math", {
  *   double: TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => 2 * n })
@@ -159,7 +159,7 @@ export interface TaskSet<Tasks extends Record<string, AnyTask>> {
  * @since 0.1.0
  * @example
  * ```ts
- * import type { TaskSet } from "@taskscope/executor"
+ * import type * as TaskSet from "@taskscope/executor/TaskSet"
  *
  * const describe = (set: TaskSet.Any) => `${set.key}: ${set.names.join(", ")}`
  * ```
@@ -174,7 +174,7 @@ export type Any = TaskSet<Record<string, AnyTask>>
  * @example
  * ```ts
  * import { Schema } from "effect"
- * import { TaskSet } from "@taskscope/executor"
+ * import * as TaskSet from "@taskscope/executor/TaskSet"
  *
  * const tasks = TaskSet.make("example/Names", {
  *   a: TaskSet.task({ payload: Schema.Void, success: Schema.Void, run: () => {} })
@@ -192,7 +192,7 @@ export type Names<T extends Any> = keyof T["tasks"] & string
  * @example
  * ```ts
  * import { Schema } from "effect"
- * import { TaskSet } from "@taskscope/executor"
+ * import * as TaskSet from "@taskscope/executor/TaskSet"
  *
  * const tasks = TaskSet.make("example/Payload", {
  *   len: TaskSet.task({ payload: Schema.String, success: Schema.Number, run: (s) => s.length })
@@ -210,7 +210,7 @@ export type Payload<T extends Any, K extends Names<T>> = T["tasks"][K]["payload"
  * @example
  * ```ts
  * import { Schema } from "effect"
- * import { TaskSet } from "@taskscope/executor"
+ * import * as TaskSet from "@taskscope/executor/TaskSet"
  *
  * const tasks = TaskSet.make("example/Success", {
  *   len: TaskSet.task({ payload: Schema.String, success: Schema.Number, run: (s) => s.length })
@@ -228,7 +228,7 @@ export type Success<T extends Any, K extends Names<T>> = T["tasks"][K]["success"
  * @example
  * ```ts
  * import { Schema } from "effect"
- * import { TaskSet } from "@taskscope/executor"
+ * import * as TaskSet from "@taskscope/executor/TaskSet"
  *
  * const tasks = TaskSet.make("example/Error", {
  *   parse: TaskSet.task({ payload: Schema.String, success: Schema.Number, error: Schema.String, run: Number })
@@ -247,7 +247,7 @@ export type Error<T extends Any, K extends Names<T>> = T["tasks"][K]["error"]["T
  * @example
  * ```ts
  * import { Context, Effect, Schema } from "effect"
- * import { TaskSet } from "@taskscope/executor"
+ * import * as TaskSet from "@taskscope/executor/TaskSet"
  *
  * class Db extends Context.Service<Db, { readonly get: (id: string) => Effect.Effect<string> }>()("app/Db") {}
  *
@@ -277,7 +277,7 @@ export type Services<T extends Any> = {
  * @example
  * ```ts
  * import { Schema } from "effect"
- * import { TaskSet } from "@taskscope/executor"
+ * import * as TaskSet from "@taskscope/executor/TaskSet"
  *
  * export const tasks = TaskSet.make("example/Tasks", {
  *   sum: TaskSet.task({
@@ -315,7 +315,7 @@ export const make = <const Tasks extends Record<string, AnyTask>>(key: string, t
  * @since 0.1.0
  * @example
  * ```ts
- * import { TaskSet } from "@taskscope/executor"
+ * import * as TaskSet from "@taskscope/executor/TaskSet"
  *
  * TaskSet.isTaskSet({}) // false
  * ```

@@ -1,6 +1,11 @@
 /**
  * `@taskscope/executor`: background executors for Effect programs.
  *
+ * `TaskSet` (tasks declared with Schemas, for the executors that run them in
+ * other threads or processes) is an entry point of its own,
+ * `@taskscope/executor/TaskSet`: it loads `effect/Schema`, and a program that
+ * only runs fibers need not.
+ *
  * @module @taskscope/executor
  * @since 0.1.0
  */
@@ -29,15 +34,6 @@ export * as ExecutorError from "./ExecutorError.ts"
  * @since 0.1.0
  */
 export * as Task from "./Task.ts"
-
-/**
- * Declare tasks once — name, Schemas and function — for the executors that
- * run them in other threads or processes.
- *
- * @category modules
- * @since 0.1.0
- */
-export * as TaskSet from "./TaskSet.ts"
 
 /**
  * What executors tell about their tasks: `TaskInfo` snapshots and the

@@ -12,7 +12,8 @@
  *
  * @internal
  */
-import { ExecutorError, TaskSet } from "@taskscope/executor"
+import { ExecutorError } from "@taskscope/executor"
+import * as TaskSet from "@taskscope/executor/TaskSet"
 import * as ClusterSchema from "effect/cluster/ClusterSchema"
 import * as Entity from "effect/cluster/Entity"
 import * as MessageStorage from "effect/cluster/MessageStorage"
