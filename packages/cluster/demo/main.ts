@@ -41,7 +41,8 @@ const startRunner = (url: string, name: string) =>
       const port = await freePort()
       const child = child_process.spawn(process.execPath, [script], {
         env: { ...process.env, DATABASE_URL: url, RUNNER_NAME: name, RUNNER_PORT: String(port) },
-        stdio: ["ignore", "pipe", "inherit"]
+        // the runner ends when this pipe closes: it outlives no demo, even one killed with SIGKILL
+        stdio: ["pipe", "pipe", "inherit"]
       })
       const runner: Runner = { name, child, started: [], lines: [] }
       readline.createInterface({ input: child.stdout! }).on("line", (line) => {

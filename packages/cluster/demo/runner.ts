@@ -6,6 +6,10 @@ import { RunnerName, tasks } from "./tasks.ts"
 
 const name = process.env.RUNNER_NAME!
 
+// The demo holds this process's stdin: when it closes (the demo ended, however), shut down gracefully.
+process.stdin.on("end", () => process.kill(process.pid, "SIGTERM"))
+process.stdin.resume()
+
 Layer.launch(
   ClusterRunner.layer(tasks, { concurrency: 4 }).pipe(
     Layer.provide(Layer.succeed(RunnerName, name)),
