@@ -31,6 +31,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
+import type { Stats } from "../BackgroundExecutor.ts"
 import { TaskTimeoutError } from "../ExecutorError.ts"
 import type { Outcome } from "../TaskEvent.ts"
 import * as Check from "./options.ts"
@@ -98,16 +99,8 @@ export interface Hooks {
 // metric series
 // -----------------------------------------------------------------------------
 
-/** What the pulled series read: the core's own counters (see `stats`). */
-export interface Counters {
-  readonly submitted: number
-  readonly succeeded: number
-  readonly failed: number
-  readonly interrupted: number
-  readonly timedOut: number
-  readonly running: number
-  readonly queued: number
-}
+/** What the pulled series read: the core's own counters, as `stats` reports them. */
+export type Counters = Stats
 
 /** The counts of the executors of one name that have closed. */
 class Counts {
@@ -344,7 +337,6 @@ export class Telemetry {
    */
   instrument<A, E, R>(task: Tracked, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
     const label = task.label
-    if (label === undefined && !this.traceAll) return effect
     if (label !== undefined) effect = Effect.annotateLogs(effect, "task", label)
     if (!this.spanned(label)) return effect
     const inner = effect
