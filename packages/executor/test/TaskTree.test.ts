@@ -61,6 +61,48 @@ describe("tasks", () => {
       { maxConcurrency: 1 }
     ))
 
+  it.effect("lists a task that holds a permit but has not started yet (nextTick) as running", () =>
+    BackgroundExecutor.scoped((executor) =>
+      Effect.gen(function*() {
+        yield* executor.submit(Effect.never, { nextTick: true, cancelOnExit: true })
+        assert.deepStrictEqual((yield* executor.tasks).map((t) => [t.id, t.state]), [[1, "running"]])
+        yield* Effect.yieldNow
+        assert.deepStrictEqual((yield* executor.tasks).map((t) => [t.id, t.state]), [[1, "running"]])
+      })
+    ))
+
+  it.effect("lists a task while its finalizers run, and no longer once they are done", () =>
+    Effect.gen(function*() {
+      const seen: Array<ReadonlyArray<string>> = []
+      yield* BackgroundExecutor.scoped((executor) =>
+        Effect.gen(function*() {
+          const look = Effect.map(executor.tasks, (tasks) => seen.push(tasks.map((t) => `${t.id} ${t.state}`)))
+          yield* executor.submit(Effect.addFinalizer(() => Effect.sleep(50)))
+          yield* Effect.yieldNow
+          yield* look
+          yield* TestClock.adjust(50)
+          yield* look
+        })
+      )
+      assert.deepStrictEqual(seen, [["1 running"], []])
+    }))
+
+  it.effect("lists every running task of a burst larger than the pool of idle scopes, then none", () =>
+    BackgroundExecutor.scoped((executor) =>
+      Effect.gen(function*() {
+        const release = yield* Deferred.make<void>()
+        for (let i = 0; i < 300; i++) yield* executor.submit(Deferred.await(release))
+        const running = yield* executor.tasks
+        assert.deepStrictEqual(running.map((t) => t.id), Array.from({ length: 300 }, (_, i) => i + 1))
+        yield* Deferred.succeed(release, undefined)
+        yield* executor.awaitIdle
+        assert.deepStrictEqual(yield* executor.tasks, [])
+        // the scopes kept for reuse name no task
+        yield* executor.submit(Deferred.await(release).pipe(Effect.andThen(Effect.never)), { cancelOnExit: true })
+        assert.deepStrictEqual((yield* executor.tasks).map((t) => t.id), [301])
+      })
+    ))
+
   it.effect("the parent of a task is the task that submitted it, across nested executors and forked fibers", () =>
     Effect.gen(function*() {
       const outer = yield* BackgroundExecutor.make({ name: "outer" })

@@ -182,7 +182,6 @@ class TaskRecord<A, E> implements Task.Task<A, E>, Tracked {
   // the task tree's (see `taskTree.ts`)
   parent: Parent | undefined = undefined
   times: Times | undefined = undefined
-  holding = -1
   readonly executor: ExecutorCore
   readonly id: number
   readonly submission: Submission
@@ -379,6 +378,12 @@ export class ExecutorCore {
   private readonly startedCancelOnExit = new Set<TaskRecord<any, any>>()
   /** Every task holding a permit, kept only with a `closeTimeout` (which must interrupt them). */
   private readonly holding: Set<TaskRecord<any, any>> | undefined
+  /**
+   * Tasks holding a permit without a task scope in use: started on the next
+   * tick or from the outermost level (not yet forked), or closing their
+   * scope. With the scopes in use, they are the running tasks `tasks` lists.
+   */
+  private readonly unscoped = new Set<TaskRecord<any, any>>()
   /** The `closeTimeout` timer while closing. */
   private graceTimer: Timer.Timer | undefined = undefined
   /** What the `closeTimeout` interrupted; `undefined` until it passes. */
@@ -514,6 +519,7 @@ export class ExecutorCore {
     if (!this.paused && this.running < this.limit && (queue.ordered ? queue.startNow(record) : this.queued === 0)) {
       this.takePermit(record)
       if (submission.nextTick) {
+        this.unscoped.add(record)
         submitter.currentDispatcher.scheduleTask(() => this.start(record), 0)
       } else {
         this.start(record)
@@ -578,6 +584,7 @@ export class ExecutorCore {
    */
   private start(record: TaskRecord<any, any>): void {
     if (depth >= MAX_DEPTH) {
+      this.unscoped.add(record)
       later.push(() => this.start(record))
       return
     }
@@ -600,6 +607,7 @@ export class ExecutorCore {
   private fork(record: TaskRecord<any, any>): void {
     if (record.state !== STARTING) return // interrupted before its scheduled start
     record.state = RUNNING
+    if (this.unscoped.size > 0) this.unscoped.delete(record)
     let effect: Effect.Effect<any, any, any> = record.effect!
     // a run deadline covers the task's finalizers too: a timed task closes its scope inside it
     if (record.submission.timed) effect = this.withRunDeadline(record, Effect.scoped(effect), record.context!)
@@ -651,6 +659,7 @@ export class ExecutorCore {
     record.slot = undefined
     const finalizers = this.scopes.release(slot, exit)
     if (finalizers === undefined) return this.finish(record, exit)
+    this.unscoped.add(record) // still holding its permit while its scope closes
     let closer: Fiber.Fiber<void>
     try {
       closer = Effect.runForkWith(slot.context)(Effect.uninterruptible(finalizers))
@@ -731,6 +740,7 @@ export class ExecutorCore {
       this.running--
       if (this.queue.ordered) this.queue.ended(record)
       if (this.holding !== undefined) this.holding.delete(record)
+      if (this.unscoped.size > 0) this.unscoped.delete(record)
     } else {
       this.queued--
     }
@@ -1035,8 +1045,18 @@ export class ExecutorCore {
 
   /** The unfinished tasks (see `taskTree.ts`). */
   readonly tasks: Effect.Effect<ReadonlyArray<TaskInfo>> = Effect.sync(() =>
-    this.telemetry.tree.snapshot((f) => this.queue.forEach((entry) => f(entry as TaskRecord<any, any>)))
+    this.telemetry.tree.snapshot(
+      this.running === 0 ? [] : this.runningTasks(),
+      (f) => this.queue.forEach((entry) => f(entry as TaskRecord<any, any>))
+    )
   )
+
+  /** The tasks holding a permit, in no order. */
+  private runningTasks(): Array<TaskRecord<any, any>> {
+    const out = Array.from(this.unscoped)
+    this.scopes.forEachRunning((task) => out.push(task as TaskRecord<any, any>))
+    return out
+  }
 
   /** Every task's steps from now on (see `taskTree.ts`). */
   get changes(): Stream.Stream<TaskEvent> {

@@ -20,6 +20,13 @@
  * ended (a bug in itself): a finalizer added to it then runs when the next
  * task using the slot ends, not at once.
  *
+ * The slots also tell which tasks are running, at no cost per task: a slot
+ * in use names its task in its cell, so {@link TaskScopes.forEachRunning}
+ * walks every slot of every pool. The pools are listed through `WeakRef`s
+ * (a pool keeps its submitter context; a strong list would keep every
+ * context that ever submitted), and a pool lists its slots, taking out the
+ * ones it drops.
+ *
  * @internal
  */
 import * as Context from "effect/Context"
@@ -38,6 +45,8 @@ export interface Slot {
   readonly pool: Pool
   /** Names the task using the slot (see `taskTree.ts`). */
   readonly cell: Cell
+  /** Its place in `pool.all`. */
+  index: number
 }
 
 interface Pool {
@@ -49,6 +58,8 @@ interface Pool {
    */
   readonly free: Array<Slot | undefined>
   idle: number
+  /** Every slot of the pool, in use or idle. */
+  readonly all: Array<Slot>
 }
 
 /**
@@ -64,6 +75,10 @@ const MAX_FREE = 128
 /** The scopes of one executor's tasks. */
 export class TaskScopes {
   private readonly pools = new WeakMap<Context.Context<never>, Pool>()
+  /** Every pool, for {@link forEachRunning}; swept of the collected ones as it grows. */
+  private readonly listed: Array<WeakRef<Pool>> = []
+  /** The length of `listed` at which it is swept next. */
+  private sweepAt = 64
   /** The pool used last: most submissions come from the same context. */
   private last: Pool | undefined = undefined
   /** Adds what else the executor's tasks carry in their context. */
@@ -82,8 +97,9 @@ export class TaskScopes {
     if (pool === undefined || pool.submitter !== submitter) {
       pool = this.pools.get(submitter)
       if (pool === undefined) {
-        pool = { submitter, free: [], idle: 0 }
+        pool = { submitter, free: [], idle: 0, all: [] }
         this.pools.set(submitter, pool)
+        this.list(pool)
       }
       this.last = pool
     }
@@ -96,7 +112,23 @@ export class TaskScopes {
     const scope = Scope.makeUnsafe()
     const cell: Cell = { task, tree: this.tree }
     const context = this.extend(Context.add(Context.add(submitter, Scope.Scope, scope), CurrentTask, cell))
-    return { scope, context, run: Effect.runForkWith(context), pool, cell }
+    const slot: Slot = { scope, context, run: Effect.runForkWith(context), pool, cell, index: pool.all.length }
+    pool.all.push(slot)
+    return slot
+  }
+
+  /** Adds a new pool to the list, sweeping out the collected ones when the list has doubled. */
+  private list(pool: Pool): void {
+    const listed = this.listed
+    if (listed.length >= this.sweepAt) {
+      let kept = 0
+      for (let i = 0; i < listed.length; i++) {
+        if (listed[i]!.deref() !== undefined) listed[kept++] = listed[i]!
+      }
+      listed.length = kept
+      this.sweepAt = Math.max(64, 2 * kept)
+    }
+    listed.push(new WeakRef(pool))
   }
 
   /**
@@ -105,11 +137,37 @@ export class TaskScopes {
    */
   release(slot: Slot, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> | undefined {
     slot.cell.task = undefined
+    const pool = slot.pool
     if (slot.scope.state === EMPTY) {
-      const pool = slot.pool
-      if (pool.idle < MAX_FREE) pool.free[pool.idle++] = slot
+      if (pool.idle < MAX_FREE) {
+        pool.free[pool.idle++] = slot
+        return undefined
+      }
+      drop(slot)
       return undefined
     }
+    drop(slot)
     return Scope.closeUnsafe(slot.scope, exit)
+  }
+
+  /** Calls `f` with the task of every slot in use: the tasks running now. */
+  forEachRunning(f: (task: Tracked) => void): void {
+    for (const ref of this.listed) {
+      const pool = ref.deref()
+      if (pool === undefined) continue
+      for (const slot of pool.all) {
+        if (slot.cell.task !== undefined) f(slot.cell.task)
+      }
+    }
+  }
+}
+
+/** Takes a slot out of its pool's list for good (swapping the last one into its place). */
+const drop = (slot: Slot): void => {
+  const all = slot.pool.all
+  const last = all.pop()!
+  if (last !== slot) {
+    all[slot.index] = last
+    last.index = slot.index
   }
 }

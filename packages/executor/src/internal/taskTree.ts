@@ -2,17 +2,17 @@
  * The task tree of one executor: which tasks are unfinished, who submitted
  * them, and the stream of their steps (`changes`).
  *
- * What every task pays, whether or not anyone looks: three fields on its
+ * What every task pays, whether or not anyone looks: two fields on its
  * record (a queued task is a record, and a million queued records are a
- * million of them: each field is GC work, so the fields are few), finding
- * its parent (one context lookup per submitting context, cached for the
- * next submission from the same one; a small object when there is a
- * parent), and its place in the array of tasks holding a permit (queued
- * tasks are found in the executor's own queue). No clock is read for the
- * tree: times are stamped by the telemetry (see `telemetry.ts`) for the
- * tasks it times. Everything else — a {@link TaskInfo} per task, an event
- * per step — is built only when `tasks` runs or while a `changes` stream is
- * consumed.
+ * million of them: each field is GC work, so the fields are few) and
+ * finding its parent (one context lookup per submitting context, cached for
+ * the next submission from the same one; a small object when there is a
+ * parent). The tree keeps no list of its own: the running tasks are those
+ * named by the executor's task scopes in use (see `taskScope.ts`), the
+ * queued ones are in the executor's queue. No clock is read for the tree:
+ * times are stamped by the telemetry (see `telemetry.ts`) for the tasks it
+ * times. Everything else — a {@link TaskInfo} per task, an event per step —
+ * is built only when `tasks` runs or while a `changes` stream is consumed.
  *
  * A task's parent is found through {@link CurrentTask}, a mutable cell in
  * the context its fiber (and every fiber it forks) runs with: the cell of a
@@ -41,8 +41,6 @@ export interface Tracked {
   parent: Parent | undefined
   /** When it was submitted and started, for a timed task. */
   times: Times | undefined
-  /** Its index in the array of tasks holding a permit, or -1. */
-  holding: number
   /** Queue link (the core's). */
   readonly next: Tracked | undefined
 }
@@ -94,15 +92,6 @@ export const CHANGES_CAPACITY = 4096
 export class TaskTree {
   readonly executor: string
   readonly now: Now
-  /**
-   * Tasks holding a permit, in no order (removal swaps the last one in): the
-   * first `held` entries. The count is kept apart from the array's length so
-   * that a task starting and ending at once never makes V8 shrink and regrow
-   * the array (`pop` down to empty gives its storage back; a profile of
-   * trivial tasks showed that reallocation on every start).
-   */
-  private readonly holding: Array<Tracked | undefined> = []
-  private held = 0
   private pubsub: PubSub.PubSub<Batch | End> | undefined = undefined
   /** Events of the current synchronous run, published together once it ends. */
   private pending: Array<TaskEvent> | undefined = undefined
@@ -133,26 +122,6 @@ export class TaskTree {
     if (cell !== undefined && cell.task !== undefined) task.parent = { tree: cell.tree!, id: cell.task.id }
   }
 
-  /** A task took a permit. */
-  started(task: Tracked): void {
-    const index = this.held++
-    task.holding = index
-    this.holding[index] = task
-  }
-
-  /** A task ended: out of the list if it held a permit. */
-  ended(task: Tracked): void {
-    const index = task.holding
-    if (index < 0) return
-    task.holding = -1
-    const lastIndex = --this.held
-    const last = this.holding[lastIndex]!
-    this.holding[lastIndex] = undefined
-    if (last === task) return
-    this.holding[index] = last
-    last.holding = index
-  }
-
   info(task: Tracked): TaskInfo {
     return {
       executor: this.executor,
@@ -166,9 +135,9 @@ export class TaskTree {
   }
 
   /** The unfinished tasks: those holding a permit in id order, then the queue in order. */
-  snapshot(forEachQueued: (f: (task: Tracked) => void) => void): ReadonlyArray<TaskInfo> {
+  snapshot(holding: Array<Tracked>, forEachQueued: (f: (task: Tracked) => void) => void): ReadonlyArray<TaskInfo> {
     const out: Array<TaskInfo> = []
-    const holding = (this.holding.slice(0, this.held) as Array<Tracked>).sort((a, b) => a.id - b.id)
+    holding.sort((a, b) => a.id - b.id)
     for (let i = 0; i < holding.length; i++) out.push(this.info(holding[i]!))
     forEachQueued((task) => out.push(this.info(task)))
     return out

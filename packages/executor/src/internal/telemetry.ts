@@ -311,16 +311,14 @@ export class Telemetry {
     } else if (this.tree.followed) hooks.onSubmitted(task)
   }
 
-  /** A task took a permit. Only timed tasks (those with times) go further than the tree. */
+  /** A task took a permit. Only timed tasks (those with times) are told. */
   started(task: Tracked): void {
-    this.tree.started(task)
     const times = task.times
     if (times !== undefined) this.hooks?.onStarted(task, times)
   }
 
   /** A task ended, queued or holding a permit. */
   ended(task: Tracked, exit: Exit.Exit<unknown, unknown>): void {
-    this.tree.ended(task)
     const times = task.times
     if (times !== undefined) this.hooks?.onEnded(task, times, outcomeOf(exit))
   }
