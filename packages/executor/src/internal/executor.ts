@@ -158,6 +158,23 @@ const RUNNING = 2
 const DONE = 3
 
 /**
+ * What few tasks need, kept off the task record: a queued task is a record,
+ * and the garbage collector copies every queued record, field by field, as
+ * it ages (each field left out of the record measured in queue-heavy runs).
+ */
+class Rare {
+  /** Set when an interrupt arrives while the fiber is being created. */
+  pendingInterrupt: number | undefined = undefined
+  /** The start deadline's timer, while the task is queued. */
+  timer: Timer.Timer | undefined = undefined
+  /** Set when the task's own deadline ended it (counted in `stats.timedOut`). */
+  timedOut = false
+  // the task tree's and the telemetry's (see `taskTree.ts`): a nested task's parent, a timed task's times
+  parent: Parent | undefined = undefined
+  times: Times | undefined = undefined
+}
+
+/**
  * A submitted task: the queue entry, the running fiber's owner and the handle
  * returned to the user, in one object so a task costs one allocation.
  */
@@ -171,17 +188,10 @@ class TaskRecord<A, E> implements Task.Task<A, E>, Tracked {
   observers: Array<(exit: Exit.Exit<A, E>) => void> | undefined = undefined
   /** The task's scope and context while it runs. */
   slot: Slot | undefined = undefined
-  /** Set when an interrupt arrives while the fiber is being created. */
-  pendingInterrupt: number | undefined = undefined
   /** The queue's link (FIFO mode). */
   next: TaskRecord<any, any> | undefined = undefined
-  /** The start deadline's timer, while the task is queued. */
-  timer: Timer.Timer | undefined = undefined
-  /** Set when the task's own deadline ended it (counted in `stats.timedOut`). */
-  timedOut = false
-  // the task tree's (see `taskTree.ts`)
-  parent: Parent | undefined = undefined
-  times: Times | undefined = undefined
+  /** The fields few tasks need (see {@link Rare}), made on first write. */
+  private rare: Rare | undefined = undefined
   readonly executor: ExecutorCore
   readonly id: number
   readonly submission: Submission
@@ -218,6 +228,37 @@ class TaskRecord<A, E> implements Task.Task<A, E>, Tracked {
 
   get name(): string {
     return this.label ?? `task-${this.id}`
+  }
+
+  get pendingInterrupt(): number | undefined {
+    return this.rare?.pendingInterrupt
+  }
+  set pendingInterrupt(by: number | undefined) {
+    if (by !== undefined || this.rare !== undefined) (this.rare ??= new Rare()).pendingInterrupt = by
+  }
+  get timer(): Timer.Timer | undefined {
+    return this.rare?.timer
+  }
+  set timer(timer: Timer.Timer | undefined) {
+    if (timer !== undefined || this.rare !== undefined) (this.rare ??= new Rare()).timer = timer
+  }
+  get timedOut(): boolean {
+    return this.rare?.timedOut ?? false
+  }
+  set timedOut(timedOut: boolean) {
+    if (timedOut || this.rare !== undefined) (this.rare ??= new Rare()).timedOut = timedOut
+  }
+  get parent(): Parent | undefined {
+    return this.rare?.parent
+  }
+  set parent(parent: Parent | undefined) {
+    if (parent !== undefined || this.rare !== undefined) (this.rare ??= new Rare()).parent = parent
+  }
+  get times(): Times | undefined {
+    return this.rare?.times
+  }
+  set times(times: Times | undefined) {
+    if (times !== undefined || this.rare !== undefined) (this.rare ??= new Rare()).times = times
   }
 
   get await(): Effect.Effect<Exit.Exit<A, E>> {
