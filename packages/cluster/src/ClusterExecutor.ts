@@ -48,11 +48,15 @@
  */
 import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
 import * as TaskSet from "@taskscope/executor/TaskSet"
+import * as Cause from "effect/Cause"
 import * as EntityAddress from "effect/cluster/EntityAddress"
 import * as EntityId from "effect/cluster/EntityId"
 import * as Sharding from "effect/cluster/Sharding"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Latch from "effect/Latch"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
@@ -68,7 +72,15 @@ import {
   TaskNotFoundError,
   UnknownTaskError
 } from "./ClusterError.ts"
-import { attachProbe, laneOf, type Protocol, protocolOf, type WireError, WirePayload } from "./internal/protocol.ts"
+import {
+  attachProbe,
+  laneOf,
+  type Protocol,
+  protocolOf,
+  StoredHook,
+  type WireError,
+  WirePayload
+} from "./internal/protocol.ts"
 
 // -----------------------------------------------------------------------------
 // models
@@ -97,6 +109,12 @@ export interface Options {
   readonly maxQueue?: number | undefined
   /** Failures that are control signals, not errors: never re-raised on exit. */
   readonly bubbleUp?: ((error: unknown) => boolean) | undefined
+  /**
+   * A span for every task in this process (`true`), or none (`false`, the
+   * default here, unlike `BackgroundExecutor`: a task's span and its stack
+   * trace cost the submitter about a sixth of its CPU time per tiny task).
+   */
+  readonly tracing?: boolean | undefined
 }
 
 /**
@@ -306,18 +324,23 @@ const fromWire = (protocol: Protocol, task: string, key: string, payload: unknow
 }
 
 /**
- * Stores the task (the call returns once it is stored and its runner told),
- * calls `onStored`, then asks again under the same key — a duplicate, which
- * is answered from storage once a runner has stored the result — and decodes
- * the result. The answer never comes from a runner directly: a runner that
- * dies or shuts down while running the task cannot answer for it (Effect's
- * direct path answers such a caller with an interruption and stores that
- * interruption for the task's next run), it only leaves the task stored for
- * the next one.
+ * Calls the task's Rpc: one call stores the task (`onStored` runs once it is
+ * saved, through the storage's {@link StoredHook}), hands it to the runner
+ * of its shard and waits for its result, which the runner sends back once it
+ * has stored it. If the runner cannot answer — it died, or shut down and
+ * left the task stored for the next owner — the call asks again under the
+ * same key: a duplicate, answered from storage once a runner has stored the
+ * result.
+ *
+ * Interrupted before the task is stored, the call waits until it is (or
+ * until the storing call fails), then interrupts it: Effect's client then
+ * stores an interruption for the task and tells its runner, so that the
+ * task is stopped where it runs, not left to run unwatched.
  */
 const call = (
   protocol: Protocol,
   client: Client,
+  isShutdown: Effect.Effect<boolean>,
   task: string,
   key: string,
   wirePayload: unknown,
@@ -326,21 +349,44 @@ const call = (
 ): Effect.Effect<unknown, unknown> =>
   Effect.suspend(() => {
     const message = new WirePayload({ key, payload: wirePayload as WirePayload["payload"] })
-    const entity = client(laneOf(key))[task]! as (
-      payload: WirePayload,
-      options?: { readonly discard?: boolean }
-    ) => Effect.Effect<unknown, unknown>
-    // the database may be away for a while (a restart, a fail-over): both
-    // steps are safe to repeat, so ride it out for about a minute
-    const persistent = <A>(effect: Effect.Effect<A, unknown>) =>
-      Effect.retry(effect, {
-        while: (error) => (error as { readonly _tag?: unknown })._tag === "PersistenceError",
-        schedule: Schedule.spaced("500 millis"),
-        times: 120
-      })
-    const send = Effect.andThen(
-      Effect.tap(persistent(entity(message, { discard: true })), () => Effect.sync(onStored)),
-      persistent(entity(message))
+    const entity = client(laneOf(key))[task]! as (payload: WirePayload) => Effect.Effect<unknown, unknown>
+    let stored = false
+    // whether the last save found the task answered: its stored result is final
+    let answered = false
+    const storedLatch = Latch.makeUnsafe(false)
+    const hook = (found: boolean) => {
+      answered = found
+      if (stored) return
+      stored = true
+      storedLatch.openUnsafe()
+      onStored()
+    }
+    // the database may be away for a while (a restart, a fail-over): the call
+    // is safe to repeat (the key is stored once), so ride it out for about a minute
+    const ask = Effect.retry(Effect.provideService(entity(message), StoredHook, hook), {
+      while: (error) => (error as { readonly _tag?: unknown })._tag === "PersistenceError",
+      schedule: Schedule.spaced("500 millis"),
+      times: 120
+    })
+    // an interruption that is not ours and not the task's stored result: the
+    // runner let go of the task (it shut down, or its shard moved) and left
+    // it stored; ask again, under the same key, until a runner answers, the
+    // storage has a result for it, or this process shuts down
+    const again = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<unknown, unknown> =>
+      Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && !answered
+        ? Effect.flatMap(isShutdown,
+          (down) => down ? exit : Effect.flatMap(Effect.exit(Effect.andThen(Effect.sleep(retrySpacing), ask)), again))
+        : exit
+    const send = Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(Effect.forkDetach(Effect.interruptible(ask)), (fiber) =>
+        restore(Fiber.await(fiber)).pipe(
+          Effect.onInterrupt(() =>
+            stored
+              ? Fiber.interrupt(fiber)
+              : Effect.andThen(Effect.raceFirst(storedLatch.await, Fiber.await(fiber)), Fiber.interrupt(fiber))
+          ),
+          Effect.flatMap((exit) => restore(again(exit)))
+        ))
     )
     return Effect.matchEffect(send, {
       onFailure: fromWire(protocol, task, key, payload),
@@ -353,6 +399,9 @@ const call = (
       }
     })
   })
+
+/** How long a call waits before it asks again for a task its runner let go of. */
+const retrySpacing = "100 millis"
 
 const wrap = <A, E>(task: Task.Task<A, E>, key: string): ClusterTask<A, E> => ({
   [Task.TypeId]: Task.TypeId,
@@ -449,7 +498,8 @@ const fromParts = <T extends TaskSet.Any>(
           submitOptions
         )
       }
-      return submitStored(key, (onStored) => call(protocol, client, task, key, json, payload, onStored), submitOptions)
+      return submitStored(key,
+        (onStored) => call(protocol, client, sharding.isShutdown, task, key, json, payload, onStored), submitOptions)
     })
 
   /** Finds the task name stored under `key`, in declaration order. */
@@ -482,7 +532,7 @@ const fromParts = <T extends TaskSet.Any>(
         (found) =>
           Option.isNone(found)
             ? Effect.fail(new TaskNotFoundError({ taskSet: taskSet.key, key }))
-            : call(protocol, client, found.value, key, attachProbe, undefined, () => {})
+            : call(protocol, client, sharding.isShutdown, found.value, key, attachProbe, undefined, () => {})
       )
       return Effect.map(
         executor.submit(remote, { ...options, name: options?.name ?? key }),
@@ -511,7 +561,7 @@ const checkOptions = (taskSet: unknown, options: unknown): BackgroundExecutor.Op
   }
   const o = (options ?? {}) as Options
   // checked by BackgroundExecutor, like its own options
-  return { maxConcurrency: o.maxConcurrency, maxQueue: o.maxQueue, bubbleUp: o.bubbleUp }
+  return { maxConcurrency: o.maxConcurrency, maxQueue: o.maxQueue, bubbleUp: o.bubbleUp, tracing: o.tracing ?? false }
 }
 
 const parts = Effect.gen(function*() {

@@ -6,7 +6,7 @@
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import { ExecutorError, Task } from "@taskscope/executor"
 import * as TaskSet from "@taskscope/executor/TaskSet"
-import { Cause, Effect, Exit, Layer, Schema } from "effect"
+import { Cause, Effect, Exit, Layer, Schema, Tracer } from "effect"
 import { Cluster, ClusterExecutor, ClusterRunner } from "../src/index.ts"
 import { RunnerName, tasks, TooBig } from "./fixtures/tasks.ts"
 
@@ -14,6 +14,18 @@ const Local = ClusterRunner.layer(tasks, { concurrency: 4 }).pipe(
   Layer.provide(Layer.succeed(RunnerName, "memory")),
   Layer.provideMerge(Cluster.layerMemory())
 )
+
+/** A tracer that keeps the name of every span it makes. */
+const recording = () => {
+  const names: Array<string> = []
+  const tracer = Tracer.make({
+    span(options) {
+      names.push(options.name)
+      return new Tracer.NativeSpan(options)
+    }
+  })
+  return { names, tracer }
+}
 
 describe("Cluster.layerMemory", () => {
   it.live("runs tasks in this process, with typed results and typed failures, and says it is not durable", () =>
@@ -29,6 +41,25 @@ describe("Cluster.layerMemory", () => {
         assert.strictEqual((yield* Task.join(visit)).runner, "memory")
         assert.isFalse((yield* Cluster.Cluster).durable)
       })).pipe(Effect.provide(Local)))
+
+  it.live("a ClusterExecutor opens no span per task unless asked to (tracing: true)", () =>
+    Effect.gen(function*() {
+      const spansOf = (options: ClusterExecutor.Options) =>
+        Effect.gen(function*() {
+          const { names, tracer } = recording()
+          yield* ClusterExecutor.scoped(tasks,
+            (executor) => Effect.flatMap(executor.submit("square", 3, { name: "three squared" }), Task.join), options)
+            .pipe(
+              Effect.withSpan("request"),
+              Effect.withTracer(tracer)
+            )
+          return names
+        })
+      const quiet = yield* spansOf({})
+      assert.include(quiet, "request")
+      assert.notInclude(quiet, "three squared")
+      assert.include(yield* spansOf({ tracing: true }), "three squared")
+    }).pipe(Effect.provide(Local)))
 
   it.live("a task set the cluster cannot store dies with an InvalidArgumentError naming what is too long", () =>
     Effect.gen(function*() {

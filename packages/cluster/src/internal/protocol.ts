@@ -16,6 +16,9 @@ import { ExecutorError } from "@taskscope/executor"
 import * as TaskSet from "@taskscope/executor/TaskSet"
 import * as ClusterSchema from "effect/cluster/ClusterSchema"
 import * as Entity from "effect/cluster/Entity"
+import * as MessageStorage from "effect/cluster/MessageStorage"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
 import * as PrimaryKey from "effect/PrimaryKey"
 import * as Rpc from "effect/rpc/Rpc"
 import * as Schema from "effect/Schema"
@@ -177,3 +180,35 @@ export const laneOf = (key: string): string => {
   }
   return `lane-${(hash >>> 0) % LANES}`
 }
+
+/**
+ * The submitter's hook for "the task is stored": a function in the context of
+ * the fiber that calls the task's Rpc. Effect's cluster client keeps that
+ * context on the outgoing request, and the message storage of
+ * `Cluster.layerPostgres` / `layerMemory` calls the hook once the request is
+ * saved (or found saved under its key), before the call goes on to the
+ * runner — so one call both stores the task and waits for its result. The
+ * hook is told whether the task already had a stored result then (`true`:
+ * the call answers with it).
+ */
+export class StoredHook extends Context.Service<StoredHook, (answered: boolean) => void>()(
+  "@taskscope/cluster/StoredHook"
+) {}
+
+/** Message storage that calls the {@link StoredHook} of each request it saves. */
+export const signallingStorage = (
+  storage: MessageStorage.MessageStorage["Service"]
+): MessageStorage.MessageStorage["Service"] =>
+  MessageStorage.MessageStorage.of({
+    ...storage,
+    saveRequest: (message) =>
+      Effect.tap(storage.saveRequest(message), (result) =>
+        Effect.sync(() => {
+          const hook = Context.getOption(message.context, StoredHook)
+          if (hook._tag === "None") return
+          hook.value(
+            result._tag === "Duplicate" && result.lastReceivedReply._tag === "Some" &&
+              result.lastReceivedReply.value._tag === "WithExit"
+          )
+        }))
+  })
