@@ -74,10 +74,10 @@ import {
 } from "./ClusterError.ts"
 import {
   attachProbe,
+  CallHook,
   laneOf,
   type Protocol,
   protocolOf,
-  StoredHook,
   type WireError,
   WirePayload
 } from "./internal/protocol.ts"
@@ -325,15 +325,19 @@ const fromWire = (protocol: Protocol, task: string, key: string, payload: unknow
 
 /**
  * Calls the task's Rpc: one call stores the task (`onStored` runs once it is
- * saved, through the storage's {@link StoredHook}), hands it to the runner
+ * saved, through the storage's {@link CallHook}), hands it to the runner
  * of its shard and waits for its result, which the runner sends back once it
  * has stored it. If the runner cannot answer — it died, or shut down and
  * left the task stored for the next owner — the call asks again under the
  * same key: a duplicate, answered from storage once a runner has stored the
  * result.
  *
- * Interrupted before the task is stored, the call waits until it is (or
- * until the storing call fails), then interrupts it: Effect's client then
+ * Each ask runs in a fiber of its own, so that the call tells an interruption
+ * by its caller (a cancel) from an ask that ended interrupted (the runner let
+ * go of the task): the storage stores the task's Interrupt only for a cancel.
+ *
+ * Interrupted, the call waits until its ask has stored the task (or until
+ * the storing call fails), then interrupts the ask: Effect's client then
  * stores an interruption for the task and tells its runner, so that the
  * task is stopped where it runs, not left to run unwatched.
  */
@@ -353,39 +357,57 @@ const call = (
     let stored = false
     // whether the last save found the task answered: its stored result is final
     let answered = false
-    const storedLatch = Latch.makeUnsafe(false)
-    const hook = (found: boolean) => {
-      answered = found
-      if (stored) return
-      stored = true
-      storedLatch.openUnsafe()
-      onStored()
-    }
-    // the database may be away for a while (a restart, a fail-over): the call
-    // is safe to repeat (the key is stored once), so ride it out for about a minute
-    const ask = Effect.retry(Effect.provideService(entity(message), StoredHook, hook), {
-      while: (error) => (error as { readonly _tag?: unknown })._tag === "PersistenceError",
-      schedule: Schedule.spaced("500 millis"),
-      times: 120
+    // whether this call's caller interrupted it
+    let cancelled = false
+    /** Starts one ask in a fiber of its own; `saved` opens once its request is saved. */
+    const start = Effect.suspend(() => {
+      const saved = Latch.makeUnsafe(false)
+      const hook: CallHook["Service"] = {
+        stored: (found) => {
+          answered = found
+          saved.openUnsafe()
+          if (stored) return
+          stored = true
+          onStored()
+        },
+        cancelled: () => cancelled
+      }
+      // the database may be away for a while (a restart, a fail-over): the call
+      // is safe to repeat (the key is stored once), so ride it out for about a minute
+      const ask = Effect.retry(Effect.provideService(entity(message), CallHook, hook), {
+        while: (error) => (error as { readonly _tag?: unknown })._tag === "PersistenceError",
+        schedule: Schedule.spaced("500 millis"),
+        times: 120
+      })
+      return Effect.map(Effect.forkDetach(Effect.interruptible(ask)), (fiber) => ({ fiber, saved }))
     })
-    // an interruption that is not ours and not the task's stored result: the
-    // runner let go of the task (it shut down, or its shard moved) and left
-    // it stored; ask again, under the same key, until a runner answers, the
-    // storage has a result for it, or this process shuts down
-    const again = (exit: Exit.Exit<unknown, unknown>): Effect.Effect<unknown, unknown> =>
-      Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && !answered
-        ? Effect.flatMap(isShutdown,
-          (down) => down ? exit : Effect.flatMap(Effect.exit(Effect.andThen(Effect.sleep(retrySpacing), ask)), again))
-        : exit
-    const send = Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(Effect.forkDetach(Effect.interruptible(ask)), (fiber) =>
-        restore(Fiber.await(fiber)).pipe(
-          Effect.onInterrupt(() =>
-            stored
-              ? Fiber.interrupt(fiber)
-              : Effect.andThen(Effect.raceFirst(storedLatch.await, Fiber.await(fiber)), Fiber.interrupt(fiber))
-          ),
-          Effect.flatMap((exit) => restore(again(exit)))
+    /** The caller's cancel: interrupts the ask once its request is saved (or it ended unsaved). */
+    const cancel = ({ fiber, saved }: { fiber: Fiber.Fiber<unknown, unknown>; saved: Latch.Latch }) => {
+      cancelled = true
+      return Effect.andThen(Effect.raceFirst(saved.await, Fiber.await(fiber)), Fiber.interrupt(fiber))
+    }
+    const send: Effect.Effect<unknown, unknown> = Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(start, (asking) =>
+        restore(Fiber.await(asking.fiber)).pipe(
+          Effect.onInterrupt(() => cancel(asking)),
+          Effect.flatMap((exit): Effect.Effect<unknown, unknown> =>
+            // an interruption that is not ours and not the task's stored result:
+            // the runner let go of the task (it shut down, or its shard moved)
+            // and left it stored; ask again, under the same key, until a runner
+            // answers, the storage has a result for it, or this process shuts down
+            Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && !answered
+              ? Effect.flatMap(isShutdown, (down) =>
+                down
+                  ? exit
+                  : Effect.andThen(
+                    restore(Effect.sleep(retrySpacing)).pipe(
+                      // cancelled between two asks: one more ask carries the cancel
+                      Effect.onInterrupt(() => Effect.flatMap(start, cancel))
+                    ),
+                    restore(send)
+                  ))
+              : exit
+          )
         ))
     )
     return Effect.matchEffect(send, {

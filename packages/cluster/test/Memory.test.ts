@@ -6,8 +6,14 @@
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import { ExecutorError, Task } from "@taskscope/executor"
 import * as TaskSet from "@taskscope/executor/TaskSet"
-import { Cause, Effect, Exit, Layer, Schema, Tracer } from "effect"
+import { Cause, Effect, Exit, Layer, Option, Schema, Tracer } from "effect"
+import * as EntityAddress from "effect/cluster/EntityAddress"
+import * as EntityId from "effect/cluster/EntityId"
+import * as EntityType from "effect/cluster/EntityType"
+import * as Sharding from "effect/cluster/Sharding"
 import { Cluster, ClusterExecutor, ClusterRunner } from "../src/index.ts"
+import { laneOf } from "../src/internal/protocol.ts"
+import { eventually, logFile, readLog } from "./fixtures/log.ts"
 import { RunnerName, tasks, TooBig } from "./fixtures/tasks.ts"
 
 const Local = ClusterRunner.layer(tasks, { concurrency: 4 }).pipe(
@@ -76,6 +82,37 @@ describe("Cluster.layerMemory", () => {
         assert.strictEqual((defect as ExecutorError.InvalidArgumentError).argument, argument)
       }
     }))
+
+  // A runner that shuts down lets go of the tasks it leaves stored: the calls
+  // waiting for them get an interruption (Effect's shard release resumes their
+  // reply handlers with one; from a remote runner it comes back over its
+  // socket). Effect's client takes any interruption of a call for a cancel and
+  // stores an Interrupt for the task, which the runner running it next
+  // obeyed: the task's result was its interruption. Here the let-go is made
+  // the way a runner's shard release makes it, while the task runs in this
+  // process (fails on the call of 42b6aa3's revert: 5 of 5 runs).
+  it.live("a call whose runner lets go of its task gets the task's result; the task is not cancelled", () =>
+    ClusterExecutor.scoped(tasks, (executor) =>
+      Effect.gen(function*() {
+        const log = yield* logFile
+        const key = "let-go"
+        const task = yield* executor.submit("visit", { key, ms: 300, log }, { key })
+        yield* eventually("the task runs", Effect.map(readLog(log), (entries) => entries.length > 0))
+        const { storage } = yield* Cluster.Cluster
+        const sharding = yield* Sharding.Sharding
+        const entityId = EntityId.make(laneOf(key))
+        const address = EntityAddress.make({
+          entityType: EntityType.make(`taskscope/${tasks.key}`),
+          entityId,
+          shardId: sharding.getShardId(entityId, "default")
+        })
+        const requestId = yield* storage.requestIdForPrimaryKey({ address, tag: "visit", id: key })
+        assert.isTrue(Option.isSome(requestId), "the task is stored")
+        yield* storage.unregisterReplyHandler(Option.getOrThrow(requestId), { interrupt: true })
+        const exit = yield* Task.await(task)
+        assert.deepStrictEqual(exit, Exit.succeed({ key, runner: "memory" }))
+        assert.deepStrictEqual((yield* readLog(log)).map((e) => e.event), ["start", "end"])
+      })).pipe(Effect.provide(Local)))
 
   it("a runner layer asks for the services its tasks need", () => {
     const withoutName = ClusterRunner.layer(tasks).pipe(Layer.provide(Cluster.layerMemory()))
