@@ -18,7 +18,11 @@
  * it is the worker's report (over IPC, the fastest path there is) that the
  * job ended — a head start for them.
  *
- * BENCH_QUICK=1 (or --quick): N = 2,000 instead of 10,000.
+ * Three rounds (BENCH_ROUNDS), the systems taking turns in each, so that
+ * the load of this shared machine falls on all of them; the table gives the
+ * median of the rounds and their range.
+ *
+ * BENCH_QUICK=1 (or --quick): N = 2,000 instead of 10,000, one round.
  */
 import { Task } from "@taskscope/executor"
 import { Effect, Fiber } from "effect"
@@ -35,6 +39,8 @@ import { tasks } from "./tasks.ts"
 
 const quick = process.env.BENCH_QUICK === "1" || process.argv.includes("--quick")
 const N = quick ? 2_000 : 10_000
+/** Rounds of the three systems in turn (BENCH_ROUNDS; 3, or 1 in quick mode). */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (quick ? "1" : "3"))
 const WORKERS = 3
 const CONCURRENCY = 10
 const IN_FLIGHT = 64
@@ -211,11 +217,11 @@ const peerDriver = (workers: ReadonlyArray<Worker>, send: (key: string, ms?: num
   }
 }
 
-const runTaskscope = (server: Postgres) =>
+const runTaskscope = (server: Postgres, round: number) =>
   Effect.scoped(Effect.gen(function*() {
-    const pg = yield* server.database("taskscope")
+    const pg = yield* server.database(`taskscope_${round}`)
     const workers = yield* startWorkers("taskscope", pg)
-    yield* waitForShards(pg, WORKERS, 300)
+    yield* waitForShards(pg, WORKERS)
     return yield* ClusterExecutor.scoped(tasks, (executor) =>
       measure({
         submit: (key, ms) =>
@@ -234,9 +240,9 @@ const runTaskscope = (server: Postgres) =>
       })))
   }))
 
-const runGraphileWorker = (server: Postgres) =>
+const runGraphileWorker = (server: Postgres, round: number) =>
   Effect.scoped(Effect.gen(function*() {
-    const pg = yield* server.database("graphile")
+    const pg = yield* server.database(`graphile_${round}`)
     yield* Effect.promise(() => runMigrations({ connectionString: pg.url }))
     const workers = yield* startWorkers("graphile-worker", pg)
     yield* waitFor("graphile workers ready", () => workers.every((w) => w.events.some((e) => e.event === "ready")))
@@ -250,9 +256,9 @@ const runGraphileWorker = (server: Postgres) =>
     return yield* measure(peerDriver(workers, (key, ms) => utils.addJob("job", { key, ms })), workers)
   }))
 
-const runPgBoss = (server: Postgres) =>
+const runPgBoss = (server: Postgres, round: number) =>
   Effect.scoped(Effect.gen(function*() {
-    const pg = yield* server.database("pgboss")
+    const pg = yield* server.database(`pgboss_${round}`)
     const boss = yield* Effect.acquireRelease(
       Effect.promise(async () => {
         const boss = new PgBoss({ connectionString: pg.url, useListenNotify: true })
@@ -268,48 +274,76 @@ const runPgBoss = (server: Postgres) =>
     return yield* measure(peerDriver(workers, (key, ms) => boss.send("job", { key, ms })), workers)
   }))
 
-const format = (ms: number | undefined, lost: number) =>
-  ms === undefined ? `none of ${lost} within ${RECOVERY_CAP / 1000} s` : `${(ms / 1000).toFixed(1)} s`
+const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+/** The median of the rounds, and their range when there are several. */
+const spread = (values: ReadonlyArray<number>, digits: number, unit = ""): string =>
+  values.length === 1
+    ? `${values[0]!.toFixed(digits)}${unit}`
+    : `${median(values).toFixed(digits)}${unit} (${Math.min(...values).toFixed(digits)}-${
+      Math.max(...values).toFixed(digits)
+    })`
+
+const recoverySpread = (figures: ReadonlyArray<Figures>, pick: (f: Figures) => number | undefined): string => {
+  const times = figures.map(pick)
+  if (times.some((t) => t === undefined)) {
+    const recovered = times.filter((t) => t !== undefined).length
+    return recovered === 0
+      ? `none within ${RECOVERY_CAP / 1000} s`
+      : `${recovered} of ${times.length} rounds within ${RECOVERY_CAP / 1000} s`
+  }
+  return spread(times.map((t) => t! / 1000), 1, " s")
+}
 
 const program = Effect.gen(function*() {
   const load = os.loadavg()[0]!
   const server = yield* postgres("bench")
-  const results: Array<readonly [System, Figures]> = []
+  const results = new Map<System, Array<Figures>>()
   const only = process.env.BENCH_ONLY?.split(",")
-  for (
-    const [system, run] of [["taskscope", runTaskscope], ["graphile-worker", runGraphileWorker], [
-      "pg-boss",
-      runPgBoss
-    ]] as const
-  ) {
-    if (only !== undefined && !only.includes(system)) continue
-    console.error(`bench: ${system} ...`)
-    results.push([system, yield* run(server)])
+  const systems =
+    ([["taskscope", runTaskscope], ["graphile-worker", runGraphileWorker], ["pg-boss", runPgBoss]] as const)
+      .filter(([system]) => only === undefined || only.includes(system))
+  // the systems take turns, round after round, so that the load of the machine falls on all of them
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const [system, run] of systems) {
+      console.error(`bench: round ${round} of ${ROUNDS}: ${system} ...`)
+      const figures = yield* run(server, round)
+      results.set(system, [...(results.get(system) ?? []), figures])
+    }
   }
-  const graphile = results.find(([s]) => s === "graphile-worker")?.[1] ?? results[0]![1]
+  const graphile = results.get("graphile-worker") ?? results.get(systems[0]![0])!
   const lines = [
     "# @taskscope/cluster benchmark results",
     "",
     `Written by \`bench/main.ts\` (\`pnpm bench\`)${
       quick ? " in quick mode (BENCH_QUICK=1)" : ""
-    }, one run, one embedded PostgreSQL 18.`,
+    }, one run on one embedded PostgreSQL 18: ${ROUNDS} round${
+      ROUNDS === 1 ? "" : "s"
+    }, the systems taking turns in each;`,
+    `${ROUNDS === 1 ? "one figure each" : "the median of the rounds, and their range in brackets"}.`,
     `Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "CPU"}, Node ${process.version}; load average ${
       load.toFixed(2)
     } at start,`,
     `${
       os.loadavg()[0]!.toFixed(2)
-    } at the end. PostgreSQL, the producer and ${WORKERS} worker processes (${CONCURRENCY} jobs at once each) share the cores.`,
+    } at the end (the machine is shared). PostgreSQL, the producer and ${WORKERS} worker processes (${CONCURRENCY} jobs at once each) share the cores.`,
     "",
     `| system | throughput, ${
       N.toLocaleString("en")
-    } tiny tasks (tasks/s) | vs graphile-worker | burst p50 / p99 | p50 at ${RATE}/s | p99 at ${RATE}/s | recovery after SIGKILL: first / all lost tasks running again |`,
+    } tiny tasks (tasks/s) | vs graphile-worker (same round) | burst p50 / p99 (ms) | p50 at ${RATE}/s (ms) | p99 at ${RATE}/s (ms) | recovery after SIGKILL: first / all lost tasks running again |`,
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ...results.map(([system, f]) =>
-      `| ${system} | ${f.throughput.toFixed(0)} | ${(f.throughput / graphile.throughput).toFixed(2)}x | ${
-        f.burstP50.toFixed(0)
-      } / ${f.burstP99.toFixed(0)} ms | ${f.p50.toFixed(1)} ms | ${f.p99.toFixed(1)} ms | ${
-        format(f.recoveryFirst, f.lost)
-      } / ${format(f.recoveryAll, f.lost)} |`
+    ...[...results].map(([system, figures]) =>
+      `| ${system} | ${spread(figures.map((f) => f.throughput), 0)} | ${
+        spread(figures.map((f, i) => f.throughput / graphile[i]!.throughput), 2, "x")
+      } | ${median(figures.map((f) => f.burstP50)).toFixed(0)} / ${
+        median(figures.map((f) => f.burstP99)).toFixed(0)
+      } | ${spread(figures.map((f) => f.p50), 1)} | ${spread(figures.map((f) => f.p99), 1)} | ${
+        recoverySpread(figures, (f) => f.recoveryFirst)
+      } / ${recoverySpread(figures, (f) => f.recoveryAll)} |`
     ),
     "",
     "Settings: taskscope `ClusterRunner.layer(tasks, { concurrency: 10 })`, `Cluster.layerPostgres` defaults;",

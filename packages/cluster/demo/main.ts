@@ -69,7 +69,7 @@ const program = Effect.gen(function*() {
   const pg = yield* postgres("demo")
   yield* Console.log(`PostgreSQL is up: ${pg.url}\nStarting runners A, B and C ...`)
   const runners = yield* Effect.forEach(["A", "B", "C"], (name) => startRunner(pg.url, name))
-  yield* waitForShards(pg, 3, 300)
+  yield* waitForShards(pg, 3)
   yield* Console.log("The runners share the shards. Submitting 18 fetches, one of /missing, and a heartbeat.\n")
 
   const received = new Map<string, string>()

@@ -4,7 +4,7 @@
  * uses it.
  *
  * - {@link layerPostgres}: the durable cluster. Messages and replies are
- *   stored by `SqlMessageStorage`, runners and shard locks (Postgres advisory
+ *   stored by `SqlMessageStorage` (a task's result saved in one statement), runners and shard locks (Postgres advisory
  *   locks) by `SqlRunnerStorage`, both on PostgreSQL through `@effect/sql-pg`;
  *   runners talk to each other over `NodeClusterSocket`. Give it `runner` in
  *   a runner process (the address other processes reach it at), leave it out
@@ -29,7 +29,6 @@
  * @since 0.1.0
  */
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
-import * as NodeCrypto from "@effect/platform-node/NodeCrypto"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { ExecutorError } from "@taskscope/executor"
 import * as MessageStorage from "effect/cluster/MessageStorage"
@@ -39,7 +38,6 @@ import * as Runners from "effect/cluster/Runners"
 import * as RunnerStorage from "effect/cluster/RunnerStorage"
 import * as Sharding from "effect/cluster/Sharding"
 import * as ShardingConfig from "effect/cluster/ShardingConfig"
-import * as SqlMessageStorage from "effect/cluster/SqlMessageStorage"
 import * as SqlRunnerStorage from "effect/cluster/SqlRunnerStorage"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -47,6 +45,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import { signallingStorage } from "./internal/protocol.ts"
+import { batchingRunnerStorage, layerPostgresStorage } from "./internal/storage.ts"
 
 // -----------------------------------------------------------------------------
 // models
@@ -137,12 +137,19 @@ export class Cluster extends Context.Service<Cluster, Connection>()("@taskscope/
  * shards are taken over within seconds (runners polled for health every
  * second, assignments refreshed and stored messages polled every half
  * second) instead of Effect's defaults (a minute's health check, 10 s polls);
- * submitters read stored results every 50 ms (Effect: 200 ms), as every
- * result is read from storage. The shard lock expires after 10 s (Effect:
- * 35 s), refreshed every 3 s: when the killed runner was the one running the
- * cluster's health check (a singleton), the others see it gone only once
- * its heartbeat is older than that. Shorter lock timings (1-2 s / 3-6 s)
- * made tasks run two or three times under load.
+ * submitters read stored results every 50 ms (Effect: 200 ms) when they
+ * wait on storage (a duplicate key, a runner that died). The shard lock
+ * expires after 6 s (Effect: 35 s), refreshed every 2 s: when the killed
+ * runner was the one running the cluster's health check (a singleton), the
+ * others see it gone only once its heartbeat is older than that, and with
+ * 10 s that took the bench's recovery to 10 s. (Before shard-lock checks were
+ * made in batches, lock timings this short made tasks run two or three times
+ * under load: the checks queued on the lock connection until they timed out.)
+ * 60 shards (Effect: 300): a runner checks that it still holds a task's shard
+ * before it stores the task's result, and the checks of one shard made at
+ * the same time are one query, so fewer shards mean fewer queries per task
+ * (0.48 per task with 300 shards and 3 runners, 0.16-0.2 with 60 or 30, in
+ * `bench/profile.ts`); raise it for clusters of more than a few dozen runners.
  *
  * @category defaults
  * @since 0.1.0
@@ -156,12 +163,13 @@ export class Cluster extends Context.Service<Cluster, Connection>()("@taskscope/
 export const defaultShardingConfig: Partial<ShardingConfig.ShardingConfig["Service"]> = {
   entityMessagePollInterval: Duration.millis(500),
   entityReplyPollInterval: Duration.millis(50),
-  shardLockRefreshInterval: Duration.seconds(3),
-  shardLockExpiration: Duration.seconds(10),
+  shardLockRefreshInterval: Duration.seconds(2),
+  shardLockExpiration: Duration.seconds(6),
   refreshAssignmentsInterval: Duration.millis(500),
   runnerHealthCheckInterval: Duration.seconds(1),
   entityMailboxCapacity: "unbounded",
-  entityMaxIdleTime: Duration.minutes(5)
+  entityMaxIdleTime: Duration.minutes(5),
+  shardsPerGroup: 60
 }
 
 /** The message storage, and the connection built on it. */
@@ -171,7 +179,10 @@ const withConnection = <E, R>(
   runner: string | undefined
 ): Layer.Layer<MessageStorage.MessageStorage | Cluster, E, R> =>
   Layer.effect(Cluster, Effect.map(MessageStorage.MessageStorage, (storage) => ({ durable, runner, storage }))).pipe(
-    Layer.provideMerge(storage)
+    Layer.provideMerge(
+      Layer.effect(MessageStorage.MessageStorage, Effect.map(MessageStorage.MessageStorage, signallingStorage))
+    ),
+    Layer.provide(storage)
   )
 
 const invalid = (argument: string, value: unknown, expected: string): never => {
@@ -247,9 +258,11 @@ export const layerPostgres = (options: PostgresOptions): Layer.Layer<Cluster | S
     // NodeClusterSocket reads its own ShardingConfig (the environment's, under
     // these options); the storages get the same values
     const config = ShardingConfig.layer(shardingConfig)
-    const sql = PgClient.layer({ url: Redacted.make(url), maxConnections })
+    // multiplexed: the statements of concurrent fibers share connections,
+    // pipelined into one write (a third less CPU per task in bench/profile.ts)
+    const sql = PgClient.layer({ url: Redacted.make(url), maxConnections, multiplex: true })
     const storage = withConnection(
-      SqlMessageStorage.layer.pipe(Layer.provide(NodeCrypto.layerDigest)),
+      layerPostgresStorage,
       true,
       runner === undefined ? undefined : `${runner.host}:${runner.port}`
     )
@@ -264,7 +277,11 @@ export const layerPostgres = (options: PostgresOptions): Layer.Layer<Cluster | S
     >
     return sharding.pipe(
       Layer.provideMerge(storage),
-      Layer.provide(Layer.orDie(SqlRunnerStorage.layer)),
+      Layer.provide(
+        Layer.effect(RunnerStorage.RunnerStorage, Effect.map(RunnerStorage.RunnerStorage, batchingRunnerStorage)).pipe(
+          Layer.provide(Layer.orDie(SqlRunnerStorage.layer))
+        )
+      ),
       Layer.provide(config),
       Layer.provide(sql),
       Layer.orDie

@@ -48,11 +48,15 @@
  */
 import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
 import * as TaskSet from "@taskscope/executor/TaskSet"
+import * as Cause from "effect/Cause"
 import * as EntityAddress from "effect/cluster/EntityAddress"
 import * as EntityId from "effect/cluster/EntityId"
 import * as Sharding from "effect/cluster/Sharding"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Latch from "effect/Latch"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
@@ -68,7 +72,15 @@ import {
   TaskNotFoundError,
   UnknownTaskError
 } from "./ClusterError.ts"
-import { attachProbe, laneOf, type Protocol, protocolOf, type WireError, WirePayload } from "./internal/protocol.ts"
+import {
+  attachProbe,
+  CallHook,
+  laneOf,
+  type Protocol,
+  protocolOf,
+  type WireError,
+  WirePayload
+} from "./internal/protocol.ts"
 
 // -----------------------------------------------------------------------------
 // models
@@ -97,6 +109,12 @@ export interface Options {
   readonly maxQueue?: number | undefined
   /** Failures that are control signals, not errors: never re-raised on exit. */
   readonly bubbleUp?: ((error: unknown) => boolean) | undefined
+  /**
+   * A span for every task in this process (`true`), or none (`false`, the
+   * default here, unlike `BackgroundExecutor`: a task's span and its stack
+   * trace cost the submitter about a sixth of its CPU time per tiny task).
+   */
+  readonly tracing?: boolean | undefined
 }
 
 /**
@@ -306,18 +324,27 @@ const fromWire = (protocol: Protocol, task: string, key: string, payload: unknow
 }
 
 /**
- * Stores the task (the call returns once it is stored and its runner told),
- * calls `onStored`, then asks again under the same key — a duplicate, which
- * is answered from storage once a runner has stored the result — and decodes
- * the result. The answer never comes from a runner directly: a runner that
- * dies or shuts down while running the task cannot answer for it (Effect's
- * direct path answers such a caller with an interruption and stores that
- * interruption for the task's next run), it only leaves the task stored for
- * the next one.
+ * Calls the task's Rpc: one call stores the task (`onStored` runs once it is
+ * saved, through the storage's {@link CallHook}), hands it to the runner
+ * of its shard and waits for its result, which the runner sends back once it
+ * has stored it. If the runner cannot answer — it died, or shut down and
+ * left the task stored for the next owner — the call asks again under the
+ * same key: a duplicate, answered from storage once a runner has stored the
+ * result.
+ *
+ * Each ask runs in a fiber of its own, so that the call tells an interruption
+ * by its caller (a cancel) from an ask that ended interrupted (the runner let
+ * go of the task): the storage stores the task's Interrupt only for a cancel.
+ *
+ * Interrupted, the call waits until its ask has stored the task (or until
+ * the storing call fails), then interrupts the ask: Effect's client then
+ * stores an interruption for the task and tells its runner, so that the
+ * task is stopped where it runs, not left to run unwatched.
  */
 const call = (
   protocol: Protocol,
   client: Client,
+  isShutdown: Effect.Effect<boolean>,
   task: string,
   key: string,
   wirePayload: unknown,
@@ -326,21 +353,62 @@ const call = (
 ): Effect.Effect<unknown, unknown> =>
   Effect.suspend(() => {
     const message = new WirePayload({ key, payload: wirePayload as WirePayload["payload"] })
-    const entity = client(laneOf(key))[task]! as (
-      payload: WirePayload,
-      options?: { readonly discard?: boolean }
-    ) => Effect.Effect<unknown, unknown>
-    // the database may be away for a while (a restart, a fail-over): both
-    // steps are safe to repeat, so ride it out for about a minute
-    const persistent = <A>(effect: Effect.Effect<A, unknown>) =>
-      Effect.retry(effect, {
+    const entity = client(laneOf(key))[task]! as (payload: WirePayload) => Effect.Effect<unknown, unknown>
+    let stored = false
+    // whether the last save found the task answered: its stored result is final
+    let answered = false
+    // whether this call's caller interrupted it
+    let cancelled = false
+    /** Starts one ask in a fiber of its own; `saved` opens once its request is saved. */
+    const start = Effect.suspend(() => {
+      const saved = Latch.makeUnsafe(false)
+      const hook: CallHook["Service"] = {
+        stored: (found) => {
+          answered = found
+          saved.openUnsafe()
+          if (stored) return
+          stored = true
+          onStored()
+        },
+        cancelled: () => cancelled
+      }
+      // the database may be away for a while (a restart, a fail-over): the call
+      // is safe to repeat (the key is stored once), so ride it out for about a minute
+      const ask = Effect.retry(Effect.provideService(entity(message), CallHook, hook), {
         while: (error) => (error as { readonly _tag?: unknown })._tag === "PersistenceError",
         schedule: Schedule.spaced("500 millis"),
         times: 120
       })
-    const send = Effect.andThen(
-      Effect.tap(persistent(entity(message, { discard: true })), () => Effect.sync(onStored)),
-      persistent(entity(message))
+      return Effect.map(Effect.forkDetach(Effect.interruptible(ask)), (fiber) => ({ fiber, saved }))
+    })
+    /** The caller's cancel: interrupts the ask once its request is saved (or it ended unsaved). */
+    const cancel = ({ fiber, saved }: { fiber: Fiber.Fiber<unknown, unknown>; saved: Latch.Latch }) => {
+      cancelled = true
+      return Effect.andThen(Effect.raceFirst(saved.await, Fiber.await(fiber)), Fiber.interrupt(fiber))
+    }
+    const send: Effect.Effect<unknown, unknown> = Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(start, (asking) =>
+        restore(Fiber.await(asking.fiber)).pipe(
+          Effect.onInterrupt(() => cancel(asking)),
+          Effect.flatMap((exit): Effect.Effect<unknown, unknown> =>
+            // an interruption that is not ours and not the task's stored result:
+            // the runner let go of the task (it shut down, or its shard moved)
+            // and left it stored; ask again, under the same key, until a runner
+            // answers, the storage has a result for it, or this process shuts down
+            Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && !answered
+              ? Effect.flatMap(isShutdown, (down) =>
+                down
+                  ? exit
+                  : Effect.andThen(
+                    restore(Effect.sleep(retrySpacing)).pipe(
+                      // cancelled between two asks: one more ask carries the cancel
+                      Effect.onInterrupt(() => Effect.flatMap(start, cancel))
+                    ),
+                    restore(send)
+                  ))
+              : exit
+          )
+        ))
     )
     return Effect.matchEffect(send, {
       onFailure: fromWire(protocol, task, key, payload),
@@ -353,6 +421,9 @@ const call = (
       }
     })
   })
+
+/** How long a call waits before it asks again for a task its runner let go of. */
+const retrySpacing = "100 millis"
 
 const wrap = <A, E>(task: Task.Task<A, E>, key: string): ClusterTask<A, E> => ({
   [Task.TypeId]: Task.TypeId,
@@ -449,7 +520,8 @@ const fromParts = <T extends TaskSet.Any>(
           submitOptions
         )
       }
-      return submitStored(key, (onStored) => call(protocol, client, task, key, json, payload, onStored), submitOptions)
+      return submitStored(key,
+        (onStored) => call(protocol, client, sharding.isShutdown, task, key, json, payload, onStored), submitOptions)
     })
 
   /** Finds the task name stored under `key`, in declaration order. */
@@ -482,7 +554,7 @@ const fromParts = <T extends TaskSet.Any>(
         (found) =>
           Option.isNone(found)
             ? Effect.fail(new TaskNotFoundError({ taskSet: taskSet.key, key }))
-            : call(protocol, client, found.value, key, attachProbe, undefined, () => {})
+            : call(protocol, client, sharding.isShutdown, found.value, key, attachProbe, undefined, () => {})
       )
       return Effect.map(
         executor.submit(remote, { ...options, name: options?.name ?? key }),
@@ -511,7 +583,7 @@ const checkOptions = (taskSet: unknown, options: unknown): BackgroundExecutor.Op
   }
   const o = (options ?? {}) as Options
   // checked by BackgroundExecutor, like its own options
-  return { maxConcurrency: o.maxConcurrency, maxQueue: o.maxQueue, bubbleUp: o.bubbleUp }
+  return { maxConcurrency: o.maxConcurrency, maxQueue: o.maxQueue, bubbleUp: o.bubbleUp, tracing: o.tracing ?? false }
 }
 
 const parts = Effect.gen(function*() {

@@ -223,7 +223,17 @@ export const layer = <T extends TaskSet.Any>(
     const services = yield* Effect.context<TaskSet.Services<T>>()
     // the queue of this runner's tasks; released after the entity, so that its
     // tasks are interrupted (and left stored) by the entity's shutdown first
-    const executor = yield* BackgroundExecutor.make({ maxConcurrency: concurrency })
+    // no span of its own per task: the task runs in the span of Effect's entity server
+    const executor = yield* BackgroundExecutor.make({ maxConcurrency: concurrency, tracing: false })
+    // set before the queue closes (finalizers run last first): a task that
+    // ends interrupted from then on was stopped by this runner's shutdown,
+    // not by its submitter or itself, and must not be answered
+    let closing = false
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        closing = true
+      })
+    )
     const handlers: Record<
       string,
       (request: { readonly payload: WirePayload }) => Effect.Effect<Schema.Json, WireError>
@@ -236,10 +246,20 @@ export const layer = <T extends TaskSet.Any>(
           serveTask(name, run, codec, runner, request.payload),
           (context: Context.Context<never>) => Context.merge(services, context)
         ) as Effect.Effect<Schema.Json, WireError>
+        // Stopped by the runner's shutdown, the task is left unanswered: the
+        // entity's own shutdown then interrupts this handler, which leaves the
+        // task stored for the next owner of its shard. Answered with the
+        // interruption, the task would have it stored as its result.
+        const unanswered = Effect.suspend(() => closing ? Effect.never : Effect.interrupt)
         const submitted: Effect.Effect<Schema.Json, WireError> = Effect.flatMap(
           executor.submit(work, { name, cancelOnExit: true, reraiseOnExit: false }),
-          (task) => Effect.onInterrupt(Task.join(task), () => Task.interrupt(task))
-        ).pipe(Effect.catchTag("ExecutorClosedError", () => Effect.interrupt))
+          (task) =>
+            Effect.onInterrupt(
+              Effect.catchCause(Task.join(task), (cause) =>
+                Cause.hasInterruptsOnly(cause) && closing ? Effect.never : Effect.failCause(cause)),
+              () => Task.interrupt(task)
+            )
+        ).pipe(Effect.catchTag("ExecutorClosedError", () => unanswered))
         return submitted
       }
     }

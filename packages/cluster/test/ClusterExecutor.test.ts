@@ -179,6 +179,56 @@ describe("ClusterExecutor", () => {
       assert.isTrue(Exit.isFailure(attached) && Cause.hasInterrupts(attached.cause))
     }))
 
+  it.live("cancelOnExit stops the task on its runner when it lands while the task is being stored",
+    () =>
+      Effect.gen(function*() {
+        const log = yield* logFile
+        const { pg } = shared.get()
+        const key = "cancel-while-storing"
+        // Storing this task takes half a second, and the INSERT commits even if
+        // its caller gives up and cancels the statement meanwhile: the race of a
+        // cancel that reaches PostgreSQL after the commit, made wide and certain.
+        yield* pg.query(`
+        create or replace function slow_store() returns trigger language plpgsql as $$
+        begin
+          begin
+            perform pg_sleep(0.5);
+          exception when query_canceled then
+            perform pg_sleep(0.5);
+          end;
+          return new;
+        end $$;
+        create trigger slow_store before insert on cluster_messages
+          for each row when (new.payload like '%${key}%') execute function slow_store();
+      `)
+        yield* Effect.addFinalizer(() => Effect.asVoid(pg.query("drop trigger slow_store on cluster_messages")))
+        const storing = Effect.map(
+          pg.query(
+            "select 1 from pg_stat_activity where wait_event = 'PgSleep' and query ilike '%insert into%cluster_messages%'"
+              + " and pid <> pg_backend_pid()"
+          ),
+          (rows) => rows.length > 0
+        )
+        yield* scoped((executor) =>
+          Effect.gen(function*() {
+            yield* Effect.forkChild(executor.submit("hang", { key, log }, { key, cancelOnExit: true }))
+            yield* eventually("the task is being stored", storing)
+            // leaving the scope cancels the task (cancelOnExit) while its INSERT runs
+          })
+        )
+        // its stored result is the interruption: it was stopped where it ran, or never started there
+        const attached = yield* scoped((executor) =>
+          Effect.flatMap(
+            executor.attach(key, { cancelOnExit: true }),
+            (task) => Effect.timeoutOption(Task.await(task), "30 seconds")
+          )
+        )
+        assert.isTrue(attached._tag === "Some" && isInterrupted(attached.value), "the task was left running")
+        const entries = (yield* readLog(log)).filter((e) => e.key === key)
+        const starts = entries.filter((e) => e.event === "start").length
+        assert.strictEqual(entries.filter((e) => e.event === "interrupted").length, starts)
+      }), 120_000)
+
   it.live("attach to a key nobody submitted fails with TaskNotFoundError naming the key", () =>
     Effect.gen(function*() {
       const exit = yield* scoped((executor) =>

@@ -16,6 +16,9 @@ import { ExecutorError } from "@taskscope/executor"
 import * as TaskSet from "@taskscope/executor/TaskSet"
 import * as ClusterSchema from "effect/cluster/ClusterSchema"
 import * as Entity from "effect/cluster/Entity"
+import * as MessageStorage from "effect/cluster/MessageStorage"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
 import * as PrimaryKey from "effect/PrimaryKey"
 import * as Rpc from "effect/rpc/Rpc"
 import * as Schema from "effect/Schema"
@@ -177,3 +180,63 @@ export const laneOf = (key: string): string => {
   }
   return `lane-${(hash >>> 0) % LANES}`
 }
+
+/**
+ * What the message storage of `Cluster.layerPostgres` / `layerMemory` tells
+ * a task's call, and asks it. It sits in the context of the fiber that calls
+ * the task's Rpc, where the storage finds it: Effect's cluster client keeps
+ * that context on the outgoing request, and runs the Interrupt it sends for
+ * an interrupted call in the same context.
+ */
+export interface CallHookShape {
+  /**
+   * The request is saved (or found saved under its key), before the call goes
+   * on to the runner — so one call both stores the task and waits for its
+   * result. `answered`: the task already had a stored result then (the call
+   * answers with it).
+   */
+  readonly stored: (answered: boolean) => void
+  /**
+   * Whether the call's caller interrupted it (`Task.interrupt`,
+   * `cancelOnExit`): only then is the call's interruption the task's cancel.
+   */
+  readonly cancelled: () => boolean
+}
+
+/** The {@link CallHookShape} of the task's call, in the context of the fiber that calls its Rpc. */
+export class CallHook extends Context.Service<CallHook, CallHookShape>()("@taskscope/cluster/CallHook") {}
+
+/**
+ * Message storage that tells each call when its request is saved, and stores
+ * the Interrupt of a call only when the call's caller interrupted it.
+ *
+ * Effect's client sends an Interrupt for a call whenever the call ends
+ * interrupted (its `onInterrupt` sees an interruption it was returned as well
+ * as one it suffered), and a call ends interrupted when the runner serving it
+ * lets go of the task: a runner that shuts down answers the calls waiting on
+ * the tasks it leaves stored with an interruption. Stored, that Interrupt
+ * reached the shard's next owner, which interrupted the task it had just
+ * started again and stored the interruption as the task's result. The task
+ * was not cancelled; its call asks again and gets the next owner's result.
+ */
+export const signallingStorage = (
+  storage: MessageStorage.MessageStorage["Service"]
+): MessageStorage.MessageStorage["Service"] =>
+  MessageStorage.MessageStorage.of({
+    ...storage,
+    saveRequest: (message) =>
+      Effect.tap(storage.saveRequest(message), (result) =>
+        Effect.sync(() => {
+          const hook = Context.getOption(message.context, CallHook)
+          if (hook._tag === "None") return
+          hook.value.stored(
+            result._tag === "Duplicate" && result.lastReceivedReply._tag === "Some" &&
+              result.lastReceivedReply.value._tag === "WithExit"
+          )
+        })),
+    saveEnvelope: (message) =>
+      message.envelope._tag !== "Interrupt"
+        ? storage.saveEnvelope(message)
+        : Effect.flatMap(Effect.serviceOption(CallHook),
+          (hook) => hook._tag === "Some" && !hook.value.cancelled() ? Effect.void : storage.saveEnvelope(message))
+  })
