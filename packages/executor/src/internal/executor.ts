@@ -558,7 +558,7 @@ export class ExecutorCore {
     // ahead of it (in an ordered queue, none that could start now, and its
     // key has room)
     if (!this.paused && this.running < this.limit && (queue.ordered ? queue.startNow(record) : this.queued === 0)) {
-      this.takePermit(record)
+      this.takePermit(record, false)
       if (submission.nextTick) {
         this.unscoped.add(record)
         submitter.currentDispatcher.scheduleTask(() => this.start(record), 0)
@@ -606,7 +606,8 @@ export class ExecutorCore {
     this.finish(record, Exit.fail(new TaskTimeoutError({ taskName: record.name, phase: "queue", timeout: budget })))
   }
 
-  private takePermit(record: TaskRecord<any, any>): void {
+  /** Gives `record` a permit; `queued`: it waited for it in the queue. */
+  private takePermit(record: TaskRecord<any, any>, queued: boolean): void {
     this.running++
     record.state = STARTING
     if (record.timer !== undefined) {
@@ -615,7 +616,7 @@ export class ExecutorCore {
     }
     if (record.submission.cancelOnExit) this.startedCancelOnExit.add(record)
     if (this.holding !== undefined) this.holding.add(record)
-    this.telemetry.started(record)
+    this.telemetry.started(record, queued)
   }
 
   /**
@@ -739,7 +740,7 @@ export class ExecutorCore {
           const record = this.queue.pop() as TaskRecord<any, any> | undefined
           if (record === undefined) break
           this.queued--
-          this.takePermit(record)
+          this.takePermit(record, true)
           this.start(record)
         }
         this.admitWaiters()

@@ -51,7 +51,7 @@ export const outcomeOf = (exit: Exit.Exit<unknown, unknown>): Outcome =>
     : "failure"
 
 /** The timers observe one task in this many (the 1st, the (1 + SAMPLE)th, ... submitted). */
-export const SAMPLE = 64
+export const SAMPLE = 256
 
 /**
  * Epoch milliseconds: the context's `Clock` if it has one (a `TestClock`),
@@ -88,8 +88,8 @@ export const makeSettings = (options: unknown): Settings => {
 /** What the core tells at each step of a task; any may be left out by the hook object. */
 export interface Hooks {
   readonly onSubmitted: (task: Tracked) => void
-  /** For a timed task only: one with times. */
-  readonly onStarted: (task: Tracked, times: Times) => void
+  /** For a timed task only: one with times. `queued`: it waited for its permit (else it took one at submit). */
+  readonly onStarted: (task: Tracked, times: Times, queued: boolean) => void
   /** For a timed task only. */
   readonly onEnded: (task: Tracked, times: Times, outcome: Outcome) => void
   readonly onRejected: (reason: RejectReason) => void
@@ -279,8 +279,9 @@ export class Telemetry {
         task.times ??= { submittedAt: now(), startedAt: undefined }
         if (followed) tree.publishSubmitted(task)
       },
-      onStarted: (task, times) => {
-        const startedAt = times.startedAt = now()
+      onStarted: (task, times, queued) => {
+        // a task that took its permit at submit started when it was submitted: one clock read less
+        const startedAt = times.startedAt = queued ? now() : times.submittedAt
         if (family !== undefined) family.queueWait.updateUnsafe(startedAt - times.submittedAt, context!)
         if (followed) tree.publishStarted(task)
       },
@@ -311,10 +312,10 @@ export class Telemetry {
     } else if (this.tree.followed) hooks.onSubmitted(task)
   }
 
-  /** A task took a permit. Only timed tasks (those with times) are told. */
-  started(task: Tracked): void {
+  /** A task took a permit, after waiting for it in the queue or not. Only timed tasks (those with times) are told. */
+  started(task: Tracked, queued: boolean): void {
     const times = task.times
-    if (times !== undefined) this.hooks?.onStarted(task, times)
+    if (times !== undefined) this.hooks?.onStarted(task, times, queued)
   }
 
   /** A task ended, queued or holding a permit. */
