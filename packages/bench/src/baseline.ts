@@ -15,50 +15,29 @@
  *
  *   node packages/bench/src/baseline.ts [--commit <sha>]... [--rounds 7] [--n 200000] [--fifo]
  */
-import { execFileSync, spawnSync } from "node:child_process"
-import { mkdirSync, rmSync } from "node:fs"
+import { spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
+import { copySource, extractCopies, todaySource, workload } from "./copies.ts"
 
 const BEFORE_ISSUE_10 = "6d67087"
 
 const here = fileURLToPath(new URL(".", import.meta.url))
-const root = fileURLToPath(new URL("../../..", import.meta.url))
-const baseline = fileURLToPath(new URL("../.baseline/", import.meta.url))
 
 /** A commit's copy (`before:<commit>`), today with `metrics: false`, or today's default. */
 type Variant = `before:${string}` | "metrics-off" | "default"
 
 /** One measurement in this process: the child side. */
-const child = async (variant: Variant, workload: string, n: number): Promise<void> => {
-  const Effect = await import("effect/Effect")
-  const source = variant.startsWith("before:")
-    ? `${baseline}${variant.slice("before:".length)}/packages/executor/src/index.ts`
-    : `${root}packages/executor/src/index.ts`
-  const { BackgroundExecutor } = (await import(source)) as typeof import("@taskscope/executor")
-  const options = variant === "metrics-off" ? { maxConcurrency: 100, metrics: false } : { maxConcurrency: 100 }
-  let done = 0
-  const count = Effect.sync(() => {
-    done++
-  })
-  const task = workload === "trivial"
-    ? count
-    : Effect.callback<void>((resume) => {
-      setImmediate(() => resume(count))
-    })
-  const run = (m: number) =>
-    Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-      const executor = yield* BackgroundExecutor.make(options)
-      for (let i = 0; i < m; i++) yield* executor.submit(task)
-      yield* executor.awaitIdle
-    })))
+const child = async (variant: Variant, kind: string, n: number): Promise<void> => {
+  const source = variant.startsWith("before:") ? copySource(variant.slice("before:".length)) : todaySource
+  const { done, reset, run } = await workload(source, kind, variant !== "metrics-off")
   for (let i = 0; i < 4; i++) await run(5000)
-  done = 0
+  reset()
   const cpu = process.cpuUsage()
   const wall = performance.now()
   await run(n)
   const used = process.cpuUsage(cpu)
-  if (done !== n) throw new Error(`${done} of ${n} tasks ran`)
+  if (done() !== n) throw new Error(`${done()} of ${n} tasks ran`)
   console.log(JSON.stringify({
     cpu: ((used.user + used.system) * 1000) / n,
     wall: ((performance.now() - wall) * 1e6) / n
@@ -79,13 +58,8 @@ const { values } = parseArgs({
 if (values.child !== undefined) {
   await child(values.child as Variant, values.workload, Number(values.n))
 } else {
-  rmSync(baseline, { recursive: true, force: true })
   const commits = values.commit
-  for (const commit of commits) {
-    mkdirSync(`${baseline}${commit}`, { recursive: true })
-    const archive = execFileSync("git", ["archive", commit, "packages/executor/src"], { cwd: root })
-    execFileSync("tar", ["-x", "-C", `${baseline}${commit}`], { input: archive })
-  }
+  extractCopies(commits)
   const variants: ReadonlyArray<Variant> = [...commits.map((c) => `before:${c}` as const), "metrics-off", "default"]
   const median = (xs: ReadonlyArray<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
   console.log(

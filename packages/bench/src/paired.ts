@@ -21,14 +21,12 @@
  * (a) is trivial tasks, 5e4 per run; (b) I/O-like ones (each waits for
  * `setImmediate`), 2e4 per run; concurrency 100, as in `baseline.ts`.
  */
-import { execFileSync, spawnSync } from "node:child_process"
-import { mkdirSync, rmSync } from "node:fs"
+import { spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
+import { copySource, extractCopies, todaySource, workload } from "./copies.ts"
 
 const here = fileURLToPath(new URL(".", import.meta.url))
-const root = fileURLToPath(new URL("../../..", import.meta.url))
-const baseline = fileURLToPath(new URL("../.baseline/", import.meta.url))
 
 /** A variant: where its executor comes from, and its executor options. */
 interface Variant {
@@ -43,38 +41,20 @@ type Workload = keyof typeof SIZES
 const median = (xs: ReadonlyArray<number>): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
 /** One process: every variant, `runs` times each, in rotating order; prints the medians (ns per task). */
-const child = async (variants: ReadonlyArray<Variant>, workload: Workload, runs: number): Promise<void> => {
-  const Effect = await import("effect/Effect")
-  let done = 0
-  const count = Effect.sync(() => {
-    done++
-  })
-  const task = workload === "trivial"
-    ? count
-    : Effect.callback<void>((resume) => {
-      setImmediate(() => resume(count))
-    })
-  const runners = await Promise.all(variants.map(async ({ metrics, source }) => {
-    const { BackgroundExecutor } = (await import(source)) as typeof import("@taskscope/executor")
-    const options = metrics ? { maxConcurrency: 100 } : { maxConcurrency: 100, metrics: false }
-    return (n: number) =>
-      Effect.runPromise(Effect.scoped(Effect.gen(function*() {
-        const executor = yield* BackgroundExecutor.make(options)
-        for (let i = 0; i < n; i++) yield* executor.submit(task)
-        yield* executor.awaitIdle
-      })))
-  }))
-  const n = SIZES[workload]
-  for (let warm = 0; warm < 3; warm++) for (const run of runners) await run(n / 2)
+const child = async (variants: ReadonlyArray<Variant>, kind: Workload, runs: number): Promise<void> => {
+  const runners = await Promise.all(variants.map(({ metrics, source }) => workload(source, kind, metrics)))
+  const n = SIZES[kind]
+  for (let warm = 0; warm < 3; warm++) for (const { run } of runners) await run(n / 2)
   const times = runners.map((): Array<number> => [])
   for (let round = 0; round < runs; round++) {
     for (let j = 0; j < runners.length; j++) {
       const i = (j + round) % runners.length
-      done = 0
+      const { done, reset, run } = runners[i]!
+      reset()
       const start = performance.now()
-      await runners[i]!(n)
+      await run(n)
       times[i]!.push(((performance.now() - start) * 1e6) / n)
-      if (done !== n) throw new Error(`${variants[i]!.label}: ${done} of ${n} tasks ran`)
+      if (done() !== n) throw new Error(`${variants[i]!.label}: ${done()} of ${n} tasks ran`)
     }
   }
   console.log(JSON.stringify(times.map(median)))
@@ -94,22 +74,15 @@ const { values } = parseArgs({
 if (values.child !== undefined) {
   await child(JSON.parse(values.child) as Array<Variant>, values.workload as Workload, Number(values.runs))
 } else {
-  rmSync(baseline, { recursive: true, force: true })
-  const variants: Array<Variant> = []
-  for (const commit of values.commit) {
-    mkdirSync(`${baseline}${commit}`, { recursive: true })
-    const archive = execFileSync("git", ["archive", commit, "packages/executor/src"], { cwd: root })
-    execFileSync("tar", ["-x", "-C", `${baseline}${commit}`], { input: archive })
-    variants.push({
-      label: `before:${commit}`,
-      source: `${baseline}${commit}/packages/executor/src/index.ts`,
-      metrics: true
-    })
-  }
-  const today = `${root}packages/executor/src/index.ts`
-  variants.push({ label: "metrics-off", source: today, metrics: false }, {
+  extractCopies(values.commit)
+  const variants: Array<Variant> = values.commit.map((commit) => ({
+    label: `before:${commit}`,
+    source: copySource(commit),
+    metrics: true
+  }))
+  variants.push({ label: "metrics-off", source: todaySource, metrics: false }, {
     label: "default",
-    source: today,
+    source: todaySource,
     metrics: true
   })
   console.log(

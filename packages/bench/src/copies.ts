@@ -1,0 +1,60 @@
+/**
+ * What `baseline.ts` and `paired.ts` share: copies of the executor's sources
+ * at earlier commits, and the workload both time — (a) trivial tasks or
+ * (b) I/O-like ones (each waits for `setImmediate`) submitted in a loop to
+ * an executor with concurrency 100, then `awaitIdle`.
+ */
+import { execFileSync } from "node:child_process"
+import { mkdirSync, rmSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+
+const root = fileURLToPath(new URL("../../..", import.meta.url))
+const copies = fileURLToPath(new URL("../.baseline/", import.meta.url))
+
+/** Today's executor (the working tree). */
+export const todaySource = `${root}packages/executor/src/index.ts`
+
+/** Where the copy of the executor at `commit` is. */
+export const copySource = (commit: string): string => `${copies}${commit}/packages/executor/src/index.ts`
+
+/** Extracts the executor's sources at each commit into `packages/bench/.baseline/<commit>/` (git-ignored), afresh. */
+export const extractCopies = (commits: ReadonlyArray<string>): void => {
+  rmSync(copies, { recursive: true, force: true })
+  for (const commit of commits) {
+    mkdirSync(`${copies}${commit}`, { recursive: true })
+    const archive = execFileSync("git", ["archive", commit, "packages/executor/src"], { cwd: root })
+    execFileSync("tar", ["-x", "-C", `${copies}${commit}`], { input: archive })
+  }
+}
+
+/**
+ * A runner of the workload on the executor at `source`: each call submits
+ * `n` tasks to a new executor and waits for them; `done()` counts the tasks
+ * that ran since the last `reset()`.
+ */
+export const workload = async (source: string, kind: string, metrics: boolean) => {
+  const Effect = await import("effect/Effect")
+  const { BackgroundExecutor } = (await import(source)) as typeof import("@taskscope/executor")
+  const options = metrics ? { maxConcurrency: 100 } : { maxConcurrency: 100, metrics: false }
+  let done = 0
+  const count = Effect.sync(() => {
+    done++
+  })
+  const task = kind === "trivial"
+    ? count
+    : Effect.callback<void>((resume) => {
+      setImmediate(() => resume(count))
+    })
+  return {
+    run: (n: number) =>
+      Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+        const executor = yield* BackgroundExecutor.make(options)
+        for (let i = 0; i < n; i++) yield* executor.submit(task)
+        yield* executor.awaitIdle
+      }))),
+    done: () => done,
+    reset: () => {
+      done = 0
+    }
+  }
+}
