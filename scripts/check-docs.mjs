@@ -159,7 +159,8 @@ const tagProblems = (file) => {
   }
   for (const match of text.matchAll(/^export default /gm)) note("default", match.index, docBefore(text, match.index))
   // export { a, /** doc */ b } [from "..."]: each name needs its own doc inside the braces
-  for (const match of text.matchAll(/^export (?:type )?\{([\s\S]*?)\}/gm)) {
+  // (the braces' body: JSDoc comments, which may hold braces of their own, or anything but a brace)
+  for (const match of text.matchAll(/^export (?:type )?\{((?:\/\*\*[\s\S]*?\*\/|[^}])*)\}/gm)) {
     const body = match[1]
     const bodyStart = match.index + match[0].indexOf("{") + 1
     for (const name of body.matchAll(/(?:^|,)\s*(?:\/\*\*[\s\S]*?\*\/\s*)?(?:type\s+)?(\w+)(?:\s+as\s+(\w+))?/g)) {

@@ -1,6 +1,7 @@
 // (b) A strict TypeScript consumer of both packages, type-checked with skipLibCheck off.
 import { NodeRuntime } from "@effect/platform-node"
 import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
+import * as TaskSetError from "@taskscope/executor/TaskSetError"
 import { TaskSet, WorkerError, WorkerExecutor, WorkerPool } from "@taskscope/node"
 import * as TaskSetModule from "@taskscope/node/TaskSet"
 import * as WorkerExecutorModule from "@taskscope/node/WorkerExecutor"
@@ -21,6 +22,9 @@ declare module "@taskscope/node/WorkerExecutor" {
 }
 
 export const serveTasks = (): void => WorkerRunner.serve(tasks)
+
+// the task set's errors are one set of classes, whichever package names them
+export const unknownTask: TaskSetError.UnknownTaskError = new WorkerError.UnknownTaskError({ task: "x", known: [] })
 
 const fibers: Effect.Effect<ReadonlyArray<number>, ExecutorError.TaskFailedError | ExecutorError.ExecutorClosedError> =
   BackgroundExecutor.scoped(

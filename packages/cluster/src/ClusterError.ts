@@ -11,8 +11,12 @@
  * - {@link DeliveryError}: the cluster could not store or route the task.
  * - {@link TaskNotFoundError}: `attach` found no task of that key.
  *
+ * The first three are the classes of `@taskscope/executor/TaskSetError`,
+ * which a `WorkerExecutor` raises too.
+ *
  * @since 0.1.0
  */
+import type { InvalidPayloadError, InvalidResultError, UnknownTaskError } from "@taskscope/executor/TaskSetError"
 import * as Data from "effect/Data"
 
 /** A value in a message: never throws, at most about 80 characters. */
@@ -29,75 +33,52 @@ const show = (u: unknown): string => {
   }
 }
 
-/**
- * No task of that name in the task set (possible from untyped code only).
- *
- * @category errors
- * @since 0.1.0
- * @example
- * ```ts
- * import { ClusterError } from "@taskscope/cluster"
- *
- * new ClusterError.UnknownTaskError({ task: "fibb", known: ["fib"] }).message
- * // 'Unknown task "fibb"; the task set has: "fib"'
- * ```
- */
-export class UnknownTaskError extends Data.TaggedError("UnknownTaskError")<{
-  readonly task: unknown
-  readonly known: ReadonlyArray<string>
-}> {
-  override get message(): string {
-    return `Unknown task ${show(this.task)}; the task set has: ${this.known.map(show).join(", ")}`
-  }
-}
-
-/**
- * The payload does not fit the task's payload Schema (checked by the
- * submitter before the task is stored, and by the runner).
- *
- * @category errors
- * @since 0.1.0
- * @example
- * ```ts
- * import { ClusterError } from "@taskscope/cluster"
- *
- * new ClusterError.InvalidPayloadError({ task: "fib", payload: "ten", issue: "Expected number" }).message
- * // 'Invalid payload for task "fib": "ten": Expected number'
- * ```
- */
-export class InvalidPayloadError extends Data.TaggedError("InvalidPayloadError")<{
-  readonly task: string
-  readonly payload: unknown
-  readonly issue: string
-}> {
-  override get message(): string {
-    return `Invalid payload for task "${this.task}": ${show(this.payload)}: ${this.issue}`
-  }
-}
-
-/**
- * What the task returned (or failed with) does not fit its success (or error)
- * Schema.
- *
- * @category errors
- * @since 0.1.0
- * @example
- * ```ts
- * import { ClusterError } from "@taskscope/cluster"
- *
- * new ClusterError.InvalidResultError({ task: "f", part: "success value", issue: "Expected number" }).message
- * // 'Invalid success value from task "f": Expected number'
- * ```
- */
-export class InvalidResultError extends Data.TaggedError("InvalidResultError")<{
-  readonly task: string
-  readonly part: "success value" | "error"
-  readonly issue: string
-}> {
-  override get message(): string {
-    return `Invalid ${this.part} from task "${this.task}": ${this.issue}`
-  }
-}
+// The task set's errors: the classes of `@taskscope/executor/TaskSetError`,
+// shared by the executors of task sets.
+export {
+  /**
+   * The payload does not fit the task's payload Schema, or cannot be stored.
+   *
+   * @category errors
+   * @since 0.1.0
+   * @example
+   * ```ts
+   * import { ClusterError } from "@taskscope/cluster"
+   *
+   * new ClusterError.InvalidPayloadError({ task: "fib", payload: "ten", issue: "Expected number" }).message
+   * // 'Invalid payload for task "fib": "ten": Expected number'
+   * ```
+   */
+  InvalidPayloadError,
+  /**
+   * What the task returned (or failed with) does not fit its success (or error) Schema.
+   *
+   * @category errors
+   * @since 0.1.0
+   * @example
+   * ```ts
+   * import { ClusterError } from "@taskscope/cluster"
+   *
+   * new ClusterError.InvalidResultError({ task: "f", part: "error", issue: "Expected string" }).message
+   * // 'Invalid error from task "f": Expected string'
+   * ```
+   */
+  InvalidResultError,
+  /**
+   * No task of that name in the task set (possible from untyped code only).
+   *
+   * @category errors
+   * @since 0.1.0
+   * @example
+   * ```ts
+   * import { ClusterError } from "@taskscope/cluster"
+   *
+   * new ClusterError.UnknownTaskError({ task: "fibb", known: ["fib"] }).message
+   * // 'Unknown task "fibb"; the task set has: "fib"'
+   * ```
+   */
+  UnknownTaskError
+} from "@taskscope/executor/TaskSetError"
 
 /**
  * The task's function threw, rejected or died on its runner with something

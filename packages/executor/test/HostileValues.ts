@@ -5,6 +5,7 @@
  * a fast-check arbitrary over all of them. Shared by the error tests of every
  * package.
  */
+import { assert, it } from "@effect/vitest"
 import { Cause } from "effect"
 import * as fc from "fast-check"
 
@@ -135,3 +136,37 @@ export const fieldValue: fc.Arbitrary<Recipe> = fc.oneof(
   anything.map((error) => recipe(`Cause.fail(${fc.stringify(error)})`, () => Cause.fail(error))),
   anything.map((defect) => recipe(`copy of Cause.die(${fc.stringify(defect)})`, () => runnerCopy(Cause.die(defect))))
 )
+
+/** An error to check: how to make one, the fields to fill with bad values, how its message starts. */
+export interface MessageCase {
+  readonly name: string
+  readonly make: () => Error
+  readonly fields: ReadonlyArray<string>
+  readonly start: RegExp
+}
+
+/**
+ * Two tests for an error class: its message keeps its start with each hostile
+ * value in each field, and never throws with random values in all of them
+ * (fast-check).
+ */
+export const messageTests = ({ fields, make, name, start }: MessageCase): void => {
+  it(`${name}: a message when any field holds a hostile value`, () => {
+    for (const [valueName, value] of hostile) {
+      for (const field of fields) {
+        assert.match(replace(make(), field, value()).message, start, `${field} = ${valueName}`)
+      }
+    }
+  })
+
+  it(`${name}: the message never throws, whatever the fields hold (fast-check)`, () => {
+    fc.assert(
+      fc.property(fc.array(fieldValue, { minLength: fields.length, maxLength: fields.length }), (values) => {
+        const error = make()
+        fields.forEach((field, i) => replace(error, field, values[i]!.make()))
+        return start.test(error.message)
+      }),
+      { numRuns: 200 }
+    )
+  })
+}

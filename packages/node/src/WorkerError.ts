@@ -9,14 +9,18 @@
  * - {@link InvalidPayloadError}: the payload fails its Schema or cannot be cloned.
  * - {@link InvalidResultError}: the result fails its Schema or cannot be cloned.
  *
+ * The last three are the classes of `@taskscope/executor/TaskSetError`,
+ * which a `ClusterExecutor` raises too.
+ *
  * A message never throws, whatever the fields hold: values are described
  * (never converted with `String`), so an error whose fields a test runner has
  * replaced with plain copies still reads.
  *
  * @since 0.1.0
  */
+import type { InvalidPayloadError, InvalidResultError, UnknownTaskError } from "@taskscope/executor/TaskSetError"
 import * as Data from "effect/Data"
-import { describeList, describeText, describeValue } from "./internal/describe.ts"
+import { describeText } from "./internal/describe.ts"
 
 /**
  * The thread running a task crashed — it exited (`process.exit`), threw an
@@ -51,77 +55,52 @@ export class WorkerCrashedError extends Data.TaggedError("WorkerCrashedError")<{
   }
 }
 
-/**
- * No task of that name in the task set (possible from untyped code only).
- *
- * @category errors
- * @since 0.1.0
- * @example
- * ```ts
- * import { WorkerError } from "@taskscope/node"
- *
- * const error = new WorkerError.UnknownTaskError({ task: "fibb", known: ["fib"] })
- * error.message // 'Unknown task "fibb"; the task set has: "fib"'
- * ```
- */
-export class UnknownTaskError extends Data.TaggedError("UnknownTaskError")<{
-  readonly task: string
-  readonly known: ReadonlyArray<string>
-}> {
-  override get message(): string {
-    return `Unknown task ${describeValue(this.task)}; the task set has: ${describeList(this.known)}`
-  }
-}
-
-/**
- * The payload does not match the task's payload Schema, or cannot be cloned
- * to a worker thread.
- *
- * @category errors
- * @since 0.1.0
- * @example
- * ```ts
- * import { WorkerError } from "@taskscope/node"
- *
- * const error = new WorkerError.InvalidPayloadError({ task: "fib", payload: "ten", issue: "Expected number" })
- * error.message // 'Invalid payload for task "fib": "ten": Expected number'
- * ```
- */
-export class InvalidPayloadError extends Data.TaggedError("InvalidPayloadError")<{
-  readonly task: string
-  readonly payload: unknown
-  readonly issue: string
-}> {
-  override get message(): string {
-    return `Invalid payload for task "${describeText(this.task)}": ${describeValue(this.payload)}: ${
-      describeText(this.issue)
-    }`
-  }
-}
-
-/**
- * What the task's function returned (or failed with) does not match its
- * success (or error) Schema, or cannot be cloned back to the parent thread.
- *
- * @category errors
- * @since 0.1.0
- * @example
- * ```ts
- * import { WorkerError } from "@taskscope/node"
- *
- * const error = new WorkerError.InvalidResultError({ task: "f", part: "success value", issue: "could not be cloned" })
- * error.message // 'Invalid success value from task "f": could not be cloned'
- * ```
- */
-export class InvalidResultError extends Data.TaggedError("InvalidResultError")<{
-  readonly task: string
-  readonly part: "success value" | "error"
-  readonly issue: string
-}> {
-  override get message(): string {
-    return `Invalid ${describeText(this.part)} from task "${describeText(this.task)}": ${describeText(this.issue)}`
-  }
-}
+// The task set's errors: the classes of `@taskscope/executor/TaskSetError`,
+// shared by the executors of task sets.
+export {
+  /**
+   * The payload does not fit the task's payload Schema, or cannot be cloned to a worker thread.
+   *
+   * @category errors
+   * @since 0.1.0
+   * @example
+   * ```ts
+   * import { WorkerError } from "@taskscope/node"
+   *
+   * new WorkerError.InvalidPayloadError({ task: "fib", payload: "ten", issue: "Expected number" }).message
+   * // 'Invalid payload for task "fib": "ten": Expected number'
+   * ```
+   */
+  InvalidPayloadError,
+  /**
+   * What the task returned (or failed with) does not fit its success (or error) Schema.
+   *
+   * @category errors
+   * @since 0.1.0
+   * @example
+   * ```ts
+   * import { WorkerError } from "@taskscope/node"
+   *
+   * new WorkerError.InvalidResultError({ task: "f", part: "error", issue: "Expected string" }).message
+   * // 'Invalid error from task "f": Expected string'
+   * ```
+   */
+  InvalidResultError,
+  /**
+   * No task of that name in the task set (possible from untyped code only).
+   *
+   * @category errors
+   * @since 0.1.0
+   * @example
+   * ```ts
+   * import { WorkerError } from "@taskscope/node"
+   *
+   * new WorkerError.UnknownTaskError({ task: "fibb", known: ["fib"] }).message
+   * // 'Unknown task "fibb"; the task set has: "fib"'
+   * ```
+   */
+  UnknownTaskError
+} from "@taskscope/executor/TaskSetError"
 
 /**
  * Every way a call can fail besides the task's own typed error.

@@ -96,3 +96,32 @@ export const describe = (value: unknown): string =>
     }
     return `${String(value)} (${typeof value})`
   }, "a value that cannot be printed")
+
+const QUOTE_MAX = 80
+
+/**
+ * A value quoted for a message about it (a task name from untyped code, a
+ * payload): strings in double quotes, objects as JSON (errors by name and
+ * message), at most about 80 characters.
+ */
+export const quote = (u: unknown): string => {
+  const cut = (text: string) => text.length > QUOTE_MAX ? `${text.slice(0, QUOTE_MAX - 3)}...` : text
+  switch (typeof u) {
+    case "string":
+      return JSON.stringify(cut(u))
+    case "object": {
+      if (u === null) return "null"
+      const text = attempt(() => (u instanceof Error ? `${u.name}: ${u.message}` : undefined), undefined) ??
+        // cyclic or otherwise not JSON: fall back to the tag
+        attempt(() => JSON.stringify(u) as string | undefined, undefined) ??
+        attempt(() => Object.prototype.toString.call(u), "an object that cannot be printed")
+      return cut(text)
+    }
+    default:
+      return print(u)
+  }
+}
+
+/** A list of values, each quoted, joined by commas; anything else quoted as one. */
+export const quoteList = (u: unknown): string =>
+  attempt(() => Array.isArray(u) ? u.map(quote).join(", ") : undefined, undefined) ?? quote(u)

@@ -49,7 +49,3 @@ export const describeValue = (u: unknown): string => {
 
 /** A field that should hold text: a string as it is, anything else described. */
 export const describeText = (u: unknown): string => typeof u === "string" ? u : describeValue(u)
-
-/** A list of values, each described, joined by commas; anything else described. */
-export const describeList = (u: unknown): string =>
-  attempt(() => Array.isArray(u) ? u.map(describeValue).join(", ") : undefined) ?? describeValue(u)
