@@ -13,9 +13,11 @@ import { cpus, loadavg, release, totalmem, type } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
+import { todaySource } from "./copies.ts"
+import { measurePairs, median, type PairWorkload } from "./pairs.ts"
 import { PEERS } from "./peers.ts"
 import { profile } from "./profile.ts"
-import { type Machine, markdown, type Report, svg } from "./report.ts"
+import { type Machine, markdown, type PairedCost, type Report, svg } from "./report.ts"
 import { type Cell, type Plan, runPlan } from "./runner.ts"
 
 // `pnpm bench` at the root passes its flags to every package's bench: ignore the ones meant for others
@@ -123,8 +125,26 @@ const plan: Plan = {
 }
 const started = Date.now()
 const results = await runPlan(plan, (line) => console.error(line))
+
+/**
+ * What metrics cost (issue 10's target), paired: the default and `metrics:
+ * false` timed in turn in one process, the ratio taken per process. Fresh
+ * processes per cell differ by more than the 15% the target allows.
+ */
+const pairing = { procs: values.quick ? 3 : 11, runs: values.quick ? 5 : 15, fifo: false }
+const pairedCost = (w: PairWorkload): PairedCost => {
+  console.error(`bench: metrics on against off, paired (${pairing.procs} processes): ${w}`)
+  const { ratios } = measurePairs([
+    { label: "metrics-off", source: todaySource, metrics: false },
+    { label: "default", source: todaySource, metrics: true }
+  ], w, pairing)
+  const r = ratios[1]!
+  return { median: median(r), min: Math.min(...r), max: Math.max(...r), procs: pairing.procs, runs: pairing.runs }
+}
+const metricsCost = { trivial: pairedCost("trivial"), suspend: pairedCost("suspend") }
+
 const finished: Machine = {
   ...machine,
   load: `${loadAtStart} at start, ${loadavg()[0]!.toFixed(2)} at end (${machine.cores} cores)`
 }
-write({ plan, machine: finished, results, seconds: (Date.now() - started) / 1000 })
+write({ plan, machine: finished, results, metricsCost, seconds: (Date.now() - started) / 1000 })

@@ -21,44 +21,9 @@
  * (a) is trivial tasks, 5e4 per run; (b) I/O-like ones (each waits for
  * `setImmediate`), 2e4 per run; concurrency 100, as in `baseline.ts`.
  */
-import { spawnSync } from "node:child_process"
-import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
-import { copySource, extractCopies, todaySource, workload } from "./copies.ts"
-
-const here = fileURLToPath(new URL(".", import.meta.url))
-
-/** A variant: where its executor comes from, and its executor options. */
-interface Variant {
-  readonly label: string
-  readonly source: string
-  readonly metrics: boolean
-}
-
-const SIZES = { trivial: 50_000, suspend: 20_000 } as const
-type Workload = keyof typeof SIZES
-
-const median = (xs: ReadonlyArray<number>): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-
-/** One process: every variant, `runs` times each, in rotating order; prints the medians (ns per task). */
-const child = async (variants: ReadonlyArray<Variant>, kind: Workload, runs: number): Promise<void> => {
-  const runners = await Promise.all(variants.map(({ metrics, source }) => workload(source, kind, metrics)))
-  const n = SIZES[kind]
-  for (let warm = 0; warm < 3; warm++) for (const { run } of runners) await run(n / 2)
-  const times = runners.map((): Array<number> => [])
-  for (let round = 0; round < runs; round++) {
-    for (let j = 0; j < runners.length; j++) {
-      const i = (j + round) % runners.length
-      const { done, reset, run } = runners[i]!
-      reset()
-      const start = performance.now()
-      await run(n)
-      times[i]!.push(((performance.now() - start) * 1e6) / n)
-      if (done() !== n) throw new Error(`${variants[i]!.label}: ${done()} of ${n} tasks ran`)
-    }
-  }
-  console.log(JSON.stringify(times.map(median)))
-}
+import { copySource, extractCopies, todaySource } from "./copies.ts"
+import { childMain, measurePairs, median, PAIR_SIZES, type PairWorkload, type Variant } from "./pairs.ts"
 
 const { values } = parseArgs({
   options: {
@@ -72,7 +37,7 @@ const { values } = parseArgs({
 })
 
 if (values.child !== undefined) {
-  await child(JSON.parse(values.child) as Array<Variant>, values.workload as Workload, Number(values.runs))
+  await childMain(values.child, values.workload, values.runs)
 } else {
   extractCopies(values.commit)
   const variants: Array<Variant> = values.commit.map((commit) => ({
@@ -89,33 +54,12 @@ if (values.child !== undefined) {
     `executor at ${values.commit.join(", ")} vs today, paired in one process: ${values.procs} processes, ` +
       `${values.runs} runs of each variant per process` + (values.fifo ? ", SCHED_FIFO" : "")
   )
-  for (const workload of Object.keys(SIZES) as Array<Workload>) {
-    const ratios = variants.map((): Array<number> => [])
-    const perTask = variants.map((): Array<number> => [])
-    for (let p = 0; p < Number(values.procs); p++) {
-      // each process loads the variants in another order
-      const order = variants.map((_, i) => (i + p) % variants.length)
-      const command = [
-        process.execPath,
-        `${here}paired.ts`,
-        "--child",
-        JSON.stringify(order.map((i) => variants[i]!)),
-        "--workload",
-        workload,
-        "--runs",
-        values.runs
-      ]
-      const out = values.fifo
-        ? spawnSync("chrt", ["-f", "10", ...command], { encoding: "utf8" })
-        : spawnSync(command[0]!, command.slice(1), { encoding: "utf8" })
-      if (out.status !== 0) throw new Error(`${workload}: ${out.stderr}`)
-      const medians = JSON.parse(out.stdout) as Array<number>
-      const byVariant = variants.map((_, i) => medians[order.indexOf(i)]!)
-      byVariant.forEach((ns, i) => {
-        perTask[i]!.push(ns)
-        ratios[i]!.push(ns / byVariant[0]!)
-      })
-    }
+  for (const workload of Object.keys(PAIR_SIZES) as Array<PairWorkload>) {
+    const { perTask, ratios } = measurePairs(variants, workload, {
+      procs: Number(values.procs),
+      runs: Number(values.runs),
+      fifo: values.fifo
+    })
     variants.forEach(({ label }, i) => {
       const r = ratios[i]!
       console.log(

@@ -6,6 +6,7 @@
  * peer time / taskscope time, so above 1.00× taskscope is ahead.
  */
 import type { Measurement } from "./child.ts"
+import { PAIR_SIZES } from "./pairs.ts"
 import { FOLLOWED, METRICS_OFF, type Peer, peer, TASKSCOPE, TRACING } from "./peers.ts"
 import { key, LONG_RUNS, peersOf, type Plan, type Results, sizesOf } from "./runner.ts"
 import { type Workload, workload, type WorkloadId } from "./workloads.ts"
@@ -29,8 +30,19 @@ export interface Report {
   readonly plan: Plan
   readonly machine: Machine
   readonly results: Results
+  /** Metrics on ÷ off, paired in one process (absent from reports written before it existed). */
+  readonly metricsCost?: Readonly<Record<"trivial" | "suspend", PairedCost>> | undefined
   /** Wall time of the whole run, in seconds. */
   readonly seconds: number
+}
+
+/** A cost ratio measured in pairs (see `pairs.ts`): the median over processes, and their range. */
+export interface PairedCost {
+  readonly median: number
+  readonly min: number
+  readonly max: number
+  readonly procs: number
+  readonly runs: number
 }
 
 /** One target of issue 4 and whether it is met. */
@@ -295,10 +307,32 @@ const costTarget = (r: Report, w: WorkloadId, peerId: string, factor: number, la
   }
 }
 
-/** Issue 10: what observability costs; the first two are targets, the others are reported. */
+/** The metrics target on the paired measurement, when the report has one. */
+const pairedTarget = (r: Report, w: "trivial" | "suspend"): Target | undefined => {
+  const cost = r.metricsCost?.[w]
+  if (cost === undefined) return undefined
+  return {
+    workload: workload(w).label,
+    target: "metrics on ≤ 1.15× metrics: false",
+    measured: `${ratio(cost.median)} (${ratio(cost.min)}-${ratio(cost.max)}), paired: ${cost.procs} processes ` +
+      `× ${cost.runs} runs of ${PAIR_SIZES[w].toLocaleString("en-US")} tasks`,
+    met: cost.median <= 1.15
+  }
+}
+
+/**
+ * Issue 10: what observability costs. The metrics target is judged on the
+ * paired measurement when there is one (the per-size cells, from separate
+ * processes, are then reported beside it); the others are reported.
+ */
 export const observabilityTargets = (r: Report): ReadonlyArray<Target> => [
-  costTarget(r, "trivial", METRICS_OFF, 1.15, "metrics on ≤ 1.15× metrics: false"),
-  costTarget(r, "suspend", METRICS_OFF, 1.15, "metrics on ≤ 1.15× metrics: false"),
+  ...(["trivial", "suspend"] as const).flatMap((w) => {
+    const paired = pairedTarget(r, w)
+    const cells = costTarget(r, w, METRICS_OFF, 1.15, "metrics on ≤ 1.15× metrics: false")
+    return paired === undefined
+      ? [cells]
+      : [paired, { ...cells, target: "(reported) the same, per size, separate processes", met: undefined }]
+  }),
   ...(["trivial", "suspend"] as const).flatMap((w) =>
     [TRACING, FOLLOWED].map((peerId) => {
       const t = costTarget(r, w, peerId, Number.POSITIVE_INFINITY, `(reported) default ÷ ${peer(peerId).label}`)
@@ -372,6 +406,10 @@ export const markdown = (r: Report): string => {
     "nobody following `changes`) against `metrics: false`, against `tracing: true` (a span for every task,",
     "with Effect's default tracer: no exporter), and against a fiber that consumes every event of `changes`.",
     "Below 1.00× the default is cheaper. The machine is shared: compare the spread of runs in results.json.",
+    "The metrics target is judged on a paired measurement: the default and `metrics: false` timed in turn",
+    "inside one process (15 runs each of 5e4 trivial or 2e4 I/O-like tasks, concurrency 100), the ratio taken",
+    "per process; the median over the processes, their range in brackets. Separate processes per cell, as",
+    "in the rows marked (reported), differ from one another by more than the 15% the target allows.",
     "",
     targetTable(observabilityTargets(r))
   ]
