@@ -12,8 +12,9 @@
  * structured clone between threads, as JSON between processes.
  *
  * A task's `run` may need services (an `Effect` with requirements): such a
- * task can only be served where a layer provides them (`ClusterRunner.layer`
- * asks for {@link Services}); worker threads provide none.
+ * task can only be served where a layer provides them — `ClusterRunner.layer`
+ * and `WorkerRunner.layer` ask for {@link Services}, and `WorkerRunner.serve`
+ * takes the layer as its second argument (and does not compile without it).
  *
  * @since 0.1.0
  */
@@ -240,7 +241,9 @@ export type Error<T extends Any, K extends Names<T>> = T["tasks"][K]["error"]["T
 
 /**
  * The services the tasks of a set need to run (`never` when none does): the
- * requirements of the `Effect`s their `run` functions return.
+ * requirements of the `Effect`s their `run` functions return. A task whose
+ * success Schema is `Schema.Any` returns `any`, which says nothing: it counts
+ * as needing none.
  *
  * @category type-level
  * @since 0.1.0
@@ -263,7 +266,10 @@ export type Error<T extends Any, K extends Names<T>> = T["tasks"][K]["error"]["T
  */
 export type Services<T extends Any> = {
   [K in Names<T>]: T["tasks"][K]["run"] extends (payload: any) => infer Out
-    ? Out extends Effect.Effect<any, any, infer R> ? R : never
+    // a task whose success Schema's type is `any` (`Schema.Any`) returns `any`, which says nothing of services
+    ? 0 extends 1 & Out ? never
+    : Out extends Effect.Effect<any, any, infer R> ? R
+    : never
     : never
 }[Names<T>]
 

@@ -31,6 +31,15 @@
  * immediates or I/O pending, and goes back to its event loop at least every
  * few milliseconds while it runs a stream of calls.
  *
+ * A task whose `run` needs services gets them from the context the runner
+ * runs in: {@link make} and {@link layer} require them (`TaskSet.Services`),
+ * and {@link serve} takes a `Layer` that provides them — and does not
+ * compile without one when a task needs it:
+ *
+ * ```ts
+ * WorkerRunner.serve(tasks, Config.layer) // tasks whose run needs Config
+ * ```
+ *
  * @since 0.1.0
  */
 import * as NodeWorkerRunner from "@effect/platform-node/NodeWorkerRunner"
@@ -362,12 +371,13 @@ const serveCalls = (
  */
 export const make = <T extends TaskSet.Any>(
   taskSet: T
-): Effect.Effect<void, WorkerError, EffectWorkerRunner.WorkerRunnerPlatform> =>
+): Effect.Effect<void, WorkerError, EffectWorkerRunner.WorkerRunnerPlatform | TaskSet.Services<T>> =>
   Effect.gen(function*() {
     const platform: EffectWorkerRunner.WorkerRunnerPlatform["Service"] = yield* EffectWorkerRunner.WorkerRunnerPlatform
     const runner = yield* platform.start<Ready, Open>()
     const codecs = new Map<string, Codecs>()
     for (const name of taskSet.names) codecs.set(name, compile(taskSet.tasks[name]!))
+    // the tasks run in this fiber's context: with the services their functions need
     const runFork = Effect.runForkWith(yield* Effect.context<never>())
     let serving = false
     yield* runner.run<void, never, never>((_portId, open) => {
@@ -399,12 +409,24 @@ export const make = <T extends TaskSet.Any>(
  */
 export const layer = <T extends TaskSet.Any>(
   taskSet: T
-): Layer.Layer<never, never, EffectWorkerRunner.WorkerRunnerPlatform> =>
+): Layer.Layer<never, never, EffectWorkerRunner.WorkerRunnerPlatform | TaskSet.Services<T>> =>
   Layer.effectDiscard(Effect.forkScoped(Effect.tapCause(make(taskSet), Effect.logError)))
 
 /**
+ * What a task set served without a layer is checked against: nothing when no
+ * task of it needs a service; otherwise a property that names the layer, so
+ * that leaving it out is a compile error that says so.
+ */
+type NeedsNoServices<T extends TaskSet.Any> = [TaskSet.Services<T>] extends [never] ? unknown : {
+  readonly "tasks of this set need services: pass the `layer` that provides them, as serve(tasks, layer)":
+    TaskSet.Services<T>
+}
+
+/**
  * Serves a task set in this worker thread: the one line of a worker entry
- * module. The thread ends by itself when the parent closes it.
+ * module. The thread ends by itself when the parent closes it. When tasks
+ * of the set need services, pass the `Layer` that provides them (built once
+ * per thread); without it the call does not compile.
  *
  * @category running
  * @since 0.1.0
@@ -417,9 +439,15 @@ export const layer = <T extends TaskSet.Any>(
  * WorkerRunner.serve(tasks)
  * ```
  */
-export const serve = <T extends TaskSet.Any>(taskSet: T): void => {
-  Effect.runFork(make(taskSet).pipe(
-    Effect.provide(NodeWorkerRunner.layer),
-    Effect.tapCause(Effect.logError)
-  ))
+export const serve: {
+  <T extends TaskSet.Any>(taskSet: T, layer: Layer.Layer<TaskSet.Services<T>, unknown>): void
+  <T extends TaskSet.Any>(taskSet: T & NeedsNoServices<T>): void
+} = (taskSet: TaskSet.Any, layer?: Layer.Layer<never, unknown>): void => {
+  const serving = make(taskSet) as Effect.Effect<void, WorkerError, EffectWorkerRunner.WorkerRunnerPlatform>
+  Effect.runFork(
+    (layer === undefined ? serving : Effect.provide(serving, layer)).pipe(
+      Effect.provide(NodeWorkerRunner.layer),
+      Effect.tapCause(Effect.logError)
+    )
+  )
 }

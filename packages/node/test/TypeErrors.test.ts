@@ -1,6 +1,7 @@
 /**
  * The compile errors a user meets: leaving out `spawn` names `spawn`, a wrong
- * task name names the task. Compiles test/types/missing-spawn.ts with the
+ * task name names the task, serving tasks that need services without the
+ * layer that provides them names `layer`. Compiles test/types/missing-spawn.ts with the
  * workspace's tsc (outside the workspace's own type check, since it must fail)
  * and matches every error to a line marked `// error: <word>`.
  */
@@ -13,7 +14,7 @@ const dir = fileURLToPath(new URL("./types/", import.meta.url))
 const tsc = fileURLToPath(new URL("../../../node_modules/.bin/tsc", import.meta.url))
 
 describe("compile errors", () => {
-  it("leaving out spawn names spawn; every error is on a marked line and says what the marker says", () => {
+  it("leaving out spawn names spawn, a missing layer names layer; every error is on a marked line and says what the marker says", () => {
     const result = spawnSync(tsc, ["-p", "tsconfig.json", "--pretty", "false"], { cwd: dir, encoding: "utf8" })
     assert.isUndefined(result.error)
     // an error's message runs from its `file(line,col): error` line up to the next one

@@ -1,8 +1,9 @@
 // Compiled by test/TypeErrors.test.ts, not by the workspace's type check: each line marked
 // `// error:` must fail to compile with an error that names what the marker says.
-import { WorkerExecutor, WorkerPool } from "@taskscope/node"
+import { WorkerExecutor, WorkerPool, WorkerRunner } from "@taskscope/node"
 import { Effect } from "effect"
 import { Worker } from "node:worker_threads"
+import { GreetingLive, serviceTasks } from "../fixtures/services.ts"
 import { tasks } from "../fixtures/tasks.ts"
 
 const spawn = () => new Worker(new URL("../fixtures/worker.ts", import.meta.url))
@@ -28,3 +29,8 @@ export const fine = [
 ]
 
 export const wrongTask = WorkerExecutor.scoped(tasks, (executor) => executor.submit("sqare", 3), { spawn }) // error: sqare
+
+// a worker serving tasks that need a service must be given the layer that provides it
+export const servesWithoutLayer = () => WorkerRunner.serve(serviceTasks) // error: layer
+export const servesWithLayer = () => WorkerRunner.serve(serviceTasks, GreetingLive)
+export const servesTasksWithoutServices = () => WorkerRunner.serve(tasks)
