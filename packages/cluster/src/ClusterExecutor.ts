@@ -209,12 +209,12 @@ export interface ClusterExecutor<T extends TaskSet.Any> {
    * Stores a task of `task` with `payload` in the cluster and returns its
    * handle. The `name` option defaults to the task's name.
    */
-  readonly submit: <K extends TaskSet.Names<T>>(
+  readonly submit: <K extends TaskSet.Names<T>, const O extends SubmitOptions | undefined = undefined>(
     task: K,
     payload: TaskSet.Payload<T, K>,
-    options?: SubmitOptions
+    options?: O
   ) => Effect.Effect<
-    ClusterTask<TaskSet.Success<T, K>, TaskSet.Error<T, K> | ClusterTaskError>,
+    ClusterTask<TaskSet.Success<T, K>, TaskSet.Error<T, K> | ClusterTaskError | BackgroundExecutor.TimeoutOf<O>>,
     ExecutorError.ExecutorClosedError
   >
   /**
@@ -223,11 +223,11 @@ export interface ClusterExecutor<T extends TaskSet.Any> {
    * The handle counts as one of this executor's tasks (exit rules, `join`,
    * `stats`); it fails with `TaskNotFoundError` when no task has this key.
    */
-  readonly attach: (
+  readonly attach: <const O extends BackgroundExecutor.SubmitOptions | undefined = undefined>(
     key: string,
-    options?: BackgroundExecutor.SubmitOptions
+    options?: O
   ) => Effect.Effect<
-    ClusterTask<AnySuccess<T>, AnyError<T> | ClusterTaskError | TaskNotFoundError>,
+    ClusterTask<AnySuccess<T>, AnyError<T> | ClusterTaskError | TaskNotFoundError | BackgroundExecutor.TimeoutOf<O>>,
     ExecutorError.ExecutorClosedError
   >
   /** Waits until no submitted task is unfinished. */
@@ -735,13 +735,17 @@ export const scoped = <T extends TaskSet.Any, A, E, R>(
  * const program = ClusterExecutor.submit(tasks, "fib", 30, { key: "fib-30" }).pipe(Effect.flatMap(Task.join))
  * ```
  */
-export const submit = <T extends TaskSet.Any, K extends TaskSet.Names<T>>(
+export const submit = <
+  T extends TaskSet.Any,
+  K extends TaskSet.Names<T>,
+  const O extends SubmitOptions | undefined = undefined
+>(
   taskSet: T,
   task: K,
   payload: TaskSet.Payload<T, K>,
-  options?: SubmitOptions
+  options?: O
 ): Effect.Effect<
-  ClusterTask<TaskSet.Success<T, K>, TaskSet.Error<T, K> | ClusterTaskError>,
+  ClusterTask<TaskSet.Success<T, K>, TaskSet.Error<T, K> | ClusterTaskError | BackgroundExecutor.TimeoutOf<O>>,
   ExecutorError.ExecutorClosedError,
   Identifier<T>
 > => Effect.flatMap(service(taskSet), (executor) => executor.submit(task, payload, options))
@@ -764,12 +768,12 @@ export const submit = <T extends TaskSet.Any, K extends TaskSet.Names<T>>(
  * const result = ClusterExecutor.attach(tasks, "fib-30").pipe(Effect.flatMap(Task.join))
  * ```
  */
-export const attach = <T extends TaskSet.Any>(
+export const attach = <T extends TaskSet.Any, const O extends BackgroundExecutor.SubmitOptions | undefined = undefined>(
   taskSet: T,
   key: string,
-  options?: BackgroundExecutor.SubmitOptions
+  options?: O
 ): Effect.Effect<
-  ClusterTask<AnySuccess<T>, AnyError<T> | ClusterTaskError | TaskNotFoundError>,
+  ClusterTask<AnySuccess<T>, AnyError<T> | ClusterTaskError | TaskNotFoundError | BackgroundExecutor.TimeoutOf<O>>,
   ExecutorError.ExecutorClosedError,
   Identifier<T>
 > => Effect.flatMap(service(taskSet), (executor) => executor.attach(key, options))

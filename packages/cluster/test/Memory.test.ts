@@ -11,7 +11,7 @@ import * as EntityAddress from "effect/cluster/EntityAddress"
 import * as EntityId from "effect/cluster/EntityId"
 import * as EntityType from "effect/cluster/EntityType"
 import * as Sharding from "effect/cluster/Sharding"
-import { Cluster, ClusterExecutor, ClusterRunner } from "../src/index.ts"
+import { Cluster, ClusterError, ClusterExecutor, ClusterRunner } from "../src/index.ts"
 import { laneOf } from "../src/internal/protocol.ts"
 import { eventually, logFile, readLog } from "./fixtures/log.ts"
 import { RunnerName, tasks, TooBig } from "./fixtures/tasks.ts"
@@ -112,6 +112,31 @@ describe("Cluster.layerMemory", () => {
         const exit = yield* Task.await(task)
         assert.deepStrictEqual(exit, Exit.succeed({ key, runner: "memory" }))
         assert.deepStrictEqual((yield* readLog(log)).map((e) => e.event), ["start", "end"])
+      })).pipe(Effect.provide(Local)))
+
+  it.live("a task with a timeout that passes fails with TaskTimeoutError, its function stopped; the type says so", () =>
+    ClusterExecutor.scoped(tasks, (executor) =>
+      Effect.gen(function*() {
+        const log = yield* logFile
+        const timed = yield* executor.submit("hang", { key: "timed", log }, {
+          timeout: "100 millis",
+          reraiseOnExit: false
+        })
+        const plain = yield* executor.submit("square", 3)
+        expectTypeOf(timed).toEqualTypeOf<
+          ClusterExecutor.ClusterTask<void, ClusterError.ClusterTaskError | ExecutorError.TaskTimeoutError>
+        >()
+        expectTypeOf(plain).toEqualTypeOf<
+          ClusterExecutor.ClusterTask<number, TooBig | ClusterError.ClusterTaskError>
+        >()
+        const exit = yield* Task.await(timed)
+        assert.isTrue(Exit.isFailure(exit))
+        assert.instanceOf(Cause.squash((exit as Exit.Failure<unknown, unknown>).cause), ExecutorError.TaskTimeoutError)
+        yield* eventually(
+          "the task's function is interrupted on its runner",
+          Effect.map(readLog(log), (entries) => entries.some((entry) => entry.event === "interrupted"))
+        )
+        assert.strictEqual(yield* Task.join(plain), 9)
       })).pipe(Effect.provide(Local)))
 
   it("a runner layer asks for the services its tasks need", () => {
