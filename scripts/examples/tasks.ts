@@ -1,5 +1,6 @@
-// The task set the JSDoc examples of @taskscope/node import as "./tasks.ts", registered as the
-// program's task set (see `WorkerExecutor.Register`). The check of the examples copies it beside them.
+// The task set the JSDoc examples of @taskscope/node and @taskscope/cluster import as "./tasks.ts",
+// registered as the program's task set (see `WorkerExecutor.Register`, `ClusterExecutor.Register`). The
+// check of the examples copies it beside them.
 import { TaskSet } from "@taskscope/node"
 import { Schema } from "effect"
 
@@ -20,6 +21,12 @@ export const tasks = TaskSet.make("app/Tasks", {
 })
 
 declare module "@taskscope/node/WorkerExecutor" {
+  interface Register {
+    readonly taskSet: typeof tasks
+  }
+}
+
+declare module "@taskscope/cluster/ClusterExecutor" {
   interface Register {
     readonly taskSet: typeof tasks
   }

@@ -286,6 +286,72 @@ export const service = <T extends TaskSet.Any>(taskSet: T): Context.Service<Iden
   return tag
 }
 
+/**
+ * Registers the program's task set, so that the name-first accessors
+ * (`submit(task, payload)`, `attach(key)`) are typed by it: augment it once
+ * with the task set's type. Without it they accept any name and payload
+ * (still checked at run time); the task-set-first forms need no
+ * registration.
+ *
+ * ```ts
+ * declare module "@taskscope/cluster/ClusterExecutor" {
+ *   interface Register {
+ *     readonly taskSet: typeof tasks
+ *   }
+ * }
+ * ```
+ *
+ * @category models
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import type { ClusterExecutor } from "@taskscope/cluster"
+ *
+ * type App = ClusterExecutor.Registered // the registered task set
+ * ```
+ */
+export interface Register {}
+
+/**
+ * The task set registered in {@link Register}, or any task set.
+ *
+ * @category models
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import type { ClusterExecutor } from "@taskscope/cluster"
+ *
+ * type Names = keyof ClusterExecutor.Registered["tasks"]
+ * ```
+ */
+export type Registered = Register extends { readonly taskSet: infer T extends TaskSet.Any } ? T : TaskSet.Any
+
+/**
+ * The service key of the program's executor, whatever its task set: every
+ * {@link layer} and {@link scoped} provides it too, and the name-first
+ * accessors submit to it. A program with several task sets uses
+ * `service(taskSet)` and the task-set-first accessors instead.
+ *
+ * @category services
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ClusterExecutor } from "@taskscope/cluster"
+ *
+ * const stats = Effect.flatMap(ClusterExecutor.Current, (executor) => executor.stats)
+ * ```
+ */
+export class Current extends Context.Service<Current, ClusterExecutor<Registered>>()(
+  "@taskscope/cluster/ClusterExecutor/Current"
+) {}
+
+/** The executor's two services: its task set's and {@link Current}. */
+const servicesOf = <T extends TaskSet.Any>(executor: ClusterExecutor<T>): Context.Context<Identifier<T> | Current> =>
+  Context.make(service(executor.taskSet), executor).pipe(
+    Context.add(Current, executor as unknown as ClusterExecutor<Registered>)
+  )
+
 // -----------------------------------------------------------------------------
 // the remote call
 // -----------------------------------------------------------------------------
@@ -632,8 +698,8 @@ export const make = <T extends TaskSet.Any>(
   })
 
 /**
- * A layer that provides the executor of a task set (see {@link service}),
- * closed with the exit rules when the layer is released.
+ * A layer that provides the executor of a task set (see {@link service}, and
+ * {@link Current}), closed with the exit rules when the layer is released.
  *
  * @category layers
  * @since 0.1.0
@@ -653,8 +719,8 @@ export const make = <T extends TaskSet.Any>(
 export const layer = <T extends TaskSet.Any>(
   taskSet: T,
   options?: Options
-): Layer.Layer<Identifier<T>, never, Cluster | Sharding.Sharding> =>
-  Layer.effect(service(taskSet), make(taskSet, options))
+): Layer.Layer<Identifier<T> | Current, never, Cluster | Sharding.Sharding> =>
+  Layer.effectContext(Effect.map(make(taskSet, options), servicesOf))
 
 /**
  * The body of {@link scoped}: an effect that may use the executor's service,
@@ -703,7 +769,7 @@ export const scoped = <T extends TaskSet.Any, A, E, R>(
 ): Effect.Effect<
   A,
   E | ExecutorError.TaskFailedError,
-  Exclude<R, Identifier<T>> | Cluster | Sharding.Sharding
+  Exclude<R, Identifier<T> | Current> | Cluster | Sharding.Sharding
 > =>
   Effect.suspend(() => {
     const executorOptions = checkOptions(taskSet, options)
@@ -712,7 +778,7 @@ export const scoped = <T extends TaskSet.Any, A, E, R>(
         BackgroundExecutor.scoped((background) => {
           const self = fromParts(taskSet, background, cluster, sharding, client as unknown as Client)
           const effect = typeof body === "function" ? body(self) : body
-          return Effect.provideService(effect, service(taskSet), self)
+          return Effect.provideContext(effect, servicesOf(self))
         }, executorOptions)))
   }) as any
 
@@ -721,7 +787,10 @@ export const scoped = <T extends TaskSet.Any, A, E, R>(
 // -----------------------------------------------------------------------------
 
 /**
- * Submits a task to the executor of `taskSet` in context.
+ * Submits a task to the executor in context: `submit(taskSet, task, payload,
+ * options?)` to the executor of `taskSet`, or `submit(task, payload,
+ * options?)` to the program's executor ({@link Current}, typed by the task
+ * set in {@link Register}).
  *
  * @category accessors
  * @since 0.1.0
@@ -732,28 +801,44 @@ export const scoped = <T extends TaskSet.Any, A, E, R>(
  * import { ClusterExecutor } from "@taskscope/cluster"
  * import { tasks } from "./tasks.ts"
  *
- * const program = ClusterExecutor.submit(tasks, "fib", 30, { key: "fib-30" }).pipe(Effect.flatMap(Task.join))
+ * const a = ClusterExecutor.submit(tasks, "fib", 30, { key: "fib-30" }).pipe(Effect.flatMap(Task.join))
+ * const b = ClusterExecutor.submit("fib", 31).pipe(Effect.flatMap(Task.join)) // the registered task set
  * ```
  */
-export const submit = <
-  T extends TaskSet.Any,
-  K extends TaskSet.Names<T>,
-  const O extends SubmitOptions | undefined = undefined
->(
-  taskSet: T,
-  task: K,
-  payload: TaskSet.Payload<T, K>,
-  options?: O
-): Effect.Effect<
-  ClusterTask<TaskSet.Success<T, K>, TaskSet.Error<T, K> | ClusterTaskError | BackgroundExecutor.TimeoutOf<O>>,
-  ExecutorError.ExecutorClosedError,
-  Identifier<T>
-> => Effect.flatMap(service(taskSet), (executor) => executor.submit(task, payload, options))
+export const submit: {
+  <K extends TaskSet.Names<Registered>, const O extends SubmitOptions | undefined = undefined>(
+    task: K,
+    payload: TaskSet.Payload<Registered, K>,
+    options?: O
+  ): Effect.Effect<
+    ClusterTask<
+      TaskSet.Success<Registered, K>,
+      TaskSet.Error<Registered, K> | ClusterTaskError | BackgroundExecutor.TimeoutOf<O>
+    >,
+    ExecutorError.ExecutorClosedError,
+    Current
+  >
+  <T extends TaskSet.Any, K extends TaskSet.Names<T>, const O extends SubmitOptions | undefined = undefined>(
+    taskSet: T,
+    task: K,
+    payload: TaskSet.Payload<T, K>,
+    options?: O
+  ): Effect.Effect<
+    ClusterTask<TaskSet.Success<T, K>, TaskSet.Error<T, K> | ClusterTaskError | BackgroundExecutor.TimeoutOf<O>>,
+    ExecutorError.ExecutorClosedError,
+    Identifier<T>
+  >
+} = ((...args: ReadonlyArray<any>) =>
+  TaskSet.isTaskSet(args[0])
+    ? Effect.flatMap(service(args[0]), (executor) => executor.submit(args[1], args[2], args[3]))
+    : Effect.flatMap(Current, (executor) => executor.submit(args[0], args[1], args[2]))) as any
 
 /**
- * The handle of the task of `taskSet` stored under `key`, through the
- * executor of `taskSet` in context: it ends with the task's stored result, or
- * waits for it; it fails with `TaskNotFoundError` when no task has this key.
+ * The handle of the task stored under `key`, through the executor in
+ * context — `attach(taskSet, key, options?)` through the executor of
+ * `taskSet`, `attach(key, options?)` through the program's ({@link Current}):
+ * it ends with the task's stored result, or waits for it; it fails with
+ * `TaskNotFoundError` when no task has this key.
  *
  * @category accessors
  * @since 0.1.0
@@ -768,12 +853,28 @@ export const submit = <
  * const result = ClusterExecutor.attach(tasks, "fib-30").pipe(Effect.flatMap(Task.join))
  * ```
  */
-export const attach = <T extends TaskSet.Any, const O extends BackgroundExecutor.SubmitOptions | undefined = undefined>(
-  taskSet: T,
-  key: string,
-  options?: O
-): Effect.Effect<
-  ClusterTask<AnySuccess<T>, AnyError<T> | ClusterTaskError | TaskNotFoundError | BackgroundExecutor.TimeoutOf<O>>,
-  ExecutorError.ExecutorClosedError,
-  Identifier<T>
-> => Effect.flatMap(service(taskSet), (executor) => executor.attach(key, options))
+export const attach: {
+  <const O extends BackgroundExecutor.SubmitOptions | undefined = undefined>(
+    key: string,
+    options?: O
+  ): Effect.Effect<
+    ClusterTask<
+      AnySuccess<Registered>,
+      AnyError<Registered> | ClusterTaskError | TaskNotFoundError | BackgroundExecutor.TimeoutOf<O>
+    >,
+    ExecutorError.ExecutorClosedError,
+    Current
+  >
+  <T extends TaskSet.Any, const O extends BackgroundExecutor.SubmitOptions | undefined = undefined>(
+    taskSet: T,
+    key: string,
+    options?: O
+  ): Effect.Effect<
+    ClusterTask<AnySuccess<T>, AnyError<T> | ClusterTaskError | TaskNotFoundError | BackgroundExecutor.TimeoutOf<O>>,
+    ExecutorError.ExecutorClosedError,
+    Identifier<T>
+  >
+} = ((...args: ReadonlyArray<any>) =>
+  TaskSet.isTaskSet(args[0])
+    ? Effect.flatMap(service(args[0]), (executor) => executor.attach(args[1], args[2]))
+    : Effect.flatMap(Current, (executor) => executor.attach(args[0], args[1]))) as any

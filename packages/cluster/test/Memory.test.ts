@@ -16,6 +16,12 @@ import { laneOf } from "../src/internal/protocol.ts"
 import { eventually, logFile, readLog } from "./fixtures/log.ts"
 import { RunnerName, tasks, TooBig } from "./fixtures/tasks.ts"
 
+declare module "../src/ClusterExecutor.ts" {
+  interface Register {
+    readonly taskSet: typeof tasks
+  }
+}
+
 const Local = ClusterRunner.layer(tasks, { concurrency: 4 }).pipe(
   Layer.provide(Layer.succeed(RunnerName, "memory")),
   Layer.provideMerge(Cluster.layerMemory())
@@ -138,6 +144,19 @@ describe("Cluster.layerMemory", () => {
         )
         assert.strictEqual(yield* Task.join(plain), 9)
       })).pipe(Effect.provide(Local)))
+
+  it.live("the name-first accessors reach the layer's executor (Current), typed by the registered task set", () =>
+    Effect.gen(function*() {
+      const task = yield* ClusterExecutor.submit("square", 7)
+      expectTypeOf(task).toEqualTypeOf<ClusterExecutor.ClusterTask<number, TooBig | ClusterError.ClusterTaskError>>()
+      assert.strictEqual(yield* Task.join(task), 49)
+      const attached = yield* ClusterExecutor.attach(task.key)
+      assert.deepStrictEqual(yield* Task.join(attached), 49)
+      const viaTaskSet = yield* ClusterExecutor.submit(tasks, "square", 8)
+      assert.strictEqual(yield* Task.join(viaTaskSet), 64)
+      const stats = yield* Effect.flatMap(ClusterExecutor.Current, (executor) => executor.stats)
+      assert.strictEqual(stats.succeeded, 3)
+    }).pipe(Effect.provide(Layer.provide(ClusterExecutor.layer(tasks), Local))))
 
   it("a runner layer asks for the services its tasks need", () => {
     const withoutName = ClusterRunner.layer(tasks).pipe(Layer.provide(Cluster.layerMemory()))
