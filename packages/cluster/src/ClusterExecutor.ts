@@ -787,6 +787,18 @@ export const scoped = <T extends TaskSet.Any, A, E, R>(
 // -----------------------------------------------------------------------------
 
 /**
+ * Runs `use` on the executor the accessor's arguments name: the executor of
+ * the task set given first (taken off the arguments), or {@link Current}.
+ */
+const onExecutor = (
+  args: ReadonlyArray<any>,
+  use: (executor: ClusterExecutor<any>, rest: ReadonlyArray<any>) => Effect.Effect<unknown, unknown>
+): Effect.Effect<unknown, unknown, any> =>
+  TaskSet.isTaskSet(args[0])
+    ? Effect.flatMap(service(args[0]), (executor) => use(executor, args.slice(1)))
+    : Effect.flatMap(Current, (executor) => use(executor, args))
+
+/**
  * Submits a task to the executor in context: `submit(taskSet, task, payload,
  * options?)` to the executor of `taskSet`, or `submit(task, payload,
  * options?)` to the program's executor ({@link Current}, typed by the task
@@ -828,10 +840,9 @@ export const submit: {
     ExecutorError.ExecutorClosedError,
     Identifier<T>
   >
-} = ((...args: ReadonlyArray<any>) =>
-  TaskSet.isTaskSet(args[0])
-    ? Effect.flatMap(service(args[0]), (executor) => executor.submit(args[1], args[2], args[3]))
-    : Effect.flatMap(Current, (executor) => executor.submit(args[0], args[1], args[2]))) as any
+} =
+  ((...args: ReadonlyArray<any>) =>
+    onExecutor(args, (executor, [task, payload, options]) => executor.submit(task, payload, options))) as any
 
 /**
  * The handle of the task stored under `key`, through the executor in
@@ -874,7 +885,6 @@ export const attach: {
     ExecutorError.ExecutorClosedError,
     Identifier<T>
   >
-} = ((...args: ReadonlyArray<any>) =>
-  TaskSet.isTaskSet(args[0])
-    ? Effect.flatMap(service(args[0]), (executor) => executor.attach(args[1], args[2]))
-    : Effect.flatMap(Current, (executor) => executor.attach(args[0], args[1]))) as any
+} =
+  ((...args: ReadonlyArray<any>) =>
+    onExecutor(args, (executor, [key, options]) => executor.attach(key, options))) as any

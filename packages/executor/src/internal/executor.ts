@@ -190,7 +190,7 @@ class TaskRecord<A, E> implements Task.Task<A, E>, Tracked {
   slot: Slot | undefined = undefined
   /** The queue's link (FIFO mode). */
   next: TaskRecord<any, any> | undefined = undefined
-  /** The fields few tasks need (see {@link Rare}), made on first write. */
+  /** The fields few tasks need (see {@link Rare}), made on first write (every write is of a task that needs them). */
   private rare: Rare | undefined = undefined
   readonly executor: ExecutorCore
   readonly id: number
@@ -234,31 +234,31 @@ class TaskRecord<A, E> implements Task.Task<A, E>, Tracked {
     return this.rare?.pendingInterrupt
   }
   set pendingInterrupt(by: number | undefined) {
-    if (by !== undefined || this.rare !== undefined) (this.rare ??= new Rare()).pendingInterrupt = by
+    ;(this.rare ??= new Rare()).pendingInterrupt = by
   }
   get timer(): Timer.Timer | undefined {
     return this.rare?.timer
   }
   set timer(timer: Timer.Timer | undefined) {
-    if (timer !== undefined || this.rare !== undefined) (this.rare ??= new Rare()).timer = timer
+    ;(this.rare ??= new Rare()).timer = timer
   }
   get timedOut(): boolean {
     return this.rare?.timedOut ?? false
   }
   set timedOut(timedOut: boolean) {
-    if (timedOut || this.rare !== undefined) (this.rare ??= new Rare()).timedOut = timedOut
+    ;(this.rare ??= new Rare()).timedOut = timedOut
   }
   get parent(): Parent | undefined {
     return this.rare?.parent
   }
   set parent(parent: Parent | undefined) {
-    if (parent !== undefined || this.rare !== undefined) (this.rare ??= new Rare()).parent = parent
+    ;(this.rare ??= new Rare()).parent = parent
   }
   get times(): Times | undefined {
     return this.rare?.times
   }
   set times(times: Times | undefined) {
-    if (times !== undefined || this.rare !== undefined) (this.rare ??= new Rare()).times = times
+    ;(this.rare ??= new Rare()).times = times
   }
 
   get await(): Effect.Effect<Exit.Exit<A, E>> {

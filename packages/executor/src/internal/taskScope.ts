@@ -138,16 +138,13 @@ export class TaskScopes {
   release(slot: Slot, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> | undefined {
     slot.cell.task = undefined
     const pool = slot.pool
-    if (slot.scope.state === EMPTY) {
-      if (pool.idle < MAX_FREE) {
-        pool.free[pool.idle++] = slot
-        return undefined
-      }
-      drop(slot)
+    const empty = slot.scope.state === EMPTY
+    if (empty && pool.idle < MAX_FREE) {
+      pool.free[pool.idle++] = slot
       return undefined
     }
     drop(slot)
-    return Scope.closeUnsafe(slot.scope, exit)
+    return empty ? undefined : Scope.closeUnsafe(slot.scope, exit)
   }
 
   /** Calls `f` with the task of every slot in use: the tasks running now. */

@@ -99,21 +99,18 @@ export interface Hooks {
 // metric series
 // -----------------------------------------------------------------------------
 
-/** What the pulled series read: the core's own counters, as `stats` reports them. */
-export type Counters = Stats
-
 /** The counts of the executors of one name that have closed. */
 class Counts {
   submitted = 0
   readonly completed: Record<Outcome, number> = { success: 0, failure: 0, interrupted: 0, timeout: 0 }
-  add(counters: Counters): void {
+  add(counters: Stats): void {
     this.submitted += counters.submitted
     for (const outcome of OUTCOMES) this.completed[outcome] += completed(counters, outcome)
   }
 }
 
 /** Tasks ended with `outcome`: a timeout is counted by the core as a failure too. */
-const completed = (counters: Counters, outcome: Outcome): number => {
+const completed = (counters: Stats, outcome: Outcome): number => {
   switch (outcome) {
     case "success":
       return counters.succeeded
@@ -221,9 +218,9 @@ const timer = (id: string, description: string, attributes: Record<string, strin
 class Series {
   readonly family: Family
   readonly context: Context.Context<never>
-  readonly counters: () => Counters
+  readonly counters: () => Stats
 
-  constructor(context: Context.Context<never>, name: string, counters: () => Counters) {
+  constructor(context: Context.Context<never>, name: string, counters: () => Stats) {
     this.context = context
     this.counters = counters
     this.family = familyOf(context, name)
@@ -254,7 +251,7 @@ export class Telemetry {
   /** Submissions until the next sampled one (see {@link SAMPLE}). */
   private untilSample = 1
 
-  constructor(settings: Settings, context: Context.Context<never>, counters: () => Counters) {
+  constructor(settings: Settings, context: Context.Context<never>, counters: () => Stats) {
     this.settings = settings
     this.traceAll = settings.tracing === true
     this.traceNamed = settings.tracing !== false

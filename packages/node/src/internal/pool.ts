@@ -187,6 +187,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
     let again = false
     /** moving average of the time a thread takes per call (ms); undefined until measured */
     let perCall: number | undefined
+    /** Whether calls are tiny now: measured, and under {@link TINY_MS}. */
+    const isTiny = (): boolean => perCall !== undefined && perCall < TINY_MS
     let started = 0
     let crashed = 0
     let terminated = 0
@@ -353,7 +355,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       try {
         do {
           again = false
-          const tiny = perCall !== undefined && perCall < TINY_MS
+          const tiny = isTiny()
           if (!tiny && perCall !== undefined) reclaim()
           // `send` takes calls off the queue (`waiting`): go on while it can
           for (;;) {
@@ -637,7 +639,5 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       return Effect.forEach(fresh, (thread) => Deferred.await(thread.ready), { discard: true })
     })
 
-    const tiny = (): boolean => perCall !== undefined && perCall < TINY_MS
-
-    return { execute, stats, prestart, tiny }
+    return { execute, stats, prestart, tiny: isTiny }
   })
