@@ -190,8 +190,12 @@ class TaskRecord<A, E> implements Task.Task<A, E>, Tracked {
   slot: Slot | undefined = undefined
   /** The queue's link (FIFO mode). */
   next: TaskRecord<any, any> | undefined = undefined
-  /** The fields few tasks need (see {@link Rare}), made on first write (every write is of a task that needs them). */
-  private rare: Rare | undefined = undefined
+  /**
+   * The fields few tasks need (see {@link Rare}), made on first write (every
+   * write is of a task that needs them). The hot path reads it directly: a
+   * task without it has no timer, no times and no pending interrupt.
+   */
+  rare: Rare | undefined = undefined
   readonly executor: ExecutorCore
   readonly id: number
   readonly submission: Submission
@@ -475,7 +479,7 @@ export class ExecutorCore {
 
   /** Whether a submission may enter now without waiting for a queue place. */
   private admits(submitter: Fiber.Fiber<unknown, unknown>): boolean {
-    return (this.queueWaiters.size === 0 && (this.startsAtOnce || this.queued < this.config.maxQueue)) ||
+    return (this.queueWaiters.size === 0 && (this.queued < this.config.maxQueue || this.startsAtOnce)) ||
       (this.config.maxQueue !== Number.POSITIVE_INFINITY && worksFor(submitter, this))
   }
 
@@ -536,14 +540,7 @@ export class ExecutorCore {
     this.telemetry.submitted(record, submitter.context)
     if (!submission.cancelOnExit) this.awaited++
     if ((submission.cancelOnExit && this.phase !== "open") || this.cutOff !== undefined) {
-      // rule 2: a cancel-on-exit task submitted while closing never runs;
-      // nor does any task submitted once the grace period has passed
-      if (this.cutOff !== undefined && !submission.cancelOnExit) {
-        this.cutOff.push({ taskId: record.id, taskName: record.name, state: "queued", record })
-      }
-      this.queued++ // counted as queued for the moment `finish` takes it out
-      this.finish(record, Exit.interrupt(submitter.id))
-      return record
+      return this.refuse(record, submitter.id)
     }
     const queue = this.queue
     if (submission.ordered) queue.becomeOrdered()
@@ -574,6 +571,19 @@ export class ExecutorCore {
       }
       if (queue.ordered) this.pump() // it may go round again for a task that woke while it ran
     }
+    return record
+  }
+
+  /**
+   * Rule 2: a cancel-on-exit task submitted while closing never runs; nor
+   * does any task submitted once the grace period has passed.
+   */
+  private refuse(record: TaskRecord<any, any>, by: number): TaskRecord<any, any> {
+    if (this.cutOff !== undefined && !record.submission.cancelOnExit) {
+      this.cutOff.push({ taskId: record.id, taskName: record.name, state: "queued", record })
+    }
+    this.queued++ // counted as queued for the moment `finish` takes it out
+    this.finish(record, Exit.interrupt(by))
     return record
   }
 
@@ -610,13 +620,16 @@ export class ExecutorCore {
   private takePermit(record: TaskRecord<any, any>, queued: boolean): void {
     this.running++
     record.state = STARTING
-    if (record.timer !== undefined) {
-      record.timer.cancel()
-      record.timer = undefined
-    }
     if (record.submission.cancelOnExit) this.startedCancelOnExit.add(record)
     if (this.holding !== undefined) this.holding.add(record)
-    this.telemetry.started(record, queued)
+    const rare = record.rare
+    if (rare !== undefined) {
+      if (rare.timer !== undefined) {
+        rare.timer.cancel()
+        rare.timer = undefined
+      }
+      if (rare.times !== undefined) this.telemetry.started(record, rare.times, queued)
+    }
   }
 
   /**
@@ -650,10 +663,11 @@ export class ExecutorCore {
     if (record.state !== STARTING) return // interrupted before its scheduled start
     record.state = RUNNING
     if (this.unscoped.size > 0) this.unscoped.delete(record)
+    const submission = record.submission
     let effect: Effect.Effect<any, any, any> = record.effect!
     // a run deadline covers the task's finalizers too: a timed task closes its scope inside it
-    if (record.submission.timed) effect = this.withRunDeadline(record, Effect.scoped(effect), record.context!)
-    effect = this.telemetry.instrument(record, effect)
+    if (submission.timed) effect = this.withRunDeadline(record, Effect.scoped(effect), record.context!)
+    if (submission.name !== undefined || this.telemetry.traceAll) effect = this.telemetry.instrument(record, effect)
     const slot = this.scopes.acquire(record.context!, record)
     record.effect = undefined
     record.context = undefined
@@ -670,9 +684,8 @@ export class ExecutorCore {
     if (exit !== undefined) return this.release(record, exit) // ended synchronously
     record.fiber = fiber
     fiber.addObserver((exit) => this.release(record, exit))
-    if (record.pendingInterrupt !== undefined) {
-      fiber.interruptUnsafe(record.pendingInterrupt)
-    }
+    const rare = record.rare
+    if (rare !== undefined && rare.pendingInterrupt !== undefined) fiber.interruptUnsafe(rare.pendingInterrupt)
   }
 
   /** `effect` bounded by the task's `timeout` and what is left of its `deadline`. */
@@ -701,6 +714,16 @@ export class ExecutorCore {
     record.slot = undefined
     const finalizers = this.scopes.release(slot, exit)
     if (finalizers === undefined) return this.finish(record, exit)
+    this.closeScope(record, slot, finalizers, exit)
+  }
+
+  /** Runs the finalizers of a task's scope, then finishes the task. */
+  private closeScope(
+    record: TaskRecord<any, any>,
+    slot: Slot,
+    finalizers: Effect.Effect<void>,
+    exit: Exit.Exit<any, any>
+  ): void {
     this.unscoped.add(record) // still holding its permit while its scope closes
     let closer: Fiber.Fiber<void>
     try {
@@ -774,9 +797,10 @@ export class ExecutorCore {
     record.fiber = undefined
     record.effect = undefined
     record.context = undefined
-    if (record.timer !== undefined) {
-      record.timer.cancel()
-      record.timer = undefined
+    const rare = record.rare
+    if (rare !== undefined && rare.timer !== undefined) {
+      rare.timer.cancel()
+      rare.timer = undefined
     }
     if (heldPermit) {
       this.running--
@@ -792,16 +816,9 @@ export class ExecutorCore {
     } else {
       this.awaited--
     }
-    this.telemetry.ended(record, exit)
-    if (Exit.isSuccess(exit)) {
-      this.succeeded++
-    } else if (Cause.hasInterruptsOnly(exit.cause)) {
-      this.interrupted++
-    } else {
-      this.failed++
-      if (record.timedOut) this.timedOut++
-      if (submission.reraiseOnExit && !this.isBubbleUp(exit.cause)) this.failures.push(record)
-    }
+    if (rare !== undefined && rare.times !== undefined) this.telemetry.ended(record, rare.times, exit)
+    if (Exit.isSuccess(exit)) this.succeeded++
+    else this.count(record, exit.cause)
     const observers = record.observers
     if (observers !== undefined) {
       record.observers = undefined
@@ -809,10 +826,22 @@ export class ExecutorCore {
     }
     const stale = this.queue.length - this.queued
     if (stale > 1024 && stale > this.queued && !this.pumping) this.queue.compact()
-    this.pump()
+    // (with nothing queued and no submitter waiting, a pump has nothing to do, even one running now)
+    if (this.queued > 0 || this.queueWaiters.size > 0) this.pump()
     if ((this.awaited === 0 && this.idleWaiters.length > 0) || (this.phase === "closing" && this.idle)) {
       this.settleAfterObservers()
     }
+  }
+
+  /** Counts a task that did not succeed, and keeps its failure for the exit rules. */
+  private count(record: TaskRecord<any, any>, cause: Cause.Cause<unknown>): void {
+    if (Cause.hasInterruptsOnly(cause)) {
+      this.interrupted++
+      return
+    }
+    this.failed++
+    if (record.timedOut) this.timedOut++
+    if (record.submission.reraiseOnExit && !this.isBubbleUp(cause)) this.failures.push(record)
   }
 
   /**

@@ -93,6 +93,18 @@ export class TaskScopes {
 
   /** A slot for `task`, submitted from `submitter`'s context. */
   acquire(submitter: Context.Context<never>, task: Tracked): Slot {
+    const pool = this.last
+    if (pool !== undefined && pool.submitter === submitter && pool.idle > 0) {
+      const slot = pool.free[--pool.idle]!
+      pool.free[pool.idle] = undefined
+      slot.cell.task = task
+      return slot
+    }
+    return this.acquireSlow(submitter, task)
+  }
+
+  /** {@link acquire} from another submitter context than the last one, or from a pool with no idle slot. */
+  private acquireSlow(submitter: Context.Context<never>, task: Tracked): Slot {
     let pool = this.last
     if (pool === undefined || pool.submitter !== submitter) {
       pool = this.pools.get(submitter)
@@ -102,12 +114,7 @@ export class TaskScopes {
         this.list(pool)
       }
       this.last = pool
-    }
-    if (pool.idle > 0) {
-      const slot = pool.free[--pool.idle]!
-      pool.free[pool.idle] = undefined
-      slot.cell.task = task
-      return slot
+      if (pool.idle > 0) return this.acquire(submitter, task)
     }
     const scope = Scope.makeUnsafe()
     const cell: Cell = { task, tree: this.tree }

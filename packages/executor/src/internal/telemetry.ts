@@ -246,20 +246,24 @@ export class Telemetry {
   hooks: Hooks | undefined
   private readonly series: Series | undefined
   /** Whether every task is traced (`tracing: true`), and whether named ones are (not `tracing: false`). */
-  private readonly traceAll: boolean
+  readonly traceAll: boolean
   private readonly traceNamed: boolean
   /** Submissions until the next sampled one (see {@link SAMPLE}). */
   private untilSample = 1
+  /** Whether every submission needs a look: every task is traced, or `changes` is followed. */
+  private eager: boolean
 
   constructor(settings: Settings, context: Context.Context<never>, counters: () => Stats) {
     this.settings = settings
     this.traceAll = settings.tracing === true
     this.traceNamed = settings.tracing !== false
-    this.tree = new TaskTree(settings.name, clockOf(context), CHANGES_CAPACITY, () => {
+    this.tree = new TaskTree(settings.name, clockOf(context), CHANGES_CAPACITY, (followed) => {
       this.hooks = this.makeHooks()
+      this.eager = this.traceAll || followed
     })
     this.series = settings.metrics ? new Series(context, settings.name, counters) : undefined
     this.hooks = this.makeHooks()
+    this.eager = this.traceAll
   }
 
   /** The hook object for the current options and followers. */
@@ -295,30 +299,37 @@ export class Telemetry {
     }
   }
 
-  /** A task was accepted (before it can start). */
+  /**
+   * A task was accepted (before it can start). Most return after the
+   * parent: an unnamed task, not sampled, with nobody following.
+   */
   submitted(task: Tracked, submitter: Context.Context<never>): void {
     this.tree.submitted(task, submitter)
+    if (--this.untilSample > 0 && !this.eager && task.label === undefined) return
+    this.look(task)
+  }
+
+  /** {@link submitted} for a task that may need times: traced, sampled, or followed. */
+  private look(task: Tracked): void {
     // a task with a span is timed: its span tells how long it waited
     if (this.spanned(task.label)) task.times = { submittedAt: this.tree.now(), startedAt: undefined }
-    const hooks = this.hooks
-    if (hooks === undefined) return
+    const sampled = this.untilSample <= 0
+    if (sampled) this.untilSample = SAMPLE
     // every task while `changes` is followed, otherwise 1 in SAMPLE
-    if (--this.untilSample === 0) {
-      this.untilSample = SAMPLE
-      hooks.onSubmitted(task)
-    } else if (this.tree.followed) hooks.onSubmitted(task)
+    if (sampled || this.tree.followed) this.hooks?.onSubmitted(task)
   }
 
-  /** A task took a permit, after waiting for it in the queue or not. Only timed tasks (those with times) are told. */
-  started(task: Tracked, queued: boolean): void {
-    const times = task.times
-    if (times !== undefined) this.hooks?.onStarted(task, times, queued)
+  /**
+   * A task took a permit, after waiting for it in the queue or not. Only
+   * timed tasks are told (`times`: what {@link submitted} stamped).
+   */
+  started(task: Tracked, times: Times, queued: boolean): void {
+    this.hooks?.onStarted(task, times, queued)
   }
 
-  /** A task ended, queued or holding a permit. */
-  ended(task: Tracked, exit: Exit.Exit<unknown, unknown>): void {
-    const times = task.times
-    if (times !== undefined) this.hooks?.onEnded(task, times, outcomeOf(exit))
+  /** A timed task ended, queued or holding a permit. */
+  ended(task: Tracked, times: Times, exit: Exit.Exit<unknown, unknown>): void {
+    this.hooks?.onEnded(task, times, outcomeOf(exit))
   }
 
   /** A submission was refused or made to wait. */
