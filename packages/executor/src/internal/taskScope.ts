@@ -81,6 +81,12 @@ export class TaskScopes {
   private sweepAt = 64
   /** The pool used last: most submissions come from the same context. */
   private last: Pool | undefined = undefined
+  /**
+   * The idle slot released last, kept out of its pool's free list: a task
+   * that starts after the one before it ended (every task that ends in its
+   * first run) takes it back without touching the pool.
+   */
+  private spare: Slot | undefined = undefined
   /** Adds what else the executor's tasks carry in their context. */
   private readonly extend: (context: Context.Context<never>) => Context.Context<never>
 
@@ -93,6 +99,12 @@ export class TaskScopes {
 
   /** A slot for `task`, submitted from `submitter`'s context. */
   acquire(submitter: Context.Context<never>, task: Tracked): Slot {
+    const spare = this.spare
+    if (spare !== undefined && spare.pool.submitter === submitter) {
+      this.spare = undefined
+      spare.cell.task = task
+      return spare
+    }
     const pool = this.last
     if (pool !== undefined && pool.submitter === submitter && pool.idle > 0) {
       const slot = pool.free[--pool.idle]!
@@ -146,6 +158,10 @@ export class TaskScopes {
     slot.cell.task = undefined
     const pool = slot.pool
     const empty = slot.scope.state === EMPTY
+    if (empty && this.spare === undefined) {
+      this.spare = slot
+      return undefined
+    }
     if (empty && pool.idle < MAX_FREE) {
       pool.free[pool.idle++] = slot
       return undefined
