@@ -13,8 +13,9 @@
  *
  * Slots are pooled per submitter context: the derived context inherits
  * everything else from it. At most {@link MAX_FREE} idle slots are kept per
- * submitter context, so a burst of concurrent tasks leaves no lasting
- * footprint.
+ * submitter context (and one spare: the slot released last, which the next
+ * task from the same context takes back first), so a burst of concurrent
+ * tasks leaves no lasting footprint.
  *
  * One caveat of reuse, for code that keeps a task's scope after the task
  * ended (a bug in itself): a finalizer added to it then runs when the next
