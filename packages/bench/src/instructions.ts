@@ -25,7 +25,7 @@
  * minute, two run at once.
  */
 import { execFile } from "node:child_process"
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -102,7 +102,6 @@ if (values.child !== undefined) {
     ...values.commit.map((commit) => ({ label: `before:${commit}`, source: copySource(commit) })),
     { label: "today", source: todaySource }
   ]
-  for (const { source } of variants) if (!existsSync(source)) throw new Error(`missing ${source}`)
   console.log(
     `instructions per task, ${values.workload} tasks, concurrency 100 (callgrind, ${HIGH - LOW} rounds of ` +
       `${PER_ROUND} tasks)`

@@ -172,6 +172,13 @@ class Rare {
   // the task tree's and the telemetry's (see `taskTree.ts`): a nested task's parent, a timed task's times
   parent: Parent | undefined = undefined
   times: Times | undefined = undefined
+
+  /** Stops the start deadline's timer, if it runs: the task took a permit or ended. */
+  cancelTimer(): void {
+    if (this.timer === undefined) return
+    this.timer.cancel()
+    this.timer = undefined
+  }
 }
 
 /**
@@ -191,9 +198,9 @@ class TaskRecord<A, E> implements Task.Task<A, E>, Tracked {
   /** The queue's link (FIFO mode). */
   next: TaskRecord<any, any> | undefined = undefined
   /**
-   * The fields few tasks need (see {@link Rare}), made on first write (every
-   * write is of a task that needs them). The hot path reads it directly: a
-   * task without it has no timer, no times and no pending interrupt.
+   * The fields few tasks need (see {@link Rare}), made by {@link fields} on
+   * first write (every write is of a task that needs them). Read directly:
+   * a task without it has no timer, no times and no pending interrupt.
    */
   rare: Rare | undefined = undefined
   readonly executor: ExecutorCore
@@ -234,35 +241,22 @@ class TaskRecord<A, E> implements Task.Task<A, E>, Tracked {
     return this.label ?? `task-${this.id}`
   }
 
-  get pendingInterrupt(): number | undefined {
-    return this.rare?.pendingInterrupt
+  /** The task's {@link Rare} fields, made now if it had none, for a write. */
+  fields(): Rare {
+    return (this.rare ??= new Rare())
   }
-  set pendingInterrupt(by: number | undefined) {
-    ;(this.rare ??= new Rare()).pendingInterrupt = by
-  }
-  get timer(): Timer.Timer | undefined {
-    return this.rare?.timer
-  }
-  set timer(timer: Timer.Timer | undefined) {
-    ;(this.rare ??= new Rare()).timer = timer
-  }
-  get timedOut(): boolean {
-    return this.rare?.timedOut ?? false
-  }
-  set timedOut(timedOut: boolean) {
-    ;(this.rare ??= new Rare()).timedOut = timedOut
-  }
+  // the task tree's (`Tracked`)
   get parent(): Parent | undefined {
     return this.rare?.parent
   }
   set parent(parent: Parent | undefined) {
-    ;(this.rare ??= new Rare()).parent = parent
+    this.fields().parent = parent
   }
   get times(): Times | undefined {
     return this.rare?.times
   }
   set times(times: Times | undefined) {
-    ;(this.rare ??= new Rare()).times = times
+    this.fields().times = times
   }
 
   get await(): Effect.Effect<Exit.Exit<A, E>> {
@@ -566,7 +560,7 @@ export class ExecutorCore {
       this.queued++
       queue.push(record)
       if (startBy !== undefined) {
-        record.timer = Timer.schedule(submitter.context, startBy.millis, () =>
+        record.fields().timer = Timer.schedule(submitter.context, startBy.millis, () =>
           this.timeOutQueued(record, startBy.budget))
       }
       if (queue.ordered) this.pump() // it may go round again for a task that woke while it ran
@@ -610,9 +604,10 @@ export class ExecutorCore {
 
   /** The start deadline of a queued task passed: it ends without running. */
   private timeOutQueued(record: TaskRecord<any, any>, budget: Duration.Duration): void {
-    record.timer = undefined
+    const rare = record.fields()
+    rare.timer = undefined
     if (record.state !== QUEUED) return
-    record.timedOut = true
+    rare.timedOut = true
     this.finish(record, Exit.fail(new TaskTimeoutError({ taskName: record.name, phase: "queue", timeout: budget })))
   }
 
@@ -624,10 +619,7 @@ export class ExecutorCore {
     if (this.holding !== undefined) this.holding.add(record)
     const rare = record.rare
     if (rare !== undefined) {
-      if (rare.timer !== undefined) {
-        rare.timer.cancel()
-        rare.timer = undefined
-      }
+      rare.cancelTimer()
       if (rare.times !== undefined) this.telemetry.started(record, rare.times, queued)
     }
   }
@@ -667,7 +659,7 @@ export class ExecutorCore {
     let effect: Effect.Effect<any, any, any> = record.effect!
     // a run deadline covers the task's finalizers too: a timed task closes its scope inside it
     if (submission.timed) effect = this.withRunDeadline(record, Effect.scoped(effect), record.context!)
-    if (submission.name !== undefined || this.telemetry.traceAll) effect = this.telemetry.instrument(record, effect)
+    effect = this.telemetry.instrument(record, effect)
     const slot = this.scopes.acquire(record.context!, record)
     record.effect = undefined
     record.context = undefined
@@ -699,7 +691,7 @@ export class ExecutorCore {
     if (deadline !== undefined) millis = Math.min(millis, Math.max(0, deadline - Timer.now(context)))
     if (millis === Number.POSITIVE_INFINITY) return effect
     return Timer.within(effect, millis, () => {
-      record.timedOut = true
+      record.fields().timedOut = true
       return new TaskTimeoutError({ taskName: record.name, phase: "run", timeout: Duration.millis(millis) })
     })
   }
@@ -751,6 +743,8 @@ export class ExecutorCore {
    * recursing.
    */
   private pump(): void {
+    // nothing queued and no submitter waiting: nothing to do, even for a pump running now
+    if (this.queued === 0 && this.queueWaiters.size === 0) return
     if (this.pumping) {
       this.repump = true
       return
@@ -798,10 +792,7 @@ export class ExecutorCore {
     record.effect = undefined
     record.context = undefined
     const rare = record.rare
-    if (rare !== undefined && rare.timer !== undefined) {
-      rare.timer.cancel()
-      rare.timer = undefined
-    }
+    if (rare !== undefined) rare.cancelTimer()
     if (heldPermit) {
       this.running--
       if (this.queue.ordered) this.queue.ended(record)
@@ -826,8 +817,7 @@ export class ExecutorCore {
     }
     const stale = this.queue.length - this.queued
     if (stale > 1024 && stale > this.queued && !this.pumping) this.queue.compact()
-    // (with nothing queued and no submitter waiting, a pump has nothing to do, even one running now)
-    if (this.queued > 0 || this.queueWaiters.size > 0) this.pump()
+    this.pump()
     if ((this.awaited === 0 && this.idleWaiters.length > 0) || (this.phase === "closing" && this.idle)) {
       this.settleAfterObservers()
     }
@@ -840,7 +830,7 @@ export class ExecutorCore {
       return
     }
     this.failed++
-    if (record.timedOut) this.timedOut++
+    if (record.rare?.timedOut === true) this.timedOut++
     if (record.submission.reraiseOnExit && !this.isBubbleUp(cause)) this.failures.push(record)
   }
 
@@ -907,7 +897,7 @@ export class ExecutorCore {
         return
       case RUNNING:
         if (record.fiber !== undefined) record.fiber.interruptUnsafe(by)
-        else record.pendingInterrupt = by
+        else record.fields().pendingInterrupt = by
         return
     }
   }

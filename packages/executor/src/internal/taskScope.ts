@@ -106,13 +106,8 @@ export class TaskScopes {
       spare.cell.task = task
       return spare
     }
-    const pool = this.last
-    if (pool !== undefined && pool.submitter === submitter && pool.idle > 0) {
-      const slot = pool.free[--pool.idle]!
-      pool.free[pool.idle] = undefined
-      slot.cell.task = task
-      return slot
-    }
+    const last = this.last
+    if (last !== undefined && last.submitter === submitter && last.idle > 0) return takeIdle(last, task)
     return this.acquireSlow(submitter, task)
   }
 
@@ -127,7 +122,7 @@ export class TaskScopes {
         this.list(pool)
       }
       this.last = pool
-      if (pool.idle > 0) return this.acquire(submitter, task)
+      if (pool.idle > 0) return takeIdle(pool, task)
     }
     const scope = Scope.makeUnsafe()
     const cell: Cell = { task, tree: this.tree }
@@ -158,17 +153,14 @@ export class TaskScopes {
   release(slot: Slot, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> | undefined {
     slot.cell.task = undefined
     const pool = slot.pool
-    const empty = slot.scope.state === EMPTY
-    if (empty && this.spare === undefined) {
-      this.spare = slot
-      return undefined
+    if (slot.scope.state !== EMPTY) {
+      drop(slot)
+      return Scope.closeUnsafe(slot.scope, exit)
     }
-    if (empty && pool.idle < MAX_FREE) {
-      pool.free[pool.idle++] = slot
-      return undefined
-    }
-    drop(slot)
-    return empty ? undefined : Scope.closeUnsafe(slot.scope, exit)
+    if (this.spare === undefined) this.spare = slot
+    else if (pool.idle < MAX_FREE) pool.free[pool.idle++] = slot
+    else drop(slot)
+    return undefined
   }
 
   /** Calls `f` with the task of every slot in use: the tasks running now. */
@@ -181,6 +173,14 @@ export class TaskScopes {
       }
     }
   }
+}
+
+/** Takes the last idle slot of `pool` for `task`. */
+const takeIdle = (pool: Pool, task: Tracked): Slot => {
+  const slot = pool.free[--pool.idle]!
+  pool.free[pool.idle] = undefined
+  slot.cell.task = task
+  return slot
 }
 
 /** Takes a slot out of its pool's list for good (swapping the last one into its place). */

@@ -246,24 +246,20 @@ export class Telemetry {
   hooks: Hooks | undefined
   private readonly series: Series | undefined
   /** Whether every task is traced (`tracing: true`), and whether named ones are (not `tracing: false`). */
-  readonly traceAll: boolean
+  private readonly traceAll: boolean
   private readonly traceNamed: boolean
   /** Submissions until the next sampled one (see {@link SAMPLE}). */
   private untilSample = 1
-  /** Whether every submission needs a look: every task is traced, or `changes` is followed. */
-  private eager: boolean
 
   constructor(settings: Settings, context: Context.Context<never>, counters: () => Stats) {
     this.settings = settings
     this.traceAll = settings.tracing === true
     this.traceNamed = settings.tracing !== false
-    this.tree = new TaskTree(settings.name, clockOf(context), CHANGES_CAPACITY, (followed) => {
+    this.tree = new TaskTree(settings.name, clockOf(context), CHANGES_CAPACITY, () => {
       this.hooks = this.makeHooks()
-      this.eager = this.traceAll || followed
     })
     this.series = settings.metrics ? new Series(context, settings.name, counters) : undefined
     this.hooks = this.makeHooks()
-    this.eager = this.traceAll
   }
 
   /** The hook object for the current options and followers. */
@@ -305,7 +301,7 @@ export class Telemetry {
    */
   submitted(task: Tracked, submitter: Context.Context<never>): void {
     this.tree.submitted(task, submitter)
-    if (--this.untilSample > 0 && !this.eager && task.label === undefined) return
+    if (--this.untilSample > 0 && task.label === undefined && !this.traceAll && !this.tree.followed) return
     this.look(task)
   }
 
