@@ -659,7 +659,7 @@ export class ExecutorCore {
     let effect: Effect.Effect<any, any, any> = record.effect!
     // a run deadline covers the task's finalizers too: a timed task closes its scope inside it
     if (submission.timed) effect = this.withRunDeadline(record, Effect.scoped(effect), record.context!)
-    effect = this.telemetry.instrument(record, effect)
+    if (this.telemetry.instruments(submission.name)) effect = this.telemetry.instrument(record, effect)
     const slot = this.scopes.acquire(record.context!, record)
     record.effect = undefined
     record.context = undefined

@@ -358,6 +358,15 @@ export class Telemetry {
       ))
   }
 
+  /**
+   * Whether {@link instrument} changes the effect of a task with this label
+   * (a named task, or any with `tracing: true`): the core asks first, so
+   * that an unnamed task's start makes no call into the telemetry.
+   */
+  instruments(label: string | undefined): boolean {
+    return label !== undefined || this.traceAll
+  }
+
   /** Whether a task with this label runs in a span of its own. */
   private spanned(label: string | undefined): boolean {
     return label === undefined ? this.traceAll : this.traceNamed
