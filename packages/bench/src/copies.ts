@@ -11,16 +11,26 @@ import { fileURLToPath } from "node:url"
 const root = fileURLToPath(new URL("../../..", import.meta.url))
 const copies = fileURLToPath(new URL("../.baseline/", import.meta.url))
 
+/**
+ * The last commit before issues 7 and 9 (then 10) changed the executor's
+ * default path: what their "within 5%" compares with.
+ */
+export const BEFORE_ISSUES = "7df51b6"
+
 /** Today's executor (the working tree). */
 export const todaySource = `${root}packages/executor/src/index.ts`
 
 /** Where the copy of the executor at `commit` is. */
 export const copySource = (commit: string): string => `${copies}${commit}/packages/executor/src/index.ts`
 
-/** Extracts the executor's sources at each commit into `packages/bench/.baseline/<commit>/` (git-ignored), afresh. */
+/**
+ * Extracts the executor's sources at each commit into
+ * `packages/bench/.baseline/<commit>/` (git-ignored), afresh; copies of other
+ * commits are left alone. Needs the commits in the clone's history.
+ */
 export const extractCopies = (commits: ReadonlyArray<string>): void => {
-  rmSync(copies, { recursive: true, force: true })
   for (const commit of commits) {
+    rmSync(`${copies}${commit}`, { recursive: true, force: true })
     mkdirSync(`${copies}${commit}`, { recursive: true })
     const archive = execFileSync("git", ["archive", commit, "packages/executor/src"], { cwd: root })
     execFileSync("tar", ["-x", "-C", `${copies}${commit}`], { input: archive })

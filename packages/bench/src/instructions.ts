@@ -30,7 +30,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs, promisify } from "node:util"
-import { copySource, extractCopies, todaySource, workload } from "./copies.ts"
+import { BEFORE_ISSUES, copySource, extractCopies, todaySource, workload } from "./copies.ts"
 
 const PER_ROUND = 20_000
 const WARM_UP = 20
@@ -40,7 +40,7 @@ const NODE_FLAGS = ["--predictable", "--single-threaded", "--random-seed=1", "--
 
 const { values } = parseArgs({
   options: {
-    commit: { type: "string", multiple: true, default: ["7df51b6"] },
+    commit: { type: "string", multiple: true, default: [BEFORE_ISSUES] },
     workload: { type: "string", default: "trivial" },
     child: { type: "string" },
     rounds: { type: "string" }

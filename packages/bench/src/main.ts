@@ -13,8 +13,8 @@ import { cpus, loadavg, release, totalmem, type } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
-import { todaySource } from "./copies.ts"
-import { measurePairs, median, type PairWorkload } from "./pairs.ts"
+import { BEFORE_ISSUES, copySource, extractCopies, todaySource } from "./copies.ts"
+import { measurePairs, median, type PairWorkload, type Variant } from "./pairs.ts"
 import { PEERS } from "./peers.ts"
 import { profile } from "./profile.ts"
 import { type Machine, markdown, type PairedCost, type Report, svg } from "./report.ts"
@@ -132,19 +132,43 @@ const results = await runPlan(plan, (line) => console.error(line))
  * processes per cell differ by more than the 15% the target allows.
  */
 const pairing = { procs: values.quick ? 3 : 11, runs: values.quick ? 5 : 15, fifo: false }
-const pairedCost = (w: PairWorkload): PairedCost => {
-  console.error(`bench: metrics on against off, paired (${pairing.procs} processes): ${w}`)
-  const { ratios } = measurePairs([
-    { label: "metrics-off", source: todaySource, metrics: false },
-    { label: "default", source: todaySource, metrics: true }
-  ], w, pairing)
-  const r = ratios[1]!
+/** The last variant's time ÷ the first's, paired. */
+const pairedCost = (variants: ReadonlyArray<Variant>, w: PairWorkload, what: string): PairedCost => {
+  console.error(`bench: ${what}, paired (${pairing.procs} processes): ${w}`)
+  const { ratios } = measurePairs(variants, w, pairing)
+  const r = ratios[variants.length - 1]!
   return { median: median(r), min: Math.min(...r), max: Math.max(...r), procs: pairing.procs, runs: pairing.runs }
 }
-const metricsCost = { trivial: pairedCost("trivial"), suspend: pairedCost("suspend") }
+const today: Variant = { label: "default", source: todaySource, metrics: true }
+const metricsOff: Variant = { label: "metrics-off", source: todaySource, metrics: false }
+const metricsCost = {
+  trivial: pairedCost([metricsOff, today], "trivial", "metrics on against off"),
+  suspend: pairedCost([metricsOff, today], "suspend", "metrics on against off")
+}
+
+/**
+ * What the default path costs against the executor before issues 7 and 9
+ * (their target: within 5%), paired the same way against a copy of that
+ * executor's sources. Needs the commit in the clone's history.
+ */
+const defaultCost = (() => {
+  try {
+    extractCopies([BEFORE_ISSUES])
+  } catch (error) {
+    console.error(`bench: no copy of the executor at ${BEFORE_ISSUES} (${String(error).split("\n")[0]}); not measured`)
+    return undefined
+  }
+  const before: Variant = { label: `before:${BEFORE_ISSUES}`, source: copySource(BEFORE_ISSUES), metrics: true }
+  const what = `the default path against ${BEFORE_ISSUES}`
+  return {
+    commit: BEFORE_ISSUES,
+    trivial: pairedCost([before, today], "trivial", what),
+    suspend: pairedCost([before, today], "suspend", what)
+  }
+})()
 
 const finished: Machine = {
   ...machine,
   load: `${loadAtStart} at start, ${loadavg()[0]!.toFixed(2)} at end (${machine.cores} cores)`
 }
-write({ plan, machine: finished, results, metricsCost, seconds: (Date.now() - started) / 1000 })
+write({ plan, machine: finished, results, metricsCost, defaultCost, seconds: (Date.now() - started) / 1000 })

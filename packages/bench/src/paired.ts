@@ -22,12 +22,12 @@
  * `setImmediate`), 2e4 per run; concurrency 100, as in `baseline.ts`.
  */
 import { parseArgs } from "node:util"
-import { copySource, extractCopies, todaySource } from "./copies.ts"
+import { BEFORE_ISSUES, copySource, extractCopies, todaySource } from "./copies.ts"
 import { childMain, measurePairs, median, PAIR_SIZES, type PairWorkload, type Variant } from "./pairs.ts"
 
 const { values } = parseArgs({
   options: {
-    commit: { type: "string", multiple: true, default: ["7df51b6"] },
+    commit: { type: "string", multiple: true, default: [BEFORE_ISSUES] },
     procs: { type: "string", default: "21" },
     runs: { type: "string", default: "15" },
     fifo: { type: "boolean", default: false },

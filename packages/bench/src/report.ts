@@ -32,6 +32,8 @@ export interface Report {
   readonly results: Results
   /** Metrics on ÷ off, paired in one process (absent from reports written before it existed). */
   readonly metricsCost?: Readonly<Record<"trivial" | "suspend", PairedCost>> | undefined
+  /** The default path ÷ the executor at `commit`, paired (absent from reports written before it existed). */
+  readonly defaultCost?: (Readonly<Record<"trivial" | "suspend", PairedCost>> & { readonly commit: string }) | undefined
   /** Wall time of the whole run, in seconds. */
   readonly seconds: number
 }
@@ -307,17 +309,28 @@ const costTarget = (r: Report, w: WorkloadId, peerId: string, factor: number, la
   }
 }
 
+/** A target judged on a paired measurement: its median at most `factor`. */
+const pairedRow = (w: "trivial" | "suspend", cost: PairedCost, label: string, factor: number): Target => ({
+  workload: workload(w).label,
+  target: label,
+  measured: `${ratio(cost.median)} (${ratio(cost.min)}-${ratio(cost.max)}), paired: ${cost.procs} processes ` +
+    `× ${cost.runs} runs of ${PAIR_SIZES[w].toLocaleString("en-US")} tasks`,
+  met: cost.median <= factor
+})
+
 /** The metrics target on the paired measurement, when the report has one. */
 const pairedTarget = (r: Report, w: "trivial" | "suspend"): Target | undefined => {
   const cost = r.metricsCost?.[w]
-  if (cost === undefined) return undefined
-  return {
-    workload: workload(w).label,
-    target: "metrics on ≤ 1.15× metrics: false",
-    measured: `${ratio(cost.median)} (${ratio(cost.min)}-${ratio(cost.max)}), paired: ${cost.procs} processes ` +
-      `× ${cost.runs} runs of ${PAIR_SIZES[w].toLocaleString("en-US")} tasks`,
-    met: cost.median <= 1.15
-  }
+  return cost === undefined ? undefined : pairedRow(w, cost, "metrics on ≤ 1.15× metrics: false", 1.15)
+}
+
+/** Issues 7 and 9: the default path within 5% of the executor before them, when the report measured it. */
+export const defaultPathTargets = (r: Report): ReadonlyArray<Target> => {
+  const cost = r.defaultCost
+  if (cost === undefined) return []
+  return (["trivial", "suspend"] as const).map((w) =>
+    pairedRow(w, cost[w], `default ≤ 1.05× the executor at ${cost.commit}`, 1.05)
+  )
 }
 
 /**
@@ -400,6 +413,17 @@ export const markdown = (r: Report): string => {
     "",
     targetTable(targets(r)),
     "",
+    ...(r.defaultCost === undefined ? [] : [
+      "## The default path (issues 7 and 9)",
+      "",
+      `Today's default executor ÷ a copy of the executor at ${r.defaultCost.commit} (before issues 7, 9 and 10), timed`,
+      "in turn inside one process as below, the ratio taken per process; the median over the processes, their",
+      "range in brackets. Above 1.00× today is slower. `node packages/bench/src/paired.ts` and",
+      "`instructions.ts` measure the same with more processes, and in machine instructions.",
+      "",
+      targetTable(defaultPathTargets(r)),
+      ""
+    ]),
     "## Observability (issue 10)",
     "",
     "taskscope ÷ a variant, time per task at each size: the default (metrics on, spans for named tasks only,",
