@@ -65,8 +65,9 @@ export interface TaskRef {
  * One task as the executor sees it at a moment. Times are epoch
  * milliseconds from the `Clock` of the fiber that made the executor,
  * recorded for the tasks the executor times: every task while someone
- * follows `changes`, otherwise the tasks its timers sample (1 in 64, with
- * metrics on) — reading a clock costs more than a trivial task's bookkeeping.
+ * follows `changes`, otherwise the tasks that run in a span (named tasks,
+ * by default) and the tasks its timers sample (1 in 256, with metrics on) —
+ * reading a clock costs more than a trivial task's bookkeeping.
  *
  * @example
  * ```ts
