@@ -28,6 +28,21 @@ describe("scheduling", () => {
         assert.deepStrictEqual(order, ["higher", "high-1", "high-2", "default-1", "default-2", "low"])
       }), { maxConcurrency: 1 }))
 
+    it.effect("any number of distinct priorities, fractional and negative ones too, start in (priority, submission) order", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        // more distinct priorities than the executor shares submissions for, with repeats
+        const priorities = Array.from({ length: 300 }, (_, i) => ((i * 37) % 150) / 2 - 30)
+        const order: Array<number> = []
+        yield* BackgroundExecutor.submit(Effect.sleep(10))
+        for (let i = 0; i < priorities.length; i++) {
+          yield* BackgroundExecutor.submit(Effect.sync(() => order.push(i)), { priority: priorities[i] })
+        }
+        yield* TestClock.adjust(10)
+        yield* BackgroundExecutor.awaitIdle
+        const expected = priorities.map((_, i) => i).sort((a, b) => priorities[b]! - priorities[a]! || a - b)
+        assert.deepStrictEqual(order, expected)
+      }), { maxConcurrency: 1 }))
+
     it.effect("tasks queued before the first priority keep their order among the defaults", () =>
       BackgroundExecutor.scoped(Effect.gen(function*() {
         const order: Array<number> = []
