@@ -16,8 +16,43 @@ import { tasks } from "./fixtures/tasks.ts"
 /** The run takes about 10 s: after this long, a task is stuck. */
 const STUCK_AFTER = "60 seconds"
 
+/** Where the test is, for the report. */
+interface Progress {
+  step: string
+  joined: number
+}
+
+/**
+ * A runner's log with each message once: its first time, how often it came,
+ * and the first line of its cause (the log repeats a few messages a lot).
+ */
+const digest = (output: string): string => {
+  const seen = new Map<string, { first: string; last: string; count: number; cause: string }>()
+  const lines = output.split("\n")
+  for (let i = 0; i < lines.length; i++) {
+    const header = /^\[([\d:.]+)\] (\w+) \(#\d+\): (.*)$/.exec(lines[i]!)
+    if (header === null) continue
+    const [, time, level, message] = header
+    const key = `${level} ${message!.slice(0, 160)}`
+    const cause = lines.slice(i + 1, i + 8).find((line) => line.includes("[cause]"))?.trim() ?? ""
+    const entry = seen.get(key)
+    if (entry === undefined) seen.set(key, { first: time!, last: time!, count: 1, cause })
+    else {
+      entry.last = time!
+      entry.count++
+    }
+  }
+  return Array.from(seen, ([key, e]) => `${e.first}-${e.last} ×${e.count} ${key} ${e.cause}`).join("\n")
+}
+
 /** What a stuck run left: the tasks that never ended, their rows in storage, the runners' output. */
-const stuckReport = (pg: Postgres, log: string, keys: ReadonlyArray<string>, runners: ReadonlyArray<RunnerProcess>) =>
+const stuckReport = (
+  pg: Postgres,
+  log: string,
+  keys: ReadonlyArray<string>,
+  runners: ReadonlyArray<RunnerProcess>,
+  progress: Progress
+) =>
   Effect.gen(function*() {
     const ended = new Set((yield* readLog(log)).filter((e) => e.event === "end").map((e) => e.key))
     const rows = yield* pg.query(
@@ -27,10 +62,12 @@ const stuckReport = (pg: Postgres, log: string, keys: ReadonlyArray<string>, run
     ).pipe(Effect.catchCause((cause) => Effect.succeed([{ queryFailed: String(cause) }])))
     console.error(
       [
-        `PostgreSQL restart: still running after ${STUCK_AFTER}`,
+        `PostgreSQL restart: still running after ${STUCK_AFTER}, at: ${progress.step} (${progress.joined} tasks joined)`,
         `tasks that never ended: ${keys.filter((key) => !ended.has(key)).join(", ") || "none"}`,
         `stored requests without a result: ${JSON.stringify(rows)}`,
-        ...runners.map((runner) => `--- runner ${runner.name}, its last output ---\n${runner.output().slice(-6000)}`)
+        ...runners.map((runner) =>
+          `--- runner ${runner.name}: its log, each message once ---\n${digest(runner.output())}`
+        )
       ].join("\n")
     )
   })
@@ -45,17 +82,30 @@ describe("PostgreSQL restart", () => {
       const keys = Array.from({ length: 20 }, (_, i) => `restart-${i}`)
       // a stuck task holds the executor's close for good (rule 3), past the
       // test's timeout: say what is missing while the run can still be read
-      yield* Effect.forkScoped(Effect.delay(stuckReport(pg, log, keys, runners), STUCK_AFTER))
+      const progress: Progress = { step: "submitting", joined: 0 }
+      yield* Effect.forkScoped(Effect.delay(stuckReport(pg, log, keys, runners, progress), STUCK_AFTER))
       const results = yield* ClusterExecutor.scoped(tasks, (executor) =>
         Effect.gen(function*() {
           const handles = yield* Effect.forEach(keys,
             (key) => executor.submit("visit", { key, ms: 1500, log }, { key }))
           yield* eventually("tasks run", Effect.map(readLog(log), (entries) => entries.length >= 5))
+          progress.step = "restarting PostgreSQL"
           yield* pg.stop
           yield* Effect.sleep("2 seconds")
           yield* pg.start
-          return yield* Effect.forEach(handles, Task.join)
-        })).pipe(Effect.provide(submitter(pg.url)))
+          progress.step = "joining the tasks"
+          const joined = yield* Effect.forEach(handles, (handle) =>
+            Effect.tap(Task.join(handle), () =>
+              Effect.sync(() => {
+                progress.joined++
+              })))
+          progress.step = "closing the executor"
+          return joined
+        })).pipe(
+          Effect.ensuring(Effect.sync(() => (progress.step = "closing the submitter's cluster layer"))),
+          Effect.provide(submitter(pg.url)),
+          Effect.ensuring(Effect.sync(() => (progress.step = "checking the results")))
+        )
       assert.deepStrictEqual(results.map((r) => r.key), keys)
       const [row] = yield* pg.query<{ requests: string; results: string }>(
         `select count(*) as requests, count(r.id) as results
