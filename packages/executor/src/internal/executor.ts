@@ -146,20 +146,8 @@ const prioritySubmission = (priority: number): Submission => {
   if (priority === 0) return defaultSubmission
   let submission = byPriority.get(priority)
   if (submission === undefined) {
-    // every field, in the order of the other literals: one shape for all submissions
-    submission = {
-      name: undefined,
-      cancelOnExit: false,
-      reraiseOnExit: true,
-      nextTick: false,
-      priority,
-      key: undefined,
-      timeout: undefined,
-      startTimeout: undefined,
-      deadline: undefined,
-      timed: false,
-      ordered: true
-    }
+    // a copy of the default keeps its shape (V8 gives the copy the literal's map)
+    submission = { ...defaultSubmission, priority, ordered: true }
     if (byPriority.size < SHARED_PRIORITIES) byPriority.set(priority, submission)
   }
   return submission
