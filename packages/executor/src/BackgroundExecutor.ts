@@ -385,7 +385,7 @@ const fromCore = (executor: core.ExecutorCore): Executor => ({
       if (!isEffect(task)) {
         return Effect.die(new InvalidArgumentError({ argument: "task", value: task, expected: "an Effect" }))
       }
-      return executor.submit(task, core.makeSubmission(options), fiber)
+      return executor.submit(task, core.makeSubmission(options, executor.keyed), fiber)
     }) as any,
   awaitIdle: executor.awaitIdle,
   join: executor.join,

@@ -120,6 +120,26 @@ describe("scheduling", () => {
         yield* Deferred.succeed(gate, undefined)
       }), { maxConcurrency: 3, maxConcurrencyPerKey: 1 }))
 
+    it.effect("many keys, each with more priorities than the executor shares submissions for: each key's tasks start in its own (priority, submission) order", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        const keys = ["a", "b", "c", "d"]
+        const priorities = Array.from({ length: 24 }, (_, i) => (i * 5) % 12) // 12 per key, each twice
+        const started = new Map<string, Array<number>>(keys.map((key) => [key, []]))
+        for (const key of keys) yield* BackgroundExecutor.submit(Effect.sleep(10), { key })
+        for (let i = 0; i < priorities.length; i++) {
+          for (const key of keys) {
+            yield* BackgroundExecutor.submit(Effect.sync(() => started.get(key)!.push(i)), {
+              key,
+              priority: priorities[i]
+            })
+          }
+        }
+        yield* TestClock.adjust(10)
+        yield* BackgroundExecutor.awaitIdle
+        const expected = priorities.map((_, i) => i).sort((a, b) => priorities[b]! - priorities[a]! || a - b)
+        for (const key of keys) assert.deepStrictEqual(started.get(key), expected, `key ${key}`)
+      }), { maxConcurrency: 4, maxConcurrencyPerKey: 1 }))
+
     it.effect("within a key, priority then submission order", () =>
       BackgroundExecutor.scoped(Effect.gen(function*() {
         const order: Array<string> = []
