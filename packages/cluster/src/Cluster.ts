@@ -46,7 +46,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { signallingStorage } from "./internal/protocol.ts"
-import { batchingRunnerStorage, layerPostgresStorage } from "./internal/storage.ts"
+import { batchingRunnerStorage, layerPostgresStorage, withDeadline } from "./internal/storage.ts"
 
 // -----------------------------------------------------------------------------
 // models
@@ -101,8 +101,20 @@ export interface PostgresOptions {
    * ({@link defaultShardingConfig}). Keep them the same in every process.
    */
   readonly shardingConfig?: Partial<ShardingConfig.ShardingConfig["Service"]> | undefined
-  /** Largest number of database connections of this process. Default 10. */
+  /** Largest number of database connections of this process, at least 2 (one is kept for shard locks). Default 10. */
   readonly maxConnections?: number | undefined
+  /**
+   * How long one storage statement may go unanswered before it fails (and is
+   * retried, as any storage failure is). Default 20 seconds.
+   */
+  readonly statementTimeout?: Duration.Input | undefined
+  /**
+   * How long a database connection is used before it is replaced. A
+   * connection that stays open but never answers again (a server that hung,
+   * a network that dropped it silently) is retired this way; its statements
+   * fail at `statementTimeout` meanwhile. Default 30 seconds.
+   */
+  readonly connectionTTL?: Duration.Input | undefined
 }
 
 // -----------------------------------------------------------------------------
@@ -215,14 +227,34 @@ const checkPostgresOptions = (options: unknown) => {
   }
   if (o.maxConnections !== undefined) {
     const n = o.maxConnections
-    if (typeof n !== "number" || !Number.isInteger(n) || n < 1) {
-      invalid("maxConnections", n, "an integer from 1 up")
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 2) {
+      invalid("maxConnections", n, "an integer from 2 up (one connection is kept for shard locks)")
     }
   }
+  const statementTimeout = positiveDuration("statementTimeout", o.statementTimeout, Duration.seconds(20))
+  const connectionTTL = positiveDuration("connectionTTL", o.connectionTTL, Duration.seconds(30))
   if (o.shardingConfig !== undefined && (typeof o.shardingConfig !== "object" || o.shardingConfig === null)) {
     invalid("shardingConfig", o.shardingConfig, "an object of ShardingConfig overrides")
   }
-  return { url: url as string, runner, maxConnections: (o.maxConnections as number | undefined) ?? 10 }
+  return {
+    url: url as string,
+    runner,
+    maxConnections: (o.maxConnections as number | undefined) ?? 10,
+    statementTimeout,
+    connectionTTL
+  }
+}
+
+/** A finite, positive `Duration.Input`; `undefined` yields `fallback`. */
+const positiveDuration = (argument: string, value: unknown, fallback: Duration.Duration): Duration.Duration => {
+  if (value === undefined) return fallback
+  const duration = typeof value === "number" && Number.isNaN(value)
+    ? undefined
+    : Option.getOrUndefined(Duration.fromInput(value as Duration.Input))
+  if (duration === undefined || !Duration.isFinite(duration) || Duration.toMillis(duration) <= 0) {
+    invalid(argument, value, "a finite, positive duration (milliseconds, or e.g. \"20 seconds\")")
+  }
+  return duration!
 }
 
 /**
@@ -249,7 +281,7 @@ const checkPostgresOptions = (options: unknown) => {
  */
 export const layerPostgres = (options: PostgresOptions): Layer.Layer<Cluster | Sharding.Sharding> =>
   Layer.unwrap(Effect.sync(() => {
-    const { maxConnections, runner, url } = checkPostgresOptions(options)
+    const { connectionTTL, maxConnections, runner, statementTimeout, url } = checkPostgresOptions(options)
     const shardingConfig: Partial<ShardingConfig.ShardingConfig["Service"]> = {
       ...defaultShardingConfig,
       ...options.shardingConfig,
@@ -259,10 +291,20 @@ export const layerPostgres = (options: PostgresOptions): Layer.Layer<Cluster | S
     // these options); the storages get the same values
     const config = ShardingConfig.layer(shardingConfig)
     // multiplexed: the statements of concurrent fibers share connections,
-    // pipelined into one write (a third less CPU per task in bench/profile.ts)
-    const sql = PgClient.layer({ url: Redacted.make(url), maxConnections, multiplex: true })
+    // pipelined into one write (a third less CPU per task in bench/profile.ts);
+    // a connection that never answers again is retired after connectionTTL
+    const sql = PgClient.layer({
+      url: Redacted.make(url),
+      maxConnections,
+      multiplex: true,
+      connectionTTL,
+      // which process a session is, in pg_stat_activity
+      applicationName: runner === undefined
+        ? `taskscope submitter ${process.pid}`
+        : `taskscope runner ${runner.host}:${runner.port} ${process.pid}`
+    })
     const storage = withConnection(
-      layerPostgresStorage,
+      layerPostgresStorage(statementTimeout),
       true,
       runner === undefined ? undefined : `${runner.host}:${runner.port}`
     )
@@ -278,7 +320,13 @@ export const layerPostgres = (options: PostgresOptions): Layer.Layer<Cluster | S
     return sharding.pipe(
       Layer.provideMerge(storage),
       Layer.provide(
-        Layer.effect(RunnerStorage.RunnerStorage, Effect.map(RunnerStorage.RunnerStorage, batchingRunnerStorage)).pipe(
+        Layer.effect(
+          RunnerStorage.RunnerStorage,
+          Effect.gen(function*() {
+            const deadline = withDeadline(yield* Effect.scope, statementTimeout)
+            return batchingRunnerStorage(yield* RunnerStorage.RunnerStorage, deadline)
+          })
+        ).pipe(
           Layer.provide(Layer.orDie(SqlRunnerStorage.layer))
         )
       ),

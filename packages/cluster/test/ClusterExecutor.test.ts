@@ -256,6 +256,19 @@ describe("ClusterExecutor", () => {
       assert.include(notPostgres.message, "mysql://localhost/app")
       const port = argumentOf(yield* build(Cluster.layerPostgres({ url: shared.get().pg.url, runner: { port: 0 } })))
       assert.strictEqual(port.argument, "runner.port")
+      const url = shared.get().pg.url
+      const oneConnection = argumentOf(yield* build(Cluster.layerPostgres({ url, maxConnections: 1 })))
+      assert.strictEqual(oneConnection.argument, "maxConnections")
+      assert.include(oneConnection.message, "from 2 up")
+      for (
+        const [option, value] of [["statementTimeout", 0], ["statementTimeout", "soon"], ["connectionTTL", -1]] as const
+      ) {
+        const bad = argumentOf(yield* build(Cluster.layerPostgres({ url, [option]: value })))
+        assert.strictEqual(bad.argument, option)
+        assert.include(bad.message, String(value))
+      }
+      const forever = argumentOf(yield* build(Cluster.layerPostgres({ url, connectionTTL: "Infinity" })))
+      assert.strictEqual(forever.argument, "connectionTTL")
 
       // a runner layer in a process that only submits
       const runnerless = argumentOf(yield* build(

@@ -60,11 +60,17 @@ const stuckReport = (
          from cluster_messages m left join cluster_replies r on r.request_id = m.request_id and r.kind = 0
         where m.kind = 0 and r.id is null`
     ).pipe(Effect.catchCause((cause) => Effect.succeed([{ queryFailed: String(cause) }])))
+    // each process's sessions, named by Cluster.layerPostgres: a silent one shows what it waits for
+    const sessions = yield* pg.query(
+      `select application_name, state, wait_event_type, wait_event, backend_start, state_change, left(query, 80) as query
+         from pg_stat_activity where application_name like 'taskscope%' order by application_name`
+    ).pipe(Effect.catchCause((cause) => Effect.succeed([{ queryFailed: String(cause) }])))
     console.error(
       [
         `PostgreSQL restart: still running after ${STUCK_AFTER}, at: ${progress.step} (${progress.joined} tasks joined)`,
         `tasks that never ended: ${keys.filter((key) => !ended.has(key)).join(", ") || "none"}`,
         `stored requests without a result: ${JSON.stringify(rows)}`,
+        `database sessions:\n${sessions.map((row) => JSON.stringify(row)).join("\n")}`,
         ...runners.map((runner) =>
           `--- runner ${runner.name}: its log, each message once ---\n${digest(runner.output())}`
         )

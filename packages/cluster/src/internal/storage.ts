@@ -12,6 +12,14 @@
  * connection other statements share. The table's unique `(request_id, kind)`
  * still refuses a second result for a request.
  *
+ * Every statement of both storages has a deadline ({@link withDeadline}):
+ * PostgreSQL's client gives none, and a connection that stays open but never
+ * answers again would hold every statement sent on it for good — and the
+ * pool keeps handing out that connection. Past its deadline a statement fails
+ * with `PersistenceError`, which the cluster's loops and a task's ask retry;
+ * the pool's `connectionTTL` (set by `Cluster.layerPostgres`) then retires the
+ * silent connection.
+ *
  * @internal
  */
 import * as NodeCrypto from "@effect/platform-node/NodeCrypto"
@@ -22,13 +30,57 @@ import * as RunnerStorage from "effect/cluster/RunnerStorage"
 import type * as ShardId from "effect/cluster/ShardId"
 import * as Snowflake from "effect/cluster/Snowflake"
 import * as SqlMessageStorage from "effect/cluster/SqlMessageStorage"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 
 /** `SqlMessageStorage`'s default table prefix. */
 const messages = "cluster_messages"
 const replies = "cluster_replies"
+
+/**
+ * Bounds a storage operation: past `timeout` it fails with `PersistenceError`.
+ * The operation runs in a fiber of `scope` and only the wait for it is timed
+ * out: interrupting it may itself wait (taking a connection for a transaction
+ * cannot be interrupted), so it is interrupted in the background.
+ */
+export const withDeadline =
+  (scope: Scope.Scope, timeout: Duration.Duration) =>
+  <A, E, R>(operation: Effect.Effect<A, E, R>): Effect.Effect<A, E | PersistenceError, R> =>
+    Effect.flatMap(Effect.forkIn(operation, scope, { startImmediately: true }), (fiber) =>
+      Fiber.join(fiber).pipe(
+        Effect.timeoutOrElse({
+          duration: timeout,
+          orElse: () =>
+            Effect.fail(
+              new PersistenceError({
+                cause: new Error(`a storage statement got no answer within ${Duration.format(timeout)}`)
+              })
+            )
+        }),
+        Effect.ensuring(Effect.suspend(() =>
+          fiber.pollUnsafe() !== undefined
+            ? Effect.void
+            : Effect.asVoid(Effect.forkIn(Fiber.interrupt(fiber), scope, { startImmediately: true }))
+        ))
+      ))
+
+/** Gives every operation of `storage` (all of its functions return one) the deadline of {@link withDeadline}. */
+const bounded = <S extends object>(
+  storage: S,
+  deadline: <A, E, R>(operation: Effect.Effect<A, E, R>) => Effect.Effect<A, E | PersistenceError, R>
+): S =>
+  Object.fromEntries(
+    Object.entries(storage).map(([name, f]) => [
+      name,
+      typeof f === "function"
+        ? (...args: Array<unknown>) => deadline(f(...args) as Effect.Effect<unknown, unknown, unknown>)
+        : f
+    ])
+  ) as S
 
 /** The encoded storage of `SqlMessageStorage`, saving final replies in one statement. */
 const encodedStorage = Effect.gen(function*() {
@@ -56,11 +108,19 @@ const encodedStorage = Effect.gen(function*() {
   return { ...encoded, saveReply }
 })
 
-/** The message storage on the `SqlClient` in context (PostgreSQL), migrated on first use. */
-export const layerPostgresStorage: Layer.Layer<MessageStorage.MessageStorage, never, SqlClient.SqlClient> = Layer
-  .effect(
+/**
+ * The message storage on the `SqlClient` in context (PostgreSQL), migrated on
+ * first use; each statement fails past `statementTimeout`.
+ */
+export const layerPostgresStorage = (
+  statementTimeout: Duration.Duration
+): Layer.Layer<MessageStorage.MessageStorage, never, SqlClient.SqlClient> =>
+  Layer.effect(
     MessageStorage.MessageStorage,
-    Effect.flatMap(encodedStorage, MessageStorage.makeEncoded)
+    Effect.gen(function*() {
+      const encoded = bounded(yield* encodedStorage, withDeadline(yield* Effect.scope, statementTimeout))
+      return yield* MessageStorage.makeEncoded(encoded)
+    })
   ).pipe(Layer.provide([Snowflake.layerGenerator, NodeCrypto.layerDigest]))
 
 /**
@@ -72,10 +132,12 @@ export const layerPostgresStorage: Layer.Layer<MessageStorage.MessageStorage, ne
  * connection, two statements each. Here the checks asked for while one is
  * running are made together, as one check of all their shards, started
  * after each of them was asked for — so each still sees the locks as they
- * are after its own request, as the fence needs.
+ * are after its own request, as the fence needs. Its statements on the
+ * shared pool get `deadline` ({@link withDeadline}).
  */
 export const batchingRunnerStorage = (
-  storage: RunnerStorage.RunnerStorage["Service"]
+  storage: RunnerStorage.RunnerStorage["Service"],
+  deadline: <A, E, R>(operation: Effect.Effect<A, E, R>) => Effect.Effect<A, E | PersistenceError, R>
 ): RunnerStorage.RunnerStorage["Service"] => {
   interface Waiter {
     readonly shardIds: ReadonlyArray<ShardId.ShardId>
@@ -101,6 +163,11 @@ export const batchingRunnerStorage = (
   }
   return RunnerStorage.RunnerStorage.of({
     ...storage,
+    // the statements on the shared pool (Effect bounds those on the lock connection)
+    getRunners: deadline(storage.getRunners),
+    register: (runner, healthy) => deadline(storage.register(runner, healthy)),
+    unregister: (address) => deadline(storage.unregister(address)),
+    setRunnerHealth: (address, healthy) => deadline(storage.setRunnerHealth(address, healthy)),
     refresh: (address, ids) => {
       const shardIds = Array.from(ids)
       // the liveness probe of unhealthy lock storage goes on its own

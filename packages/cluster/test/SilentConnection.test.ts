@@ -1,0 +1,48 @@
+/**
+ * A database connection that goes silent — open, but never answering again —
+ * must not hold the process's work for good: its statements fail at
+ * `statementTimeout` and are retried, and `connectionTTL` retires it.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Task } from "@taskscope/executor"
+import { Effect } from "effect"
+import { Cluster, ClusterExecutor } from "../src/index.ts"
+import { testShardingConfig } from "./fixtures/config.ts"
+import { logFile } from "./fixtures/log.ts"
+import { postgres } from "./fixtures/postgres.ts"
+import { proxy } from "./fixtures/proxy.ts"
+import { startRunner, waitForShards } from "./fixtures/runners.ts"
+import { tasks } from "./fixtures/tasks.ts"
+
+describe("a silent database connection", () => {
+  it.live("the submitter's connections go silent mid-run: its tasks are still stored, run and joined",
+    () =>
+      Effect.gen(function*() {
+        const pg = yield* postgres("silent")
+        const log = yield* logFile
+        yield* startRunner(pg, "r1")
+        yield* waitForShards(pg, 1)
+        const url = new URL(pg.url)
+        const front = yield* proxy(Number(url.port))
+        url.port = String(front.port)
+        const submitter = Cluster.layerPostgres({
+          url: url.toString(),
+          shardingConfig: testShardingConfig,
+          statementTimeout: "1 second",
+          connectionTTL: "2 seconds"
+        })
+        const { results, silenced } = yield* ClusterExecutor.scoped(tasks, (executor) =>
+          Effect.gen(function*() {
+            // the first task opens the submitter's connections
+            yield* Effect.flatMap(executor.submit("visit", { key: "before", ms: 10, log }, { key: "before" }),
+              Task.join)
+            const silenced = yield* front.silence
+            const keys = Array.from({ length: 5 }, (_, i) => `silent-${i}`)
+            const handles = yield* Effect.forEach(keys,
+              (key) => executor.submit("visit", { key, ms: 10, log }, { key }))
+            return { results: yield* Effect.forEach(handles, Task.join), silenced }
+          })).pipe(Effect.provide(submitter))
+        assert.isAbove(silenced, 0, "no connection of the submitter was open to silence")
+        assert.deepStrictEqual(results.map((r) => r.key), Array.from({ length: 5 }, (_, i) => `silent-${i}`))
+      }), 60_000)
+})
