@@ -123,7 +123,8 @@ describe("scheduling", () => {
     it.effect("many keys, each with more priorities than the executor shares submissions for: each key's tasks start in its own (priority, submission) order", () =>
       BackgroundExecutor.scoped(Effect.gen(function*() {
         const keys = ["a", "b", "c", "d"]
-        const priorities = Array.from({ length: 24 }, (_, i) => (i * 5) % 12) // 12 per key, each twice
+        // per key, -2 to 9 (8 and 9 beyond the shared range), each twice, and one fractional
+        const priorities = Array.from({ length: 24 }, (_, i) => ((i * 5) % 12) - 2 + (i === 1 ? 0.5 : 0))
         const started = new Map<string, Array<number>>(keys.map((key) => [key, []]))
         for (const key of keys) yield* BackgroundExecutor.submit(Effect.sleep(10), { key })
         for (let i = 0; i < priorities.length; i++) {
