@@ -40,12 +40,21 @@ export const extractCopies = (commits: ReadonlyArray<string>): void => {
 /**
  * A runner of the workload on the executor at `source`: each call submits
  * `n` tasks to a new executor and waits for them; `done()` counts the tasks
- * that ran since the last `reset()`.
+ * that ran since the last `reset()`. `ordered`: as the bench's
+ * priority(8)+keys(1000) peer, task i gets priority i % 8 and key
+ * (i / 8) % 1000, at most one running per key.
  */
-export const workload = async (source: string, kind: string, metrics: boolean) => {
+export const workload = async (source: string, kind: string, metrics: boolean, ordered = false) => {
   const Effect = await import("effect/Effect")
   const { BackgroundExecutor } = (await import(source)) as typeof import("@taskscope/executor")
-  const options = metrics ? { maxConcurrency: 100 } : { maxConcurrency: 100, metrics: false }
+  const options = {
+    maxConcurrency: 100,
+    ...(metrics ? {} : { metrics: false }),
+    ...(ordered ? { maxConcurrencyPerKey: 1 } : {})
+  }
+  const submitOptions = ordered
+    ? Array.from({ length: 8000 }, (_, i) => ({ priority: i % 8, key: `host-${Math.floor(i / 8)}` }))
+    : undefined
   let done = 0
   const count = Effect.sync(() => {
     done++
@@ -59,7 +68,8 @@ export const workload = async (source: string, kind: string, metrics: boolean) =
     run: (n: number) =>
       Effect.runPromise(Effect.scoped(Effect.gen(function*() {
         const executor = yield* BackgroundExecutor.make(options)
-        for (let i = 0; i < n; i++) yield* executor.submit(task)
+        if (submitOptions === undefined) { for (let i = 0; i < n; i++) yield* executor.submit(task) }
+        else for (let i = 0; i < n; i++) yield* executor.submit(task, submitOptions[i % submitOptions.length])
         yield* executor.awaitIdle
       }))),
     done: () => done,

@@ -133,11 +133,16 @@ const results = await runPlan(plan, (line) => console.error(line))
  * first's, for (a) and for (b).
  */
 const pairing = { procs: values.quick ? 3 : 11, runs: values.quick ? 5 : 15, fifo: false }
-const pairedCosts = (first: Variant, second: Variant, what: string): Record<PairWorkload, PairedCost> => {
+const pairedCosts = (
+  first: Variant,
+  second: Variant,
+  what: string,
+  n?: number
+): Record<PairWorkload, PairedCost> => {
   const cost = (w: PairWorkload): PairedCost => {
     console.error(`bench: ${what}, paired (${pairing.procs} processes): ${w}`)
-    const r = measurePairs([first, second], w, pairing).ratios[1]!
-    return { median: median(r), min: Math.min(...r), max: Math.max(...r), procs: pairing.procs, runs: pairing.runs }
+    const r = measurePairs([first, second], w, { ...pairing, n }).ratios[1]!
+    return { median: median(r), min: Math.min(...r), max: Math.max(...r), procs: pairing.procs, runs: pairing.runs, n }
   }
   return { trivial: cost("trivial"), suspend: cost("suspend") }
 }
@@ -148,6 +153,17 @@ const metricsCost = pairedCosts(
   { label: "metrics-off", source: todaySource, metrics: false },
   today,
   "metrics on against off"
+)
+
+/**
+ * What priorities and keys cost (issue 9's target: at most 2x on 1e5 queued
+ * tasks): the bench's priority(8)+keys(1000) workload against plain tasks.
+ */
+const orderedCost = pairedCosts(
+  today,
+  { label: "ordered", source: todaySource, metrics: true, ordered: true },
+  "priority(8)+keys(1000) against plain",
+  1e5
 )
 
 /**
@@ -170,4 +186,12 @@ const finished: Machine = {
   ...machine,
   load: `${loadAtStart} at start, ${loadavg()[0]!.toFixed(2)} at end (${machine.cores} cores)`
 }
-write({ plan, machine: finished, results, metricsCost, defaultCost, seconds: (Date.now() - started) / 1000 })
+write({
+  plan,
+  machine: finished,
+  results,
+  metricsCost,
+  orderedCost,
+  defaultCost,
+  seconds: (Date.now() - started) / 1000
+})

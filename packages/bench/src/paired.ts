@@ -32,12 +32,13 @@ const { values } = parseArgs({
     runs: { type: "string", default: "15" },
     fifo: { type: "boolean", default: false },
     child: { type: "string" },
-    workload: { type: "string", default: "trivial" }
+    workload: { type: "string", default: "trivial" },
+    n: { type: "string" }
   }
 })
 
 if (values.child !== undefined) {
-  await childMain(values.child, values.workload, values.runs)
+  await childMain(values.child, values.workload, values.runs, values.n)
 } else {
   extractCopies(values.commit)
   const variants: Array<Variant> = values.commit.map((commit) => ({

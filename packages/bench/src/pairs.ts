@@ -8,11 +8,12 @@ import { spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { workload } from "./copies.ts"
 
-/** A variant: where its executor comes from, and whether its metrics are on. */
+/** A variant: where its executor comes from, whether its metrics are on, and whether its tasks have priorities and keys. */
 export interface Variant {
   readonly label: string
   readonly source: string
   readonly metrics: boolean
+  readonly ordered?: boolean | undefined
 }
 
 /** Tasks per timed run: (a) trivial, (b) I/O-like. */
@@ -24,12 +25,19 @@ export const median = (xs: ReadonlyArray<number>): number => [...xs].sort((a, b)
 const entry = fileURLToPath(new URL("./paired.ts", import.meta.url))
 
 /** The child side (`paired.ts --child`): every variant, `runs` times each, in rotating order; prints the medians. */
-export const childMain = async (variantsJson: string, kind: string, runsText: string): Promise<void> => {
+export const childMain = async (
+  variantsJson: string,
+  kind: string,
+  runsText: string,
+  size: string | undefined
+): Promise<void> => {
   const variants = JSON.parse(variantsJson) as Array<Variant>
   if (!(kind in PAIR_SIZES)) throw new Error(`--workload must be one of ${Object.keys(PAIR_SIZES).join(", ")}`)
   const runs = Number(runsText)
-  const runners = await Promise.all(variants.map(({ metrics, source }) => workload(source, kind, metrics)))
-  const n = PAIR_SIZES[kind as PairWorkload]
+  const runners = await Promise.all(
+    variants.map(({ metrics, ordered, source }) => workload(source, kind, metrics, ordered))
+  )
+  const n = size === undefined ? PAIR_SIZES[kind as PairWorkload] : Number(size)
   for (let warm = 0; warm < 3; warm++) for (const { run } of runners) await run(n / 2)
   const times = runners.map((): Array<number> => [])
   for (let round = 0; round < runs; round++) {
@@ -53,7 +61,13 @@ export const childMain = async (variantsJson: string, kind: string, runsText: st
 export const measurePairs = (
   variants: ReadonlyArray<Variant>,
   kind: PairWorkload,
-  options: { readonly procs: number; readonly runs: number; readonly fifo: boolean }
+  options: {
+    readonly procs: number
+    readonly runs: number
+    readonly fifo: boolean
+    /** Tasks per timed run, instead of {@link PAIR_SIZES}. */
+    readonly n?: number | undefined
+  }
 ): { readonly perTask: Array<Array<number>>; readonly ratios: Array<Array<number>> } => {
   const ratios = variants.map((): Array<number> => [])
   const perTask = variants.map((): Array<number> => [])
@@ -67,7 +81,8 @@ export const measurePairs = (
       "--workload",
       kind,
       "--runs",
-      String(options.runs)
+      String(options.runs),
+      ...(options.n === undefined ? [] : ["--n", String(options.n)])
     ]
     const out = options.fifo
       ? spawnSync("chrt", ["-f", "10", ...command], { encoding: "utf8" })
