@@ -115,6 +115,17 @@ export interface PostgresOptions {
    * fail at `statementTimeout` meanwhile. Default 30 seconds.
    */
   readonly connectionTTL?: Duration.Input | undefined
+  /**
+   * PostgreSQL's `idle_session_timeout` for this process's sessions: the
+   * server ends a session idle this long. A runner's session that went
+   * silent (open, but its client gone quiet) looks idle to the server, and
+   * holds the runner's shard locks until the server ends it; this bounds that
+   * wait. Busy sessions (a runner's lock session is used every
+   * `shardLockRefreshInterval`) are never idle that long. PostgreSQL 14 or
+   * later; `false` leaves the server's setting (off by default). Default 60
+   * seconds.
+   */
+  readonly idleSessionTimeout?: Duration.Input | false | undefined
 }
 
 // -----------------------------------------------------------------------------
@@ -233,6 +244,9 @@ const checkPostgresOptions = (options: unknown) => {
   }
   const statementTimeout = positiveDuration("statementTimeout", o.statementTimeout, Duration.seconds(20))
   const connectionTTL = positiveDuration("connectionTTL", o.connectionTTL, Duration.seconds(30))
+  const idleSessionTimeout = o.idleSessionTimeout === false
+    ? undefined
+    : positiveDuration("idleSessionTimeout", o.idleSessionTimeout, Duration.seconds(60))
   if (o.shardingConfig !== undefined && (typeof o.shardingConfig !== "object" || o.shardingConfig === null)) {
     invalid("shardingConfig", o.shardingConfig, "an object of ShardingConfig overrides")
   }
@@ -241,7 +255,8 @@ const checkPostgresOptions = (options: unknown) => {
     runner,
     maxConnections: (o.maxConnections as number | undefined) ?? 10,
     statementTimeout,
-    connectionTTL
+    connectionTTL,
+    idleSessionTimeout
   }
 }
 
@@ -281,7 +296,9 @@ const positiveDuration = (argument: string, value: unknown, fallback: Duration.D
  */
 export const layerPostgres = (options: PostgresOptions): Layer.Layer<Cluster | Sharding.Sharding> =>
   Layer.unwrap(Effect.sync(() => {
-    const { connectionTTL, maxConnections, runner, statementTimeout, url } = checkPostgresOptions(options)
+    const { connectionTTL, idleSessionTimeout, maxConnections, runner, statementTimeout, url } = checkPostgresOptions(
+      options
+    )
     const shardingConfig: Partial<ShardingConfig.ShardingConfig["Service"]> = {
       ...defaultShardingConfig,
       ...options.shardingConfig,
@@ -298,6 +315,9 @@ export const layerPostgres = (options: PostgresOptions): Layer.Layer<Cluster | S
       maxConnections,
       multiplex: true,
       connectionTTL,
+      startupParameters: idleSessionTimeout === undefined
+        ? undefined
+        : { idle_session_timeout: `${Math.ceil(Duration.toMillis(idleSessionTimeout))}ms` },
       // which process a session is, in pg_stat_activity
       applicationName: runner === undefined
         ? `taskscope submitter ${process.pid}`

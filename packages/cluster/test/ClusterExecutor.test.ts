@@ -261,7 +261,12 @@ describe("ClusterExecutor", () => {
       assert.strictEqual(oneConnection.argument, "maxConnections")
       assert.include(oneConnection.message, "from 2 up")
       for (
-        const [option, value] of [["statementTimeout", 0], ["statementTimeout", "soon"], ["connectionTTL", -1]] as const
+        const [option, value] of [
+          ["statementTimeout", 0],
+          ["statementTimeout", "soon"],
+          ["connectionTTL", -1],
+          ["idleSessionTimeout", true]
+        ] as const
       ) {
         const bad = argumentOf(yield* build(Cluster.layerPostgres({ url, [option]: value })))
         assert.strictEqual(bad.argument, option)

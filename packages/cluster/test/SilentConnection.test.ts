@@ -1,12 +1,14 @@
 /**
  * A database connection that goes silent — open, but never answering again —
- * must not hold the process's work for good: its statements fail at
- * `statementTimeout` and are retried, and `connectionTTL` retires it.
+ * must not hold the work for good: its statements fail at `statementTimeout`
+ * and are retried, `connectionTTL` retires it, and the server ends a silent
+ * session (and frees a runner's shard locks) after `idleSessionTimeout`.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Task } from "@taskscope/executor"
 import { Effect } from "effect"
 import { Cluster, ClusterExecutor } from "../src/index.ts"
+import { submitter } from "./fixtures/cluster.ts"
 import { testShardingConfig } from "./fixtures/config.ts"
 import { logFile } from "./fixtures/log.ts"
 import { postgres } from "./fixtures/postgres.ts"
@@ -44,5 +46,31 @@ describe("a silent database connection", () => {
           })).pipe(Effect.provide(submitter))
         assert.isAbove(silenced, 0, "no connection of the submitter was open to silence")
         assert.deepStrictEqual(results.map((r) => r.key), Array.from({ length: 5 }, (_, i) => `silent-${i}`))
+      }), 60_000)
+
+  it.live("a runner's connections go silent mid-run: every task still ends with its result",
+    () =>
+      Effect.gen(function*() {
+        const pg = yield* postgres("silent-runner")
+        const log = yield* logFile
+        const url = new URL(pg.url)
+        const front = yield* proxy(Number(url.port))
+        url.port = String(front.port)
+        yield* startRunner(pg, "r1")
+        // r2 through the proxy, with a short idleSessionTimeout: its silent sessions
+        // hold its shard locks until the server ends them
+        yield* startRunner({ url: url.toString() }, "r2", { env: { SHORT_IDLE_SESSIONS: "1" } })
+        yield* waitForShards(pg, 2)
+        const keys = Array.from({ length: 20 }, (_, i) => `silent-runner-${i}`)
+        const { results, silenced } = yield* ClusterExecutor.scoped(tasks, (executor) =>
+          Effect.gen(function*() {
+            const handles = yield* Effect.forEach(keys,
+              (key) => executor.submit("visit", { key, ms: 500, log }, { key }))
+            yield* Effect.sleep("200 millis")
+            const silenced = yield* front.silence
+            return { results: yield* Effect.forEach(handles, Task.join), silenced }
+          })).pipe(Effect.provide(submitter(pg.url)))
+        assert.isAbove(silenced, 0, "no connection of runner r2 was open to silence")
+        assert.deepStrictEqual(results.map((r) => r.key), keys)
       }), 60_000)
 })
