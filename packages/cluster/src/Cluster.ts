@@ -38,7 +38,6 @@ import * as Runners from "effect/cluster/Runners"
 import * as RunnerStorage from "effect/cluster/RunnerStorage"
 import * as Sharding from "effect/cluster/Sharding"
 import * as ShardingConfig from "effect/cluster/ShardingConfig"
-import * as SqlRunnerStorage from "effect/cluster/SqlRunnerStorage"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -46,7 +45,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { signallingStorage } from "./internal/protocol.ts"
-import { batchingRunnerStorage, layerPostgresStorage, withDeadline } from "./internal/storage.ts"
+import { layerPostgresStorage, layerRunnerStorage } from "./internal/storage.ts"
 
 // -----------------------------------------------------------------------------
 // models
@@ -339,17 +338,7 @@ export const layerPostgres = (options: PostgresOptions): Layer.Layer<Cluster | S
     >
     return sharding.pipe(
       Layer.provideMerge(storage),
-      Layer.provide(
-        Layer.effect(
-          RunnerStorage.RunnerStorage,
-          Effect.gen(function*() {
-            const deadline = withDeadline(yield* Effect.scope, statementTimeout)
-            return batchingRunnerStorage(yield* RunnerStorage.RunnerStorage, deadline)
-          })
-        ).pipe(
-          Layer.provide(Layer.orDie(SqlRunnerStorage.layer))
-        )
-      ),
+      Layer.provide(layerRunnerStorage(statementTimeout)),
       Layer.provide(config),
       Layer.provide(sql),
       Layer.orDie

@@ -24,11 +24,9 @@ describe("a silent database connection", () => {
         const log = yield* logFile
         yield* startRunner(pg, "r1")
         yield* waitForShards(pg, 1)
-        const url = new URL(pg.url)
-        const front = yield* proxy(Number(url.port))
-        url.port = String(front.port)
+        const front = yield* proxy(pg.url)
         const submitter = Cluster.layerPostgres({
-          url: url.toString(),
+          url: front.url,
           shardingConfig: testShardingConfig,
           statementTimeout: "1 second",
           connectionTTL: "2 seconds"
@@ -53,13 +51,11 @@ describe("a silent database connection", () => {
       Effect.gen(function*() {
         const pg = yield* postgres("silent-runner")
         const log = yield* logFile
-        const url = new URL(pg.url)
-        const front = yield* proxy(Number(url.port))
-        url.port = String(front.port)
+        const front = yield* proxy(pg.url)
         yield* startRunner(pg, "r1")
         // r2 through the proxy, with a short idleSessionTimeout: its silent sessions
         // hold its shard locks until the server ends them
-        yield* startRunner({ url: url.toString() }, "r2", { env: { SHORT_IDLE_SESSIONS: "1" } })
+        yield* startRunner(front, "r2", { env: { SHORT_IDLE_SESSIONS: "1" } })
         yield* waitForShards(pg, 2)
         const keys = Array.from({ length: 20 }, (_, i) => `silent-runner-${i}`)
         const { results, silenced } = yield* ClusterExecutor.scoped(tasks, (executor) =>

@@ -28,8 +28,10 @@ import * as MessageStorage from "effect/cluster/MessageStorage"
 import type * as RunnerAddress from "effect/cluster/RunnerAddress"
 import * as RunnerStorage from "effect/cluster/RunnerStorage"
 import type * as ShardId from "effect/cluster/ShardId"
+import type * as ShardingConfig from "effect/cluster/ShardingConfig"
 import * as Snowflake from "effect/cluster/Snowflake"
 import * as SqlMessageStorage from "effect/cluster/SqlMessageStorage"
+import * as SqlRunnerStorage from "effect/cluster/SqlRunnerStorage"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -47,7 +49,7 @@ const replies = "cluster_replies"
  * out: interrupting it may itself wait (taking a connection for a transaction
  * cannot be interrupted), so it is interrupted in the background.
  */
-export const withDeadline =
+const withDeadline =
   (scope: Scope.Scope, timeout: Duration.Duration) =>
   <A, E, R>(operation: Effect.Effect<A, E, R>): Effect.Effect<A, E | PersistenceError, R> =>
     Effect.flatMap(Effect.forkIn(operation, scope, { startImmediately: true }), (fiber) =>
@@ -124,6 +126,22 @@ export const layerPostgresStorage = (
   ).pipe(Layer.provide([Snowflake.layerGenerator, NodeCrypto.layerDigest]))
 
 /**
+ * Effect's `SqlRunnerStorage` on the `SqlClient` in context, with its shard-lock
+ * checks made in batches and each statement on the shared pool failing past
+ * `statementTimeout` (see {@link batchingRunnerStorage}).
+ */
+export const layerRunnerStorage = (
+  statementTimeout: Duration.Duration
+): Layer.Layer<RunnerStorage.RunnerStorage, never, SqlClient.SqlClient | ShardingConfig.ShardingConfig> =>
+  Layer.effect(
+    RunnerStorage.RunnerStorage,
+    Effect.gen(function*() {
+      const deadline = withDeadline(yield* Effect.scope, statementTimeout)
+      return batchingRunnerStorage(yield* RunnerStorage.RunnerStorage, deadline)
+    })
+  ).pipe(Layer.provide(Layer.orDie(SqlRunnerStorage.layer)))
+
+/**
  * Runner storage whose shard-lock checks are made in batches. Before it
  * stores a task's result, a runner checks that it still holds the task's
  * shard (Effect's fence against a runner that lost its shard answering for
@@ -135,7 +153,7 @@ export const layerPostgresStorage = (
  * are after its own request, as the fence needs. Its statements on the
  * shared pool get `deadline` ({@link withDeadline}).
  */
-export const batchingRunnerStorage = (
+const batchingRunnerStorage = (
   storage: RunnerStorage.RunnerStorage["Service"],
   deadline: <A, E, R>(operation: Effect.Effect<A, E, R>) => Effect.Effect<A, E | PersistenceError, R>
 ): RunnerStorage.RunnerStorage["Service"] => {
