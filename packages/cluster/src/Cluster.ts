@@ -44,6 +44,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as SqlClient from "effect/sql/SqlClient"
 import { signallingStorage } from "./internal/protocol.ts"
 import { layerPostgresStorage, layerRunnerStorage } from "./internal/storage.ts"
 
@@ -120,9 +121,14 @@ export interface PostgresOptions {
    * silent (open, but its client gone quiet) looks idle to the server, and
    * holds the runner's shard locks until the server ends it; this bounds that
    * wait. Busy sessions (a runner's lock session is used every
-   * `shardLockRefreshInterval`) are never idle that long. PostgreSQL 14 or
-   * later; `false` leaves the server's setting (off by default). Default 60
-   * seconds.
+   * `shardLockRefreshInterval`) are never idle that long. `false` leaves the
+   * server's setting (off by default). Default 60 seconds.
+   *
+   * PostgreSQL 13 and earlier have no such setting, and refuse every
+   * connection that asks for it; the layer therefore asks the server first
+   * (one connection, one query). On such a server the default is dropped
+   * with a warning, and a value given here dies with `InvalidArgumentError`
+   * naming the option and the server's version.
    */
   readonly idleSessionTimeout?: Duration.Input | false | undefined
 }
@@ -249,14 +255,94 @@ const checkPostgresOptions = (options: unknown) => {
   if (o.shardingConfig !== undefined && (typeof o.shardingConfig !== "object" || o.shardingConfig === null)) {
     invalid("shardingConfig", o.shardingConfig, "an object of ShardingConfig overrides")
   }
+  if (idleSessionTimeout !== undefined) {
+    // a runner's lock session is idle for up to this long between refreshes: the server must not end it
+    const refresh = (o.shardingConfig as Record<string, unknown> | undefined)?.shardLockRefreshInterval ??
+      defaultShardingConfig.shardLockRefreshInterval!
+    const refreshMillis = Option.match(Duration.fromInput(refresh as Duration.Input), {
+      onNone: () => 0,
+      onSome: Duration.toMillis
+    })
+    if (Duration.toMillis(idleSessionTimeout) <= refreshMillis) {
+      invalid(
+        "idleSessionTimeout",
+        o.idleSessionTimeout,
+        `longer than shardLockRefreshInterval (${
+          Duration.format(Duration.millis(refreshMillis))
+        }): a runner's lock session is idle that long between refreshes, and the server would end it`
+      )
+    }
+  }
   return {
     url: url as string,
     runner,
     maxConnections: (o.maxConnections as number | undefined) ?? 10,
     statementTimeout,
     connectionTTL,
-    idleSessionTimeout
+    idleSessionTimeout,
+    /** The `idleSessionTimeout` given (not `false`), as given: a server without the setting is then an error. */
+    idleSessionTimeoutGiven: o.idleSessionTimeout === false ? undefined : o.idleSessionTimeout
   }
+}
+
+/**
+ * The `idle_session_timeout` this process's sessions can carry: asks the
+ * server whether it has the setting (PostgreSQL 14 added it; older servers
+ * refuse a connection that names it). Without it, a value the user gave is an
+ * error naming the option; the default is dropped, with a warning.
+ */
+const supportedIdleSessionTimeout = (
+  url: string,
+  idleSessionTimeout: Duration.Duration | undefined,
+  given: unknown,
+  statementTimeout: Duration.Duration
+): Effect.Effect<Duration.Duration | undefined> => {
+  if (idleSessionTimeout === undefined) return Effect.succeed(undefined)
+  const probe = Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const rows = yield* sql<{ readonly known: boolean; readonly version: string }>`
+      SELECT EXISTS (SELECT 1 FROM pg_settings WHERE name = 'idle_session_timeout') AS known,
+             current_setting('server_version') AS version`
+    return rows[0]!
+  }).pipe(
+    Effect.provide(PgClient.layer({
+      url: Redacted.make(url),
+      maxConnections: 1,
+      applicationName: `taskscope probe ${process.pid}`
+    })),
+    Effect.orDie,
+    Effect.timeoutOrElse({
+      duration: statementTimeout,
+      orElse: () =>
+        Effect.die(
+          new Error(
+            `taskscope: PostgreSQL did not answer within statementTimeout (${
+              Duration.format(statementTimeout)
+            }) when asked whether it has idle_session_timeout`
+          )
+        )
+    })
+  )
+  return Effect.flatMap(probe, ({ known, version }) => {
+    if (known) return Effect.succeed(idleSessionTimeout)
+    if (given !== undefined) {
+      return Effect.sync(() =>
+        invalid(
+          "idleSessionTimeout",
+          given,
+          `false on this server: PostgreSQL ${version} has no idle_session_timeout (PostgreSQL 14 added it)`
+        )
+      )
+    }
+    return Effect.as(
+      Effect.logWarning(
+        `taskscope: PostgreSQL ${version} has no idle_session_timeout (PostgreSQL 14 added it); ` +
+          "sessions run without it, so a runner whose connections go silent keeps its shards until the " +
+          "server notices the connection is gone. Pass idleSessionTimeout: false to silence this warning."
+      ),
+      undefined
+    )
+  })
 }
 
 /** A finite, positive `Duration.Input`; `undefined` yields `fallback`. */
@@ -294,9 +380,14 @@ const positiveDuration = (argument: string, value: unknown, fallback: Duration.D
  * ```
  */
 export const layerPostgres = (options: PostgresOptions): Layer.Layer<Cluster | Sharding.Sharding> =>
-  Layer.unwrap(Effect.sync(() => {
-    const { connectionTTL, idleSessionTimeout, maxConnections, runner, statementTimeout, url } = checkPostgresOptions(
-      options
+  Layer.unwrap(Effect.gen(function*() {
+    const checked = checkPostgresOptions(options)
+    const { connectionTTL, maxConnections, runner, statementTimeout, url } = checked
+    const idleSessionTimeout = yield* supportedIdleSessionTimeout(
+      url,
+      checked.idleSessionTimeout,
+      checked.idleSessionTimeoutGiven,
+      statementTimeout
     )
     const shardingConfig: Partial<ShardingConfig.ShardingConfig["Service"]> = {
       ...defaultShardingConfig,

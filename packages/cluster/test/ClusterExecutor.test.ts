@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { ExecutorError, Task } from "@taskscope/executor"
-import { Cause, Effect, Exit, Layer } from "effect"
+import { Cause, Duration, Effect, Exit, Layer } from "effect"
 import { Cluster, ClusterError, ClusterExecutor, ClusterRunner } from "../src/index.ts"
 import { sharedCluster } from "./fixtures/cluster.ts"
 import { eventually, logFile, readLog } from "./fixtures/log.ts"
@@ -274,6 +274,17 @@ describe("ClusterExecutor", () => {
       }
       const forever = argumentOf(yield* build(Cluster.layerPostgres({ url, connectionTTL: "Infinity" })))
       assert.strictEqual(forever.argument, "connectionTTL")
+      // the server would end a runner's lock session between two refreshes
+      const idleLocks = argumentOf(yield* build(Cluster.layerPostgres({ url, idleSessionTimeout: "2 seconds" })))
+      assert.strictEqual(idleLocks.argument, "idleSessionTimeout")
+      assert.include(idleLocks.message, "longer than shardLockRefreshInterval (2s)")
+      const slowRefresh = argumentOf(yield* build(Cluster.layerPostgres({
+        url,
+        idleSessionTimeout: "10 seconds",
+        shardingConfig: { shardLockRefreshInterval: Duration.seconds(10) }
+      })))
+      assert.include(slowRefresh.message, "10 seconds")
+      assert.include(slowRefresh.message, "(10s)")
 
       // a runner layer in a process that only submits
       const runnerless = argumentOf(yield* build(
