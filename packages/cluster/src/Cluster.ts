@@ -124,11 +124,12 @@ export interface PostgresOptions {
    * `shardLockRefreshInterval`) are never idle that long. `false` leaves the
    * server's setting (off by default). Default 60 seconds.
    *
-   * PostgreSQL 13 and earlier have no such setting, and refuse every
-   * connection that asks for it; the layer therefore asks the server first
-   * (one connection, one query). On such a server the default is dropped
-   * with a warning, and a value given here dies with `InvalidArgumentError`
-   * naming the option and the server's version.
+   * Must be longer than `shardLockRefreshInterval`. PostgreSQL 13 and
+   * earlier have no such setting, and PgBouncer does not pass it on: both
+   * refuse every connection that asks for it. So the layer tries it first (one
+   * connection, one query); refused, the default is dropped with a warning
+   * quoting the refusal, and a value given here dies with
+   * `InvalidArgumentError` naming the option.
    */
   readonly idleSessionTimeout?: Duration.Input | false | undefined
 }
@@ -285,11 +286,36 @@ const checkPostgresOptions = (options: unknown) => {
   }
 }
 
+/** The startup parameter that carries `idleSessionTimeout` (a duration in milliseconds). */
+const idleSessionParameters = (idleSessionTimeout: Duration.Duration): Record<string, string> => ({
+  idle_session_timeout: `${Math.ceil(Duration.toMillis(idleSessionTimeout))}ms`
+})
+
 /**
- * The `idle_session_timeout` this process's sessions can carry: asks the
- * server whether it has the setting (PostgreSQL 14 added it; older servers
- * refuse a connection that names it). Without it, a value the user gave is an
- * error naming the option; the default is dropped, with a warning.
+ * Why a connection that asked for `idle_session_timeout` was refused for
+ * that: the refusal's own words (PostgreSQL 13 and earlier: "unrecognized
+ * configuration parameter"; PgBouncer: "unsupported startup parameter"), or
+ * `undefined` for any other failure.
+ */
+const refusalOf = (error: unknown): string | undefined => {
+  let current = error
+  for (let depth = 0; depth < 6 && typeof current === "object" && current !== null; depth++) {
+    const message = (current as { readonly message?: unknown }).message
+    if (typeof message === "string" && message.includes("idle_session_timeout")) return message
+    const next = current as { readonly reason?: unknown; readonly cause?: unknown }
+    current = next.reason ?? next.cause
+  }
+  return undefined
+}
+
+/**
+ * The `idle_session_timeout` this process's sessions can carry, found by
+ * trying it: one connection that asks for it, one query. PostgreSQL 14 added
+ * the setting; older servers, and poolers such as PgBouncer, refuse every
+ * connection that asks for it. Refused: a value the user gave is an error
+ * naming the option, and the default is dropped, with a warning. Any other
+ * failure (a server that is not there) dies, as the layer's own connections
+ * would.
  */
 const supportedIdleSessionTimeout = (
   url: string,
@@ -298,19 +324,18 @@ const supportedIdleSessionTimeout = (
   statementTimeout: Duration.Duration
 ): Effect.Effect<Duration.Duration | undefined> => {
   if (idleSessionTimeout === undefined) return Effect.succeed(undefined)
-  const probe = Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    const rows = yield* sql<{ readonly known: boolean; readonly version: string }>`
-      SELECT EXISTS (SELECT 1 FROM pg_settings WHERE name = 'idle_session_timeout') AS known,
-             current_setting('server_version') AS version`
-    return rows[0]!
-  }).pipe(
+  const probe: Effect.Effect<string | undefined> = Effect.flatMap(SqlClient.SqlClient, (sql) => sql`SELECT 1`).pipe(
     Effect.provide(PgClient.layer({
       url: Redacted.make(url),
       maxConnections: 1,
+      startupParameters: idleSessionParameters(idleSessionTimeout),
       applicationName: `taskscope probe ${process.pid}`
     })),
-    Effect.orDie,
+    Effect.as(undefined),
+    Effect.catch((error) => {
+      const refusal = refusalOf(error)
+      return refusal === undefined ? Effect.die(error) : Effect.succeed(refusal)
+    }),
     Effect.timeoutOrElse({
       duration: statementTimeout,
       orElse: () =>
@@ -318,27 +343,25 @@ const supportedIdleSessionTimeout = (
           new Error(
             `taskscope: PostgreSQL did not answer within statementTimeout (${
               Duration.format(statementTimeout)
-            }) when asked whether it has idle_session_timeout`
+            }) to a connection asking for idle_session_timeout`
           )
         )
     })
   )
-  return Effect.flatMap(probe, ({ known, version }) => {
-    if (known) return Effect.succeed(idleSessionTimeout)
+  const why = "PostgreSQL 14 added it, and connection poolers such as PgBouncer do not pass it on"
+  return Effect.flatMap(probe, (refusal) => {
+    if (refusal === undefined) return Effect.succeed(idleSessionTimeout)
     if (given !== undefined) {
       return Effect.sync(() =>
-        invalid(
-          "idleSessionTimeout",
-          given,
-          `false on this server: PostgreSQL ${version} has no idle_session_timeout (PostgreSQL 14 added it)`
-        )
+        invalid("idleSessionTimeout", given,
+          `false here: the server refused idle_session_timeout ("${refusal}"; ${why})`)
       )
     }
     return Effect.as(
       Effect.logWarning(
-        `taskscope: PostgreSQL ${version} has no idle_session_timeout (PostgreSQL 14 added it); ` +
-          "sessions run without it, so a runner whose connections go silent keeps its shards until the " +
-          "server notices the connection is gone. Pass idleSessionTimeout: false to silence this warning."
+        `taskscope: the server refused idle_session_timeout ("${refusal}"; ${why}). Sessions run without it, ` +
+          "so a runner whose connections go silent keeps its shards until the server notices the connection " +
+          "is gone. Pass idleSessionTimeout: false to silence this warning."
       ),
       undefined
     )
@@ -407,7 +430,7 @@ export const layerPostgres = (options: PostgresOptions): Layer.Layer<Cluster | S
       connectionTTL,
       startupParameters: idleSessionTimeout === undefined
         ? undefined
-        : { idle_session_timeout: `${Math.ceil(Duration.toMillis(idleSessionTimeout))}ms` },
+        : idleSessionParameters(idleSessionTimeout),
       // which process a session is, in pg_stat_activity
       applicationName: runner === undefined
         ? `taskscope submitter ${process.pid}`
