@@ -28,7 +28,10 @@ const storedCounts = (pg: Postgres) =>
   )
 
 const runners = (pg: Postgres, names: ReadonlyArray<string>) =>
-  Effect.tap(Effect.forEach(names, (name) => startRunner(pg, name)), () => waitForShards(pg, names.length))
+  Effect.tap(
+    Effect.forEach(names, (name) => startRunner(pg, name)),
+    (started) => waitForShards(pg, names.length, undefined, started)
+  )
 
 /** Submits `count` visits of `ms` each, keyed `prefix-i`; kills `victim` with `signal` once it runs some. */
 const runAndLose = (signal: NodeJS.Signals) =>

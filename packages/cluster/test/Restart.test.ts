@@ -10,7 +10,7 @@ import { ClusterExecutor } from "../src/index.ts"
 import { submitter } from "./fixtures/cluster.ts"
 import { eventually, logFile, readLog } from "./fixtures/log.ts"
 import { type Postgres, postgres } from "./fixtures/postgres.ts"
-import { type RunnerProcess, startRunner, waitForShards } from "./fixtures/runners.ts"
+import { digest, type RunnerProcess, startRunner, waitForShards } from "./fixtures/runners.ts"
 import { tasks } from "./fixtures/tasks.ts"
 
 /** The run takes about 10 s: after this long, a task is stuck. */
@@ -20,29 +20,6 @@ const STUCK_AFTER = "60 seconds"
 interface Progress {
   step: string
   joined: number
-}
-
-/**
- * A runner's log with each message once: its first time, how often it came,
- * and the first line of its cause (the log repeats a few messages a lot).
- */
-const digest = (output: string): string => {
-  const seen = new Map<string, { first: string; last: string; count: number; cause: string }>()
-  const lines = output.split("\n")
-  for (let i = 0; i < lines.length; i++) {
-    const header = /^\[([\d:.]+)\] (\w+) \(#\d+\): (.*)$/.exec(lines[i]!)
-    if (header === null) continue
-    const [, time, level, message] = header
-    const key = `${level} ${message!.slice(0, 160)}`
-    const cause = lines.slice(i + 1, i + 8).find((line) => line.includes("[cause]"))?.trim() ?? ""
-    const entry = seen.get(key)
-    if (entry === undefined) seen.set(key, { first: time!, last: time!, count: 1, cause })
-    else {
-      entry.last = time!
-      entry.count++
-    }
-  }
-  return Array.from(seen, ([key, e]) => `${e.first}-${e.last} ×${e.count} ${key} ${e.cause}`).join("\n")
 }
 
 /** What a stuck run left: the tasks that never ended, their rows in storage, the runners' output. */
@@ -84,7 +61,7 @@ describe("PostgreSQL restart", () => {
       const pg = yield* postgres("restart")
       const log = yield* logFile
       const runners = yield* Effect.forEach(["r1", "r2"], (name) => startRunner(pg, name))
-      yield* waitForShards(pg, 2)
+      yield* waitForShards(pg, 2, undefined, runners)
       const keys = Array.from({ length: 20 }, (_, i) => `restart-${i}`)
       // a stuck task holds the executor's close for good (rule 3), past the
       // test's timeout: say what is missing while the run can still be read
