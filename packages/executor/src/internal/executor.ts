@@ -41,7 +41,7 @@ import * as Task from "../Task.ts"
 import type { TaskEvent, TaskInfo } from "../TaskEvent.ts"
 import * as Timer from "./deadline.ts"
 import * as Check from "./options.ts"
-import { QUEUED, TaskQueue } from "./queue.ts"
+import { type Entry, QUEUED, TaskQueue } from "./queue.ts"
 import { type Slot, TaskScopes } from "./taskScope.ts"
 import type { Parent, Times, Tracked } from "./taskTree.ts"
 import { type Settings, Telemetry } from "./telemetry.ts"
@@ -268,8 +268,8 @@ class TaskRecord<A, E> implements Task.Task<A, E>, Tracked {
   observers: Array<(exit: Exit.Exit<A, E>) => void> | undefined = undefined
   /** The task's scope and context while it runs. */
   slot: Slot | undefined = undefined
-  /** The queue's link (FIFO mode). */
-  next: TaskRecord<any, any> | undefined = undefined
+  /** The queue's field (see `Entry.next` in `queue.ts`): its link while queued. */
+  next: Entry["next"] = undefined
   /**
    * The fields few tasks need (see {@link Rare}), made by {@link fields} on
    * first write (every write is of a task that needs them). Read directly:

@@ -33,11 +33,19 @@ export interface Entry {
   /** Increasing in submission order: the tie-breaker between equal priorities. */
   readonly id: number
   state: number
-  /** Link of the FIFO mode. */
-  next: Entry | undefined
+  /**
+   * The queue's own field. While the entry is queued: the next entry of its
+   * FIFO (read through {@link after}). Once it has started with a key: its
+   * lane, so that {@link TaskQueue.ended} finds it without a lookup by key
+   * (about 6% of the time per task with 1,000 keys, paired runs of 1e5).
+   */
+  next: Entry | Lane | undefined
   readonly priority: number
   readonly key: string | undefined
 }
+
+/** The entry after `entry` in its FIFO (a queued entry's `next`). */
+const after = (entry: Entry): Entry | undefined => entry.next as Entry | undefined
 
 /** Up to this many priorities in a lane are found by a scan; beyond, by a `Map`. */
 const SCAN = 16
@@ -57,7 +65,7 @@ class Level {
  * a FIFO per priority, the priorities in a max-heap, so that taking the
  * next entry is O(1) and only a new or emptied priority costs O(log levels).
  */
-class Lane {
+export class Lane {
   readonly key: string | undefined
   /** Priorities with entries, highest first (a binary heap). */
   private readonly levels: Array<Level> = []
@@ -109,7 +117,7 @@ class Lane {
     const levels = this.levels
     const level = levels[0]!
     const entry = level.head!
-    level.head = entry.next
+    level.head = after(entry)
     entry.next = undefined
     this.size--
     if (level.head === undefined) {
@@ -133,7 +141,7 @@ class Lane {
   entries(): Array<Entry> {
     const all: Array<Entry> = []
     for (const level of this.levels) {
-      for (let entry = level.head; entry !== undefined; entry = entry.next) all.push(entry)
+      for (let entry = level.head; entry !== undefined; entry = after(entry)) all.push(entry)
     }
     return all
   }
@@ -242,6 +250,7 @@ export class TaskQueue {
       return false
     }
     lane.running++
+    entry.next = lane
     return true
   }
 
@@ -255,7 +264,7 @@ export class TaskQueue {
       for (;;) {
         const entry = this.head
         if (entry === undefined) return undefined
-        this.head = entry.next
+        this.head = after(entry)
         if (this.head === undefined) this.tail = undefined
         entry.next = undefined
         this.length--
@@ -267,7 +276,10 @@ export class TaskQueue {
       if (lane === undefined) return undefined
       const entry = lane.shift()
       this.length--
-      if (lane.key !== undefined && entry.state === QUEUED) lane.running++
+      if (lane.key !== undefined && entry.state === QUEUED) {
+        lane.running++
+        entry.next = lane
+      }
       // the lane's next entry comes later than this one, or it can start nothing now
       if (this.canStart(lane)) {
         this.reorder(lane)
@@ -282,7 +294,8 @@ export class TaskQueue {
   /** A started entry has ended: its key may start another. */
   ended(entry: Entry): void {
     if (entry.key === undefined) return // keys are counted, tasks without one are not
-    const lane = this.lanes.get(entry.key)!
+    const lane = entry.next as Lane
+    entry.next = undefined
     lane.running--
     if (lane.index < 0) this.settleLane(lane)
   }
@@ -290,7 +303,7 @@ export class TaskQueue {
   /** Calls `f` on every entry still queued, in no particular order; `f` may end them. */
   forEach(f: (entry: Entry) => void): void {
     if (!this.ordered) {
-      for (let entry = this.head; entry !== undefined; entry = entry.next) {
+      for (let entry = this.head; entry !== undefined; entry = after(entry)) {
         if (entry.state === QUEUED) f(entry)
       }
       return
@@ -309,7 +322,7 @@ export class TaskQueue {
       this.head = this.tail = undefined
       this.length = 0
       while (entry !== undefined) {
-        const next: Entry | undefined = entry.next
+        const next = after(entry)
         entry.next = undefined
         if (entry.state === QUEUED) {
           if (this.tail === undefined) this.head = entry
@@ -336,7 +349,7 @@ export class TaskQueue {
     let entry = this.head
     this.head = this.tail = undefined
     while (entry !== undefined) {
-      const next: Entry | undefined = entry.next
+      const next = after(entry)
       entry.next = undefined
       this.pushOrdered(entry)
       entry = next

@@ -41,8 +41,6 @@ export interface Tracked {
   parent: Parent | undefined
   /** When it was submitted and started, for a timed task. */
   times: Times | undefined
-  /** Queue link (the core's). */
-  readonly next: Tracked | undefined
 }
 
 /** A task's parent: its executor's tree and its id. */
