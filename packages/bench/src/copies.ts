@@ -7,6 +7,7 @@
 import { execFileSync } from "node:child_process"
 import { mkdirSync, rmSync } from "node:fs"
 import { fileURLToPath } from "node:url"
+import { orderedOptions } from "./workloads.ts"
 
 const root = fileURLToPath(new URL("../../..", import.meta.url))
 const copies = fileURLToPath(new URL("../.baseline/", import.meta.url))
@@ -53,7 +54,7 @@ export const workload = async (source: string, kind: string, metrics: boolean, o
     ...(ordered ? { maxConcurrencyPerKey: 1 } : {})
   }
   const submitOptions = ordered
-    ? Array.from({ length: 8000 }, (_, i) => ({ priority: i % 8, key: `host-${Math.floor(i / 8)}` }))
+    ? orderedOptions()
     : undefined
   let done = 0
   const count = Effect.sync(() => {

@@ -11,7 +11,7 @@ import * as FiberSet from "effect/FiberSet"
 import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
 import type { RunWorkload } from "./peers.ts"
-import { CONCURRENCY, type Counter, type WorkloadId } from "./workloads.ts"
+import { CONCURRENCY, type Counter, orderedOptions, type WorkloadId } from "./workloads.ts"
 
 /**
  * The task of workload `w` as an effect: trivial counts, I/O-like suspends
@@ -69,27 +69,17 @@ export const taskscope = (
   })))
 }
 
-/** Priority levels and keys of the ordered taskscope peer. */
-export const LEVELS = 8
-export const KEYS = 1000
-
 /**
- * taskscope with every task given one of {@link LEVELS} priorities and one of
- * {@link KEYS} keys (at most 1 running per key): the ordered queue instead
+ * taskscope with every task given one of 8 priorities and one of 1,000 keys
+ * ({@link orderedOptions}; at most 1 running per key): the ordered queue instead
  * of the FIFO fast path. The options objects are made before the clock
  * starts, as a program would keep them.
  */
 export const taskscopeOrdered: RunWorkload = (w, n, counter, hooks) => {
   const task = effectTask(w, counter)
-  const cancelOnExit = w === "close"
-  const options = Array.from({ length: LEVELS * KEYS }, (_, i) => ({
-    priority: i % LEVELS,
-    key: `host-${Math.floor(i / LEVELS)}`,
-    cancelOnExit
-  }))
+  const options = orderedOptions(w === "close")
   return Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const executor = yield* BackgroundExecutor.make({ maxConcurrency: CONCURRENCY, maxConcurrencyPerKey: 1 })
-    // task i gets priority i % 8 and key (i / 8) % 1000: neighbours differ in both
     for (let i = 0; i < n; i++) yield* executor.submit(task, options[i % options.length])
     hooks.submitted()
     if (w !== "close") yield* executor.awaitIdle

@@ -8,6 +8,22 @@
 /** How many tasks may run at once, for every peer. */
 export const CONCURRENCY = 100
 
+/** Priority levels and keys of the ordered taskscope peer. */
+export const LEVELS = 8
+export const KEYS = 1000
+
+/**
+ * The submit options of the ordered peer, made once (as a program would
+ * keep them): task i takes entry i % 8000, so it gets priority i % 8 and key
+ * (i / 8) % 1000, and neighbours differ in both.
+ */
+export const orderedOptions = (cancelOnExit = false) =>
+  Array.from({ length: LEVELS * KEYS }, (_, i) => ({
+    priority: i % LEVELS,
+    key: `host-${Math.floor(i / LEVELS)}`,
+    cancelOnExit
+  }))
+
 /** The workload identifiers, in report order. */
 export type WorkloadId = "trivial" | "suspend" | "close" | "memory"
 

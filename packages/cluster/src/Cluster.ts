@@ -256,23 +256,22 @@ const checkPostgresOptions = (options: unknown) => {
   if (o.shardingConfig !== undefined && (typeof o.shardingConfig !== "object" || o.shardingConfig === null)) {
     invalid("shardingConfig", o.shardingConfig, "an object of ShardingConfig overrides")
   }
-  if (idleSessionTimeout !== undefined) {
-    // a runner's lock session is idle for up to this long between refreshes: the server must not end it
-    const refresh = (o.shardingConfig as Record<string, unknown> | undefined)?.shardLockRefreshInterval ??
-      defaultShardingConfig.shardLockRefreshInterval!
-    const refreshMillis = Option.match(Duration.fromInput(refresh as Duration.Input), {
-      onNone: () => 0,
-      onSome: Duration.toMillis
-    })
-    if (Duration.toMillis(idleSessionTimeout) <= refreshMillis) {
-      invalid(
-        "idleSessionTimeout",
-        o.idleSessionTimeout,
-        `longer than shardLockRefreshInterval (${
-          Duration.format(Duration.millis(refreshMillis))
-        }): a runner's lock session is idle that long between refreshes, and the server would end it`
-      )
-    }
+  // a runner's lock session is idle for up to this long between refreshes: the server must not end it
+  const refresh = Option.getOrUndefined(Duration.fromInput(
+    ((o.shardingConfig as Record<string, unknown> | undefined)?.shardLockRefreshInterval ??
+      defaultShardingConfig.shardLockRefreshInterval!) as Duration.Input
+  ))
+  if (
+    idleSessionTimeout !== undefined && refresh !== undefined &&
+    Duration.isLessThanOrEqualTo(idleSessionTimeout, refresh)
+  ) {
+    invalid(
+      "idleSessionTimeout",
+      o.idleSessionTimeout,
+      `longer than shardLockRefreshInterval (${
+        Duration.format(refresh)
+      }): a runner's lock session is idle that long between refreshes, and the server would end it`
+    )
   }
   return {
     url: url as string,
@@ -280,9 +279,7 @@ const checkPostgresOptions = (options: unknown) => {
     maxConnections: (o.maxConnections as number | undefined) ?? 10,
     statementTimeout,
     connectionTTL,
-    idleSessionTimeout,
-    /** The `idleSessionTimeout` given (not `false`), as given: a server without the setting is then an error. */
-    idleSessionTimeoutGiven: o.idleSessionTimeout === false ? undefined : o.idleSessionTimeout
+    idleSessionTimeout
   }
 }
 
@@ -312,15 +309,15 @@ const refusalOf = (error: unknown): string | undefined => {
  * The `idle_session_timeout` this process's sessions can carry, found by
  * trying it: one connection that asks for it, one query. PostgreSQL 14 added
  * the setting; older servers, and poolers such as PgBouncer, refuse every
- * connection that asks for it. Refused: a value the user gave is an error
- * naming the option, and the default is dropped, with a warning. Any other
- * failure (a server that is not there) dies, as the layer's own connections
- * would.
+ * connection that asks for it. Refused: a value the user gave (`given`, the
+ * option as passed) is an error naming the option, and the default is
+ * dropped, with a warning. Any other failure (a server that is not there)
+ * dies, as the layer's own connections would.
  */
 const supportedIdleSessionTimeout = (
   url: string,
   idleSessionTimeout: Duration.Duration | undefined,
-  given: unknown,
+  given: PostgresOptions["idleSessionTimeout"],
   statementTimeout: Duration.Duration
 ): Effect.Effect<Duration.Duration | undefined> => {
   if (idleSessionTimeout === undefined) return Effect.succeed(undefined)
@@ -409,7 +406,7 @@ export const layerPostgres = (options: PostgresOptions): Layer.Layer<Cluster | S
     const idleSessionTimeout = yield* supportedIdleSessionTimeout(
       url,
       checked.idleSessionTimeout,
-      checked.idleSessionTimeoutGiven,
+      options.idleSessionTimeout,
       statementTimeout
     )
     const shardingConfig: Partial<ShardingConfig.ShardingConfig["Service"]> = {

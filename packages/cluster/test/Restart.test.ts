@@ -10,7 +10,14 @@ import { ClusterExecutor } from "../src/index.ts"
 import { submitter } from "./fixtures/cluster.ts"
 import { eventually, logFile, readLog } from "./fixtures/log.ts"
 import { type Postgres, postgres } from "./fixtures/postgres.ts"
-import { digest, type RunnerProcess, startRunner, waitForShards } from "./fixtures/runners.ts"
+import {
+  reportRows,
+  runnerLogs,
+  type RunnerProcess,
+  sessionReport,
+  startRunner,
+  waitForShards
+} from "./fixtures/runners.ts"
 import { tasks } from "./fixtures/tasks.ts"
 
 /** The run takes about 10 s: after this long, a task is stuck. */
@@ -32,25 +39,19 @@ const stuckReport = (
 ) =>
   Effect.gen(function*() {
     const ended = new Set((yield* readLog(log)).filter((e) => e.event === "end").map((e) => e.key))
-    const rows = yield* pg.query(
+    const rows = yield* reportRows(
+      pg,
       `select m.request_id, m.processed, m.last_reply_id
          from cluster_messages m left join cluster_replies r on r.request_id = m.request_id and r.kind = 0
         where m.kind = 0 and r.id is null`
-    ).pipe(Effect.catchCause((cause) => Effect.succeed([{ queryFailed: String(cause) }])))
-    // each process's sessions, named by Cluster.layerPostgres: a silent one shows what it waits for
-    const sessions = yield* pg.query(
-      `select application_name, state, wait_event_type, wait_event, backend_start, state_change, left(query, 80) as query
-         from pg_stat_activity where application_name like 'taskscope%' order by application_name`
-    ).pipe(Effect.catchCause((cause) => Effect.succeed([{ queryFailed: String(cause) }])))
+    )
     console.error(
       [
         `PostgreSQL restart: still running after ${STUCK_AFTER}, at: ${progress.step} (${progress.joined} tasks joined)`,
         `tasks that never ended: ${keys.filter((key) => !ended.has(key)).join(", ") || "none"}`,
-        `stored requests without a result: ${JSON.stringify(rows)}`,
-        `database sessions:\n${sessions.map((row) => JSON.stringify(row)).join("\n")}`,
-        ...runners.map((runner) =>
-          `--- runner ${runner.name}: its log, each message once ---\n${digest(runner.output())}`
-        )
+        `stored requests without a result:\n${rows}`,
+        `database sessions and their shard locks:\n${yield* sessionReport(pg)}`,
+        ...runnerLogs(runners)
       ].join("\n")
     )
   })
