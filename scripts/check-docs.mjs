@@ -7,7 +7,10 @@
 //     packages, each its own module, beside scripts/examples/ (the task set
 //     and worker entry that the @taskscope/node examples import);
 //   - every public export of the published packages has JSDoc with @since and
-//     @category, and every public module a module doc with @since.
+//     @category, and every public module a module doc with @since;
+//   - every README's code fences pair up: each block opens with a language
+//     (```ts, ```sh, ```text) and is closed, so that a stray fence cannot turn
+//     the rest of the page into one code block.
 // Errors are reported at the README or source line the example came from.
 // The examples are written to .examples/ (git-ignored) and checked with the
 // workspace's tsc and tsconfig.base.json, minus the unused-name rules.
@@ -102,6 +105,32 @@ const typeCheck = (name, files, extra = []) => {
 const failOn = async (run, what) => {
   const { output, status } = await run
   if (status !== 0) throw new CheckFailed(`${what}:\n${output.trimEnd()}`)
+}
+
+/**
+ * What is wrong with the code fences of a markdown text, one line per
+ * problem: an opening fence without a language (in these READMEs, the sign
+ * of a stray fence), a closing fence with one, a block never closed.
+ */
+const fenceProblems = (text, source) => {
+  const problems = []
+  let open
+  text.split("\n").forEach((line, i) => {
+    const fence = /^\s*```(.*)$/.exec(line)
+    if (fence === null) return
+    const info = fence[1].trim()
+    if (open === undefined) {
+      if (info === "") problems.push(`${source}:${i + 1}: a code block opens without a language (a stray fence?)`)
+      open = i + 1
+    } else {
+      if (info !== "") {
+        problems.push(`${source}:${i + 1}: a fence with a language inside the block opened at line ${open}`)
+      }
+      open = undefined
+    }
+  })
+  if (open !== undefined) problems.push(`${source}:${open}: this code block is never closed`)
+  return problems
 }
 
 // --- JSDoc tags -------------------------------------------------------------
@@ -218,6 +247,14 @@ export const runDocsChecks = async () => {
     await check(`docs: the ${examples.size} JSDoc @example blocks compile`, async () => {
       if (examples.size === 0) throw new CheckFailed("found no @example block: the extraction is broken")
       await failOn(jsdocRun, "tsc found errors in the JSDoc examples")
+    })
+  )
+  results.push(
+    await check(`docs: the code fences of the ${readmes().length} READMEs pair up`, () => {
+      const problems = readmes().flatMap((readme) =>
+        fenceProblems(readFileSync(readme, "utf8"), relative(root, readme).replaceAll("\\", "/"))
+      )
+      if (problems.length > 0) throw new CheckFailed(problems.join("\n"))
     })
   )
   results.push(
