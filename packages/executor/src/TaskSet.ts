@@ -298,6 +298,13 @@ export const make = <const Tasks extends Record<string, AnyTask>>(key: string, t
   if (typeof key !== "string" || key.length === 0) {
     throw new TypeError(`TaskSet.make: key must be a non-empty string, got ${describe(key)}`)
   }
+  if (tasks === null || typeof tasks !== "object" || Array.isArray(tasks)) {
+    throw new TypeError(
+      `TaskSet.make(${JSON.stringify(key)}): tasks must be an object of TaskSet.task({ ... }) declarations, got ${
+        describe(tasks)
+      }`
+    )
+  }
   for (const [name, definition] of Object.entries(tasks)) {
     if (
       definition === null || typeof definition !== "object" || typeof definition.run !== "function" ||

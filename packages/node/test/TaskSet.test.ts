@@ -120,4 +120,13 @@ describe("TaskSet", () => {
     ]
     void mistakes // checked by the type check only: never run
   })
+
+  it("make refuses a key or a task map it cannot use, naming the set and the value", () => {
+    const make = TaskSet.make as (key: unknown, tasks: unknown) => unknown
+    assert.throws(() => make("", {}), /TaskSet\.make: key must be a non-empty string, got ""/)
+    assert.throws(() => make("k", 42), /TaskSet\.make\("k"\): tasks must be an object .*, got 42/)
+    assert.throws(() => make("k", null), /TaskSet\.make\("k"\): tasks must be an object .*, got null/)
+    assert.throws(() => make("k", [1]), /TaskSet\.make\("k"\): tasks must be an object/)
+    assert.throws(() => make("k", { f: 1 }), /TaskSet\.make\("k"\): task "f" must be declared with TaskSet\.task/)
+  })
 })
