@@ -67,7 +67,8 @@ export interface TaskRef {
  * recorded for the tasks the executor times: every task while someone
  * follows `changes`, otherwise the tasks that run in a span (named tasks,
  * by default) and the tasks its timers sample (1 in 256, with metrics on) —
- * reading a clock costs more than a trivial task's bookkeeping.
+ * reading a clock costs more than a trivial task's bookkeeping. A task
+ * submitted before the first follower came has no `submittedAt`.
  *
  * @example
  * ```ts

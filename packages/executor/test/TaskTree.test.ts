@@ -87,6 +87,43 @@ describe("tasks", () => {
       assert.deepStrictEqual(seen, [["1 running"], []])
     }))
 
+  it.effect("a task submitted by a task's finalizer has that task as its parent", () =>
+    Effect.gen(function*() {
+      const parents: Array<string> = []
+      const executor = yield* BackgroundExecutor.make({ name: "fin" })
+      const record = Effect.flatMap(executor.tasks, (tasks) =>
+        Effect.sync(() => {
+          for (const task of tasks) if (task.name === "child") parents.push(key(task.parent))
+        }))
+      const child = Effect.flatMap(Effect.sleep(10), () => Effect.void)
+      // untimed: its scope is closed after its fiber ended; timed: inside it
+      for (const options of [{ name: "plain" }, { name: "timed", timeout: 1000 }]) {
+        yield* executor.submit(
+          Effect.addFinalizer(() => Effect.asVoid(Effect.orDie(executor.submit(child, { name: "child" })))),
+          options
+        )
+        yield* Effect.yieldNow
+        yield* record
+        yield* TestClock.adjust(10)
+      }
+      assert.deepStrictEqual(parents, ["fin#1", "fin#3"])
+    }).pipe(Effect.scoped))
+
+  it.effect("a task timed while followed and started once nobody follows gets its start time", () =>
+    Effect.gen(function*() {
+      const executor = yield* BackgroundExecutor.make({ metrics: false, maxConcurrency: 1 })
+      yield* executor.submit(Effect.sleep(10))
+      const follower = yield* follow(executor)
+      yield* executor.submit(Effect.sleep(10)) // timed: submitted while followed
+      yield* Fiber.interrupt(follower)
+      yield* TestClock.adjust(15)
+      const [info] = yield* executor.tasks
+      assert.strictEqual(info!.state, "running")
+      assert.strictEqual(info!.submittedAt, 0)
+      assert.strictEqual(info!.startedAt, 10)
+      yield* TestClock.adjust(10)
+    }).pipe(Effect.scoped))
+
   it.effect("lists every running task of a burst larger than the pool of idle scopes, then none", () =>
     BackgroundExecutor.scoped((executor) =>
       Effect.gen(function*() {
@@ -298,6 +335,31 @@ describe("changes", () => {
       assert.deepStrictEqual(seen.slice(0, 3), [1, 2, 3])
       for (let i = 1; i < seen.length; i++) assert.isAbove(seen[i]!, seen[i - 1]!)
       assert.isBelow(seen.at(-1)!, 3 * n)
+    }))
+
+  it.effect("a stream started while tasks are queued or running hears their later steps", () =>
+    Effect.gen(function*() {
+      const events = yield* BackgroundExecutor.scoped(
+        (executor) =>
+          Effect.gen(function*() {
+            for (let i = 0; i < 3; i++) yield* executor.submit(Effect.sleep(10)) // unnamed: only the first is sampled
+            const follower = yield* follow(executor)
+            yield* TestClock.adjust(30)
+            return follower
+          }),
+        { maxConcurrency: 1 }
+      ).pipe(Effect.flatMap(Fiber.join))
+      assert.deepStrictEqual(events.map((e) => `${e._tag} ${e.task.id}`), [
+        "Ended 1",
+        "Started 2",
+        "Ended 2",
+        "Started 3",
+        "Ended 3"
+      ])
+      // what happened before the stream started is not known
+      const started = events.find((e) => e._tag === "Started" && e.task.id === 3)!
+      assert.strictEqual(started.task.submittedAt, undefined)
+      assert.strictEqual(started.task.startedAt, 20)
     }))
 
   it.effect("a stream started after the close is empty", () =>

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Metric, Option, Tracer } from "effect"
+import { Effect, Fiber, Metric, Option, Stream, Tracer } from "effect"
 import { TestClock } from "effect/testing"
-import { BackgroundExecutor, ExecutorError, Task } from "../src/index.ts"
+import { BackgroundExecutor, ExecutorError, Task, type TaskEvent } from "../src/index.ts"
 
 /** Runs `effect` with a registry of its own, so that series of other tests do not show. */
 const isolated = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -74,6 +74,23 @@ describe("metrics", () => {
       assert.strictEqual(yield* count("taskscope_tasks_submitted", { executor: "a" }), 4)
       assert.strictEqual(yield* count("taskscope_tasks_completed", { executor: "a", outcome: "success" }), 4)
       assert.strictEqual(yield* count("taskscope_tasks_submitted", { executor: "b" }), 1)
+    })))
+
+  it.effect("executors of one name under different contextual attributes keep series of their own", () =>
+    isolated(Effect.gen(function*() {
+      const run = (pool: string, n: number) =>
+        BackgroundExecutor.scoped(
+          (executor) => Effect.repeat(executor.submit(Effect.void), { times: n - 1 }),
+          { name: "shared" }
+        ).pipe(Effect.provideService(Metric.CurrentMetricAttributes, { pool }))
+      yield* run("a", 1)
+      yield* run("b", 3)
+      assert.strictEqual(yield* count("taskscope_tasks_submitted", { executor: "shared", pool: "a" }), 1)
+      assert.strictEqual(yield* count("taskscope_tasks_submitted", { executor: "shared", pool: "b" }), 3)
+      assert.strictEqual(
+        yield* count("taskscope_tasks_completed", { executor: "shared", pool: "b", outcome: "success" }),
+        3
+      )
     })))
 
   it.effect("the default name is \"default\"", () =>
@@ -191,6 +208,51 @@ describe("spans", () => {
       const child = spans.find((s) => s.name === "child")!
       assert.strictEqual(Option.getOrUndefined(child.parent)?.spanId, parent.spanId)
       assert.strictEqual(child.traceId, parent.traceId)
+    }))
+
+  it.effect("a task failing with another task's TaskTimeoutError counts as a failure, its own deadline as a timeout", () =>
+    isolated(Effect.gen(function*() {
+      const { spans, tracer } = recording()
+      let follower: Fiber.Fiber<Array<TaskEvent.TaskEvent>> | undefined
+      const stats = yield* BackgroundExecutor.scoped(
+        (executor) =>
+          Effect.gen(function*() {
+            follower = yield* Effect.forkChild(Stream.runCollect(executor.changes), { startImmediately: true })
+            const slow = yield* executor.submit(Effect.never, { name: "slow", timeout: 10, reraiseOnExit: false })
+            yield* executor.submit(Task.join(slow), { name: "waiter", reraiseOnExit: false })
+            yield* TestClock.adjust(20)
+            return yield* executor.stats
+          }),
+        { name: "outcomes" }
+      ).pipe(Effect.withTracer(tracer))
+      const ended = (yield* Fiber.join(follower!)).flatMap((e) => e._tag === "Ended" ? [e.outcome] : [])
+      assert.strictEqual(stats.timedOut, 1)
+      assert.strictEqual(stats.failed, 2)
+      assert.deepStrictEqual(ended, ["timeout", "failure"])
+      const outcome = (name: string) => spans.find((s) => s.name === name)!.attributes.get("taskscope.outcome")
+      assert.strictEqual(outcome("slow"), "timeout")
+      assert.strictEqual(outcome("waiter"), "failure")
+      assert.strictEqual(yield* count("taskscope_tasks_completed", { executor: "outcomes", outcome: "timeout" }), 1)
+    })))
+
+  it.effect("a span ends after the task's finalizers, with their outcome", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recording()
+      const stats = yield* BackgroundExecutor.scoped((executor) =>
+        Effect.gen(function*() {
+          yield* executor.submit(Effect.addFinalizer(() => Effect.die("finalizer failed")), {
+            name: "closing",
+            reraiseOnExit: false
+          })
+          yield* executor.awaitIdle
+          return yield* executor.stats
+        })
+      ).pipe(Effect.withTracer(tracer))
+      assert.strictEqual(stats.failed, 1)
+      const span = spans.find((s) => s.name === "closing")!
+      assert.strictEqual(span.attributes.get("taskscope.outcome"), "failure")
+      assert.strictEqual(span.status._tag, "Ended")
+      assert.isTrue(span.status._tag === "Ended" && span.status.exit._tag === "Failure")
     }))
 
   it.effect("unnamed tasks get no span by default, task-<id> spans with tracing: true, none with false", () =>

@@ -318,7 +318,10 @@ class TaskRecord<A, E> implements Task.Task<A, E>, Tracked {
   fields(): Rare {
     return (this.rare ??= new Rare())
   }
-  // the task tree's (`Tracked`)
+  // the task tree's and the telemetry's (`Tracked`)
+  get timedOut(): boolean {
+    return this.rare?.timedOut === true
+  }
   get parent(): Parent | undefined {
     return this.rare?.parent
   }
@@ -528,7 +531,10 @@ export class ExecutorCore {
     this.config = config
     this.limit = config.maxConcurrency
     this.lowWater = Math.floor(config.maxQueue / 2)
-    this.telemetry = new Telemetry(settings, context, () => this.counters())
+    this.telemetry = new Telemetry(settings, context, () => this.counters(), (f) => {
+      if (this.running > 0) this.runningTasks().forEach(f)
+      this.queue.forEach((entry) => f(entry as TaskRecord<any, any>))
+    })
     // with a maxQueue, a task's context names the executors it works for
     this.scopes = new TaskScopes(
       config.maxQueue === Number.POSITIVE_INFINITY ? identity : (context) => {
@@ -733,9 +739,12 @@ export class ExecutorCore {
     if (this.unscoped.size > 0) this.unscoped.delete(record)
     const submission = record.submission
     let effect: Effect.Effect<any, any, any> = record.effect!
-    // a run deadline covers the task's finalizers too: a timed task closes its scope inside it
-    if (submission.timed) effect = this.withRunDeadline(record, Effect.scoped(effect), record.context!)
-    if (this.telemetry.instruments(submission.name)) effect = this.telemetry.instrument(record, effect)
+    // A run deadline covers the task's finalizers too, and a task's span ends
+    // with its outcome, finalizers included: such a task closes its scope inside.
+    const instrumented = this.telemetry.instruments(submission.name)
+    if (submission.timed || instrumented) effect = Effect.scoped(effect)
+    if (submission.timed) effect = this.withRunDeadline(record, effect, record.context!)
+    if (instrumented) effect = this.telemetry.instrument(record, effect)
     const slot = this.scopes.acquire(record.context!, record)
     record.effect = undefined
     record.context = undefined
@@ -795,17 +804,21 @@ export class ExecutorCore {
     this.unscoped.add(record) // still holding its permit while its scope closes
     let closer: Fiber.Fiber<void>
     try {
+      // in the task's context, its cell still naming it: what a finalizer submits is the task's
       closer = Effect.runForkWith(slot.context)(Effect.uninterruptible(finalizers))
     } catch (error) {
+      slot.cell.task = undefined
       return this.finish(record, Exit.die(error)) // as in `fork`: the counters must stay right
     }
-    const done = (closed: Exit.Exit<void>) =>
+    const done = (closed: Exit.Exit<void>) => {
+      slot.cell.task = undefined
       this.finish(
         record,
         Exit.isSuccess(closed)
           ? exit
           : Exit.failCause(Exit.isSuccess(exit) ? closed.cause : Cause.combine(exit.cause, closed.cause))
       )
+    }
     const closed = closer.pollUnsafe()
     if (closed !== undefined) return done(closed)
     closer.addObserver(done)
@@ -906,7 +919,7 @@ export class ExecutorCore {
       return
     }
     this.failed++
-    if (record.rare?.timedOut === true) this.timedOut++
+    if (record.timedOut) this.timedOut++
     if (record.submission.reraiseOnExit && !this.isBubbleUp(cause)) this.failures.push(record)
   }
 

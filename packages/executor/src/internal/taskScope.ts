@@ -149,14 +149,18 @@ export class TaskScopes {
   /**
    * Ends a task's scope with its exit: returns the finalizers to run, or
    * `undefined` when there are none — the slot then goes back to its pool.
+   * A slot with finalizers leaves the pool for good, its cell still naming
+   * the task: the caller clears it once they have run.
    */
   release(slot: Slot, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> | undefined {
-    slot.cell.task = undefined
     const pool = slot.pool
     if (slot.scope.state !== EMPTY) {
+      // the cell names the task until its finalizers have run (the caller
+      // clears it): what they submit is the task's
       drop(slot)
       return Scope.closeUnsafe(slot.scope, exit)
     }
+    slot.cell.task = undefined
     if (this.spare === undefined) this.spare = slot
     else if (pool.idle < MAX_FREE) pool.free[pool.idle++] = slot
     else drop(slot)

@@ -37,6 +37,8 @@ export interface Tracked {
   readonly label: string | undefined
   /** 0 queued, 1 starting, 2 running, 3 done (the core's states) */
   readonly state: number
+  /** Whether its own deadline ended it. */
+  readonly timedOut: boolean
   /** The task that submitted it. */
   parent: Parent | undefined
   /** When it was submitted and started, for a timed task. */
@@ -49,9 +51,13 @@ export interface Parent {
   readonly id: number
 }
 
-/** The times of a timed task, epoch milliseconds. */
+/**
+ * The times of a timed task, epoch milliseconds; `submittedAt` is
+ * `undefined` for a task that was not timed when it was submitted and became
+ * timed later (the first follower of `changes` came while it was queued).
+ */
 export interface Times {
-  readonly submittedAt: number
+  readonly submittedAt: number | undefined
   startedAt: number | undefined
 }
 

@@ -32,7 +32,6 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
 import type { Stats } from "../BackgroundExecutor.ts"
-import { TaskTimeoutError } from "../ExecutorError.ts"
 import type { Outcome } from "../TaskEvent.ts"
 import * as Check from "./options.ts"
 import { CHANGES_CAPACITY, TaskTree, type Times, type Tracked } from "./taskTree.ts"
@@ -40,13 +39,17 @@ import { CHANGES_CAPACITY, TaskTree, type Times, type Tracked } from "./taskTree
 /** Every outcome, in the order of their series. (Adding one: a line here and one in `outcomeOf`.) */
 export const OUTCOMES: ReadonlyArray<Outcome> = ["success", "failure", "interrupted", "timeout"]
 
-/** How a task's exit counts: a failure that is its own deadline passing is a timeout. */
-export const outcomeOf = (exit: Exit.Exit<unknown, unknown>): Outcome =>
+/**
+ * How a task's exit counts, as `stats` counts it: a failure is a timeout
+ * when the task's own deadline ended it (`timedOut`), not when it fails with
+ * another task's `TaskTimeoutError` (a task that joined one that timed out).
+ */
+export const outcomeOf = (exit: Exit.Exit<unknown, unknown>, timedOut: boolean): Outcome =>
   Exit.isSuccess(exit)
     ? "success"
     : Cause.hasInterruptsOnly(exit.cause)
     ? "interrupted"
-    : exit.cause.reasons.some((reason) => Cause.isFailReason(reason) && reason.error instanceof TaskTimeoutError)
+    : timedOut
     ? "timeout"
     : "failure"
 
@@ -142,12 +145,19 @@ const sum = (family: Family, f: (series: Series) => number): number => {
   return total
 }
 
-/** Registers the pulled series of `name` in the context's registry, once. */
+/**
+ * Registers the pulled series of `name` in the context's registry, once per
+ * name and set of contextual attributes (`Metric.CurrentMetricAttributes`,
+ * which the registry adds to every series key): executors of one name under
+ * different attributes are different series.
+ */
 const familyOf = (context: Context.Context<never>, name: string): Family => {
   const registry = Context.get(context, Metric.MetricRegistry)
   let byName = families.get(registry)
   if (byName === undefined) families.set(registry, byName = new Map())
-  const known = byName.get(name)
+  const extra = Context.get(context, Metric.CurrentMetricAttributes)
+  const id = JSON.stringify([name, Object.entries(extra).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))])
+  const known = byName.get(id)
   if (known !== undefined) return known
   const executor = { executor: name }
   const family: Family = {
@@ -168,7 +178,7 @@ const familyOf = (context: Context.Context<never>, name: string): Family => {
     queueWait: timer("taskscope_task_queue_wait", "Time from submit to start, per task", executor),
     duration: timer("taskscope_task_duration", "Time from start to end, per task that started", executor)
   }
-  byName.set(name, family)
+  byName.set(id, family)
   const counter = (id: string, description: string, attributes: Record<string, string>, get: () => number) =>
     Metric.registerUnsafe(Metric.counter(id, { description, attributes, incremental: true }), context, {
       get: () => ({ count: get(), incremental: true }),
@@ -251,11 +261,24 @@ export class Telemetry {
   /** Submissions until the next sampled one (see {@link SAMPLE}). */
   private untilSample = 1
 
-  constructor(settings: Settings, context: Context.Context<never>, counters: () => Stats) {
+  constructor(
+    settings: Settings,
+    context: Context.Context<never>,
+    counters: () => Stats,
+    forEachUnfinished: (f: (task: Tracked) => void) => void
+  ) {
     this.settings = settings
     this.traceAll = settings.tracing === true
     this.traceNamed = settings.tracing !== false
-    this.tree = new TaskTree(settings.name, clockOf(context), CHANGES_CAPACITY, () => {
+    this.tree = new TaskTree(settings.name, clockOf(context), CHANGES_CAPACITY, (followed) => {
+      // The first follower hears every task's later steps, but only timed
+      // tasks are told of them: time the unfinished ones now (from here on,
+      // every task submitted while followed is timed at submit).
+      if (followed) {
+        forEachUnfinished((task) => {
+          task.times ??= { submittedAt: undefined, startedAt: undefined } // the times it had are not known
+        })
+      }
       this.hooks = this.makeHooks()
     })
     this.series = settings.metrics ? new Series(context, settings.name, counters) : undefined
@@ -278,8 +301,11 @@ export class Telemetry {
       },
       onStarted: (task, times, queued) => {
         // a task that took its permit at submit started when it was submitted: one clock read less
-        const startedAt = times.startedAt = queued ? now() : times.submittedAt
-        if (family !== undefined) family.queueWait.updateUnsafe(startedAt - times.submittedAt, context!)
+        const submittedAt = times.submittedAt
+        const startedAt = times.startedAt = queued || submittedAt === undefined ? now() : submittedAt
+        if (family !== undefined && submittedAt !== undefined) {
+          family.queueWait.updateUnsafe(startedAt - submittedAt, context!)
+        }
         if (followed) tree.publishStarted(task)
       },
       onEnded: (task, times, outcome) => {
@@ -320,12 +346,15 @@ export class Telemetry {
    * timed tasks are told (`times`: what {@link submitted} stamped).
    */
   started(task: Tracked, times: Times, queued: boolean): void {
-    this.hooks?.onStarted(task, times, queued)
+    const hooks = this.hooks
+    if (hooks !== undefined) hooks.onStarted(task, times, queued)
+    // timed while followed, started once nobody follows: it still gets its start
+    else times.startedAt = queued || times.submittedAt === undefined ? this.tree.now() : times.submittedAt
   }
 
   /** A timed task ended, queued or holding a permit. */
   ended(task: Tracked, times: Times, exit: Exit.Exit<unknown, unknown>): void {
-    this.hooks?.onEnded(task, times, outcomeOf(exit))
+    this.hooks?.onEnded(task, times, outcomeOf(exit, task.timedOut))
   }
 
   /** A submission was refused or made to wait. */
@@ -354,7 +383,7 @@ export class Telemetry {
     }, (span) =>
       Effect.onExit(
         Effect.withParentSpan(inner, span),
-        (exit) => Effect.sync(() => span.attribute("taskscope.outcome", outcomeOf(exit)))
+        (exit) => Effect.sync(() => span.attribute("taskscope.outcome", outcomeOf(exit, task.timedOut)))
       ))
   }
 
@@ -377,7 +406,7 @@ export class Telemetry {
     // stamped by the hooks when there are any; otherwise now
     const times = task.times!
     times.startedAt ??= this.tree.now()
-    return times.startedAt - times.submittedAt
+    return times.submittedAt === undefined ? 0 : times.startedAt - times.submittedAt
   }
 
   /** The executor has closed: its counts stay in its series, its `changes` end. */
