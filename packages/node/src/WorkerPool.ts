@@ -44,6 +44,7 @@
  *
  * @since 0.1.0
  */
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -195,6 +196,24 @@ interface Codec {
 
 const none: ReadonlyArray<unknown> = []
 
+/**
+ * A Schema step of the parent side whose failure — a `SchemaError`, or a
+ * defect of the Schema's own code (a transformation or a filter that threw)
+ * — becomes the typed error `make` builds from the problem, as the worker
+ * side reports its own steps. An interruption stays one.
+ */
+const schemaStep = <A, X>(
+  step: Effect.Effect<A, Schema.SchemaError>,
+  make: (issue: string) => X
+): Effect.Effect<A, X> =>
+  Effect.catchCause(
+    step,
+    (cause) =>
+      Cause.hasInterrupts(cause)
+        ? Effect.failCause(cause as Cause.Cause<never>)
+        : Effect.fail(make(Codecs.schemaProblem(cause)))
+  )
+
 /** The effect of one call: encode, run on a thread, decode, type the failures. */
 const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
   const codecs = new Map<string, Codec>()
@@ -233,22 +252,18 @@ const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
           const decoded = decode(value)
           return Exit.isSuccess(decoded)
             ? decoded
-            : Effect.mapError(
-              decoded,
-              (error) => new InvalidResultError({ task, part: "success value", issue: error.message })
+            : Effect.fail(
+              new InvalidResultError({ task, part: "success value", issue: Codecs.schemaProblem(decoded.cause) })
             )
         }
-        return Effect.mapError(
+        return schemaStep(
           codec.decodeSuccess(value),
-          (error) => new InvalidResultError({ task, part: "success value", issue: error.message })
+          (issue) => new InvalidResultError({ task, part: "success value", issue })
         )
       }
       case Reply.Failure:
         return Effect.flatMap(
-          Effect.mapError(
-            codec.decodeError(value),
-            (error) => new InvalidResultError({ task, part: "error", issue: error.message })
-          ),
+          schemaStep(codec.decodeError(value), (issue) => new InvalidResultError({ task, part: "error", issue })),
           Effect.fail
         )
       case Reply.Defect:
@@ -275,7 +290,7 @@ const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
         // a plain Schema: checked here, no collector (it has no Transferable), no fiber step
         const encoded = encode(payload)
         if (Exit.isFailure(encoded)) {
-          return Effect.mapError(encoded, (error) => new InvalidPayloadError({ task, payload, issue: error.message }))
+          return Effect.fail(new InvalidPayloadError({ task, payload, issue: Codecs.schemaProblem(encoded.cause) }))
         }
         return Effect.flatMap(
           pool.execute(task, encoded.value, none, traceOf(fiber)),
@@ -283,16 +298,16 @@ const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
         )
       }
       const collector = Transferable.makeCollectorUnsafe()
-      return codec.encodePayload(payload).pipe(
-        Effect.provideService(Transferable.Collector, collector),
-        Effect.matchEffect({
-          onFailure: (error) => Effect.fail(new InvalidPayloadError({ task, payload, issue: error.message })),
-          onSuccess: (encoded) =>
-            Effect.flatMap(
-              pool.execute(task, encoded, collector.clearUnsafe(), traceOf(fiber)),
-              (outcome) => interpret(task, payload, codec, outcome)
-            )
-        })
+      return schemaStep(
+        Effect.provideService(codec.encodePayload(payload), Transferable.Collector, collector),
+        (issue) => new InvalidPayloadError({ task, payload, issue })
+      ).pipe(
+        Effect.flatMap((encoded) =>
+          Effect.flatMap(
+            pool.execute(task, encoded, collector.clearUnsafe(), traceOf(fiber)),
+            (outcome) => interpret(task, payload, codec, outcome)
+          )
+        )
       )
     })
 }

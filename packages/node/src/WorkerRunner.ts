@@ -53,7 +53,7 @@ import * as Transferable from "effect/workers/Transferable"
 import type { WorkerError } from "effect/workers/WorkerError"
 import * as EffectWorkerRunner from "effect/workers/WorkerRunner"
 import { type MessagePort, receiveMessageOnPort, type TransferListItem } from "node:worker_threads"
-import { type SyncSteps, syncSteps } from "./internal/codec.ts"
+import { schemaProblem, type SyncSteps, syncSteps } from "./internal/codec.ts"
 import { describeValue } from "./internal/describe.ts"
 import {
   type Batch,
@@ -95,12 +95,6 @@ const plainDefect = (u: unknown): unknown =>
   u instanceof Error
     ? { name: u.name, message: u.message, stack: u.stack }
     : { name: "NonCloneableDefect", message: describeValue(u) }
-
-/** What went wrong in a Schema step: its error's message, or what its code threw. */
-const schemaProblem = (cause: Cause.Cause<Schema.SchemaError>): string => {
-  const error = Cause.findErrorOption(cause)
-  return error._tag === "Some" ? error.value.message : `its transformation threw ${describeValue(Cause.squash(cause))}`
-}
 
 /** Go back to the event loop at least this often (ms) while calls keep coming. */
 const TURN_MS = 10

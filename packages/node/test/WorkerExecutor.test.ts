@@ -381,6 +381,30 @@ describe("WorkerExecutor", () => {
         assert.strictEqual((yield* pool.stats).busy, 0, "the thread was handed back")
       }))
 
+    it.live("a Schema whose own code throws on the parent side is a typed error of its task", () =>
+      Effect.gen(function*() {
+        const before = yield* pool.stats
+        const exits = yield* onPool((executor) =>
+          Effect.all([
+            Effect.flatMap(executor.submit("throwingPayload", 1.5, quiet), Task.await),
+            Effect.flatMap(executor.submit("throwingCheck", 13, quiet), Task.await),
+            Effect.flatMap(executor.submit("throwingDecode", "boom", quiet), Task.await),
+            Effect.flatMap(executor.submit("throwingErrorDecode", "boom", quiet), Task.await)
+          ])
+        )
+        const [payload, check, result, error] = exits.map((exit) => errorOf(exit as Exit.Exit<unknown, unknown>))
+        assert.instanceOf(payload, WorkerError.InvalidPayloadError)
+        assert.include(payload.message, "its transformation threw RangeError")
+        assert.instanceOf(check, WorkerError.InvalidPayloadError)
+        assert.include(check.message, "the check met 13")
+        assert.instanceOf(result, WorkerError.InvalidResultError)
+        assert.include(result.message, "decode met boom")
+        assert.instanceOf(error, WorkerError.InvalidResultError)
+        assert.include(error.message, "decode met boom")
+        assert.include(error.message, "error")
+        assert.strictEqual((yield* pool.stats).crashed, before.crashed, "none of these killed a thread")
+      }))
+
     it.live("ArrayBuffers marked Transferable move instead of being copied", () =>
       Effect.gen(function*() {
         const bytes = new Uint8Array([9, 8, 7, 6])
@@ -395,6 +419,7 @@ describe("WorkerExecutor", () => {
         [{ spawn, maxConcurrency: 0 }, "`maxConcurrency` to be an integer from 1 up (the number of threads), got 0"],
         [{ spawn, maxConcurrency: 1.5 }, "`maxConcurrency`"],
         [{ spawn, idleTimeout: -1 }, "`idleTimeout` to be a non-negative duration"],
+        [{ spawn, idleTimeout: Number.NaN }, "`idleTimeout` to be a non-negative duration"],
         [{ spawn, onInterruptRunning: "kill" }, "`onInterruptRunning` to be \"terminate\" or \"wait\", got \"kill\""],
         [{ maxConcurrency: 2 }, "`spawn`"],
         [{ spawn, closeTimeout: -1 }, "`closeTimeout` to be a non-negative duration"],

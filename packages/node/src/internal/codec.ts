@@ -11,10 +11,12 @@
  *
  * @internal
  */
+import * as Cause from "effect/Cause"
 import type * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import type * as SchemaAST from "effect/SchemaAST"
 import type * as TaskSet from "../TaskSet.ts"
+import { describeValue } from "./describe.ts"
 
 /**
  * `true` when a Schema's AST has no transformation anywhere, so that its
@@ -75,3 +77,13 @@ export const syncSteps = (definition: TaskSet.AnyTask): SyncSteps => ({
   encodeSuccess: when(definition.success, Schema.encodeUnknownExit),
   decodeSuccess: when(definition.success, Schema.decodeUnknownExit)
 })
+
+/**
+ * What went wrong in a Schema step, for the typed error that reports it: its
+ * `SchemaError`'s message, or what its own code (a transformation, a
+ * filter) threw — a defect of the step, not of the program.
+ */
+export const schemaProblem = (cause: Cause.Cause<Schema.SchemaError>): string => {
+  const error = Cause.findErrorOption(cause)
+  return error._tag === "Some" ? error.value.message : `its transformation threw ${describeValue(Cause.squash(cause))}`
+}

@@ -52,7 +52,10 @@ export const makePoolConfig = (options: unknown): Config => {
   }
   let idleTimeout: number | undefined
   if (o.idleTimeout !== undefined) {
-    const decoded = Option.getOrUndefined(Duration.fromInput(o.idleTimeout as Duration.Input))
+    // Duration reads NaN as zero: every idle thread would be retired at once
+    const decoded = typeof o.idleTimeout === "number" && Number.isNaN(o.idleTimeout)
+      ? undefined
+      : Option.getOrUndefined(Duration.fromInput(o.idleTimeout as Duration.Input))
     const millis = decoded === undefined ? Number.NaN : Duration.toMillis(decoded)
     if (!(millis >= 0)) {
       throw new ExecutorError.InvalidArgumentError({
