@@ -150,6 +150,79 @@ describe("call channel", () => {
       assert.strictEqual(counter.alive(), 0)
     }))
 
+  it.live("interrupting a call whose answer is not read yet never cancels a later call given the same slot", () =>
+    Effect.gen(function*() {
+      const counter = makeCounter()
+      const cells = makeCells(64)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const pool = yield* tinyPool(counter)
+        yield* Effect.yieldNow
+        // One synchronous run, so that the parent reads no answer meanwhile:
+        // the thread answers `answered` and starts the blocker; the calls
+        // interrupted while it is blocked take the slots after theirs (the
+        // thread frees them only when it reaches them); `innocent` comes next.
+        const { answered, innocent } = yield* Effect.sync(() => {
+          const answered = Effect.runFork(pool.call("square", 7))
+          Effect.runFork(pool.call("work", block(400)))
+          const until = performance.now() + 150
+          while (performance.now() < until) {
+            // the thread runs; this one reads no message
+          }
+          for (let i = 0; i < 62; i++) Effect.runFork(pool.call("touch", cells.touch(i))).interruptUnsafe()
+          const innocent = Effect.runFork(pool.call("square", 100))
+          answered.interruptUnsafe()
+          return { answered, innocent }
+        })
+        assert.strictEqual(yield* Fiber.join(innocent), 10000)
+        const exit = yield* Fiber.await(answered)
+        assert.isTrue(Exit.isSuccess(exit) || Exit.hasInterrupts(exit))
+        assert.strictEqual(cells.runs().reduce((a, b) => a + b, 0), 0, "no interrupted call ran")
+      }))
+      assert.strictEqual(counter.alive(), 0)
+    }))
+
+  it.live("a thread whose last held call is interrupted before it starts is idle from then on, and retired", () =>
+    Effect.gen(function*() {
+      const counter = makeCounter()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter), maxConcurrency: 1, idleTimeout: 100 })
+        yield* pool.prestart
+        assert.strictEqual(yield* pool.call("blockLater", 600), 600)
+        yield* Effect.sleep(50) // the thread is blocked in its timer now
+        // handed to the blocked thread, which holds it unstarted
+        const held = yield* start(pool.call("square", 3))
+        // meanwhile the reaper (its first look 100 ms after the start) finds no idle thread and stops looking
+        yield* Effect.sleep(200)
+        assert.include(yield* pool.stats, { threads: 1, idle: 0 })
+        yield* Fiber.interrupt(held)
+        yield* eventually(Effect.map(pool.stats, (s) => s.threads === 0), "the idle thread is retired")
+        assert.include(yield* pool.stats, { retired: 1, crashed: 0 })
+      }))
+      assert.strictEqual(counter.alive(), 0)
+    }))
+
+  it.live("a pool that batches tiny calls still grows to its size: two long calls after tiny ones run at once", () =>
+    Effect.gen(function*() {
+      const counter = makeCounter()
+      yield* batchAttempts(Effect.scoped(Effect.gen(function*() {
+        // no prestart: one thread is enough for calls made one after the other
+        const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter), maxConcurrency: 2 })
+        for (let n = 0; n < 40; n++) yield* Effect.orDie(pool.call("square", n))
+        yield* Effect.yieldNow
+        assert.include(yield* pool.stats, { threads: 1 })
+        // measured as tiny: both go to the one thread in a batch
+        const calls = yield* Effect.forEach([300, 300], (ms) => start(pool.call("spin", ms)))
+        yield* handedOver(pool)
+        const [first, second] = yield* Fiber.joinAll(calls)
+        assert.isTrue(
+          first!.start < second!.end && second!.start < first!.end,
+          "the second long call did not wait behind the first: a second thread took it"
+        )
+        assert.include(yield* pool.stats, { threads: 2, crashed: 0, terminated: 0 })
+      })))
+      assert.strictEqual(counter.alive(), 0)
+    }))
+
   it.live("while calls are not known to be tiny, a thread takes one at a time: the others wait in the pool's queue", () =>
     Effect.gen(function*() {
       const counter = makeCounter()

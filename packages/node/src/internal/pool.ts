@@ -19,7 +19,10 @@
  * ready threads, so that a stream of tiny calls costs one message and one
  * wake-up per batch instead of per call. When an answer shows calls are no
  * longer tiny, the calls threads hold unstarted beyond their next one are
- * taken back and handed out one per thread again. Calls made while the responses at
+ * taken back and handed out one per thread again. While calls are tiny, those
+ * a thread holds behind the one it runs count as waiting for a thread, so a
+ * pool that batches still grows to its size, and a thread that becomes ready
+ * takes back what the others hold unstarted. Calls made while the responses at
  * hand are being settled (an executor starts a call for each one that
  * finished) are dispatched once they all are, so that they too go out in
  * batches.
@@ -42,6 +45,7 @@ import {
   type Call,
   type Open,
   type Ready,
+  Reply,
   type Response,
   Signal,
   signalBytes,
@@ -232,17 +236,28 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       }
     }
 
-    const onResponse = (thread: Thread, response: Response): void => {
-      const entry = thread.calls.get(response[0])
-      if (entry === undefined) return
-      thread.calls.delete(response[0])
-      // the worker's own measure: not inflated by waiting for a core
-      const took = response[3]
-      perCall = perCall === undefined ? took : perCall + (took - perCall) / 4
+    /** `thread` let go of a call: once it holds none, it is idle from now (for `idleTimeout`). */
+    const letGo = (thread: Thread, seq: number): void => {
+      thread.calls.delete(seq)
       if (thread.calls.size === 0) {
         thread.idleSince = Date.now()
         scheduleReap()
       }
+    }
+
+    const onResponse = (thread: Thread, response: Response): void => {
+      const entry = thread.calls.get(response[0])
+      if (entry === undefined) return
+      letGo(thread, response[0])
+      if (response[1] === Reply.Skipped) {
+        // never started: a cancel takes its call out first, so this is not
+        // one; should it happen all the same, the call is run elsewhere, not lost
+        requeue([entry])
+        return
+      }
+      // the worker's own measure: not inflated by waiting for a core
+      const took = response[3]
+      perCall = perCall === undefined ? took : perCall + (took - perCall) / 4
       settle(entry, response)
     }
 
@@ -273,9 +288,14 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       const calls: Array<Call> = []
       const transfers: Array<unknown> = []
       while (entries.length < count) {
-        // a slot still in use: a cancelled call the worker has not reached
-        // yet; its Skipped response will bring the dispatcher back
-        if (Atomics.load(signal, slotOf(thread.nextSeq)) !== Slot.Free) break
+        // A slot still in use: a cancelled call the worker has not reached
+        // yet, or an answered one whose answer is not read yet (its cancel
+        // must not land on a new call in its slot). The Skipped answer, or
+        // reading the answer, brings the dispatcher back.
+        if (
+          Atomics.load(signal, slotOf(thread.nextSeq)) !== Slot.Free ||
+          thread.calls.has(thread.nextSeq - Signal.Slots)
+        ) break
         const entry = takeQueued()
         if (entry === undefined) break
         const seq = thread.nextSeq++
@@ -302,7 +322,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
             thread.port.postMessage([calls[i]], entry.transfers as Array<WorkerThreads.Transferable>)
           } catch (cause) {
             Atomics.store(signal, slotOf(entry.seq), Slot.Free)
-            thread.calls.delete(entry.seq)
+            letGo(thread, entry.seq)
             settle(entry, { _tag: "NotSent", cause })
           }
         }
@@ -345,6 +365,24 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       requeue(taken)
     }
 
+    /**
+     * Calls waiting for a thread of their own: the queue, and — while calls
+     * are tiny and go out in batches — those a thread holds behind the one it
+     * runs. A pool that batches must still grow to its size: otherwise the
+     * first long calls after tiny ones (or after a crash) queue up on the
+     * threads that happen to exist.
+     */
+    const backlog = (tiny: boolean): number => {
+      let count = waiting
+      if (tiny) {
+        for (let i = 0; i < ready.length; i++) {
+          const held = ready[i]!.calls.size
+          if (held > 1) count += held - 1
+        }
+      }
+      return count
+    }
+
     /** Hands queued calls to ready threads, and starts threads the queue needs. */
     const dispatch = (): void => {
       if (dispatching) {
@@ -374,7 +412,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
             send(best, share)
             if (waiting === before) break
           }
-          if (waiting > starting && threads.size < options.maxConcurrency && !closing) {
+          if (backlog(tiny) > starting && threads.size < options.maxConcurrency && !closing) {
             spawn(true)
             again = true
           }
@@ -445,6 +483,10 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       })
       Deferred.doneUnsafe(thread.ready, Exit.succeed(true))
       scheduleReap()
+      // calls other threads hold unstarted, batched while calls were tiny,
+      // are shared out again: one of them may be a long call that would
+      // wait behind another while this thread sits idle
+      if (ready.length > 1) reclaim()
       dispatch()
     }
 
@@ -556,7 +598,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         if (was === Slot.Pending) {
           // sent but not started: the worker will skip it
           entry.resume = undefined
-          thread.calls.delete(entry.seq)
+          letGo(thread, entry.seq)
           dispatch()
           return Effect.void
         }

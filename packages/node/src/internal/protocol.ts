@@ -82,8 +82,11 @@ export type Response = readonly [seq: number, kind: ReplyKind, value: unknown, t
 /**
  * The layout of the shared `Int32Array`: two counters, then one state word per
  * call slot. Call `seq` uses slot `seq % Signal.Slots`; the parent reuses a
- * slot only once it is {@link Slot}.Free again, so at most `Signal.Slots` calls
- * are outstanding on a thread.
+ * slot only once it is {@link Slot}.Free again *and* it has read the answer
+ * of the slot's previous call (the worker frees a slot before it posts the
+ * answer: until the parent has read it, a cancel of that call must find its
+ * own slot, not a new call's), so at most `Signal.Slots` calls are
+ * outstanding on a thread.
  */
 export const Signal = {
   /** bumped (and notified) by the parent after each batch it posts */
