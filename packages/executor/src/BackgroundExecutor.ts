@@ -392,7 +392,14 @@ const fromCore = (executor: core.ExecutorCore): Executor => ({
   stats: executor.stats,
   resize: (maxConcurrency) =>
     Effect.sync(() => {
-      if (maxConcurrency === undefined) Check.positiveIntegerOrInfinity("maxConcurrency", null, 0) // names the option
+      // the option's checker reads undefined as "left out"; here a value is required
+      if (maxConcurrency === undefined) {
+        throw new InvalidArgumentError({
+          argument: "maxConcurrency",
+          value: undefined,
+          expected: "an integer from 1 and up, or Infinity"
+        })
+      }
       executor.resize(Check.positiveIntegerOrInfinity("maxConcurrency", maxConcurrency, 0))
     }),
   pause: Effect.sync(() => executor.pause()),

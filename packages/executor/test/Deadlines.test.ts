@@ -107,6 +107,42 @@ describe("deadlines", () => {
         assert.instanceOf(Cause.squash((error as ExecutorError.TaskFailedError).cause), ExecutorError.TaskTimeoutError)
       }))
 
+    it.effect("keeps what else the task failed with past the deadline: a dying finalizer, an uninterruptible failure", () =>
+      Effect.gen(function*() {
+        const failures = (exit: Exit.Exit<unknown, unknown>) =>
+          Exit.isFailure(exit)
+            ? exit.cause.reasons.map((reason) =>
+              Cause.isFailReason(reason)
+                ? String((reason.error as { _tag?: string })._tag)
+                : Cause.isDieReason(reason)
+                ? `die ${(reason.defect as Error).message}`
+                : "interrupt"
+            )
+            : []
+        const owner = yield* Effect.forkChild(
+          BackgroundExecutor.scoped(Effect.gen(function*() {
+            const finalizer = yield* BackgroundExecutor.submit(
+              Effect.andThen(Effect.addFinalizer(() => Effect.die(new Error("finalizer"))), Effect.never),
+              { name: "finalizer", timeout: 10 }
+            )
+            const late = yield* BackgroundExecutor.submit(
+              Effect.uninterruptible(Effect.andThen(Effect.sleep(20), Effect.die(new Error("late")))),
+              { name: "late", timeout: 10 }
+            )
+            yield* TestClock.adjust(20)
+            assert.deepStrictEqual(failures(yield* Task.await(finalizer)), ["TaskTimeoutError", "die finalizer"])
+            assert.deepStrictEqual(failures(yield* Task.await(late)), ["TaskTimeoutError", "die late"])
+            assert.include(yield* BackgroundExecutor.stats, { failed: 2, timedOut: 2 })
+          })),
+          { startImmediately: true }
+        )
+        // and the exit re-raises them whole
+        const error = yield* Effect.flip(Fiber.join(owner))
+        assert.instanceOf(error, ExecutorError.TaskFailedError)
+        const raised = (error as ExecutorError.TaskFailedError).failures.map((f) => failures(Exit.failCause(f.cause)))
+        assert.deepStrictEqual(raised, [["TaskTimeoutError", "die finalizer"], ["TaskTimeoutError", "die late"]])
+      }))
+
     it.effect("is catchable by tag on the task's join", () =>
       BackgroundExecutor.scoped(Effect.gen(function*() {
         const task = yield* BackgroundExecutor.submit(Effect.never, { timeout: 5, reraiseOnExit: false })
@@ -155,6 +191,25 @@ describe("deadlines", () => {
         yield* Task.join(after)
         assert.deepStrictEqual(done, [1, 2, 3, 5])
       }), { maxConcurrency: 1 }))
+
+    it.effect("counts from submit, also while maxQueue keeps the submit waiting for a place", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        yield* BackgroundExecutor.submit(Effect.sleep(100)) // the permit
+        yield* BackgroundExecutor.submit(Effect.sleep(5)) // the queue's one place
+        let ran = false
+        const submitter = yield* Effect.forkChild(
+          BackgroundExecutor.submit(Effect.sync(() => ran = true), { startTimeout: 10, reraiseOnExit: false }),
+          { startImmediately: true }
+        )
+        yield* settle
+        assert.isUndefined(submitter.pollUnsafe(), "submit waits for a place")
+        yield* TestClock.adjust(200)
+        const task = yield* Fiber.join(submitter)
+        const error = timeoutOf(yield* Task.await(task))
+        assert.strictEqual(error.phase, "queue")
+        assert.isTrue(Duration.equals(error.timeout, Duration.millis(10)))
+        assert.isFalse(ran)
+      }), { maxConcurrency: 1, maxQueue: 1 }))
 
     it.effect("a task that starts in time keeps running past it", () =>
       BackgroundExecutor.scoped(Effect.gen(function*() {

@@ -5,7 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber } from "effect"
 import { TestClock } from "effect/testing"
-import { BackgroundExecutor, Task } from "../src/index.ts"
+import { BackgroundExecutor, ExecutorError, Task } from "../src/index.ts"
 
 /** Lets every fiber that is ready run until it suspends again. */
 const settle = Effect.yieldNow.pipe(Effect.repeat({ times: 5 }))
@@ -120,6 +120,46 @@ describe("scheduling", () => {
         yield* Deferred.succeed(gate, undefined)
       }), { maxConcurrency: 3, maxConcurrencyPerKey: 1 }))
 
+    it.effect("with maxQueue, a full queue of tasks held back by their own key never holds up a task that can start", () =>
+      BackgroundExecutor.scoped((executor) =>
+        Effect.gen(function*() {
+          const gate = yield* Deferred.make<void>()
+          // key a: one runs until the gate opens, two wait for it: the queue (maxQueue 2) is full
+          yield* executor.submit(Deferred.await(gate), { key: "a" })
+          yield* executor.submit(Effect.void, { key: "a" })
+          yield* executor.submit(Effect.void, { key: "a" })
+          assert.include(yield* executor.stats, { running: 1, queued: 2 })
+          // permits are free and key b has room: it starts at once instead of waiting for a place
+          const opener = yield* Effect.forkChild(executor.submit(Deferred.succeed(gate, undefined), { key: "b" }), {
+            startImmediately: true
+          })
+          yield* settle
+          assert.isDefined(opener.pollUnsafe(), "the submit of key b was made to wait for a queue place")
+          yield* executor.awaitIdle
+          assert.include(yield* executor.stats, { succeeded: 4, queued: 0 })
+        }), { maxConcurrency: 4, maxConcurrencyPerKey: 1, maxQueue: 2 }))
+
+    it.effect("with maxQueue, a submitter already waiting is let in once its own key has room and a permit is free", () =>
+      BackgroundExecutor.scoped((executor) =>
+        Effect.gen(function*() {
+          const gates = { a: yield* Deferred.make<void>(), b: yield* Deferred.make<void>() }
+          yield* executor.submit(Deferred.await(gates.a), { key: "a" })
+          yield* executor.submit(Effect.void, { key: "a" })
+          yield* executor.submit(Deferred.await(gates.b), { key: "b" })
+          // key b is full too: this one must wait for a place
+          const waiting = yield* Effect.forkChild(executor.submit(Deferred.succeed(gates.a, undefined), { key: "b" }), {
+            startImmediately: true
+          })
+          yield* settle
+          assert.isUndefined(waiting.pollUnsafe())
+          // b's running task ends: the waiter's key has room, a permit is free, the queue is still full
+          yield* Deferred.succeed(gates.b, undefined)
+          yield* settle
+          assert.isDefined(waiting.pollUnsafe(), "the waiter could start but was left waiting for the queue")
+          yield* executor.awaitIdle
+          assert.include(yield* executor.stats, { succeeded: 4, queued: 0 })
+        }), { maxConcurrency: 4, maxConcurrencyPerKey: 1, maxQueue: 1 }))
+
     it.effect("many keys, each with more priorities than the executor shares submissions for: each key's tasks start in its own (priority, submission) order", () =>
       BackgroundExecutor.scoped(Effect.gen(function*() {
         const keys = ["a", "b", "c", "d"]
@@ -226,8 +266,11 @@ describe("scheduling", () => {
           for (const bad of [0, -1, 1.5, Number.NaN, "2", undefined]) {
             const exit = yield* Effect.exit(executor.resize(bad as number))
             assert.isTrue(Exit.isFailure(exit))
-            const defect = Cause.squash((exit as Exit.Failure<unknown, unknown>).cause) as Error
+            const defect = Cause.squash(
+              (exit as Exit.Failure<unknown, unknown>).cause
+            ) as ExecutorError.InvalidArgumentError
             assert.match(defect.message, /`maxConcurrency`/)
+            assert.isTrue(Object.is(defect.value, bad), `the value it got, as it got it: ${String(defect.value)}`)
           }
           assert.include(yield* executor.stats, { submitted: 0 })
         })

@@ -7,10 +7,12 @@
  *
  * @internal
  */
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 
 /** What the clock of `context` says it is, in epoch milliseconds. */
@@ -35,14 +37,25 @@ export const schedule = (context: Context.Context<never>, millis: number, fire: 
 
 /**
  * `effect`, given `millis` to end: past that it is interrupted, the
- * interruption is waited for (finalizers run), and the result is `onTimeout()`.
+ * interruption is waited for (finalizers run), and it fails with
+ * `onTimeout()` — plus whatever else it failed with meanwhile (a finalizer
+ * that died, an uninterruptible part that failed), which is not lost.
  */
 export const within = <A, E, R, E2>(
   effect: Effect.Effect<A, E, R>,
   millis: number,
   onTimeout: () => E2
 ): Effect.Effect<A, E | E2, R> =>
-  Effect.timeoutOrElse(effect, {
-    duration: Duration.millis(millis),
-    orElse: () => Effect.fail(onTimeout())
+  Effect.suspend(() => {
+    let ended: Exit.Exit<A, E> | undefined
+    return Effect.timeoutOrElse(Effect.onExit(effect, (exit) => Effect.sync(() => void (ended = exit))), {
+      duration: Duration.millis(millis),
+      // run once the interrupted effect has ended (the race waits for it)
+      orElse: () => {
+        const timedOut = Cause.fail(onTimeout())
+        if (ended === undefined || Exit.isSuccess(ended)) return Effect.failCause(timedOut)
+        const own = ended.cause.reasons.filter((reason) => !Cause.isInterruptReason(reason))
+        return Effect.failCause(own.length === 0 ? timedOut : Cause.combine(timedOut, Cause.fromReasons(own)))
+      }
+    })
   })

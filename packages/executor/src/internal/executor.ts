@@ -455,8 +455,14 @@ const notify = (observers: ReadonlyArray<(exit: Exit.Exit<any, any>) => void>, e
   if (depth === 0 && later.length > 0) drainLater()
 }
 
-/** A submitter suspended by `maxQueue`, woken in FIFO order. */
-type QueueWaiter = () => void
+/**
+ * A submitter suspended by `maxQueue`, woken in FIFO order (or sooner, when
+ * its own submission could start at once: see `admitWaiters`).
+ */
+interface QueueWaiter {
+  (): void
+  readonly submission: Submission
+}
 
 /** Whether `exit` carries `error` as one of its failures. */
 const carries = (exit: Exit.Exit<unknown, unknown>, error: unknown): boolean =>
@@ -548,14 +554,26 @@ export class ExecutorCore {
     this.holding = config.closeTimeout === undefined ? undefined : new Set()
   }
 
-  /** Whether a task submitted now would take a permit at once, without queueing. */
-  private get startsAtOnce(): boolean {
-    return !this.paused && this.running < this.limit && this.queued === 0
+  /**
+   * Whether a task of `submission` submitted now would take a permit at
+   * once, without queueing: a permit is free, and nothing queued could take
+   * it first (in an ordered queue, no queued task could start now, and the
+   * task's key has room — tasks held back only by their own key's bound do
+   * not count).
+   */
+  private startsAtOnce(submission: Submission): boolean {
+    if (this.paused || this.running >= this.limit) return false
+    return this.queue.ordered ? this.queue.couldStartNow(submission.key) : this.queued === 0
   }
 
-  /** Whether a submission may enter now without waiting for a queue place. */
-  private admits(submitter: Fiber.Fiber<unknown, unknown>): boolean {
-    return (this.queueWaiters.size === 0 && (this.queued < this.config.maxQueue || this.startsAtOnce)) ||
+  /**
+   * Whether a submission may enter now without waiting for a queue place:
+   * there is room and nobody waits for it, or it starts at once (it takes no
+   * place), or it comes from one of the executor's own tasks.
+   */
+  private admits(submitter: Fiber.Fiber<unknown, unknown>, submission: Submission): boolean {
+    return (this.queueWaiters.size === 0 && this.queued < this.config.maxQueue) ||
+      this.startsAtOnce(submission) ||
       (this.config.maxQueue !== Number.POSITIVE_INFINITY && worksFor(submitter, this))
   }
 
@@ -576,8 +594,8 @@ export class ExecutorCore {
       this.telemetry.rejected("closed")
       return Effect.fail(new ExecutorClosedError({ taskName: submission.name }))
     }
-    if (this.admits(submitter)) {
-      return Exit.succeed(this.accept(effect, submission, submitter))
+    if (this.admits(submitter, submission)) {
+      return Exit.succeed(this.accept(effect, submission, submitter, undefined))
     }
     // Backpressure: wait for a place in the queue. The waiter submits the
     // task itself, synchronously, when a place frees, so that a submitter
@@ -585,20 +603,22 @@ export class ExecutorCore {
     // again inside the registration: the queue may have drained, or the
     // executor closed, while this fiber yielded between the two steps.
     return Effect.callback<Task.Task<A, E>, ExecutorClosedError>((resume) => {
+      // a start deadline counts from `submit`, the wait for a place included
+      const submittedAt = submission.timed ? Timer.now(submitter.context) : undefined
       const enter = () => {
         if (this.phase === "closed") this.telemetry.rejected("closed")
         resume(
           this.phase === "closed"
             ? Effect.fail(new ExecutorClosedError({ taskName: submission.name }))
-            : Exit.succeed(this.accept(effect, submission, submitter))
+            : Exit.succeed(this.accept(effect, submission, submitter, submittedAt))
         )
       }
-      if (this.phase === "closed" || this.admits(submitter)) return enter()
+      if (this.phase === "closed" || this.admits(submitter, submission)) return enter()
       this.telemetry.rejected("queue_full")
-      const waiter: QueueWaiter = () => {
+      const waiter: QueueWaiter = Object.assign(() => {
         this.queueWaiters.delete(waiter)
         enter()
-      }
+      }, { submission })
       this.queueWaiters.add(waiter)
       return Effect.sync(() => {
         this.queueWaiters.delete(waiter)
@@ -606,10 +626,12 @@ export class ExecutorCore {
     })
   }
 
+  /** Takes a submission in; `submittedAt`: when `submit` was called, if it waited for a queue place. */
   private accept<A, E>(
     effect: Effect.Effect<A, E, any>,
     submission: Submission,
-    submitter: Fiber.Fiber<unknown, unknown>
+    submitter: Fiber.Fiber<unknown, unknown>,
+    submittedAt: number | undefined
   ): TaskRecord<A, E> {
     const record = new TaskRecord<A, E>(this, ++this.nextId, effect, submitter.context, submission)
     this.submitted++
@@ -620,7 +642,7 @@ export class ExecutorCore {
     }
     const queue = this.queue
     if (submission.ordered) queue.becomeOrdered()
-    const startBy = submission.timed ? this.startDeadline(record, submitter.context) : undefined
+    const startBy = submission.timed ? this.startDeadline(record, submitter.context, submittedAt) : undefined
     if (startBy !== undefined && startBy.millis < 0) {
       // a deadline already past: the task ends at once, without running
       this.queued++ // counted as queued for the moment `finish` takes it out
@@ -672,16 +694,25 @@ export class ExecutorCore {
    */
   private startDeadline(
     record: TaskRecord<any, any>,
-    context: Context.Context<never>
+    context: Context.Context<never>,
+    submittedAt: number | undefined
   ): { readonly millis: number; readonly budget: Duration.Duration } | undefined {
     const { deadline, startTimeout } = record.submission
     let millis = startTimeout ?? Number.POSITIVE_INFINITY
-    if (deadline !== undefined) millis = Math.min(millis, deadline - Timer.now(context))
+    if (startTimeout !== undefined && submittedAt !== undefined) {
+      millis = startTimeout - (Timer.now(context) - submittedAt) // what the wait for a queue place left
+    }
+    // the time it was given: `startTimeout`, or what was left of `deadline` if that ends first
+    let given = startTimeout
+    if (deadline !== undefined) {
+      const left = deadline - Timer.now(context)
+      if (left < millis) {
+        millis = left
+        given = Math.max(0, left)
+      }
+    }
     if (millis === Number.POSITIVE_INFINITY) return undefined
-    const budget = Duration.millis(
-      startTimeout !== undefined && startTimeout <= millis ? startTimeout : Math.max(0, millis)
-    )
-    return { millis, budget }
+    return { millis, budget: Duration.millis(given!) }
   }
 
   /** The start deadline of a queued task passed: it ends without running. */
@@ -864,10 +895,30 @@ export class ExecutorCore {
    */
   private admitWaiters(): void {
     if (this.queueWaiters.size === 0) return
-    if (this.queued > this.lowWater && !this.startsAtOnce) return
-    while (this.queueWaiters.size > 0 && (this.queued < this.config.maxQueue || this.startsAtOnce)) {
-      const waiter = this.queueWaiters.values().next().value!
-      this.queueWaiters.delete(waiter) // a waiter that throws must not be called again
+    let first = this.queueWaiters.values().next().value!
+    if (this.queued > this.lowWater && !this.startsAtOnce(first.submission)) return this.admitStartable()
+    while (this.queued < this.config.maxQueue || this.startsAtOnce(first.submission)) {
+      this.queueWaiters.delete(first) // a waiter that throws must not be called again
+      wake(first, undefined)
+      if (this.queueWaiters.size === 0) return
+      first = this.queueWaiters.values().next().value!
+    }
+    this.admitStartable()
+  }
+
+  /**
+   * With the queue full and a permit free (the queued tasks are held back by
+   * their keys' bounds), lets in the waiting submitters, oldest first, whose
+   * own task could start at once: it takes no queue place, and waiting for
+   * the queue to drain could wait for ever (the queued tasks' keys may wait
+   * on it).
+   */
+  private admitStartable(): void {
+    if (!this.queue.ordered || this.paused || this.running >= this.limit) return
+    for (const waiter of Array.from(this.queueWaiters)) {
+      if (this.paused || this.running >= this.limit) return
+      if (!this.queueWaiters.has(waiter) || !this.startsAtOnce(waiter.submission)) continue
+      this.queueWaiters.delete(waiter)
       wake(waiter, undefined)
     }
   }

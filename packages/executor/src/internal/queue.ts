@@ -255,6 +255,17 @@ export class TaskQueue {
   }
 
   /**
+   * Whether an entry of `key` submitted now could start at once, as
+   * {@link startNow} would decide, without counting it.
+   */
+  couldStartNow(key: string | undefined): boolean {
+    if (this.runnable.length > 0) return false
+    const lane = this.lanes.get(key)
+    if (lane === undefined) return true
+    return lane.size === 0 && (key === undefined || lane.running < this.maxPerKey)
+  }
+
+  /**
    * Takes the next entry that may start now, or `undefined`; skips (and
    * drops) stale entries. The entry's key counts it as running from here
    * until {@link ended}.
