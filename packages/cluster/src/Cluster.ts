@@ -218,7 +218,59 @@ const invalid = (argument: string, value: unknown, expected: string): never => {
   throw new ExecutorError.InvalidArgumentError({ argument, value, expected })
 }
 
-const isPostgresUrl = (u: unknown): boolean => typeof u === "string" && /^postgres(ql)?:\/\/./.test(u)
+/** A URL the PostgreSQL client can connect with: `postgres:` or `postgresql:`, parsable, its port in range. */
+const isPostgresUrl = (u: unknown): boolean => {
+  if (typeof u !== "string" || !/^postgres(ql)?:\/\/./.test(u)) return false
+  try {
+    // the URL parser refuses a port beyond 65535, spaces in the host, and the like
+    return new URL(u).hostname.length > 0
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Checks `shardingConfig` field by field against the kind of value of the
+ * field in Effect's `ShardingConfig.defaults`: a duration, a positive integer
+ * (or `"unbounded"` where the field allows it), a boolean, a list of names.
+ * An unknown field is refused too (a misspelt one would be ignored).
+ */
+const checkShardingConfig = (value: unknown): void => {
+  if (value === undefined) return
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    invalid("shardingConfig", value, "an object of ShardingConfig overrides")
+  }
+  for (const [field, given] of Object.entries(value as Record<string, unknown>)) {
+    const argument = `shardingConfig.${field}`
+    if (!(field in ShardingConfig.defaults)) {
+      invalid(argument, given, `left out: ShardingConfig has no field ${JSON.stringify(field)}`)
+    }
+    const known = (ShardingConfig.defaults as unknown as Record<string, unknown>)[field]
+    if (Duration.isDuration(known)) {
+      const duration = typeof given === "number" && Number.isNaN(given)
+        ? undefined
+        : Option.getOrUndefined(Duration.fromInput(given as Duration.Input))
+      if (duration === undefined || Duration.toMillis(duration) < 0) {
+        invalid(argument, given, "a non-negative duration (milliseconds, or e.g. \"2 seconds\")")
+      }
+    } else if (typeof known === "number") {
+      const unbounded = field === "entityMailboxCapacity" || field === "maxResidentEntities"
+      if (
+        !((typeof given === "number" && Number.isInteger(given) && given >= 1) || (unbounded && given === "unbounded"))
+      ) {
+        invalid(argument, given, unbounded ? "an integer from 1 up, or \"unbounded\"" : "an integer from 1 up")
+      }
+    } else if (typeof known === "boolean") {
+      if (typeof given !== "boolean") invalid(argument, given, "a boolean")
+    } else if (Array.isArray(known)) {
+      if (!Array.isArray(given) || !given.every((name) => typeof name === "string" && name.length > 0)) {
+        invalid(argument, given, "a list of non-empty names")
+      }
+    } else if (!Option.isOption(given)) {
+      invalid(argument, given, "an Option (set by the layer from `runner`: leave it out)")
+    }
+  }
+}
 
 const checkPostgresOptions = (options: unknown) => {
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
@@ -253,9 +305,7 @@ const checkPostgresOptions = (options: unknown) => {
   const idleSessionTimeout = o.idleSessionTimeout === false
     ? undefined
     : positiveDuration("idleSessionTimeout", o.idleSessionTimeout, Duration.seconds(60))
-  if (o.shardingConfig !== undefined && (typeof o.shardingConfig !== "object" || o.shardingConfig === null)) {
-    invalid("shardingConfig", o.shardingConfig, "an object of ShardingConfig overrides")
-  }
+  checkShardingConfig(o.shardingConfig)
   // a runner's lock session is idle for up to this long between refreshes: the server must not end it
   const refresh = Option.getOrUndefined(Duration.fromInput(
     ((o.shardingConfig as Record<string, unknown> | undefined)?.shardLockRefreshInterval ??
@@ -480,9 +530,16 @@ export const layerPostgres = (options: PostgresOptions): Layer.Layer<Cluster | S
 export const layerMemory = (options?: {
   readonly shardingConfig?: Partial<ShardingConfig.ShardingConfig["Service"]> | undefined
 }): Layer.Layer<Cluster | Sharding.Sharding> =>
-  Sharding.layer.pipe(
-    Layer.provide(Runners.layerNoop),
-    Layer.provideMerge(withConnection(MessageStorage.layerMemory, false, "memory")),
-    Layer.provide([RunnerStorage.layerMemory, RunnerHealth.layerNoop]),
-    Layer.provide(ShardingConfig.layer({ ...defaultShardingConfig, ...options?.shardingConfig }))
-  )
+  Layer.unwrap(Effect.sync(() => {
+    // bad options die when the layer is built, as layerPostgres's do
+    if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) {
+      invalid("options", options, "an object { shardingConfig? }")
+    }
+    checkShardingConfig(options?.shardingConfig)
+    return Sharding.layer.pipe(
+      Layer.provide(Runners.layerNoop),
+      Layer.provideMerge(withConnection(MessageStorage.layerMemory, false, "memory")),
+      Layer.provide([RunnerStorage.layerMemory, RunnerHealth.layerNoop]),
+      Layer.provide(ShardingConfig.layer({ ...defaultShardingConfig, ...options?.shardingConfig }))
+    )
+  }))

@@ -108,7 +108,9 @@ export class TaskDefectError extends Data.TaggedError("TaskDefectError")<{
 
 /**
  * The cluster could not store the task or route it (the database was
- * unreachable for over a minute, say). The task may or may not have been stored: submitting
+ * unreachable for over a minute, say), or could not serve it (the runners'
+ * version of the task set lacks it: that failure is then the key's stored
+ * result). The task may or may not have been stored: submitting
  * it again with the same key runs it at most once more.
  *
  * @category errors

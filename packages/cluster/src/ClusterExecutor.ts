@@ -360,6 +360,22 @@ type Client = (entityId: string) => Record<string, (payload: WirePayload) => Eff
 
 const issueOf = (error: unknown): string => error instanceof Error ? error.message : String(error)
 
+/** Options left out, or an object of them (not an array). */
+const isOptions = (options: unknown): boolean =>
+  options === undefined || (typeof options === "object" && options !== null && !Array.isArray(options))
+
+/**
+ * A key storage keeps as given: a non-empty string of well-formed UTF-16 (a
+ * lone surrogate is stored as U+FFFD, so two such keys would name one task)
+ * without NUL (which PostgreSQL's text cannot hold: the INSERT would fail and
+ * be retried for a minute).
+ */
+const isStorableKey = (key: unknown): key is string =>
+  typeof key === "string" && key.length > 0 && !key.includes("\u0000") &&
+  !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(key)
+
+const storableKey = "a non-empty string of well-formed Unicode without NUL characters"
+
 /** Maps what the wire failed with to the task's errors. */
 const fromWire = (protocol: Protocol, task: string, key: string, payload: unknown) => (error: unknown) => {
   const wire = error as WireError | { readonly _tag: string }
@@ -476,8 +492,24 @@ const call = (
           )
         ))
     )
-    return Effect.matchEffect(send, {
-      onFailure: fromWire(protocol, task, key, payload),
+    return Effect.matchCauseEffect(send, {
+      onFailure: (cause) => {
+        const failure = Cause.findErrorOption(cause)
+        if (failure._tag === "Some") return fromWire(protocol, task, key, payload)(failure.value)
+        if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+        // A defect of the cluster's own machinery, not of the task (the
+        // runner reports those as WireDefect): e.g. a runner whose task set
+        // lacks this task (a rolling deploy) cannot even encode its answer.
+        const defect = Cause.squash(cause)
+        return Effect.fail(
+          new DeliveryError({
+            task,
+            key,
+            reason: `the cluster could not serve it: ${issueOf(defect)}`,
+            cause: defect
+          })
+        )
+      },
       onSuccess: (json) => {
         try {
           return Effect.succeed(protocol.codecs.get(task)!.decodeSuccess(json))
@@ -560,12 +592,10 @@ const fromParts = <T extends TaskSet.Any>(
 
   const submit = (task: string, payload: unknown, options?: SubmitOptions) =>
     Effect.suspend(() => {
-      if (options !== undefined && (typeof options !== "object" || options === null)) {
-        return invalid("options", options, "an object of submit options")
-      }
-      const key = options?.key ?? crypto.randomUUID()
-      if (typeof key !== "string" || key.length === 0) {
-        return invalid("key", key, "a non-empty string (the task's identity in storage)")
+      if (!isOptions(options)) return invalid("options", options, "an object of submit options")
+      const key = options?.key === undefined ? crypto.randomUUID() : options.key
+      if (!isStorableKey(key)) {
+        return invalid("key", key, `${storableKey} (the task's identity in storage)`)
       }
       const { key: _, ...rest } = options ?? {}
       const submitOptions: BackgroundExecutor.SubmitOptions = {
@@ -611,9 +641,10 @@ const fromParts = <T extends TaskSet.Any>(
 
   const attach = (key: string, options?: BackgroundExecutor.SubmitOptions) =>
     Effect.suspend(() => {
-      if (typeof key !== "string" || key.length === 0) {
-        return invalid("key", key, "a non-empty string (the key the task was submitted with)")
+      if (!isStorableKey(key)) {
+        return invalid("key", key, `${storableKey} (the key the task was submitted with)`)
       }
+      if (!isOptions(options)) return invalid("options", options, "an object of submit options")
       const remote = Effect.flatMap(
         Effect.mapError(findTask(key),
           (error) => new DeliveryError({ task: "(attach)", key, reason: error._tag, cause: error })),

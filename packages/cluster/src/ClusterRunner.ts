@@ -160,7 +160,8 @@ const checkOptions = (options: unknown): number => {
       expected: "an object { concurrency? }"
     })
   }
-  const n = (options as Options | undefined)?.concurrency ?? 16
+  const given = (options as Options | undefined)?.concurrency
+  const n = given === undefined ? 16 : given
   if (typeof n !== "number" || !(n === Infinity || (Number.isInteger(n) && n >= 1))) {
     throw new ExecutorError.InvalidArgumentError({
       argument: "concurrency",

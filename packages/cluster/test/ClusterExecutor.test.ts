@@ -307,4 +307,61 @@ describe("ClusterExecutor", () => {
       const key = argumentOf(yield* Effect.exit(scoped((executor) => executor.submit("square", 1, { key: "" }))))
       assert.strictEqual(key.argument, "key")
     }))
+
+  it.live("bad values inside the options die at once, naming the field: a malformed url, shardingConfig, keys storage would alter", () =>
+    Effect.gen(function*() {
+      const argumentOf = (exit: Exit.Exit<unknown, unknown>) => {
+        const defect = defectOf(exit)
+        assert.instanceOf(defect, ExecutorError.InvalidArgumentError)
+        return (defect as ExecutorError.InvalidArgumentError).argument
+      }
+      const build = <A>(layer: Layer.Layer<A>) => Effect.exit(Effect.scoped(Layer.build(layer)))
+      // the URL parser's refusals: before, the client died with a bare SqlError
+      for (const url of ["postgres:// not a url", "postgres://localhost:99999/app"]) {
+        assert.strictEqual(argumentOf(yield* build(Cluster.layerPostgres({ url }))), "url")
+      }
+      const url = shared.get().pg.url
+      for (
+        const [shardingConfig, field] of [
+          [{ shardLockRefreshInterval: "soon" }, "shardingConfig.shardLockRefreshInterval"],
+          [{ shardsPerGroup: -1 }, "shardingConfig.shardsPerGroup"],
+          [{ shardsPerGroup: "x" }, "shardingConfig.shardsPerGroup"],
+          [{ preemptiveShutdown: "yes" }, "shardingConfig.preemptiveShutdown"],
+          [{ shardsPerGrup: 60 }, "shardingConfig.shardsPerGrup"],
+          [[], "shardingConfig"]
+        ] as const
+      ) {
+        const options = { url, shardingConfig: shardingConfig as never }
+        assert.strictEqual(argumentOf(yield* build(Cluster.layerPostgres(options))), field)
+        assert.strictEqual(argumentOf(yield* build(Cluster.layerMemory({ shardingConfig: shardingConfig as never }))),
+          field)
+      }
+      const concurrency = argumentOf(yield* build(
+        ClusterRunner.layer(tasks, { concurrency: null as unknown as number }).pipe(
+          Layer.provide(Layer.succeed(RunnerName, "r")),
+          Layer.provide(Cluster.layerMemory())
+        )
+      ))
+      assert.strictEqual(concurrency, "concurrency")
+      // a lone surrogate is stored as U+FFFD (two such keys would be one task); PostgreSQL's text holds no NUL
+      for (const key of [null, "k\uD800", "\uDC00k", "a\u0000b"]) {
+        const submitted = yield* Effect.exit(scoped((executor) => executor.submit("square", 1, { key: key as string })))
+        assert.strictEqual(argumentOf(submitted), "key")
+        const attached = yield* Effect.exit(scoped((executor) => executor.attach(key as string)))
+        assert.strictEqual(argumentOf(attached), "key")
+      }
+      // a key with a well-formed pair is kept
+      assert.strictEqual(
+        yield* scoped((executor) =>
+          Effect.flatMap(executor.submit("square", 3, { key: "pair-\uD83D\uDE00" }), Task.join)
+        ),
+        9
+      )
+      for (const options of [[], "x"]) {
+        const submitted = yield* Effect.exit(scoped((executor) => executor.submit("square", 1, options as never)))
+        assert.strictEqual(argumentOf(submitted), "options")
+        const attached = yield* Effect.exit(scoped((executor) => executor.attach("some-key", options as never)))
+        assert.strictEqual(argumentOf(attached), "options")
+      }
+    }))
 })

@@ -89,6 +89,51 @@ describe("Cluster.layerMemory", () => {
       }
     }))
 
+  it.live("a task the runners' task set lacks (a rolling deploy) fails with a typed DeliveryError, not a defect", () =>
+    Effect.gen(function*() {
+      const older = TaskSet.make("test/versions", {
+        inc: TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => n + 1 })
+      })
+      const newer = TaskSet.make("test/versions", {
+        inc: TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => n + 1 }),
+        double: TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => n * 2 })
+      })
+      const runnerOfOlder = ClusterRunner.layer(older).pipe(Layer.provideMerge(Cluster.layerMemory()))
+      const [inc, exit] = yield* ClusterExecutor.scoped(newer, (executor) =>
+        Effect.gen(function*() {
+          const inc = yield* Task.join(yield* executor.submit("inc", 1))
+          const double = yield* executor.submit("double", 2, { reraiseOnExit: false })
+          return [inc, yield* Task.await(double)] as const
+        })).pipe(Effect.provide(runnerOfOlder))
+      assert.strictEqual(inc, 2)
+      assert.isTrue(Exit.isFailure(exit) && !Cause.hasDies(exit.cause), "a typed failure, not a defect")
+      const error = Cause.squash((exit as Exit.Failure<unknown, unknown>).cause)
+      assert.instanceOf(error, ClusterError.DeliveryError)
+      assert.include((error as Error).message, "\"double\"")
+    }))
+
+  it.live("a Schema whose own code throws is a typed error that says what it threw", () =>
+    Effect.gen(function*() {
+      const checked = TaskSet.make("test/throwing-schema", {
+        check: TaskSet.task({
+          payload: Schema.Number.check(Schema.makeFilter((n: number) => {
+            if (n === 13) throw new RangeError("the check met 13")
+            return true
+          })),
+          success: Schema.Number,
+          run: (n) => n
+        })
+      })
+      const runner = ClusterRunner.layer(checked).pipe(Layer.provideMerge(Cluster.layerMemory()))
+      const exit = yield* ClusterExecutor.scoped(checked,
+        (executor) => Effect.flatMap(executor.submit("check", 13, { reraiseOnExit: false }), Task.await)).pipe(
+          Effect.provide(runner)
+        )
+      const error = Cause.squash((exit as Exit.Failure<unknown, unknown>).cause)
+      assert.instanceOf(error, ClusterError.InvalidPayloadError)
+      assert.include((error as Error).message, "RangeError: the check met 13")
+    }))
+
   // A runner that shuts down lets go of the tasks it leaves stored: the calls
   // waiting for them get an interruption (Effect's shard release resumes their
   // reply handlers with one; from a remote runner it comes back over its

@@ -14,11 +14,13 @@
  */
 import { ExecutorError } from "@taskscope/executor"
 import * as TaskSet from "@taskscope/executor/TaskSet"
+import * as Cause from "effect/Cause"
 import * as ClusterSchema from "effect/cluster/ClusterSchema"
 import * as Entity from "effect/cluster/Entity"
 import * as MessageStorage from "effect/cluster/MessageStorage"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as PrimaryKey from "effect/PrimaryKey"
 import * as Rpc from "effect/rpc/Rpc"
 import * as Schema from "effect/Schema"
@@ -96,17 +98,33 @@ export interface Codecs {
   readonly isError: (u: unknown) => boolean
 }
 
+/**
+ * A Schema step that throws an `Error` saying what went wrong: the
+ * `SchemaError`'s message, or what the Schema's own code (a transformation,
+ * a filter) threw — which the `*Sync` variants replace by a generic message.
+ */
+const step = (run: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>) => (u: unknown): unknown => {
+  const exit = run(u)
+  if (Exit.isSuccess(exit)) return exit.value
+  const error = Cause.findErrorOption(exit.cause)
+  if (error._tag === "Some") throw new Error(error.value.message)
+  const thrown = Cause.squash(exit.cause)
+  throw new Error(
+    `its transformation threw ${thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : String(thrown)}`
+  )
+}
+
 const compile = (task: TaskSet.AnyTask): Codecs => {
   const payload = Schema.toCodecJson(task.payload)
   const success = Schema.toCodecJson(task.success)
   const error = Schema.toCodecJson(task.error)
   return {
-    encodePayload: Schema.encodeUnknownSync(payload) as (u: unknown) => Schema.Json,
-    decodePayload: Schema.decodeUnknownSync(payload),
-    encodeSuccess: Schema.encodeUnknownSync(success) as (u: unknown) => Schema.Json,
-    decodeSuccess: Schema.decodeUnknownSync(success),
-    encodeError: Schema.encodeUnknownSync(error) as (u: unknown) => Schema.Json,
-    decodeError: Schema.decodeUnknownSync(error),
+    encodePayload: step(Schema.encodeUnknownExit(payload)) as (u: unknown) => Schema.Json,
+    decodePayload: step(Schema.decodeUnknownExit(payload)),
+    encodeSuccess: step(Schema.encodeUnknownExit(success)) as (u: unknown) => Schema.Json,
+    decodeSuccess: step(Schema.decodeUnknownExit(success)),
+    encodeError: step(Schema.encodeUnknownExit(error)) as (u: unknown) => Schema.Json,
+    decodeError: step(Schema.decodeUnknownExit(error)),
     isError: Schema.is(task.error)
   }
 }
