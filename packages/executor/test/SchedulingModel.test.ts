@@ -36,7 +36,12 @@ const spec = (priorities: number, keys: ReadonlyArray<string>): fc.Arbitrary<Spe
 const before = (a: Spec, i: number, b: Spec, j: number): boolean =>
   a.priority > b.priority || (a.priority === b.priority && i < j)
 
-const run = (maxConcurrency: number, maxConcurrencyPerKey: number, specs: ReadonlyArray<Spec>) =>
+const run = (
+  maxConcurrency: number,
+  maxConcurrencyPerKey: number,
+  specs: ReadonlyArray<Spec>,
+  maxQueue: number = Number.POSITIVE_INFINITY
+) =>
   Effect.gen(function*() {
     let active = 0
     const activeByKey = new Map<string | undefined, number>()
@@ -96,10 +101,11 @@ const run = (maxConcurrency: number, maxConcurrencyPerKey: number, specs: Readon
             }
           }
           return executor
-        }), { maxConcurrency, maxConcurrencyPerKey }),
+        }), { maxConcurrency, maxConcurrencyPerKey, maxQueue }),
       { startImmediately: true }
     )
-    for (let t = 0; t < 200 && owner.pollUnsafe() === undefined; t++) yield* TestClock.adjust(1)
+    // (with a maxQueue the owner waits for places: every task ends on its own, so the queue drains)
+    for (let t = 0; t < 400 && owner.pollUnsafe() === undefined; t++) yield* TestClock.adjust(1)
     const executor = yield* Fiber.join(owner)
     assert.deepStrictEqual(violations, [])
     const exits = yield* Effect.forEach(tasks, Task.await)
@@ -150,6 +156,21 @@ describe("scheduling model", () => {
             Effect.runPromise(run(maxConcurrency, maxConcurrencyPerKey, specs))
         ),
         { numRuns: 300 }
+      )
+    ))
+
+  it.effect("the same under maxQueue: the submitter waits for places, and nothing else changes", () =>
+    Effect.promise(() =>
+      fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 1, max: 4 }),
+          fc.integer({ min: 1, max: 3 }),
+          fc.array(spec(2, ["a", "b", "c"]), { minLength: 1, maxLength: 30 }),
+          fc.integer({ min: 1, max: 4 }),
+          (maxConcurrency, maxConcurrencyPerKey, specs, maxQueue) =>
+            Effect.runPromise(run(maxConcurrency, maxConcurrencyPerKey, specs, maxQueue))
+        ),
+        { numRuns: 150 }
       )
     ))
 
