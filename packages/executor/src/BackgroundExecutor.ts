@@ -519,12 +519,17 @@ export const scoped: {
 // accessors
 // -----------------------------------------------------------------------------
 
-const isOptionsArgument = (u: unknown): boolean => {
-  if (u === undefined) return true
-  if (typeof u !== "object" || u === null || Effect.isEffect(u)) return false
-  const proto = Object.getPrototypeOf(u)
-  return proto === Object.prototype || proto === null
-}
+/**
+ * Whether the one argument of `submit` is its options (data-last): left out,
+ * or any object that is neither an `Effect` nor a promise (a common slip for
+ * a task) — a class instance or an object made with `Object.create(defaults)`
+ * as well as a literal. Anything else is taken for the task, which then
+ * fails naming `task`.
+ */
+const isOptionsArgument = (u: unknown): boolean =>
+  u === undefined ||
+  (typeof u === "object" && u !== null && !Effect.isEffect(u) &&
+    typeof (u as { readonly then?: unknown }).then !== "function")
 
 /**
  * Submits `task` to the {@link BackgroundExecutor} in context. Data-first

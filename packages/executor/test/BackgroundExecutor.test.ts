@@ -349,6 +349,27 @@ describe("BackgroundExecutor", () => {
         assert.strictEqual(value, 6)
       }))
 
+    it.effect("data-last submit takes any options object: a class instance, one made from defaults", () =>
+      Effect.gen(function*() {
+        class Named {
+          constructor(readonly name: string) {}
+        }
+        const defaults = { reraiseOnExit: false }
+        const fromDefaults = Object.assign(Object.create(defaults) as typeof defaults, { name: "derived" })
+        const names = yield* BackgroundExecutor.scoped(Effect.gen(function*() {
+          const a = yield* Effect.succeed(1).pipe(BackgroundExecutor.submit(new Named("instance")))
+          const b = yield* Effect.fail("no").pipe(BackgroundExecutor.submit(fromDefaults))
+          yield* Task.await(b)
+          return [a.name, b.name]
+        }))
+        assert.deepStrictEqual(names, ["instance", "derived"])
+        // a promise is a slip for a task, not options: it fails naming the task
+        const submitAnything = BackgroundExecutor.submit as unknown as (u: unknown) => Effect.Effect<unknown>
+        const exit = yield* Effect.exit(BackgroundExecutor.scoped(submitAnything(Promise.resolve(1))))
+        assert.isTrue(Exit.isFailure(exit))
+        assert.match(String(Cause.squash((exit as Exit.Failure<unknown, unknown>).cause)), /`task`/)
+      }))
+
     it.effect("stats count every outcome", () =>
       Effect.gen(function*() {
         const stats = yield* BackgroundExecutor.scoped(Effect.gen(function*() {
