@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Metric, Option, Stream, Tracer } from "effect"
+import { Effect, Exit, Fiber, Metric, Option, Stream, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import { BackgroundExecutor, ExecutorError, Task, type TaskEvent } from "../src/index.ts"
 
@@ -253,6 +253,29 @@ describe("spans", () => {
       assert.strictEqual(span.attributes.get("taskscope.outcome"), "failure")
       assert.strictEqual(span.status._tag, "Ended")
       assert.isTrue(span.status._tag === "Ended" && span.status.exit._tag === "Failure")
+    }))
+
+  it.effect("a span changes nothing about the task: interrupted while its finalizers run, named or not, it keeps its success", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recording()
+      const exits = yield* BackgroundExecutor.scoped((executor) =>
+        Effect.forEach([{ name: "named" }, {}], (options) =>
+          Effect.gen(function*() {
+            const task = yield* executor.submit(
+              Effect.andThen(Effect.addFinalizer(() => Effect.sleep(20)), Effect.succeed(42)),
+              options
+            )
+            yield* Effect.yieldNow
+            const interrupting = yield* Effect.forkChild(Task.interrupt(task), { startImmediately: true })
+            yield* TestClock.adjust(20)
+            yield* Fiber.join(interrupting)
+            return yield* Task.await(task)
+          }))
+      ).pipe(Effect.withTracer(tracer))
+      assert.deepStrictEqual(exits.map(String), [String(Exit.succeed(42)), String(Exit.succeed(42))])
+      const span = spans.find((s) => s.name === "named")!
+      assert.strictEqual(span.attributes.get("taskscope.outcome"), "success")
+      assert.isTrue(span.status._tag === "Ended" && span.status.endTime - span.status.startTime >= 20_000_000n)
     }))
 
   it.effect("unnamed tasks get no span by default, task-<id> spans with tracing: true, none with false", () =>

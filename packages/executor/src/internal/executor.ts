@@ -245,6 +245,8 @@ class Rare {
   // the task tree's and the telemetry's (see `taskTree.ts`): a nested task's parent, a timed task's times
   parent: Parent | undefined = undefined
   times: Times | undefined = undefined
+  /** Ends the task's span (see `telemetry.ts`): a task with a span is timed, so it has these fields. */
+  endSpan: ((exit: Exit.Exit<unknown, unknown>) => void) | undefined = undefined
 
   /** Stops the start deadline's timer, if it runs: the task took a permit or ended. */
   cancelTimer(): void {
@@ -333,6 +335,12 @@ class TaskRecord<A, E> implements Task.Task<A, E>, Tracked {
   }
   set times(times: Times | undefined) {
     this.fields().times = times
+  }
+  get endSpan(): ((exit: Exit.Exit<unknown, unknown>) => void) | undefined {
+    return this.rare?.endSpan
+  }
+  set endSpan(endSpan: ((exit: Exit.Exit<unknown, unknown>) => void) | undefined) {
+    this.fields().endSpan = endSpan
   }
 
   get await(): Effect.Effect<Exit.Exit<A, E>> {
@@ -770,12 +778,9 @@ export class ExecutorCore {
     if (this.unscoped.size > 0) this.unscoped.delete(record)
     const submission = record.submission
     let effect: Effect.Effect<any, any, any> = record.effect!
-    // A run deadline covers the task's finalizers too, and a task's span ends
-    // with its outcome, finalizers included: such a task closes its scope inside.
-    const instrumented = this.telemetry.instruments(submission.name)
-    if (submission.timed || instrumented) effect = Effect.scoped(effect)
-    if (submission.timed) effect = this.withRunDeadline(record, effect, record.context!)
-    if (instrumented) effect = this.telemetry.instrument(record, effect)
+    // a run deadline covers the task's finalizers too: a timed task closes its scope inside it
+    if (submission.timed) effect = this.withRunDeadline(record, Effect.scoped(effect), record.context!)
+    if (this.telemetry.instruments(submission.name)) effect = this.telemetry.instrument(record, effect)
     const slot = this.scopes.acquire(record.context!, record)
     record.effect = undefined
     record.context = undefined

@@ -25,6 +25,7 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import * as PubSub from "effect/PubSub"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -43,6 +44,8 @@ export interface Tracked {
   parent: Parent | undefined
   /** When it was submitted and started, for a timed task. */
   times: Times | undefined
+  /** Ends the task's span with its exit, for a task that runs in one (set when its fiber starts). */
+  endSpan: ((exit: Exit.Exit<unknown, unknown>) => void) | undefined
 }
 
 /** A task's parent: its executor's tree and its id. */

@@ -31,6 +31,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
+import * as References from "effect/References"
 import type { Stats } from "../BackgroundExecutor.ts"
 import type { Outcome } from "../TaskEvent.ts"
 import * as Check from "./options.ts"
@@ -352,8 +353,13 @@ export class Telemetry {
     else times.startedAt = queued || times.submittedAt === undefined ? this.tree.now() : times.submittedAt
   }
 
-  /** A timed task ended, queued or holding a permit. */
+  /** A timed task ended, queued or holding a permit: its span, if it has one, ends now, finalizers included. */
   ended(task: Tracked, times: Times, exit: Exit.Exit<unknown, unknown>): void {
+    const endSpan = task.endSpan
+    if (endSpan !== undefined) {
+      task.endSpan = undefined
+      endSpan(exit)
+    }
     this.hooks?.onEnded(task, times, outcomeOf(exit, task.timedOut))
   }
 
@@ -365,7 +371,10 @@ export class Telemetry {
   /**
    * The effect a task's fiber runs: in a span (named tasks; every task with
    * `tracing: true`; none with `tracing: false`) child of the submitter's
-   * span, and with a `task` log annotation when it is named.
+   * span, and with a `task` log annotation when it is named. The span is
+   * made when the fiber starts and ended by {@link ended}, once the task's
+   * scope has closed: its end and its outcome are the task's, finalizers
+   * included (the finalizers of an untimed task run after its fiber).
    */
   instrument<A, E, R>(task: Tracked, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
     const label = task.label
@@ -373,18 +382,28 @@ export class Telemetry {
     if (!this.spanned(label)) return effect
     const inner = effect
     const name = task.name
-    return Effect.useSpan(name, {
-      attributes: {
-        "taskscope.task.id": task.id,
-        "taskscope.task.name": name,
-        "taskscope.executor": this.settings.name,
-        "taskscope.queue_wait_ms": this.queueWait(task)
-      }
-    }, (span) =>
-      Effect.onExit(
-        Effect.withParentSpan(inner, span),
-        (exit) => Effect.sync(() => span.attribute("taskscope.outcome", outcomeOf(exit, task.timedOut)))
-      ))
+    return Effect.withFiber((fiber) => {
+      const clock = fiber.getRef(Clock.Clock)
+      const timing = fiber.getRef(References.TracerTimingEnabled)
+      return Effect.flatMap(
+        Effect.makeSpan(name, {
+          attributes: {
+            "taskscope.task.id": task.id,
+            "taskscope.task.name": name,
+            "taskscope.executor": this.settings.name,
+            "taskscope.queue_wait_ms": this.queueWait(task)
+          }
+        }),
+        (span) => {
+          task.endSpan = (exit) => {
+            if (span.status._tag === "Ended") return
+            span.attribute("taskscope.outcome", outcomeOf(exit, task.timedOut))
+            span.end(timing ? clock.currentTimeNanosUnsafe() : BigInt(0), exit)
+          }
+          return Effect.withParentSpan(inner, span)
+        }
+      )
+    })
   }
 
   /**
