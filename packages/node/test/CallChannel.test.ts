@@ -223,6 +223,31 @@ describe("call channel", () => {
       assert.strictEqual(counter.alive(), 0)
     }))
 
+  it.live("a missing thread that cannot start is not started again and again while calls are tiny", () =>
+    Effect.gen(function*() {
+      const counter = makeCounter()
+      const start = spawner(counter)
+      let spawns = 0
+      // the first thread starts; every other start throws, as new Worker does when no thread can be made
+      const spawn = () => {
+        spawns++
+        if (spawns === 1 || spawns > 100) return start() // (past 100: a loop, ended so the test can fail)
+        throw new Error("no more threads")
+      }
+      yield* Effect.scoped(Effect.gen(function*() {
+        const pool = yield* WorkerPool.make(tasks, { spawn, maxConcurrency: 2 })
+        for (let n = 0; n < 40; n++) yield* Effect.orDie(pool.call("square", n))
+        const before = spawns
+        // tiny: one batch on the one thread, held behind the call it runs
+        const squares = yield* Effect.all(Array.from({ length: 20 }, (_, n) => pool.call("square", n)), {
+          concurrency: "unbounded"
+        })
+        assert.deepStrictEqual(squares, Array.from({ length: 20 }, (_, n) => n * n))
+        assert.isAtMost(spawns - before, 2, "one failed start may be tried again, not once per dispatch")
+      }))
+      assert.strictEqual(counter.alive(), 0)
+    }))
+
   it.live("while calls are not known to be tiny, a thread takes one at a time: the others wait in the pool's queue", () =>
     Effect.gen(function*() {
       const counter = makeCounter()

@@ -184,6 +184,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
     let starting = 0
     let nextThreadId = 0
     let closing = false
+    /** A thread failed to start since the last one became ready (see `backlog`). */
+    let startFailed = false
     let reaping = false
     let dispatching = false
     /** settling responses: calls made meanwhile are dispatched once that is done */
@@ -374,7 +376,9 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
      */
     const backlog = (tiny: boolean): number => {
       let count = waiting
-      if (tiny) {
+      // a thread that failed to start took nothing out of the held calls:
+      // counting them again would start threads in a loop until one starts
+      if (tiny && !startFailed) {
         for (let i = 0; i < ready.length; i++) {
           const held = ready[i]!.calls.size
           if (held > 1) count += held - 1
@@ -425,8 +429,10 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
     const onThreadEnd = (thread: Thread, exit: Exit.Exit<unknown, unknown>): void => {
       if (thread.state === "dead") return
       const wasStarting = thread.state === "starting"
-      if (wasStarting) starting--
-      else ready.splice(ready.indexOf(thread), 1)
+      if (wasStarting) {
+        starting--
+        startFailed = true
+      } else ready.splice(ready.indexOf(thread), 1)
       thread.state = "dead"
       threads.delete(thread)
       metrics?.threadEnded()
@@ -465,6 +471,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
     const onReady = (thread: Thread): void => {
       if (thread.state !== "starting") return
       starting--
+      startFailed = false
       thread.state = "ready"
       thread.idleSince = Date.now()
       ready.push(thread)
