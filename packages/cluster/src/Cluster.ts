@@ -253,6 +253,11 @@ const checkShardingConfig = (value: unknown): void => {
       if (duration === undefined || Duration.toMillis(duration) < 0) {
         invalid(argument, given, "a non-negative duration (milliseconds, or e.g. \"2 seconds\")")
       }
+    } else if (field === "runnerShardWeight") {
+      // a relative weight: any finite positive number (Effect's hash ring takes 0.1 at least)
+      if (typeof given !== "number" || !Number.isFinite(given) || given <= 0) {
+        invalid(argument, given, "a finite number above 0 (this runner's share of the shards, relative to the others')")
+      }
     } else if (typeof known === "number") {
       const unbounded = field === "entityMailboxCapacity" || field === "maxResidentEntities"
       if (

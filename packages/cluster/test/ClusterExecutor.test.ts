@@ -328,6 +328,7 @@ describe("ClusterExecutor", () => {
           [{ shardsPerGroup: "x" }, "shardingConfig.shardsPerGroup"],
           [{ preemptiveShutdown: "yes" }, "shardingConfig.preemptiveShutdown"],
           [{ shardsPerGrup: 60 }, "shardingConfig.shardsPerGrup"],
+          [{ runnerShardWeight: 0 }, "shardingConfig.runnerShardWeight"],
           [[], "shardingConfig"]
         ] as const
       ) {

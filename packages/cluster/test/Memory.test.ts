@@ -112,6 +112,23 @@ describe("Cluster.layerMemory", () => {
       assert.include((error as Error).message, "\"double\"")
     }))
 
+  it.live("shardingConfig takes what Effect takes: a fractional runner weight, durations as strings or Durations", () =>
+    Effect.gen(function*() {
+      const config = {
+        ...Cluster.defaultShardingConfig,
+        runnerShardWeight: 1.5,
+        entityMailboxCapacity: "unbounded",
+        shardLockRefreshInterval: "3 seconds"
+      } as const
+      const runner = ClusterRunner.layer(tasks, { concurrency: 4 }).pipe(
+        Layer.provide(Layer.succeed(RunnerName, "memory")),
+        Layer.provideMerge(Cluster.layerMemory({ shardingConfig: config }))
+      )
+      const squared = yield* ClusterExecutor.scoped(tasks, (executor) =>
+        Effect.flatMap(executor.submit("square", 7), Task.join)).pipe(Effect.provide(runner))
+      assert.strictEqual(squared, 49)
+    }))
+
   it.live("a Schema whose own code throws is a typed error that says what it threw", () =>
     Effect.gen(function*() {
       const checked = TaskSet.make("test/throwing-schema", {
