@@ -321,6 +321,23 @@ describe("deadlines", () => {
         assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
       }))
 
+    it.effect("a timed task interrupted by hand keeps a finalizer's defect, as an untimed one does", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        const body = Effect.andThen(Effect.addFinalizer(() => Effect.die(new Error("finalizer"))), Effect.never)
+        const timed = yield* BackgroundExecutor.submit(body, { timeout: 100, reraiseOnExit: false })
+        const plain = yield* BackgroundExecutor.submit(body, { reraiseOnExit: false })
+        yield* settle
+        yield* Task.interrupt(timed)
+        yield* Task.interrupt(plain)
+        for (const task of [timed, plain]) {
+          const exit = yield* Task.await(task)
+          assert.isTrue(Exit.isFailure(exit) && Cause.hasInterrupts(exit.cause))
+          assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause),
+            `the finalizer's defect was dropped: ${exit}`)
+        }
+        assert.include(yield* BackgroundExecutor.stats, { failed: 2, timedOut: 0 })
+      })))
+
     it.effect("a task with a timeout interrupted by hand ends interrupted, not timed out", () =>
       BackgroundExecutor.scoped(Effect.gen(function*() {
         const task = yield* BackgroundExecutor.submit(Effect.never, { timeout: 100 })

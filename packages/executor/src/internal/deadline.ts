@@ -38,8 +38,10 @@ export const schedule = (context: Context.Context<never>, millis: number, fire: 
 /**
  * `effect`, given `millis` to end: past that it is interrupted, the
  * interruption is waited for (finalizers run), and it fails with
- * `onTimeout()` — plus whatever else it failed with meanwhile (a finalizer
- * that died, an uninterruptible part that failed), which is not lost.
+ * `onTimeout()`. Whatever else it failed with meanwhile (a finalizer that
+ * died, an uninterruptible part that failed) is kept beside: Effect's race
+ * drops the exit of the side it interrupts, here the effect's own, so it is
+ * read apart — also when the whole is interrupted from outside.
  */
 export const within = <A, E, R, E2>(
   effect: Effect.Effect<A, E, R>,
@@ -48,14 +50,27 @@ export const within = <A, E, R, E2>(
 ): Effect.Effect<A, E | E2, R> =>
   Effect.suspend(() => {
     let ended: Exit.Exit<A, E> | undefined
-    return Effect.timeoutOrElse(Effect.onExit(effect, (exit) => Effect.sync(() => void (ended = exit))), {
+    /** What the effect failed with besides its interruption, if anything. */
+    const own = (): Cause.Cause<E> | undefined => {
+      if (ended === undefined || Exit.isSuccess(ended)) return undefined
+      const reasons = ended.cause.reasons.filter((reason) => !Cause.isInterruptReason(reason))
+      return reasons.length === 0 ? undefined : Cause.fromReasons(reasons)
+    }
+    const raced = Effect.timeoutOrElse(Effect.onExit(effect, (exit) => Effect.sync(() => void (ended = exit))), {
       duration: Duration.millis(millis),
       // run once the interrupted effect has ended (the race waits for it)
       orElse: () => {
         const timedOut = Cause.fail(onTimeout())
-        if (ended === undefined || Exit.isSuccess(ended)) return Effect.failCause(timedOut)
-        const own = ended.cause.reasons.filter((reason) => !Cause.isInterruptReason(reason))
-        return Effect.failCause(own.length === 0 ? timedOut : Cause.combine(timedOut, Cause.fromReasons(own)))
+        const also = own()
+        return Effect.failCause(also === undefined ? timedOut : Cause.combine(timedOut, also))
       }
     })
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(Effect.exit(restore(raced)), (exit) => {
+        if (Exit.isSuccess(exit) || !Cause.hasInterruptsOnly(exit.cause)) return exit
+        // interrupted from outside: the race interrupted the effect and dropped its exit
+        const also = own()
+        return also === undefined ? exit : Effect.failCause(Cause.combine(exit.cause, also))
+      })
+    )
   })
