@@ -278,6 +278,39 @@ describe("spans", () => {
       assert.isTrue(span.status._tag === "Ended" && span.status.endTime - span.status.startTime >= 20_000_000n)
     }))
 
+  it.effect("a tracer whose span end throws is reported, and the executor's bookkeeping still completes", () =>
+    Effect.gen(function*() {
+      const reported: Array<unknown> = []
+      const tracer = Tracer.make({
+        span(options) {
+          const span = new Tracer.NativeSpan(options)
+          span.end = () => {
+            throw new Error("a broken tracer")
+          }
+          return span
+        }
+      })
+      const original = globalThis.queueMicrotask
+      globalThis.queueMicrotask = (report) => {
+        try {
+          report()
+        } catch (error) {
+          reported.push(error)
+        }
+      }
+      const result = yield* BackgroundExecutor.scoped((executor) =>
+        Effect.gen(function*() {
+          const task = yield* executor.submit(Effect.succeed(1), { name: "traced" })
+          const value = yield* Task.join(task)
+          yield* executor.awaitIdle
+          return { value, stats: yield* executor.stats }
+        })
+      ).pipe(Effect.withTracer(tracer), Effect.ensuring(Effect.sync(() => globalThis.queueMicrotask = original)))
+      assert.strictEqual(result.value, 1)
+      assert.include(result.stats, { succeeded: 1, running: 0 })
+      assert.strictEqual((reported[0] as Error | undefined)?.message, "a broken tracer")
+    }))
+
   it.effect("unnamed tasks get no span by default, task-<id> spans with tracing: true, none with false", () =>
     Effect.gen(function*() {
       const run = (tracing: boolean | undefined) => {

@@ -358,7 +358,15 @@ export class Telemetry {
     const endSpan = task.endSpan
     if (endSpan !== undefined) {
       task.endSpan = undefined
-      endSpan(exit)
+      try {
+        endSpan(exit)
+      } catch (error) {
+        // a tracer that throws must not cut the executor's bookkeeping short:
+        // reported as an uncaught exception, as a throwing listener would be
+        queueMicrotask(() => {
+          throw error
+        })
+      }
     }
     this.hooks?.onEnded(task, times, outcomeOf(exit, task.timedOut))
   }
