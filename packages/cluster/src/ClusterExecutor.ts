@@ -447,7 +447,12 @@ const call = (
       const hook: CallHook["Service"] = {
         stored: (found) => {
           answered = found
-          saved.openUnsafe()
+          // Opened once the ask has gone on from the save: for a key stored
+          // before (a second submit, an attach), Effect's client maps this
+          // call to the stored request right after the save, and a cancel
+          // that interrupted the ask before that would go to a request that
+          // does not exist (the task would never hear it).
+          queueMicrotask(() => saved.openUnsafe())
           if (stored) return
           stored = true
           onStored()
@@ -645,18 +650,23 @@ const fromParts = <T extends TaskSet.Any>(
         return invalid("key", key, `${storableKey} (the key the task was submitted with)`)
       }
       if (!isOptions(options)) return invalid("options", options, "an object of submit options")
-      const remote = Effect.flatMap(
-        Effect.mapError(findTask(key),
-          (error) => new DeliveryError({ task: "(attach)", key, reason: error._tag, cause: error })),
-        (found) =>
-          Option.isNone(found)
-            ? Effect.fail(new TaskNotFoundError({ taskSet: taskSet.key, key }))
-            : call(protocol, client, sharding.isShutdown, found.value, key, attachProbe, undefined, () => {})
-      )
-      return Effect.map(
-        executor.submit(remote, { ...options, name: options?.name ?? key }),
-        (task) => wrap(task, key)
-      )
+      // The task's name is looked up before the handle exists: a cancel of
+      // the handle must reach the call, which carries it to the task's runner
+      // (a cancel that ended the lookup instead reached nothing).
+      return Effect.flatMap(Effect.exit(findTask(key)), (found) => {
+        const remote = Exit.isFailure(found)
+          ? Effect.failCause(
+            Cause.map(found.cause,
+              (error) => new DeliveryError({ task: "(attach)", key, reason: error._tag, cause: error }))
+          )
+          : Option.isNone(found.value)
+          ? Effect.fail(new TaskNotFoundError({ taskSet: taskSet.key, key }))
+          : call(protocol, client, sharding.isShutdown, found.value.value, key, attachProbe, undefined, () => {})
+        return Effect.map(
+          executor.submit(remote, { ...options, name: options?.name ?? key }),
+          (task) => wrap(task, key)
+        )
+      })
     })
 
   return {

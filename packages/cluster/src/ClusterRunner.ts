@@ -39,6 +39,9 @@
 import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
 import type * as TaskSet from "@taskscope/executor/TaskSet"
 import * as Cause from "effect/Cause"
+import * as Entity from "effect/cluster/Entity"
+import type * as EntityAddress from "effect/cluster/EntityAddress"
+import type * as ShardId from "effect/cluster/ShardId"
 import * as Sharding from "effect/cluster/Sharding"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -221,6 +224,7 @@ export const layer = <T extends TaskSet.Any>(
     }
     const runner = cluster.runner
     const sharding = yield* Sharding.Sharding
+    const owned = ownedBy(sharding)
     const services = yield* Effect.context<TaskSet.Services<T>>()
     // the queue of this runner's tasks; released after the entity, so that its
     // tasks are interrupted (and left stored) by the entity's shutdown first
@@ -243,17 +247,27 @@ export const layer = <T extends TaskSet.Any>(
       const run = taskSet.tasks[name]!.run
       const codec = codecs.get(name)!
       handlers[name] = (request) => {
-        const work = Effect.updateContext(
+        const served = Effect.updateContext(
           serveTask(name, run, codec, runner, request.payload),
           (context: Context.Context<never>) => Context.merge(services, context)
         ) as Effect.Effect<Schema.Json, WireError>
+        // A shard given away interrupts its tasks' handlers one after the
+        // other, and each interrupted task frees a permit that the next task
+        // in the queue takes at once: one whose own handler is about to be
+        // interrupted too. Such a task does not start while its shard is
+        // away: the release interrupts it there, and the shard's next owner
+        // runs it (once: not here as well).
+        const work = (shardId: ShardId.ShardId) => Effect.andThen(owned(shardId), served)
         // Stopped by the runner's shutdown, the task is left unanswered: the
         // entity's own shutdown then interrupts this handler, which leaves the
         // task stored for the next owner of its shard. Answered with the
         // interruption, the task would have it stored as its result.
         const unanswered = Effect.suspend(() => closing ? Effect.never : Effect.interrupt)
+        // (the entity provides its address to its handlers)
+        const address = Effect.service(Entity.CurrentAddress) as Effect.Effect<EntityAddress.EntityAddress>
         const submitted: Effect.Effect<Schema.Json, WireError> = Effect.flatMap(
-          executor.submit(work, { name, cancelOnExit: true, reraiseOnExit: false }),
+          Effect.flatMap(address, ({ shardId }) =>
+            executor.submit(work(shardId), { name, cancelOnExit: true, reraiseOnExit: false })),
           (task) =>
             Effect.onInterrupt(
               Effect.catchCause(Task.join(task), (cause) =>
@@ -265,4 +279,22 @@ export const layer = <T extends TaskSet.Any>(
       }
     }
     yield* sharding.registerEntity(entity as any, Effect.succeed(handlers as any), { concurrency: "unbounded" })
+    // Finalizers run last first: this one before the entity's shutdown, which
+    // interrupts the tasks' handlers one by one. Paused, the queue starts
+    // none of the tasks waiting in it meanwhile (each would start as the one
+    // before it stopped, only to be stopped and run again by another runner).
+    yield* Effect.addFinalizer(() => executor.pause)
   }))
+
+/**
+ * Waits until this runner owns `shardId`: at once, normally. A shard being
+ * released is no longer owned; its handlers are interrupted next, and the
+ * wait with them. (Should ownership only be late, the task starts once it is
+ * owned.)
+ */
+const ownedBy = (sharding: Sharding.Sharding["Service"]) => (shardId: ShardId.ShardId): Effect.Effect<void> =>
+  Effect.suspend(() =>
+    sharding.hasShardId(shardId)
+      ? Effect.void
+      : Effect.repeat(Effect.sleep("100 millis"), { while: () => !sharding.hasShardId(shardId) })
+  )

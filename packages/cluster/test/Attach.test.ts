@@ -10,7 +10,7 @@ import { Effect } from "effect"
 import * as child_process from "node:child_process"
 import { ClusterExecutor } from "../src/index.ts"
 import { sharedCluster } from "./fixtures/cluster.ts"
-import { logFile, readLog } from "./fixtures/log.ts"
+import { eventually, logFile, readLog } from "./fixtures/log.ts"
 import { tasks } from "./fixtures/tasks.ts"
 
 const shared = sharedCluster("attach", 2)
@@ -72,5 +72,32 @@ describe("attach", () => {
       assert.deepStrictEqual(again, results)
       const starts = (yield* readLog(log)).filter((e) => e.event === "start")
       assert.strictEqual(starts.length, keys.length)
+    }))
+
+  it.live("a cancel of an attached handle made at once still stops the task on its runner", () =>
+    Effect.gen(function*() {
+      const log = yield* logFile
+      const ran = (key: string, event: string) =>
+        Effect.map(readLog(log), (entries) => entries.some((e) => e.event === event && e.key === key))
+      // submitted and kept running by one executor, as another process would
+      yield* ClusterExecutor.scoped(tasks, (owner) =>
+        Effect.gen(function*() {
+          for (const key of ["attach-cancel-0", "attach-cancel-1"]) {
+            yield* owner.submit("hang", { key, log }, { key, cancelOnExit: true })
+            yield* eventually(`${key} runs`, ran(key, "start"))
+          }
+          // another executor attaches and cancels at once: by Task.interrupt, and by cancelOnExit
+          const exit = yield* ClusterExecutor.scoped(tasks, (attacher) =>
+            Effect.gen(function*() {
+              const handle = yield* attacher.attach("attach-cancel-0")
+              yield* Task.interrupt(handle)
+              yield* attacher.attach("attach-cancel-1", { cancelOnExit: true })
+              return yield* Task.await(handle)
+            })).pipe(Effect.exit)
+          assert.isTrue(exit._tag === "Success" && exit.value._tag === "Failure", String(exit))
+          for (const key of ["attach-cancel-0", "attach-cancel-1"]) {
+            yield* eventually(`${key} is interrupted on its runner`, ran(key, "interrupted"))
+          }
+        })).pipe(Effect.provide(shared.get().cluster))
     }))
 })

@@ -135,4 +135,59 @@ describe("durability", () => {
         const ended = new Set((yield* readLog(log)).filter((e) => e.event === "end").map((e) => e.key))
         assert.strictEqual(ended.size, 1000)
       }), 180_000)
+
+  it.live("a runner that leaves gracefully starts none of the tasks waiting in its queue: the others run them, once",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* postgres("durability")
+        const pg = yield* server.database("leave_queued")
+        const log = yield* logFile
+        const leaving = yield* startRunner(pg, "leaving", { concurrency: 1 })
+        yield* waitForShards(pg, 1, undefined, [leaving])
+        const keys = Array.from({ length: 5 }, (_, i) => `queued-${i}`)
+        const results = yield* ClusterExecutor.scoped(tasks, (executor) =>
+          Effect.gen(function*() {
+            const handles = yield* Effect.forEach(keys,
+              (key) => executor.submit("visit", { key, ms: 3000, log }, { key }))
+            // one runs (concurrency 1), four wait in the runner's queue
+            yield* eventually("one task runs", Effect.map(readLog(log), (entries) => entries.length > 0))
+            yield* leaving.kill("SIGTERM")
+            yield* startRunner(pg, "staying")
+            return yield* Effect.forEach(handles, Task.join)
+          })).pipe(Effect.provide(submitter(pg.url)))
+        assert.deepStrictEqual(results.map((r) => r.runner), keys.map(() => "staying"))
+        const startedThere = (yield* readLog(log)).filter((e) => e.event === "start" && e.runner === "leaving")
+        assert.strictEqual(startedThere.length, 1, `started on the leaving runner: ${startedThere.map((e) => e.key)}`)
+      }), 120_000)
+
+  // On the code before the fix this failed in about half the runs (4 of 6):
+  // a waiting task started on the old owner only when a running task of its
+  // shard was stopped before the waiting one's own handler.
+  it.live("a runner that hands shards to one that joins starts none of their waiting tasks itself",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* postgres("durability")
+        const pg = yield* server.database("join_queued")
+        const log = yield* logFile
+        const first = yield* startRunner(pg, "first", { concurrency: 3 })
+        yield* waitForShards(pg, 1, undefined, [first])
+        const keys = Array.from({ length: 12 }, (_, i) => `moved-${i}`)
+        const { results, startedBefore } = yield* ClusterExecutor.scoped(tasks, (executor) =>
+          Effect.gen(function*() {
+            const handles = yield* Effect.forEach(keys,
+              (key) => executor.submit("visit", { key, ms: 3000, log }, { key }))
+            yield* eventually("three run", Effect.map(readLog(log), (entries) => entries.length >= 3))
+            const startedBefore = new Set((yield* readLog(log)).map((e) => e.key))
+            yield* startRunner(pg, "joining", { concurrency: 3 })
+            return { results: yield* Effect.forEach(handles, Task.join), startedBefore }
+          })).pipe(Effect.provide(submitter(pg.url)))
+        assert.deepStrictEqual(results.map((r) => r.key), keys)
+        // the tasks that waited on the first runner and moved with their shards
+        const moved = results.filter((r) => r.runner === "joining" && !startedBefore.has(r.key)).map((r) => r.key)
+        const entries = yield* readLog(log)
+        const alsoThere = moved.filter((key) =>
+          entries.some((e) => e.event === "start" && e.key === key && e.runner === "first")
+        )
+        assert.deepStrictEqual(alsoThere, [], "waiting tasks of moved shards started on their old owner first")
+      }), 120_000)
 })
