@@ -353,9 +353,12 @@ export class Current extends Context.Service<Current, WorkerExecutor<Registered>
 const fromParts = <T extends TaskSet.Any>(
   pool: WorkerPool.WorkerPool<T>,
   executor: BackgroundExecutor.Executor,
-  maxConcurrency: number
+  options: BackgroundExecutor.Options
 ): WorkerExecutor<T> => {
+  const maxConcurrency = options.maxConcurrency!
   const threads = pool.maxConcurrency
+  // without tracing a call carries no trace to its thread, which then opens no span of its own
+  const callOf = options.tracing === true ? pool.call : Pool.untracedCalls.get(pool) ?? pool.call
   // undefined for a pool made by another copy of this package: that one never runs ahead
   const calls = Pool.internals.get(pool)
   let bound = maxConcurrency
@@ -371,7 +374,7 @@ const fromParts = <T extends TaskSet.Any>(
     taskSet: pool.taskSet,
     pool,
     submit: (task, payload, options) => {
-      const call = pool.call(task, payload)
+      const call = callOf(task, payload)
       return executor.submit(
         // decided as each call starts: the pool's measure moves with every answer
         Effect.suspend(() => {
@@ -489,7 +492,7 @@ export const make: {
     return Effect.gen(function*() {
       // finalizers run in reverse order: the exit rules first, then the pool
       const threads = yield* pool(yield* Effect.scope)
-      return fromParts(threads, yield* BackgroundExecutor.make(executor), executor.maxConcurrency!)
+      return fromParts(threads, yield* BackgroundExecutor.make(executor), executor)
     })
   })
 
@@ -607,7 +610,7 @@ export const scoped: {
     return Effect.scopedWith((scope) =>
       Effect.flatMap(pool(scope), (threads) =>
         BackgroundExecutor.scoped((background) => {
-          const self = fromParts(threads, background, executor.maxConcurrency!)
+          const self = fromParts(threads, background, executor)
           const effect = typeof body === "function" ? body(self) : body
           return Effect.provideService(effect, service(threads.taskSet), self)
         }, executor))

@@ -214,8 +214,11 @@ const schemaStep = <A, X>(
         : Effect.fail(make(Codecs.schemaProblem(cause)))
   )
 
-/** The effect of one call: encode, run on a thread, decode, type the failures. */
-const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
+/**
+ * The effect of one call: encode, run on a thread, decode, type the failures.
+ * `traced`: the call carries the span it runs in to the thread.
+ */
+const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool, traced: boolean) => {
   const codecs = new Map<string, Codec>()
   for (const name of taskSet.names) {
     const definition = taskSet.tasks[name]!
@@ -293,7 +296,7 @@ const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
           return Effect.fail(new InvalidPayloadError({ task, payload, issue: Codecs.schemaProblem(encoded.cause) }))
         }
         return Effect.flatMap(
-          pool.execute(task, encoded.value, none, traceOf(fiber)),
+          pool.execute(task, encoded.value, none, traced ? traceOf(fiber) : undefined),
           (outcome) => interpret(task, payload, codec, outcome)
         )
       }
@@ -304,7 +307,7 @@ const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
       ).pipe(
         Effect.flatMap((encoded) =>
           Effect.flatMap(
-            pool.execute(task, encoded, collector.clearUnsafe(), traceOf(fiber)),
+            pool.execute(task, encoded, collector.clearUnsafe(), traced ? traceOf(fiber) : undefined),
             (outcome) => interpret(task, payload, codec, outcome)
           )
         )
@@ -349,9 +352,10 @@ export const make = <T extends TaskSet.Any>(
         maxConcurrency: config.maxConcurrency,
         stats: pool.stats,
         prestart: pool.prestart,
-        call: makeCall(taskSet, pool)
+        call: makeCall(taskSet, pool, true)
       }
       Pool.internals.set(self, pool)
+      Pool.untracedCalls.set(self, makeCall(taskSet, pool, false))
       return self
     })
   })

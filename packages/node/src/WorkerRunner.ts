@@ -121,7 +121,10 @@ const serveCalls = (
   signal: Int32Array,
   runFork: <A, E>(
     effect: Effect.Effect<A, E>
-  ) => { readonly pollUnsafe: () => unknown; readonly addObserver: (f: () => void) => unknown }
+  ) => {
+    readonly pollUnsafe: () => Exit.Exit<A, E> | undefined
+    readonly addObserver: (f: (exit: Exit.Exit<A, E>) => void) => unknown
+  }
 ): () => void => {
   let inbox: Array<Call> = []
   let head = 0
@@ -233,15 +236,25 @@ const serveCalls = (
    */
   const runEffect = (seq: number, effect: Effect.Effect<void>): boolean => {
     // Every call gets exactly one reply: whatever escapes the steps above
-    // (a defect in this module's own code) is answered as a defect.
+    // (a defect in this module's own code, a task that interrupted its own
+    // fiber) is answered as a defect.
     const fiber = runFork(
-      Effect.catchCause(effect, (cause) =>
-        Cause.hasInterruptsOnly(cause) ?
-          Effect.void :
-          Effect.sync(() => post(seq, Reply.Defect, Cause.squash(cause))))
+      Effect.catchCause(effect, (cause) => Effect.sync(() => post(seq, Reply.Defect, Cause.squash(cause))))
     )
-    if (fiber.pollUnsafe() !== undefined) return true
-    fiber.addObserver(() => setImmediate(loop))
+    // what no handler can catch: the fiber itself interrupted (by the task,
+    // through a handle to its own fiber) before it answered
+    const unanswered = (exit: Exit.Exit<void>): void => {
+      if (Exit.isFailure(exit)) post(seq, Reply.Defect, Cause.squash(exit.cause))
+    }
+    const exit = fiber.pollUnsafe()
+    if (exit !== undefined) {
+      unanswered(exit)
+      return true
+    }
+    fiber.addObserver((exit) => {
+      unanswered(exit)
+      setImmediate(loop)
+    })
     return false
   }
 
@@ -418,9 +431,12 @@ type NeedsNoServices<T extends TaskSet.Any> = [TaskSet.Services<T>] extends [nev
 
 /**
  * Serves a task set in this worker thread: the one line of a worker entry
- * module. The thread ends by itself when the parent closes it. When tasks
- * of the set need services, pass the `Layer` that provides them (built once
- * per thread); without it the call does not compile.
+ * module. When tasks of the set need services, pass the `Layer` that provides
+ * them (built once per thread); without it the call does not compile. A layer
+ * that fails to build ends the thread with its error, which the parent
+ * reports in the `WorkerCrashedError` of the call that started the thread.
+ * The parent terminates the thread when its pool closes (or retires or
+ * replaces it): the layer's finalizers do not run then.
  *
  * @category running
  * @since 0.1.0
@@ -441,7 +457,32 @@ export const serve: {
   Effect.runFork(
     (layer === undefined ? serving : Effect.provide(serving, layer)).pipe(
       Effect.provide(NodeWorkerRunner.layer),
-      Effect.tapCause(Effect.logError)
+      // A layer that fails to build, or serving that fails, ends the thread
+      // with its error uncaught: the parent sees the thread fail with it (in
+      // the `WorkerCrashedError` of the call that started the thread), not a
+      // thread that ended quietly.
+      Effect.catchCause((cause) =>
+        Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.sync(() => {
+          // a plain Error: what crosses to the parent is its name and message
+          const failure = Cause.squash(cause)
+          // an error with a message says it; a tagged one without says its fields
+          let fields: string | undefined
+          try {
+            fields = JSON.stringify(failure)
+          } catch {
+            fields = undefined
+          }
+          const what = failure instanceof Error && failure.message !== ""
+            ? `${failure.name}: ${failure.message}`
+            : failure instanceof Error && fields !== undefined
+            ? `${failure.name} ${fields}`
+            : describeValue(failure)
+          const error = new Error(`WorkerRunner.serve failed: ${what}`)
+          setImmediate(() => {
+            throw error
+          })
+        })
+      )
     )
   )
 }

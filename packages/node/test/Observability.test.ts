@@ -92,10 +92,10 @@ describe("WorkerExecutor telemetry", () => {
       })
     }))
 
-  it.live("by default a WorkerExecutor opens no span per call (they cost as much as a tiny call)", () =>
+  it.live("by default a WorkerExecutor opens no span per call (they cost as much as a tiny call), here or on the thread", () =>
     Effect.gen(function*() {
       const { spans, tracer } = recording()
-      yield* WorkerExecutor.scoped(
+      const inside = yield* WorkerExecutor.scoped(
         tasks,
         (executor) => Effect.flatMap(executor.submit("spanContext", undefined), Task.join),
         { spawn: spawner(makeCounter()), maxConcurrency: 1 }
@@ -103,5 +103,7 @@ describe("WorkerExecutor telemetry", () => {
       const names = spans.map((span) => span.name)
       assert.include(names, "request")
       assert.notInclude(names, "spanContext")
+      // no trace context went to the thread: its call ran in no span there either
+      assert.deepStrictEqual(inside, { name: "none", traceId: "none", parentSpanId: "none" })
     }))
 })

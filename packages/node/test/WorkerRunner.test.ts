@@ -5,8 +5,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Task } from "@taskscope/executor"
 import { Effect } from "effect"
-import { WorkerExecutor } from "../src/index.ts"
+import { WorkerError, WorkerExecutor } from "../src/index.ts"
+import { errorOf } from "./fixtures/expect.ts"
 import { serviceTasks } from "./fixtures/services.ts"
+import { tasks } from "./fixtures/tasks.ts"
 import { makeCounter, spawner } from "./fixtures/threads.ts"
 
 describe("WorkerRunner", () => {
@@ -31,5 +33,40 @@ describe("WorkerRunner", () => {
         { spawn: spawner(makeCounter(), "services-worker.ts"), maxConcurrency: 1 }
       )
       assert.deepStrictEqual(builds, [1, 1, 1])
+    }))
+
+  it.live("a layer that fails to build fails the call that started the thread, with the layer's error", () => {
+    const threads = makeCounter()
+    return Effect.gen(function*() {
+      const exit = yield* WorkerExecutor.scoped(
+        serviceTasks,
+        (executor) => Effect.flatMap(executor.submit("greet", "Ada", { reraiseOnExit: false }), Task.await),
+        { spawn: spawner(threads, "failing-services-worker.ts"), maxConcurrency: 1 }
+      )
+      const error = errorOf(exit)
+      assert.instanceOf(error, WorkerError.WorkerCrashedError)
+      assert.include(error.message, "failed to start")
+      assert.include(error.message, "MissingSetting")
+      assert.include(error.message, "GREETING")
+      assert.strictEqual(threads.alive(), 0)
+    })
+  })
+
+  it.live("a task that interrupts its own fiber is answered (a defect), and the thread serves on", () =>
+    Effect.gen(function*() {
+      const [interrupted, next] = yield* WorkerExecutor.scoped(
+        tasks,
+        (executor) =>
+          Effect.gen(function*() {
+            const interrupted = yield* Effect.flatMap(
+              executor.submit("selfInterrupt", undefined, { reraiseOnExit: false }),
+              Task.await
+            )
+            return [interrupted, yield* Effect.flatMap(executor.submit("square", 5), Task.join)] as const
+          }),
+        { spawn: spawner(makeCounter()), maxConcurrency: 1 }
+      ).pipe(Effect.timeout("10 seconds"))
+      assert.instanceOf(errorOf(interrupted), WorkerError.WorkerCrashedError)
+      assert.strictEqual(next, 25)
     }))
 })

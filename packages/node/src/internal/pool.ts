@@ -101,6 +101,13 @@ export interface Pool {
 /** The parent side behind each public `WorkerPool`, for the executors that run on it. */
 export const internals = new WeakMap<object, Pool>()
 
+/**
+ * The call of each public `WorkerPool` that carries no trace context to its
+ * thread: what a `WorkerExecutor` without `tracing` uses (its calls get no
+ * span in this thread, so none in the worker either).
+ */
+export const untracedCalls = new WeakMap<object, (task: string, payload: unknown) => Effect.Effect<any, any>>()
+
 /** Calls that take a thread less than this (ms, moving average, measured by the workers) are sent in batches. */
 export const TINY_MS = 1
 /** The most calls a thread holds at once when calls are tiny (at most `Signal.Slots`). */
