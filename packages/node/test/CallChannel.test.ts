@@ -11,6 +11,7 @@ import type { Scope } from "effect"
 import * as Transferable from "effect/workers/Transferable"
 import { WorkerError, WorkerPool } from "../src/index.ts"
 import { isPlain } from "../src/internal/codec.ts"
+import * as Pool from "../src/internal/pool.ts"
 import { errorOf, eventually } from "./fixtures/expect.ts"
 import { tasks, WorkFailed } from "./fixtures/tasks.ts"
 import { type Counter, makeCounter, spawner } from "./fixtures/threads.ts"
@@ -245,6 +246,36 @@ describe("call channel", () => {
         assert.deepStrictEqual(squares, Array.from({ length: 20 }, (_, n) => n * n))
         assert.isAtMost(spawns - before, 2, "one failed start may be tried again, not once per dispatch")
       }))
+      assert.strictEqual(counter.alive(), 0)
+    }))
+
+  it.live("a start that failed once is tried again later: the pool still grows to its size", () =>
+    Effect.gen(function*() {
+      const counter = makeCounter()
+      const good = spawner(counter)
+      yield* batchAttempts(Effect.scoped(Effect.gen(function*() {
+        let spawns = 0
+        // the 2nd start fails (new Worker threw, once); the others work
+        const spawn = () => {
+          if (++spawns === 2) throw new Error("no thread, this once")
+          return good()
+        }
+        const pool = yield* WorkerPool.make(tasks, { spawn, maxConcurrency: 2 })
+        for (let n = 0; n < 40; n++) yield* Effect.orDie(pool.call("square", n))
+        // tiny: a batch held on the one thread asks for the missing thread, whose start fails
+        yield* Effect.all(Array.from({ length: 20 }, (_, n) => pool.call("square", n)), { concurrency: "unbounded" })
+        assert.strictEqual(spawns, 2)
+        yield* Effect.sleep(Pool.START_RETRY_MS + 100)
+        yield* Effect.yieldNow
+        const calls = yield* Effect.forEach([300, 300], (ms) => start(pool.call("spin", ms)))
+        yield* handedOver(pool)
+        const [first, second] = yield* Fiber.joinAll(calls)
+        assert.isTrue(
+          first!.start < second!.end && second!.start < first!.end,
+          "the second long call waited behind the first: the missing thread was never tried again"
+        )
+        assert.include(yield* pool.stats, { threads: 2 })
+      })))
       assert.strictEqual(counter.alive(), 0)
     }))
 

@@ -108,6 +108,8 @@ export const internals = new WeakMap<object, Pool>()
  */
 export const untracedCalls = new WeakMap<object, (task: string, payload: unknown) => Effect.Effect<any, any>>()
 
+/** After a thread failed to start, the calls held behind running ones ask for a new thread again after this (ms). */
+export const START_RETRY_MS = 500
 /** Calls that take a thread less than this (ms, moving average, measured by the workers) are sent in batches. */
 export const TINY_MS = 1
 /** The most calls a thread holds at once when calls are tiny (at most `Signal.Slots`). */
@@ -191,8 +193,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
     let starting = 0
     let nextThreadId = 0
     let closing = false
-    /** A thread failed to start since the last one became ready (see `backlog`). */
-    let startFailed = false
+    /** When a thread last failed to start (see `backlog`); reset once one becomes ready. */
+    let startFailedAt = Number.NEGATIVE_INFINITY
     let reaping = false
     let dispatching = false
     /** settling responses: calls made meanwhile are dispatched once that is done */
@@ -383,9 +385,11 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
      */
     const backlog = (tiny: boolean): number => {
       let count = waiting
-      // a thread that failed to start took nothing out of the held calls:
-      // counting them again would start threads in a loop until one starts
-      if (tiny && !startFailed) {
+      // A thread that failed to start took nothing out of the held calls:
+      // counting them again at once would start threads in a loop. They count
+      // again a while after the failure, so a start that failed once is tried
+      // again later.
+      if (tiny && Date.now() - startFailedAt >= START_RETRY_MS) {
         for (let i = 0; i < ready.length; i++) {
           const held = ready[i]!.calls.size
           if (held > 1) count += held - 1
@@ -438,7 +442,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       const wasStarting = thread.state === "starting"
       if (wasStarting) {
         starting--
-        startFailed = true
+        startFailedAt = Date.now()
       } else ready.splice(ready.indexOf(thread), 1)
       thread.state = "dead"
       threads.delete(thread)
@@ -478,7 +482,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
     const onReady = (thread: Thread): void => {
       if (thread.state !== "starting") return
       starting--
-      startFailed = false
+      startFailedAt = Number.NEGATIVE_INFINITY
       thread.state = "ready"
       thread.idleSince = Date.now()
       ready.push(thread)
