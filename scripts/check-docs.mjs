@@ -28,7 +28,8 @@ const readmes = () =>
     ...readdirSync(join(root, "packages")).map((dir) => join(root, "packages", dir, "README.md"))
   ].filter((file) => existsSync(file))
 
-const isTsFence = (line) => /^\s*```(ts|typescript)\s*$/.test(line)
+// `ts` or `typescript`, with or without more after it (```ts title="x.ts"), in any case
+const isTsFence = (line) => /^\s*```(ts|typescript)(\s.*)?$/i.test(line)
 const isFenceEnd = (line) => /^\s*```\s*$/.test(line)
 
 /** The ```ts blocks of a markdown text: `{ line, code }`, line being the 1-based line of the first code line. */
@@ -217,7 +218,9 @@ export const runDocsChecks = async () => {
     const files = new Map()
     for (const block of markdownBlocks(readFileSync(readme, "utf8"))) {
       const named = /^\/\/ ([\w.-]+\.ts)\b/.exec(block.code)
-      files.set(named ? named[1] : `line-${block.line}.ts`, { code: block.code, source, line: block.line })
+      // a second block of the same name (a variant of a file shown before) is compiled too, as a file of its own
+      const name = named && !files.has(named[1]) ? named[1] : `line-${block.line}${named ? `-${named[1]}` : ".ts"}`
+      files.set(name, { code: block.code, source, line: block.line })
     }
     return { source, count: files.size, run: typeCheck(source.replace(/[\\/.]/g, "-"), files) }
   })

@@ -42,8 +42,17 @@ mkdirSync(dirname(report), { recursive: true })
 rmSync(report, { force: true })
 const vitest = exec(
   bin("vitest"),
-  ["run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...process.argv.slice(2)],
-  { stdio: "inherit", timeout: 300_000 }
+  [
+    "run",
+    // a focused test (`it.only`) left in fails the run instead of skipping the rest of its file
+    "--allowOnly=false",
+    "--reporter=default",
+    "--reporter=json",
+    `--outputFile.json=${report}`,
+    ...process.argv.slice(2)
+  ],
+  // a guard against a hang, not a budget: the suite takes about 3 minutes on 2 cores
+  { stdio: "inherit", timeout: 600_000 }
 )
 let vitestPassed = 0
 let vitestFailed = 0
