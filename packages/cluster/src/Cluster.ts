@@ -218,6 +218,12 @@ const invalid = (argument: string, value: unknown, expected: string): never => {
   throw new ExecutorError.InvalidArgumentError({ argument, value, expected })
 }
 
+/** A `Duration.Input` decoded, or `undefined` when it is none (`Duration` would read NaN as zero). */
+const durationOf = (value: unknown): Duration.Duration | undefined =>
+  typeof value === "number" && Number.isNaN(value)
+    ? undefined
+    : Option.getOrUndefined(Duration.fromInput(value as Duration.Input))
+
 /** A URL the PostgreSQL client can connect with: `postgres:` or `postgresql:`, parsable, its port in range. */
 const isPostgresUrl = (u: unknown): boolean => {
   if (typeof u !== "string" || !/^postgres(ql)?:\/\/./.test(u)) return false
@@ -247,9 +253,7 @@ const checkShardingConfig = (value: unknown): void => {
     }
     const known = (ShardingConfig.defaults as unknown as Record<string, unknown>)[field]
     if (Duration.isDuration(known)) {
-      const duration = typeof given === "number" && Number.isNaN(given)
-        ? undefined
-        : Option.getOrUndefined(Duration.fromInput(given as Duration.Input))
+      const duration = durationOf(given)
       if (duration === undefined || Duration.toMillis(duration) < 0) {
         invalid(argument, given, "a non-negative duration (milliseconds, or e.g. \"2 seconds\")")
       }
@@ -312,10 +316,10 @@ const checkPostgresOptions = (options: unknown) => {
     : positiveDuration("idleSessionTimeout", o.idleSessionTimeout, Duration.seconds(60))
   checkShardingConfig(o.shardingConfig)
   // a runner's lock session is idle for up to this long between refreshes: the server must not end it
-  const refresh = Option.getOrUndefined(Duration.fromInput(
-    ((o.shardingConfig as Record<string, unknown> | undefined)?.shardLockRefreshInterval ??
-      defaultShardingConfig.shardLockRefreshInterval!) as Duration.Input
-  ))
+  const refresh = durationOf(
+    (o.shardingConfig as Record<string, unknown> | undefined)?.shardLockRefreshInterval ??
+      defaultShardingConfig.shardLockRefreshInterval
+  )
   if (
     idleSessionTimeout !== undefined && refresh !== undefined &&
     Duration.isLessThanOrEqualTo(idleSessionTimeout, refresh)
@@ -423,9 +427,7 @@ const supportedIdleSessionTimeout = (
 /** A finite, positive `Duration.Input`; `undefined` yields `fallback`. */
 const positiveDuration = (argument: string, value: unknown, fallback: Duration.Duration): Duration.Duration => {
   if (value === undefined) return fallback
-  const duration = typeof value === "number" && Number.isNaN(value)
-    ? undefined
-    : Option.getOrUndefined(Duration.fromInput(value as Duration.Input))
+  const duration = durationOf(value)
   if (duration === undefined || !Duration.isFinite(duration) || Duration.toMillis(duration) <= 0) {
     invalid(argument, value, "a finite, positive duration (milliseconds, or e.g. \"20 seconds\")")
   }

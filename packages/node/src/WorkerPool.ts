@@ -216,9 +216,10 @@ const schemaStep = <A, X>(
 
 /**
  * The effect of one call: encode, run on a thread, decode, type the failures.
- * `traced`: the call carries the span it runs in to the thread.
+ * Made once per pool, in two forms sharing the codecs: `traced` carries the
+ * span the call runs in to the thread, `untraced` does not.
  */
-const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool, traced: boolean) => {
+const makeCalls = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
   const codecs = new Map<string, Codec>()
   for (const name of taskSet.names) {
     const definition = taskSet.tasks[name]!
@@ -284,7 +285,7 @@ const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool, traced: boolean) => {
     }
   }
 
-  return (task: string, payload: unknown): Effect.Effect<any, any> =>
+  const call = (traced: boolean) => (task: string, payload: unknown): Effect.Effect<any, any> =>
     Effect.withFiber((fiber) => {
       const codec = typeof task === "string" ? codecs.get(task) : undefined
       if (codec === undefined) return Effect.fail(new UnknownTaskError({ task, known: taskSet.names }))
@@ -313,6 +314,7 @@ const makeCall = (taskSet: TaskSet.Any, pool: Pool.Pool, traced: boolean) => {
         )
       )
     })
+  return { traced: call(true), untraced: call(false) }
 }
 
 /**
@@ -346,16 +348,17 @@ export const make = <T extends TaskSet.Any>(
     Config.checkTaskSet(taskSet)
     const config = Config.makePoolConfig(options)
     return Effect.map(Pool.make(config), (pool): WorkerPool<T> => {
+      const calls = makeCalls(taskSet, pool)
       const self: WorkerPool<T> = {
         [TypeId]: TypeId,
         taskSet,
         maxConcurrency: config.maxConcurrency,
         stats: pool.stats,
         prestart: pool.prestart,
-        call: makeCall(taskSet, pool, true)
+        call: calls.traced
       }
       Pool.internals.set(self, pool)
-      Pool.untracedCalls.set(self, makeCall(taskSet, pool, false))
+      Pool.untracedCalls.set(self, calls.untraced)
       return self
     })
   })

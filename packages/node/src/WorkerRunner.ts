@@ -465,17 +465,9 @@ export const serve: {
         Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.sync(() => {
           // a plain Error: what crosses to the parent is its name and message
           const failure = Cause.squash(cause)
-          // an error with a message says it; a tagged one without says its fields
-          let fields: string | undefined
-          try {
-            fields = JSON.stringify(failure)
-          } catch {
-            fields = undefined
-          }
-          const what = failure instanceof Error && failure.message !== ""
-            ? `${failure.name}: ${failure.message}`
-            : failure instanceof Error && fields !== undefined
-            ? `${failure.name} ${fields}`
+          // a tagged error without a message says its fields (describeValue gives name and message)
+          const what = failure instanceof Error && failure.message === ""
+            ? `${failure.name} ${describeValue({ ...failure })}`
             : describeValue(failure)
           const error = new Error(`WorkerRunner.serve failed: ${what}`)
           setImmediate(() => {

@@ -44,7 +44,7 @@ import * as Check from "./options.ts"
 import { type Entry, QUEUED, TaskQueue } from "./queue.ts"
 import { type Slot, TaskScopes } from "./taskScope.ts"
 import type { Parent, Times, Tracked } from "./taskTree.ts"
-import { type Settings, Telemetry } from "./telemetry.ts"
+import { rethrowLater, type Settings, Telemetry } from "./telemetry.ts"
 
 /**
  * The executor whose task the current fiber runs (or descends from). Set only
@@ -399,11 +399,6 @@ const wake = <A>(callback: (value: A) => void, value: A): void => {
     rethrowLater(error)
   }
 }
-
-const rethrowLater = (error: unknown): void =>
-  queueMicrotask(() => {
-    throw error
-  })
 
 // -----------------------------------------------------------------------------
 // nesting

@@ -240,14 +240,12 @@ export class TaskQueue {
    * {@link ended}.
    */
   startNow(entry: Entry): boolean {
-    if (this.runnable.length > 0) return false
-    if (entry.key === undefined) return (this.lanes.get(undefined)?.size ?? 0) === 0
+    if (!this.couldStartNow(entry.key)) return false
+    if (entry.key === undefined) return true
     let lane = this.lanes.get(entry.key)
     if (lane === undefined) {
       lane = new Lane(entry.key)
       this.lanes.set(entry.key, lane)
-    } else if (lane.size > 0 || lane.running >= this.maxPerKey) {
-      return false
     }
     lane.running++
     entry.next = lane
@@ -255,8 +253,8 @@ export class TaskQueue {
   }
 
   /**
-   * Whether an entry of `key` submitted now could start at once, as
-   * {@link startNow} would decide, without counting it.
+   * Whether an entry of `key` submitted now could start at once (what
+   * {@link startNow} decides), without counting it.
    */
   couldStartNow(key: string | undefined): boolean {
     if (this.runnable.length > 0) return false

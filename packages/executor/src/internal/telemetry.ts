@@ -68,6 +68,23 @@ const clockOf = (context: Context.Context<never>): () => number => {
   return () => origin + performance.now()
 }
 
+/**
+ * Reports `error` as an uncaught exception on the next microtask, as a
+ * throwing event listener would be: for user code (an observer, a tracer)
+ * that throws inside the executor's bookkeeping, which must go on.
+ */
+export const rethrowLater = (error: unknown): void =>
+  queueMicrotask(() => {
+    throw error
+  })
+
+/**
+ * Stamps a timed task's start and returns it: a task that took its permit
+ * at submit started when it was submitted (one clock read less).
+ */
+const stampStart = (times: Times, queued: boolean, now: () => number): number =>
+  times.startedAt = queued || times.submittedAt === undefined ? now() : times.submittedAt
+
 /** Why a submission did not get in at once: refused (`closed`) or made to wait for a queue place (`queue_full`). */
 export type RejectReason = "closed" | "queue_full"
 
@@ -301,11 +318,9 @@ export class Telemetry {
         if (followed) tree.publishSubmitted(task)
       },
       onStarted: (task, times, queued) => {
-        // a task that took its permit at submit started when it was submitted: one clock read less
-        const submittedAt = times.submittedAt
-        const startedAt = times.startedAt = queued || submittedAt === undefined ? now() : submittedAt
-        if (family !== undefined && submittedAt !== undefined) {
-          family.queueWait.updateUnsafe(startedAt - submittedAt, context!)
+        const startedAt = stampStart(times, queued, now)
+        if (family !== undefined && times.submittedAt !== undefined) {
+          family.queueWait.updateUnsafe(startedAt - times.submittedAt, context!)
         }
         if (followed) tree.publishStarted(task)
       },
@@ -350,7 +365,7 @@ export class Telemetry {
     const hooks = this.hooks
     if (hooks !== undefined) hooks.onStarted(task, times, queued)
     // timed while followed, started once nobody follows: it still gets its start
-    else times.startedAt = queued || times.submittedAt === undefined ? this.tree.now() : times.submittedAt
+    else stampStart(times, queued, this.tree.now)
   }
 
   /** A timed task ended, queued or holding a permit: its span, if it has one, ends now, finalizers included. */
@@ -361,11 +376,7 @@ export class Telemetry {
       try {
         endSpan(exit)
       } catch (error) {
-        // a tracer that throws must not cut the executor's bookkeeping short:
-        // reported as an uncaught exception, as a throwing listener would be
-        queueMicrotask(() => {
-          throw error
-        })
+        rethrowLater(error) // a tracer that throws must not cut the executor's bookkeeping short
       }
     }
     this.hooks?.onEnded(task, times, outcomeOf(exit, task.timedOut))

@@ -389,7 +389,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       // counting them again at once would start threads in a loop. They count
       // again a while after the failure, so a start that failed once is tried
       // again later.
-      if (tiny && Date.now() - startFailedAt >= START_RETRY_MS) {
+      if (tiny && (startFailedAt === Number.NEGATIVE_INFINITY || Date.now() - startFailedAt >= START_RETRY_MS)) {
         for (let i = 0; i < ready.length; i++) {
           const held = ready[i]!.calls.size
           if (held > 1) count += held - 1
@@ -427,7 +427,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
             send(best, share)
             if (waiting === before) break
           }
-          if (backlog(tiny) > starting && threads.size < options.maxConcurrency && !closing) {
+          // (the backlog, which walks the ready threads, only when a thread could be started)
+          if (threads.size < options.maxConcurrency && !closing && backlog(tiny) > starting) {
             spawn(true)
             again = true
           }
