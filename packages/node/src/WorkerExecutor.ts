@@ -429,7 +429,7 @@ const plan = <T extends TaskSet.Any>(source: Source<T>, options: unknown): Plan<
   }
   const o = (options ?? {}) as Record<string, unknown>
   if (WorkerPool.isWorkerPool(source)) {
-    for (const key of ["spawn", "idleTimeout", "onInterruptRunning"]) {
+    for (const key of ["spawn", "idleTimeout", "readyTimeout", "onInterruptRunning"]) {
       if (o[key] !== undefined) {
         Config.invalid(key, o[key], "left out when the executor runs on an existing WorkerPool (set it on the pool)")
       }

@@ -90,6 +90,15 @@ export interface Options {
   readonly maxConcurrency?: number | undefined
   /** Retire a thread idle this long (milliseconds or a `Duration`). Default: keep it until the pool closes. */
   readonly idleTimeout?: Duration.Input | undefined
+  /**
+   * How long a new thread may take to become ready (its entry module loaded
+   * and `WorkerRunner.serve` answering, services built). A thread not ready
+   * by then is terminated and counted as crashed; if no other thread is
+   * ready, the calls made before it was started fail with
+   * `WorkerCrashedError` ("failed to start: it was not ready within …").
+   * Default 1 minute; `Infinity` waits for ever.
+   */
+  readonly readyTimeout?: Duration.Input | undefined
   /** What interrupting a running call does. Default `"terminate"`. */
   readonly onInterruptRunning?: "terminate" | "wait" | undefined
   /**

@@ -6,6 +6,7 @@
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import { ExecutorError, Task } from "@taskscope/executor"
 import { Cause, Effect, Exit, Fiber } from "effect"
+import { TestClock } from "effect/testing"
 import { TaskSet, WorkerError, WorkerExecutor, WorkerPool } from "../src/index.ts"
 import { tasks, WorkFailed } from "./fixtures/tasks.ts"
 
@@ -268,6 +269,60 @@ describe("WorkerExecutor", () => {
         assert.include(stats, { threads: 0, crashed: 1 })
         assert.strictEqual(counter.alive(), 0)
       }))
+
+    it.live("a thread not ready within readyTimeout is terminated and its task fails; each task waits one readyTimeout", () =>
+      Effect.gen(function*() {
+        const counter = makeCounter()
+        const [exits, stats] = yield* WorkerExecutor.scoped(tasks, (executor) =>
+          Effect.gen(function*() {
+            const submitted = yield* Effect.forEach([1, 2, 3], (n) => executor.submit("square", n, quiet))
+            const exits = yield* Effect.forEach(submitted, Task.await)
+            return [exits, yield* executor.pool.stats] as const
+          }), { spawn: spawner(counter, "silent-worker.ts"), maxConcurrency: 1, readyTimeout: 100 })
+        for (const exit of exits) {
+          const error = errorOf(exit)
+          assert.instanceOf(error, WorkerError.WorkerCrashedError)
+          assert.include(error.message, "failed to start")
+          assert.include(error.message, "not ready within 100 ms (readyTimeout)")
+        }
+        // the executor hands the pool one task at a time (one thread): a thread started for each
+        assert.include(stats, { threads: 0, queued: 0, crashed: 3, started: 3 })
+        assert.strictEqual(counter.alive(), 0, "the silent threads were terminated")
+      }))
+
+    it.live("when a thread is not ready within readyTimeout and none is, every call made before it started fails", () =>
+      Effect.gen(function*() {
+        const counter = makeCounter()
+        const [exits, stats] = yield* Effect.scoped(Effect.gen(function*() {
+          const pool = yield* WorkerPool.make(tasks, {
+            spawn: spawner(counter, "silent-worker.ts"),
+            maxConcurrency: 1,
+            readyTimeout: 100
+          })
+          const exits = yield* Effect.forEach([1, 2, 3], (n) => Effect.exit(pool.call("square", n)), {
+            concurrency: "unbounded"
+          })
+          return [exits, yield* pool.stats] as const
+        }))
+        for (const exit of exits) assert.include(errorOf(exit).message, "not ready within 100 ms (readyTimeout)")
+        // the first thread, started for call 1, fails it; the second, started for calls 2 and 3, fails both
+        assert.include(stats, { threads: 0, queued: 0, crashed: 2, started: 2 })
+        assert.strictEqual(counter.alive(), 0)
+      }))
+
+    it.effect("readyTimeout does not stop a thread that became ready in time", () =>
+      Effect.gen(function*() {
+        const counter = makeCounter()
+        const [results, stats] = yield* WorkerExecutor.scoped(tasks, (executor) =>
+          Effect.gen(function*() {
+            const first = yield* Effect.flatMap(executor.submit("square", 7), Task.join)
+            yield* TestClock.adjust("1 minute") // well past the deadline
+            const second = yield* Effect.flatMap(executor.submit("square", 8), Task.join)
+            return [[first, second], yield* executor.pool.stats] as const
+          }), { spawn: spawner(counter), maxConcurrency: 1, readyTimeout: 100 })
+        assert.deepStrictEqual(results, [49, 64])
+        assert.include(stats, { crashed: 0, terminated: 0, started: 1 })
+      }))
   })
 
   describe("typed failures and bad input", () => {
@@ -420,6 +475,12 @@ describe("WorkerExecutor", () => {
         [{ spawn, maxConcurrency: 1.5 }, "`maxConcurrency`"],
         [{ spawn, idleTimeout: -1 }, "`idleTimeout` to be a non-negative duration"],
         [{ spawn, idleTimeout: Number.NaN }, "`idleTimeout` to be a non-negative duration"],
+        [
+          { spawn, readyTimeout: 0 },
+          "`readyTimeout` to be a positive duration (milliseconds, or e.g. \"1 minute\"), or Infinity, got 0"
+        ],
+        [{ spawn, readyTimeout: Number.NaN }, "`readyTimeout` to be a positive duration"],
+        [{ spawn, readyTimeout: "soon" }, "`readyTimeout` to be a positive duration"],
         [{ spawn, onInterruptRunning: "kill" }, "`onInterruptRunning` to be \"terminate\" or \"wait\", got \"kill\""],
         [{ maxConcurrency: 2 }, "`spawn`"],
         [{ spawn, closeTimeout: -1 }, "`closeTimeout` to be a non-negative duration"],
@@ -440,6 +501,11 @@ describe("WorkerExecutor", () => {
         WorkerExecutor.make(pool, { spawn } as WorkerExecutor.ExecutorOptions)
       ))
       assert.include(String(Cause.squash((withPool as Exit.Failure<unknown, unknown>).cause)), "`spawn`")
+      const readyTimeoutOnPool = Effect.runSyncExit(Effect.scoped(
+        WorkerExecutor.make(pool, { readyTimeout: 10 } as WorkerExecutor.ExecutorOptions)
+      ))
+      assert.include(String(Cause.squash((readyTimeoutOnPool as Exit.Failure<unknown, unknown>).cause)),
+        "`readyTimeout`")
       const badTimeout = Effect.runSyncExit(Effect.scoped(Effect.flatMap(
         WorkerExecutor.make(pool),
         (executor) => executor.submit("square", 2, { timeout: Number.NaN })

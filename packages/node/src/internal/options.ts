@@ -17,6 +17,8 @@ export interface Config {
   readonly spawn: (id: number) => WorkerThreads.Worker
   readonly maxConcurrency: number
   readonly idleTimeout: number | undefined
+  /** milliseconds; `undefined`: a thread may take as long as it likes to become ready */
+  readonly readyTimeout: number | undefined
   readonly onInterruptRunning: "terminate" | "wait"
   readonly name: string
   readonly metrics: boolean
@@ -50,22 +52,13 @@ export const makePoolConfig = (options: unknown): Config => {
     }
     maxConcurrency = n
   }
-  let idleTimeout: number | undefined
-  if (o.idleTimeout !== undefined) {
-    // Duration reads NaN as zero: every idle thread would be retired at once
-    const decoded = typeof o.idleTimeout === "number" && Number.isNaN(o.idleTimeout)
-      ? undefined
-      : Option.getOrUndefined(Duration.fromInput(o.idleTimeout as Duration.Input))
-    const millis = decoded === undefined ? Number.NaN : Duration.toMillis(decoded)
-    if (!(millis >= 0)) {
-      throw new ExecutorError.InvalidArgumentError({
-        argument: "idleTimeout",
-        value: o.idleTimeout,
-        expected: "a non-negative duration (milliseconds, or e.g. \"30 seconds\")"
-      })
-    }
-    idleTimeout = Number.isFinite(millis) ? millis : undefined
-  }
+  const idleTimeout = o.idleTimeout === undefined
+    ? undefined
+    : duration("idleTimeout", o.idleTimeout, "a non-negative duration (milliseconds, or e.g. \"30 seconds\")", false)
+  const readyTimeout = o.readyTimeout === undefined
+    ? DEFAULT_READY_TIMEOUT_MS
+    : duration("readyTimeout", o.readyTimeout, "a positive duration (milliseconds, or e.g. \"1 minute\"), or Infinity",
+      true)
   const mode = o.onInterruptRunning ?? "terminate"
   if (mode !== "terminate" && mode !== "wait") {
     throw new ExecutorError.InvalidArgumentError({
@@ -82,10 +75,29 @@ export const makePoolConfig = (options: unknown): Config => {
     spawn: o.spawn as Config["spawn"],
     maxConcurrency,
     idleTimeout,
+    readyTimeout,
     onInterruptRunning: mode,
     name: (o.name as string | undefined) ?? "default",
     metrics: (o.metrics as boolean | undefined) ?? true
   }
+}
+
+/** How long a thread may take to become ready by default (see `WorkerPool.Options.readyTimeout`). */
+export const DEFAULT_READY_TIMEOUT_MS = 60_000
+
+/**
+ * A duration option in milliseconds, above zero if `positive` (otherwise
+ * zero or more); `undefined` for an infinite one. Duration reads NaN as zero, which would pass for a real
+ * value (an `idleTimeout` of NaN retired every idle thread at once): it is
+ * refused like any other bad value.
+ */
+const duration = (argument: string, value: unknown, expected: string, positive: boolean): number | undefined => {
+  const decoded = typeof value === "number" && Number.isNaN(value)
+    ? undefined
+    : Option.getOrUndefined(Duration.fromInput(value as Duration.Input))
+  const millis = decoded === undefined ? Number.NaN : Duration.toMillis(decoded)
+  if (!(positive ? millis > 0 : millis >= 0)) invalid(argument, value, expected)
+  return Number.isFinite(millis) ? millis : undefined
 }
 
 /** Throws an `InvalidArgumentError` for an executor option. */

@@ -77,6 +77,8 @@ export interface Options {
   readonly spawn: (id: number) => WorkerThreads.Worker
   /** milliseconds; undefined keeps idle threads until the pool closes */
   readonly idleTimeout: number | undefined
+  /** milliseconds a thread may take to become ready; undefined: no limit */
+  readonly readyTimeout: number | undefined
   readonly onInterruptRunning: "terminate" | "wait"
   /** The `executor` attribute of its series */
   readonly name: string
@@ -145,9 +147,14 @@ interface Thread {
   /** true once ready, false if it died first */
   readonly ready: Deferred.Deferred<boolean>
   state: "starting" | "ready" | "dead"
-  ending: "terminated" | "retired" | undefined
+  /** why the pool ended it (undefined: it ended on its own) */
+  ending: "terminated" | "retired" | "readyTimedOut" | undefined
   /** started because a call needed it: if it never starts, that call fails */
   readonly onDemand: boolean
+  /** the calls made before it was started (their `order` is below this) */
+  readonly madeBefore: number
+  /** ends it if it is not ready within `readyTimeout` */
+  readyTimer: Fiber.Fiber<void> | undefined
   /** calls sent and not settled, by seq (in seq order) */
   readonly calls: Map<number, Entry>
   nextSeq: number
@@ -440,6 +447,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
 
     const onThreadEnd = (thread: Thread, exit: Exit.Exit<unknown, unknown>): void => {
       if (thread.state === "dead") return
+      thread.readyTimer?.interruptUnsafe()
       const wasStarting = thread.state === "starting"
       if (wasStarting) {
         starting--
@@ -448,7 +456,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       thread.state = "dead"
       threads.delete(thread)
       metrics?.threadEnded()
-      if (thread.ending === undefined) {
+      if (thread.ending === undefined || thread.ending === "readyTimedOut") {
         crashed++
         metrics?.restarted("crash")
       }
@@ -460,6 +468,12 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         ? { reason: "the thread was terminated", cause: undefined }
         : thread.ending === "retired"
         ? { reason: "the pool closed while the task ran", cause: undefined }
+        : thread.ending === "readyTimedOut"
+        ? {
+          reason: `it was not ready within ${options.readyTimeout} ms (readyTimeout); ` +
+            "does its entry module call WorkerRunner.serve?",
+          cause: undefined
+        }
         : crashOf(exit)
       const crash: Crash = { _tag: "Crash", phase: "run", reason, cause }
       // Calls the thread had not started never ran: they go back to the
@@ -473,15 +487,34 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       }
       thread.calls.clear()
       requeue(unstarted)
-      if (wasStarting && thread.onDemand && !closing) {
-        const entry = takeQueued()
-        if (entry !== undefined) settle(entry, { _tag: "Crash", phase: "start", ...crashOf(exit) })
+      if (wasStarting && !closing) {
+        if (thread.ending === "readyTimedOut") {
+          // The calls made before it started have waited the whole
+          // readyTimeout for it: with no thread ready to take them, they fail
+          // now rather than wait for another thread that may not start either.
+          if (ready.length === 0) failQueuedBefore(thread.madeBefore, { _tag: "Crash", phase: "start", reason, cause })
+        } else if (thread.onDemand) {
+          const entry = takeQueued()
+          if (entry !== undefined) settle(entry, { _tag: "Crash", phase: "start", ...crashOf(exit) })
+        }
       }
       dispatch()
     }
 
+    /** Fails the queued calls made before call number `order`. */
+    const failQueuedBefore = (order: number, crash: Crash): void => {
+      for (let i = head; i < queue.length; i++) {
+        const entry = queue[i]!
+        if (entry.order >= order || entry.resume === undefined) continue
+        waiting--
+        settle(entry, crash)
+      }
+    }
+
     const onReady = (thread: Thread): void => {
       if (thread.state !== "starting") return
+      thread.readyTimer?.interruptUnsafe()
+      thread.readyTimer = undefined
       starting--
       startFailedAt = Number.NEGATIVE_INFINITY
       thread.state = "ready"
@@ -540,6 +573,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         state: "starting",
         ending: undefined,
         onDemand,
+        madeBefore: made,
+        readyTimer: undefined,
         calls: new Map(),
         nextSeq: 0,
         idleSince: 0
@@ -561,6 +596,16 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       }).pipe(Effect.provideService(EffectWorker.Spawner, spawner as EffectWorker.SpawnerFn<unknown>))
       const fiber = runFork(run)
       thread.fiber = fiber
+      if (options.readyTimeout !== undefined && thread.state === "starting") {
+        thread.readyTimer = runFork(Effect.andThen(
+          Effect.sleep(options.readyTimeout),
+          Effect.suspend(() => {
+            if (thread.state !== "starting" || thread.ending !== undefined) return Effect.void
+            thread.ending = "readyTimedOut"
+            return stop(thread, "terminated")
+          })
+        ))
+      }
       fiber.addObserver((exit) => onThreadEnd(thread, exit))
       return thread
     }
