@@ -109,20 +109,35 @@ export interface AnyTask {
  * })
  * ```
  */
-export const task = <P extends AnySchema, S extends AnySchema, E extends AnySchema = typeof Schema.Never, R = never>(
-  definition: {
+export const task: {
+  // Two signatures, so that an `error` left out and an `error: undefined`
+  // both give `Schema.Never`: with one signature, `undefined` became the
+  // candidate for `E`, failed its bound, and `E` fell back to `AnySchema`,
+  // whose type is `any`.
+  <P extends AnySchema, S extends AnySchema, R = never>(definition: {
     readonly payload: P
     readonly success: S
-    readonly error?: E | undefined
-    readonly run: (payload: P["Type"]) => S["Type"] | PromiseLike<S["Type"]> | Effect.Effect<S["Type"], E["Type"], R>
-  }
+    readonly error?: undefined
+    readonly run: (payload: P["Type"]) => S["Type"] | PromiseLike<S["Type"]> | Effect.Effect<S["Type"], never, R>
+  }): Task<P, S, typeof Schema.Never, R>
   // `NoInfer`: written inline in `make`, a call is contextually typed by
   // `AnyTask`, and without it `E` would be inferred from that (its `error` is
-  // `AnySchema`, whose type is `any`) instead of falling back to Schema.Never
-): Task<P, S, NoInfer<E>, R> => ({
+  // `AnySchema`, whose type is `any`)
+  <P extends AnySchema, S extends AnySchema, E extends AnySchema, R = never>(definition: {
+    readonly payload: P
+    readonly success: S
+    readonly error: E
+    readonly run: (payload: P["Type"]) => S["Type"] | PromiseLike<S["Type"]> | Effect.Effect<S["Type"], E["Type"], R>
+  }): Task<P, S, NoInfer<E>, R>
+} = (definition: {
+  readonly payload: AnySchema
+  readonly success: AnySchema
+  readonly error?: AnySchema | undefined
+  readonly run: (payload: any) => any
+}): any => ({
   payload: definition.payload,
   success: definition.success,
-  error: (definition.error ?? Schema.Never) as E,
+  error: definition.error ?? Schema.Never,
   run: definition.run
 })
 

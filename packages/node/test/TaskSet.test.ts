@@ -71,6 +71,7 @@ describe("TaskSet", () => {
     const alone = TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => fib(n) })
     expectTypeOf(alone).toEqualTypeOf<TaskSet.Task<typeof Schema.Number, typeof Schema.Number, typeof Schema.Never>>()
     expectTypeOf<TaskSet.Error<typeof plain, "fib">>().toEqualTypeOf<typeof alone.error.Type>()
+    expectTypeOf<TaskSet.Error<typeof plain, "fib">>().toEqualTypeOf<never>()
     assert.strictEqual(alone.error, Schema.Never)
   })
 

@@ -1,0 +1,58 @@
+/**
+ * A task set's declarations: the types each task gets, written inline in
+ * `make` or on its own, with its `error` Schema given, left out or
+ * `undefined`. The type checks run in the suite's `tsc` step; the runtime
+ * checks here.
+ */
+import { assert, describe, expectTypeOf, it } from "@effect/vitest"
+import { Context, Effect, Schema } from "effect"
+import * as TaskSet from "../src/TaskSet.ts"
+
+class TooBig extends Schema.TaggedError<TooBig>()("TooBig", { n: Schema.Number }) {}
+class Db extends Context.Service<Db, { readonly get: (id: string) => Effect.Effect<string> }>()("test/Db") {}
+
+const tasks = TaskSet.make("@taskscope/executor/test/TaskSet", {
+  leftOut: TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => n + 1 }),
+  undefinedError: TaskSet.task({ payload: Schema.Number, success: Schema.Number, error: undefined, run: (n) => n }),
+  typed: TaskSet.task({
+    payload: Schema.Number,
+    success: Schema.Number,
+    error: TooBig,
+    run: (n) => n > 10 ? Effect.fail(new TooBig({ n })) : Effect.succeed(n)
+  }),
+  withDb: TaskSet.task({
+    payload: Schema.String,
+    success: Schema.String,
+    run: (id) => Effect.flatMap(Db, (db) => db.get(id))
+  })
+})
+
+describe("TaskSet", () => {
+  it("a task without an error Schema, left out or undefined, has the error type never and Schema.Never", () => {
+    expectTypeOf<TaskSet.Error<typeof tasks, "leftOut">>().toEqualTypeOf<never>()
+    expectTypeOf<TaskSet.Error<typeof tasks, "undefinedError">>().toEqualTypeOf<never>()
+    const alone = TaskSet.task({ payload: Schema.Number, success: Schema.Number, error: undefined, run: (n) => n })
+    expectTypeOf(alone).toEqualTypeOf<TaskSet.Task<typeof Schema.Number, typeof Schema.Number, typeof Schema.Never>>()
+    assert.strictEqual(alone.error, Schema.Never)
+    assert.strictEqual(tasks.tasks.leftOut.error, Schema.Never)
+    assert.strictEqual(tasks.tasks.undefinedError.error, Schema.Never)
+  })
+
+  it("a task with an error Schema has that Schema's type; the services its run needs are the set's", () => {
+    expectTypeOf<TaskSet.Error<typeof tasks, "typed">>().toEqualTypeOf<TooBig>()
+    expectTypeOf<TaskSet.Services<typeof tasks>>().toEqualTypeOf<Db>()
+    assert.strictEqual(tasks.tasks.typed.error, TooBig)
+  })
+
+  it("a failure that no error Schema describes does not compile", () => {
+    const mistakes = () => [
+      // @ts-expect-error: no error Schema, so no typed failure
+      TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => Effect.fail(`bad ${n}`) }),
+      // @ts-expect-error: an error Schema of undefined is none either
+      TaskSet.task({ payload: Schema.Number, success: Schema.Number, error: undefined, run: () => Effect.fail("bad") }),
+      // @ts-expect-error: a failure the error Schema does not describe
+      TaskSet.task({ payload: Schema.Number, success: Schema.Number, error: TooBig, run: () => Effect.fail("bad") })
+    ]
+    assert.isFunction(mistakes)
+  })
+})
