@@ -140,6 +140,21 @@ export interface SubmitOptions extends BackgroundExecutor.SubmitOptions {
 }
 
 /**
+ * Options of `attach`: `BackgroundExecutor`'s submit options but `key` (the
+ * task's key is `attach`'s own argument).
+ *
+ * @category models
+ * @since 0.2.0
+ * @example
+ * ```ts
+ * import type { ClusterExecutor } from "@taskscope/cluster"
+ *
+ * const options: ClusterExecutor.AttachOptions = { name: "invoice", timeout: "1 minute" }
+ * ```
+ */
+export interface AttachOptions extends Omit<BackgroundExecutor.SubmitOptions, "key"> {}
+
+/**
  * The handle of a cluster task: a `Task` with its key.
  *
  * @category models
@@ -209,7 +224,10 @@ export interface ClusterExecutor<T extends TaskSet.Any> {
    * Stores a task of `task` with `payload` in the cluster and returns its
    * handle. The `name` option defaults to the task's name.
    */
-  readonly submit: <K extends TaskSet.Names<T>, const O extends SubmitOptions | undefined = undefined>(
+  readonly submit: <
+    K extends TaskSet.Names<T>,
+    const O extends (SubmitOptions & BackgroundExecutor.OnlyKnown<O, SubmitOptions>) | undefined = undefined
+  >(
     task: K,
     payload: TaskSet.Payload<T, K>,
     options?: O
@@ -223,7 +241,9 @@ export interface ClusterExecutor<T extends TaskSet.Any> {
    * The handle counts as one of this executor's tasks (exit rules, `join`,
    * `stats`); it fails with `TaskNotFoundError` when no task has this key.
    */
-  readonly attach: <const O extends BackgroundExecutor.SubmitOptions | undefined = undefined>(
+  readonly attach: <
+    const O extends (AttachOptions & BackgroundExecutor.OnlyKnown<O, AttachOptions>) | undefined = undefined
+  >(
     key: string,
     options?: O
   ) => Effect.Effect<
@@ -644,20 +664,23 @@ const fromParts = <T extends TaskSet.Any>(
       )
     })
 
-  const attach = (key: string, options?: BackgroundExecutor.SubmitOptions) =>
+  const attach = (key: string, options?: AttachOptions) =>
     Effect.suspend(() => {
       if (!isStorableKey(key)) {
         return invalid("key", key, `${storableKey} (the key the task was submitted with)`)
       }
       if (!isOptions(options)) return invalid("options", options, "an object of submit options")
+      const extra = (options as { readonly key?: unknown } | undefined)?.key
+      if (extra !== undefined) {return invalid("key", extra,
+          "left out of attach's options (the key is its first argument)")}
       // The task's name is looked up before the handle exists: a cancel of
       // the handle must reach the call, which carries it to the task's runner
       // (a cancel that ended the lookup instead reached nothing).
       return Effect.flatMap(Effect.exit(findTask(key)), (found) => {
         const remote = Exit.isFailure(found)
           ? Effect.failCause(
-            Cause.map(found.cause,
-              (error) => new DeliveryError({ task: "(attach)", key, reason: error._tag, cause: error }))
+            Cause.map(found.cause, (error) =>
+              new DeliveryError({ task: "(attach)", key, reason: error._tag, cause: error }))
           )
           : Option.isNone(found.value)
           ? Effect.fail(new TaskNotFoundError({ taskSet: taskSet.key, key }))
@@ -859,7 +882,10 @@ const onExecutor = (
  * ```
  */
 export const submit: {
-  <K extends TaskSet.Names<Registered>, const O extends SubmitOptions | undefined = undefined>(
+  <
+    K extends TaskSet.Names<Registered>,
+    const O extends (SubmitOptions & BackgroundExecutor.OnlyKnown<O, SubmitOptions>) | undefined = undefined
+  >(
     task: K,
     payload: TaskSet.Payload<Registered, K>,
     options?: O
@@ -871,7 +897,11 @@ export const submit: {
     ExecutorError.ExecutorClosedError,
     Current
   >
-  <T extends TaskSet.Any, K extends TaskSet.Names<T>, const O extends SubmitOptions | undefined = undefined>(
+  <
+    T extends TaskSet.Any,
+    K extends TaskSet.Names<T>,
+    const O extends (SubmitOptions & BackgroundExecutor.OnlyKnown<O, SubmitOptions>) | undefined = undefined
+  >(
     taskSet: T,
     task: K,
     payload: TaskSet.Payload<T, K>,
@@ -906,7 +936,7 @@ export const submit: {
  * ```
  */
 export const attach: {
-  <const O extends BackgroundExecutor.SubmitOptions | undefined = undefined>(
+  <const O extends (AttachOptions & BackgroundExecutor.OnlyKnown<O, AttachOptions>) | undefined = undefined>(
     key: string,
     options?: O
   ): Effect.Effect<
@@ -917,7 +947,10 @@ export const attach: {
     ExecutorError.ExecutorClosedError,
     Current
   >
-  <T extends TaskSet.Any, const O extends BackgroundExecutor.SubmitOptions | undefined = undefined>(
+  <
+    T extends TaskSet.Any,
+    const O extends (AttachOptions & BackgroundExecutor.OnlyKnown<O, AttachOptions>) | undefined = undefined
+  >(
     taskSet: T,
     key: string,
     options?: O

@@ -27,6 +27,22 @@ const isInterrupted = (exit: Exit.Exit<unknown, unknown> | undefined): boolean =
   exit !== undefined && Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
 
 describe("ClusterExecutor", () => {
+  it("a misspelled option, or attach's key among its options, does not compile", () => {
+    const mistakes = (executor: ClusterExecutor.ClusterExecutor<typeof tasks>) => [
+      // @ts-expect-error: `cancelOnExt` is not a submit option
+      executor.submit("square", 1, { key: "k", cancelOnExt: true }),
+      // @ts-expect-error: `reraiseOnExt` is not an option of attach
+      executor.attach("k", { name: "x", reraiseOnExt: false }),
+      // @ts-expect-error: the key is attach's first argument
+      executor.attach("k", { key: "other" }),
+      // @ts-expect-error: `cancelOnExt` is not a submit option (accessor)
+      ClusterExecutor.submit(tasks, "square", 1, { name: "x", cancelOnExt: true }),
+      // @ts-expect-error: `timout` is not an option of attach (accessor)
+      ClusterExecutor.attach(tasks, "k", { name: "x", timout: 5 })
+    ]
+    assert.isFunction(mistakes)
+  })
+
   it.live("tasks spread across the runners", () =>
     Effect.gen(function*() {
       const log = yield* logFile
@@ -306,6 +322,14 @@ describe("ClusterExecutor", () => {
       assert.strictEqual(maxConcurrency.argument, "maxConcurrency")
       const key = argumentOf(yield* Effect.exit(scoped((executor) => executor.submit("square", 1, { key: "" }))))
       assert.strictEqual(key.argument, "key")
+      // attach takes its key as its first argument; a key among its options is refused, naming it
+      const attachKey = argumentOf(
+        yield* Effect.exit(
+          scoped((executor) => executor.attach("k", { key: "other" } as ClusterExecutor.AttachOptions))
+        )
+      )
+      assert.include(attachKey, { argument: "key", value: "other" })
+      assert.include(attachKey.message, "left out of attach's options")
     }))
 
   it.live("bad values inside the options die at once, naming the field: a malformed url, shardingConfig, keys storage would alter", () =>

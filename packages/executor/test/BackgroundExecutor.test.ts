@@ -14,6 +14,29 @@ const defectOf = (exit: Exit.Exit<unknown, unknown>): unknown => {
 class Greeting extends Context.Service<Greeting, string>()("test/Greeting") {}
 
 describe("BackgroundExecutor", () => {
+  it("a misspelled option does not compile, in every form", () => {
+    const mistakes = (executor: BackgroundExecutor.Executor) => [
+      // @ts-expect-error: `cancelOnExt` is not a submit option
+      BackgroundExecutor.submit(Effect.void, { name: "x", cancelOnExt: true }),
+      // @ts-expect-error: `cancelOnExt` is not a submit option (data-last)
+      Effect.void.pipe(BackgroundExecutor.submit({ name: "x", cancelOnExt: true })),
+      // @ts-expect-error: `timout` is not a submit option
+      executor.submit(Effect.void, { name: "x", timout: 5 }),
+      // @ts-expect-error: `closeTimout` is not an executor option
+      BackgroundExecutor.scoped(Effect.void, { maxConcurrency: 2, closeTimout: "1 second" }),
+      // @ts-expect-error: `maxConcurency` is not an executor option (data-last)
+      Effect.void.pipe(BackgroundExecutor.scoped({ maxQueue: 2, maxConcurency: 2 }))
+    ]
+    // options that are all known keep their inferred types, literal or not
+    const timed = (executor: BackgroundExecutor.Executor, options: BackgroundExecutor.SubmitOptions) => [
+      executor.submit(Effect.void, { name: "x", timeout: 5 }),
+      executor.submit(Effect.void, options),
+      ...[{ name: "a" }, { name: "b", timeout: 1 }].map((o) => executor.submit(Effect.void, o))
+    ]
+    assert.isFunction(mistakes)
+    assert.isFunction(timed)
+  })
+
   describe("ported from the seed's Testing Guide", () => {
     it.effect("basic: submit returns a task whose result is the effect's value", () =>
       BackgroundExecutor.scoped(Effect.gen(function*() {

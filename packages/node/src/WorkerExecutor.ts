@@ -170,7 +170,9 @@ export interface WorkerExecutor<T extends TaskSet.Any> {
    */
   readonly submit: <
     K extends TaskSet.Names<T>,
-    const O extends BackgroundExecutor.SubmitOptions | undefined = undefined
+    const O extends
+      | (BackgroundExecutor.SubmitOptions & BackgroundExecutor.OnlyKnown<O, BackgroundExecutor.SubmitOptions>)
+      | undefined = undefined
   >(
     task: K,
     payload: TaskSet.Payload<T, K>,
@@ -581,7 +583,13 @@ export type Body<T extends TaskSet.Any, A, E, R> =
  * ```
  */
 export const scoped: {
-  <T extends TaskSet.Any, A, E, R, const O extends ExecutorOptions | undefined = undefined>(
+  <
+    T extends TaskSet.Any,
+    A,
+    E,
+    R,
+    const O extends (ExecutorOptions & BackgroundExecutor.OnlyKnown<O, ExecutorOptions>) | undefined = undefined
+  >(
     pool: WorkerPool.WorkerPool<T>,
     body: Body<T, A, E, R>,
     options?: O
@@ -591,7 +599,7 @@ export const scoped: {
     Exclude<R, Identifier<T>>
   >
   (taskSet: SpawnIsRequired, body: Body<any, any, any, any>): Effect.Effect<unknown, unknown, unknown>
-  <T extends TaskSet.Any, A, E, R, const O extends Options = Options>(
+  <T extends TaskSet.Any, A, E, R, const O extends Options & BackgroundExecutor.OnlyKnown<O, Options> = Options>(
     taskSet: T,
     body: Body<T, A, E, R>,
     options: O
@@ -651,7 +659,12 @@ export const scoped: {
  * ```
  */
 export const submit: {
-  <K extends TaskSet.Names<Registered>, const O extends BackgroundExecutor.SubmitOptions | undefined = undefined>(
+  <
+    K extends TaskSet.Names<Registered>,
+    const O extends
+      | (BackgroundExecutor.SubmitOptions & BackgroundExecutor.OnlyKnown<O, BackgroundExecutor.SubmitOptions>)
+      | undefined = undefined
+  >(
     task: K,
     payload: TaskSet.Payload<Registered, K>,
     options?: O
@@ -666,7 +679,9 @@ export const submit: {
   <
     T extends TaskSet.Any,
     K extends TaskSet.Names<T>,
-    const O extends BackgroundExecutor.SubmitOptions | undefined = undefined
+    const O extends
+      | (BackgroundExecutor.SubmitOptions & BackgroundExecutor.OnlyKnown<O, BackgroundExecutor.SubmitOptions>)
+      | undefined = undefined
   >(
     taskSet: T,
     task: K,
