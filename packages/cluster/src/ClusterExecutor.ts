@@ -366,8 +366,32 @@ export class Current extends Context.Service<Current, ClusterExecutor<Registered
   "@taskscope/cluster/ClusterExecutor/Current"
 ) {}
 
+/**
+ * {@link Current} when an executor of `T` may be the program's executor: `T`
+ * is the registered task set (see {@link Register}), or none is registered;
+ * otherwise `never`. What a layer of `T` provides besides its own service, so
+ * that a name-first call typed by the registered set is never satisfied by
+ * the executor of another set (it would fail at run time with
+ * `UnknownTaskError`).
+ *
+ * @category services
+ * @since 0.2.0
+ * @example
+ * ```ts
+ * import type { ClusterExecutor } from "@taskscope/cluster"
+ * import type { tasks } from "./tasks.ts"
+ *
+ * type Provided = ClusterExecutor.CurrentOf<typeof tasks> // Current, with tasks registered or none
+ * ```
+ */
+export type CurrentOf<T extends TaskSet.Any> = Register extends { readonly taskSet: infer S }
+  ? [T] extends [S] ? [S] extends [T] ? Current : never : never
+  : Current
+
 /** The executor's two services: its task set's and {@link Current}. */
-const servicesOf = <T extends TaskSet.Any>(executor: ClusterExecutor<T>): Context.Context<Identifier<T> | Current> =>
+const servicesOf = <T extends TaskSet.Any>(
+  executor: ClusterExecutor<T>
+): Context.Context<Identifier<T> | CurrentOf<T>> =>
   Context.make(service(executor.taskSet), executor).pipe(
     Context.add(Current, executor as unknown as ClusterExecutor<Registered>)
   )
@@ -783,7 +807,7 @@ export const make = <T extends TaskSet.Any>(
 export const layer = <T extends TaskSet.Any>(
   taskSet: T,
   options?: Options
-): Layer.Layer<Identifier<T> | Current, never, Cluster | Sharding.Sharding> =>
+): Layer.Layer<Identifier<T> | CurrentOf<T>, never, Cluster | Sharding.Sharding> =>
   Layer.effectContext(Effect.map(make(taskSet, options), servicesOf))
 
 /**
@@ -833,7 +857,7 @@ export const scoped = <T extends TaskSet.Any, A, E, R>(
 ): Effect.Effect<
   A,
   E | ExecutorError.TaskFailedError,
-  Exclude<R, Identifier<T> | Current> | Cluster | Sharding.Sharding
+  Exclude<R, Identifier<T> | CurrentOf<T>> | Cluster | Sharding.Sharding
 > =>
   Effect.suspend(() => {
     const executorOptions = checkOptions(taskSet, options)

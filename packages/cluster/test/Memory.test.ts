@@ -220,6 +220,21 @@ describe("Cluster.layerMemory", () => {
       assert.strictEqual(stats.succeeded, 3)
     }).pipe(Effect.provide(Layer.provide(ClusterExecutor.layer(tasks), Local))))
 
+  it("only a layer of the registered task set provides the program's executor (Current) to name-first calls", () => {
+    const other = TaskSet.make("@taskscope/cluster/test/other", {
+      upper: TaskSet.task({ payload: Schema.String, success: Schema.String, run: (s) => s.toUpperCase() })
+    })
+    const byName = Effect.flatMap(ClusterExecutor.submit("square", 3), Task.join)
+    const programs = () => [
+      Effect.runPromise(byName.pipe(Effect.provide(ClusterExecutor.layer(tasks)), Effect.provide(Local))),
+      // @ts-expect-error: the executor of another task set would fail this call with UnknownTaskError
+      Effect.runPromise(byName.pipe(Effect.provide(ClusterExecutor.layer(other)), Effect.provide(Local)))
+    ]
+    expectTypeOf<ClusterExecutor.CurrentOf<typeof tasks>>().toEqualTypeOf<ClusterExecutor.Current>()
+    expectTypeOf<ClusterExecutor.CurrentOf<typeof other>>().toEqualTypeOf<never>()
+    assert.isFunction(programs)
+  })
+
   it("a runner layer asks for the services its tasks need", () => {
     const withoutName = ClusterRunner.layer(tasks).pipe(Layer.provide(Cluster.layerMemory()))
     expectTypeOf(withoutName).toEqualTypeOf<Layer.Layer<never, never, RunnerName>>()

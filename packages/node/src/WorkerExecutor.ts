@@ -336,6 +336,28 @@ export class Current extends Context.Service<Current, WorkerExecutor<Registered>
   "@taskscope/node/WorkerExecutor/Current"
 ) {}
 
+/**
+ * {@link Current} when an executor of `T` may be the program's executor: `T`
+ * is the registered task set (see {@link Register}), or none is registered;
+ * otherwise `never`. What a layer of `T` provides besides its own service, so
+ * that a name-first call typed by the registered set is never satisfied by
+ * the executor of another set (it would fail at run time with
+ * `UnknownTaskError`).
+ *
+ * @category services
+ * @since 0.2.0
+ * @example
+ * ```ts
+ * import type { WorkerExecutor } from "@taskscope/node"
+ * import type { tasks } from "./tasks.ts"
+ *
+ * type Provided = WorkerExecutor.CurrentOf<typeof tasks> // Current, with tasks registered or none
+ * ```
+ */
+export type CurrentOf<T extends TaskSet.Any> = Register extends { readonly taskSet: infer S }
+  ? [T] extends [S] ? [S] extends [T] ? Current : never : never
+  : Current
+
 // -----------------------------------------------------------------------------
 // constructors
 // -----------------------------------------------------------------------------
@@ -524,13 +546,13 @@ export const layer: {
   <T extends TaskSet.Any>(
     pool: WorkerPool.WorkerPool<T>,
     options?: ExecutorOptions
-  ): Layer.Layer<Identifier<T> | Current>
+  ): Layer.Layer<Identifier<T> | CurrentOf<T>>
   (taskSet: SpawnIsRequired): Layer.Layer<never>
-  <T extends TaskSet.Any>(taskSet: T, options: Options): Layer.Layer<Identifier<T> | Current>
+  <T extends TaskSet.Any>(taskSet: T, options: Options): Layer.Layer<Identifier<T> | CurrentOf<T>>
 } = <T extends TaskSet.Any>(
   source: Source<T>,
   options?: Options | ExecutorOptions
-): Layer.Layer<Identifier<T> | Current> =>
+): Layer.Layer<Identifier<T> | CurrentOf<T>> =>
   Layer.effectContext(
     Effect.map(make(source as T, options as Options), (executor) =>
       Context.make(service(executor.taskSet), executor).pipe(

@@ -5,7 +5,7 @@
  */
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import { ExecutorError, Task } from "@taskscope/executor"
-import { Cause, Effect, Exit, Fiber } from "effect"
+import { Cause, Effect, Exit, Fiber, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { TaskSet, WorkerError, WorkerExecutor, WorkerPool } from "../src/index.ts"
 import { tasks, WorkFailed } from "./fixtures/tasks.ts"
@@ -467,6 +467,22 @@ describe("WorkerExecutor", () => {
         assert.deepStrictEqual(result, { length: 4, first: 9 })
         assert.strictEqual(bytes.byteLength, 0, "the buffer was transferred, not cloned")
       }))
+
+    it("only a layer of the registered task set provides the program's executor (Current) to name-first calls", () => {
+      const spawn = spawner(makeCounter())
+      const other = TaskSet.make("@taskscope/node/test/other", {
+        upper: TaskSet.task({ payload: Schema.String, success: Schema.String, run: (s) => s.toUpperCase() })
+      })
+      const byName = Effect.flatMap(WorkerExecutor.submit("square", 3), Task.join)
+      const programs = () => [
+        Effect.runPromise(byName.pipe(Effect.provide(WorkerExecutor.layer(tasks, { spawn })))),
+        // @ts-expect-error: the executor of another task set would fail this call with UnknownTaskError
+        Effect.runPromise(byName.pipe(Effect.provide(WorkerExecutor.layer(other, { spawn }))))
+      ]
+      expectTypeOf<WorkerExecutor.CurrentOf<typeof tasks>>().toEqualTypeOf<WorkerExecutor.Current>()
+      expectTypeOf<WorkerExecutor.CurrentOf<typeof other>>().toEqualTypeOf<never>()
+      assert.isFunction(programs)
+    })
 
     it("a misspelled option does not compile, nor an option of the pool next to a shared pool", () => {
       const spawn = spawner(makeCounter())
