@@ -211,14 +211,13 @@ describe("call channel", () => {
         for (let n = 0; n < 40; n++) yield* Effect.orDie(pool.call("square", n))
         yield* Effect.yieldNow
         assert.include(yield* pool.stats, { threads: 1 })
-        // measured as tiny: both go to the one thread in a batch
-        const calls = yield* Effect.forEach([300, 300], (ms) => start(pool.call("spin", ms)))
+        // measured as tiny: both go to the one thread in a batch. The first
+        // blocks its thread without using a CPU, long enough for a second
+        // thread to start even on a busy or one-CPU machine.
+        const calls = yield* Effect.forEach([1000, 50], (ms) => start(pool.call("nap", ms)))
         yield* handedOver(pool)
         const [first, second] = yield* Fiber.joinAll(calls)
-        assert.isTrue(
-          first!.start < second!.end && second!.start < first!.end,
-          "the second long call did not wait behind the first: a second thread took it"
-        )
+        assert.isBelow(second!.end, first!.end, "the second call waited behind the first: no second thread took it")
         assert.include(yield* pool.stats, { threads: 2, crashed: 0, terminated: 0 })
       })))
       assert.strictEqual(counter.alive(), 0)
@@ -264,15 +263,19 @@ describe("call channel", () => {
         for (let n = 0; n < 40; n++) yield* Effect.orDie(pool.call("square", n))
         // tiny: a batch held on the one thread asks for the missing thread, whose start fails
         yield* Effect.all(Array.from({ length: 20 }, (_, n) => pool.call("square", n)), { concurrency: "unbounded" })
-        assert.strictEqual(spawns, 2)
+        // (on a busy machine the thread may answer each call before the next
+        // is made: nothing held, no start asked for; that attempt is made again)
+        if (spawns < 2) return yield* new NotBatched()
+        assert.strictEqual(spawns, 2, "the failed start is not tried again at once")
         yield* Effect.sleep(Pool.START_RETRY_MS + 100)
         yield* Effect.yieldNow
-        const calls = yield* Effect.forEach([300, 300], (ms) => start(pool.call("spin", ms)))
+        const calls = yield* Effect.forEach([1000, 50], (ms) => start(pool.call("nap", ms)))
         yield* handedOver(pool)
         const [first, second] = yield* Fiber.joinAll(calls)
-        assert.isTrue(
-          first!.start < second!.end && second!.start < first!.end,
-          "the second long call waited behind the first: the missing thread was never tried again"
+        assert.isBelow(
+          second!.end,
+          first!.end,
+          "the second call waited behind the first: the missing thread was never tried again"
         )
         assert.include(yield* pool.stats, { threads: 2 })
       })))
