@@ -16,7 +16,7 @@
 // Users who already have Node >= 22.19 and pnpm run `pnpm install`, then
 // `pnpm demo` / `pnpm test`: those land here too, see that pnpm and a recent
 // Node are already in charge, and run the target directly.
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, writeSync } from "node:fs"
 import { delimiter, dirname, join } from "node:path"
@@ -66,6 +66,51 @@ const run = (command, args, options = {}) => {
   return result.status ?? 1
 }
 
+/**
+ * Runs the target and exits as it does. Unlike `run`, it waits without
+ * blocking, so that a SIGINT, SIGTERM or SIGHUP sent to this process (Ctrl-C,
+ * a CI runner stopping the job, a `kill` of `npm test`) is passed on to the
+ * target and everything it started (vitest and its workers, PostgreSQL, the
+ * cluster runners), instead of leaving them running, orphaned; so is the end
+ * of the parent (`npm test` killed). The target
+ * runs in a process group of its own, which gets each signal once (npm
+ * passes a Ctrl-C on to this process too). A target ended by a signal ends
+ * this process with the same signal.
+ */
+const runTarget = (command, args, options) => {
+  const group = process.platform !== "win32"
+  const child = spawn(command, args, { stdio: "inherit", cwd: root, detached: group, ...options })
+  const signals = ["SIGINT", "SIGTERM", "SIGHUP"]
+  const sent = new Set()
+  const forward = (signal) => {
+    if (sent.has(signal) || child.exitCode !== null || child.signalCode !== null) return
+    sent.add(signal)
+    try {
+      if (group) process.kill(-child.pid, signal)
+      else child.kill(signal)
+    } catch {
+      // the group has ended meanwhile
+    }
+  }
+  for (const signal of signals) process.on(signal, forward)
+  // npm does not pass a SIGTERM on to the script it runs: when it dies, this
+  // process is left to init, and takes that as the end of the run
+  const parent = process.ppid
+  const orphaned = setInterval(() => {
+    if (process.ppid !== parent) forward("SIGTERM")
+  }, 500)
+  child.on("error", (error) => {
+    log(`could not run ${command}: ${error.message}`)
+    process.exit(1)
+  })
+  child.on("exit", (code, signal) => {
+    clearInterval(orphaned)
+    for (const s of signals) process.off(s, forward)
+    if (signal !== null) process.kill(process.pid, signal)
+    else process.exit(code ?? 1)
+  })
+}
+
 const nodeIsRecentEnough = (version) => {
   const [major, minor] = version.replace(/^v/, "").split(".").map(Number)
   return major > MIN_NODE[0] || (major === MIN_NODE[0] && minor >= MIN_NODE[1])
@@ -84,98 +129,112 @@ const childEnv = (extra = {}) => {
 
 // Already under pnpm with a recent Node: nothing to set up.
 if (nodeIsRecentEnough(process.version) && (process.env.npm_config_user_agent ?? "").startsWith("pnpm/")) {
-  process.exit(run(process.execPath, [...TARGETS[target], ...targetArgs], { env: childEnv() }))
+  runTarget(process.execPath, [...TARGETS[target], ...targetArgs], { env: childEnv() })
+} else {
+  setUp()
 }
 
-// --- 1 and 2: the toolchain -------------------------------------------------
-const needNode = !nodeIsRecentEnough(process.version)
-const wanted = [...(needNode ? [["node", NODE_VERSION]] : []), ["pnpm", PNPM_VERSION]]
-const missing = wanted.filter(([name, version]) =>
-  installedVersion(name) !== version || (name === "node" && !existsSync(join(bin, "node")))
-)
-log(
-  needNode
-    ? `Node ${process.version} is older than ${MIN_NODE.join(".")}: using Node ${NODE_VERSION} from .toolchain/`
-    : `using this Node, ${process.version}`
-)
-if (missing.length === 0) {
-  log(`toolchain: ${wanted.map(([name, version]) => `${name} ${version}`).join(" and ")} already in .toolchain/`)
-} else {
-  mkdirSync(toolchain, { recursive: true })
-  if (!existsSync(join(toolchain, "package.json"))) {
+function setUp() {
+  // --- 1 and 2: the toolchain -------------------------------------------------
+  const needNode = !nodeIsRecentEnough(process.version)
+  const wanted = [...(needNode ? [["node", NODE_VERSION]] : []), ["pnpm", PNPM_VERSION]]
+  const missing = wanted.filter(([name, version]) =>
+    installedVersion(name) !== version || (name === "node" && !existsSync(join(bin, "node")))
+  )
+  log(
+    needNode
+      ? `Node ${process.version} is older than ${MIN_NODE.join(".")}: using Node ${NODE_VERSION} from .toolchain/`
+      : `using this Node, ${process.version}`
+  )
+  if (missing.length === 0) {
+    log(`toolchain: ${wanted.map(([name, version]) => `${name} ${version}`).join(" and ")} already in .toolchain/`)
+  } else {
+    mkdirSync(toolchain, { recursive: true })
+    // the `node` package sets up its binary in an install script: allowed by
+    // name here, and on the command line below against `ignore-scripts=true`
     writeFileSync(
       join(toolchain, "package.json"),
-      JSON.stringify({ private: true, name: "taskscope-toolchain" }, null, 2)
+      JSON.stringify({ private: true, name: "taskscope-toolchain", allowScripts: { node: true, pnpm: true } }, null, 2)
     )
-  }
-  const npm = process.platform === "win32" ? "npm.cmd" : "npm"
-  for (const [name, version] of missing) {
-    const start = performance.now()
-    log(`fetching ${name}@${version} from the npm registry into .toolchain/ ...`)
-    // what is already there is named too (npm fetches nothing for it), so that npm does not prune it
-    const present = wanted.filter(([other, v]) => other !== name && installedVersion(other) === v)
-    const status = run(
-      npm,
-      [
-        "install",
-        "--prefix",
-        toolchain,
-        "--no-audit",
-        "--no-fund",
-        "--no-update-notifier",
-        "--save-exact",
-        "--loglevel=error",
-        `${name}@${version}`,
-        ...present.map(([other, v]) => `${other}@${v}`)
-      ],
-      { shell: process.platform === "win32", env: childEnv() }
-    )
-    if (status !== 0) {
-      log(`npm could not install ${name}@${version} (exit ${status})`)
-      process.exit(status)
+    const npm = process.platform === "win32" ? "npm.cmd" : "npm"
+    for (const [name, version] of missing) {
+      const start = performance.now()
+      log(`fetching ${name}@${version} from the npm registry into .toolchain/ ...`)
+      // what is already there is named too (npm fetches nothing for it), so that npm does not prune it
+      const present = wanted.filter(([other, v]) => other !== name && installedVersion(other) === v)
+      const status = run(
+        npm,
+        [
+          "install",
+          "--prefix",
+          toolchain,
+          "--no-audit",
+          "--no-fund",
+          "--no-update-notifier",
+          "--save-exact",
+          "--ignore-scripts=false",
+          "--loglevel=error",
+          `${name}@${version}`,
+          ...present.map(([other, v]) => `${other}@${v}`)
+        ],
+        { shell: process.platform === "win32", env: childEnv() }
+      )
+      if (status !== 0) {
+        log(`npm could not install ${name}@${version} (exit ${status})`)
+        process.exit(status)
+      }
+      if (name === "node" && spawnSync(join(bin, "node"), ["--version"]).status !== 0) {
+        log(
+          `npm installed node@${version} but .toolchain/node_modules/.bin/node does not run: the package's ` +
+            "install script, which fetches the binary, did not run or failed (is ignore-scripts or " +
+            "strict-allow-scripts set for npm?); remove .toolchain/ and try again, or use Node >= " +
+            `${MIN_NODE.join(".")} yourself`
+        )
+        process.exit(1)
+      }
+      log(`fetched ${name}@${version} in ${seconds(start)}`)
     }
-    log(`fetched ${name}@${version} in ${seconds(start)}`)
   }
-}
 
-const nodeBinary = needNode ? join(bin, "node") : process.execPath
-const env = childEnv({
-  PATH: [dirname(nodeBinary), bin, process.env.PATH ?? ""].join(delimiter),
-  // npm sets these for `npm start`; they would make pnpm think npm runs it
-  npm_config_user_agent: `pnpm/${PNPM_VERSION}`,
-  // the machine's own Node, which the consumer test runs a program on too
-  TASKSCOPE_MACHINE_NODE: process.env.TASKSCOPE_MACHINE_NODE ?? process.execPath
-})
-// pnpm 12 installs as a native executable; it runs scripts with the `node` first on PATH
-const pnpm = (args) => run(join(bin, process.platform === "win32" ? "pnpm.cmd" : "pnpm"), args, { env })
+  const nodeBinary = needNode ? join(bin, "node") : process.execPath
+  const env = childEnv({
+    PATH: [dirname(nodeBinary), bin, process.env.PATH ?? ""].join(delimiter),
+    // npm sets these for `npm start`; they would make pnpm think npm runs it
+    npm_config_user_agent: `pnpm/${PNPM_VERSION}`,
+    // the machine's own Node, which the consumer test runs a program on too
+    TASKSCOPE_MACHINE_NODE: process.env.TASKSCOPE_MACHINE_NODE ?? process.execPath
+  })
+  // pnpm 12 installs as a native executable; it runs scripts with the `node` first on PATH
+  const pnpm = (args) => run(join(bin, process.platform === "win32" ? "pnpm.cmd" : "pnpm"), args, { env })
 
-// --- 3: dependencies, then the script ----------------------------------------
-const fingerprint = () => {
-  const hash = createHash("sha256")
-  hash.update(readFileSync(join(root, "pnpm-lock.yaml")))
-  hash.update(readFileSync(join(root, "package.json")))
-  for (const dir of readdirSync(join(root, "packages"))) {
-    const manifest = join(root, "packages", dir, "package.json")
-    if (existsSync(manifest)) hash.update(readFileSync(manifest))
+  // --- 3: dependencies, then the script ----------------------------------------
+  const fingerprint = () => {
+    const hash = createHash("sha256")
+    hash.update(readFileSync(join(root, "pnpm-lock.yaml")))
+    hash.update(readFileSync(join(root, "package.json")))
+    for (const dir of readdirSync(join(root, "packages"))) {
+      const manifest = join(root, "packages", dir, "package.json")
+      if (existsSync(manifest)) hash.update(readFileSync(manifest))
+    }
+    hash.update(nodeBinary)
+    return hash.digest("hex")
   }
-  hash.update(nodeBinary)
-  return hash.digest("hex")
-}
-const stamp = join(toolchain, "installed.sha256")
-const current = fingerprint()
-const firstInstall = !existsSync(join(root, "node_modules")) || !existsSync(stamp)
-if (firstInstall || readFileSync(stamp, "utf8") !== current) {
-  const start = performance.now()
-  const why = firstInstall ? "no install yet" : "the lockfile or a manifest changed since the last install"
-  log(`pnpm install --frozen-lockfile (${why}) ...`)
-  const status = pnpm(["install", "--frozen-lockfile", "--reporter=append-only"])
-  if (status !== 0) process.exit(status)
-  writeFileSync(stamp, current)
-  log(`installed the workspace's dependencies in ${seconds(start)}`)
-} else {
-  log("dependencies: up to date with the lockfile")
-}
+  const stamp = join(toolchain, "installed.sha256")
+  const current = fingerprint()
+  const firstInstall = !existsSync(join(root, "node_modules")) || !existsSync(stamp)
+  if (firstInstall || readFileSync(stamp, "utf8") !== current) {
+    const start = performance.now()
+    const why = firstInstall ? "no install yet" : "the lockfile or a manifest changed since the last install"
+    log(`pnpm install --frozen-lockfile (${why}) ...`)
+    const status = pnpm(["install", "--frozen-lockfile", "--reporter=append-only"])
+    if (status !== 0) process.exit(status)
+    writeFileSync(stamp, current)
+    log(`installed the workspace's dependencies in ${seconds(start)}`)
+  } else {
+    log("dependencies: up to date with the lockfile")
+  }
 
-const command = [...TARGETS[target], ...targetArgs]
-log(`running node ${command.join(" ")} (Node ${needNode ? NODE_VERSION : process.version.slice(1)})`)
-process.exit(run(nodeBinary, command, { env }))
+  const command = [...TARGETS[target], ...targetArgs]
+  log(`running node ${command.join(" ")} (Node ${needNode ? NODE_VERSION : process.version.slice(1)})`)
+  runTarget(nodeBinary, command, { env })
+}

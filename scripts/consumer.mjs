@@ -114,6 +114,14 @@ const typeCheck = (project, resolution, tsc = bin("tsc")) => {
 
 export const runConsumer = async () => {
   const project = mkdtempSync(join(tmpdir(), "taskscope-consumer-"))
+  // a run stopped by a signal (Ctrl-C, a CI job cancelled) removes the project too (about 110 MB)
+  const signals = ["SIGINT", "SIGTERM", "SIGHUP"]
+  const onSignal = (signal) => {
+    rmSync(project, { recursive: true, force: true })
+    for (const s of signals) process.off(s, onSignal)
+    process.kill(process.pid, signal)
+  }
+  for (const s of signals) process.on(s, onSignal)
   const tarballs = join(project, "tarballs")
   const packages = publishedPackages()
   const failedSteps = new Set()
@@ -177,6 +185,7 @@ export const runConsumer = async () => {
               ...dependencies,
               effect: devVersion("effect"),
               "@effect/platform-node": devVersion("@effect/platform-node"),
+              "@effect/sql-pg": devVersion("@effect/sql-pg"),
               "@types/node": typesNode,
               typescript: OLDEST_TYPESCRIPT
             }
@@ -231,6 +240,22 @@ export const runConsumer = async () => {
       )
     }
 
+    const clusterNode = nodes().findLast((node) => node.major >= 22)
+    await step(
+      `consumer: plain-JS ClusterExecutor program on the in-memory cluster (${
+        clusterNode?.version ?? "no Node >= 22"
+      })`,
+      [INSTALL],
+      () => {
+        if (clusterNode === undefined) throw new CheckFailed("no Node >= 22.19 to run @taskscope/cluster on")
+        expectOutput(
+          exec(clusterNode.path, ["cluster.mjs"], { cwd: project }),
+          JSON.stringify([2, 4, 42]),
+          `node ${clusterNode.version} cluster.mjs`
+        )
+      }
+    )
+
     // both type checks at once: they are independent
     const oldestTsc = join(project, "node_modules", ".bin", process.platform === "win32" ? "tsc.cmd" : "tsc")
     const typeChecks = new Map(
@@ -266,6 +291,7 @@ export const runConsumer = async () => {
       }
     )
   } finally {
+    for (const s of signals) process.off(s, onSignal)
     if (process.env.TASKSCOPE_KEEP_CONSUMER) console.log(`consumer project kept in ${project}`)
     else rmSync(project, { recursive: true, force: true })
   }

@@ -37,6 +37,8 @@ const lint = await check(
 const docs = await runDocsChecks()
 
 heading("vitest run")
+// a guard against a hang, not a budget: the suite takes about 3 minutes on 2 cores
+const VITEST_GUARD_MS = 600_000
 const report = join(root, ".vitest", "report.json")
 mkdirSync(dirname(report), { recursive: true })
 rmSync(report, { force: true })
@@ -51,11 +53,16 @@ const vitest = exec(
     `--outputFile.json=${report}`,
     ...process.argv.slice(2)
   ],
-  // a guard against a hang, not a budget: the suite takes about 3 minutes on 2 cores
-  { stdio: "inherit", timeout: 600_000 }
+  { stdio: "inherit", timeout: VITEST_GUARD_MS }
 )
 let vitestPassed = 0
 let vitestFailed = 0
+// the run was cut short (the hang guard's timeout, or a signal): say so, or only "no report" shows
+if (/ETIMEDOUT/.test(vitest.output)) {
+  console.log(`vitest was stopped after ${VITEST_GUARD_MS / 1000} s by the hang guard: a test hangs`)
+} else if (/killed by/.test(vitest.output)) {
+  console.log(`vitest was stopped: ${vitest.output.trim().split("\n").at(-1)}`)
+}
 if (existsSync(report)) {
   const json = JSON.parse(readFileSync(report, "utf8"))
   vitestPassed = json.numPassedTests
