@@ -226,7 +226,7 @@ export interface ClusterExecutor<T extends TaskSet.Any> {
    */
   readonly submit: <
     K extends TaskSet.Names<T>,
-    const O extends (SubmitOptions & BackgroundExecutor.OnlyKnown<O, SubmitOptions>) | undefined = undefined
+    const O extends SubmitOptions | undefined = undefined
   >(
     task: K,
     payload: TaskSet.Payload<T, K>,
@@ -242,7 +242,7 @@ export interface ClusterExecutor<T extends TaskSet.Any> {
    * `stats`); it fails with `TaskNotFoundError` when no task has this key.
    */
   readonly attach: <
-    const O extends (AttachOptions & BackgroundExecutor.OnlyKnown<O, AttachOptions>) | undefined = undefined
+    const O extends AttachOptions | undefined = undefined
   >(
     key: string,
     options?: O
@@ -908,7 +908,7 @@ const onExecutor = (
 export const submit: {
   <
     K extends TaskSet.Names<Registered>,
-    const O extends (SubmitOptions & BackgroundExecutor.OnlyKnown<O, SubmitOptions>) | undefined = undefined
+    const O extends SubmitOptions | undefined = undefined
   >(
     task: K,
     payload: TaskSet.Payload<Registered, K>,
@@ -924,7 +924,7 @@ export const submit: {
   <
     T extends TaskSet.Any,
     K extends TaskSet.Names<T>,
-    const O extends (SubmitOptions & BackgroundExecutor.OnlyKnown<O, SubmitOptions>) | undefined = undefined
+    const O extends SubmitOptions | undefined = undefined
   >(
     taskSet: T,
     task: K,
@@ -960,7 +960,7 @@ export const submit: {
  * ```
  */
 export const attach: {
-  <const O extends (AttachOptions & BackgroundExecutor.OnlyKnown<O, AttachOptions>) | undefined = undefined>(
+  <const O extends AttachOptions | undefined = undefined>(
     key: string,
     options?: O
   ): Effect.Effect<
@@ -973,7 +973,7 @@ export const attach: {
   >
   <
     T extends TaskSet.Any,
-    const O extends (AttachOptions & BackgroundExecutor.OnlyKnown<O, AttachOptions>) | undefined = undefined
+    const O extends AttachOptions | undefined = undefined
   >(
     taskSet: T,
     key: string,

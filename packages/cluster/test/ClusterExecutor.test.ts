@@ -27,22 +27,6 @@ const isInterrupted = (exit: Exit.Exit<unknown, unknown> | undefined): boolean =
   exit !== undefined && Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
 
 describe("ClusterExecutor", () => {
-  it("a misspelled option, or attach's key among its options, does not compile", () => {
-    const mistakes = (executor: ClusterExecutor.ClusterExecutor<typeof tasks>) => [
-      // @ts-expect-error: `cancelOnExt` is not a submit option
-      executor.submit("square", 1, { key: "k", cancelOnExt: true }),
-      // @ts-expect-error: `reraiseOnExt` is not an option of attach
-      executor.attach("k", { name: "x", reraiseOnExt: false }),
-      // @ts-expect-error: the key is attach's first argument
-      executor.attach("k", { key: "other" }),
-      // @ts-expect-error: `cancelOnExt` is not a submit option (accessor)
-      ClusterExecutor.submit(tasks, "square", 1, { name: "x", cancelOnExt: true }),
-      // @ts-expect-error: `timout` is not an option of attach (accessor)
-      ClusterExecutor.attach(tasks, "k", { name: "x", timout: 5 })
-    ]
-    assert.isFunction(mistakes)
-  })
-
   it.live("tasks spread across the runners", () =>
     Effect.gen(function*() {
       const log = yield* logFile

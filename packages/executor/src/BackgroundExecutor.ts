@@ -110,7 +110,7 @@ export interface Executor {
    * of its own, closed when the task ends, so that what it acquires lives
    * exactly as long as it runs.
    */
-  readonly submit: <A, E, R, const O extends (SubmitOptions & OnlyKnown<O, SubmitOptions>) | undefined = undefined>(
+  readonly submit: <A, E, R, const O extends SubmitOptions | undefined = undefined>(
     task: Effect.Effect<A, E, R>,
     options?: O
   ) => Effect.Effect<Task.Task<A, E | TimeoutOf<O>>, ExecutorClosedError, Exclude<R, Scope.Scope>>
@@ -167,29 +167,6 @@ export interface Executor {
    */
   readonly changes: Stream.Stream<TaskEvent>
 }
-
-/**
- * The properties of options `O` that `Known` lacks, each typed `never`. An
- * options parameter typed by a generic inferred from the argument (`const O
- * extends Known`, which the error types read, see {@link TimeoutOf}) loses
- * TypeScript's check of unknown properties: a misspelled option next to a
- * valid one compiled and was ignored. Bounded by `Known & OnlyKnown<O,
- * Known>`, the misspelled property is a compile error again.
- *
- * @example
- * ```ts
- * import type { BackgroundExecutor } from "@taskscope/executor"
- *
- * type Known = BackgroundExecutor.SubmitOptions
- * declare const configure: <const O extends Known & BackgroundExecutor.OnlyKnown<O, Known>>(options: O) => void
- * configure({ name: "a", cancelOnExit: true })
- * // configure({ name: "a", cancelOnExt: true }) does not compile: `cancelOnExt` is `never`
- * ```
- *
- * @category type-level
- * @since 0.2.0
- */
-export type OnlyKnown<O, Known> = { readonly [K in Exclude<keyof O, keyof Known>]: never }
 
 /**
  * `TaskTimeoutError` when submit options `O` may carry a `timeout`,
@@ -510,12 +487,12 @@ export const layer = (options?: Options): Layer.Layer<BackgroundExecutor> =>
  * @since 0.1.0
  */
 export const scoped: {
-  <const O extends (Options & OnlyKnown<O, Options>) | undefined = undefined>(
+  <const O extends Options | undefined = undefined>(
     options?: O
   ): <A, E, R>(
     body: Body<A, E, R>
   ) => Effect.Effect<A, E | TaskFailedError | CloseTimeoutOf<O>, Exclude<R, BackgroundExecutor>>
-  <A, E, R, const O extends (Options & OnlyKnown<O, Options>) | undefined = undefined>(
+  <A, E, R, const O extends Options | undefined = undefined>(
     body: Body<A, E, R>,
     options?: O
   ): Effect.Effect<A, E | TaskFailedError | CloseTimeoutOf<O>, Exclude<R, BackgroundExecutor>>
@@ -573,12 +550,12 @@ const isOptionsArgument = (u: unknown): boolean =>
  * @since 0.1.0
  */
 export const submit: {
-  <const O extends (SubmitOptions & OnlyKnown<O, SubmitOptions>) | undefined = undefined>(
+  <const O extends SubmitOptions | undefined = undefined>(
     options?: O
   ): <A, E, R>(
     task: Effect.Effect<A, E, R>
   ) => Effect.Effect<Task.Task<A, E | TimeoutOf<O>>, ExecutorClosedError, Exclude<R, Scope.Scope> | BackgroundExecutor>
-  <A, E, R, const O extends (SubmitOptions & OnlyKnown<O, SubmitOptions>) | undefined = undefined>(
+  <A, E, R, const O extends SubmitOptions | undefined = undefined>(
     task: Effect.Effect<A, E, R>,
     options?: O
   ): Effect.Effect<Task.Task<A, E | TimeoutOf<O>>, ExecutorClosedError, Exclude<R, Scope.Scope> | BackgroundExecutor>

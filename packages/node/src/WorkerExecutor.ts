@@ -171,7 +171,7 @@ export interface WorkerExecutor<T extends TaskSet.Any> {
   readonly submit: <
     K extends TaskSet.Names<T>,
     const O extends
-      | (BackgroundExecutor.SubmitOptions & BackgroundExecutor.OnlyKnown<O, BackgroundExecutor.SubmitOptions>)
+      | BackgroundExecutor.SubmitOptions
       | undefined = undefined
   >(
     task: K,
@@ -610,7 +610,7 @@ export const scoped: {
     A,
     E,
     R,
-    const O extends (ExecutorOptions & BackgroundExecutor.OnlyKnown<O, ExecutorOptions>) | undefined = undefined
+    const O extends ExecutorOptions | undefined = undefined
   >(
     pool: WorkerPool.WorkerPool<T>,
     body: Body<T, A, E, R>,
@@ -621,7 +621,7 @@ export const scoped: {
     Exclude<R, Identifier<T>>
   >
   (taskSet: SpawnIsRequired, body: Body<any, any, any, any>): Effect.Effect<unknown, unknown, unknown>
-  <T extends TaskSet.Any, A, E, R, const O extends Options & BackgroundExecutor.OnlyKnown<O, Options> = Options>(
+  <T extends TaskSet.Any, A, E, R, const O extends Options = Options>(
     taskSet: T,
     body: Body<T, A, E, R>,
     options: O
@@ -684,7 +684,7 @@ export const submit: {
   <
     K extends TaskSet.Names<Registered>,
     const O extends
-      | (BackgroundExecutor.SubmitOptions & BackgroundExecutor.OnlyKnown<O, BackgroundExecutor.SubmitOptions>)
+      | BackgroundExecutor.SubmitOptions
       | undefined = undefined
   >(
     task: K,
@@ -702,7 +702,7 @@ export const submit: {
     T extends TaskSet.Any,
     K extends TaskSet.Names<T>,
     const O extends
-      | (BackgroundExecutor.SubmitOptions & BackgroundExecutor.OnlyKnown<O, BackgroundExecutor.SubmitOptions>)
+      | BackgroundExecutor.SubmitOptions
       | undefined = undefined
   >(
     taskSet: T,

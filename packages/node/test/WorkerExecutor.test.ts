@@ -484,23 +484,6 @@ describe("WorkerExecutor", () => {
       assert.isFunction(programs)
     })
 
-    it("a misspelled option does not compile, nor an option of the pool next to a shared pool", () => {
-      const spawn = spawner(makeCounter())
-      const mistakes = (executor: WorkerExecutor.WorkerExecutor<typeof tasks>) => [
-        // @ts-expect-error: `idleTimout` is not an option
-        WorkerExecutor.scoped(tasks, () => Effect.void, { spawn, idleTimout: 1000 }),
-        // @ts-expect-error: `spawn` belongs to the shared pool
-        WorkerExecutor.scoped(pool, () => Effect.void, { maxConcurrency: 2, spawn }),
-        // @ts-expect-error: `onInterruptRunning` belongs to the shared pool
-        WorkerExecutor.scoped(pool, () => Effect.void, { maxQueue: 4, onInterruptRunning: "wait" }),
-        // @ts-expect-error: `cancelOnExt` is not a submit option
-        executor.submit("square", 1, { name: "x", cancelOnExt: true }),
-        // @ts-expect-error: `cancelOnExt` is not a submit option (accessor)
-        WorkerExecutor.submit(tasks, "square", 1, { name: "x", cancelOnExt: true })
-      ]
-      assert.isFunction(mistakes)
-    })
-
     it("bad options fail at once, naming the option and the value", () => {
       const spawn = spawner(makeCounter())
       const cases: ReadonlyArray<[unknown, string]> = [
