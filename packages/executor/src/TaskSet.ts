@@ -85,7 +85,10 @@ export interface AnyTask {
 
 /**
  * Declares one task. `error` defaults to `Schema.Never` (the task has no typed
- * error, and its error type is `never`), wherever the task is written.
+ * error, and its error type is `never`), wherever the task is written; left
+ * out and `undefined` are the same. An error Schema typed as possibly
+ * `undefined` (`cond ? TooBig : undefined`) does not compile: write
+ * `Schema.Never` for "none".
  *
  * @category constructors
  * @since 0.1.0
@@ -113,13 +116,9 @@ export const task: {
   // Two signatures, so that an `error` left out and an `error: undefined`
   // both give `Schema.Never`: with one signature, `undefined` became the
   // candidate for `E`, failed its bound, and `E` fell back to `AnySchema`,
-  // whose type is `any`.
-  <P extends AnySchema, S extends AnySchema, R = never>(definition: {
-    readonly payload: P
-    readonly success: S
-    readonly error?: undefined
-    readonly run: (payload: P["Type"]) => S["Type"] | PromiseLike<S["Type"]> | Effect.Effect<S["Type"], never, R>
-  }): Task<P, S, typeof Schema.Never, R>
+  // whose type is `any`. The one without an error Schema comes last: it is
+  // the one TypeScript reports on, and the usual slip is a failure left
+  // undeclared ("not assignable to type 'never'", on `run`).
   // `NoInfer`: written inline in `make`, a call is contextually typed by
   // `AnyTask`, and without it `E` would be inferred from that (its `error` is
   // `AnySchema`, whose type is `any`)
@@ -129,6 +128,12 @@ export const task: {
     readonly error: E
     readonly run: (payload: P["Type"]) => S["Type"] | PromiseLike<S["Type"]> | Effect.Effect<S["Type"], E["Type"], R>
   }): Task<P, S, NoInfer<E>, R>
+  <P extends AnySchema, S extends AnySchema, R = never>(definition: {
+    readonly payload: P
+    readonly success: S
+    readonly error?: undefined
+    readonly run: (payload: P["Type"]) => S["Type"] | PromiseLike<S["Type"]> | Effect.Effect<S["Type"], never, R>
+  }): Task<P, S, typeof Schema.Never, R>
 } = (definition: {
   readonly payload: AnySchema
   readonly success: AnySchema

@@ -110,6 +110,9 @@ export const internals = new WeakMap<object, Pool>()
  */
 export const untracedCalls = new WeakMap<object, (task: string, payload: unknown) => Effect.Effect<any, any>>()
 
+/** The longest delay `setTimeout` takes (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 /** After a thread failed to start, the calls held behind running ones ask for a new thread again after this (ms). */
 export const START_RETRY_MS = 500
 /** Calls that take a thread less than this (ms, moving average, measured by the workers) are sent in batches. */
@@ -153,8 +156,12 @@ interface Thread {
   readonly onDemand: boolean
   /** the calls made before it was started (their `order` is below this) */
   readonly madeBefore: number
-  /** ends it if it is not ready within `readyTimeout` */
-  readyTimer: Fiber.Fiber<void> | undefined
+  /**
+   * Ends it if it is not ready within `readyTimeout`. A real-time timer, not
+   * the program's `Clock`: a thread starts in real time, and a test that
+   * moves a `TestClock` past the deadline must not stop a healthy thread.
+   */
+  readyTimer: ReturnType<typeof setTimeout> | undefined
   /** calls sent and not settled, by seq (in seq order) */
   readonly calls: Map<number, Entry>
   nextSeq: number
@@ -447,7 +454,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
 
     const onThreadEnd = (thread: Thread, exit: Exit.Exit<unknown, unknown>): void => {
       if (thread.state === "dead") return
-      thread.readyTimer?.interruptUnsafe()
+      clearTimeout(thread.readyTimer)
       const wasStarting = thread.state === "starting"
       if (wasStarting) {
         starting--
@@ -513,7 +520,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
 
     const onReady = (thread: Thread): void => {
       if (thread.state !== "starting") return
-      thread.readyTimer?.interruptUnsafe()
+      clearTimeout(thread.readyTimer)
       thread.readyTimer = undefined
       starting--
       startFailedAt = Number.NEGATIVE_INFINITY
@@ -597,14 +604,13 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       const fiber = runFork(run)
       thread.fiber = fiber
       if (options.readyTimeout !== undefined && thread.state === "starting") {
-        thread.readyTimer = runFork(Effect.andThen(
-          Effect.sleep(options.readyTimeout),
-          Effect.suspend(() => {
-            if (thread.state !== "starting" || thread.ending !== undefined) return Effect.void
-            thread.ending = "readyTimedOut"
-            return stop(thread, "terminated")
-          })
-        ))
+        const timer = setTimeout(() => {
+          if (thread.state !== "starting" || thread.ending !== undefined) return
+          thread.ending = "readyTimedOut"
+          runFork(stop(thread, "terminated"))
+        }, Math.min(options.readyTimeout, MAX_TIMER_MS))
+        timer.unref() // the thread itself keeps the process alive while it starts, or not
+        thread.readyTimer = timer
       }
       fiber.addObserver((exit) => onThreadEnd(thread, exit))
       return thread
