@@ -66,38 +66,52 @@ const run = (command, args, options = {}) => {
   return result.status ?? 1
 }
 
+// The parent (npm, pnpm, a shell) as this process starts: see `runTarget`.
+const parentAtStart = process.ppid
+
 /**
  * Runs the target and exits as it does. Unlike `run`, it waits without
- * blocking, so that a SIGINT, SIGTERM or SIGHUP sent to this process (Ctrl-C,
- * a CI runner stopping the job, a `kill` of `npm test`) is passed on to the
- * target and everything it started (vitest and its workers, PostgreSQL, the
- * cluster runners), instead of leaving them running, orphaned; so is the end
- * of the parent (`npm test` killed). The target
- * runs in a process group of its own, which gets each signal once (npm
- * passes a Ctrl-C on to this process too). A target ended by a signal ends
- * this process with the same signal.
+ * blocking, so that a signal sent to this process (a CI runner stopping the
+ * job, a `kill` of `npm test`) is passed on to the target and what it started
+ * (vitest and its workers, PostgreSQL, the cluster runners) instead of
+ * leaving them running, orphaned; so is the end of the parent (npm does not
+ * pass a SIGTERM on: when it dies, this process is left to init).
+ *
+ * On a terminal the target stays in the terminal's process group, so that
+ * Ctrl-C (each press) and Ctrl-Z reach it and the shell's job control holds;
+ * a SIGINT here is the terminal's, which the target got too, and this process
+ * waits for it to end. Elsewhere (CI, pipes) the target runs in a process
+ * group of its own, which gets every SIGINT, SIGTERM and SIGHUP sent here
+ * (a copy arriving within 200 ms of the same signal is dropped: npm passes on
+ * the SIGINT this process got already). A target ended by a signal ends this
+ * process with the same signal.
  */
 const runTarget = (command, args, options) => {
-  const group = process.platform !== "win32"
+  if (process.ppid !== parentAtStart) {
+    log("the process that started this one has ended: not running the target")
+    process.exit(1)
+  }
+  const terminal = process.stdin.isTTY === true || process.stdout.isTTY === true
+  const group = !terminal && process.platform !== "win32"
   const child = spawn(command, args, { stdio: "inherit", cwd: root, detached: group, ...options })
   const signals = ["SIGINT", "SIGTERM", "SIGHUP"]
-  const sent = new Set()
+  const lastSent = new Map()
   const forward = (signal) => {
-    if (sent.has(signal) || child.exitCode !== null || child.signalCode !== null) return
-    sent.add(signal)
+    if (child.exitCode !== null || child.signalCode !== null) return
+    if (terminal && signal === "SIGINT") return // the terminal's, already the target's too
+    const now = Date.now()
+    if (now - (lastSent.get(signal) ?? Number.NEGATIVE_INFINITY) < 200) return
+    lastSent.set(signal, now)
     try {
       if (group) process.kill(-child.pid, signal)
       else child.kill(signal)
     } catch {
-      // the group has ended meanwhile
+      // it has ended meanwhile
     }
   }
   for (const signal of signals) process.on(signal, forward)
-  // npm does not pass a SIGTERM on to the script it runs: when it dies, this
-  // process is left to init, and takes that as the end of the run
-  const parent = process.ppid
   const orphaned = setInterval(() => {
-    if (process.ppid !== parent) forward("SIGTERM")
+    if (process.ppid !== parentAtStart) forward("SIGTERM")
   }, 500)
   child.on("error", (error) => {
     log(`could not run ${command}: ${error.message}`)

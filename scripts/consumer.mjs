@@ -128,6 +128,9 @@ export const runConsumer = async () => {
   const results = []
   // a step that needs an earlier one fails at once, naming it
   const step = async (name, needs, body) => {
+    // a turn of the event loop first: the steps run their commands synchronously, and a signal's
+    // handler (above) runs only between them
+    await new Promise((resolve) => setTimeout(resolve, 1))
     const missing = needs.filter((need) => failedSteps.has(need))
     const result = await check(name, () => {
       if (missing.length > 0) throw new CheckFailed(`not run: ${missing.join(", ")} failed`)
