@@ -144,111 +144,108 @@ const childEnv = (extra = {}) => {
 // Already under pnpm with a recent Node: nothing to set up.
 if (nodeIsRecentEnough(process.version) && (process.env.npm_config_user_agent ?? "").startsWith("pnpm/")) {
   runTarget(process.execPath, [...TARGETS[target], ...targetArgs], { env: childEnv() })
+  await new Promise(() => {}) // runTarget ends this process when the target ends
+}
+
+// --- 1 and 2: the toolchain -------------------------------------------------
+const needNode = !nodeIsRecentEnough(process.version)
+const wanted = [...(needNode ? [["node", NODE_VERSION]] : []), ["pnpm", PNPM_VERSION]]
+const missing = wanted.filter(([name, version]) =>
+  installedVersion(name) !== version || (name === "node" && !existsSync(join(bin, "node")))
+)
+log(
+  needNode
+    ? `Node ${process.version} is older than ${MIN_NODE.join(".")}: using Node ${NODE_VERSION} from .toolchain/`
+    : `using this Node, ${process.version}`
+)
+if (missing.length === 0) {
+  log(`toolchain: ${wanted.map(([name, version]) => `${name} ${version}`).join(" and ")} already in .toolchain/`)
 } else {
-  setUp()
-}
-
-function setUp() {
-  // --- 1 and 2: the toolchain -------------------------------------------------
-  const needNode = !nodeIsRecentEnough(process.version)
-  const wanted = [...(needNode ? [["node", NODE_VERSION]] : []), ["pnpm", PNPM_VERSION]]
-  const missing = wanted.filter(([name, version]) =>
-    installedVersion(name) !== version || (name === "node" && !existsSync(join(bin, "node")))
+  mkdirSync(toolchain, { recursive: true })
+  // the `node` package sets up its binary in an install script: allowed by
+  // name here, and on the command line below against `ignore-scripts=true`
+  writeFileSync(
+    join(toolchain, "package.json"),
+    JSON.stringify({ private: true, name: "taskscope-toolchain", allowScripts: { node: true, pnpm: true } }, null, 2)
   )
-  log(
-    needNode
-      ? `Node ${process.version} is older than ${MIN_NODE.join(".")}: using Node ${NODE_VERSION} from .toolchain/`
-      : `using this Node, ${process.version}`
-  )
-  if (missing.length === 0) {
-    log(`toolchain: ${wanted.map(([name, version]) => `${name} ${version}`).join(" and ")} already in .toolchain/`)
-  } else {
-    mkdirSync(toolchain, { recursive: true })
-    // the `node` package sets up its binary in an install script: allowed by
-    // name here, and on the command line below against `ignore-scripts=true`
-    writeFileSync(
-      join(toolchain, "package.json"),
-      JSON.stringify({ private: true, name: "taskscope-toolchain", allowScripts: { node: true, pnpm: true } }, null, 2)
-    )
-    const npm = process.platform === "win32" ? "npm.cmd" : "npm"
-    for (const [name, version] of missing) {
-      const start = performance.now()
-      log(`fetching ${name}@${version} from the npm registry into .toolchain/ ...`)
-      // what is already there is named too (npm fetches nothing for it), so that npm does not prune it
-      const present = wanted.filter(([other, v]) => other !== name && installedVersion(other) === v)
-      const status = run(
-        npm,
-        [
-          "install",
-          "--prefix",
-          toolchain,
-          "--no-audit",
-          "--no-fund",
-          "--no-update-notifier",
-          "--save-exact",
-          "--ignore-scripts=false",
-          "--loglevel=error",
-          `${name}@${version}`,
-          ...present.map(([other, v]) => `${other}@${v}`)
-        ],
-        { shell: process.platform === "win32", env: childEnv() }
-      )
-      if (status !== 0) {
-        log(`npm could not install ${name}@${version} (exit ${status})`)
-        process.exit(status)
-      }
-      if (name === "node" && spawnSync(join(bin, "node"), ["--version"]).status !== 0) {
-        log(
-          `npm installed node@${version} but .toolchain/node_modules/.bin/node does not run: the package's ` +
-            "install script, which fetches the binary, did not run or failed (is ignore-scripts or " +
-            "strict-allow-scripts set for npm?); remove .toolchain/ and try again, or use Node >= " +
-            `${MIN_NODE.join(".")} yourself`
-        )
-        process.exit(1)
-      }
-      log(`fetched ${name}@${version} in ${seconds(start)}`)
-    }
-  }
-
-  const nodeBinary = needNode ? join(bin, "node") : process.execPath
-  const env = childEnv({
-    PATH: [dirname(nodeBinary), bin, process.env.PATH ?? ""].join(delimiter),
-    // npm sets these for `npm start`; they would make pnpm think npm runs it
-    npm_config_user_agent: `pnpm/${PNPM_VERSION}`,
-    // the machine's own Node, which the consumer test runs a program on too
-    TASKSCOPE_MACHINE_NODE: process.env.TASKSCOPE_MACHINE_NODE ?? process.execPath
-  })
-  // pnpm 12 installs as a native executable; it runs scripts with the `node` first on PATH
-  const pnpm = (args) => run(join(bin, process.platform === "win32" ? "pnpm.cmd" : "pnpm"), args, { env })
-
-  // --- 3: dependencies, then the script ----------------------------------------
-  const fingerprint = () => {
-    const hash = createHash("sha256")
-    hash.update(readFileSync(join(root, "pnpm-lock.yaml")))
-    hash.update(readFileSync(join(root, "package.json")))
-    for (const dir of readdirSync(join(root, "packages"))) {
-      const manifest = join(root, "packages", dir, "package.json")
-      if (existsSync(manifest)) hash.update(readFileSync(manifest))
-    }
-    hash.update(nodeBinary)
-    return hash.digest("hex")
-  }
-  const stamp = join(toolchain, "installed.sha256")
-  const current = fingerprint()
-  const firstInstall = !existsSync(join(root, "node_modules")) || !existsSync(stamp)
-  if (firstInstall || readFileSync(stamp, "utf8") !== current) {
+  const npm = process.platform === "win32" ? "npm.cmd" : "npm"
+  for (const [name, version] of missing) {
     const start = performance.now()
-    const why = firstInstall ? "no install yet" : "the lockfile or a manifest changed since the last install"
-    log(`pnpm install --frozen-lockfile (${why}) ...`)
-    const status = pnpm(["install", "--frozen-lockfile", "--reporter=append-only"])
-    if (status !== 0) process.exit(status)
-    writeFileSync(stamp, current)
-    log(`installed the workspace's dependencies in ${seconds(start)}`)
-  } else {
-    log("dependencies: up to date with the lockfile")
+    log(`fetching ${name}@${version} from the npm registry into .toolchain/ ...`)
+    // what is already there is named too (npm fetches nothing for it), so that npm does not prune it
+    const present = wanted.filter(([other, v]) => other !== name && installedVersion(other) === v)
+    const status = run(
+      npm,
+      [
+        "install",
+        "--prefix",
+        toolchain,
+        "--no-audit",
+        "--no-fund",
+        "--no-update-notifier",
+        "--save-exact",
+        "--ignore-scripts=false",
+        "--loglevel=error",
+        `${name}@${version}`,
+        ...present.map(([other, v]) => `${other}@${v}`)
+      ],
+      { shell: process.platform === "win32", env: childEnv() }
+    )
+    if (status !== 0) {
+      log(`npm could not install ${name}@${version} (exit ${status})`)
+      process.exit(status)
+    }
+    if (name === "node" && spawnSync(join(bin, "node"), ["--version"]).status !== 0) {
+      log(
+        `npm installed node@${version} but .toolchain/node_modules/.bin/node does not run: the package's ` +
+          "install script, which fetches the binary, did not run or failed (is ignore-scripts or " +
+          "strict-allow-scripts set for npm?); remove .toolchain/ and try again, or use Node >= " +
+          `${MIN_NODE.join(".")} yourself`
+      )
+      process.exit(1)
+    }
+    log(`fetched ${name}@${version} in ${seconds(start)}`)
   }
-
-  const command = [...TARGETS[target], ...targetArgs]
-  log(`running node ${command.join(" ")} (Node ${needNode ? NODE_VERSION : process.version.slice(1)})`)
-  runTarget(nodeBinary, command, { env })
 }
+
+const nodeBinary = needNode ? join(bin, "node") : process.execPath
+const env = childEnv({
+  PATH: [dirname(nodeBinary), bin, process.env.PATH ?? ""].join(delimiter),
+  // npm sets these for `npm start`; they would make pnpm think npm runs it
+  npm_config_user_agent: `pnpm/${PNPM_VERSION}`,
+  // the machine's own Node, which the consumer test runs a program on too
+  TASKSCOPE_MACHINE_NODE: process.env.TASKSCOPE_MACHINE_NODE ?? process.execPath
+})
+// pnpm 12 installs as a native executable; it runs scripts with the `node` first on PATH
+const pnpm = (args) => run(join(bin, process.platform === "win32" ? "pnpm.cmd" : "pnpm"), args, { env })
+
+// --- 3: dependencies, then the script ----------------------------------------
+const fingerprint = () => {
+  const hash = createHash("sha256")
+  hash.update(readFileSync(join(root, "pnpm-lock.yaml")))
+  hash.update(readFileSync(join(root, "package.json")))
+  for (const dir of readdirSync(join(root, "packages"))) {
+    const manifest = join(root, "packages", dir, "package.json")
+    if (existsSync(manifest)) hash.update(readFileSync(manifest))
+  }
+  hash.update(nodeBinary)
+  return hash.digest("hex")
+}
+const stamp = join(toolchain, "installed.sha256")
+const current = fingerprint()
+const firstInstall = !existsSync(join(root, "node_modules")) || !existsSync(stamp)
+if (firstInstall || readFileSync(stamp, "utf8") !== current) {
+  const start = performance.now()
+  const why = firstInstall ? "no install yet" : "the lockfile or a manifest changed since the last install"
+  log(`pnpm install --frozen-lockfile (${why}) ...`)
+  const status = pnpm(["install", "--frozen-lockfile", "--reporter=append-only"])
+  if (status !== 0) process.exit(status)
+  writeFileSync(stamp, current)
+  log(`installed the workspace's dependencies in ${seconds(start)}`)
+} else {
+  log("dependencies: up to date with the lockfile")
+}
+
+const command = [...TARGETS[target], ...targetArgs]
+log(`running node ${command.join(" ")} (Node ${needNode ? NODE_VERSION : process.version.slice(1)})`)
+runTarget(nodeBinary, command, { env })

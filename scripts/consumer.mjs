@@ -243,20 +243,22 @@ export const runConsumer = async () => {
       )
     }
 
-    const clusterNode = nodes().findLast((node) => node.major >= 22)
-    await step(
-      `consumer: plain-JS ClusterExecutor program on the in-memory cluster (${
-        clusterNode?.version ?? "no Node >= 22"
-      })`,
-      [INSTALL],
-      () => {
-        if (clusterNode === undefined) throw new CheckFailed("no Node >= 22.19 to run @taskscope/cluster on")
+    // the programs of the packages that need Node >= 22.19 run on the newest Node at hand
+    const recentNode = nodes().findLast((node) => node.major >= 22)
+    const onRecentNode = (what, pkg, file, expected) =>
+      step(`consumer: ${what} (${recentNode?.version ?? "no Node >= 22"})`, [INSTALL], () => {
+        if (recentNode === undefined) throw new CheckFailed(`no Node >= 22.19 to run ${pkg} on`)
         expectOutput(
-          exec(clusterNode.path, ["cluster.mjs"], { cwd: project }),
-          JSON.stringify([2, 4, 42]),
-          `node ${clusterNode.version} cluster.mjs`
+          exec(recentNode.path, [file], { cwd: project }),
+          JSON.stringify(expected),
+          `node ${recentNode.version} ${file}`
         )
-      }
+      })
+    await onRecentNode(
+      "plain-JS ClusterExecutor program on the in-memory cluster",
+      "@taskscope/cluster",
+      "cluster.mjs",
+      [2, 4, 42]
     )
 
     // both type checks at once: they are independent
@@ -280,18 +282,11 @@ export const runConsumer = async () => {
       }
     )
 
-    const workerNode = nodes().findLast((node) => node.major >= 22)
-    await step(
-      `consumer: WorkerExecutor program with a plain .js worker entry (${workerNode?.version ?? "no Node >= 22"})`,
-      [INSTALL],
-      () => {
-        if (workerNode === undefined) throw new CheckFailed("no Node >= 22.19 to run @taskscope/node on")
-        expectOutput(
-          exec(workerNode.path, ["worker-main.mjs"], { cwd: project }),
-          JSON.stringify([55, 6765, 832040]),
-          `node ${workerNode.version} worker-main.mjs`
-        )
-      }
+    await onRecentNode(
+      "WorkerExecutor program with a plain .js worker entry",
+      "@taskscope/node",
+      "worker-main.mjs",
+      [55, 6765, 832040]
     )
   } finally {
     for (const s of signals) process.off(s, onSignal)

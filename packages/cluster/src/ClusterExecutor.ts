@@ -224,10 +224,7 @@ export interface ClusterExecutor<T extends TaskSet.Any> {
    * Stores a task of `task` with `payload` in the cluster and returns its
    * handle. The `name` option defaults to the task's name.
    */
-  readonly submit: <
-    K extends TaskSet.Names<T>,
-    const O extends SubmitOptions | undefined = undefined
-  >(
+  readonly submit: <K extends TaskSet.Names<T>, const O extends SubmitOptions | undefined = undefined>(
     task: K,
     payload: TaskSet.Payload<T, K>,
     options?: O
@@ -241,9 +238,7 @@ export interface ClusterExecutor<T extends TaskSet.Any> {
    * The handle counts as one of this executor's tasks (exit rules, `join`,
    * `stats`); it fails with `TaskNotFoundError` when no task has this key.
    */
-  readonly attach: <
-    const O extends AttachOptions | undefined = undefined
-  >(
+  readonly attach: <const O extends AttachOptions | undefined = undefined>(
     key: string,
     options?: O
   ) => Effect.Effect<
@@ -694,17 +689,18 @@ const fromParts = <T extends TaskSet.Any>(
         return invalid("key", key, `${storableKey} (the key the task was submitted with)`)
       }
       if (!isOptions(options)) return invalid("options", options, "an object of submit options")
-      const extra = (options as { readonly key?: unknown } | undefined)?.key
-      if (extra !== undefined) {return invalid("key", extra,
-          "left out of attach's options (the key is its first argument)")}
+      const keyOption = (options as { readonly key?: unknown } | undefined)?.key
+      if (keyOption !== undefined) {
+        return invalid("key", keyOption, "left out of attach's options (the key is its first argument)")
+      }
       // The task's name is looked up before the handle exists: a cancel of
       // the handle must reach the call, which carries it to the task's runner
       // (a cancel that ended the lookup instead reached nothing).
       return Effect.flatMap(Effect.exit(findTask(key)), (found) => {
         const remote = Exit.isFailure(found)
           ? Effect.failCause(
-            Cause.map(found.cause, (error) =>
-              new DeliveryError({ task: "(attach)", key, reason: error._tag, cause: error }))
+            Cause.map(found.cause,
+              (error) => new DeliveryError({ task: "(attach)", key, reason: error._tag, cause: error }))
           )
           : Option.isNone(found.value)
           ? Effect.fail(new TaskNotFoundError({ taskSet: taskSet.key, key }))
@@ -906,10 +902,7 @@ const onExecutor = (
  * ```
  */
 export const submit: {
-  <
-    K extends TaskSet.Names<Registered>,
-    const O extends SubmitOptions | undefined = undefined
-  >(
+  <K extends TaskSet.Names<Registered>, const O extends SubmitOptions | undefined = undefined>(
     task: K,
     payload: TaskSet.Payload<Registered, K>,
     options?: O
@@ -921,11 +914,7 @@ export const submit: {
     ExecutorError.ExecutorClosedError,
     Current
   >
-  <
-    T extends TaskSet.Any,
-    K extends TaskSet.Names<T>,
-    const O extends SubmitOptions | undefined = undefined
-  >(
+  <T extends TaskSet.Any, K extends TaskSet.Names<T>, const O extends SubmitOptions | undefined = undefined>(
     taskSet: T,
     task: K,
     payload: TaskSet.Payload<T, K>,
@@ -971,10 +960,7 @@ export const attach: {
     ExecutorError.ExecutorClosedError,
     Current
   >
-  <
-    T extends TaskSet.Any,
-    const O extends AttachOptions | undefined = undefined
-  >(
+  <T extends TaskSet.Any, const O extends AttachOptions | undefined = undefined>(
     taskSet: T,
     key: string,
     options?: O

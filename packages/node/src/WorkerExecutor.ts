@@ -170,9 +170,7 @@ export interface WorkerExecutor<T extends TaskSet.Any> {
    */
   readonly submit: <
     K extends TaskSet.Names<T>,
-    const O extends
-      | BackgroundExecutor.SubmitOptions
-      | undefined = undefined
+    const O extends BackgroundExecutor.SubmitOptions | undefined = undefined
   >(
     task: K,
     payload: TaskSet.Payload<T, K>,
@@ -605,13 +603,7 @@ export type Body<T extends TaskSet.Any, A, E, R> =
  * ```
  */
 export const scoped: {
-  <
-    T extends TaskSet.Any,
-    A,
-    E,
-    R,
-    const O extends ExecutorOptions | undefined = undefined
-  >(
+  <T extends TaskSet.Any, A, E, R, const O extends ExecutorOptions | undefined = undefined>(
     pool: WorkerPool.WorkerPool<T>,
     body: Body<T, A, E, R>,
     options?: O
@@ -681,12 +673,7 @@ export const scoped: {
  * ```
  */
 export const submit: {
-  <
-    K extends TaskSet.Names<Registered>,
-    const O extends
-      | BackgroundExecutor.SubmitOptions
-      | undefined = undefined
-  >(
+  <K extends TaskSet.Names<Registered>, const O extends BackgroundExecutor.SubmitOptions | undefined = undefined>(
     task: K,
     payload: TaskSet.Payload<Registered, K>,
     options?: O
@@ -701,9 +688,7 @@ export const submit: {
   <
     T extends TaskSet.Any,
     K extends TaskSet.Names<T>,
-    const O extends
-      | BackgroundExecutor.SubmitOptions
-      | undefined = undefined
+    const O extends BackgroundExecutor.SubmitOptions | undefined = undefined
   >(
     taskSet: T,
     task: K,

@@ -550,14 +550,15 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
     }
 
     /** Ends a thread now: `terminate()` stops even a busy synchronous loop or an `Atomics.wait`. */
-    const stop = (thread: Thread, ending: "terminated" | "retired"): Effect.Effect<void> =>
+    const stop = (thread: Thread, ending: NonNullable<Thread["ending"]>): Effect.Effect<void> =>
       Effect.suspend(() => {
         if (thread.ending === undefined) {
           thread.ending = ending
+          // (a thread not ready in time counts as crashed, when it ends)
           if (ending === "terminated") {
             terminated++
             metrics?.restarted("terminate")
-          } else retired++
+          } else if (ending === "retired") retired++
         }
         const raw = thread.raw
         const fiber = thread.fiber
@@ -605,9 +606,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       thread.fiber = fiber
       if (options.readyTimeout !== undefined && thread.state === "starting") {
         const timer = setTimeout(() => {
-          if (thread.state !== "starting" || thread.ending !== undefined) return
-          thread.ending = "readyTimedOut"
-          runFork(stop(thread, "terminated"))
+          if (thread.state === "starting" && thread.ending === undefined) runFork(stop(thread, "readyTimedOut"))
         }, Math.min(options.readyTimeout, MAX_TIMER_MS))
         timer.unref() // the thread itself keeps the process alive while it starts, or not
         thread.readyTimer = timer
