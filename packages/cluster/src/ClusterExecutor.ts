@@ -224,27 +224,46 @@ export interface ClusterExecutor<T extends TaskSet.Any> {
    * Stores a task of `task` with `payload` in the cluster and returns its
    * handle. The `name` option defaults to the task's name.
    */
-  readonly submit: <K extends TaskSet.Names<T>, const O extends SubmitOptions | undefined = undefined>(
-    task: K,
-    payload: TaskSet.Payload<T, K>,
-    options?: O
-  ) => Effect.Effect<
-    ClusterTask<TaskSet.Success<T, K>, TaskSet.Error<T, K> | ClusterTaskError | BackgroundExecutor.TimeoutOf<O>>,
-    ExecutorError.ExecutorClosedError
-  >
+  readonly submit: {
+    <K extends TaskSet.Names<T>, const O extends SubmitOptions | undefined = undefined>(
+      task: K,
+      payload: TaskSet.Payload<T, K>,
+      options?: O & BackgroundExecutor.OnlyKnown<O, SubmitOptions>
+    ): Effect.Effect<
+      ClusterTask<TaskSet.Success<T, K>, TaskSet.Error<T, K> | ClusterTaskError | BackgroundExecutor.TimeoutOf<O>>,
+      ExecutorError.ExecutorClosedError
+    >
+    <K extends TaskSet.Names<T>>(
+      task: K,
+      payload: TaskSet.Payload<T, K>,
+      options?: SubmitOptions
+    ): Effect.Effect<
+      ClusterTask<TaskSet.Success<T, K>, TaskSet.Error<T, K> | ClusterTaskError | ExecutorError.TaskTimeoutError>,
+      ExecutorError.ExecutorClosedError
+    >
+  }
   /**
    * The handle of the task stored under `key` (submitted by any process, maybe
    * one that died): it ends with the task's stored result, or waits for it.
    * The handle counts as one of this executor's tasks (exit rules, `join`,
    * `stats`); it fails with `TaskNotFoundError` when no task has this key.
    */
-  readonly attach: <const O extends AttachOptions | undefined = undefined>(
-    key: string,
-    options?: O
-  ) => Effect.Effect<
-    ClusterTask<AnySuccess<T>, AnyError<T> | ClusterTaskError | TaskNotFoundError | BackgroundExecutor.TimeoutOf<O>>,
-    ExecutorError.ExecutorClosedError
-  >
+  readonly attach: {
+    <const O extends AttachOptions | undefined = undefined>(
+      key: string,
+      options?: O & BackgroundExecutor.OnlyKnown<O, AttachOptions>
+    ): Effect.Effect<
+      ClusterTask<AnySuccess<T>, AnyError<T> | ClusterTaskError | TaskNotFoundError | BackgroundExecutor.TimeoutOf<O>>,
+      ExecutorError.ExecutorClosedError
+    >
+    (
+      key: string,
+      options?: AttachOptions
+    ): Effect.Effect<
+      ClusterTask<AnySuccess<T>, AnyError<T> | ClusterTaskError | TaskNotFoundError | ExecutorError.TaskTimeoutError>,
+      ExecutorError.ExecutorClosedError
+    >
+  }
   /** Waits until no submitted task is unfinished. */
   readonly awaitIdle: Effect.Effect<void>
   /** Waits like `awaitIdle`, then fails with the re-raisable failures not reported yet. */
@@ -905,7 +924,7 @@ export const submit: {
   <K extends TaskSet.Names<Registered>, const O extends SubmitOptions | undefined = undefined>(
     task: K,
     payload: TaskSet.Payload<Registered, K>,
-    options?: O
+    options?: O & BackgroundExecutor.OnlyKnown<O, SubmitOptions>
   ): Effect.Effect<
     ClusterTask<
       TaskSet.Success<Registered, K>,
@@ -918,11 +937,33 @@ export const submit: {
     taskSet: T,
     task: K,
     payload: TaskSet.Payload<T, K>,
-    options?: O
+    options?: O & BackgroundExecutor.OnlyKnown<O, SubmitOptions>
   ): Effect.Effect<
     ClusterTask<TaskSet.Success<T, K>, TaskSet.Error<T, K> | ClusterTaskError | BackgroundExecutor.TimeoutOf<O>>,
     ExecutorError.ExecutorClosedError,
     Identifier<T>
+  >
+  <T extends TaskSet.Any, K extends TaskSet.Names<T>>(
+    taskSet: T,
+    task: K,
+    payload: TaskSet.Payload<T, K>,
+    options?: SubmitOptions
+  ): Effect.Effect<
+    ClusterTask<TaskSet.Success<T, K>, TaskSet.Error<T, K> | ClusterTaskError | ExecutorError.TaskTimeoutError>,
+    ExecutorError.ExecutorClosedError,
+    Identifier<T>
+  >
+  <K extends TaskSet.Names<Registered>>(
+    task: K,
+    payload: TaskSet.Payload<Registered, K>,
+    options?: SubmitOptions
+  ): Effect.Effect<
+    ClusterTask<
+      TaskSet.Success<Registered, K>,
+      TaskSet.Error<Registered, K> | ClusterTaskError | ExecutorError.TaskTimeoutError
+    >,
+    ExecutorError.ExecutorClosedError,
+    Current
   >
 } =
   ((...args: ReadonlyArray<any>) =>
@@ -951,7 +992,7 @@ export const submit: {
 export const attach: {
   <const O extends AttachOptions | undefined = undefined>(
     key: string,
-    options?: O
+    options?: O & BackgroundExecutor.OnlyKnown<O, AttachOptions>
   ): Effect.Effect<
     ClusterTask<
       AnySuccess<Registered>,
@@ -963,11 +1004,31 @@ export const attach: {
   <T extends TaskSet.Any, const O extends AttachOptions | undefined = undefined>(
     taskSet: T,
     key: string,
-    options?: O
+    options?: O & BackgroundExecutor.OnlyKnown<O, AttachOptions>
   ): Effect.Effect<
     ClusterTask<AnySuccess<T>, AnyError<T> | ClusterTaskError | TaskNotFoundError | BackgroundExecutor.TimeoutOf<O>>,
     ExecutorError.ExecutorClosedError,
     Identifier<T>
+  >
+  <T extends TaskSet.Any>(
+    taskSet: T,
+    key: string,
+    options?: AttachOptions
+  ): Effect.Effect<
+    ClusterTask<AnySuccess<T>, AnyError<T> | ClusterTaskError | TaskNotFoundError | ExecutorError.TaskTimeoutError>,
+    ExecutorError.ExecutorClosedError,
+    Identifier<T>
+  >
+  (
+    key: string,
+    options?: AttachOptions
+  ): Effect.Effect<
+    ClusterTask<
+      AnySuccess<Registered>,
+      AnyError<Registered> | ClusterTaskError | TaskNotFoundError | ExecutorError.TaskTimeoutError
+    >,
+    ExecutorError.ExecutorClosedError,
+    Current
   >
 } =
   ((...args: ReadonlyArray<any>) =>

@@ -3,7 +3,7 @@
  * where tasks run, what their handles end with, keys, cancellation where the
  * task runs, and bad input.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import { ExecutorError, Task } from "@taskscope/executor"
 import { Cause, Duration, Effect, Exit, Layer } from "effect"
 import { Cluster, ClusterError, ClusterExecutor, ClusterRunner } from "../src/index.ts"
@@ -23,10 +23,46 @@ const defectOf = (exit: Exit.Exit<unknown, unknown>): unknown => {
   return Cause.squash((exit as Exit.Failure<unknown, unknown>).cause)
 }
 
+/** The error type of a task handle. */
+type ErrorOf<T> = T extends Task.Task<unknown, infer E> ? E : never
+
 const isInterrupted = (exit: Exit.Exit<unknown, unknown> | undefined): boolean =>
   exit !== undefined && Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
 
 describe("ClusterExecutor", () => {
+  it("a misspelled option, or attach's key among its options, does not compile", () => {
+    const mistakes = (executor: ClusterExecutor.ClusterExecutor<typeof tasks>) => [
+      // @ts-expect-error: `cancelOnExt` is not a submit option
+      executor.submit("square", 1, { key: "k", cancelOnExt: true }),
+      // @ts-expect-error: `reraiseOnExt` is not an option of attach
+      executor.attach("k", { name: "x", reraiseOnExt: false }),
+      // @ts-expect-error: the key is attach's first argument
+      executor.attach("k", { name: "x", key: "other" }),
+      // @ts-expect-error: `cancelOnExt` is not a submit option (accessor)
+      ClusterExecutor.submit(tasks, "square", 1, { name: "x", cancelOnExt: true }),
+      // @ts-expect-error: `timout` is not an option of attach (accessor)
+      ClusterExecutor.attach(tasks, "k", { name: "x", timout: 5 })
+    ]
+    assert.isFunction(mistakes)
+  })
+
+  it("options the compiler cannot check key by key compile, with the wider error type", () => {
+    const forms = (executor: ClusterExecutor.ClusterExecutor<typeof tasks>) =>
+      Effect.gen(function*() {
+        const config = { key: "k", retries: 3 }
+        const wide = yield* executor.submit("square", 1, config)
+        expectTypeOf<ErrorOf<typeof wide>>().toEqualTypeOf<
+          TooBig | ClusterError.ClusterTaskError | ExecutorError.TaskTimeoutError
+        >()
+        const exact = yield* ClusterExecutor.submit(tasks, "square", 1, { key: "k" })
+        expectTypeOf<ErrorOf<typeof exact>>().toEqualTypeOf<TooBig | ClusterError.ClusterTaskError>()
+        const helper = <O extends ClusterExecutor.AttachOptions>(options: O) => executor.attach("k", options)
+        const attached = yield* helper({ name: "x" })
+        expectTypeOf<ExecutorError.TaskTimeoutError>().toExtend<ErrorOf<typeof attached>>()
+      })
+    assert.isFunction(forms)
+  })
+
   it.live("tasks spread across the runners", () =>
     Effect.gen(function*() {
       const log = yield* logFile

@@ -110,10 +110,16 @@ export interface Executor {
    * of its own, closed when the task ends, so that what it acquires lives
    * exactly as long as it runs.
    */
-  readonly submit: <A, E, R, const O extends SubmitOptions | undefined = undefined>(
-    task: Effect.Effect<A, E, R>,
-    options?: O
-  ) => Effect.Effect<Task.Task<A, E | TimeoutOf<O>>, ExecutorClosedError, Exclude<R, Scope.Scope>>
+  readonly submit: {
+    <A, E, R, const O extends SubmitOptions | undefined = undefined>(
+      task: Effect.Effect<A, E, R>,
+      options?: O & OnlyKnown<O, SubmitOptions>
+    ): Effect.Effect<Task.Task<A, E | TimeoutOf<O>>, ExecutorClosedError, Exclude<R, Scope.Scope>>
+    <A, E, R>(
+      task: Effect.Effect<A, E, R>,
+      options?: SubmitOptions
+    ): Effect.Effect<Task.Task<A, E | TaskTimeoutError>, ExecutorClosedError, Exclude<R, Scope.Scope>>
+  }
   /**
    * Waits until every task that the exit would wait for has ended: tasks
    * submitted with `cancelOnExit` are not waited for (the exit interrupts
@@ -187,6 +193,31 @@ export interface Executor {
 export type TimeoutOf<O> = O extends undefined ? never
   : [O[keyof O & ("timeout" | "startTimeout" | "deadline")]] extends [undefined] ? never
   : TaskTimeoutError
+
+/**
+ * The constraint on an options argument whose type is inferred (`const O`,
+ * read by {@link TimeoutOf} and {@link CloseTimeoutOf}): every property of
+ * `O` that `Known` lacks is typed `never`, so that a misspelled option is a
+ * compile error, as it is for an options argument typed `Known`. Each
+ * signature that takes it is followed by one typed `Known`, with the wider
+ * error type, which takes what cannot be checked this way: options of a
+ * generic type, and a variable with properties of its own.
+ *
+ * @example
+ * ```ts
+ * import type { BackgroundExecutor } from "@taskscope/executor"
+ *
+ * type Known = BackgroundExecutor.SubmitOptions
+ * declare const configure: <const O extends Known>(options: O & BackgroundExecutor.OnlyKnown<O, Known>) => void
+ * configure({ name: "a", cancelOnExit: true })
+ * // configure({ name: "a", cancelOnExt: true }) does not compile: `cancelOnExt` is `never`
+ * ```
+ *
+ * @category models
+ * @since 0.2.0
+ */
+export type OnlyKnown<O, Known> = O extends undefined ? unknown
+  : { readonly [K in Exclude<keyof O, keyof Known>]: never }
 
 /**
  * `CloseTimeoutError` when executor options `O` may carry a `closeTimeout`,
@@ -487,15 +518,24 @@ export const layer = (options?: Options): Layer.Layer<BackgroundExecutor> =>
  * @since 0.1.0
  */
 export const scoped: {
+  <A, E, R, const O extends Options | undefined = undefined>(
+    body: Body<A, E, R>,
+    options?: O & OnlyKnown<O, Options>
+  ): Effect.Effect<A, E | TaskFailedError | CloseTimeoutOf<O>, Exclude<R, BackgroundExecutor>>
   <const O extends Options | undefined = undefined>(
-    options?: O
+    options?: O & OnlyKnown<O, Options>
   ): <A, E, R>(
     body: Body<A, E, R>
   ) => Effect.Effect<A, E | TaskFailedError | CloseTimeoutOf<O>, Exclude<R, BackgroundExecutor>>
-  <A, E, R, const O extends Options | undefined = undefined>(
+  <A, E, R>(
     body: Body<A, E, R>,
-    options?: O
-  ): Effect.Effect<A, E | TaskFailedError | CloseTimeoutOf<O>, Exclude<R, BackgroundExecutor>>
+    options?: Options
+  ): Effect.Effect<A, E | TaskFailedError | CloseTimeoutError, Exclude<R, BackgroundExecutor>>
+  (
+    options?: Options
+  ): <A, E, R>(
+    body: Body<A, E, R>
+  ) => Effect.Effect<A, E | TaskFailedError | CloseTimeoutError, Exclude<R, BackgroundExecutor>>
 } = dual(
   (args) => Effect.isEffect(args[0]) || typeof args[0] === "function",
   <A, E, R>(body: Body<A, E, R>, options?: Options) =>
@@ -550,15 +590,32 @@ const isOptionsArgument = (u: unknown): boolean =>
  * @since 0.1.0
  */
 export const submit: {
+  <A, E, R, const O extends SubmitOptions | undefined = undefined>(
+    task: Effect.Effect<A, E, R>,
+    options?: O & OnlyKnown<O, SubmitOptions>
+  ): Effect.Effect<Task.Task<A, E | TimeoutOf<O>>, ExecutorClosedError, Exclude<R, Scope.Scope> | BackgroundExecutor>
   <const O extends SubmitOptions | undefined = undefined>(
-    options?: O
+    options?: O & OnlyKnown<O, SubmitOptions>
   ): <A, E, R>(
     task: Effect.Effect<A, E, R>
   ) => Effect.Effect<Task.Task<A, E | TimeoutOf<O>>, ExecutorClosedError, Exclude<R, Scope.Scope> | BackgroundExecutor>
-  <A, E, R, const O extends SubmitOptions | undefined = undefined>(
+  <A, E, R>(
     task: Effect.Effect<A, E, R>,
-    options?: O
-  ): Effect.Effect<Task.Task<A, E | TimeoutOf<O>>, ExecutorClosedError, Exclude<R, Scope.Scope> | BackgroundExecutor>
+    options?: SubmitOptions
+  ): Effect.Effect<
+    Task.Task<A, E | TaskTimeoutError>,
+    ExecutorClosedError,
+    Exclude<R, Scope.Scope> | BackgroundExecutor
+  >
+  (
+    options?: SubmitOptions
+  ): <A, E, R>(
+    task: Effect.Effect<A, E, R>
+  ) => Effect.Effect<
+    Task.Task<A, E | TaskTimeoutError>,
+    ExecutorClosedError,
+    Exclude<R, Scope.Scope> | BackgroundExecutor
+  >
 } = dual(
   (args) => args.length >= 2 || !isOptionsArgument(args[0]),
   <A, E, R>(task: Effect.Effect<A, E, R>, options?: SubmitOptions) =>

@@ -1,4 +1,4 @@
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import { Cause, Context, Effect, Exit, Fiber, References } from "effect"
 import { TestClock } from "effect/testing"
 import { BackgroundExecutor, ExecutorError, Task } from "../src/index.ts"
@@ -31,6 +31,49 @@ describe("BackgroundExecutor", () => {
       ...[{ name: "a" }, { name: "b", timeout: 1 }].map((o) => executor.submit(Effect.void, o))
     ]
     assert.isFunction(forms)
+  })
+
+  it("a misspelled option next to a valid one does not compile, in submit and scoped, data-first and data-last", () => {
+    // (one alone never compiled: it shares no property with the options)
+    const misspelled = (executor: BackgroundExecutor.Executor) => [
+      // @ts-expect-error: `cancelOnExt` is not an option (did you mean `cancelOnExit`?)
+      executor.submit(Effect.void, { name: "x", cancelOnExt: true }),
+      // @ts-expect-error: `timout` is not an option
+      BackgroundExecutor.submit(Effect.void, { name: "x", timout: 5 }),
+      // @ts-expect-error: `nextTik` is not an option
+      Effect.void.pipe(BackgroundExecutor.submit({ name: "x", nextTik: true })),
+      // @ts-expect-error: `maxConcurency` is not an option
+      BackgroundExecutor.scoped(Effect.void, { maxQueue: 9, maxConcurency: 2 }),
+      // @ts-expect-error: `closeTimout` is not an option
+      Effect.void.pipe(BackgroundExecutor.scoped({ maxQueue: 9, closeTimout: 5 }))
+    ]
+    assert.isFunction(misspelled)
+  })
+
+  it("options the compiler cannot check key by key get the wider error type, literal ones the exact one", () => {
+    const types = (executor: BackgroundExecutor.Executor) =>
+      Effect.gen(function*() {
+        const helper = <O extends BackgroundExecutor.SubmitOptions>(options: O) =>
+          executor.submit(Effect.fail("e" as const), options)
+        expectTypeOf(yield* helper({ name: "x" })).toEqualTypeOf<
+          Task.Task<never, "e" | ExecutorError.TaskTimeoutError>
+        >()
+        const config = { name: "x", retries: 3 }
+        expectTypeOf(yield* BackgroundExecutor.submit(Effect.fail("e" as const), config)).toEqualTypeOf<
+          Task.Task<never, "e" | ExecutorError.TaskTimeoutError>
+        >()
+        expectTypeOf(yield* executor.submit(Effect.fail("e" as const), { name: "x" })).toEqualTypeOf<
+          Task.Task<never, "e">
+        >()
+        expectTypeOf(yield* Effect.fail("e" as const).pipe(BackgroundExecutor.submit({ name: "x" }))).toEqualTypeOf<
+          Task.Task<never, "e">
+        >()
+        const executorConfig = { maxConcurrency: 2, retries: 3 }
+        expectTypeOf(BackgroundExecutor.scoped(Effect.void, executorConfig)).toEqualTypeOf<
+          Effect.Effect<void, ExecutorError.TaskFailedError | ExecutorError.CloseTimeoutError>
+        >()
+      })
+    assert.isFunction(types)
   })
 
   describe("ported from the seed's Testing Guide", () => {

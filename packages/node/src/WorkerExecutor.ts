@@ -168,17 +168,24 @@ export interface WorkerExecutor<T extends TaskSet.Any> {
    * Submits a call of `task` with `payload` and returns its handle at once.
    * The `name` option defaults to the task's name.
    */
-  readonly submit: <
-    K extends TaskSet.Names<T>,
-    const O extends BackgroundExecutor.SubmitOptions | undefined = undefined
-  >(
-    task: K,
-    payload: TaskSet.Payload<T, K>,
-    options?: O
-  ) => Effect.Effect<
-    Task.Task<TaskSet.Success<T, K>, TaskSet.Error<T, K> | WorkerTaskError | BackgroundExecutor.TimeoutOf<O>>,
-    ExecutorError.ExecutorClosedError
-  >
+  readonly submit: {
+    <K extends TaskSet.Names<T>, const O extends BackgroundExecutor.SubmitOptions | undefined = undefined>(
+      task: K,
+      payload: TaskSet.Payload<T, K>,
+      options?: O & BackgroundExecutor.OnlyKnown<O, BackgroundExecutor.SubmitOptions>
+    ): Effect.Effect<
+      Task.Task<TaskSet.Success<T, K>, TaskSet.Error<T, K> | WorkerTaskError | BackgroundExecutor.TimeoutOf<O>>,
+      ExecutorError.ExecutorClosedError
+    >
+    <K extends TaskSet.Names<T>>(
+      task: K,
+      payload: TaskSet.Payload<T, K>,
+      options?: BackgroundExecutor.SubmitOptions
+    ): Effect.Effect<
+      Task.Task<TaskSet.Success<T, K>, TaskSet.Error<T, K> | WorkerTaskError | ExecutorError.TaskTimeoutError>,
+      ExecutorError.ExecutorClosedError
+    >
+  }
   /** Waits until no submitted task is unfinished. */
   readonly awaitIdle: Effect.Effect<void>
   /** Waits like `awaitIdle`, then fails with the re-raisable failures not reported yet. */
@@ -395,7 +402,11 @@ const fromParts = <T extends TaskSet.Any>(
   return {
     taskSet: pool.taskSet,
     pool,
-    submit: (task, payload, options) => {
+    submit: (<K extends TaskSet.Names<T>>(
+      task: K,
+      payload: TaskSet.Payload<T, K>,
+      options?: BackgroundExecutor.SubmitOptions
+    ) => {
       const call = callOf(task, payload)
       return executor.submit(
         // decided as each call starts: the pool's measure moves with every answer
@@ -405,7 +416,7 @@ const fromParts = <T extends TaskSet.Any>(
         }),
         options?.name === undefined ? { ...options, name: describeText(task) } : options
       ) as any
-    },
+    }) as WorkerExecutor<T>["submit"],
     awaitIdle: executor.awaitIdle,
     join: executor.join,
     stats: executor.stats,
@@ -577,6 +588,9 @@ export type Body<T extends TaskSet.Any, A, E, R> =
   | Effect.Effect<A, E, R>
   | ((executor: WorkerExecutor<T>) => Effect.Effect<A, E, R>)
 
+/** The task set of a pool, or the task set itself. */
+type SetOf<S> = S extends WorkerPool.WorkerPool<infer T> ? T : S
+
 /**
  * Runs `body` with a fresh executor and applies the exit rules when it ends,
  * exactly as `BackgroundExecutor.scoped` does (they *are* its rules):
@@ -606,22 +620,33 @@ export const scoped: {
   <T extends TaskSet.Any, A, E, R, const O extends ExecutorOptions | undefined = undefined>(
     pool: WorkerPool.WorkerPool<T>,
     body: Body<T, A, E, R>,
-    options?: O
+    options?: O & BackgroundExecutor.OnlyKnown<O, ExecutorOptions>
   ): Effect.Effect<
     A,
     E | ExecutorError.TaskFailedError | BackgroundExecutor.CloseTimeoutOf<O>,
     Exclude<R, Identifier<T>>
   >
-  (taskSet: SpawnIsRequired, body: Body<any, any, any, any>): Effect.Effect<unknown, unknown, unknown>
   <T extends TaskSet.Any, A, E, R, const O extends Options = Options>(
     taskSet: T,
     body: Body<T, A, E, R>,
-    options: O
+    options: O & BackgroundExecutor.OnlyKnown<O, Options>
   ): Effect.Effect<
     A,
     E | ExecutorError.TaskFailedError | BackgroundExecutor.CloseTimeoutOf<O>,
     Exclude<R, Identifier<T>>
   >
+  // one signature for both sources, so that the error TypeScript reports for a misspelled option is this one's
+  <S extends WorkerPool.WorkerPool<any> | TaskSet.Any, A, E, R>(
+    source: S,
+    body: Body<SetOf<S>, A, E, R>,
+    ...options: S extends WorkerPool.WorkerPool<any> ? [options?: ExecutorOptions] : [options: Options]
+  ): Effect.Effect<
+    A,
+    E | ExecutorError.TaskFailedError | ExecutorError.CloseTimeoutError,
+    Exclude<R, Identifier<SetOf<S>>>
+  >
+  // last: the error TypeScript reports for a call without options is this one's, which names `spawn`
+  (taskSet: SpawnIsRequired, body: Body<any, any, any, any>): Effect.Effect<unknown, unknown, unknown>
 } = <T extends TaskSet.Any, A, E, R>(
   source: Source<T>,
   body: Body<T, A, E, R>,
@@ -676,7 +701,7 @@ export const submit: {
   <K extends TaskSet.Names<Registered>, const O extends BackgroundExecutor.SubmitOptions | undefined = undefined>(
     task: K,
     payload: TaskSet.Payload<Registered, K>,
-    options?: O
+    options?: O & BackgroundExecutor.OnlyKnown<O, BackgroundExecutor.SubmitOptions>
   ): Effect.Effect<
     Task.Task<
       TaskSet.Success<Registered, K>,
@@ -693,11 +718,33 @@ export const submit: {
     taskSet: T,
     task: K,
     payload: TaskSet.Payload<T, K>,
-    options?: O
+    options?: O & BackgroundExecutor.OnlyKnown<O, BackgroundExecutor.SubmitOptions>
   ): Effect.Effect<
     Task.Task<TaskSet.Success<T, K>, TaskSet.Error<T, K> | WorkerTaskError | BackgroundExecutor.TimeoutOf<O>>,
     ExecutorError.ExecutorClosedError,
     Identifier<T>
+  >
+  <T extends TaskSet.Any, K extends TaskSet.Names<T>>(
+    taskSet: T,
+    task: K,
+    payload: TaskSet.Payload<T, K>,
+    options?: BackgroundExecutor.SubmitOptions
+  ): Effect.Effect<
+    Task.Task<TaskSet.Success<T, K>, TaskSet.Error<T, K> | WorkerTaskError | ExecutorError.TaskTimeoutError>,
+    ExecutorError.ExecutorClosedError,
+    Identifier<T>
+  >
+  <K extends TaskSet.Names<Registered>>(
+    task: K,
+    payload: TaskSet.Payload<Registered, K>,
+    options?: BackgroundExecutor.SubmitOptions
+  ): Effect.Effect<
+    Task.Task<
+      TaskSet.Success<Registered, K>,
+      TaskSet.Error<Registered, K> | WorkerTaskError | ExecutorError.TaskTimeoutError
+    >,
+    ExecutorError.ExecutorClosedError,
+    Current
   >
 } = ((...args: ReadonlyArray<any>) =>
   TaskSet.isTaskSet(args[0])

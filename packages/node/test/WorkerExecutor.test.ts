@@ -4,7 +4,7 @@
  * (`it.live`); every assertion is about order or outcome, never a duration.
  */
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
-import { ExecutorError, Task } from "@taskscope/executor"
+import { type BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
 import { Cause, Effect, Exit, Fiber, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { TaskSet, WorkerError, WorkerExecutor, WorkerPool } from "../src/index.ts"
@@ -482,6 +482,54 @@ describe("WorkerExecutor", () => {
       expectTypeOf<WorkerExecutor.CurrentOf<typeof tasks>>().toEqualTypeOf<WorkerExecutor.Current>()
       expectTypeOf<WorkerExecutor.CurrentOf<typeof other>>().toEqualTypeOf<never>()
       assert.isFunction(programs)
+    })
+
+    it("a misspelled option does not compile, nor an option of the pool next to a shared pool", () => {
+      const spawn = spawner(makeCounter())
+      const mistakes = (executor: WorkerExecutor.WorkerExecutor<typeof tasks>) => [
+        // @ts-expect-error: `idleTimout` is not an option
+        WorkerExecutor.scoped(tasks, () => Effect.void, { spawn, idleTimout: 1000 }),
+        // @ts-expect-error: `spawn` belongs to the shared pool
+        WorkerExecutor.scoped(pool, () => Effect.void, { maxConcurrency: 2, spawn }),
+        // @ts-expect-error: `onInterruptRunning` belongs to the shared pool
+        WorkerExecutor.scoped(pool, () => Effect.void, { maxQueue: 4, onInterruptRunning: "wait" }),
+        // @ts-expect-error: `cancelOnExt` is not a submit option
+        executor.submit("square", 1, { name: "x", cancelOnExt: true }),
+        // @ts-expect-error: `cancelOnExt` is not a submit option (accessor)
+        WorkerExecutor.submit(tasks, "square", 1, { name: "x", cancelOnExt: true })
+      ]
+      assert.isFunction(mistakes)
+    })
+
+    it("options the compiler cannot check key by key compile, with the wider error type", () => {
+      const spawn = spawner(makeCounter())
+      const forms = (executor: WorkerExecutor.WorkerExecutor<typeof tasks>) =>
+        Effect.gen(function*() {
+          const helper = <O extends BackgroundExecutor.SubmitOptions>(options: O) =>
+            executor.submit("square", 1, options)
+          expectTypeOf(yield* helper({ name: "x" })).toEqualTypeOf<
+            Task.Task<number, WorkerError.WorkerTaskError | ExecutorError.TaskTimeoutError>
+          >()
+          const config = { name: "x", retries: 3 }
+          expectTypeOf(yield* WorkerExecutor.submit(tasks, "square", 1, config)).toEqualTypeOf<
+            Task.Task<number, WorkerError.WorkerTaskError | ExecutorError.TaskTimeoutError>
+          >()
+          expectTypeOf(yield* executor.submit("square", 1, { name: "x" })).toEqualTypeOf<
+            Task.Task<number, WorkerError.WorkerTaskError>
+          >()
+          const poolConfig = { maxQueue: 4, retries: 3 }
+          expectTypeOf(WorkerExecutor.scoped(pool, (e) => e.submit("square", 1), poolConfig)).toEqualTypeOf<
+            Effect.Effect<
+              Task.Task<number, WorkerError.WorkerTaskError>,
+              ExecutorError.ExecutorClosedError | ExecutorError.TaskFailedError | ExecutorError.CloseTimeoutError
+            >
+          >()
+          const ownConfig = { spawn, retries: 3 }
+          expectTypeOf(WorkerExecutor.scoped(tasks, Effect.void, ownConfig)).toEqualTypeOf<
+            Effect.Effect<void, ExecutorError.TaskFailedError | ExecutorError.CloseTimeoutError>
+          >()
+        })
+      assert.isFunction(forms)
     })
 
     it("bad options fail at once, naming the option and the value", () => {

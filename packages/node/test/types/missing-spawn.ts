@@ -34,3 +34,14 @@ export const wrongTask = WorkerExecutor.scoped(tasks, (executor) => executor.sub
 export const servesWithoutLayer = () => WorkerRunner.serve(serviceTasks) // error: layer
 export const servesWithLayer = () => WorkerRunner.serve(serviceTasks, GreetingLive)
 export const servesTasksWithoutServices = () => WorkerRunner.serve(tasks)
+
+// a misspelled option next to valid ones is refused, naming the option meant
+export const misspelled = [
+  WorkerExecutor.scoped(tasks, () => Effect.void, { spawn, maxConcurency: 2 }), // error: maxConcurrency
+  WorkerExecutor.scoped(tasks, (executor) => executor.submit("square", 3, { name: "x", cancelOnExt: true }), { spawn }), // error: cancelOnExit
+  WorkerExecutor.submit(tasks, "square", 3, { name: "x", timout: 5 }), // error: timeout
+  Effect.scoped(Effect.flatMap(WorkerPool.make(tasks, { spawn }), (pool) => poolScoped(pool)))
+]
+
+const poolScoped = (pool: WorkerPool.WorkerPool<typeof tasks>) =>
+  WorkerExecutor.scoped(pool, Effect.void, { maxQueue: 9, closeTimout: 5 }) // error: closeTimeout
