@@ -16,7 +16,7 @@
 import type * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
-import { attempt, describe, messageOf, print, squash } from "./internal/describe.ts"
+import { attempt, describe, messageOf, otherReasons, print, squash } from "./internal/describe.ts"
 
 /**
  * One failed task, as {@link TaskFailedError} reports it.
@@ -80,7 +80,12 @@ export class TaskFailedError extends Data.TaggedError("TaskFailedError")<{
   override get message(): string {
     const failures: unknown = this.failures
     const others = attempt(() => Array.isArray(failures) ? failures.length - 1 : 0, 0)
-    return `Task ${quoted(this.taskName)} (#${print(this.taskId)}) failed: ${messageOf(squash(this.cause))}` +
+    // a cause with several reasons (a failure and a defect, parallel failures) says so: the one named
+    // may not be the one that matters (a bubble-up signal next to a defect is re-raised for the defect)
+    const reasons = otherReasons(this.cause)
+    const also = reasons.length === 0 ? "" : ` (also in its cause: ${messageOf(reasons[0])}` +
+      (reasons.length > 1 ? `, and ${reasons.length - 1} more)` : ")")
+    return `Task ${quoted(this.taskName)} (#${print(this.taskId)}) failed: ${messageOf(squash(this.cause))}${also}` +
       (others > 0 ? ` (and ${others} more failed task${others === 1 ? "" : "s"})` : "")
   }
 }

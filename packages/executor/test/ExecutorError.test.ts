@@ -33,6 +33,26 @@ describe("ExecutorError", () => {
       assert.strictEqual(tagged.message, "Task \"fetch\" (#1) failed: Quota {\"left\":0,\"_tag\":\"Quota\"}")
     })
 
+    it("names a second reason of the first task's cause, so that a defect next to a failure is not hidden", () => {
+      const signal = new Error("GraphInterrupt")
+      const mixed = Cause.combine(Cause.fail(signal), Cause.die(new TypeError("boom")))
+      const error = ExecutorError.TaskFailedError.fromFailures([failure(mixed)])
+      assert.strictEqual(error.message, "Task \"fetch\" (#1) failed: GraphInterrupt (also in its cause: boom)")
+      // as read after the runner replaced the cause with a plain copy
+      assert.strictEqual(replace(error, "cause", runnerCopy(mixed)).message, error.message)
+      const many = Cause.combine(mixed, Cause.combine(Cause.die("third"), Cause.interrupt(1)))
+      assert.strictEqual(
+        ExecutorError.TaskFailedError.fromFailures([failure(many)]).message,
+        "Task \"fetch\" (#1) failed: GraphInterrupt (also in its cause: boom, and 1 more)"
+      )
+      // two defects and no failure: the first is named, the second after it
+      const defects = Cause.combine(Cause.die("first"), Cause.die("second"))
+      assert.strictEqual(
+        ExecutorError.TaskFailedError.fromFailures([failure(defects)]).message,
+        "Task \"fetch\" (#1) failed: first (also in its cause: second)"
+      )
+    })
+
     it("still names the reason after its cause is replaced by a plain copy, as vitest does when a test fails with it", () => {
       const cause = Cause.fail(new Error("the real failure"))
       const error = ExecutorError.TaskFailedError.fromFailures([failure(cause)])

@@ -44,6 +44,21 @@ export const squash = (cause: unknown): unknown =>
     return reasons.length > 0 ? "interrupted" : "no reason recorded"
   }, cause)
 
+/**
+ * The reasons of a cause besides the one {@link squash} finds — the errors
+ * and defects, in order; interruptions do not count — for a real cause or a
+ * plain copy; none for anything else.
+ */
+export const otherReasons = (cause: unknown): ReadonlyArray<unknown> =>
+  attempt(() => {
+    const reasons: unknown = Cause.isCause(cause) ? cause.reasons : isRecord(cause) ? cause.reasons : undefined
+    if (!Array.isArray(reasons)) return []
+    const fails = reasons.filter((reason) => isRecord(reason) && reason._tag === "Fail").map((r) => r.error)
+    const dies = reasons.filter((reason) => isRecord(reason) && reason._tag === "Die").map((r) => r.defect)
+    // squash names the first failure, or the first defect when there is none
+    return fails.length > 0 ? [...fails.slice(1), ...dies] : dies.slice(1)
+  }, [])
+
 /** A value printed for people; at most about 200 characters for objects. */
 export const print = (u: unknown): string => {
   switch (typeof u) {
