@@ -23,10 +23,13 @@
  *
  * The slots also tell which tasks are running, at no cost per task: a slot
  * in use names its task in its cell, so {@link TaskScopes.forEachRunning}
- * walks every slot of every pool. The pools are listed through `WeakRef`s
- * (a pool keeps its submitter context; a strong list would keep every
- * context that ever submitted), and a pool lists its slots, taking out the
- * ones it drops.
+ * walks every slot of every pool. The first pool is listed directly, the
+ * others through `WeakRef`s (a pool keeps its submitter context; a strong
+ * list would keep every context that ever submitted). Most executors have
+ * one pool only, and so no `WeakRef`: a `WeakRef` keeps its target alive
+ * until the current job ends, so that a loop of `await`s that never yields
+ * to the event loop kept every executor it made and closed, whole. A pool
+ * lists its slots, taking out the ones it drops.
  *
  * @internal
  */
@@ -78,6 +81,8 @@ export class TaskScopes {
   private readonly pools = new WeakMap<Context.Context<never>, Pool>()
   /** Every pool, for {@link forEachRunning}; swept of the collected ones as it grows. */
   private readonly listed: Array<WeakRef<Pool>> = []
+  /** The first pool made (kept for the executor's lifetime, with its submitter context). */
+  private first: Pool | undefined = undefined
   /** The length of `listed` at which it is swept next. */
   private sweepAt = 64
   /** The pool used last: most submissions come from the same context. */
@@ -134,6 +139,10 @@ export class TaskScopes {
 
   /** Adds a new pool to the list, sweeping out the collected ones when the list has doubled. */
   private list(pool: Pool): void {
+    if (this.first === undefined) {
+      this.first = pool
+      return
+    }
     const listed = this.listed
     if (listed.length >= this.sweepAt) {
       let kept = 0
@@ -169,13 +178,18 @@ export class TaskScopes {
 
   /** Calls `f` with the task of every slot in use: the tasks running now. */
   forEachRunning(f: (task: Tracked) => void): void {
+    if (this.first !== undefined) forEachInUse(this.first, f)
     for (const ref of this.listed) {
       const pool = ref.deref()
-      if (pool === undefined) continue
-      for (const slot of pool.all) {
-        if (slot.cell.task !== undefined) f(slot.cell.task)
-      }
+      if (pool !== undefined) forEachInUse(pool, f)
     }
+  }
+}
+
+/** Calls `f` with the task of every slot of `pool` in use. */
+const forEachInUse = (pool: Pool, f: (task: Tracked) => void): void => {
+  for (const slot of pool.all) {
+    if (slot.cell.task !== undefined) f(slot.cell.task)
   }
 }
 
