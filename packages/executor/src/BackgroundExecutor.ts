@@ -518,15 +518,15 @@ export const layer = (options?: Options): Layer.Layer<BackgroundExecutor> =>
  * @since 0.1.0
  */
 export const scoped: {
-  <A, E, R, const O extends Options | undefined = undefined>(
-    body: Body<A, E, R>,
-    options?: O & OnlyKnown<O, Options>
-  ): Effect.Effect<A, E | TaskFailedError | CloseTimeoutOf<O>, Exclude<R, BackgroundExecutor>>
   <const O extends Options | undefined = undefined>(
     options?: O & OnlyKnown<O, Options>
   ): <A, E, R>(
     body: Body<A, E, R>
   ) => Effect.Effect<A, E | TaskFailedError | CloseTimeoutOf<O>, Exclude<R, BackgroundExecutor>>
+  <A, E, R, const O extends Options | undefined = undefined>(
+    body: Body<A, E, R>,
+    options?: O & OnlyKnown<O, Options>
+  ): Effect.Effect<A, E | TaskFailedError | CloseTimeoutOf<O>, Exclude<R, BackgroundExecutor>>
   <A, E, R>(
     body: Body<A, E, R>,
     options?: Options
@@ -590,15 +590,15 @@ const isOptionsArgument = (u: unknown): boolean =>
  * @since 0.1.0
  */
 export const submit: {
-  <A, E, R, const O extends SubmitOptions | undefined = undefined>(
-    task: Effect.Effect<A, E, R>,
-    options?: O & OnlyKnown<O, SubmitOptions>
-  ): Effect.Effect<Task.Task<A, E | TimeoutOf<O>>, ExecutorClosedError, Exclude<R, Scope.Scope> | BackgroundExecutor>
   <const O extends SubmitOptions | undefined = undefined>(
     options?: O & OnlyKnown<O, SubmitOptions>
   ): <A, E, R>(
     task: Effect.Effect<A, E, R>
   ) => Effect.Effect<Task.Task<A, E | TimeoutOf<O>>, ExecutorClosedError, Exclude<R, Scope.Scope> | BackgroundExecutor>
+  <A, E, R, const O extends SubmitOptions | undefined = undefined>(
+    task: Effect.Effect<A, E, R>,
+    options?: O & OnlyKnown<O, SubmitOptions>
+  ): Effect.Effect<Task.Task<A, E | TimeoutOf<O>>, ExecutorClosedError, Exclude<R, Scope.Scope> | BackgroundExecutor>
   <A, E, R>(
     task: Effect.Effect<A, E, R>,
     options?: SubmitOptions

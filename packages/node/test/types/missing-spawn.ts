@@ -1,5 +1,6 @@
 // Compiled by test/TypeErrors.test.ts, not by the workspace's type check: each line marked
 // `// error:` must fail to compile with an error that names what the marker says.
+import { BackgroundExecutor } from "@taskscope/executor"
 import { WorkerExecutor, WorkerPool, WorkerRunner } from "@taskscope/node"
 import { Effect } from "effect"
 import { Worker } from "node:worker_threads"
@@ -45,3 +46,10 @@ export const misspelled = [
 
 const poolScoped = (pool: WorkerPool.WorkerPool<typeof tasks>) =>
   WorkerExecutor.scoped(pool, Effect.void, { maxQueue: 9, closeTimout: 5 }) // error: closeTimeout
+
+// data-last, the same: one error, on the option
+export const misspelledDataLast = [
+  Effect.void.pipe(BackgroundExecutor.scoped({ maxQueue: 9, closeTimout: 5 })), // error: closeTimeout
+  BackgroundExecutor.scoped({ maxQueue: 9, maxConcurency: 2 })((executor) => executor.submit(Effect.void)), // error: maxConcurrency
+  Effect.void.pipe(BackgroundExecutor.submit({ name: "x", cancelOnExt: true })) // error: cancelOnExit
+]
