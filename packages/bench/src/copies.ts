@@ -43,10 +43,14 @@ export const extractCopies = (commits: ReadonlyArray<string>): void => {
  * `n` tasks to a new executor and waits for them; `done()` counts the tasks
  * that ran since the last `reset()`. `ordered`: as the bench's
  * priority(8)+keys(1000) peer, task i gets priority i % 8 and key
- * (i / 8) % 1000, at most one running per key.
+ * (i / 8) % 1000, at most one running per key. `contexts`: each task is
+ * submitted from a context of its own (a service provided for that submit
+ * only), as the requests of a server submit theirs.
  */
-export const workload = async (source: string, kind: string, metrics: boolean, ordered = false) => {
+export const workload = async (source: string, kind: string, metrics: boolean, ordered = false, contexts = false) => {
   const Effect = await import("effect/Effect")
+  const { Service } = await import("effect/Context")
+  class Request extends Service<Request, number>()("bench/Request") {}
   const { BackgroundExecutor } = (await import(source)) as typeof import("@taskscope/executor")
   const options = {
     maxConcurrency: 100,
@@ -69,7 +73,8 @@ export const workload = async (source: string, kind: string, metrics: boolean, o
     run: (n: number) =>
       Effect.runPromise(Effect.scoped(Effect.gen(function*() {
         const executor = yield* BackgroundExecutor.make(options)
-        if (submitOptions === undefined) { for (let i = 0; i < n; i++) yield* executor.submit(task) }
+        if (contexts) { for (let i = 0; i < n; i++) yield* Effect.provideService(executor.submit(task), Request, i) }
+        else if (submitOptions === undefined) { for (let i = 0; i < n; i++) yield* executor.submit(task) }
         else for (let i = 0; i < n; i++) yield* executor.submit(task, submitOptions[i % submitOptions.length])
         yield* executor.awaitIdle
       }))),

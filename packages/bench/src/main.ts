@@ -179,7 +179,16 @@ const defaultCost = (() => {
     return undefined
   }
   const before: Variant = { label: `before:${BEFORE_ISSUES}`, source: copySource(BEFORE_ISSUES), metrics: true }
-  return { commit: BEFORE_ISSUES, ...pairedCosts(before, today, `the default path against ${BEFORE_ISSUES}`) }
+  return {
+    commit: BEFORE_ISSUES,
+    ...pairedCosts(before, today, `the default path against ${BEFORE_ISSUES}`),
+    // the same, each task submitted from a context of its own, as a server's requests submit theirs
+    contexts: pairedCosts(
+      { ...before, contexts: true },
+      { ...today, contexts: true },
+      `a context per submission against ${BEFORE_ISSUES}`
+    )
+  }
 })()
 
 const finished: Machine = {

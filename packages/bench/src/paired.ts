@@ -16,7 +16,10 @@
  * of those ratios and their range. Two copies of one commit come out within
  * 1% of each other this way (ranges of ±5% per process).
  *
- *   node packages/bench/src/paired.ts [--commit <sha>]... [--procs 21] [--runs 15] [--fifo]
+ *   node packages/bench/src/paired.ts [--commit <sha>]... [--procs 21] [--runs 15] [--fifo] [--contexts]
+ *
+ * `--contexts` submits each task from a context of its own, as a server's
+ * requests submit theirs (see `workload` in `copies.ts`).
  *
  * (a) is trivial tasks, 5e4 per run; (b) I/O-like ones (each waits for
  * `setImmediate`), 2e4 per run; concurrency 100, as in `baseline.ts`.
@@ -31,6 +34,7 @@ const { values } = parseArgs({
     procs: { type: "string", default: "21" },
     runs: { type: "string", default: "15" },
     fifo: { type: "boolean", default: false },
+    contexts: { type: "boolean", default: false },
     child: { type: "string" },
     workload: { type: "string", default: "trivial" },
     n: { type: "string" }
@@ -51,9 +55,11 @@ if (values.child !== undefined) {
     source: todaySource,
     metrics: true
   })
+  if (values.contexts) variants.forEach((variant, i) => variants[i] = { ...variant, contexts: true })
   console.log(
     `executor at ${values.commit.join(", ")} vs today, paired in one process: ${values.procs} processes, ` +
-      `${values.runs} runs of each variant per process` + (values.fifo ? ", SCHED_FIFO" : "")
+      `${values.runs} runs of each variant per process` + (values.fifo ? ", SCHED_FIFO" : "") +
+      (values.contexts ? ", a context per submission" : "")
   )
   for (const workload of Object.keys(PAIR_SIZES) as Array<PairWorkload>) {
     const { perTask, ratios } = measurePairs(variants, workload, {

@@ -14,6 +14,8 @@ export interface Variant {
   readonly source: string
   readonly metrics: boolean
   readonly ordered?: boolean | undefined
+  /** Each task submitted from a context of its own (see `workload` in `copies.ts`). */
+  readonly contexts?: boolean | undefined
 }
 
 /** Tasks per timed run: (a) trivial, (b) I/O-like. */
@@ -35,7 +37,7 @@ export const childMain = async (
   if (!(kind in PAIR_SIZES)) throw new Error(`--workload must be one of ${Object.keys(PAIR_SIZES).join(", ")}`)
   const runs = Number(runsText)
   const runners = await Promise.all(
-    variants.map(({ metrics, ordered, source }) => workload(source, kind, metrics, ordered))
+    variants.map(({ contexts, metrics, ordered, source }) => workload(source, kind, metrics, ordered, contexts))
   )
   const n = size === undefined ? PAIR_SIZES[kind as PairWorkload] : Number(size)
   for (let warm = 0; warm < 3; warm++) for (const { run } of runners) await run(n / 2)

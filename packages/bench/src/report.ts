@@ -33,7 +33,13 @@ export interface Report {
   /** Metrics on ÷ off, paired in one process (absent from reports written before it existed). */
   readonly metricsCost?: Readonly<Record<"trivial" | "suspend", PairedCost>> | undefined
   /** The default path ÷ the executor at `commit`, paired (absent from reports written before it existed). */
-  readonly defaultCost?: (Readonly<Record<"trivial" | "suspend", PairedCost>> & { readonly commit: string }) | undefined
+  readonly defaultCost?:
+    | (Readonly<Record<"trivial" | "suspend", PairedCost>> & {
+      readonly commit: string
+      /** The same with each task submitted from a context of its own (absent from earlier reports). */
+      readonly contexts?: Readonly<Record<"trivial" | "suspend", PairedCost>> | undefined
+    })
+    | undefined
   /**
    * Priority(8)+keys(1000) ÷ plain taskscope at 1e5 tasks, paired (absent from
    * reports written before it existed).
@@ -346,9 +352,14 @@ const pairedTarget = (r: Report, w: "trivial" | "suspend"): Target | undefined =
 export const defaultPathTargets = (r: Report): ReadonlyArray<Target> => {
   const cost = r.defaultCost
   if (cost === undefined) return []
-  return (["trivial", "suspend"] as const).map((w) =>
-    pairedRow(w, cost[w], `default ≤ 1.05× the executor at ${cost.commit}`, 1.05)
-  )
+  return (["trivial", "suspend"] as const).flatMap((w) => [
+    pairedRow(w, cost[w], `default ≤ 1.05× the executor at ${cost.commit}`, 1.05),
+    ...(cost.contexts === undefined ? [] : [{
+      ...pairedRow(w, cost.contexts[w], "", 1.05),
+      target: "(reported) the same, each task submitted from a context of its own",
+      met: undefined
+    }])
+  ])
 }
 
 /**

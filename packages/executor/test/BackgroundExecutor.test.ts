@@ -271,6 +271,89 @@ describe("BackgroundExecutor", () => {
       }))
   })
 
+  describe("rule 5 with many submitter contexts (a server's requests each submit from their own)", () => {
+    /**
+     * Each producer submits `perProducer` tasks from its own context: turn by
+     * turn (`interleaved`), or each all of its own in a row.
+     */
+    const fromProducers = (producers: number, perProducer: number, interleaved: boolean) =>
+      Effect.gen(function*() {
+        const log: Array<string> = []
+        const executor = yield* BackgroundExecutor.make()
+        const task = (label: string) =>
+          Effect.gen(function*() {
+            yield* Effect.addFinalizer(() => Effect.sync(() => log.push(`closed ${label} by ${label}`)))
+            const greeting = yield* Greeting
+            yield* Effect.sleep(10)
+            log.push(`ran ${label} with ${greeting}`)
+          })
+        // a producer is a fiber whose context (its Greeting) stays the same from one submit to the next;
+        // interleaved, the producers take turns (each yields after a submit)
+        yield* Effect.forEach(
+          Array.from({ length: producers }, (_, p) => p),
+          (p) =>
+            Effect.provideService(
+              Effect.forEach(
+                Array.from({ length: perProducer }, (_, round) => round),
+                (round) =>
+                  Effect.andThen(executor.submit(task(`p${p}-${round}`)), interleaved ? Effect.yieldNow : Effect.void),
+                { discard: true }
+              ),
+              Greeting,
+              `p${p}`
+            ),
+          { concurrency: interleaved ? "unbounded" : 1, discard: true }
+        )
+        return { executor, log }
+      })
+
+    it.effect.each([true, false])(
+      "every task has its own scope and its producer's services, and is listed while it runs (interleaved: %s)",
+      (interleaved) =>
+        Effect.scoped(Effect.gen(function*() {
+          // 40 producers of 6 tasks. Interleaved, no producer submits often enough to get a pool of
+          // scopes; in a row, each does, and there are more than the executor keeps: pools are given
+          // up while their tasks still run
+          const { executor, log } = yield* fromProducers(40, 6, interleaved)
+          const running = yield* executor.tasks
+          assert.strictEqual(running.length, 240)
+          assert.isTrue(running.every((t) => t.state === "running"))
+          assert.strictEqual(new Set(running.map((t) => t.id)).size, 240)
+          yield* TestClock.adjust(10)
+          yield* executor.awaitIdle
+          assert.deepStrictEqual(yield* executor.tasks, [])
+          const expected = Array.from({ length: 40 }, (_, p) => p).flatMap((p) =>
+            Array.from({ length: 6 }, (_, r) => [`ran p${p}-${r} with p${p}`, `closed p${p}-${r} by p${p}-${r}`])
+          ).flat()
+          assert.sameMembers(log, expected)
+          // each task's finalizer ran after its own work, never before
+          for (let i = 0; i < log.length; i++) {
+            if (log[i]!.startsWith("closed")) {
+              const label = log[i]!.split(" ")[1]
+              assert.isTrue(log.slice(0, i).some((line) => line.startsWith(`ran ${label} `)), `${label} closed early`)
+            }
+          }
+        }))
+    )
+
+    it.effect("a task submitted by a task from a context of its own names it as its parent", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const executor = yield* BackgroundExecutor.make()
+        const parents: Array<number | undefined> = []
+        const child = Effect.sleep(10)
+        const parentTasks = yield* Effect.forEach(Array.from({ length: 6 }, (_, i) => i), (i) =>
+          Effect.provideService(
+            executor.submit(Effect.andThen(executor.submit(child), Effect.sleep(20))),
+            Greeting,
+            `request-${i}`
+          ))
+        const infos = yield* executor.tasks
+        for (const info of infos) if (!parentTasks.some((t) => t.id === info.id)) parents.push(info.parent?.id)
+        assert.sameMembers(parents, parentTasks.map((t) => t.id))
+        yield* TestClock.adjust(20)
+      })))
+  })
+
   describe("rule 6: start timing", () => {
     it.effect("nextTick: false runs the task until its first suspension before submit returns", () =>
       Effect.gen(function*() {

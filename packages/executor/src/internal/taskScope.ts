@@ -12,10 +12,19 @@
  * finalizers is closed for good and its slot dropped.
  *
  * Slots are pooled per submitter context: the derived context inherits
- * everything else from it. At most {@link MAX_FREE} idle slots are kept per
- * submitter context (and one spare: the slot released last, which the next
- * task from the same context takes back first), so a burst of concurrent
- * tasks leaves no lasting footprint.
+ * everything else from it. Most submissions come from a few contexts that
+ * submit many tasks (a loop, a few producers); a server's requests each
+ * submit from a context of their own, a few tasks at most. So a context gets
+ * a pool only at its {@link POOL_AFTER}th task in a short while (while it is
+ * among the last {@link RECENT} contexts without one); until then, and for
+ * contexts that submit a few tasks, a slot is made for the task and dropped
+ * when it ends ("loose"): such a context is not kept once its tasks end. At most {@link KEPT} pools are kept, found by comparing
+ * identities (no `WeakMap`, whose hashing of every new context cost more
+ * than the slot), the oldest given up for a new one; each keeps at most
+ * {@link MAX_FREE} idle slots, and there is one spare: the slot released
+ * last, which the next task from the same context takes back first. So
+ * what the executor keeps is bounded: its pools, the recent contexts and
+ * the spare, whatever the number of contexts that submit.
  *
  * One caveat of reuse, for code that keeps a task's scope after the task
  * ended (a bug in itself): a finalizer added to it then runs when the next
@@ -23,13 +32,9 @@
  *
  * The slots also tell which tasks are running, at no cost per task: a slot
  * in use names its task in its cell, so {@link TaskScopes.forEachRunning}
- * walks every slot of every pool. The first pool is listed directly, the
- * others through `WeakRef`s (a pool keeps its submitter context; a strong
- * list would keep every context that ever submitted). Most executors have
- * one pool only, and so no `WeakRef`: a `WeakRef` keeps its target alive
- * until the current job ends, so that a loop of `await`s that never yields
- * to the event loop kept every executor it made and closed, whole. A pool
- * lists its slots, taking out the ones it drops.
+ * walks every slot of every kept pool and the loose ones. A pool given up
+ * hands its slots in use to the loose ones, which are dropped when their
+ * task ends.
  *
  * @internal
  */
@@ -46,7 +51,8 @@ export interface Slot {
   readonly context: Context.Context<never>
   /** `Effect.runForkWith(context)`, made once per slot. */
   readonly run: <A, E>(effect: Effect.Effect<A, E>) => Fiber.Fiber<A, E>
-  readonly pool: Pool
+  /** Its pool: a kept one, or the loose slots (a pool given up moves its slots in use there). */
+  pool: Pool
   /** Names the task using the slot (see `taskTree.ts`). */
   readonly cell: Cell
   /** Its place in `pool.all`. */
@@ -54,7 +60,8 @@ export interface Slot {
 }
 
 interface Pool {
-  readonly submitter: Context.Context<never>
+  /** `undefined` for the loose slots (see {@link TaskScopes.loose}). */
+  readonly submitter: Context.Context<never> | undefined
   /**
    * Idle slots: the first `idle` entries. The count is kept apart from the
    * array's length so that taking the last slot and giving it back, as every
@@ -73,18 +80,33 @@ interface Pool {
  */
 const EMPTY = Scope.makeUnsafe().state
 
-/** Idle slots kept per submitter context. */
+/** Idle slots kept per pool. */
 const MAX_FREE = 128
+
+/** Pools kept per executor. */
+const KEPT = 16
+
+/** Contexts without a pool remembered, to give one that keeps submitting a pool. */
+const RECENT = 4
+
+/** Loose slots a context has (while among the recent ones) before it gets a pool. */
+const POOL_AFTER = 4
 
 /** The scopes of one executor's tasks. */
 export class TaskScopes {
-  private readonly pools = new WeakMap<Context.Context<never>, Pool>()
-  /** Every pool, for {@link forEachRunning}; swept of the collected ones as it grows. */
-  private readonly listed: Array<WeakRef<Pool>> = []
-  /** The first pool made (kept for the executor's lifetime, with its submitter context). */
-  private first: Pool | undefined = undefined
-  /** The length of `listed` at which it is swept next. */
-  private sweepAt = 64
+  /** The kept pools (see {@link KEPT}); a new one takes the place of the oldest. */
+  private readonly pools: Array<Pool | undefined> = new Array(KEPT).fill(undefined)
+  private poolsAt = 0
+  /**
+   * The slots in use made for a context with no pool, and those of pools
+   * given up: dropped when their task ends.
+   */
+  private readonly loose: Pool = { submitter: undefined, free: [], idle: 0, all: [] }
+  /** The contexts the last loose slots were made for, a ring (see {@link RECENT}). */
+  private readonly recent: Array<Context.Context<never> | undefined> = new Array(RECENT).fill(undefined)
+  /** How many loose slots each context of the ring has had. */
+  private readonly recentCount: Array<number> = new Array(RECENT).fill(0)
+  private recentAt = 0
   /** The pool used last: most submissions come from the same context. */
   private last: Pool | undefined = undefined
   /**
@@ -120,15 +142,72 @@ export class TaskScopes {
   private acquireSlow(submitter: Context.Context<never>, task: Tracked): Slot {
     let pool = this.last
     if (pool === undefined || pool.submitter !== submitter) {
-      pool = this.pools.get(submitter)
+      pool = this.poolOf(submitter)
       if (pool === undefined) {
-        pool = { submitter, free: [], idle: 0, all: [] }
-        this.pools.set(submitter, pool)
-        this.list(pool)
+        if (!this.seenRecently(submitter)) return this.make(submitter, task, this.loose)
+        pool = this.keep(submitter)
       }
       this.last = pool
       if (pool.idle > 0) return takeIdle(pool, task)
     }
+    return this.make(submitter, task, pool)
+  }
+
+  /** The kept pool of `submitter`, if it has one. */
+  private poolOf(submitter: Context.Context<never>): Pool | undefined {
+    const pools = this.pools
+    for (let i = 0; i < KEPT; i++) {
+      const pool = pools[i]
+      if (pool !== undefined && pool.submitter === submitter) return pool
+    }
+    return undefined
+  }
+
+  /**
+   * Counts a loose slot for `submitter` in the ring of recent contexts;
+   * whether this was its {@link POOL_AFTER}th while in it (it then leaves the
+   * ring, to get a pool).
+   */
+  private seenRecently(submitter: Context.Context<never>): boolean {
+    const recent = this.recent
+    for (let i = 0; i < RECENT; i++) {
+      if (recent[i] === submitter) {
+        if (++this.recentCount[i]! < POOL_AFTER) return false
+        recent[i] = undefined
+        return true
+      }
+    }
+    recent[this.recentAt] = submitter
+    this.recentCount[this.recentAt] = 1
+    this.recentAt = (this.recentAt + 1) % RECENT
+    return false
+  }
+
+  /** A new pool for `submitter`, in the place of the oldest kept one (given up). */
+  private keep(submitter: Context.Context<never>): Pool {
+    const pool: Pool = { submitter, free: [], idle: 0, all: [] }
+    const old = this.pools[this.poolsAt]
+    this.pools[this.poolsAt] = pool
+    this.poolsAt = (this.poolsAt + 1) % KEPT
+    if (old !== undefined) this.giveUp(old)
+    return pool
+  }
+
+  /** Drops the idle slots of `pool`; its slots in use become loose, dropped when their task ends. */
+  private giveUp(pool: Pool): void {
+    if (this.last === pool) this.last = undefined
+    if (this.spare !== undefined && this.spare.pool === pool) this.spare = undefined
+    const loose = this.loose
+    for (const slot of pool.all) {
+      if (slot.cell.task === undefined) continue
+      slot.pool = loose
+      slot.index = loose.all.length
+      loose.all.push(slot)
+    }
+  }
+
+  /** A new slot of `pool` for `task`, in use. */
+  private make(submitter: Context.Context<never>, task: Tracked, pool: Pool): Slot {
     const scope = Scope.makeUnsafe()
     const cell: Cell = { task, tree: this.tree }
     const context = this.extend(Context.add(Context.add(submitter, Scope.Scope, scope), CurrentTask, cell))
@@ -137,28 +216,10 @@ export class TaskScopes {
     return slot
   }
 
-  /** Adds a new pool to the list, sweeping out the collected ones when the list has doubled. */
-  private list(pool: Pool): void {
-    if (this.first === undefined) {
-      this.first = pool
-      return
-    }
-    const listed = this.listed
-    if (listed.length >= this.sweepAt) {
-      let kept = 0
-      for (let i = 0; i < listed.length; i++) {
-        if (listed[i]!.deref() !== undefined) listed[kept++] = listed[i]!
-      }
-      listed.length = kept
-      this.sweepAt = Math.max(64, 2 * kept)
-    }
-    listed.push(new WeakRef(pool))
-  }
-
   /**
    * Ends a task's scope with its exit: returns the finalizers to run, or
    * `undefined` when there are none — the slot then goes back to its pool.
-   * A slot with finalizers leaves the pool for good, its cell still naming
+   * A slot with finalizers leaves its pool for good, its cell still naming
    * the task: the caller clears it once they have run.
    */
   release(slot: Slot, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> | undefined {
@@ -170,7 +231,8 @@ export class TaskScopes {
       return Scope.closeUnsafe(slot.scope, exit)
     }
     slot.cell.task = undefined
-    if (this.spare === undefined) this.spare = slot
+    if (pool === this.loose) drop(slot)
+    else if (this.spare === undefined) this.spare = slot
     else if (pool.idle < MAX_FREE) pool.free[pool.idle++] = slot
     else drop(slot)
     return undefined
@@ -178,9 +240,8 @@ export class TaskScopes {
 
   /** Calls `f` with the task of every slot in use: the tasks running now. */
   forEachRunning(f: (task: Tracked) => void): void {
-    if (this.first !== undefined) forEachInUse(this.first, f)
-    for (const ref of this.listed) {
-      const pool = ref.deref()
+    forEachInUse(this.loose, f)
+    for (const pool of this.pools) {
       if (pool !== undefined) forEachInUse(pool, f)
     }
   }
