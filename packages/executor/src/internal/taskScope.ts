@@ -95,7 +95,7 @@ const POOL_AFTER = 4
 /** The scopes of one executor's tasks. */
 export class TaskScopes {
   /** The kept pools (see {@link KEPT}); a new one takes the place of the oldest. */
-  private readonly pools: Array<Pool | undefined> = new Array(KEPT).fill(undefined)
+  private readonly pools: Array<Pool> = []
   private poolsAt = 0
   /**
    * The slots in use made for a context with no pool, and those of pools
@@ -103,9 +103,9 @@ export class TaskScopes {
    */
   private readonly loose: Pool = { submitter: undefined, free: [], idle: 0, all: [] }
   /** The contexts the last loose slots were made for, a ring (see {@link RECENT}). */
-  private readonly recent: Array<Context.Context<never> | undefined> = new Array(RECENT).fill(undefined)
+  private readonly recent: Array<Context.Context<never> | undefined> = []
   /** How many loose slots each context of the ring has had. */
-  private readonly recentCount: Array<number> = new Array(RECENT).fill(0)
+  private readonly recentCount: Array<number> = []
   private recentAt = 0
   /** The pool used last: most submissions come from the same context. */
   private last: Pool | undefined = undefined
@@ -156,9 +156,8 @@ export class TaskScopes {
   /** The kept pool of `submitter`, if it has one. */
   private poolOf(submitter: Context.Context<never>): Pool | undefined {
     const pools = this.pools
-    for (let i = 0; i < KEPT; i++) {
-      const pool = pools[i]
-      if (pool !== undefined && pool.submitter === submitter) return pool
+    for (let i = 0; i < pools.length; i++) {
+      if (pools[i]!.submitter === submitter) return pools[i]
     }
     return undefined
   }
@@ -170,7 +169,7 @@ export class TaskScopes {
    */
   private seenRecently(submitter: Context.Context<never>): boolean {
     const recent = this.recent
-    for (let i = 0; i < RECENT; i++) {
+    for (let i = 0; i < recent.length; i++) {
       if (recent[i] === submitter) {
         if (++this.recentCount[i]! < POOL_AFTER) return false
         recent[i] = undefined
@@ -186,10 +185,14 @@ export class TaskScopes {
   /** A new pool for `submitter`, in the place of the oldest kept one (given up). */
   private keep(submitter: Context.Context<never>): Pool {
     const pool: Pool = { submitter, free: [], idle: 0, all: [] }
-    const old = this.pools[this.poolsAt]
+    if (this.pools.length < KEPT) {
+      this.pools.push(pool)
+      return pool
+    }
+    const old = this.pools[this.poolsAt]!
     this.pools[this.poolsAt] = pool
     this.poolsAt = (this.poolsAt + 1) % KEPT
-    if (old !== undefined) this.giveUp(old)
+    this.giveUp(old)
     return pool
   }
 
@@ -241,9 +244,7 @@ export class TaskScopes {
   /** Calls `f` with the task of every slot in use: the tasks running now. */
   forEachRunning(f: (task: Tracked) => void): void {
     forEachInUse(this.loose, f)
-    for (const pool of this.pools) {
-      if (pool !== undefined) forEachInUse(pool, f)
-    }
+    for (const pool of this.pools) forEachInUse(pool, f)
   }
 }
 

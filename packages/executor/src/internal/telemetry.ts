@@ -155,6 +155,12 @@ interface Family {
 
 const families = new WeakMap<Metric.MetricRegistry, Map<string, Family>>()
 
+/** Per registry, the family found last, with the name and the attributes object it was found for. */
+const lastFamily = new WeakMap<
+  Map<string, Family>,
+  { readonly name: string; readonly extra: Readonly<Record<string, string>>; readonly family: Family }
+>()
+
 const noop = () => {}
 
 const sum = (family: Family, f: (series: Series) => number): number => {
@@ -174,9 +180,15 @@ const familyOf = (context: Context.Context<never>, name: string): Family => {
   let byName = families.get(registry)
   if (byName === undefined) families.set(registry, byName = new Map())
   const extra = Context.get(context, Metric.CurrentMetricAttributes)
+  // most executors are made under the same attributes object: its family is found without the key
+  const recent = lastFamily.get(byName)
+  if (recent !== undefined && recent.extra === extra && recent.name === name) return recent.family
   const id = JSON.stringify([name, Object.entries(extra).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))])
   const known = byName.get(id)
-  if (known !== undefined) return known
+  if (known !== undefined) {
+    lastFamily.set(byName, { name, extra, family: known })
+    return known
+  }
   const executor = { executor: name }
   const family: Family = {
     live: new Set(),
@@ -197,6 +209,7 @@ const familyOf = (context: Context.Context<never>, name: string): Family => {
     duration: timer("taskscope_task_duration", "Time from start to end, per task that started", executor)
   }
   byName.set(id, family)
+  lastFamily.set(byName, { name, extra, family })
   const counter = (id: string, description: string, attributes: Record<string, string>, get: () => number) =>
     Metric.registerUnsafe(Metric.counter(id, { description, attributes, incremental: true }), context, {
       get: () => ({ count: get(), incremental: true }),
