@@ -7,10 +7,12 @@
  * every point of the executor's code in turn.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Logger, References, Scheduler } from "effect"
+import { Cause, Context, Deferred, Effect, Exit, Fiber, Logger, References, Scheduler, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { BackgroundExecutor, ExecutorError, Task } from "../src/index.ts"
 import { TaskOf } from "../src/internal/executor.ts"
+
+class Greeting extends Context.Service<Greeting, string>()("test/Greeting") {}
 
 /** `n` synchronous steps of user work. */
 const pad = (n: number) =>
@@ -284,6 +286,55 @@ describe("reliability", () => {
   })
 
   describe("D4: a task's resources live exactly as long as the task", () => {
+    it.effect("a finalizer added to a task's scope kept past the task runs: at once, or when the executor closes", () =>
+      Effect.gen(function*() {
+        const ran: Array<string> = []
+        const kept: Array<Scope.Scope> = []
+        const keepScope = Effect.map(Effect.scope, (scope) => {
+          kept.push(scope)
+        })
+        yield* Effect.scoped(Effect.gen(function*() {
+          const executor = yield* BackgroundExecutor.make()
+          // from a context of its own (one submission): its scope is closed when the task ends
+          yield* Task.await(yield* Effect.provideService(executor.submit(keepScope), Greeting, "once"))
+          yield* Scope.addFinalizer(kept[0]!, Effect.sync(() => ran.push("once")))
+          assert.deepStrictEqual(ran, ["once"], "added to a closed scope: runs at once")
+          // from a context that submits many: the scope goes back to its pool, idle
+          yield* Effect.provideService(
+            Effect.gen(function*() {
+              for (let i = 0; i < 6; i++) yield* Task.await(yield* executor.submit(i === 5 ? keepScope : Effect.void))
+            }),
+            Greeting,
+            "many"
+          )
+          yield* Scope.addFinalizer(kept[1]!, Effect.sync(() => ran.push("pooled")))
+          assert.deepStrictEqual(ran, ["once"])
+        }))
+        assert.deepStrictEqual(ran, ["once", "pooled"], "the executor's close closes its idle scopes")
+      }))
+
+    it.effect("a task that closes its own scope is not the parent of what its daemon submits after it ended", () =>
+      Effect.gen(function*() {
+        const executor = yield* BackgroundExecutor.make({ name: "e" })
+        const go = yield* Deferred.make<void>()
+        const body = (close: boolean) =>
+          Effect.gen(function*() {
+            const scope = yield* Effect.scope
+            if (close) yield* Scope.close(scope as Scope.Closeable, Exit.void)
+            yield* Effect.forkDetach(Effect.andThen(
+              Deferred.await(go),
+              executor.submit(Effect.never, { name: close ? "closed" : "plain", cancelOnExit: true })
+            ))
+          })
+        yield* Task.await(yield* executor.submit(body(false)))
+        yield* Task.await(yield* executor.submit(body(true)))
+        yield* Deferred.succeed(go, undefined)
+        yield* Effect.yieldNow
+        const infos = yield* executor.tasks
+        assert.strictEqual(infos.find((t) => t.name === "plain")!.parent, undefined)
+        assert.strictEqual(infos.find((t) => t.name === "closed")!.parent, undefined)
+      }).pipe(Effect.scoped))
+
     it.effect("a resource acquired by a task is released when the task ends, not when its submitter's scope does", () =>
       Effect.gen(function*() {
         const log: Array<string> = []

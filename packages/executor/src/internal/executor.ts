@@ -999,6 +999,7 @@ export class ExecutorCore {
       this.graceTimer.cancel()
       this.graceTimer = undefined
     }
+    this.scopes.close()
     this.telemetry.closed()
     const closers = this.closeWaiters
     this.closeWaiters = []

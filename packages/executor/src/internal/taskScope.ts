@@ -4,8 +4,9 @@
  * submitter's scope may close long before, or long after).
  *
  * A task's scope is the `Scope` service of the context its fiber starts
- * with. Deriving that context (one `Context.add`) and the scope for every
- * task cost a quarter of a trivial task's time, so both are pooled: a
+ * with. Deriving that context (a `Context.add` for the scope, one for the
+ * cell naming the task, see `taskTree.ts`) and the scope for every task cost
+ * a quarter of a trivial task's time, so both are pooled: a
  * {@link Slot} — a scope and the context that carries it — is taken when a
  * task starts and handed back when it ends, if the task left its scope empty
  * (no finalizer registered, or all removed again). A scope that holds
@@ -18,17 +19,19 @@
  * a pool only at its {@link POOL_AFTER}th task in a short while (while it is
  * among the last {@link RECENT} contexts without one); until then, and for
  * contexts that submit a few tasks, a slot is made for the task and dropped
- * when it ends ("loose"): such a context is not kept once its tasks end. At most {@link KEPT} pools are kept, found by comparing
+ * when it ends ("loose"). At most {@link KEPT} pools are kept, found by comparing
  * identities (no `WeakMap`, whose hashing of every new context cost more
  * than the slot), the oldest given up for a new one; each keeps at most
- * {@link MAX_FREE} idle slots, and there is one spare: the slot released
- * last, which the next task from the same context takes back first. So
- * what the executor keeps is bounded: its pools, the recent contexts and
- * the spare, whatever the number of contexts that submit.
+ * {@link MAX_FREE} idle slots, and there is one spare: a slot released
+ * while there was none, which the next task from the same context takes
+ * back first. So what the executor keeps is bounded — its pools, the recent
+ * contexts, the spare — whatever the number of contexts that submit, and it
+ * lets go of all of them when it closes.
  *
  * One caveat of reuse, for code that keeps a task's scope after the task
  * ended (a bug in itself): a finalizer added to it then runs when the next
- * task using the slot ends, not at once.
+ * task using the slot ends, or when the slot is given up (its pool given up,
+ * the executor closed), not at once. A slot given up has its scope closed.
  *
  * The slots also tell which tasks are running, at no cost per task: a slot
  * in use names its task in its cell, so {@link TaskScopes.forEachRunning}
@@ -40,7 +43,7 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import type * as Exit from "effect/Exit"
+import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
 import { type Cell, CurrentTask, type TaskTree, type Tracked } from "./taskTree.ts"
@@ -86,8 +89,8 @@ const MAX_FREE = 128
 /** Pools kept per executor. */
 const KEPT = 16
 
-/** Contexts without a pool remembered, to give one that keeps submitting a pool. */
-const RECENT = 4
+/** Contexts without a pool remembered, to give one that keeps submitting a pool (a few producers taking turns). */
+const RECENT = 8
 
 /** Loose slots a context has (while among the recent ones) before it gets a pool. */
 const POOL_AFTER = 4
@@ -110,9 +113,9 @@ export class TaskScopes {
   /** The pool used last: most submissions come from the same context. */
   private last: Pool | undefined = undefined
   /**
-   * The idle slot released last, kept out of its pool's free list: a task
-   * that starts after the one before it ended (every task that ends in its
-   * first run) takes it back without touching the pool.
+   * An idle slot kept out of its pool's free list (the first released while
+   * there was none): a task that starts after the one before it ended (every
+   * task that ends in its first run) takes it back without touching the pool.
    */
   private spare: Slot | undefined = undefined
   /** Adds what else the executor's tasks carry in their context. */
@@ -196,17 +199,39 @@ export class TaskScopes {
     return pool
   }
 
-  /** Drops the idle slots of `pool`; its slots in use become loose, dropped when their task ends. */
+  /** Closes the idle slots of `pool`; its slots in use become loose, dropped when their task ends. */
   private giveUp(pool: Pool): void {
     if (this.last === pool) this.last = undefined
     if (this.spare !== undefined && this.spare.pool === pool) this.spare = undefined
     const loose = this.loose
     for (const slot of pool.all) {
-      if (slot.cell.task === undefined) continue
+      if (slot.cell.task === undefined) {
+        closeIdle(slot, Exit.void)
+        continue
+      }
       slot.pool = loose
       slot.index = loose.all.length
       loose.all.push(slot)
     }
+  }
+
+  /**
+   * The executor has closed, so no task is running: closes every idle slot
+   * and forgets the pools and the contexts they were kept for.
+   */
+  close(): void {
+    for (const pool of this.pools) {
+      for (const slot of pool.all) {
+        if (slot.cell.task === undefined) closeIdle(slot, Exit.void)
+      }
+    }
+    this.pools.length = 0
+    this.recent.length = 0
+    this.recentCount.length = 0
+    this.recentAt = 0
+    this.poolsAt = 0
+    this.last = undefined
+    this.spare = undefined
   }
 
   /** A new slot of `pool` for `task`, in use. */
@@ -228,16 +253,19 @@ export class TaskScopes {
   release(slot: Slot, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> | undefined {
     const pool = slot.pool
     if (slot.scope.state !== EMPTY) {
-      // the cell names the task until its finalizers have run (the caller
-      // clears it): what they submit is the task's
       drop(slot)
-      return Scope.closeUnsafe(slot.scope, exit)
+      const finalizers = Scope.closeUnsafe(slot.scope, exit)
+      // the cell names the task until its finalizers have run (the caller
+      // clears it): what they submit is the task's. A scope the task closed
+      // itself has none left: the task has ended
+      if (finalizers === undefined) slot.cell.task = undefined
+      return finalizers
     }
     slot.cell.task = undefined
-    if (pool === this.loose) drop(slot)
+    if (pool === this.loose) retire(slot, exit)
     else if (this.spare === undefined) this.spare = slot
     else if (pool.idle < MAX_FREE) pool.free[pool.idle++] = slot
-    else drop(slot)
+    else retire(slot, exit)
     return undefined
   }
 
@@ -246,6 +274,23 @@ export class TaskScopes {
     forEachInUse(this.loose, f)
     for (const pool of this.pools) forEachInUse(pool, f)
   }
+}
+
+/** Takes an idle slot out of its pool for good, closing its scope (see {@link closeIdle}). */
+const retire = (slot: Slot, exit: Exit.Exit<unknown, unknown>): void => {
+  drop(slot)
+  closeIdle(slot, exit)
+}
+
+/**
+ * Closes the scope of a slot that no task uses, given up: a finalizer added
+ * to it since its task ended (a task's scope kept past the task, a bug in
+ * itself) runs now, in a fiber of its own, and one added later runs at once,
+ * as it would for any closed scope.
+ */
+const closeIdle = (slot: Slot, exit: Exit.Exit<unknown, unknown>): void => {
+  const finalizers = Scope.closeUnsafe(slot.scope, exit)
+  if (finalizers !== undefined) Effect.runForkWith(slot.context)(Effect.uninterruptible(finalizers))
 }
 
 /** Calls `f` with the task of every slot of `pool` in use. */
