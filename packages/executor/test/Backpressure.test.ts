@@ -80,4 +80,28 @@ describe("backpressure (maxQueue)", () => {
       assert.strictEqual(peakUnfinished, 12)
       assert.strictEqual(stats.succeeded, 2_000)
     }))
+
+  it.effect("a daemon fiber of a task that has ended waits for a queue place like any outside submitter", () =>
+    BackgroundExecutor.scoped(Effect.gen(function*() {
+      const executor = yield* BackgroundExecutor.BackgroundExecutor
+      const go = yield* Deferred.make<void>()
+      let admitted = 0
+      // the task forks a fiber that outlives it, then ends; the fiber submits later
+      const daemon = Effect.andThen(
+        Deferred.await(go),
+        Effect.forEach([1, 2, 3, 4, 5], () =>
+          Effect.tap(executor.submit(Effect.never, { cancelOnExit: true }), () =>
+            Effect.sync(() => {
+              admitted++
+            })))
+      )
+      yield* Task.await(yield* executor.submit(Effect.asVoid(Effect.forkDetach(daemon))))
+      // one task holds the permit, one fills the queue
+      yield* executor.submit(Effect.never, { cancelOnExit: true })
+      yield* executor.submit(Effect.never, { cancelOnExit: true })
+      yield* Deferred.succeed(go, undefined)
+      yield* settle
+      assert.strictEqual(admitted, 0, "the daemon was let past the full queue")
+      assert.include(yield* executor.stats, { running: 1, queued: 1 })
+    }), { maxConcurrency: 1, maxQueue: 1 }))
 })

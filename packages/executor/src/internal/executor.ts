@@ -43,7 +43,7 @@ import * as Timer from "./deadline.ts"
 import * as Check from "./options.ts"
 import { type Entry, QUEUED, TaskQueue } from "./queue.ts"
 import { type Slot, TaskScopes } from "./taskScope.ts"
-import type { Parent, Times, Tracked } from "./taskTree.ts"
+import { CurrentTask, type Parent, type Times, type Tracked } from "./taskTree.ts"
 import { rethrowLater, type Settings, Telemetry } from "./telemetry.ts"
 
 /**
@@ -68,9 +68,14 @@ const chainHas = (chain: TaskChain | undefined, executor: ExecutorCore): boolean
   return false
 }
 
-/** Whether `fiber` runs a task of `executor`, or descends from one (through nested executors too). */
+/**
+ * Whether `fiber` runs a task of `executor`, or descends from one (through
+ * nested executors too), and the task it works for has not ended: a daemon
+ * fiber that outlives its task keeps the task's context, and with it the
+ * chain, but is no longer one of the tasks whose permits drain the queue.
+ */
 const worksFor = (fiber: Fiber.Fiber<unknown, unknown>, executor: ExecutorCore): boolean =>
-  chainHas(fiber.getRef(TaskOf), executor)
+  chainHas(fiber.getRef(TaskOf), executor) && fiber.getRef(CurrentTask)?.task !== undefined
 
 /** Resolved executor options. */
 export interface Config {
