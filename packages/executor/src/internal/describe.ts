@@ -27,21 +27,38 @@ const isRecord = (u: unknown): u is Readonly<Record<string, unknown>> =>
   (typeof u === "object" && u !== null) || typeof u === "function"
 
 /**
+ * The errors and the defects of a cause, or of a plain copy of one (its
+ * `reasons` as plain objects), in order, with how many reasons it has in all
+ * (interruptions too); `undefined` for anything else.
+ */
+const reasonsOf = (
+  cause: unknown
+): { readonly errors: Array<unknown>; readonly defects: Array<unknown>; readonly count: number } | undefined => {
+  const reasons: unknown = Cause.isCause(cause) ? cause.reasons : isRecord(cause) ? cause.reasons : undefined
+  if (!Array.isArray(reasons)) return undefined
+  const errors: Array<unknown> = []
+  const defects: Array<unknown> = []
+  for (const reason of reasons) {
+    if (!isRecord(reason)) continue
+    if (reason._tag === "Fail") errors.push(reason.error)
+    else if (reason._tag === "Die") defects.push(reason.defect)
+  }
+  return { errors, defects, count: reasons.length }
+}
+
+/**
  * What a cause failed with, as `Cause.squash` finds it: the first typed
- * error, else the first defect. A plain copy of a cause (its `reasons` as
- * plain objects) is read the same way; anything else is its own reason.
+ * error, else the first defect. A plain copy of a cause is read the same
+ * way; anything else is its own reason.
  */
 export const squash = (cause: unknown): unknown =>
   attempt(() => {
     if (Cause.isCause(cause)) return Cause.squash(cause)
-    const reasons = isRecord(cause) ? cause.reasons : undefined
-    if (!Array.isArray(reasons)) return cause
-    const first = (tag: string) => reasons.find((reason) => isRecord(reason) && reason._tag === tag)
-    const fail = first("Fail")
-    if (fail !== undefined) return fail.error
-    const die = first("Die")
-    if (die !== undefined) return die.defect
-    return reasons.length > 0 ? "interrupted" : "no reason recorded"
+    const found = reasonsOf(cause)
+    if (found === undefined) return cause
+    if (found.errors.length > 0) return found.errors[0]
+    if (found.defects.length > 0) return found.defects[0]
+    return found.count > 0 ? "interrupted" : "no reason recorded"
   }, cause)
 
 /**
@@ -51,12 +68,10 @@ export const squash = (cause: unknown): unknown =>
  */
 export const otherReasons = (cause: unknown): ReadonlyArray<unknown> =>
   attempt(() => {
-    const reasons: unknown = Cause.isCause(cause) ? cause.reasons : isRecord(cause) ? cause.reasons : undefined
-    if (!Array.isArray(reasons)) return []
-    const fails = reasons.filter((reason) => isRecord(reason) && reason._tag === "Fail").map((r) => r.error)
-    const dies = reasons.filter((reason) => isRecord(reason) && reason._tag === "Die").map((r) => r.defect)
-    // squash names the first failure, or the first defect when there is none
-    return fails.length > 0 ? [...fails.slice(1), ...dies] : dies.slice(1)
+    const found = reasonsOf(cause)
+    if (found === undefined) return []
+    // squash names the first error, or the first defect when there is none
+    return found.errors.length > 0 ? [...found.errors.slice(1), ...found.defects] : found.defects.slice(1)
   }, [])
 
 /** A value printed for people; at most about 200 characters for objects. */

@@ -405,8 +405,9 @@ export class TaskQueue {
     const i = this.runnable.length
     if (i === this.orderP.length) {
       // made on the first ordered start (a typed array costs an executor 2 us to make, measured)
-      const p = new Float64Array(Math.max(64, i * 2))
-      const d = new Float64Array(Math.max(64, i * 2))
+      const size = Math.max(64, i * 2)
+      const p = new Float64Array(size)
+      const d = new Float64Array(size)
       p.set(this.orderP)
       d.set(this.orderId)
       this.orderP = p

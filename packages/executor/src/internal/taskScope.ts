@@ -220,18 +220,12 @@ export class TaskScopes {
    * and forgets the pools and the contexts they were kept for.
    */
   close(): void {
-    for (const pool of this.pools) {
-      for (const slot of pool.all) {
-        if (slot.cell.task === undefined) closeIdle(slot, Exit.void)
-      }
-    }
+    for (const pool of this.pools) this.giveUp(pool)
     this.pools.length = 0
     this.recent.length = 0
     this.recentCount.length = 0
     this.recentAt = 0
     this.poolsAt = 0
-    this.last = undefined
-    this.spare = undefined
   }
 
   /** A new slot of `pool` for `task`, in use. */

@@ -153,13 +153,13 @@ interface Family {
   readonly duration: Metric.Metric<number, Metric.HistogramState>
 }
 
-const families = new WeakMap<Metric.MetricRegistry, Map<string, Family>>()
+/** The families of one registry, by name and attributes; and the one found last, with what it was found for. */
+interface Families {
+  readonly byId: Map<string, Family>
+  last: { readonly name: string; readonly extra: Readonly<Record<string, string>>; readonly family: Family } | undefined
+}
 
-/** Per registry, the family found last, with the name and the attributes object it was found for. */
-const lastFamily = new WeakMap<
-  Map<string, Family>,
-  { readonly name: string; readonly extra: Readonly<Record<string, string>>; readonly family: Family }
->()
+const families = new WeakMap<Metric.MetricRegistry, Families>()
 
 const noop = () => {}
 
@@ -177,16 +177,16 @@ const sum = (family: Family, f: (series: Series) => number): number => {
  */
 const familyOf = (context: Context.Context<never>, name: string): Family => {
   const registry = Context.get(context, Metric.MetricRegistry)
-  let byName = families.get(registry)
-  if (byName === undefined) families.set(registry, byName = new Map())
+  let registered = families.get(registry)
+  if (registered === undefined) families.set(registry, registered = { byId: new Map(), last: undefined })
   const extra = Context.get(context, Metric.CurrentMetricAttributes)
   // most executors are made under the same attributes object: its family is found without the key
-  const recent = lastFamily.get(byName)
-  if (recent !== undefined && recent.extra === extra && recent.name === name) return recent.family
+  const last = registered.last
+  if (last !== undefined && last.extra === extra && last.name === name) return last.family
   const id = JSON.stringify([name, Object.entries(extra).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))])
-  const known = byName.get(id)
+  const known = registered.byId.get(id)
   if (known !== undefined) {
-    lastFamily.set(byName, { name, extra, family: known })
+    registered.last = { name, extra, family: known }
     return known
   }
   const executor = { executor: name }
@@ -208,8 +208,8 @@ const familyOf = (context: Context.Context<never>, name: string): Family => {
     queueWait: timer("taskscope_task_queue_wait", "Time from submit to start, per task", executor),
     duration: timer("taskscope_task_duration", "Time from start to end, per task that started", executor)
   }
-  byName.set(id, family)
-  lastFamily.set(byName, { name, extra, family })
+  registered.byId.set(id, family)
+  registered.last = { name, extra, family }
   const counter = (id: string, description: string, attributes: Record<string, string>, get: () => number) =>
     Metric.registerUnsafe(Metric.counter(id, { description, attributes, incremental: true }), context, {
       get: () => ({ count: get(), incremental: true }),
