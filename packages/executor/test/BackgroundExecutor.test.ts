@@ -483,6 +483,24 @@ describe("BackgroundExecutor", () => {
       }))
   })
 
+  describe("awaitIdle", () => {
+    it.effect("waiters that give up are not woken; the others are woken in the order they came", () =>
+      BackgroundExecutor.scoped((executor) =>
+        Effect.gen(function*() {
+          yield* executor.submit(Effect.sleep(10))
+          const woken: Array<number> = []
+          const waiters = yield* Effect.forEach(Array.from({ length: 8 }, (_, i) => i), (i) =>
+            Effect.forkChild(Effect.andThen(executor.awaitIdle, Effect.sync(() => woken.push(i))), {
+              startImmediately: true
+            }))
+          for (const i of [7, 0, 4, 2]) yield* Fiber.interrupt(waiters[i]!)
+          yield* TestClock.adjust(10)
+          assert.deepStrictEqual(woken, [1, 3, 5, 6])
+          for (const i of [7, 0, 4, 2]) assert.isTrue(Exit.hasInterrupts(waiters[i]!.pollUnsafe()!))
+        })
+      ))
+  })
+
   describe("API shapes", () => {
     it.effect("submit and scoped have data-first and data-last forms", () =>
       Effect.gen(function*() {

@@ -91,4 +91,25 @@ describe("Task", () => {
       yield* TestClock.adjust(10)
       assert.deepStrictEqual(yield* Task.await(task), Exit.succeed("late"))
     })))
+
+  it.effect("waiters that give up are not woken; the others hear the end in the order they came", () =>
+    BackgroundExecutor.scoped(Effect.gen(function*() {
+      const task = yield* BackgroundExecutor.submit(Effect.as(Effect.sleep(10), "late"))
+      const heard: Array<number> = []
+      const waiters = yield* Effect.forEach(Array.from({ length: 8 }, (_, i) => i), (i) =>
+        Effect.forkChild(
+          Effect.flatMap(Task.join(task), (value) => Effect.sync(() => heard.push(i * 10 + value.length))),
+          { startImmediately: true }
+        ))
+      // the first, the last and two in between give up, in another order than they came
+      for (const i of [7, 0, 4, 2]) yield* Fiber.interrupt(waiters[i]!)
+      // and one that gives up while the task ends: a race lost to another join of the same task
+      const raced = yield* Effect.forkChild(Effect.race(Task.join(task), Effect.as(Task.join(task), "other")), {
+        startImmediately: true
+      })
+      yield* TestClock.adjust(10)
+      assert.deepStrictEqual(heard, [14, 34, 54, 64])
+      for (const i of [7, 0, 4, 2]) assert.isTrue(isInterrupted(waiters[i]!.pollUnsafe()))
+      assert.deepStrictEqual(yield* Fiber.join(raced), "late")
+    })))
 })

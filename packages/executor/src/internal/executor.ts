@@ -272,7 +272,13 @@ class TaskRecord<A, E> implements Task.Task<A, E>, Tracked {
   context: Context.Context<never> | undefined
   fiber: Fiber.Fiber<A, E> | undefined = undefined
   exit: Exit.Exit<A, E> | undefined = undefined
-  observers: Array<(exit: Exit.Exit<A, E>) => void> | undefined = undefined
+  /**
+   * Fibers waiting for the task's end (`await`, `join`, `interrupt`), in the
+   * order they came. A `Set`, so that a waiter that gives up (a `timeout`, a
+   * `race`) leaves in O(1): with an array, 80,000 interrupted joiners of one
+   * task took 7 s (each removal searched and shifted the rest).
+   */
+  observers: Set<(exit: Exit.Exit<A, E>) => void> | undefined = undefined
   /** The task's scope and context while it runs. */
   slot: Slot | undefined = undefined
   /** The queue's field (see `Entry.next` in `queue.ts`): its link while queued. */
@@ -376,10 +382,9 @@ class TaskRecord<A, E> implements Task.Task<A, E>, Tracked {
   /** Calls `resume` with the exit once the task ends; returns the canceller. */
   private observe(resume: (effect: Effect.Effect<Exit.Exit<A, E>>) => void): Effect.Effect<void> {
     const observer = (exit: Exit.Exit<A, E>) => resume(Exit.succeed(exit))
-    ;(this.observers ??= []).push(observer)
+    ;(this.observers ??= new Set()).add(observer)
     return Effect.sync(() => {
-      const index = this.observers?.indexOf(observer) ?? -1
-      if (index >= 0) this.observers!.splice(index, 1)
+      this.observers?.delete(observer)
     })
   }
 
@@ -446,17 +451,14 @@ const drainLater = (): void => {
 }
 
 /** Tells observers that a task has ended, now or, below `MAX_DEPTH`, from the outermost level. */
-const notify = (observers: ReadonlyArray<(exit: Exit.Exit<any, any>) => void>, exit: Exit.Exit<any, any>): void => {
+const notify = (observers: ReadonlySet<(exit: Exit.Exit<any, any>) => void>, exit: Exit.Exit<any, any>): void => {
   if (depth >= MAX_DEPTH) {
-    for (let i = 0; i < observers.length; i++) {
-      const observer = observers[i]!
-      later.push(() => observer(exit))
-    }
+    for (const observer of observers) later.push(() => observer(exit))
     return
   }
   depth++
   try {
-    for (let i = 0; i < observers.length; i++) wake(observers[i]!, exit)
+    for (const observer of observers) wake(observer, exit)
   } finally {
     depth--
   }
@@ -521,7 +523,8 @@ export class ExecutorCore {
   private cutOff: Array<InterruptedTask & { readonly record: TaskRecord<any, any> }> | undefined = undefined
   /** Re-raisable failures not yet reported, in completion order. */
   private failures: Array<TaskRecord<any, any>> = []
-  private idleWaiters: Array<() => void> = []
+  /** Fibers waiting in `awaitIdle` (or `join`), oldest first; a `Set` for the reason `TaskRecord.observers` is one. */
+  private readonly idleWaiters = new Set<() => void>()
   /** Fibers waiting in `close` for the last task to end. */
   private closeWaiters: Array<() => void> = []
   /** Joins that took failures and have neither failed with them nor put them back yet. */
@@ -963,7 +966,7 @@ export class ExecutorCore {
     const stale = this.queue.length - this.queued
     if (stale > 1024 && stale > this.queued && !this.pumping) this.queue.compact()
     this.pump()
-    if ((this.awaited === 0 && this.idleWaiters.length > 0) || (this.phase === "closing" && this.idle)) {
+    if ((this.awaited === 0 && this.idleWaiters.size > 0) || (this.phase === "closing" && this.idle)) {
       this.settleAfterObservers()
     }
   }
@@ -995,8 +998,10 @@ export class ExecutorCore {
    * submit: waking stops as soon as there is work again.
    */
   private settle(): void {
-    while (this.awaited === 0 && this.idleWaiters.length > 0) {
-      wake(this.idleWaiters.shift()!, undefined)
+    while (this.awaited === 0 && this.idleWaiters.size > 0) {
+      const first = this.idleWaiters.values().next().value!
+      this.idleWaiters.delete(first)
+      wake(first, undefined)
     }
     if (this.phase !== "closing" || !this.idle) return
     this.phase = "closed"
@@ -1061,10 +1066,9 @@ export class ExecutorCore {
 
   /** Registers `waiter` for idleness; returns the canceller. */
   private onIdle(waiter: () => void): Effect.Effect<void> {
-    this.idleWaiters.push(waiter)
+    this.idleWaiters.add(waiter)
     return Effect.sync(() => {
-      const index = this.idleWaiters.indexOf(waiter)
-      if (index >= 0) this.idleWaiters.splice(index, 1)
+      this.idleWaiters.delete(waiter)
     })
   }
 
