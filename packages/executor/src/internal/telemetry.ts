@@ -170,9 +170,9 @@ const sum = (family: Family, f: (series: Series) => number): number => {
 }
 
 /**
- * Registers the pulled series of `name` in the context's registry, once per
- * name and set of contextual attributes (`Metric.CurrentMetricAttributes`,
- * which the registry adds to every series key): executors of one name under
+ * The family of `name` in the context's registry, registered once per name
+ * and set of contextual attributes (`Metric.CurrentMetricAttributes`, which
+ * the registry adds to every series key): executors of one name under
  * different attributes are different series.
  */
 const familyOf = (context: Context.Context<never>, name: string): Family => {
@@ -184,11 +184,14 @@ const familyOf = (context: Context.Context<never>, name: string): Family => {
   const last = registered.last
   if (last !== undefined && last.extra === extra && last.name === name) return last.family
   const id = JSON.stringify([name, Object.entries(extra).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))])
-  const known = registered.byId.get(id)
-  if (known !== undefined) {
-    registered.last = { name, extra, family: known }
-    return known
-  }
+  let family = registered.byId.get(id)
+  if (family === undefined) registered.byId.set(id, family = register(context, name))
+  registered.last = { name, extra, family }
+  return family
+}
+
+/** A new family of `name`, its pulled series registered in the context's registry. */
+const register = (context: Context.Context<never>, name: string): Family => {
   const executor = { executor: name }
   const family: Family = {
     live: new Set(),
@@ -208,8 +211,6 @@ const familyOf = (context: Context.Context<never>, name: string): Family => {
     queueWait: timer("taskscope_task_queue_wait", "Time from submit to start, per task", executor),
     duration: timer("taskscope_task_duration", "Time from start to end, per task that started", executor)
   }
-  registered.byId.set(id, family)
-  registered.last = { name, extra, family }
   const counter = (id: string, description: string, attributes: Record<string, string>, get: () => number) =>
     Metric.registerUnsafe(Metric.counter(id, { description, attributes, incremental: true }), context, {
       get: () => ({ count: get(), incremental: true }),
