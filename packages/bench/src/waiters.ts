@@ -35,12 +35,12 @@ const { values } = parseArgs({
 /** ms to interrupt `n` waiters of kind `kind`, on the executor at `source`. */
 const measure = async (source: string, kind: Kind, n: number): Promise<number> => {
   const { Effect, Fiber } = await import("effect")
-  const { BackgroundExecutor } = (await import(source)) as typeof import("@taskscope/executor")
+  const { BackgroundExecutor, Task } = (await import(source)) as typeof import("@taskscope/executor")
   let ms = 0
   await Effect.runPromise(BackgroundExecutor.scoped((executor) =>
     Effect.gen(function*() {
       const task = yield* executor.submit(Effect.never)
-      const wait = kind === "join" ? Effect.asVoid(task.await) : executor.awaitIdle
+      const wait = kind === "join" ? Effect.ignore(Task.join(task)) : executor.awaitIdle
       const fibers: Array<Fiber.Fiber<void>> = []
       for (let i = 0; i < n; i++) fibers.push(yield* Effect.forkChild(wait))
       yield* Effect.yieldNow // every waiter registers
