@@ -69,6 +69,47 @@ describe("closeTimeout", () => {
       assert.strictEqual(ran, 0)
     }))
 
+  it.effect("a permit freed while the queued tasks are cut off starts none of them", () =>
+    Effect.gen(function*() {
+      // "B" ends as the cut-off interrupts it; its observer frees the only
+      // permit (interrupting "A"): the queued tasks being cut off must not
+      // take it and run on past the close
+      let running = 0
+      let peak = 0
+      const started: Array<string> = []
+      const work = (name: string) =>
+        Effect.acquireUseRelease(
+          Effect.sync(() => {
+            started.push(name)
+            peak = Math.max(peak, ++running)
+          }),
+          () => Effect.sleep(100),
+          () => Effect.sync(() => running--)
+        )
+      const owner = yield* Effect.forkChild(
+        BackgroundExecutor.scoped((executor) =>
+          Effect.gen(function*() {
+            const a = yield* executor.submit(Effect.sleep(1000), { name: "A" })
+            const b = yield* executor.submit(Effect.sleep(1000), { name: "B" })
+            for (const name of ["C", "D", "E"]) yield* executor.submit(work(name), { name })
+            yield* Effect.forkDetach(Effect.andThen(Task.await(b), Task.interrupt(a)), { startImmediately: true })
+          }), { maxConcurrency: 1, closeTimeout: 20 }),
+        { startImmediately: true }
+      )
+      yield* TestClock.adjust(20)
+      const error = (yield* Effect.flip(Fiber.join(owner))) as ExecutorError.CloseTimeoutError
+      assert.strictEqual(error._tag, "CloseTimeoutError")
+      assert.deepStrictEqual(started, [], "a queued task started after the grace period")
+      assert.strictEqual(running, 0, "a task fiber outlived the close")
+      assert.strictEqual(peak, 0)
+      assert.deepStrictEqual(error.interrupted.map((t) => [t.taskName, t.state]), [
+        ["B", "queued"],
+        ["C", "queued"],
+        ["D", "queued"],
+        ["E", "queued"]
+      ]) // "A" is not listed: the observer's interrupt ended it before the cut-off reached the running tasks
+    }))
+
   it.effect("the close still waits for an interrupted task's finalizer to end", () =>
     Effect.gen(function*() {
       let released = false

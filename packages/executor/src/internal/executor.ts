@@ -1131,13 +1131,10 @@ export class ExecutorCore {
     this.graceTimer = undefined
     if (this.phase !== "closing") return
     const cutOff: Array<InterruptedTask & { readonly record: TaskRecord<any, any> }> = this.cutOff = []
-    const queued: Array<TaskRecord<any, any>> = []
-    this.queue.forEach((entry) => queued.push(entry as TaskRecord<any, any>))
-    for (const record of queued) {
+    this.endQueued(Exit.interrupt(by), (record) => {
       cutOff.push({ taskId: record.id, taskName: record.name, state: "queued", record })
-      this.finish(record, Exit.interrupt(by))
-    }
-    this.queue.compact()
+      return true
+    })
     for (const record of Array.from(this.holding!)) {
       if (record.state === DONE) continue
       cutOff.push({ taskId: record.id, taskName: record.name, state: "running", record })
@@ -1151,13 +1148,25 @@ export class ExecutorCore {
    * interrupted, so that no permit freed meanwhile goes to a doomed task.
    */
   private cancelQueued(exit: Exit.Exit<never>): void {
+    this.endQueued(exit, (record) => record.submission.cancelOnExit)
+  }
+
+  /**
+   * Ends with `exit` every queued task `which` picks. The pump is held
+   * meanwhile: the observers of an ended task run at once and may free a
+   * permit (interrupt a running task, `resize`), which must not go to a
+   * queued task about to be ended — that one would start, then be counted
+   * as ended while its fiber runs on.
+   */
+  private endQueued(exit: Exit.Exit<never>, which: (record: TaskRecord<any, any>) => boolean): void {
     const pumping = this.pumping
     this.pumping = true // pump once the walk is done, below
     try {
-      // Ended records stay in the queue (stale) until the compaction below.
+      // Ended records stay in the queue (stale) until the compaction below;
+      // the walk skips them, and those an observer ends meanwhile.
       this.queue.forEach((entry) => {
         const record = entry as TaskRecord<any, any>
-        if (record.submission.cancelOnExit) this.finish(record, exit)
+        if (which(record)) this.finish(record, exit)
       })
     } finally {
       this.pumping = pumping
