@@ -79,9 +79,42 @@ describe("scheduling", () => {
         }), { maxConcurrency: 2 })
         assert.deepStrictEqual(order, ["submitter ran on", "task"])
       }))
+
+    it.effect("nextTick on an ordered queue that held a task which ended while queued: the task still starts once the submitter yields", () =>
+      Effect.gen(function*() {
+        const order: Array<string> = []
+        yield* BackgroundExecutor.scoped((executor) =>
+          Effect.gen(function*() {
+            const first = yield* executor.submit(Effect.sleep(5))
+            const behind = yield* executor.submit(Effect.void, { priority: 1 }) // queued behind it
+            yield* Task.interrupt(behind) // ends while queued: its entry stays in the queue, stale
+            yield* TestClock.adjust(5)
+            yield* Task.await(first)
+            yield* executor.awaitIdle
+            yield* executor.submit(Effect.sync(() => order.push("task")), { nextTick: true })
+            order.push("submitter ran on")
+          }), { maxConcurrency: 1 })
+        assert.deepStrictEqual(order, ["submitter ran on", "task"])
+      }))
   })
 
   describe("keys (maxConcurrencyPerKey)", () => {
+    it.effect("nextTick after a queued task of the key timed out at its head: the next one starts once the submitter yields", () =>
+      Effect.gen(function*() {
+        const order: Array<string> = []
+        yield* BackgroundExecutor.scoped((executor) =>
+          Effect.gen(function*() {
+            const holder = yield* executor.submit(Effect.sleep(10), { key: "k" })
+            const late = yield* executor.submit(Effect.void, { key: "k", startTimeout: 5, reraiseOnExit: false })
+            yield* TestClock.adjust(10) // "late" times out at the head of "k", then "holder" ends
+            assert.strictEqual((yield* Effect.flip(Task.join(late)))._tag, "TaskTimeoutError")
+            yield* Task.join(holder)
+            yield* executor.submit(Effect.sync(() => order.push("task")), { key: "k", nextTick: true })
+            order.push("submitter ran on")
+          }), { maxConcurrency: 1, maxConcurrencyPerKey: 1 })
+        assert.deepStrictEqual(order, ["submitter ran on", "task"])
+      }))
+
     it.effect("at most maxConcurrencyPerKey tasks of one key run at once, in their order", () =>
       BackgroundExecutor.scoped(Effect.gen(function*() {
         let active = 0

@@ -112,6 +112,11 @@ export class Lane {
     return undefined
   }
 
+  /** The first entry (the lane must not be empty). */
+  first(): Entry {
+    return this.levels[0]!.head!
+  }
+
   /** Takes the first entry (the lane must not be empty) and copies in the next one's order. */
   shift(): Entry {
     const levels = this.levels
@@ -260,7 +265,7 @@ export class TaskQueue {
    * {@link startNow} decides), without counting it.
    */
   couldStartNow(key: string | undefined): boolean {
-    if (this.runnable.length > 0) return false
+    if (this.runnable.length > 0 && this.startsSomething()) return false
     const lane = this.lanes.get(key)
     if (lane === undefined) return true
     return lane.size === 0 && (key === undefined || lane.running < this.maxPerKey)
@@ -286,21 +291,46 @@ export class TaskQueue {
     for (;;) {
       const lane = this.runnable[0]
       if (lane === undefined) return undefined
-      const entry = lane.shift()
-      this.length--
-      if (lane.key !== undefined && entry.state === QUEUED) {
-        lane.running++
-        entry.next = lane
-      }
-      // the lane's next entry comes later than this one, or it can start nothing now
-      if (this.canStart(lane)) {
-        this.reorder(lane)
-        this.laneDown(0)
-      } else {
-        this.settleLane(lane)
-      }
+      const entry = this.shiftFirst(lane)
       if (entry.state === QUEUED) return entry
     }
+  }
+
+  /**
+   * Whether the runnable lanes hold an entry still queued, which a free
+   * permit would start: drops the stale entries at their front until one
+   * is found (or none is left). An entry ended while queued stays in its
+   * lane, and its lane among the runnable ones, until then.
+   */
+  private startsSomething(): boolean {
+    for (;;) {
+      const lane = this.runnable[0]
+      if (lane === undefined) return false
+      if (lane.first().state === QUEUED) return true
+      this.shiftFirst(lane)
+    }
+  }
+
+  /**
+   * Takes the first entry of `lane`, the first runnable one, and puts the
+   * lane back in its place. A live entry's key counts it as running from
+   * here until {@link ended}.
+   */
+  private shiftFirst(lane: Lane): Entry {
+    const entry = lane.shift()
+    this.length--
+    if (lane.key !== undefined && entry.state === QUEUED) {
+      lane.running++
+      entry.next = lane
+    }
+    // the lane's next entry comes later than this one, or it can start nothing now
+    if (this.canStart(lane)) {
+      this.reorder(lane)
+      this.laneDown(0)
+    } else {
+      this.settleLane(lane)
+    }
+    return entry
   }
 
   /** A started entry has ended: its key may start another. */
