@@ -104,4 +104,46 @@ describe("backpressure (maxQueue)", () => {
       assert.strictEqual(admitted, 0, "the daemon was let past the full queue")
       assert.include(yield* executor.stats, { running: 1, queued: 1 })
     }), { maxConcurrency: 1, maxQueue: 1 }))
+
+  it.effect("the daemon waits too when a later task runs in the ended task's reused scope", () =>
+    BackgroundExecutor.scoped(Effect.gen(function*() {
+      const executor = yield* BackgroundExecutor.BackgroundExecutor
+      // a few tasks from this context first: it gets a pool of scopes, reused from then on
+      for (let i = 0; i < 5; i++) yield* Task.join(yield* executor.submit(Effect.void))
+      const go = yield* Deferred.make<void>()
+      let admitted = 0
+      const daemon = Effect.andThen(
+        Deferred.await(go),
+        Effect.forEach([1, 2, 3, 4, 5], () =>
+          Effect.tap(executor.submit(Effect.never, { cancelOnExit: true }), () =>
+            Effect.sync(() => {
+              admitted++
+            })))
+      )
+      yield* Task.await(yield* executor.submit(Effect.asVoid(Effect.forkDetach(daemon))))
+      // the holder takes the scope the daemon's task released; one more fills the queue
+      yield* executor.submit(Effect.never, { cancelOnExit: true })
+      yield* executor.submit(Effect.never, { cancelOnExit: true })
+      yield* Deferred.succeed(go, undefined)
+      yield* settle
+      assert.strictEqual(admitted, 0, "the daemon was let past the full queue")
+      assert.include(yield* executor.stats, { running: 1, queued: 1 })
+    }), { maxConcurrency: 1, maxQueue: 1 }))
+
+  it.effect("a fiber the running task forks is still let past a full queue", () =>
+    BackgroundExecutor.scoped(Effect.gen(function*() {
+      const executor = yield* BackgroundExecutor.BackgroundExecutor
+      for (let i = 0; i < 5; i++) yield* Task.join(yield* executor.submit(Effect.void))
+      const submitted = yield* Deferred.make<number>()
+      // the task holds the only permit, the queue is full: its forked fiber's submissions must not wait
+      yield* executor.submit(Effect.gen(function*() {
+        yield* executor.submit(Effect.never, { cancelOnExit: true })
+        const child = yield* Effect.forkChild(Effect.forEach([1, 2, 3], () =>
+          executor.submit(Effect.never, { cancelOnExit: true })))
+        yield* Deferred.succeed(submitted, (yield* Fiber.join(child)).length)
+        yield* Effect.never
+      }), { cancelOnExit: true })
+      assert.strictEqual(yield* Deferred.await(submitted), 3)
+      assert.include(yield* executor.stats, { running: 1, queued: 4 })
+    }), { maxConcurrency: 1, maxQueue: 1 }))
 })

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
-import { BackgroundExecutor, type TaskEvent } from "../src/index.ts"
+import { BackgroundExecutor, Task, type TaskEvent } from "../src/index.ts"
 
 /** Starts consuming `changes` at once (subscribed before this returns) into an array. */
 const follow = (executor: BackgroundExecutor.Executor) =>
@@ -107,6 +107,23 @@ describe("tasks", () => {
         yield* TestClock.adjust(10)
       }
       assert.deepStrictEqual(parents, ["fin#1", "fin#3"])
+    }).pipe(Effect.scoped))
+
+  it.effect("a daemon's submissions after its task ended have no parent, even with a later task in that task's reused scope", () =>
+    Effect.gen(function*() {
+      const executor = yield* BackgroundExecutor.make({ name: "d" })
+      // a few tasks from this context first: it gets a pool of scopes, reused from then on
+      for (let i = 0; i < 5; i++) yield* Task.join(yield* executor.submit(Effect.void))
+      const go = yield* Deferred.make<void>()
+      const daemon = Effect.andThen(Deferred.await(go), executor.submit(Effect.never, { name: "late", cancelOnExit: true }))
+      yield* Task.await(yield* executor.submit(Effect.asVoid(Effect.forkDetach(daemon)), { name: "forker" }))
+      // this task takes the scope "forker" released
+      yield* executor.submit(Effect.never, { name: "later", cancelOnExit: true })
+      yield* Deferred.succeed(go, undefined)
+      yield* Effect.yieldNow.pipe(Effect.repeat({ times: 5 }))
+      const late = (yield* executor.tasks).find((task) => task.name === "late")
+      assert.isDefined(late, "the daemon's task was not submitted")
+      assert.strictEqual(key(late!.parent), "-")
     }).pipe(Effect.scoped))
 
   it.effect("a task timed while followed and started once nobody follows gets its start time", () =>

@@ -43,7 +43,7 @@ import * as Timer from "./deadline.ts"
 import * as Check from "./options.ts"
 import { type Entry, QUEUED, TaskQueue } from "./queue.ts"
 import { type Slot, TaskScopes } from "./taskScope.ts"
-import { CurrentTask, type Parent, type Times, type Tracked } from "./taskTree.ts"
+import { type Parent, taskOf, type Times, type Tracked } from "./taskTree.ts"
 import { rethrowLater, type Settings, Telemetry } from "./telemetry.ts"
 
 /**
@@ -72,10 +72,11 @@ const chainHas = (chain: TaskChain | undefined, executor: ExecutorCore): boolean
  * Whether `fiber` runs a task of `executor`, or descends from one (through
  * nested executors too), and the task it works for has not ended: a daemon
  * fiber that outlives its task keeps the task's context, and with it the
- * chain, but is no longer one of the tasks whose permits drain the queue.
+ * chain, but is no longer one of the tasks whose permits drain the queue —
+ * nor when a later task took over its task's scope (see `taskOf`).
  */
 const worksFor = (fiber: Fiber.Fiber<unknown, unknown>, executor: ExecutorCore): boolean =>
-  chainHas(fiber.getRef(TaskOf), executor) && fiber.getRef(CurrentTask)?.task !== undefined
+  chainHas(fiber.getRef(TaskOf), executor) && taskOf(fiber) !== undefined
 
 /** Resolved executor options. */
 export interface Config {
@@ -646,7 +647,7 @@ export class ExecutorCore {
   ): TaskRecord<A, E> {
     const record = new TaskRecord<A, E>(this, ++this.nextId, effect, submitter.context, submission)
     this.submitted++
-    this.telemetry.submitted(record, submitter.context)
+    this.telemetry.submitted(record, submitter)
     if (!submission.cancelOnExit) this.awaited++
     if ((submission.cancelOnExit && this.phase !== "open") || this.cutOff !== undefined) {
       return this.refuse(record, submitter.id)

@@ -17,15 +17,16 @@
  * A task's parent is found through {@link CurrentTask}, a mutable cell in
  * the context its fiber (and every fiber it forks) runs with: the cell of a
  * pooled task scope (see `taskScope.ts`) names the task that uses it. A
- * fiber that outlives its task (forked as a daemon) keeps the cell: its
- * submissions have no parent once the task ended, or the task that reuses
- * the scope after it — the price of pooling scopes.
+ * fiber that outlives its task (forked as a daemon) keeps the cell, which a
+ * later task may take over: {@link taskOf} tells that fiber apart by its
+ * age, so its submissions have no parent once its task ended.
  *
  * @internal
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import * as PubSub from "effect/PubSub"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -46,6 +47,8 @@ export interface Tracked {
   times: Times | undefined
   /** Ends the task's span with its exit, for a task that runs in one (set when its fiber starts). */
   endSpan: ((exit: Exit.Exit<unknown, unknown>) => void) | undefined
+  /** Its fiber, once its first synchronous run has returned and while it runs. */
+  readonly fiber: Fiber.Fiber<unknown, unknown> | undefined
 }
 
 /** A task's parent: its executor's tree and its id. */
@@ -74,6 +77,26 @@ export interface Cell {
 export const CurrentTask = Context.Reference<Cell | undefined>("@taskscope/executor/CurrentTask", {
   defaultValue: () => undefined
 })
+
+/**
+ * The task `fiber` works for: the one its context's cell names, if `fiber`
+ * is that task's own or was forked after it started. Fiber ids grow with
+ * every fiber made, so a fiber older than the task is a daemon of an
+ * earlier task whose scope (and cell) this one took over — it works for no
+ * running task. (A fiber such a daemon forks later is not told apart.)
+ * While the task's first synchronous run has not returned its fiber is not
+ * known yet, and no other fiber runs.
+ */
+export const taskOf = (fiber: Fiber.Fiber<unknown, unknown>): Tracked | undefined => {
+  const task = fiber.getRef(CurrentTask)?.task
+  return task !== undefined && serves(fiber, task) ? task : undefined
+}
+
+/** Whether `fiber`, with `task`'s cell in its context, works for it (see {@link taskOf}). */
+const serves = (fiber: Fiber.Fiber<unknown, unknown>, task: Tracked): boolean => {
+  const own = task.fiber
+  return own === undefined || fiber.id >= own.id
+}
 
 /** The clock reading of the executor: epoch milliseconds. */
 export type Now = () => number
@@ -119,14 +142,16 @@ export class TaskTree {
     this.onFollowed = onFollowed
   }
 
-  /** Records under which task a new task was submitted. */
-  submitted(task: Tracked, submitter: Context.Context<never>): void {
+  /** Records under which task a new task was submitted (see {@link taskOf}). */
+  submitted(task: Tracked, submitter: Fiber.Fiber<unknown, unknown>): void {
+    const context = submitter.context
     let cell = this.lastCell
-    if (submitter !== this.lastContext) {
-      cell = this.lastCell = Context.get(submitter, CurrentTask)
-      this.lastContext = submitter
+    if (context !== this.lastContext) {
+      cell = this.lastCell = Context.get(context, CurrentTask)
+      this.lastContext = context
     }
-    if (cell !== undefined && cell.task !== undefined) task.parent = { tree: cell.tree!, id: cell.task.id }
+    const parent = cell?.task
+    if (parent !== undefined && serves(submitter, parent)) task.parent = { tree: cell!.tree!, id: parent.id }
   }
 
   info(task: Tracked): TaskInfo {

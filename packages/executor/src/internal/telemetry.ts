@@ -30,6 +30,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as References from "effect/References"
 import type { Stats } from "../BackgroundExecutor.ts"
@@ -355,7 +356,7 @@ export class Telemetry {
    * A task was accepted (before it can start). Most return after the
    * parent: an unnamed task, not sampled, with nobody following.
    */
-  submitted(task: Tracked, submitter: Context.Context<never>): void {
+  submitted(task: Tracked, submitter: Fiber.Fiber<unknown, unknown>): void {
     this.tree.submitted(task, submitter)
     if (--this.untilSample > 0 && task.label === undefined && !this.traceAll && !this.tree.followed) return
     this.look(task)
