@@ -415,6 +415,22 @@ describe("BackgroundExecutor", () => {
         for (const defect of [viaMake, viaScoped, viaLayer]) assert.include(String((defect as Error).message), message)
       }))
 
+    it.effect.each(["maxConcurrencyPerKey", "tracing"] as const)(
+      "executor option %s is checked on the value used: a getter that answers differently twice gets no bad value past",
+      (option) =>
+        Effect.gen(function*() {
+          // a bad value on the first read, nothing after: the option must be read once
+          let reads = 0
+          const options = Object.defineProperty({}, option, {
+            enumerable: true,
+            get: () => (reads++ === 0 ? (option === "tracing" ? "yes" : -5) : undefined)
+          }) as BackgroundExecutor.Options
+          const defect = defectOf(yield* Effect.exit(BackgroundExecutor.scoped(Effect.void, options)))
+          assert.instanceOf(defect, ExecutorError.InvalidArgumentError)
+          assert.strictEqual((defect as ExecutorError.InvalidArgumentError).argument, option)
+        })
+    )
+
     it.effect("submit of something that is not an effect", () =>
       Effect.gen(function*() {
         const executor = yield* BackgroundExecutor.make()

@@ -109,13 +109,14 @@ export interface Submission {
 /** Checks executor options, throwing `InvalidArgumentError` on bad input. */
 export const makeConfig = (options: unknown): Config => {
   const o = Check.optionsObject<Record<string, unknown>>("options", options) ?? {}
+  const perKey = o.maxConcurrencyPerKey // each option is read once: a getter may answer differently twice
   return {
     maxConcurrency: Check.positiveIntegerOrInfinity("maxConcurrency", o.maxConcurrency, Number.POSITIVE_INFINITY),
     maxQueue: Check.positiveIntegerOrInfinity("maxQueue", o.maxQueue, Number.POSITIVE_INFINITY),
     bubbleUp: Check.optionalFunction<(error: unknown) => boolean>("bubbleUp", o.bubbleUp),
-    maxConcurrencyPerKey: o.maxConcurrencyPerKey === undefined
+    maxConcurrencyPerKey: perKey === undefined
       ? undefined
-      : Check.positiveIntegerOrInfinity("maxConcurrencyPerKey", o.maxConcurrencyPerKey, Number.POSITIVE_INFINITY),
+      : Check.positiveIntegerOrInfinity("maxConcurrencyPerKey", perKey, Number.POSITIVE_INFINITY),
     closeTimeout: Check.optionalDuration("closeTimeout", o.closeTimeout)
   }
 }

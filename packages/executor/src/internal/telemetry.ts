@@ -100,10 +100,11 @@ export interface Settings {
 /** Checks the telemetry options, throwing `InvalidArgumentError` on bad input. */
 export const makeSettings = (options: unknown): Settings => {
   const o = Check.optionsObject<Record<string, unknown>>("options", options) ?? {}
+  const tracing = o.tracing // read once: a getter may answer differently twice
   return {
     name: Check.optionalName("name", o.name) ?? "default",
     metrics: Check.boolean("metrics", o.metrics, true),
-    tracing: o.tracing === undefined ? undefined : Check.boolean("tracing", o.tracing, false)
+    tracing: tracing === undefined ? undefined : Check.boolean("tracing", tracing, false)
   }
 }
 
