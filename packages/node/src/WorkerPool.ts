@@ -243,7 +243,15 @@ const makeCalls = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
 
   const interpret = (task: string, payload: unknown, codec: Codec, outcome: Pool.Outcome) => {
     if (!Array.isArray(outcome)) {
-      const o = outcome as Pool.Crash | Pool.NotSent
+      const o = outcome as Pool.Crash | Pool.NotSent | Pool.Unreadable
+      if (o._tag === "Unreadable") {
+        const issue = `could not be read on the parent thread (${describeValue(o.cause)})`
+        return o.kind === Reply.Defect
+          ? Effect.fail(new WorkerCrashedError({ task, reason: `threw a value that ${issue}`, cause: o.cause }))
+          : Effect.fail(
+            new InvalidResultError({ task, part: o.kind === Reply.Failure ? "error" : "success value", issue })
+          )
+      }
       if (o._tag === "NotSent") {
         return Effect.fail(
           new InvalidPayloadError({

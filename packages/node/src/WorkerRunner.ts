@@ -58,6 +58,7 @@ import { describeValue } from "./internal/describe.ts"
 import {
   type Batch,
   type Call,
+  kindOf,
   type Open,
   type Ready,
   Reply,
@@ -132,6 +133,8 @@ const serveCalls = (
   let startedAt = 0
 
   const post = (seq: number, kind: ReplyKind, value: unknown, transfers?: ReadonlyArray<unknown>): void => {
+    // what the response is, for a parent that cannot read it (see `Signal.FirstKind`)
+    Atomics.store(signal, kindOf(seq), kind)
     // freed before the response is posted: once the parent has the response
     // it may reuse the slot at once
     Atomics.store(signal, slotOf(seq), Slot.Free)
@@ -144,6 +147,7 @@ const serveCalls = (
         port.postMessage([seq, Reply.Defect, plainDefect(value), took])
       } else {
         const what = kind === Reply.Failure ? "error" : "success value"
+        Atomics.store(signal, kindOf(seq), Reply.InvalidResult)
         port.postMessage([seq, Reply.InvalidResult, [
           what,
           `could not be cloned to the parent thread (${describeValue(error)})`

@@ -419,6 +419,35 @@ describe("WorkerExecutor", () => {
         assert.strictEqual((yield* pool.stats).crashed, before.crashed, "none of these killed a thread")
       }))
 
+    it.live("an answer the parent thread cannot read fails its task, typed; the thread and the next calls go on", () =>
+      Effect.gen(function*() {
+        const counter = makeCounter()
+        // the worker's stack is far larger than this thread's: it clones a
+        // list this thread cannot rebuild (on the main thread an uncaught
+        // RangeError in the pool's port listener killed the process, else
+        // the call, its timeout and the close waited for ever)
+        const [result, thrown, next, stats] = yield* WorkerExecutor.scoped(tasks, (executor) =>
+          Effect.gen(function*() {
+            const result = yield* Effect.flatMap(executor.submit("deep", 100_000, quiet), Task.await)
+            const thrown = yield* Effect.flatMap(executor.submit("deepThrow", 100_000, quiet), Task.await)
+            const next = yield* Effect.flatMap(executor.submit("square", 7), Task.join)
+            return [result, thrown, next, yield* executor.pool.stats] as const
+          }), {
+          spawn: spawner(counter, "worker.ts", { stackSizeMb: 256 }),
+          maxConcurrency: 1
+        })
+        const e1 = errorOf(result)
+        assert.instanceOf(e1, WorkerError.InvalidResultError)
+        assert.strictEqual((e1 as WorkerError.InvalidResultError).part, "success value")
+        assert.include(e1.message, "could not be read on the parent thread")
+        const e2 = errorOf(thrown)
+        assert.instanceOf(e2, WorkerError.WorkerCrashedError)
+        assert.include(e2.message, "threw a value that could not be read on the parent thread")
+        assert.strictEqual(next, 49)
+        assert.include(stats, { crashed: 0, started: 1 }, "one thread served all three")
+        assert.strictEqual(counter.alive(), 0)
+      }))
+
     it.live("a Schema that throws while encoding, or a thenable whose then throws, fails its task: no call hangs", () =>
       Effect.gen(function*() {
         const [encoded, thenable] = yield* onPool((executor) =>

@@ -43,9 +43,11 @@ import type { Stats } from "../WorkerPool.ts"
 import * as Metrics from "./metrics.ts"
 import {
   type Call,
+  kindOf,
   type Open,
   type Ready,
   Reply,
+  type ReplyKind,
   type Response,
   Signal,
   signalBytes,
@@ -69,8 +71,20 @@ export interface NotSent {
   readonly cause: unknown
 }
 
+/**
+ * The call's response could not be read on this thread (`kind` says what it
+ * was): a value the worker could clone but this thread cannot rebuild, as a
+ * structure nested too deeply for its stack, which is smaller than a
+ * worker's.
+ */
+export interface Unreadable {
+  readonly _tag: "Unreadable"
+  readonly kind: ReplyKind
+  readonly cause: unknown
+}
+
 /** What one call comes back with. */
-export type Outcome = Response | Crash | NotSent
+export type Outcome = Response | Crash | NotSent | Unreadable
 
 export interface Options {
   readonly maxConcurrency: number
@@ -286,14 +300,32 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       settle(entry, response)
     }
 
+    /**
+     * A response `thread` posted could not be read here (it is consumed all
+     * the same). The worker runs its calls one at a time and answers them in
+     * that order, and a call leaves `calls` once its response is read: the
+     * unreadable response is that of the oldest call the thread holds.
+     */
+    const onUnreadable = (thread: Thread, cause: unknown): void => {
+      const oldest = thread.calls.entries().next()
+      if (oldest.done === true) return
+      const [seq, entry] = oldest.value
+      letGo(thread, seq)
+      settle(entry, { _tag: "Unreadable", kind: Atomics.load(thread.signal, kindOf(seq)) as ReplyKind, cause })
+    }
+
     /** Reads the responses `thread` has already posted, without waiting for their events. */
     const drain = (thread: Thread): void => {
       const port = thread.port
-      for (
-        let got = WorkerThreads.receiveMessageOnPort(port);
-        got !== undefined;
-        got = WorkerThreads.receiveMessageOnPort(port)
-      ) {
+      for (;;) {
+        let got: { message: unknown } | undefined
+        try {
+          got = WorkerThreads.receiveMessageOnPort(port)
+        } catch (cause) {
+          onUnreadable(thread, cause)
+          continue
+        }
+        if (got === undefined) return
         onResponse(thread, got.message as Response)
       }
     }
@@ -539,6 +571,10 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           receiving = false
           dispatch()
         }
+      })
+      thread.port.on("messageerror", (cause: unknown) => {
+        onUnreadable(thread, cause)
+        dispatch()
       })
       Deferred.doneUnsafe(thread.ready, Exit.succeed(true))
       scheduleReap()

@@ -96,11 +96,18 @@ export const Signal = {
   /** index of the first slot word */
   FirstSlot: 2,
   /** number of slots */
-  Slots: 64
+  Slots: 64,
+  /**
+   * index of the first kind word: one per slot, the {@link ReplyKind} of the
+   * response the worker posts for the slot's call, written before it frees
+   * the slot — so that the parent can tell what an answer it cannot read was
+   * (a value nested too deeply for its smaller stack, say)
+   */
+  FirstKind: 2 + 64
 } as const
 
 /** Bytes of the shared buffer. */
-export const signalBytes = (Signal.FirstSlot + Signal.Slots) * Int32Array.BYTES_PER_ELEMENT
+export const signalBytes = (Signal.FirstKind + Signal.Slots) * Int32Array.BYTES_PER_ELEMENT
 
 /**
  * The state of a call slot. Only two transitions race, and both are
@@ -122,3 +129,6 @@ export const Slot = {
 
 /** The index of the state word of call `seq`. */
 export const slotOf = (seq: number): number => Signal.FirstSlot + (seq % Signal.Slots)
+
+/** The index of the kind word of call `seq`'s response. */
+export const kindOf = (seq: number): number => Signal.FirstKind + (seq % Signal.Slots)
