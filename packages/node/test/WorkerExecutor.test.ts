@@ -254,6 +254,38 @@ describe("WorkerExecutor", () => {
         assert.strictEqual(counter.alive(), 0)
       }))
 
+    it.live("a payload the worker cannot read fails its call after two threads died of it; calls sent with it run", () =>
+      Effect.gen(function*() {
+        const counter = makeCounter()
+        let list: unknown = null
+        for (let i = 0; i < 3_000; i++) list = { value: i, next: list }
+        const [outcomes, stats] = yield* WorkerExecutor.scoped(tasks, (executor) =>
+          Effect.gen(function*() {
+            // tiny calls first: the next ones go out in one message, the deep payload among them
+            for (let i = 0; i < 20; i++) yield* Effect.flatMap(executor.submit("square", i), Task.join)
+            const submitted = yield* Effect.forEach(
+              [2, list, 3, 4],
+              (payload) =>
+                typeof payload === "number"
+                  ? executor.submit("square", payload)
+                  : executor.submit("anything", payload, quiet)
+            )
+            const outcomes = yield* Effect.forEach(submitted, Task.await)
+            return [outcomes, yield* executor.pool.stats] as const
+          }), {
+          // a worker stack too small to rebuild the list (before: threads died one after another, for ever)
+          spawn: spawner(counter, "worker.ts", { stackSizeMb: 0.5 }),
+          maxConcurrency: 1
+        })
+        const values = outcomes.map((exit) => (Exit.isSuccess(exit) ? exit.value : "failed"))
+        assert.deepStrictEqual(values, [4, "failed", 9, 16])
+        const error = errorOf(outcomes[1]!)
+        assert.instanceOf(error, WorkerError.WorkerCrashedError)
+        assert.include(error.message, "the worker could not read its payload")
+        assert.strictEqual(stats.crashed, 2)
+        assert.strictEqual(counter.alive(), 0)
+      }))
+
     it.live("a worker that cannot start fails the task with WorkerCrashedError", () =>
       Effect.gen(function*() {
         const counter = makeCounter()

@@ -153,6 +153,13 @@ interface Entry {
   seq: number
   /** the order in which the calls were made */
   readonly order: number
+  /**
+   * Its thread died before it started it, with other calls it had not
+   * started either: it goes out alone from now on, so that a payload the
+   * worker cannot read (see `onThreadEnd`) is found and fails, instead of
+   * killing thread after thread.
+   */
+  suspect: boolean
 }
 
 interface Thread {
@@ -180,6 +187,8 @@ interface Thread {
   readonly calls: Map<number, Entry>
   nextSeq: number
   idleSince: number
+  /** it holds a suspect call (see `Entry.suspect`): it gets no other until that one is answered */
+  holdsSuspect: boolean
 }
 
 const crashOf = (exit: Exit.Exit<unknown, unknown>): { reason: string; cause: unknown } => {
@@ -277,6 +286,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
 
     /** `thread` let go of a call: once it holds none, it is idle from now (for `idleTimeout`). */
     const letGo = (thread: Thread, seq: number): void => {
+      if (thread.holdsSuspect && thread.calls.get(seq)?.suspect === true) thread.holdsSuspect = false
       thread.calls.delete(seq)
       if (thread.calls.size === 0) {
         thread.idleSince = Date.now()
@@ -355,6 +365,10 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         ) break
         const entry = takeQueued()
         if (entry === undefined) break
+        if (entry.suspect && thread.calls.size > 0) {
+          requeue([entry]) // alone on a thread that holds nothing else
+          break
+        }
         const seq = thread.nextSeq++
         Atomics.store(signal, slotOf(seq), Slot.Pending)
         entry.thread = thread
@@ -365,6 +379,10 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           entry.trace === undefined ? [seq, entry.task, entry.payload] : [seq, entry.task, entry.payload, entry.trace]
         )
         for (const transfer of entry.transfers) transfers.push(transfer)
+        if (entry.suspect) {
+          thread.holdsSuspect = true
+          break
+        }
       }
       if (entries.length === 0) return
       try {
@@ -463,7 +481,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
             let best: Thread | undefined
             for (let i = 0; i < ready.length; i++) {
               const thread = ready[i]!
-              if (thread.ending !== undefined) continue
+              if (thread.ending !== undefined || thread.holdsSuspect) continue
               if (best === undefined || thread.calls.size < best.calls.size) best = thread
             }
             const held = best === undefined ? Infinity : best.calls.size
@@ -518,13 +536,36 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       // Calls the thread had not started never ran: they go back to the
       // front of the queue. The one it was running fails.
       const unstarted: Array<Entry> = []
+      let running = false
       for (const entry of thread.calls.values()) {
         if (entry.resume === undefined) continue
         const state = Atomics.load(thread.signal, slotOf(entry.seq))
+        if (state === Slot.Started) running = true
         if (state === Slot.Pending && !closing) unstarted.push(entry)
         else settle(entry, state === Slot.Pending ? closedCrash : crash)
       }
       thread.calls.clear()
+      if (thread.ending === undefined && !running && unstarted.length > 0) {
+        // It died on its own while running none of its calls: reading their
+        // message (a payload too large for its resourceLimits, or nested too
+        // deeply for its stack) can kill a thread before any starts. A call
+        // that went out alone and met this twice is the cause: it fails.
+        // Otherwise every call of the message goes out alone from now on.
+        const only = unstarted[0]!
+        if (unstarted.length === 1 && only.suspect) {
+          settle(only, {
+            _tag: "Crash",
+            phase: "run",
+            reason: `${reason}, twice, before the call could start: ` +
+              "the worker could not read its payload (too large for the thread's resourceLimits, " +
+              "or nested too deeply for its stack?)",
+            cause
+          })
+          unstarted.length = 0
+        } else {
+          for (const entry of unstarted) entry.suspect = true
+        }
+      }
       requeue(unstarted)
       if (wasStarting && !closing) {
         if (thread.ending === "readyTimedOut") {
@@ -621,7 +662,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         readyTimer: undefined,
         calls: new Map(),
         nextSeq: 0,
-        idleSince: 0
+        idleSince: 0,
+        holdsSuspect: false
       }
       threads.add(thread)
       started++
@@ -737,7 +779,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           resume: (outcome) => resume(Exit.succeed(outcome)),
           thread: undefined,
           seq: -1,
-          order: made++
+          order: made++,
+          suspect: false
         }
         queue.push(entry)
         waiting++
