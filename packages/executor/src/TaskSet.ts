@@ -296,7 +296,10 @@ export type Services<T extends Any> = {
 /**
  * Declares a task set. `key` must be unique in the program: it names the
  * executor service that `WorkerExecutor.layer` or `ClusterExecutor.layer`
- * provides for this set, and, in a cluster, the entity that serves it.
+ * provides for this set, and, in a cluster, the entity that serves it. Task
+ * names are the keys of `tasks`, each a non-empty string (a task runs under
+ * its name). A bad key, task name or declaration is refused at once with a
+ * `TypeError` naming the set and the value.
  *
  * @category constructors
  * @since 0.1.0
@@ -318,7 +321,9 @@ export const make = <const Tasks extends Record<string, AnyTask>>(key: string, t
   if (typeof key !== "string" || key.length === 0) {
     throw new TypeError(`TaskSet.make: key must be a non-empty string, got ${describe(key)}`)
   }
-  if (tasks === null || typeof tasks !== "object" || Array.isArray(tasks)) {
+  const proto = tasks === null || typeof tasks !== "object" ? undefined : Object.getPrototypeOf(tasks)
+  // a plain object: the tasks are its own keys (a Map's entries would be no tasks at all)
+  if (proto !== Object.prototype && proto !== null) {
     throw new TypeError(
       `TaskSet.make(${JSON.stringify(key)}): tasks must be an object of TaskSet.task({ ... }) declarations, got ${
         describe(tasks)
@@ -326,6 +331,14 @@ export const make = <const Tasks extends Record<string, AnyTask>>(key: string, t
     )
   }
   for (const [name, definition] of Object.entries(tasks)) {
+    // (a task runs under its name, and the executors refuse an empty `name`)
+    if (name.length === 0) {
+      throw new TypeError(
+        `TaskSet.make(${
+          JSON.stringify(key)
+        }): a task name must be a non-empty string (the executors run a task under its name), got ""`
+      )
+    }
     if (
       definition === null || typeof definition !== "object" || typeof definition.run !== "function" ||
       !Schema.isSchema(definition.payload) || !Schema.isSchema(definition.success) ||

@@ -55,4 +55,31 @@ describe("TaskSet", () => {
     ]
     assert.isFunction(mistakes)
   })
+
+  // A task named "" was accepted, and then refused by the executor that runs
+  // it under its name (`name` must be a non-empty string): a cluster runner
+  // refused such a task on every delivery, and the task never ended.
+  it("make refuses a task named \"\", naming the task set and the name", () => {
+    const echo = TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => n })
+    assert.throws(
+      () => TaskSet.make("test/empty-name", { ok: echo, "": echo }),
+      TypeError,
+      "TaskSet.make(\"test/empty-name\"): a task name must be a non-empty string (the executors run a task under its name), got \"\""
+    )
+    assert.deepStrictEqual(TaskSet.make("test/one-letter", { a: echo }).names, ["a"])
+  })
+
+  it("make refuses tasks that are not a plain object (a Map's entries made a set of no tasks)", () => {
+    const echo = TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => n })
+    for (const tasks of [new Map([["echo", echo]]), [echo], null]) {
+      assert.throws(
+        () => TaskSet.make("test/not-plain", tasks as unknown as Record<string, typeof echo>),
+        TypeError,
+        "TaskSet.make(\"test/not-plain\"): tasks must be an object of TaskSet.task({ ... }) declarations"
+      )
+    }
+    assert.deepStrictEqual(TaskSet.make("test/null-prototype", Object.assign(Object.create(null), { echo })).names, [
+      "echo"
+    ])
+  })
 })
