@@ -138,8 +138,9 @@ describe("backpressure (maxQueue)", () => {
       // the task holds the only permit, the queue is full: its forked fiber's submissions must not wait
       yield* executor.submit(Effect.gen(function*() {
         yield* executor.submit(Effect.never, { cancelOnExit: true })
-        const child = yield* Effect.forkChild(Effect.forEach([1, 2, 3], () =>
-          executor.submit(Effect.never, { cancelOnExit: true })))
+        const child = yield* Effect.forkChild(
+          Effect.forEach([1, 2, 3], () => executor.submit(Effect.never, { cancelOnExit: true }))
+        )
         yield* Deferred.succeed(submitted, (yield* Fiber.join(child)).length)
         yield* Effect.never
       }), { cancelOnExit: true })

@@ -115,7 +115,8 @@ describe("tasks", () => {
       // a few tasks from this context first: it gets a pool of scopes, reused from then on
       for (let i = 0; i < 5; i++) yield* Task.join(yield* executor.submit(Effect.void))
       const go = yield* Deferred.make<void>()
-      const daemon = Effect.andThen(Deferred.await(go), executor.submit(Effect.never, { name: "late", cancelOnExit: true }))
+      const daemon = Effect.andThen(Deferred.await(go),
+        executor.submit(Effect.never, { name: "late", cancelOnExit: true }))
       yield* Task.await(yield* executor.submit(Effect.asVoid(Effect.forkDetach(daemon)), { name: "forker" }))
       // this task takes the scope "forker" released
       yield* executor.submit(Effect.never, { name: "later", cancelOnExit: true })
