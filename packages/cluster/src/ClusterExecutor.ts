@@ -486,6 +486,7 @@ const call = (
   client: Client,
   isShutdown: Effect.Effect<boolean>,
   task: string,
+  tag: string,
   key: string,
   wirePayload: unknown,
   payload: unknown,
@@ -493,7 +494,7 @@ const call = (
 ): Effect.Effect<unknown, unknown> =>
   Effect.suspend(() => {
     const message = new WirePayload({ key, payload: wirePayload as WirePayload["payload"] })
-    const entity = client(laneOf(key))[task]! as (payload: WirePayload) => Effect.Effect<unknown, unknown>
+    const entity = client(laneOf(key))[tag]! as (payload: WirePayload) => Effect.Effect<unknown, unknown>
     let stored = false
     // whether the last save found the task answered: its stored result is final
     let answered = false
@@ -561,16 +562,10 @@ const call = (
         if (failure._tag === "Some") return fromWire(protocol, task, key, payload)(failure.value)
         if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
         // A defect of the cluster's own machinery, not of the task (the
-        // runner reports those as WireDefect): e.g. a runner whose task set
-        // lacks this task (a rolling deploy) cannot even encode its answer.
+        // runner reports those as WireDefect).
         const defect = Cause.squash(cause)
         return Effect.fail(
-          new DeliveryError({
-            task,
-            key,
-            reason: `the cluster could not serve it: ${issueOf(defect)}`,
-            cause: defect
-          })
+          new DeliveryError({ task, key, reason: undeliverable(protocol, task, defect), cause: defect })
         )
       },
       onSuccess: (json) => {
@@ -582,6 +577,60 @@ const call = (
       }
     })
   })
+
+/**
+ * The text of a defect, whatever form it reached this process in: an
+ * `Error`, or a plain `{ name, message }` (a defect read back from storage or
+ * from a runner's reply), or anything else as JSON.
+ */
+const defectText = (defect: unknown): string => {
+  try {
+    if (typeof defect === "string") return defect
+    if (typeof defect === "object" && defect !== null) {
+      const { message, name } = defect as { readonly message?: unknown; readonly name?: unknown }
+      if (typeof message === "string") return typeof name === "string" ? `${name}: ${message}` : message
+    }
+    return JSON.stringify(defect) ?? String(defect)
+  } catch {
+    return Object.prototype.toString.call(defect)
+  }
+}
+
+/** The whole of a defect as text, its causes too: what {@link undeliverable} searches. */
+const defectDump = (defect: unknown): string => {
+  try {
+    return `${defectText(defect)} ${JSON.stringify(defect)}`
+  } catch {
+    return defectText(defect)
+  }
+}
+
+/**
+ * The reason of the `DeliveryError` of a task that the cluster's machinery
+ * failed with a defect. Two such defects come from runners that do not
+ * serve the task, and are told plainly (each is the task's stored result):
+ *
+ * - No runner registered the task set's entity: a runner took the task's
+ *   shard, but serves other task sets only (runners of different task sets
+ *   on one database share its shards). Effect's storage loop stores
+ *   "Entity type '<type>' not registered" once `entityRegistrationTimeout`
+ *   has passed.
+ * - The runner's entity lacks the task's Rpc tag: a runner of an older task
+ *   set (a rolling deploy). Effect answers a request of an unknown tag with
+ *   `MalformedMessage` ("Expected a known entity RPC tag"), and in 4.1
+ *   fails to encode that answer for want of the tag's Rpc: the defect is a
+ *   `TypeError` reading `errorSchema` of undefined. Both are recognised.
+ */
+const undeliverable = (protocol: Protocol, task: string, defect: unknown): string => {
+  const text = defectDump(defect)
+  if (text.includes(`Entity type '${protocol.entity.type}' not registered`)) {
+    return `no runner that took its shard serves task set "${protocol.taskSet.key}" (every runner that shares a database must serve every task set used with it)`
+  }
+  if (text.includes("Expected a known entity RPC tag") || text.includes("reading 'errorSchema'")) {
+    return `the runner that took it does not know task "${task}" (a rolling deploy, with runners of an older task set?)`
+  }
+  return `the cluster could not serve it: ${defectText(defect)}`
+}
 
 /** How long a call waits before it asks again for a task its runner let go of. */
 const retrySpacing = "100 millis"
@@ -679,11 +728,17 @@ const fromParts = <T extends TaskSet.Any>(
           submitOptions
         )
       }
+      const tag = protocol.tags.get(task)!
       return submitStored(key,
-        (onStored) => call(protocol, client, sharding.isShutdown, task, key, json, payload, onStored), submitOptions)
+        (onStored) => call(protocol, client, sharding.isShutdown, task, tag, key, json, payload, onStored),
+        submitOptions)
     })
 
-  /** Finds the task name stored under `key`, in declaration order. */
+  /**
+   * Finds the task stored under `key`, in declaration order: its name and its
+   * Rpc tag. Not under the tag an earlier version gave a name with "/" (see
+   * `tagOf`): a request stored under such a tag may be another task's.
+   */
   const findTask = (key: string) =>
     Effect.suspend(() => {
       const entityId = EntityId.make(laneOf(key))
@@ -693,8 +748,8 @@ const fromParts = <T extends TaskSet.Any>(
         shardId: sharding.getShardId(entityId, protocol.entity.getShardGroup(entityId))
       })
       return Effect.findFirst(
-        taskSet.names,
-        (tag) =>
+        protocol.tags,
+        ([, tag]) =>
           Effect.map(
             cluster.storage.requestIdForPrimaryKey({ address, tag, id: key }),
             Option.isSome
@@ -723,7 +778,8 @@ const fromParts = <T extends TaskSet.Any>(
           )
           : Option.isNone(found.value)
           ? Effect.fail(new TaskNotFoundError({ taskSet: taskSet.key, key }))
-          : call(protocol, client, sharding.isShutdown, found.value.value, key, attachProbe, undefined, () => {})
+          : call(protocol, client, sharding.isShutdown, found.value.value[0], found.value.value[1], key, attachProbe,
+            undefined, () => {})
         return Effect.map(
           executor.submit(remote, { ...options, name: options?.name ?? key }),
           (task) => wrap(task, key)

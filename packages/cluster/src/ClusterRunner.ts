@@ -212,7 +212,7 @@ export const layer = <T extends TaskSet.Any>(
 ): Layer.Layer<never, never, Cluster | Sharding.Sharding | TaskSet.Services<T>> =>
   Layer.effectDiscard(Effect.gen(function*() {
     const concurrency = checkOptions(options)
-    const { codecs, entity } = protocolOf(taskSet)
+    const { codecs, entity, tasksByTag } = protocolOf(taskSet)
     const cluster = yield* Cluster
     if (cluster.runner === undefined) {
       return yield* Effect.die(new ExecutorError.InvalidArgumentError({
@@ -243,10 +243,11 @@ export const layer = <T extends TaskSet.Any>(
       string,
       (request: { readonly payload: WirePayload }) => Effect.Effect<Schema.Json, WireError>
     > = {}
-    for (const name of taskSet.names) {
+    // by Rpc tag (the task's escaped name, and the tag an earlier version gave it)
+    for (const [tag, name] of tasksByTag) {
       const run = taskSet.tasks[name]!.run
       const codec = codecs.get(name)!
-      handlers[name] = (request) => {
+      handlers[tag] = (request) => {
         const served = Effect.updateContext(
           serveTask(name, run, codec, runner, request.payload),
           (context: Context.Context<never>) => Context.merge(services, context)

@@ -12,7 +12,7 @@ import * as EntityId from "effect/cluster/EntityId"
 import * as EntityType from "effect/cluster/EntityType"
 import * as Sharding from "effect/cluster/Sharding"
 import { Cluster, ClusterError, ClusterExecutor, ClusterRunner } from "../src/index.ts"
-import { laneOf } from "../src/internal/protocol.ts"
+import { laneOf, protocolOf, tagOf, WirePayload } from "../src/internal/protocol.ts"
 import { eventually, logFile, readLog } from "./fixtures/log.ts"
 import { RunnerName, tasks, TooBig } from "./fixtures/tasks.ts"
 
@@ -73,7 +73,7 @@ describe("Cluster.layerMemory", () => {
       assert.include(yield* spansOf({ tracing: true }), "three squared")
     }).pipe(Effect.provide(Local)))
 
-  it.live("a task set the cluster cannot store dies with an InvalidArgumentError naming what is too long", () =>
+  it.live("a task set the cluster cannot store dies with an InvalidArgumentError naming what is wrong", () =>
     Effect.gen(function*() {
       const longKey = TaskSet.make("k".repeat(141), {
         echo: TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => n })
@@ -81,7 +81,27 @@ describe("Cluster.layerMemory", () => {
       const longName = TaskSet.make("test/long-name", {
         ["n".repeat(51)]: TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => n })
       })
-      for (const [taskSet, argument] of [[longKey, "taskSet.key"], [longName, "task name"]] as const) {
+      // 49 characters, stored as 51: the "/" is stored as "%2F"
+      const longTag = TaskSet.make("test/long-tag", {
+        [`${"n".repeat(24)}/${"n".repeat(24)}`]: TaskSet.task({
+          payload: Schema.Number,
+          success: Schema.Number,
+          run: (n) => n
+        })
+      })
+      // TaskSet.make refuses a task named "", which the runner's executor could not run; a set made by hand too
+      const made = TaskSet.make("test/empty-name", {
+        a: TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => n })
+      })
+      const emptyName: TaskSet.Any = { ...made, tasks: { "": made.tasks.a }, names: [""] }
+      for (
+        const [taskSet, argument] of [
+          [longKey, "taskSet.key"],
+          [longName, "task name"],
+          [longTag, "task name"],
+          [emptyName, "task name"]
+        ] as const
+      ) {
         const exit = yield* Effect.exit(ClusterExecutor.scoped(taskSet, () => Effect.void).pipe(Effect.provide(Local)))
         const defect = Cause.squash((exit as Exit.Failure<unknown, unknown>).cause)
         assert.instanceOf(defect, ExecutorError.InvalidArgumentError)
@@ -110,6 +130,65 @@ describe("Cluster.layerMemory", () => {
       const error = Cause.squash((exit as Exit.Failure<unknown, unknown>).cause)
       assert.instanceOf(error, ClusterError.DeliveryError)
       assert.include((error as Error).message, "\"double\"")
+      assert.strictEqual(
+        (error as ClusterError.DeliveryError).reason,
+        "the runner that took it does not know task \"double\" (a rolling deploy, with runners of an older task set?)"
+      )
+    }))
+
+  // Runners of different task sets on one database share its shards: a task
+  // whose shard a runner of another task set took is answered by Effect with
+  // "Entity type ... not registered" once entityRegistrationTimeout passes.
+  it.live("a task set no runner serves fails with a DeliveryError that says so", () =>
+    Effect.gen(function*() {
+      const unserved = TaskSet.make("test/unserved", {
+        inc: TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => n + 1 })
+      })
+      const runnerOfOthers = ClusterRunner.layer(tasks, { concurrency: 4 }).pipe(
+        Layer.provide(Layer.succeed(RunnerName, "memory")),
+        Layer.provideMerge(Cluster.layerMemory({ shardingConfig: { entityRegistrationTimeout: "500 millis" } }))
+      )
+      const exit = yield* ClusterExecutor.scoped(unserved,
+        (executor) => Effect.flatMap(executor.submit("inc", 1, { reraiseOnExit: false }), Task.await)).pipe(
+          Effect.provide(runnerOfOthers)
+        )
+      assert.isTrue(Exit.isFailure(exit) && !Cause.hasDies(exit.cause), "a typed failure, not a defect")
+      const error = Cause.squash((exit as Exit.Failure<unknown, unknown>).cause)
+      assert.instanceOf(error, ClusterError.DeliveryError)
+      assert.strictEqual(
+        (error as ClusterError.DeliveryError).reason,
+        "no runner that took its shard serves task set \"test/unserved\" (every runner that shares a database must serve every task set used with it)"
+      )
+    }))
+
+  // Effect's storage identifies a request by `${entityType}/${entityId}/${tag}/${key}`:
+  // with the task's name as its tag, ("render/v1", "invoice-42") and ("render",
+  // "v1/invoice-42") were one request (both keys are in lane 33), and the
+  // second submit answered with the first one's result.
+  it.live("two tasks whose name and key join to the same text are two tasks in storage", () =>
+    Effect.gen(function*() {
+      const renders = TaskSet.make("test/renders", {
+        render: TaskSet.task({ payload: Schema.String, success: Schema.String, run: (s) => `render(${s})` }),
+        "render/v1": TaskSet.task({ payload: Schema.String, success: Schema.String, run: (s) => `render/v1(${s})` }),
+        "render%2Fv1": TaskSet.task({ payload: Schema.String, success: Schema.String, run: (s) => `escaped(${s})` })
+      })
+      assert.strictEqual(laneOf("invoice-42"), laneOf("v1/invoice-42"), "one lane: the keys could meet")
+      const runner = ClusterRunner.layer(renders).pipe(Layer.provideMerge(Cluster.layerMemory()))
+      yield* ClusterExecutor.scoped(renders, (executor) =>
+        Effect.gen(function*() {
+          const join = (task: TaskSet.Names<typeof renders>, payload: string, key: string) =>
+            Effect.flatMap(executor.submit(task, payload, { key }), Task.join)
+          assert.strictEqual(yield* join("render/v1", "A", "invoice-42"), "render/v1(A)")
+          assert.strictEqual(yield* join("render", "B", "v1/invoice-42"), "render(B)")
+          assert.strictEqual(yield* join("render%2Fv1", "C", "invoice-42"), "escaped(C)")
+          assert.strictEqual(yield* Effect.flatMap(executor.attach("v1/invoice-42"), Task.join), "render(B)")
+          // a task sent by an earlier version, under its name as the tag, still runs
+          const client = yield* protocolOf(renders).entity.client
+          const legacy = yield* client(laneOf("old-7"))["render/v1"]!(new WirePayload({ key: "old-7", payload: "D" }))
+          assert.strictEqual(legacy, "render/v1(D)")
+        })).pipe(Effect.provide(runner))
+      // a name without "%" or "/" is its own tag: what earlier versions stored for it is still found
+      assert.deepStrictEqual(renders.names.map(tagOf), ["render", "render%2Fv1", "render%252Fv1"])
     }))
 
   it.live("shardingConfig takes what Effect takes: a fractional runner weight, durations as strings or Durations", () =>

@@ -1,9 +1,10 @@
 /**
  * What travels between a submitter and a runner: one cluster entity per task
- * set, one persisted Rpc per task (its tag is the task's name), a payload
- * made of the task's key (the Rpc's primary key, so that a key is run and
- * answered once) and the task's payload in its Schema's JSON form, and a
- * reply that is the success value in its JSON form or a wire error.
+ * set, one persisted Rpc per task (its tag is the task's name, escaped: see
+ * {@link tagOf}), a payload made of the task's key (the Rpc's primary key, so
+ * that a key is run and answered once) and the task's payload in its
+ * Schema's JSON form, and a reply that is the success value in its JSON form
+ * or a wire error.
  *
  * The task's own Schemas are applied at both ends: the submitter encodes the
  * payload (a bad one fails that task before anything is stored) and decodes
@@ -129,11 +130,39 @@ const compile = (task: TaskSet.AnyTask): Codecs => {
   }
 }
 
+/**
+ * The Rpc tag of a task: its name with each "%" written "%25" and each "/"
+ * written "%2F". A name with neither is its own tag, as it was before tags
+ * were escaped, so what earlier versions stored for it is still found.
+ *
+ * Effect's message storage identifies a request by
+ * `${entityType}/${entityId}/${tag}/${primaryKey}`, and both the tag and the
+ * task's key may hold a "/": with the name as the tag, task "render/v1" with
+ * key "invoice-42" and task "render" with key "v1/invoice-42" were one
+ * stored request whenever their keys fell in the same lane, and the second
+ * submit got the first one's result. A tag without "/" ends at the first "/"
+ * after the lane, which tells the name from the key; escaping "%" as well
+ * keeps two names from having one tag ("a/b" and "a%2Fb").
+ */
+export const tagOf = (name: string): string => name.replace(/[%/]/g, (c) => c === "%" ? "%25" : "%2F")
+
 /** Everything derived from a task set, made once per set. */
 export interface Protocol {
   readonly taskSet: TaskSet.Any
   readonly entity: TaskEntity
+  /** The codecs of each task, by name. */
   readonly codecs: ReadonlyMap<string, Codecs>
+  /** The Rpc tag of each task, by name ({@link tagOf}). */
+  readonly tags: ReadonlyMap<string, string>
+  /**
+   * The task of each Rpc tag of the entity: every task's own tag, then, for
+   * a name that {@link tagOf} changes, the name itself — the tag earlier
+   * versions stored it under, where no task has it as its own — so that a
+   * runner still runs what an earlier version stored or sends. Only runners
+   * answer these tags: a submitter never uses them, as a request stored
+   * under one may be another task's (the ambiguity {@link tagOf} removes).
+   */
+  readonly tasksByTag: ReadonlyMap<string, string>
 }
 
 const protocols = new WeakMap<TaskSet.Any, Protocol>()
@@ -155,11 +184,20 @@ const check = (taskSet: TaskSet.Any): void => {
     })
   }
   for (const name of taskSet.names) {
-    if (name.length > 50) {
+    // what the runner's BackgroundExecutor takes as a task's `name` (TaskSet.make refuses "" too)
+    if (name.length === 0) {
       throw new ExecutorError.InvalidArgumentError({
         argument: "task name",
         value: name,
-        expected: "at most 50 characters (the cluster stores it as the message tag)"
+        expected: "a non-empty string (the runner runs a task under its name)"
+      })
+    }
+    if (tagOf(name).length > 50) {
+      throw new ExecutorError.InvalidArgumentError({
+        argument: "task name",
+        value: name,
+        expected:
+          `at most 50 characters once each "/" is written "%2F" and each "%" "%25" (the cluster stores it so, as the message tag)`
       })
     }
   }
@@ -171,11 +209,22 @@ export const protocolOf = (taskSet: TaskSet.Any): Protocol => {
   if (protocol === undefined) {
     check(taskSet)
     const codecs = new Map<string, Codecs>()
-    for (const name of taskSet.names) codecs.set(name, compile(taskSet.tasks[name]!))
+    const tags = new Map<string, string>()
+    const tasksByTag = new Map<string, string>()
+    for (const name of taskSet.names) {
+      codecs.set(name, compile(taskSet.tasks[name]!))
+      tags.set(name, tagOf(name))
+      tasksByTag.set(tagOf(name), name)
+    }
+    for (const name of taskSet.names) {
+      if (!tasksByTag.has(name)) tasksByTag.set(name, name)
+    }
     protocol = {
       taskSet,
-      entity: Entity.make(`taskscope/${taskSet.key}`, taskSet.names.map(makeRpc)) as unknown as TaskEntity,
-      codecs
+      entity: Entity.make(`taskscope/${taskSet.key}`, [...tasksByTag.keys()].map(makeRpc)) as unknown as TaskEntity,
+      codecs,
+      tags,
+      tasksByTag
     }
     protocols.set(taskSet, protocol)
   }
