@@ -31,6 +31,7 @@
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { ExecutorError } from "@taskscope/executor"
+import * as Durations from "@taskscope/executor/internal/duration"
 import * as MessageStorage from "effect/cluster/MessageStorage"
 import * as RunnerAddress from "effect/cluster/RunnerAddress"
 import * as RunnerHealth from "effect/cluster/RunnerHealth"
@@ -218,9 +219,13 @@ const invalid = (argument: string, value: unknown, expected: string): never => {
   throw new ExecutorError.InvalidArgumentError({ argument, value, expected })
 }
 
-/** A `Duration.Input` decoded, or `undefined` when it is none (`Duration` would read NaN as zero). */
+/**
+ * A `Duration.Input` decoded, or `undefined` when it is none — read strictly
+ * (see `@taskscope/executor/internal/duration`): `Duration` would read NaN,
+ * `{ millis: 5000 }` or a `Date` as zero.
+ */
 const durationOf = (value: unknown): Duration.Duration | undefined =>
-  typeof value === "number" && Number.isNaN(value)
+  Number.isNaN(Durations.toMillis(value))
     ? undefined
     : Option.getOrUndefined(Duration.fromInput(value as Duration.Input))
 

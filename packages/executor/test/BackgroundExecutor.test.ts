@@ -1,5 +1,5 @@
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
-import { Cause, Context, Effect, Exit, Fiber, References } from "effect"
+import { Cause, Context, Duration, Effect, Exit, Fiber, References } from "effect"
 import { TestClock } from "effect/testing"
 import * as v8 from "node:v8"
 import { runInNewContext } from "node:vm"
@@ -404,7 +404,13 @@ describe("BackgroundExecutor", () => {
         "`closeTimeout` to be a non-negative duration (milliseconds, or e.g. \"5 seconds\"), got -1 (number)"
       ],
       ["closeTimeout", Number.NaN, "`closeTimeout` to be a non-negative duration"],
-      ["closeTimeout", "soon", "got \"soon\" (string)"]
+      ["closeTimeout", "soon", "got \"soon\" (string)"],
+      // what Duration would read as zero: a misspelt field, no field, a Date, NaN in a pair
+      ["closeTimeout", { millis: 5000 }, "`closeTimeout` to be a non-negative duration"],
+      ["closeTimeout", {}, "`closeTimeout` to be a non-negative duration"],
+      ["closeTimeout", new Date(0), "`closeTimeout` to be a non-negative duration"],
+      ["closeTimeout", [Number.NaN, 0], "`closeTimeout` to be a non-negative duration"],
+      ["closeTimeout", { seconds: "5" }, "`closeTimeout` to be a non-negative duration"]
     ]
     it.effect.each(cases)("executor option %s = %s", ([option, value, message]) =>
       Effect.gen(function*() {
@@ -430,6 +436,20 @@ describe("BackgroundExecutor", () => {
           assert.strictEqual((defect as ExecutorError.InvalidArgumentError).argument, option)
         })
     )
+
+    it.effect("durations in every form Duration documents are accepted", () =>
+      Effect.gen(function*() {
+        for (
+          const closeTimeout of [1000, "1 second", Duration.seconds(1), [1, 0], { seconds: 1 }, { milliseconds: 1000 }]
+        ) {
+          const stats = yield* BackgroundExecutor.scoped(
+            (executor) =>
+              Effect.andThen(executor.submit(Effect.void, { timeout: closeTimeout as Duration.Input }), executor.stats),
+            { closeTimeout: closeTimeout as Duration.Input }
+          )
+          assert.strictEqual(stats.submitted, 1, `closeTimeout ${JSON.stringify(closeTimeout)}`)
+        }
+      }))
 
     it.effect("submit of something that is not an effect", () =>
       Effect.gen(function*() {

@@ -414,7 +414,10 @@ const fromParts = <T extends TaskSet.Any>(
           const change = steer()
           return change === undefined ? call : Effect.andThen(change, call)
         }),
-        options?.name === undefined ? { ...options, name: describeText(task) } : options
+        // a bad `options` (null, a string) goes through as it is, for the executor to refuse
+        (options === undefined || (typeof options === "object" && options !== null)) && options?.name === undefined
+          ? { ...options, name: describeText(task) }
+          : options
       ) as any
     }) as WorkerExecutor<T>["submit"],
     awaitIdle: executor.awaitIdle,

@@ -593,6 +593,19 @@ describe("WorkerExecutor", () => {
       assert.isFunction(forms)
     })
 
+    it.live("submit options that are not an object die as BackgroundExecutor's do (they were taken for none)", () =>
+      Effect.gen(function*() {
+        for (const options of [null, "square-3", 5]) {
+          const exit = yield* Effect.exit(
+            onPool((executor) => executor.submit("square", 3, options as unknown as BackgroundExecutor.SubmitOptions))
+          )
+          assert.isTrue(Exit.isFailure(exit), `${String(options)} was accepted`)
+          const defect = Cause.squash((exit as Exit.Failure<unknown, unknown>).cause)
+          assert.instanceOf(defect, ExecutorError.InvalidArgumentError)
+          assert.include((defect as Error).message, "`submit options` to be an object of options")
+        }
+      }))
+
     it("bad options fail at once, naming the option and the value", () => {
       const spawn = spawner(makeCounter())
       const cases: ReadonlyArray<[unknown, string]> = [
@@ -600,6 +613,9 @@ describe("WorkerExecutor", () => {
         [{ spawn, maxConcurrency: 1.5 }, "`maxConcurrency`"],
         [{ spawn, idleTimeout: -1 }, "`idleTimeout` to be a non-negative duration"],
         [{ spawn, idleTimeout: Number.NaN }, "`idleTimeout` to be a non-negative duration"],
+        // what Duration reads as zero, retiring every idle thread at once
+        [{ spawn, idleTimeout: { millis: 30_000 } }, "`idleTimeout` to be a non-negative duration"],
+        [{ spawn, idleTimeout: new Date() }, "`idleTimeout` to be a non-negative duration"],
         [
           { spawn, readyTimeout: 0 },
           "`readyTimeout` to be a positive duration (milliseconds, or e.g. \"1 minute\"), or Infinity, got 0"

@@ -6,9 +6,8 @@
  *
  * @internal
  */
-import * as Duration from "effect/Duration"
-import * as Option from "effect/Option"
 import { InvalidArgumentError } from "../ExecutorError.ts"
+import * as Durations from "./duration.ts"
 
 /** A positive integer or `Infinity`; `undefined` yields `fallback`. */
 export const positiveIntegerOrInfinity = (argument: string, value: unknown, fallback: number): number => {
@@ -65,10 +64,7 @@ export const optionalString = (argument: string, value: unknown): string | undef
  */
 export const optionalDuration = (argument: string, value: unknown): number | undefined => {
   if (value === undefined) return undefined
-  const decoded = typeof value === "number" && Number.isNaN(value)
-    ? undefined
-    : Option.getOrUndefined(Duration.fromInput(value as Duration.Input))
-  const millis = decoded === undefined ? Number.NaN : Duration.toMillis(decoded)
+  const millis = Durations.toMillis(value)
   if (!(millis >= 0)) {
     throw new InvalidArgumentError({
       argument,

@@ -6,8 +6,7 @@
  * @internal
  */
 import { ExecutorError } from "@taskscope/executor"
-import * as Duration from "effect/Duration"
-import * as Option from "effect/Option"
+import * as Durations from "@taskscope/executor/internal/duration"
 import * as os from "node:os"
 import type * as WorkerThreads from "node:worker_threads"
 import { isTaskSet } from "../TaskSet.ts"
@@ -87,15 +86,13 @@ export const DEFAULT_READY_TIMEOUT_MS = 60_000
 
 /**
  * A duration option in milliseconds, above zero if `positive` (otherwise
- * zero or more); `undefined` for an infinite one. Duration reads NaN as zero, which would pass for a real
- * value (an `idleTimeout` of NaN retired every idle thread at once): it is
- * refused like any other bad value.
+ * zero or more); `undefined` for an infinite one. Read strictly (see
+ * `@taskscope/executor/internal/duration`): NaN, `{ millis: 30000 }` or a
+ * `Date` would otherwise read as zero (an `idleTimeout` of zero retires
+ * every idle thread at once).
  */
 const duration = (argument: string, value: unknown, expected: string, positive: boolean): number | undefined => {
-  const decoded = typeof value === "number" && Number.isNaN(value)
-    ? undefined
-    : Option.getOrUndefined(Duration.fromInput(value as Duration.Input))
-  const millis = decoded === undefined ? Number.NaN : Duration.toMillis(decoded)
+  const millis = Durations.toMillis(value)
   if (!(positive ? millis > 0 : millis >= 0)) invalid(argument, value, expected)
   return Number.isFinite(millis) ? millis : undefined
 }

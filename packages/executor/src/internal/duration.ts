@@ -1,0 +1,72 @@
+/**
+ * A `Duration.Input` read strictly, for the duration options of every
+ * taskscope package (`@taskscope/node` and `@taskscope/cluster` import it by
+ * the `@taskscope/executor/internal/duration` subpath; it is not part of the
+ * public API and may change in any release).
+ *
+ * `Duration.fromInput` reads leniently what options from untyped code get
+ * wrong: NaN (a number, or in a `[seconds, nanos]` pair) as zero, and any
+ * object as a `Duration.DurationObject`, its unknown fields ignored — so a
+ * misspelt `{ millis: 5000 }`, an empty `{}` or a `Date` read as zero, a
+ * grace period of nothing or a timeout that fires at once. Those are refused
+ * here.
+ *
+ * @internal
+ */
+import * as Duration from "effect/Duration"
+import * as Option from "effect/Option"
+
+/** The fields of a `Duration.DurationObject`. */
+const FIELDS: ReadonlySet<string> = new Set([
+  "weeks",
+  "days",
+  "hours",
+  "minutes",
+  "seconds",
+  "milliseconds",
+  "microseconds",
+  "nanoseconds"
+])
+
+const isNumberOrUndefined = (value: unknown): boolean =>
+  value === undefined || (typeof value === "number" && !Number.isNaN(value))
+
+/**
+ * Whether `value` (not a `Duration`) reads as a `DurationObject`: a plain
+ * object whose fields are all known, at least one, each a number or
+ * undefined; another object (a Temporal-like duration, with getters) must
+ * have at least one field that is a number, and none of another kind.
+ */
+const isDurationObject = (value: object): boolean => {
+  const record = value as Record<string, unknown>
+  const proto = Object.getPrototypeOf(value)
+  if (proto === Object.prototype || proto === null) {
+    const keys = Object.keys(value)
+    return keys.length > 0 && keys.every((key) => FIELDS.has(key) && isNumberOrUndefined(record[key]))
+  }
+  let found = false
+  for (const field of FIELDS) {
+    const part = record[field]
+    if (!isNumberOrUndefined(part)) return false
+    if (part !== undefined) found = true
+  }
+  return found
+}
+
+/**
+ * `value` as milliseconds (`Infinity` for an infinite duration, negative for
+ * a negative one), or `NaN` when it is not a duration: the caller refuses
+ * what is out of its range, NaN included, with its own message.
+ */
+export const toMillis = (value: unknown): number => {
+  if (typeof value === "number") return value // NaN stays NaN
+  if (typeof value === "object" && value !== null) {
+    if (Array.isArray(value)) {
+      if (value.length !== 2 || !value.every(isNumberOrUndefined)) return Number.NaN
+    } else if (!Duration.isDuration(value) && !isDurationObject(value)) {
+      return Number.NaN
+    }
+  }
+  const decoded = Option.getOrUndefined(Duration.fromInput(value as Duration.Input))
+  return decoded === undefined ? Number.NaN : Duration.toMillis(decoded)
+}
