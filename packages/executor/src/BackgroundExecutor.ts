@@ -155,7 +155,8 @@ export interface Executor {
   readonly resume: Effect.Effect<void>
   /**
    * A snapshot of the unfinished tasks: those holding a permit (in id
-   * order), then the queued ones in queue order, each with its parent — the
+   * order), then the queued ones in the order they would start (with
+   * priorities: highest first, then by submission), each with its parent — the
    * task that submitted it, in this executor or another. Built when it runs;
    * keeping the data it reads costs each task three fields and no clock read
    * (times are known for the timed tasks, see `TaskInfo`).

@@ -87,6 +87,32 @@ describe("tasks", () => {
       assert.deepStrictEqual(seen, [["1 running"], []])
     }))
 
+  it.effect("with priorities and keys, the queued tasks are listed in the order they would start", () =>
+    Effect.gen(function*() {
+      const names = yield* BackgroundExecutor.scoped(
+        (executor) =>
+          Effect.gen(function*() {
+            yield* executor.submit(Effect.never, { name: "holder", cancelOnExit: true })
+            const queued: ReadonlyArray<[string, number, string]> = [
+              ["p1", 1, "a"],
+              ["p3", 3, "b"],
+              ["p2", 2, "a"],
+              ["p5", 5, "c"],
+              ["p0", 0, "b"],
+              ["p4", 4, "a"],
+              ["p3bis", 3, "c"]
+            ]
+            for (const [name, priority, key] of queued) {
+              yield* executor.submit(Effect.void, { name, priority, key, cancelOnExit: true })
+            }
+            return (yield* executor.tasks).map((task) => task.name)
+          }),
+        { maxConcurrency: 1, maxConcurrencyPerKey: 5 }
+      )
+      // before: in the lanes' heap order, grouped by key
+      assert.deepStrictEqual(names, ["holder", "p5", "p4", "p3", "p3bis", "p2", "p1", "p0"])
+    }))
+
   it.effect("a task submitted by a task's finalizer has that task as its parent", () =>
     Effect.gen(function*() {
       const parents: Array<string> = []

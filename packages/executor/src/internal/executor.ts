@@ -1269,7 +1269,7 @@ export class ExecutorCore {
   readonly tasks: Effect.Effect<ReadonlyArray<TaskInfo>> = Effect.sync(() =>
     this.telemetry.tree.snapshot(
       this.running === 0 ? [] : this.runningTasks(),
-      (f) => this.queue.forEach((entry) => f(entry as TaskRecord<any, any>))
+      (f) => this.queue.forEachInOrder((entry) => f(entry as TaskRecord<any, any>))
     )
   )
 

@@ -342,6 +342,20 @@ export class TaskQueue {
     if (lane.index < 0) this.settleLane(lane)
   }
 
+  /**
+   * Calls `f` on every entry still queued, in the order they would start
+   * given free permits: FIFO, or in an ordered queue by priority, then
+   * submission (a key at its bound may hold some back). Sorts: for
+   * snapshots, not for the executor's own walks.
+   */
+  forEachInOrder(f: (entry: Entry) => void): void {
+    if (!this.ordered) return this.forEach(f)
+    const entries: Array<Entry> = []
+    this.forEach((entry) => entries.push(entry))
+    entries.sort((a, b) => b.priority - a.priority || a.id - b.id)
+    for (const entry of entries) f(entry)
+  }
+
   /** Calls `f` on every entry still queued, in no particular order; `f` may end them. */
   forEach(f: (entry: Entry) => void): void {
     if (!this.ordered) {
