@@ -434,6 +434,37 @@ describe("reliability", () => {
         ])
       }))
 
+    it.effect("a scope used after its task ended (by a daemon) is not handed to the next task", () =>
+      Effect.gen(function*() {
+        const log: Array<string> = []
+        yield* BackgroundExecutor.scoped((executor) =>
+          Effect.gen(function*() {
+            // a few tasks from this context first: it gets a pool of scopes, reused from then on
+            for (let i = 0; i < 5; i++) yield* Task.join(yield* executor.submit(Effect.void))
+            const go = yield* Deferred.make<void>()
+            // "A" forks a daemon and ends; the daemon acquires a resource in A's (ended) scope
+            yield* Task.join(yield* executor.submit(
+              Effect.asVoid(Effect.forkDetach(Effect.andThen(
+                Deferred.await(go),
+                Effect.acquireRelease(
+                  Effect.sync(() => log.push("daemon acquired")),
+                  () => Effect.andThen(Effect.sync(() => log.push("daemon's release")), Effect.sleep(100))
+                )
+              ))),
+              { name: "A" }
+            ))
+            yield* Deferred.succeed(go, undefined)
+            yield* Effect.yieldNow.pipe(Effect.repeat({ times: 5 }))
+            const b = yield* executor.submit(Effect.sync(() => log.push("B ran")), { name: "B" })
+            yield* Effect.yieldNow.pipe(Effect.repeat({ times: 5 }))
+            // before: B took A's scope, and ended only once the daemon's release (100 ms) had run
+            assert.isDefined(yield* Task.poll(b), "B waits for another task's finalizer")
+            log.push("B ended")
+          })
+        )
+        assert.deepStrictEqual(log, ["daemon acquired", "daemon's release", "B ran", "B ended"])
+      }))
+
     it("a task that needs a Scope can be submitted where there is none", async () => {
       const log: Array<string> = []
       const program = BackgroundExecutor.scoped(

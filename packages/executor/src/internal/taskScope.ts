@@ -29,9 +29,11 @@
  * lets go of all of them when it closes.
  *
  * One caveat of reuse, for code that keeps a task's scope after the task
- * ended (a bug in itself): a finalizer added to it then runs when the next
- * task using the slot ends, or when the slot is given up (its pool given up,
- * the executor closed), not at once. A slot given up has its scope closed.
+ * ended (a daemon fiber forked by the task, say; a bug in itself): a
+ * finalizer added to it runs when the slot is next taken (it is then given
+ * up, see `takeIdle`) or given up otherwise (its pool given up, the executor
+ * closed), not at once — and when it is added while a later task already
+ * uses the slot, at that task's end. A slot given up has its scope closed.
  *
  * The slots also tell which tasks are running, at no cost per task: a slot
  * in use names its task in its cell, so {@link TaskScopes.forEachRunning}
@@ -133,11 +135,17 @@ export class TaskScopes {
     const spare = this.spare
     if (spare !== undefined && spare.pool.submitter === submitter) {
       this.spare = undefined
-      spare.cell.task = task
-      return spare
+      if (spare.scope.state === EMPTY) {
+        spare.cell.task = task
+        return spare
+      }
+      retire(spare, Exit.void) // used since its task ended (see `takeIdle`)
     }
     const last = this.last
-    if (last !== undefined && last.submitter === submitter && last.idle > 0) return takeIdle(last, task)
+    if (last !== undefined && last.submitter === submitter && last.idle > 0) {
+      const idle = takeIdle(last)
+      if (idle !== undefined) return claim(idle, task)
+    }
     return this.acquireSlow(submitter, task)
   }
 
@@ -151,7 +159,8 @@ export class TaskScopes {
         pool = this.keep(submitter)
       }
       this.last = pool
-      if (pool.idle > 0) return takeIdle(pool, task)
+      const idle = takeIdle(pool)
+      if (idle !== undefined) return claim(idle, task)
     }
     return this.make(submitter, task, pool)
   }
@@ -294,10 +303,26 @@ const forEachInUse = (pool: Pool, f: (task: Tracked) => void): void => {
   }
 }
 
-/** Takes the last idle slot of `pool` for `task`. */
-const takeIdle = (pool: Pool, task: Tracked): Slot => {
-  const slot = pool.free[--pool.idle]!
-  pool.free[pool.idle] = undefined
+/**
+ * Takes the last idle slot of `pool` that is still fresh, if any. A slot
+ * whose scope was used after its task ended — a finalizer added by a fiber
+ * that outlived the task, or the scope closed — is not: handed to the next
+ * task, that finalizer would run when the next task ends, with the next task
+ * waiting for it. Such a slot is given up (its scope closed, running what
+ * was added, as a closed scope runs what is added to it).
+ */
+const takeIdle = (pool: Pool): Slot | undefined => {
+  while (pool.idle > 0) {
+    const slot = pool.free[--pool.idle]!
+    pool.free[pool.idle] = undefined
+    if (slot.scope.state === EMPTY) return slot
+    retire(slot, Exit.void)
+  }
+  return undefined
+}
+
+/** Hands `slot` to `task`. */
+const claim = (slot: Slot, task: Tracked): Slot => {
   slot.cell.task = task
   return slot
 }
