@@ -12,6 +12,7 @@
  * here.
  *
  * @internal
+ * @since 0.1.1
  */
 import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
@@ -57,6 +58,16 @@ const isDurationObject = (value: object): boolean => {
  * `value` as milliseconds (`Infinity` for an infinite duration, negative for
  * a negative one), or `NaN` when it is not a duration: the caller refuses
  * what is out of its range, NaN included, with its own message.
+ *
+ * @category decoding
+ * @since 0.1.1
+ * @example
+ * ```ts
+ * import * as Durations from "@taskscope/executor/internal/duration"
+ *
+ * Durations.toMillis("2 seconds") // 2000
+ * Durations.toMillis({ millis: 5 }) // NaN: "millis" is no field of a duration object
+ * ```
  */
 export const toMillis = (value: unknown): number => {
   if (typeof value === "number") return value // NaN stays NaN
