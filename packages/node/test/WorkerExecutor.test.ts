@@ -286,6 +286,29 @@ describe("WorkerExecutor", () => {
         assert.strictEqual(counter.alive(), 0)
       }))
 
+    it.live("a thread stuck in a callback its task left behind is replaced once two calls in a row give up on it", () =>
+      Effect.gen(function*() {
+        const counter = makeCounter()
+        const [stuck, next, stats] = yield* WorkerExecutor.scoped(tasks, (executor) =>
+          Effect.gen(function*() {
+            assert.strictEqual(yield* Effect.flatMap(executor.submit("wedge", 1), Task.join), 1)
+            yield* Effect.sleep("50 millis") // the thread turns its event loop and meets the timer
+            // sent to the stuck thread, never started: they time out (before: so did every later call);
+            // a second one in a row tells a stuck thread from one that is only slow to come back
+            const stuck = yield* Effect.forEach([2, 3], (n) =>
+              Effect.flatMap(
+                executor.submit("square", n, { timeout: "300 millis", reraiseOnExit: false }),
+                Task.await
+              ))
+            const next = yield* Effect.flatMap(executor.submit("square", 4), Task.join)
+            return [stuck, next, yield* executor.pool.stats] as const
+          }), { spawn: spawner(counter), maxConcurrency: 1 })
+        for (const exit of stuck) assert.instanceOf(errorOf(exit), ExecutorError.TaskTimeoutError)
+        assert.strictEqual(next, 16)
+        assert.include(stats, { started: 2, terminated: 1 })
+        assert.strictEqual(counter.alive(), 0)
+      }))
+
     it.live("a worker that cannot start fails the task with WorkerCrashedError", () =>
       Effect.gen(function*() {
         const counter = makeCounter()

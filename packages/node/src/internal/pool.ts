@@ -127,6 +127,21 @@ export const untracedCalls = new WeakMap<object, (task: string, payload: unknown
 /** The longest delay `setTimeout` takes (a longer one fires at once). */
 const MAX_TIMER_MS = 2 ** 31 - 1
 
+/**
+ * A call interrupted (a `timeout`, say) before its thread started it, sent
+ * at least this long before (ms), while the thread answered nothing since
+ * and runs none of its calls, is a stall: the thread is away in code of its
+ * own, a callback a task left behind. A thread reaches a call sent to it
+ * within a few milliseconds, or answers the ones ahead of it.
+ */
+export const STALL_MS = 100
+/**
+ * A thread with two stalls in a row (no answer between them), or one of at
+ * least this long (ms), is stuck — in a callback that may never return —
+ * and would hold every call sent to it: it is terminated and replaced.
+ */
+export const STUCK_MS = 1000
+
 /** After a thread failed to start, the calls held behind running ones ask for a new thread again after this (ms). */
 export const START_RETRY_MS = 500
 /** Calls that take a thread less than this (ms, moving average, measured by the workers) are sent in batches. */
@@ -160,6 +175,9 @@ interface Entry {
    * killing thread after thread.
    */
   suspect: boolean
+  /** When it was sent to its thread (`Date.now()`), and how many answers that thread had given then. */
+  sentAt: number
+  answeredBefore: number
 }
 
 interface Thread {
@@ -189,6 +207,10 @@ interface Thread {
   idleSince: number
   /** it holds a suspect call (see `Entry.suspect`): it gets no other until that one is answered */
   holdsSuspect: boolean
+  /** responses read from it so far */
+  answered: number
+  /** stalls since its last answer (see {@link STALL_MS}) */
+  stalls: number
 }
 
 const crashOf = (exit: Exit.Exit<unknown, unknown>): { reason: string; cause: unknown } => {
@@ -295,6 +317,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
     }
 
     const onResponse = (thread: Thread, response: Response): void => {
+      thread.answered++
+      thread.stalls = 0
       const entry = thread.calls.get(response[0])
       if (entry === undefined) return
       letGo(thread, response[0])
@@ -354,6 +378,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       const entries: Array<Entry> = []
       const calls: Array<Call> = []
       const transfers: Array<unknown> = []
+      const now = Date.now()
       while (entries.length < count) {
         // A slot still in use: a cancelled call the worker has not reached
         // yet, or an answered one whose answer is not read yet (its cancel
@@ -373,6 +398,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         Atomics.store(signal, slotOf(seq), Slot.Pending)
         entry.thread = thread
         entry.seq = seq
+        entry.sentAt = now
+        entry.answeredBefore = thread.answered
         thread.calls.set(seq, entry)
         entries.push(entry)
         calls.push(
@@ -663,7 +690,9 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         calls: new Map(),
         nextSeq: 0,
         idleSince: 0,
-        holdsSuspect: false
+        holdsSuspect: false,
+        answered: 0,
+        stalls: 0
       }
       threads.add(thread)
       started++
@@ -731,6 +760,14 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       runFork(Effect.forkIn(Effect.andThen(Effect.sleep(options.idleTimeout), reap), scope))
     }
 
+    /** Whether `thread` is running one of its calls. */
+    const runsACall = (thread: Thread): boolean => {
+      for (const entry of thread.calls.values()) {
+        if (Atomics.load(thread.signal, slotOf(entry.seq)) === Slot.Started) return true
+      }
+      return false
+    }
+
     const cancel = (entry: Entry): Effect.Effect<void> =>
       Effect.suspend(() => {
         if (entry.resume === undefined) return Effect.void
@@ -746,6 +783,13 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           // sent but not started: the worker will skip it
           entry.resume = undefined
           letGo(thread, entry.seq)
+          const waited = Date.now() - entry.sentAt
+          if (
+            thread.ending === undefined && waited >= STALL_MS && thread.answered === entry.answeredBefore &&
+            !runsACall(thread) && (++thread.stalls >= 2 || waited >= STUCK_MS)
+          ) {
+            return stop(thread, "terminated") // stuck (see STUCK_MS): its other calls go to the next thread
+          }
           dispatch()
           return Effect.void
         }
@@ -780,7 +824,9 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           thread: undefined,
           seq: -1,
           order: made++,
-          suspect: false
+          suspect: false,
+          sentAt: 0,
+          answeredBefore: 0
         }
         queue.push(entry)
         waiting++
@@ -809,12 +855,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         }
         // busy: running a call (a thread holding only calls it has not
         // started yet is on its way to busy, and counts as neither)
-        for (const entry of thread.calls.values()) {
-          if (Atomics.load(thread.signal, slotOf(entry.seq)) === Slot.Started) {
-            busy++
-            break
-          }
-        }
+        if (runsACall(thread)) busy++
       }
       return { threads: threads.size, idle, busy, queued: waiting, started, crashed, terminated, retired }
     })
