@@ -124,14 +124,16 @@ export interface Executor {
    * Waits until every task that the exit would wait for has ended: tasks
    * submitted with `cancelOnExit` are not waited for (the exit interrupts
    * them instead), so a program with a cancel-on-exit heartbeat can still
-   * `join`.
+   * `join`. Not from inside one of the executor's own tasks: the executor is
+   * not idle while that task runs, so it would wait for ever.
    */
   readonly awaitIdle: Effect.Effect<void>
   /**
    * Waits like `awaitIdle`, then fails with the failures of `reraiseOnExit`
    * tasks that have not been reported yet; reported ones are not raised again
    * when the scope ends. Failures taken by a `join` that is interrupted
-   * before it can fail are kept for the next `join` or the exit.
+   * before it can fail are kept for the next `join` or the exit. Like
+   * `awaitIdle`, not from inside one of the executor's own tasks.
    */
   readonly join: Effect.Effect<void, TaskFailedError>
   /** A snapshot of the executor's counters. */
@@ -624,7 +626,9 @@ export const submit: {
 )
 
 /**
- * Waits until the {@link BackgroundExecutor} in context has no unfinished task.
+ * Waits until the {@link BackgroundExecutor} in context has no unfinished
+ * task but `cancelOnExit` ones. Never from inside one of its own tasks: that
+ * task keeps it busy, so the wait would never end.
  *
  * @example
  * ```ts
@@ -647,7 +651,8 @@ export const awaitIdle: Effect.Effect<void, never, BackgroundExecutor> = Effect.
 
 /**
  * Waits until the {@link BackgroundExecutor} in context is idle, then fails
- * with the task failures not reported yet.
+ * with the task failures not reported yet. Never from inside one of its own
+ * tasks (see {@link awaitIdle}).
  *
  * @example
  * ```ts
