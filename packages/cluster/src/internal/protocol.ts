@@ -133,7 +133,11 @@ const compile = (task: TaskSet.AnyTask): Codecs => {
 /**
  * The Rpc tag of a task: its name with each "%" written "%25" and each "/"
  * written "%2F". A name with neither is its own tag, as it was before tags
- * were escaped, so what earlier versions stored for it is still found.
+ * were escaped, so what earlier versions stored for it is still found. An
+ * escaped name longer than the storage's tag column ({@link TAG_LIMIT}
+ * characters), which fitted as it was, is cut to its first 40 characters
+ * followed by "%~" and a hash of the whole name: no escaped name holds "%~",
+ * so such a tag is no other task's.
  *
  * Effect's message storage identifies a request by
  * `${entityType}/${entityId}/${tag}/${primaryKey}`, and both the tag and the
@@ -144,7 +148,15 @@ const compile = (task: TaskSet.AnyTask): Codecs => {
  * after the lane, which tells the name from the key; escaping "%" as well
  * keeps two names from having one tag ("a/b" and "a%2Fb").
  */
-export const tagOf = (name: string): string => name.replace(/[%/]/g, (c) => c === "%" ? "%25" : "%2F")
+export const tagOf = (name: string): string => {
+  const escaped = name.replace(/[%/]/g, (c) => c === "%" ? "%25" : "%2F")
+  const characters = Array.from(escaped)
+  if (escaped === name || characters.length <= TAG_LIMIT) return escaped
+  return `${characters.slice(0, TAG_LIMIT - 10).join("")}%~${fnv1a(name).toString(16).padStart(8, "0")}`
+}
+
+/** Characters of the tag column of Effect's SQL message storage. */
+export const TAG_LIMIT = 50
 
 /** Everything derived from a task set, made once per set. */
 export interface Protocol {
@@ -192,12 +204,11 @@ const check = (taskSet: TaskSet.Any): void => {
         expected: "a non-empty string (the runner runs a task under its name)"
       })
     }
-    if (tagOf(name).length > 50) {
+    if (Array.from(name).length > TAG_LIMIT) {
       throw new ExecutorError.InvalidArgumentError({
         argument: "task name",
         value: name,
-        expected:
-          `at most 50 characters once each "/" is written "%2F" and each "%" "%25" (the cluster stores it so, as the message tag)`
+        expected: `at most ${TAG_LIMIT} characters (the cluster stores it as the message tag)`
       })
     }
   }
@@ -239,13 +250,16 @@ export const protocolOf = (taskSet: TaskSet.Any): Protocol => {
 export const LANES = 128
 
 /** The entity id of a task's key (FNV-1a, so every process agrees). */
-export const laneOf = (key: string): string => {
+export const laneOf = (key: string): string => `lane-${fnv1a(key) % LANES}`
+
+/** The 32-bit FNV-1a hash of `text`'s UTF-16 code units, unsigned. */
+const fnv1a = (text: string): number => {
   let hash = 0x811c9dc5
-  for (let i = 0; i < key.length; i++) {
-    hash ^= key.charCodeAt(i)
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i)
     hash = Math.imul(hash, 0x01000193)
   }
-  return `lane-${(hash >>> 0) % LANES}`
+  return hash >>> 0
 }
 
 /**
