@@ -320,9 +320,11 @@ const serveCalls = (
   }
 
   const drain = (): void => {
+    Atomics.store(signal, Signal.Reading, 1)
     for (let entry = receiveMessageOnPort(port); entry !== undefined; entry = receiveMessageOnPort(port)) {
       for (const call of entry.message as Batch) inbox.push(call)
     }
+    Atomics.store(signal, Signal.Reading, 0)
   }
 
   /** The receive loop; entered after every turn of the event loop. */

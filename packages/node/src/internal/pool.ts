@@ -378,7 +378,6 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       const entries: Array<Entry> = []
       const calls: Array<Call> = []
       const transfers: Array<unknown> = []
-      const now = Date.now()
       while (entries.length < count) {
         // A slot still in use: a cancelled call the worker has not reached
         // yet, or an answered one whose answer is not read yet (its cancel
@@ -398,7 +397,6 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         Atomics.store(signal, slotOf(seq), Slot.Pending)
         entry.thread = thread
         entry.seq = seq
-        entry.sentAt = now
         entry.answeredBefore = thread.answered
         thread.calls.set(seq, entry)
         entries.push(entry)
@@ -429,6 +427,9 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           }
         }
       }
+      // sent now (what cloning the payloads took is not the thread's delay)
+      const now = Date.now()
+      for (let i = 0; i < entries.length; i++) entries[i]!.sentAt = now
       Atomics.add(signal, Signal.Requests, 1)
       Atomics.notify(signal, Signal.Requests, 1)
     }
@@ -572,12 +573,17 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         else settle(entry, state === Slot.Pending ? closedCrash : crash)
       }
       thread.calls.clear()
-      if (thread.ending === undefined && !running && unstarted.length > 0) {
-        // It died on its own while running none of its calls: reading their
-        // message (a payload too large for its resourceLimits, or nested too
-        // deeply for its stack) can kill a thread before any starts. A call
-        // that went out alone and met this twice is the cause: it fails.
-        // Otherwise every call of the message goes out alone from now on.
+      if (
+        thread.ending === undefined && !running && unstarted.length > 0 &&
+        Atomics.load(thread.signal, Signal.Reading) === 1
+      ) {
+        // It died on its own while reading posted calls: a payload too large
+        // for its resourceLimits, or nested too deeply for its stack, kills a
+        // thread before any call of its message starts. A call that went out
+        // alone and met this twice is the cause: it fails. Otherwise every
+        // call it held goes out alone from now on. (A thread that dies of
+        // something else, a timer its task left behind, says nothing of the
+        // calls it had not started: they run elsewhere.)
         const only = unstarted[0]!
         if (unstarted.length === 1 && only.suspect) {
           settle(only, {
@@ -786,7 +792,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           const waited = Date.now() - entry.sentAt
           if (
             thread.ending === undefined && waited >= STALL_MS && thread.answered === entry.answeredBefore &&
-            !runsACall(thread) && (++thread.stalls >= 2 || waited >= STUCK_MS)
+            !runsACall(thread) && Atomics.load(thread.signal, Signal.Reading) === 0 &&
+            (++thread.stalls >= 2 || waited >= STUCK_MS)
           ) {
             return stop(thread, "terminated") // stuck (see STUCK_MS): its other calls go to the next thread
           }

@@ -103,11 +103,18 @@ export const Signal = {
    * the slot — so that the parent can tell what an answer it cannot read was
    * (a value nested too deeply for its smaller stack, say)
    */
-  FirstKind: 2 + 64
+  FirstKind: 2 + 64,
+  /**
+   * 1 while the worker reads posted batches (deserializes their payloads),
+   * 0 otherwise: a thread that dies reading one died of a payload it could
+   * not read (see `Entry.suspect` in `pool.ts`), and a thread that is
+   * reading a large one is busy, not stuck
+   */
+  Reading: 2 + 64 + 64
 } as const
 
 /** Bytes of the shared buffer. */
-export const signalBytes = (Signal.FirstKind + Signal.Slots) * Int32Array.BYTES_PER_ELEMENT
+export const signalBytes = (Signal.Reading + 1) * Int32Array.BYTES_PER_ELEMENT
 
 /**
  * The state of a call slot. Only two transitions race, and both are
