@@ -408,6 +408,7 @@ describe("BackgroundExecutor", () => {
       // what Duration would read as zero: a misspelt field, no field, a Date, NaN in a pair
       ["closeTimeout", { millis: 5000 }, "`closeTimeout` to be a non-negative duration"],
       ["closeTimeout", {}, "`closeTimeout` to be a non-negative duration"],
+      ["closeTimeout", { seconds: undefined }, "`closeTimeout` to be a non-negative duration"],
       ["closeTimeout", new Date(0), "`closeTimeout` to be a non-negative duration"],
       ["closeTimeout", [Number.NaN, 0], "`closeTimeout` to be a non-negative duration"],
       ["closeTimeout", { seconds: "5" }, "`closeTimeout` to be a non-negative duration"]

@@ -34,16 +34,19 @@ const isNumberOrUndefined = (value: unknown): boolean =>
 
 /**
  * Whether `value` (not a `Duration`) reads as a `DurationObject`: a plain
- * object whose fields are all known, at least one, each a number or
- * undefined; another object (a Temporal-like duration, with getters) must
+ * object whose fields are all known, each a number or undefined, at least
+ * one a number; another object (a Temporal-like duration, with getters) must
  * have at least one field that is a number, and none of another kind.
  */
 const isDurationObject = (value: object): boolean => {
   const record = value as Record<string, unknown>
   const proto = Object.getPrototypeOf(value)
   if (proto === Object.prototype || proto === null) {
+    // every field known, and one at least a number: `{ seconds: undefined }` (a setting missing
+    // from a configuration) is no more a duration than `{}`
     const keys = Object.keys(value)
-    return keys.length > 0 && keys.every((key) => FIELDS.has(key) && isNumberOrUndefined(record[key]))
+    return keys.every((key) => FIELDS.has(key) && isNumberOrUndefined(record[key])) &&
+      keys.some((key) => record[key] !== undefined)
   }
   let found = false
   for (const field of FIELDS) {
