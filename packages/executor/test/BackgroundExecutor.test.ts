@@ -166,6 +166,23 @@ describe("BackgroundExecutor", () => {
       }))
   })
 
+  describe("rule 1: cancel-on-exit tasks", () => {
+    it.effect("the running ones are interrupted newest first, so that an older one frees no place for a newer one", () =>
+      Effect.gen(function*() {
+        // a task that relays work queued elsewhere (a cluster submitter's) tells that
+        // queue of the newest first: they are the ones likely still waiting there
+        const interrupted: Array<string> = []
+        yield* BackgroundExecutor.scoped((executor) =>
+          Effect.forEach(["oldest", "middle", "newest"], (name) =>
+            executor.submit(
+              Effect.onInterrupt(Effect.never, () => Effect.sync(() => interrupted.push(name))),
+              { name, cancelOnExit: true }
+            ))
+        )
+        assert.deepStrictEqual(interrupted, ["newest", "middle", "oldest"])
+      }))
+  })
+
   describe("rule 2: children submitted while closing", () => {
     it.effect("a running task may submit while the executor closes; its child is awaited", () =>
       Effect.gen(function*() {

@@ -1107,8 +1107,13 @@ export class ExecutorCore {
       this.phase = "closing"
       this.paused = false // the queue must drain
       this.cancelQueued(Exit.interrupt(closer.id))
-      // then the started ones; the permits they free go to queued tasks that stay
-      for (const record of this.startedCancelOnExit) this.interruptTask(record, closer.id)
+      // then the started ones, the newest first: the permits they free go to
+      // queued tasks that stay. (An executor whose tasks only relay work
+      // queued elsewhere, as a cluster submitter's do, tells that queue of
+      // the newest — likely still waiting there — before an older one frees
+      // a place in it.)
+      const started = Array.from(this.startedCancelOnExit)
+      for (let i = started.length - 1; i >= 0; i--) this.interruptTask(started[i]!, closer.id)
       if (this.config.closeTimeout !== undefined && !this.idle) {
         this.graceTimer = Timer.schedule(closer.context, this.config.closeTimeout, () => this.cutShort(closer.id))
       }
