@@ -182,6 +182,49 @@ describe("call channel", () => {
       assert.strictEqual(counter.alive(), 0)
     }))
 
+  it.live("calls that transfer buffers are never taken back or re-sent: they go first to a thread, and run", () =>
+    Effect.gen(function*() {
+      const counter = makeCounter()
+      const results = yield* Effect.scoped(Effect.gen(function*() {
+        const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter), maxConcurrency: 2 })
+        // one thread, calls measured tiny: the next ones go to it in a batch, and when the second
+        // thread is ready it takes back what the first holds unstarted (before: those calls had
+        // transferred their buffers already, and failed with InvalidPayloadError on the re-send)
+        for (let n = 0; n < 20; n++) yield* pool.call("square", n)
+        return yield* Effect.forEach(
+          [0, 1, 2, 3, 4],
+          (i) =>
+            i === 0
+              ? Effect.as(pool.call("nap", 300), -1)
+              : Effect.map(pool.call("bytes", new Uint8Array(8).fill(i)), (r) => r.first),
+          { concurrency: "unbounded" }
+        )
+      }))
+      assert.deepStrictEqual(results, [-1, 1, 2, 3, 4])
+      assert.strictEqual(counter.alive(), 0)
+    }))
+
+  it.live("a call that transferred its buffers to a thread that dies before starting it fails, naming why", () =>
+    Effect.gen(function*() {
+      const counter = makeCounter()
+      const [exit, after, stats] = yield* Effect.scoped(Effect.gen(function*() {
+        const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter), maxConcurrency: 1 })
+        // the thread is busy in a timer its task left behind for 300 ms, then dies of it
+        yield* pool.call("bomb", { delay: 0, busyMs: 300 })
+        yield* Effect.sleep(50)
+        // sent to it meanwhile: its buffers go with the thread, and it cannot be sent again
+        const exit = yield* Effect.exit(pool.call("bytes", new Uint8Array(8).fill(1)))
+        const after = yield* pool.call("bytes", new Uint8Array(8).fill(2))
+        return [exit, after.first, yield* pool.stats] as const
+      }))
+      const error = errorOf(exit)
+      assert.instanceOf(error, WorkerError.WorkerCrashedError)
+      assert.include(error.message, "transferred buffers went with the thread")
+      assert.strictEqual(after, 2, "the next call runs on a new thread")
+      assert.strictEqual(stats.crashed, 1)
+      assert.strictEqual(counter.alive(), 0)
+    }))
+
   it.live("a thread whose last held call is interrupted before it starts is idle from then on, and retired", () =>
     Effect.gen(function*() {
       const counter = makeCounter()

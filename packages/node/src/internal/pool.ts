@@ -178,6 +178,13 @@ interface Entry {
   /** When it was sent to its thread (`Date.now()`), and how many answers that thread had given then. */
   sentAt: number
   answeredBefore: number
+  /**
+   * Its payload was posted with a transfer list: the buffers now belong to
+   * the thread it went to, and the call cannot be sent again. So such a call
+   * goes out only as the first call of a thread (never taken back, see
+   * `reclaim`), and fails if that thread ends before starting it.
+   */
+  moved: boolean
 }
 
 interface Thread {
@@ -227,6 +234,15 @@ const crashOf = (exit: Exit.Exit<unknown, unknown>): { reason: string; cause: un
 }
 
 const closedCrash: Crash = { _tag: "Crash", phase: "closed", reason: "the pool is closed", cause: undefined }
+
+/** A call whose transferred buffers went to a thread that ended before starting it (see `Entry.moved`). */
+const movedCrash = (reason: string, cause: unknown): Crash => ({
+  _tag: "Crash",
+  phase: "run",
+  reason: `${reason} before the call could start, and its payload's transferred buffers went with the thread ` +
+    "(they cannot be sent again)",
+  cause
+})
 
 /** Makes a pool whose threads all end when `Scope` closes. */
 export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> =>
@@ -325,7 +341,9 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       if (response[1] === Reply.Skipped) {
         // never started: a cancel takes its call out first, so this is not
         // one; should it happen all the same, the call is run elsewhere, not lost
-        requeue([entry])
+        // (or fails, when its payload went to this thread: see `moved`)
+        if (entry.moved) settle(entry, movedCrash("the thread skipped it", undefined))
+        else requeue([entry])
         return
       }
       // the worker's own measure: not inflated by waiting for a core
@@ -389,8 +407,10 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         ) break
         const entry = takeQueued()
         if (entry === undefined) break
-        if (entry.suspect && thread.calls.size > 0) {
-          requeue([entry]) // alone on a thread that holds nothing else
+        // a suspect alone on a thread that holds nothing else; a call that
+        // transfers buffers as the first call of its thread (see `moved`)
+        if ((entry.suspect || entry.transfers.length > 0) && thread.calls.size > 0) {
+          requeue([entry])
           break
         }
         const seq = thread.nextSeq++
@@ -412,6 +432,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       if (entries.length === 0) return
       try {
         thread.port.postMessage(calls, transfers as Array<WorkerThreads.Transferable>)
+        if (transfers.length > 0) { for (const entry of entries) entry.moved = entry.transfers.length > 0 }
       } catch (error) {
         // some payload cannot be cloned: nothing was sent. Send them one by
         // one, so that only the calls that cannot be sent fail.
@@ -420,6 +441,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           try {
             if (entries.length === 1) throw error
             thread.port.postMessage([calls[i]], entry.transfers as Array<WorkerThreads.Transferable>)
+            entry.moved = entry.transfers.length > 0
           } catch (cause) {
             Atomics.store(signal, slotOf(entry.seq), Slot.Free)
             letGo(thread, entry.seq)
@@ -453,7 +475,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
             first = false
             continue
           }
-          if (entry.resume === undefined) continue
+          if (entry.resume === undefined || entry.moved) continue // (a moved call is first: not here)
           if (
             Atomics.compareExchange(thread.signal, slotOf(entry.seq), Slot.Pending, Slot.Cancelled) !== Slot.Pending
           ) {
@@ -573,6 +595,10 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         else settle(entry, state === Slot.Pending ? closedCrash : crash)
       }
       thread.calls.clear()
+      // a call whose buffers went to this thread cannot be sent again (see `moved`)
+      for (let i = unstarted.length - 1; i >= 0; i--) {
+        if (unstarted[i]!.moved) settle(unstarted.splice(i, 1)[0]!, movedCrash(reason, cause))
+      }
       if (
         thread.ending === undefined && !running && unstarted.length > 0 &&
         Atomics.load(thread.signal, Signal.Reading) === 1
@@ -833,7 +859,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           order: made++,
           suspect: false,
           sentAt: 0,
-          answeredBefore: 0
+          answeredBefore: 0,
+          moved: false
         }
         queue.push(entry)
         waiting++
