@@ -27,6 +27,10 @@
  *   task's key, not appends; charge a card with an idempotency key).
  * - **Cancel.** `Task.interrupt` and `cancelOnExit` interrupt the task's
  *   function on the runner where it runs; the interruption is its result.
+ * - **Deadlines on the runner.** `startTimeout` and `deadline` bound the
+ *   task's wait in the runner's queue as well as in this process's, and
+ *   `timeout` and `deadline` bound its run where it runs; `priority` orders
+ *   both queues. A timeout is the task's stored result.
  *
  * @example
  * ```ts
@@ -47,12 +51,15 @@
  * @since 0.1.0
  */
 import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
+import * as Durations from "@taskscope/executor/internal/duration"
 import * as TaskSet from "@taskscope/executor/TaskSet"
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as EntityAddress from "effect/cluster/EntityAddress"
 import * as EntityId from "effect/cluster/EntityId"
 import * as Sharding from "effect/cluster/Sharding"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -120,6 +127,18 @@ export interface Options {
 /**
  * Options of one submission: `BackgroundExecutor`'s, and the task's `key`.
  *
+ * Where the task waits, they mean what they mean for `BackgroundExecutor`:
+ * this process's queue (a finite `maxConcurrency`) and the queue of the
+ * runner that runs the task (its `concurrency`) both order by `priority`,
+ * and the task must have left both by its start deadline (`startTimeout`
+ * from `submit`, or `deadline`), or it fails with `TaskTimeoutError
+ * { phase: "queue" }` without running. Its run, on the runner, is bounded
+ * by `timeout` from its start there and by `deadline`: past them the
+ * function is interrupted and the task fails with `TaskTimeoutError
+ * { phase: "run" }`, its stored result. `deadline` and the start deadline
+ * are instants, compared with the runner's clock: the machines' clocks must
+ * agree.
+ *
  * @category models
  * @since 0.1.0
  * @example
@@ -141,7 +160,11 @@ export interface SubmitOptions extends BackgroundExecutor.SubmitOptions {
 
 /**
  * Options of `attach`: `BackgroundExecutor`'s submit options but `key` (the
- * task's key is `attach`'s own argument).
+ * task's key is `attach`'s own argument). They apply to the handle in this
+ * process, which is the task's own: its `timeout`, `deadline` and
+ * `cancelOnExit` cancel the task itself, for every process (the interruption
+ * becomes its stored result). To stop waiting only, wrap `Task.join` in
+ * `Effect.timeout`.
  *
  * @category models
  * @since 0.2.0
@@ -149,7 +172,7 @@ export interface SubmitOptions extends BackgroundExecutor.SubmitOptions {
  * ```ts
  * import type { ClusterExecutor } from "@taskscope/cluster"
  *
- * const options: ClusterExecutor.AttachOptions = { name: "invoice", timeout: "1 minute" }
+ * const options: ClusterExecutor.AttachOptions = { name: "invoice", reraiseOnExit: false }
  * ```
  */
 export interface AttachOptions extends Omit<BackgroundExecutor.SubmitOptions, "key"> {}
@@ -246,14 +269,21 @@ export interface ClusterExecutor<T extends TaskSet.Any> {
    * The handle of the task stored under `key` (submitted by any process, maybe
    * one that died): it ends with the task's stored result, or waits for it.
    * The handle counts as one of this executor's tasks (exit rules, `join`,
-   * `stats`); it fails with `TaskNotFoundError` when no task has this key.
+   * `stats`); it fails with `TaskNotFoundError` when no task has this key,
+   * and with `TaskTimeoutError` when the task was submitted with a deadline
+   * that it passed on its runner (whatever `attach`'s options).
+   *
+   * The handle is the task's, not a watcher's: its `Task.interrupt`,
+   * `cancelOnExit` and `timeout` (or `deadline`) cancel the task itself, for
+   * every process. To stop waiting only, bound the wait:
+   * `Effect.timeout(Task.join(handle), "1 second")`.
    */
   readonly attach: {
     <const O extends AttachOptions | undefined = undefined>(
       key: string,
       options?: O & BackgroundExecutor.OnlyKnown<O, AttachOptions>
     ): Effect.Effect<
-      ClusterTask<AnySuccess<T>, AnyError<T> | ClusterTaskError | TaskNotFoundError | BackgroundExecutor.TimeoutOf<O>>,
+      ClusterTask<AnySuccess<T>, AnyError<T> | ClusterTaskError | TaskNotFoundError | ExecutorError.TaskTimeoutError>,
       ExecutorError.ExecutorClosedError
     >
     (
@@ -434,34 +464,45 @@ const isStorableKey = (key: unknown): key is string =>
 
 const storableKey = "a non-empty string of well-formed Unicode without NUL characters"
 
-/** Maps what the wire failed with to the task's errors. */
-const fromWire = (protocol: Protocol, task: string, key: string, payload: unknown) => (error: unknown) => {
-  const wire = error as WireError | { readonly _tag: string }
-  switch (wire._tag) {
-    case "WireTaskError": {
-      const codec = protocol.codecs.get(task)!
-      try {
-        return Effect.fail(codec.decodeError((wire as { error: unknown }).error))
-      } catch (decodeError) {
-        return Effect.fail(new InvalidResultError({ task, part: "error", issue: issueOf(decodeError) }))
+/**
+ * Maps what the wire failed with to the task's errors. `name`: the name of
+ * the task's handle in this process, which its `TaskTimeoutError` names (as
+ * the executor's own would).
+ */
+const fromWire =
+  (protocol: Protocol, task: string, key: string, payload: unknown, name: string) => (error: unknown) => {
+    const wire = error as WireError | { readonly _tag: string }
+    switch (wire._tag) {
+      case "WireTaskError": {
+        const codec = protocol.codecs.get(task)!
+        try {
+          return Effect.fail(codec.decodeError((wire as { error: unknown }).error))
+        } catch (decodeError) {
+          return Effect.fail(new InvalidResultError({ task, part: "error", issue: issueOf(decodeError) }))
+        }
       }
+      case "WireInvalidPayload":
+        return Effect.fail(new InvalidPayloadError({ task, payload, issue: (wire as { issue: string }).issue }))
+      case "WireInvalidResult": {
+        const { issue, part } = wire as { part: "success value" | "error"; issue: string }
+        return Effect.fail(new InvalidResultError({ task, part, issue }))
+      }
+      case "WireDefect": {
+        const { message, runner } = wire as { runner: string; message: string }
+        return Effect.fail(new TaskDefectError({ task, runner, defect: message }))
+      }
+      case "WireNotSubmitted":
+        return Effect.fail(new TaskNotFoundError({ taskSet: protocol.taskSet.key, key }))
+      case "WireTimeout": {
+        const { phase, timeoutMillis } = wire as { phase: "queue" | "run"; timeoutMillis: number }
+        return Effect.fail(
+          new ExecutorError.TaskTimeoutError({ taskName: name, phase, timeout: Duration.millis(timeoutMillis) })
+        )
+      }
+      default:
+        return Effect.fail(new DeliveryError({ task, key, reason: String(wire._tag), cause: error }))
     }
-    case "WireInvalidPayload":
-      return Effect.fail(new InvalidPayloadError({ task, payload, issue: (wire as { issue: string }).issue }))
-    case "WireInvalidResult": {
-      const { issue, part } = wire as { part: "success value" | "error"; issue: string }
-      return Effect.fail(new InvalidResultError({ task, part, issue }))
-    }
-    case "WireDefect": {
-      const { message, runner } = wire as { runner: string; message: string }
-      return Effect.fail(new TaskDefectError({ task, runner, defect: message }))
-    }
-    case "WireNotSubmitted":
-      return Effect.fail(new TaskNotFoundError({ taskSet: protocol.taskSet.key, key }))
-    default:
-      return Effect.fail(new DeliveryError({ task, key, reason: String(wire._tag), cause: error }))
   }
-}
 
 /**
  * Calls the task's Rpc: one call stores the task (`onStored` runs once it is
@@ -480,6 +521,9 @@ const fromWire = (protocol: Protocol, task: string, key: string, payload: unknow
  * the storing call fails), then interrupts the ask: Effect's client then
  * stores an interruption for the task and tells its runner, so that the
  * task is stopped where it runs, not left to run unwatched.
+ *
+ * `timing` goes with the payload: the bounds the runner puts on the task
+ * (see {@link timingOf}). `taskName`: the name of the task's handle here.
  */
 const call = (
   protocol: Protocol,
@@ -490,10 +534,12 @@ const call = (
   key: string,
   wirePayload: unknown,
   payload: unknown,
-  onStored: () => void
+  onStored: () => void,
+  taskName: string,
+  timing: Timing
 ): Effect.Effect<unknown, unknown> =>
   Effect.suspend(() => {
-    const message = new WirePayload({ key, payload: wirePayload as WirePayload["payload"] })
+    const message = new WirePayload({ ...timing, key, payload: wirePayload as WirePayload["payload"] })
     const entity = client(laneOf(key))[tag]! as (payload: WirePayload) => Effect.Effect<unknown, unknown>
     let stored = false
     // whether the last save found the task answered: its stored result is final
@@ -559,7 +605,7 @@ const call = (
     return Effect.matchCauseEffect(send, {
       onFailure: (cause) => {
         const failure = Cause.findErrorOption(cause)
-        if (failure._tag === "Some") return fromWire(protocol, task, key, payload)(failure.value)
+        if (failure._tag === "Some") return fromWire(protocol, task, key, payload, taskName)(failure.value)
         if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
         // A defect of the cluster's own machinery, not of the task (the
         // runner reports those as WireDefect).
@@ -630,6 +676,75 @@ const undeliverable = (protocol: Protocol, task: string, defect: unknown): strin
     return `the runner that took it does not know task "${task}" (a rolling deploy, with runners of an older task set?)`
   }
   return `the cluster could not serve it: ${defectText(defect)}`
+}
+
+/** What a task's payload carries of its submit options: the bounds its runner puts on it. */
+type Timing = Pick<WirePayload, "priority" | "startBy" | "startBudget" | "deadline" | "timeout">
+
+/** A duration option in milliseconds (`undefined`: none, or infinite), or `null` when it is no duration. */
+const millisOf = (value: unknown): number | undefined | null => {
+  if (value === undefined) return undefined
+  const millis = Durations.toMillis(value)
+  if (!(millis >= 0)) return null
+  return Number.isFinite(millis) ? millis : undefined
+}
+
+/** An instant option in epoch milliseconds, or `null` when it is none. */
+const instantOf = (value: unknown): number | undefined | null => {
+  if (value === undefined) return undefined
+  if (typeof value === "number") return Number.isFinite(value) ? value : null
+  if (value instanceof Date) return Number.isFinite(value.getTime()) ? value.getTime() : null
+  return null
+}
+
+/**
+ * Splits the submit options of a task submitted at `now` (epoch
+ * milliseconds, this process's clock) between this process's queue and the
+ * runner's.
+ *
+ * - This process's queue (a finite `maxConcurrency` keeps tasks in it) gets
+ *   `priority` and, as `startTimeout`, what is left of the start budget: the
+ *   task must leave it by `startBy`, the earlier of `startTimeout` after
+ *   submit and `deadline`. A `deadline` already past goes to it as it is: the
+ *   task fails at once without being stored, as `BackgroundExecutor`'s does.
+ *   It gets no run deadline: the local task is the call that stores the
+ *   task and waits for its result, and a run deadline here would interrupt
+ *   that call, which cancels the task and stores the interruption as its
+ *   result, counting the time it waited in the runner's queue.
+ * - The runner's queue gets `priority`, `startBy`, `deadline` and `timeout`
+ *   in the payload ({@link Timing}): the task must start there by `startBy`,
+ *   and its run is bounded by `timeout` from its start and by `deadline`.
+ *
+ * Options that are not valid go to this process's executor as they are: it
+ * refuses them with the `InvalidArgumentError` naming the option, as before.
+ */
+const timingOf = (
+  options: Omit<SubmitOptions, "key">,
+  now: number
+): { readonly local: BackgroundExecutor.SubmitOptions; readonly timing: Timing } => {
+  const { deadline, startTimeout, timeout, ...local } = options
+  const timeoutMillis = millisOf(timeout)
+  const startMillis = millisOf(startTimeout)
+  const deadlineAt = instantOf(deadline)
+  if (timeoutMillis === null || startMillis === null || deadlineAt === null) return { local: options, timing: {} }
+  let startBy = startMillis === undefined ? undefined : now + startMillis
+  if (deadlineAt !== undefined && (startBy === undefined || deadlineAt < startBy)) startBy = deadlineAt
+  const timing: { -readonly [K in keyof Timing]: Timing[K] } = {}
+  const priority = options.priority
+  if (typeof priority === "number" && Number.isFinite(priority) && priority !== 0) timing.priority = priority
+  if (startBy !== undefined) {
+    timing.startBy = startBy
+    timing.startBudget = Math.max(0, startBy - now)
+  }
+  if (deadlineAt !== undefined) timing.deadline = deadlineAt
+  if (timeoutMillis !== undefined) timing.timeout = timeoutMillis
+  return {
+    local: startBy === undefined ? local : startBy < now ? { ...local, deadline: startBy } : {
+      ...local,
+      startTimeout: startBy - now
+    },
+    timing
+  }
 }
 
 /** How long a call waits before it asks again for a task its runner let go of. */
@@ -710,29 +825,42 @@ const fromParts = <T extends TaskSet.Any>(
         return invalid("key", key, `${storableKey} (the task's identity in storage)`)
       }
       const { key: _, ...rest } = options ?? {}
-      const submitOptions: BackgroundExecutor.SubmitOptions = {
-        ...rest,
-        name: options?.name ?? (typeof task === "string" ? task : String(task))
-      }
-      const codec = typeof task === "string" ? protocol.codecs.get(task) : undefined
-      if (codec === undefined) {
-        return submitStored(key, () => Effect.fail(new UnknownTaskError({ task, known: taskSet.names })), submitOptions)
-      }
-      let json: unknown
-      try {
-        json = codec.encodePayload(payload)
-      } catch (error) {
-        return submitStored(
-          key,
-          () => Effect.fail(new InvalidPayloadError({ task, payload, issue: issueOf(error) })),
-          submitOptions
-        )
-      }
-      const tag = protocol.tags.get(task)!
-      return submitStored(key,
-        (onStored) => call(protocol, client, sharding.isShutdown, task, tag, key, json, payload, onStored),
-        submitOptions)
+      // the start budget counts from now, on this program's clock
+      return rest.startTimeout === undefined && rest.deadline === undefined
+        ? submitAt(task, payload, key, rest, 0)
+        : Clock.clockWith((clock) => submitAt(task, payload, key, rest, clock.currentTimeMillisUnsafe()))
     })
+
+  /** `submit`, its options checked but those of `BackgroundExecutor`, submitted at `now`. */
+  const submitAt = (
+    task: string,
+    payload: unknown,
+    key: string,
+    options: Omit<SubmitOptions, "key">,
+    now: number
+  ) => {
+    const name = options.name ?? (typeof task === "string" ? task : String(task))
+    const { local, timing } = timingOf(options, now)
+    const submitOptions: BackgroundExecutor.SubmitOptions = { ...local, name }
+    const codec = typeof task === "string" ? protocol.codecs.get(task) : undefined
+    if (codec === undefined) {
+      return submitStored(key, () => Effect.fail(new UnknownTaskError({ task, known: taskSet.names })), submitOptions)
+    }
+    let json: unknown
+    try {
+      json = codec.encodePayload(payload)
+    } catch (error) {
+      return submitStored(
+        key,
+        () => Effect.fail(new InvalidPayloadError({ task, payload, issue: issueOf(error) })),
+        submitOptions
+      )
+    }
+    const tag = protocol.tags.get(task)!
+    return submitStored(key,
+      (onStored) => call(protocol, client, sharding.isShutdown, task, tag, key, json, payload, onStored, name, timing),
+      submitOptions)
+  }
 
   /**
    * Finds the task stored under `key`, in declaration order: its name and its
@@ -767,6 +895,7 @@ const fromParts = <T extends TaskSet.Any>(
       if (keyOption !== undefined) {
         return invalid("key", keyOption, "left out of attach's options (the key is its first argument)")
       }
+      const name = options?.name ?? key
       // The task's name is looked up before the handle exists: a cancel of
       // the handle must reach the call, which carries it to the task's runner
       // (a cancel that ended the lookup instead reached nothing).
@@ -779,9 +908,9 @@ const fromParts = <T extends TaskSet.Any>(
           : Option.isNone(found.value)
           ? Effect.fail(new TaskNotFoundError({ taskSet: taskSet.key, key }))
           : call(protocol, client, sharding.isShutdown, found.value.value[0], found.value.value[1], key, attachProbe,
-            undefined, () => {})
+            undefined, () => {}, name, {})
         return Effect.map(
-          executor.submit(remote, { ...options, name: options?.name ?? key }),
+          executor.submit(remote, { ...options, name }),
           (task) => wrap(task, key)
         )
       })
@@ -1030,7 +1159,9 @@ export const submit: {
  * context — `attach(taskSet, key, options?)` through the executor of
  * `taskSet`, `attach(key, options?)` through the program's ({@link Current}):
  * it ends with the task's stored result, or waits for it; it fails with
- * `TaskNotFoundError` when no task has this key.
+ * `TaskNotFoundError` when no task has this key. Its options, its
+ * `Task.interrupt` and `cancelOnExit` act on the task itself (see
+ * `ClusterExecutor.attach`).
  *
  * @category accessors
  * @since 0.1.0
@@ -1052,7 +1183,7 @@ export const attach: {
   ): Effect.Effect<
     ClusterTask<
       AnySuccess<Registered>,
-      AnyError<Registered> | ClusterTaskError | TaskNotFoundError | BackgroundExecutor.TimeoutOf<O>
+      AnyError<Registered> | ClusterTaskError | TaskNotFoundError | ExecutorError.TaskTimeoutError
     >,
     ExecutorError.ExecutorClosedError,
     Current
@@ -1062,7 +1193,7 @@ export const attach: {
     key: string,
     options?: O & BackgroundExecutor.OnlyKnown<O, AttachOptions>
   ): Effect.Effect<
-    ClusterTask<AnySuccess<T>, AnyError<T> | ClusterTaskError | TaskNotFoundError | BackgroundExecutor.TimeoutOf<O>>,
+    ClusterTask<AnySuccess<T>, AnyError<T> | ClusterTaskError | TaskNotFoundError | ExecutorError.TaskTimeoutError>,
     ExecutorError.ExecutorClosedError,
     Identifier<T>
   >

@@ -3,11 +3,13 @@
  * process, as one cluster entity whose messages are the task set's tasks.
  *
  * A runner decodes each task's payload with the task's Schema, runs the
- * task's function (at most `concurrency` at a time on this runner, first come
- * first served: the queue is a `BackgroundExecutor` of `@taskscope/executor`),
- * encodes what it returned, and stores the reply. A task's function may need
- * services: `layer` then asks for them (`TaskSet.Services`), so a runner that
- * does not provide them does not compile.
+ * task's function (at most `concurrency` at a time on this runner: the queue
+ * is a `BackgroundExecutor` of `@taskscope/executor`, where the task waits
+ * with its submit options' `priority`, `startTimeout`, `deadline` and
+ * `timeout`), encodes what it returned, and stores the reply. A task's
+ * function may need services: `layer` then asks for them
+ * (`TaskSet.Services`), so a runner that does not provide them does not
+ * compile.
  *
  * What happens to a task where it runs:
  *
@@ -39,11 +41,13 @@
 import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
 import type * as TaskSet from "@taskscope/executor/TaskSet"
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Entity from "effect/cluster/Entity"
 import type * as EntityAddress from "effect/cluster/EntityAddress"
 import type * as ShardId from "effect/cluster/ShardId"
 import * as Sharding from "effect/cluster/Sharding"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Schema from "effect/Schema"
@@ -58,7 +62,8 @@ import {
   WireInvalidResult,
   WireNotSubmitted,
   type WirePayload,
-  WireTaskError
+  WireTaskError,
+  WireTimeout
 } from "./internal/protocol.ts"
 
 /**
@@ -76,7 +81,8 @@ import {
 export interface Options {
   /**
    * How many tasks of this set may run at once on this runner: an integer
-   * from 1 up, or `Infinity`. Default 16. The others wait here, in order.
+   * from 1 up, or `Infinity`. Default 16. The others wait here, by
+   * `priority` (higher first), then in the order they came.
    */
   readonly concurrency?: number | undefined
 }
@@ -154,6 +160,38 @@ const serveTask = (
     }
   })
 }
+
+/**
+ * The options of the task's submission to this runner's queue: its submit
+ * options' bounds, as its payload carries them (`startBy` as what is left of
+ * it on this runner's clock, checked not past by the caller).
+ */
+const queueOptions = (name: string, wire: WirePayload, now: number): BackgroundExecutor.SubmitOptions => {
+  const options: { -readonly [K in keyof BackgroundExecutor.SubmitOptions]: BackgroundExecutor.SubmitOptions[K] } = {
+    name,
+    cancelOnExit: true,
+    reraiseOnExit: false
+  }
+  if (wire.priority !== undefined) options.priority = wire.priority
+  if (wire.startBy !== undefined) options.startTimeout = Math.max(0, wire.startBy - now)
+  if (wire.deadline !== undefined) options.deadline = wire.deadline
+  if (wire.timeout !== undefined) options.timeout = wire.timeout
+  return options
+}
+
+/**
+ * The wire form of the task's `TaskTimeoutError` on this runner. Out of the
+ * queue, it reports the time the task was given to start from its submit
+ * (`startBudget`), as its submitter's queue would, not what was left of it
+ * here.
+ */
+const wireTimeout = (error: ExecutorError.TaskTimeoutError, wire: WirePayload): WireTimeout =>
+  new WireTimeout({
+    phase: error.phase,
+    timeoutMillis: error.phase === "queue" && wire.startBudget !== undefined
+      ? wire.startBudget
+      : Duration.toMillis(error.timeout)
+  })
 
 const checkOptions = (options: unknown): number => {
   if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) {
@@ -266,13 +304,39 @@ export const layer = <T extends TaskSet.Any>(
         const unanswered = Effect.suspend(() => closing ? Effect.never : Effect.interrupt)
         // (the entity provides its address to its handlers)
         const address = Effect.service(Entity.CurrentAddress) as Effect.Effect<EntityAddress.EntityAddress>
+        const wire = request.payload
+        // Queued with its submit options' bounds: a task that does not start
+        // by `startBy` (its submitter's clock, compared with this runner's)
+        // fails without running, one that runs past its `timeout` or
+        // `deadline` is interrupted; either fails with its TaskTimeoutError,
+        // sent back and stored as the key's result.
+        const queued = Effect.flatMap(address, ({ shardId }) =>
+          Clock.clockWith((clock): Effect.Effect<
+            Task.Task<Schema.Json, WireError | ExecutorError.TaskTimeoutError>,
+            WireTimeout | ExecutorError.ExecutorClosedError
+          > => {
+            const now = clock.currentTimeMillisUnsafe()
+            // past already (a task that arrived, or was run again, too late): it never starts
+            if (wire.startBy !== undefined && wire.startBy < now) {
+              return Effect.fail(new WireTimeout({ phase: "queue", timeoutMillis: wire.startBudget ?? 0 }))
+            }
+            return executor.submit(work(shardId), queueOptions(name, wire, now))
+          }))
         const submitted: Effect.Effect<Schema.Json, WireError> = Effect.flatMap(
-          Effect.flatMap(address, ({ shardId }) =>
-            executor.submit(work(shardId), { name, cancelOnExit: true, reraiseOnExit: false })),
+          queued,
           (task) =>
             Effect.onInterrupt(
-              Effect.catchCause(Task.join(task), (cause) =>
-                Cause.hasInterruptsOnly(cause) && closing ? Effect.never : Effect.failCause(cause)),
+              Effect.catchCause(Task.join(task), (cause): Effect.Effect<never, WireError> => {
+                if (Cause.hasInterruptsOnly(cause)) {
+                  return closing
+                    ? Effect.never
+                    : Effect.failCause(cause as Cause.Cause<never>)
+                }
+                const failure = Cause.findErrorOption(cause)
+                return failure._tag === "Some" && failure.value instanceof ExecutorError.TaskTimeoutError
+                  ? Effect.fail(wireTimeout(failure.value, wire))
+                  : Effect.failCause(cause as Cause.Cause<WireError>)
+              }),
               () => Task.interrupt(task)
             )
         ).pipe(Effect.catchTag("ExecutorClosedError", () => unanswered))

@@ -6,7 +6,7 @@
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import { ExecutorError, Task } from "@taskscope/executor"
 import * as TaskSet from "@taskscope/executor/TaskSet"
-import { Cause, Effect, Exit, Layer, Option, Schema, Tracer } from "effect"
+import { Cause, Duration, Effect, Exit, Layer, Option, Schema, Tracer } from "effect"
 import * as EntityAddress from "effect/cluster/EntityAddress"
 import * as EntityId from "effect/cluster/EntityId"
 import * as EntityType from "effect/cluster/EntityType"
@@ -338,4 +338,175 @@ describe("Cluster.layerMemory", () => {
     void launch
     assert.strictEqual(tasks.names.length, 4)
   })
+})
+
+/** One runner that runs one task at a time: what queues there waits for the task ahead of it. */
+const Single = ClusterRunner.layer(tasks, { concurrency: 1 }).pipe(
+  Layer.provide(Layer.succeed(RunnerName, "memory")),
+  Layer.provideMerge(Cluster.layerMemory())
+)
+
+/** The typed error a task's exit failed with, if any. */
+const errorOf = (exit: Exit.Exit<unknown, unknown>): unknown =>
+  Exit.isFailure(exit) ? Option.getOrUndefined(Cause.findErrorOption(exit.cause)) : undefined
+
+const timeoutOf = (exit: Exit.Exit<unknown, unknown>): ExecutorError.TaskTimeoutError => {
+  const error = errorOf(exit)
+  assert.instanceOf(error, ExecutorError.TaskTimeoutError, String(exit))
+  return error as ExecutorError.TaskTimeoutError
+}
+
+// The submitter's executor starts every task at once (maxConcurrency:
+// Infinity): the task waits in its runner's queue, where its submit options
+// must apply. Before they travelled with the task, a start deadline never
+// fired there, a run deadline counted the wait and stored an interruption,
+// and the runner's queue ignored priorities.
+describe("submit options on the runner (a runner of concurrency 1; A: a task that runs for 1 s)", () => {
+  /** Submits A, and waits until it runs. */
+  const aheadOf = (executor: ClusterExecutor.ClusterExecutor<typeof tasks>, log: string) =>
+    Effect.gen(function*() {
+      const a = yield* executor.submit("visit", { key: "A", ms: 1000, log }, { key: "A" })
+      yield* eventually("A runs", Effect.map(readLog(log), (entries) => entries.some((e) => e.key === "A")))
+      return a
+    })
+  const started = (log: string) =>
+    Effect.map(readLog(log), (entries) => entries.filter((e) => e.event === "start").map((e) => e.key))
+
+  it.live("startTimeout: a task still in the runner's queue then fails with TaskTimeoutError { phase: \"queue\" }, never run", () =>
+    ClusterExecutor.scoped(tasks, (executor) =>
+      Effect.gen(function*() {
+        const log = yield* logFile
+        const a = yield* aheadOf(executor, log)
+        const b = yield* executor.submit("visit", { key: "B", ms: 100, log }, {
+          key: "B",
+          startTimeout: "300 millis",
+          reraiseOnExit: false
+        })
+        const error = timeoutOf(yield* Task.await(b))
+        assert.strictEqual(error.phase, "queue")
+        assert.strictEqual(error.taskName, "visit")
+        assert.strictEqual(Duration.toMillis(error.timeout), 300)
+        assert.deepStrictEqual(yield* Task.join(a), { key: "A", runner: "memory" })
+        yield* Effect.sleep("200 millis") // B would have started once A ended
+        assert.deepStrictEqual(yield* started(log), ["A"])
+      })).pipe(Effect.provide(Single)))
+
+  it.live("timeout counts from the start on the runner: the time queued behind A does not use it up", () =>
+    ClusterExecutor.scoped(tasks, (executor) =>
+      Effect.gen(function*() {
+        const log = yield* logFile
+        yield* aheadOf(executor, log)
+        const c = yield* executor.submit("visit", { key: "C", ms: 100, log }, { key: "C", timeout: "600 millis" })
+        assert.deepStrictEqual(yield* Task.join(c), { key: "C", runner: "memory" })
+        assert.deepStrictEqual(yield* started(log), ["A", "C"])
+      })).pipe(Effect.provide(Single)))
+
+  it.live("a run past its timeout fails with TaskTimeoutError { phase: \"run\" }, its function stopped; attach gets the same", () =>
+    ClusterExecutor.scoped(tasks, (executor) =>
+      Effect.gen(function*() {
+        const log = yield* logFile
+        const task = yield* executor.submit("hang", { key: "H", log }, {
+          key: "H",
+          timeout: "200 millis",
+          reraiseOnExit: false
+        })
+        const error = timeoutOf(yield* Task.await(task))
+        assert.strictEqual(error.phase, "run")
+        assert.strictEqual(error.taskName, "hang")
+        assert.strictEqual(Duration.toMillis(error.timeout), 200)
+        yield* eventually(
+          "the task's function is interrupted on its runner",
+          Effect.map(readLog(log), (entries) => entries.some((e) => e.event === "interrupted" && e.key === "H"))
+        )
+        // the timeout is the key's stored result, not an interruption
+        const attached = yield* executor.attach("H", { reraiseOnExit: false })
+        // whatever attach's options: the task it finds may have been timed
+        type AttachedError = typeof attached extends ClusterExecutor.ClusterTask<any, infer E> ? E : never
+        expectTypeOf<ExecutorError.TaskTimeoutError>().toExtend<AttachedError>()
+        const again = timeoutOf(yield* Task.await(attached))
+        assert.strictEqual(again.phase, "run")
+        assert.strictEqual(again.taskName, "H") // the handle's name: attach names it by its key
+        assert.strictEqual(Duration.toMillis(again.timeout), 200)
+      })).pipe(Effect.provide(Single)))
+
+  it.live("priority orders the runner's queue: P3 (priority 10) starts before P1 and P2 (priority 0)", () =>
+    ClusterExecutor.scoped(tasks, (executor) =>
+      Effect.gen(function*() {
+        const log = yield* logFile
+        yield* aheadOf(executor, log)
+        const ps = [
+          yield* executor.submit("visit", { key: "P1", ms: 50, log }, { key: "P1" }),
+          yield* executor.submit("visit", { key: "P2", ms: 50, log }, { key: "P2" }),
+          yield* executor.submit("visit", { key: "P3", ms: 50, log }, { key: "P3", priority: 10 })
+        ]
+        yield* Effect.forEach(ps, Task.join)
+        assert.deepStrictEqual(yield* started(log), ["A", "P3", "P1", "P2"])
+      })).pipe(Effect.provide(Single)))
+
+  it.live("deadline is one budget: the time queued behind A uses it up, in the queue and for the run", () =>
+    ClusterExecutor.scoped(tasks, (executor) =>
+      Effect.gen(function*() {
+        const log = yield* logFile
+        yield* aheadOf(executor, log)
+        const now = Date.now()
+        // D: starts after A, with what is left of its 1.6 s, too little for its 1 s
+        const d = yield* executor.submit("visit", { key: "D", ms: 1000, log }, {
+          key: "D",
+          deadline: now + 1600,
+          reraiseOnExit: false
+        })
+        // E: its deadline passes while it waits behind A
+        const e = yield* executor.submit("visit", { key: "E", ms: 10, log }, {
+          key: "E",
+          deadline: new Date(now + 400),
+          reraiseOnExit: false
+        })
+        const queued = timeoutOf(yield* Task.await(e))
+        assert.strictEqual(queued.phase, "queue")
+        assert.isAtMost(Duration.toMillis(queued.timeout), 400)
+        const ran = timeoutOf(yield* Task.await(d))
+        assert.strictEqual(ran.phase, "run")
+        // what was left of the deadline when D started, after its wait behind A
+        assert.isBelow(Duration.toMillis(ran.timeout), 1000, Duration.format(ran.timeout))
+        assert.deepStrictEqual(yield* started(log), ["A", "D"])
+        const attached = yield* executor.attach("D", { reraiseOnExit: false })
+        assert.strictEqual(timeoutOf(yield* Task.await(attached)).phase, "run")
+      })).pipe(Effect.provide(Single)))
+
+  it.live("a deadline already past at submit fails the task at once, without storing it", () =>
+    ClusterExecutor.scoped(tasks, (executor) =>
+      Effect.gen(function*() {
+        const late = yield* executor.submit("square", 3, {
+          key: "late",
+          deadline: Date.now() - 1,
+          reraiseOnExit: false
+        })
+        const error = timeoutOf(yield* Task.await(late))
+        assert.strictEqual(error.phase, "queue")
+        assert.strictEqual(Duration.toMillis(error.timeout), 0)
+        const attached = yield* executor.attach("late", { reraiseOnExit: false })
+        assert.instanceOf(errorOf(yield* Task.await(attached)), ClusterError.TaskNotFoundError)
+      })).pipe(Effect.provide(Single)))
+
+  it.live("bad values of these options die at once with an InvalidArgumentError naming the option and its value", () =>
+    ClusterExecutor.scoped(tasks, (executor) =>
+      Effect.gen(function*() {
+        for (
+          const [option, value] of [
+            ["timeout", -1],
+            ["startTimeout", "soon"],
+            ["deadline", Number.NaN],
+            ["deadline", "tomorrow"],
+            ["priority", Number.POSITIVE_INFINITY]
+          ] as const
+        ) {
+          const exit = yield* Effect.exit(
+            executor.submit("square", 3, { [option]: value } as ClusterExecutor.SubmitOptions)
+          )
+          const defect = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+          assert.instanceOf(defect, ExecutorError.InvalidArgumentError, `${option}: ${String(value)}`)
+          assert.strictEqual((defect as ExecutorError.InvalidArgumentError).argument, option)
+          assert.include((defect as Error).message, String(value))
+        }
+      })).pipe(Effect.provide(Single)))
 })

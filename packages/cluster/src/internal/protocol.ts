@@ -26,10 +26,35 @@ import * as PrimaryKey from "effect/PrimaryKey"
 import * as Rpc from "effect/rpc/Rpc"
 import * as Schema from "effect/Schema"
 
-/** The payload of every task Rpc. `key` is its primary key. */
+/**
+ * The payload of every task Rpc. `key` is its primary key.
+ *
+ * The other fields bound the task on its runner, as its submit options ask
+ * (see `timingOf` in ClusterExecutor.ts). Each is absent when unused, so a
+ * payload stored or sent without them (by an earlier version, or for an
+ * untimed task) decodes as before; a runner of an earlier version, whose
+ * Schema lacks them, drops them when it decodes (Effect's Schemas ignore
+ * unknown keys by default) and runs the task unbounded.
+ *
+ * `startBy` and `deadline` are instants of the submitter's clock, compared
+ * with the runner's: the machines' clocks must agree.
+ */
 export class WirePayload extends Schema.Class<WirePayload>("@taskscope/cluster/WirePayload")({
   key: Schema.String,
-  payload: Schema.Json
+  payload: Schema.Json,
+  /** The `priority` option, when not 0: orders the runner's queue. */
+  priority: Schema.optionalKey(Schema.Number),
+  /** The latest start (epoch milliseconds): `startTimeout` from submit, or `deadline`, whichever is earlier. */
+  startBy: Schema.optionalKey(Schema.Number),
+  /**
+   * With `startBy`: the time from submit to it (milliseconds), the `timeout`
+   * a `TaskTimeoutError { phase: "queue" }` reports.
+   */
+  startBudget: Schema.optionalKey(Schema.Number),
+  /** The `deadline` option (epoch milliseconds): the run gets what is left of it when it starts. */
+  deadline: Schema.optionalKey(Schema.Number),
+  /** The `timeout` option (milliseconds), counted from the start on the runner. */
+  timeout: Schema.optionalKey(Schema.Number)
 }) {
   [PrimaryKey.symbol](): string {
     return this.key
@@ -58,6 +83,17 @@ export class WireDefect extends Schema.TaggedError<WireDefect>()("WireDefect", {
   message: Schema.String
 }) {}
 
+/**
+ * The task passed a deadline of its submit options on its runner: it did not
+ * start by `startBy` (`phase: "queue"`, never ran), or ran past its
+ * `timeout` or `deadline` (`phase: "run"`, its function interrupted).
+ * `timeoutMillis` is the time it was given for that phase.
+ */
+export class WireTimeout extends Schema.TaggedError<WireTimeout>()("WireTimeout", {
+  phase: Schema.Literals(["queue", "run"]),
+  timeoutMillis: Schema.Number
+}) {}
+
 /** A probe sent by `attach` reached a runner: the key was never submitted. */
 export class WireNotSubmitted extends Schema.TaggedError<WireNotSubmitted>()("WireNotSubmitted", {}) {}
 
@@ -66,7 +102,8 @@ export const WireError = Schema.Union([
   WireInvalidPayload,
   WireInvalidResult,
   WireDefect,
-  WireNotSubmitted
+  WireNotSubmitted,
+  WireTimeout
 ])
 export type WireError = typeof WireError.Type
 
