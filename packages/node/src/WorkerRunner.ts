@@ -111,6 +111,23 @@ const hasPendingWork = (): boolean => {
 }
 
 /**
+ * What ends the worker-side span of a call answered with `kind`: success, the
+ * (encoded) typed error, the defect, or the problem with the payload or the
+ * result.
+ */
+const spanOutcome = (kind: ReplyKind, value: unknown): Effect.Effect<void, unknown> => {
+  switch (kind) {
+    case Reply.Success:
+    case Reply.Skipped:
+      return Effect.void
+    case Reply.Defect:
+      return Effect.die(value)
+    default:
+      return Effect.fail(value)
+  }
+}
+
+/**
  * Serves calls on `port` until the thread ends: the receive loop. Calls whose
  * slot the parent cancelled are skipped; each other call gets exactly one
  * response.
@@ -131,8 +148,13 @@ const serveCalls = (
   let head = 0
   /** when the call being run started (calls run one at a time) */
   let startedAt = 0
+  /** what the last answer posted was, and carried: for the worker-side span of a traced call */
+  let lastKind: ReplyKind = Reply.Success
+  let lastValue: unknown = undefined
 
   const post = (seq: number, kind: ReplyKind, value: unknown, transfers?: ReadonlyArray<unknown>): void => {
+    lastKind = kind
+    lastValue = value
     // what the response is, for a parent that cannot read it (see `Signal.FirstKind`)
     Atomics.store(signal, kindOf(seq), kind)
     // freed before the response is posted: once the parent has the response
@@ -275,13 +297,16 @@ const serveCalls = (
       }
       if (trace !== undefined) {
         // on this side of the thread, a child of the caller's span (the task's)
+        // the span ends with the call's outcome: `handle` answers every
+        // call and succeeds, so what it answered is replayed inside the span
+        const answered = Effect.flatMap(handle(seq, codec, payload), () => spanOutcome(lastKind, lastValue))
         return runEffect(
           seq,
-          Effect.withSpan(handle(seq, codec, payload), `${name} (worker)`, {
+          Effect.ignore(Effect.withSpan(answered, `${name} (worker)`, {
             parent: Tracer.externalSpan({ traceId: trace[0], spanId: trace[1], sampled: trace[2] }),
             attributes: { "taskscope.task.name": name },
             captureStackTrace: false
-          })
+          }))
         )
       }
       const { decodePayload, encodeSuccess } = codec.sync

@@ -92,6 +92,28 @@ describe("WorkerExecutor telemetry", () => {
       })
     }))
 
+  it.live("the worker-side span of a call ends with its outcome: a typed failure or a defect fails it", () =>
+    Effect.gen(function*() {
+      const ended = yield* WorkerExecutor.scoped(tasks, (executor) =>
+        Effect.gen(function*() {
+          const quiet = { reraiseOnExit: false } as const
+          for (
+            const submit of [
+              executor.submit("square", 3),
+              executor.submit("effectFail", "no", quiet),
+              executor.submit("throws", "boom", quiet)
+            ]
+          ) yield* Effect.flatMap(submit, Task.await)
+          return yield* Effect.flatMap(executor.submit("endedSpans", undefined), Task.join)
+        }), { spawn: spawner(makeCounter(), "traced-worker.ts"), maxConcurrency: 1, tracing: true })
+      // before: every worker-side span ended as a success, whatever the call's outcome
+      assert.deepStrictEqual(ended, [
+        ["square (worker)", "Success"],
+        ["effectFail (worker)", "Failure"],
+        ["throws (worker)", "Failure"]
+      ])
+    }))
+
   it.live("by default a WorkerExecutor opens no span per call (they cost as much as a tiny call), here or on the thread", () =>
     Effect.gen(function*() {
       const { spans, tracer } = recording()
