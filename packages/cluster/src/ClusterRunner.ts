@@ -310,7 +310,11 @@ export const layer = <T extends TaskSet.Any>(
         // fails without running, one that runs past its `timeout` or
         // `deadline` is interrupted; either fails with its TaskTimeoutError,
         // sent back and stored as the key's result.
-        const queued = Effect.flatMap(address, ({ shardId }) =>
+        // After a yield: a task this runner reads back from storage (its
+        // shard came from a runner that stopped) arrives with the cancel its
+        // submitter stored meanwhile right behind it, and that cancel must
+        // reach this handler before the task starts, not a moment after.
+        const queued = Effect.andThen(Effect.yieldNow, Effect.flatMap(address, ({ shardId }) =>
           Clock.clockWith((clock): Effect.Effect<
             Task.Task<Schema.Json, WireError | ExecutorError.TaskTimeoutError>,
             WireTimeout | ExecutorError.ExecutorClosedError
@@ -321,7 +325,7 @@ export const layer = <T extends TaskSet.Any>(
               return Effect.fail(new WireTimeout({ phase: "queue", timeoutMillis: wire.startBudget ?? 0 }))
             }
             return executor.submit(work(shardId), queueOptions(name, wire, now))
-          }))
+          })))
         const submitted: Effect.Effect<Schema.Json, WireError> = Effect.flatMap(
           queued,
           (task) =>
@@ -337,7 +341,8 @@ export const layer = <T extends TaskSet.Any>(
                   ? Effect.fail(wireTimeout(failure.value, wire))
                   : Effect.failCause(cause as Cause.Cause<WireError>)
               }),
-              () => Task.interrupt(task)
+              () =>
+                Task.interrupt(task)
             )
         ).pipe(Effect.catchTag("ExecutorClosedError", () => unanswered))
         return submitted

@@ -6,7 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Task } from "@taskscope/executor"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import { ClusterExecutor } from "../src/index.ts"
 import { submitter } from "./fixtures/cluster.ts"
 import { eventually, logFile, readLog } from "./fixtures/log.ts"
@@ -96,6 +96,39 @@ describe("durability", () => {
             `${key} finished elsewhere`)
         }
         assert.deepStrictEqual(yield* storedCounts(pg), { requests: 30, keys: 30, results: 30 })
+      }), 180_000)
+
+  it.live("a task cancelled as its runner shuts down (SIGTERM) is not started by the next owner of its shard",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* postgres("durability")
+        const pg = yield* server.database("cancel_handover")
+        const log = yield* logFile
+        const started = yield* runners(pg, ["r1", "r2"])
+        const keys = Array.from({ length: 8 }, (_, i) => `c${i}`)
+        const victim = yield* ClusterExecutor.scoped(tasks, (executor) =>
+          Effect.gen(function*() {
+            const handles = yield* Effect.forEach(keys,
+              (key) => executor.submit("visit", { key, ms: 15_000, log }, { key, reraiseOnExit: false }))
+            yield* eventually("every task runs",
+              Effect.map(readLog(log), (entries) => entries.filter((e) => e.event === "start").length === keys.length))
+            const runner = (yield* readLog(log))[0]!.runner
+            const victim = started.find((r) => r.name === runner)!
+            // the runner leaves its tasks stored for the next owner, and the cancel follows at once
+            const stopping = yield* Effect.forkChild(victim.kill("SIGTERM"), { startImmediately: true })
+            yield* Effect.forEach(handles, Task.interrupt, { concurrency: "unbounded" })
+            yield* Fiber.join(stopping)
+            return victim
+          })).pipe(Effect.provide(submitter(pg.url)))
+        // the other runner now owns every shard, and has read back what the victim left
+        yield* waitForShards(pg, 1)
+        yield* Effect.sleep("1 second")
+        // before: the next owner started most of the victim's cancelled tasks, for a few milliseconds
+        const entries = yield* readLog(log)
+        for (const key of keys) {
+          const starts = entries.filter((e) => e.event === "start" && e.key === key)
+          assert.strictEqual(starts.length, 1, `${key} started ${starts.length} times (victim ${victim.name})`)
+        }
       }), 180_000)
 
   it.live("1,000 tasks while runners are killed at random: none lost, none reported twice",
