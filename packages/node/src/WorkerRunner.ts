@@ -169,11 +169,11 @@ const serveCalls = (
         port.postMessage([seq, Reply.Defect, plainDefect(value), took])
       } else {
         const what = kind === Reply.Failure ? "error" : "success value"
+        const issue = [what, `could not be cloned to the parent thread (${describeValue(error)})`]
         Atomics.store(signal, kindOf(seq), Reply.InvalidResult)
-        port.postMessage([seq, Reply.InvalidResult, [
-          what,
-          `could not be cloned to the parent thread (${describeValue(error)})`
-        ], took])
+        lastKind = Reply.InvalidResult
+        lastValue = issue
+        port.postMessage([seq, Reply.InvalidResult, issue, took])
       }
     }
     Atomics.add(signal, Signal.Responses, 1)
@@ -346,8 +346,16 @@ const serveCalls = (
 
   const drain = (): void => {
     Atomics.store(signal, Signal.Reading, 1)
-    for (let entry = receiveMessageOnPort(port); entry !== undefined; entry = receiveMessageOnPort(port)) {
-      for (const call of entry.message as Batch) inbox.push(call)
+    try {
+      for (let entry = receiveMessageOnPort(port); entry !== undefined; entry = receiveMessageOnPort(port)) {
+        for (const call of entry.message as Batch) inbox.push(call)
+      }
+    } catch (error) {
+      // a read that threw: it ends the thread, unless something catches
+      // uncaught exceptions — then the thread lives on without its loop, and
+      // must not pass for one still reading (see `Signal.Reading`)
+      Atomics.store(signal, Signal.Reading, 2)
+      throw error
     }
     Atomics.store(signal, Signal.Reading, 0)
   }

@@ -97,20 +97,18 @@ describe("WorkerExecutor telemetry", () => {
       const ended = yield* WorkerExecutor.scoped(tasks, (executor) =>
         Effect.gen(function*() {
           const quiet = { reraiseOnExit: false } as const
-          for (
-            const submit of [
-              executor.submit("square", 3),
-              executor.submit("effectFail", "no", quiet),
-              executor.submit("throws", "boom", quiet)
-            ]
-          ) yield* Effect.flatMap(submit, Task.await)
+          yield* Effect.flatMap(executor.submit("square", 3), Task.await)
+          yield* Effect.flatMap(executor.submit("effectFail", "no", quiet), Task.await)
+          yield* Effect.flatMap(executor.submit("throws", "boom", quiet), Task.await)
+          yield* Effect.flatMap(executor.submit("uncloneable", undefined, quiet), Task.await)
           return yield* Effect.flatMap(executor.submit("endedSpans", undefined), Task.join)
         }), { spawn: spawner(makeCounter(), "traced-worker.ts"), maxConcurrency: 1, tracing: true })
       // before: every worker-side span ended as a success, whatever the call's outcome
       assert.deepStrictEqual(ended, [
         ["square (worker)", "Success"],
         ["effectFail (worker)", "Failure"],
-        ["throws (worker)", "Failure"]
+        ["throws (worker)", "Failure"],
+        ["uncloneable (worker)", "Failure"]
       ])
     }))
 

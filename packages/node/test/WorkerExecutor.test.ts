@@ -286,6 +286,27 @@ describe("WorkerExecutor", () => {
         assert.strictEqual(counter.alive(), 0)
       }))
 
+    it.live("a thread that survives a payload it cannot read (uncaught errors swallowed) is replaced as stuck", () =>
+      Effect.gen(function*() {
+        const counter = makeCounter()
+        let list: unknown = null
+        for (let i = 0; i < 3_000; i++) list = { value: i, next: list }
+        const [squares, stats] = yield* WorkerExecutor.scoped(tasks, (executor) =>
+          Effect.gen(function*() {
+            // its read of the payload throws and is swallowed: the thread lives on, serving nothing
+            yield* Effect.flatMap(executor.submit("anything", list, { timeout: "300 millis", ...quiet }), Task.await)
+            const stuck = yield* Effect.flatMap(executor.submit("square", 1, { timeout: "300 millis", ...quiet }),
+              Task.await)
+            const next = yield* Effect.flatMap(executor.submit("square", 2), Task.join)
+            return [[stuck, next] as const, yield* executor.pool.stats] as const
+          }), { spawn: spawner(counter, "forgiving-worker.ts", { stackSizeMb: 0.5 }), maxConcurrency: 1 })
+        // two calls in a row gave up on it: it was replaced (before: it passed for one still reading, for ever)
+        assert.instanceOf(errorOf(squares[0]), ExecutorError.TaskTimeoutError)
+        assert.strictEqual(squares[1], 4)
+        assert.include(stats, { terminated: 1 })
+        assert.strictEqual(counter.alive(), 0)
+      }))
+
     it.live("calls held by threads that die of timers their tasks left behind run elsewhere, not blamed", () =>
       Effect.gen(function*() {
         const counter = makeCounter()

@@ -601,7 +601,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       }
       if (
         thread.ending === undefined && !running && unstarted.length > 0 &&
-        Atomics.load(thread.signal, Signal.Reading) === 1
+        Atomics.load(thread.signal, Signal.Reading) !== 0
       ) {
         // It died on its own while reading posted calls: a payload too large
         // for its resourceLimits, or nested too deeply for its stack, kills a
@@ -818,7 +818,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           const waited = Date.now() - entry.sentAt
           if (
             thread.ending === undefined && waited >= STALL_MS && thread.answered === entry.answeredBefore &&
-            !runsACall(thread) && Atomics.load(thread.signal, Signal.Reading) === 0 &&
+            !runsACall(thread) && Atomics.load(thread.signal, Signal.Reading) !== 1 &&
             (++thread.stalls >= 2 || waited >= STUCK_MS)
           ) {
             return stop(thread, "terminated") // stuck (see STUCK_MS): its other calls go to the next thread

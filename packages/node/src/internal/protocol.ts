@@ -106,9 +106,10 @@ export const Signal = {
   FirstKind: 2 + 64,
   /**
    * 1 while the worker reads posted batches (deserializes their payloads),
-   * 0 otherwise: a thread that dies reading one died of a payload it could
-   * not read (see `Entry.suspect` in `pool.ts`), and a thread that is
-   * reading a large one is busy, not stuck
+   * 2 once such a read threw, 0 otherwise: a thread that dies at 1 or 2 died
+   * of a payload it could not read (see `Entry.suspect` in `pool.ts`); one at
+   * 1 is busy reading a large payload, not stuck, while one that lives on at
+   * 2 (uncaught errors swallowed) has lost its loop
    */
   Reading: 2 + 64 + 64
 } as const
