@@ -159,6 +159,25 @@ export interface SubmitOptions extends BackgroundExecutor.SubmitOptions {
 }
 
 /**
+ * What a submit with options `O` may time out with: its own `timeout`,
+ * `startTimeout` or `deadline`, or — with a `key` — those of another submit
+ * of the same key, whose stored result it gets.
+ *
+ * @category models
+ * @since 0.2.0
+ * @example
+ * ```ts
+ * import type { ClusterExecutor } from "@taskscope/cluster"
+ *
+ * type Keyed = ClusterExecutor.SubmitTimeoutOf<{ key: "invoice-42" }> // TaskTimeoutError
+ * type Plain = ClusterExecutor.SubmitTimeoutOf<{ name: "render" }> // never
+ * ```
+ */
+export type SubmitTimeoutOf<O> =
+  | BackgroundExecutor.TimeoutOf<O>
+  | (O extends undefined ? never : [O[keyof O & "key"]] extends [undefined] ? never : ExecutorError.TaskTimeoutError)
+
+/**
  * Options of `attach`: `BackgroundExecutor`'s submit options but `key` (the
  * task's key is `attach`'s own argument). They apply to the handle in this
  * process, which is the task's own: its `timeout`, `deadline` and
@@ -253,7 +272,7 @@ export interface ClusterExecutor<T extends TaskSet.Any> {
       payload: TaskSet.Payload<T, K>,
       options?: O & BackgroundExecutor.OnlyKnown<O, SubmitOptions>
     ): Effect.Effect<
-      ClusterTask<TaskSet.Success<T, K>, TaskSet.Error<T, K> | ClusterTaskError | BackgroundExecutor.TimeoutOf<O>>,
+      ClusterTask<TaskSet.Success<T, K>, TaskSet.Error<T, K> | ClusterTaskError | SubmitTimeoutOf<O>>,
       ExecutorError.ExecutorClosedError
     >
     <K extends TaskSet.Names<T>>(
@@ -741,11 +760,22 @@ const timingOf = (
   return {
     local: startBy === undefined ? local : startBy < now ? { ...local, deadline: startBy } : {
       ...local,
-      startTimeout: startBy - now
+      startTimeout: startBy - now,
+      // the runner holds the task to its deadline; this bounds the wait here
+      // too, a little later, should no runner answer by then (none serves
+      // the task's shard, say): the task is then cancelled
+      ...(deadlineAt === undefined ? {} : { deadline: deadlineAt + DEADLINE_GRACE_MS })
     },
     timing
   }
 }
+
+/**
+ * How long after a task's `deadline` its submitter stops waiting for a
+ * runner's answer (its runner's own TaskTimeoutError comes first when a
+ * runner holds the task).
+ */
+const DEADLINE_GRACE_MS = 2_000
 
 /** How long a call waits before it asks again for a task its runner let go of. */
 const retrySpacing = "100 millis"
@@ -1113,7 +1143,7 @@ export const submit: {
   ): Effect.Effect<
     ClusterTask<
       TaskSet.Success<Registered, K>,
-      TaskSet.Error<Registered, K> | ClusterTaskError | BackgroundExecutor.TimeoutOf<O>
+      TaskSet.Error<Registered, K> | ClusterTaskError | SubmitTimeoutOf<O>
     >,
     ExecutorError.ExecutorClosedError,
     Current
@@ -1124,7 +1154,7 @@ export const submit: {
     payload: TaskSet.Payload<T, K>,
     options?: O & BackgroundExecutor.OnlyKnown<O, SubmitOptions>
   ): Effect.Effect<
-    ClusterTask<TaskSet.Success<T, K>, TaskSet.Error<T, K> | ClusterTaskError | BackgroundExecutor.TimeoutOf<O>>,
+    ClusterTask<TaskSet.Success<T, K>, TaskSet.Error<T, K> | ClusterTaskError | SubmitTimeoutOf<O>>,
     ExecutorError.ExecutorClosedError,
     Identifier<T>
   >

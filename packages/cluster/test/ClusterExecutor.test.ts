@@ -54,7 +54,12 @@ describe("ClusterExecutor", () => {
         expectTypeOf<ErrorOf<typeof wide>>().toEqualTypeOf<
           TooBig | ClusterError.ClusterTaskError | ExecutorError.TaskTimeoutError
         >()
-        const exact = yield* ClusterExecutor.submit(tasks, "square", 1, { key: "k" })
+        // a key may have been submitted before with a deadline: its stored result can be a timeout
+        const keyed = yield* ClusterExecutor.submit(tasks, "square", 1, { key: "k" })
+        expectTypeOf<ErrorOf<typeof keyed>>().toEqualTypeOf<
+          TooBig | ClusterError.ClusterTaskError | ExecutorError.TaskTimeoutError
+        >()
+        const exact = yield* ClusterExecutor.submit(tasks, "square", 1, { name: "n" })
         expectTypeOf<ErrorOf<typeof exact>>().toEqualTypeOf<TooBig | ClusterError.ClusterTaskError>()
         const helper = <O extends ClusterExecutor.AttachOptions>(options: O) => executor.attach("k", options)
         const attached = yield* helper({ name: "x" })
