@@ -760,22 +760,11 @@ const timingOf = (
   return {
     local: startBy === undefined ? local : startBy < now ? { ...local, deadline: startBy } : {
       ...local,
-      startTimeout: startBy - now,
-      // the runner holds the task to its deadline; this bounds the wait here
-      // too, a little later, should no runner answer by then (none serves
-      // the task's shard, say): the task is then cancelled
-      ...(deadlineAt === undefined ? {} : { deadline: deadlineAt + DEADLINE_GRACE_MS })
+      startTimeout: startBy - now
     },
     timing
   }
 }
-
-/**
- * How long after a task's `deadline` its submitter stops waiting for a
- * runner's answer (its runner's own TaskTimeoutError comes first when a
- * runner holds the task).
- */
-const DEADLINE_GRACE_MS = 2_000
 
 /** How long a call waits before it asks again for a task its runner let go of. */
 const retrySpacing = "100 millis"

@@ -5,8 +5,8 @@
  * is stored once and has exactly one stored result, whatever ran twice.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { ExecutorError, Task } from "@taskscope/executor"
-import { Cause, Effect, Exit, Fiber } from "effect"
+import { Task } from "@taskscope/executor"
+import { Effect, Fiber } from "effect"
 import { ClusterExecutor } from "../src/index.ts"
 import { submitter } from "./fixtures/cluster.ts"
 import { eventually, logFile, readLog } from "./fixtures/log.ts"
@@ -130,30 +130,6 @@ describe("durability", () => {
           assert.strictEqual(starts.length, 1, `${key} started ${starts.length} times (victim ${victim.name})`)
         }
       }), 180_000)
-
-  it.live("a task's deadline bounds its submitter's wait when no runner is there to answer",
-    () =>
-      Effect.gen(function*() {
-        const server = yield* postgres("durability")
-        const pg = yield* server.database("deadline_no_runner")
-        const log = yield* logFile
-        // no runner at all: the task is stored and waits for one
-        const [exit, waited] = yield* ClusterExecutor.scoped(tasks, (executor) =>
-          Effect.gen(function*() {
-            const start = Date.now()
-            const task = yield* executor.submit("visit", { key: "d1", ms: 10, log }, {
-              key: "d1",
-              deadline: Date.now() + 300,
-              reraiseOnExit: false
-            })
-            const exit = yield* Effect.timeout(Task.await(task), "20 seconds")
-            return [exit, Date.now() - start] as const
-          })).pipe(Effect.provide(submitter(pg.url)))
-        // before: it waited until some runner came (here: never), then ran or failed late
-        assert.isTrue(Exit.isFailure(exit))
-        assert.instanceOf(Cause.squash((exit as Exit.Failure<unknown, unknown>).cause), ExecutorError.TaskTimeoutError)
-        assert.isBelow(waited, 10_000)
-      }), 60_000)
 
   it.live("1,000 tasks while runners are killed at random: none lost, none reported twice",
     () =>
