@@ -261,8 +261,9 @@ export const protocolOf = (taskSet: TaskSet.Any): Protocol => {
     const tasksByTag = new Map<string, string>()
     for (const name of taskSet.names) {
       codecs.set(name, compile(taskSet.tasks[name]!))
-      tags.set(name, tagOf(name))
-      tasksByTag.set(tagOf(name), name)
+      const tag = tagOf(name)
+      tags.set(name, tag)
+      tasksByTag.set(tag, name)
     }
     for (const name of taskSet.names) {
       if (!tasksByTag.has(name)) tasksByTag.set(name, name)

@@ -178,14 +178,17 @@ interface Entry {
   /** When it was sent to its thread (`Date.now()`), and how many answers that thread had given then. */
   sentAt: number
   answeredBefore: number
-  /**
-   * Its payload was posted with a transfer list: the buffers now belong to
-   * the thread it went to, and the call cannot be sent again. So such a call
-   * goes out only as the first call of a thread (never taken back, see
-   * `reclaim`), and fails if that thread ends before starting it.
-   */
-  moved: boolean
 }
+
+/**
+ * Whether `entry`'s payload was posted with a transfer list (it has one, and
+ * a call number: a call whose post failed is settled, never sent again): the
+ * buffers now belong to the thread it went to, and the call cannot be sent
+ * again. So such a call goes out only as the first call of a thread (never
+ * taken back, see `reclaim`), and fails if that thread ends before starting
+ * it.
+ */
+const moved = (entry: Entry): boolean => entry.transfers.length > 0 && entry.seq >= 0
 
 interface Thread {
   readonly id: number
@@ -235,7 +238,7 @@ const crashOf = (exit: Exit.Exit<unknown, unknown>): { reason: string; cause: un
 
 const closedCrash: Crash = { _tag: "Crash", phase: "closed", reason: "the pool is closed", cause: undefined }
 
-/** A call whose transferred buffers went to a thread that ended before starting it (see `Entry.moved`). */
+/** A call whose transferred buffers went to a thread that ended before starting it (see `moved`). */
 const movedCrash = (reason: string, cause: unknown): Crash => ({
   _tag: "Crash",
   phase: "run",
@@ -342,7 +345,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         // never started: a cancel takes its call out first, so this is not
         // one; should it happen all the same, the call is run elsewhere, not lost
         // (or fails, when its payload went to this thread: see `moved`)
-        if (entry.moved) settle(entry, movedCrash("the thread skipped it", undefined))
+        if (moved(entry)) settle(entry, movedCrash("the thread skipped it", undefined))
         else requeue([entry])
         return
       }
@@ -432,7 +435,6 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       if (entries.length === 0) return
       try {
         thread.port.postMessage(calls, transfers as Array<WorkerThreads.Transferable>)
-        if (transfers.length > 0) { for (const entry of entries) entry.moved = entry.transfers.length > 0 }
       } catch (error) {
         // some payload cannot be cloned: nothing was sent. Send them one by
         // one, so that only the calls that cannot be sent fail.
@@ -441,7 +443,6 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           try {
             if (entries.length === 1) throw error
             thread.port.postMessage([calls[i]], entry.transfers as Array<WorkerThreads.Transferable>)
-            entry.moved = entry.transfers.length > 0
           } catch (cause) {
             Atomics.store(signal, slotOf(entry.seq), Slot.Free)
             letGo(thread, entry.seq)
@@ -475,7 +476,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
             first = false
             continue
           }
-          if (entry.resume === undefined || entry.moved) continue // (a moved call is first: not here)
+          if (entry.resume === undefined || moved(entry)) continue // (a moved call is first: not here)
           if (
             Atomics.compareExchange(thread.signal, slotOf(entry.seq), Slot.Pending, Slot.Cancelled) !== Slot.Pending
           ) {
@@ -597,7 +598,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       thread.calls.clear()
       // a call whose buffers went to this thread cannot be sent again (see `moved`)
       for (let i = unstarted.length - 1; i >= 0; i--) {
-        if (unstarted[i]!.moved) settle(unstarted.splice(i, 1)[0]!, movedCrash(reason, cause))
+        if (moved(unstarted[i]!)) settle(unstarted.splice(i, 1)[0]!, movedCrash(reason, cause))
       }
       if (
         thread.ending === undefined && !running && unstarted.length > 0 &&
@@ -859,8 +860,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           order: made++,
           suspect: false,
           sentAt: 0,
-          answeredBefore: 0,
-          moved: false
+          answeredBefore: 0
         }
         queue.push(entry)
         waiting++
