@@ -352,9 +352,11 @@ const serveCalls = (
       }
     } catch (error) {
       // a read that threw: it ends the thread, unless something catches
-      // uncaught exceptions — then the thread lives on without its loop, and
-      // must not pass for one still reading (see `Signal.Reading`)
+      // uncaught exceptions — then the thread lives on without its loop. The
+      // parent is told at once (see `Reply.ReadFailed`): no call of this
+      // thread would ever be answered
       Atomics.store(signal, Signal.Reading, 2)
+      port.postMessage([-1, Reply.ReadFailed, plainDefect(error), 0])
       throw error
     }
     Atomics.store(signal, Signal.Reading, 0)

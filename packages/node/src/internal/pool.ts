@@ -199,8 +199,13 @@ interface Thread {
   /** true once ready, false if it died first */
   readonly ready: Deferred.Deferred<boolean>
   state: "starting" | "ready" | "dead"
-  /** why the pool ended it (undefined: it ended on its own) */
-  ending: "terminated" | "retired" | "readyTimedOut" | undefined
+  /**
+   * why the pool ended it (undefined: it ended on its own; "unreadable": it
+   * could not read the calls posted to it, see `Reply.ReadFailed`)
+   */
+  ending: "terminated" | "retired" | "readyTimedOut" | "unreadable" | undefined
+  /** what its read of posted calls threw (see `Reply.ReadFailed`), if it did */
+  readError: unknown
   /** started because a call needed it: if it never starts, that call fails */
   readonly onDemand: boolean
   /** the calls made before it was started (their `order` is below this) */
@@ -234,6 +239,15 @@ const crashOf = (exit: Exit.Exit<unknown, unknown>): { reason: string; cause: un
   }
   const squashed = Cause.squash(exit.cause)
   return { reason: squashed instanceof Error ? squashed.message : String(squashed), cause: squashed }
+}
+
+/** "Name: message" of an error, or of the plain copy of one a worker posted. */
+const errorText = (u: unknown): string => {
+  if (typeof u === "object" && u !== null && typeof (u as { message?: unknown }).message === "string") {
+    const { message, name } = u as { message: string; name?: unknown }
+    return typeof name === "string" && name !== "" ? `${name}: ${message}` : message
+  }
+  return String(u)
 }
 
 const closedCrash: Crash = { _tag: "Crash", phase: "closed", reason: "the pool is closed", cause: undefined }
@@ -336,6 +350,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
     }
 
     const onResponse = (thread: Thread, response: Response): void => {
+      if (response[1] === Reply.ReadFailed) return onReadFailed(thread, response[2])
       thread.answered++
       thread.stalls = 0
       const entry = thread.calls.get(response[0])
@@ -353,6 +368,17 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       const took = response[3]
       perCall = perCall === undefined ? took : perCall + (took - perCall) / 4
       settle(entry, response)
+    }
+
+    /**
+     * `thread` could not read the calls posted to it: it has lost its receive
+     * loop, and answers nothing from now on. It is ended (should it live on,
+     * swallowing uncaught exceptions) and its calls are dealt with as those
+     * of a thread that died while reading (see `onThreadEnd`).
+     */
+    const onReadFailed = (thread: Thread, cause: unknown): void => {
+      thread.readError = cause
+      if (thread.state !== "dead" && thread.ending === undefined) runFork(stop(thread, "unreadable"))
     }
 
     /**
@@ -564,7 +590,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       thread.state = "dead"
       threads.delete(thread)
       metrics?.threadEnded()
-      if (thread.ending === undefined || thread.ending === "readyTimedOut") {
+      if (thread.ending === undefined || thread.ending === "readyTimedOut" || thread.ending === "unreadable") {
         crashed++
         metrics?.restarted("crash")
       }
@@ -581,6 +607,11 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           reason: `it was not ready within ${options.readyTimeout} ms (readyTimeout); ` +
             "does its entry module call WorkerRunner.serve?",
           cause: undefined
+        }
+        : thread.readError !== undefined
+        ? {
+          reason: `it could not read the calls posted to it (${errorText(thread.readError)})`,
+          cause: thread.readError
         }
         : crashOf(exit)
       const crash: Crash = { _tag: "Crash", phase: "run", reason, cause }
@@ -601,7 +632,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         if (moved(unstarted[i]!)) settle(unstarted.splice(i, 1)[0]!, movedCrash(reason, cause))
       }
       if (
-        thread.ending === undefined && !running && unstarted.length > 0 &&
+        (thread.ending === undefined || thread.ending === "unreadable") && !running && unstarted.length > 0 &&
         Atomics.load(thread.signal, Signal.Reading) !== 0
       ) {
         // It died on its own while reading posted calls: a payload too large
@@ -725,7 +756,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         idleSince: 0,
         holdsSuspect: false,
         answered: 0,
-        stalls: 0
+        stalls: 0,
+        readError: undefined
       }
       threads.add(thread)
       started++

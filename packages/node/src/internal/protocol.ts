@@ -63,7 +63,15 @@ export const Reply = {
   /** value: [what failed, why] as text */
   InvalidResult: 5,
   /** value: undefined; the call was cancelled before it started and was not run */
-  Skipped: 6
+  Skipped: 6,
+  /**
+   * seq: -1; value: a plain copy of what the read threw. Reading a posted
+   * batch threw (a payload nested too deeply for the worker's stack, say):
+   * the thread has lost its receive loop. It dies of it, unless it swallows
+   * uncaught exceptions; either way the parent ends it and treats it as dead
+   * while reading (see `Signal.Reading`).
+   */
+  ReadFailed: 7
 } as const
 
 /** The kind of a reply. */
@@ -71,7 +79,8 @@ export type ReplyKind = typeof Reply[keyof typeof Reply]
 
 /**
  * Worker to parent: the outcome of call `seq`, and how long (ms) the worker
- * spent on it, from its start to its response (0 for a skipped call).
+ * spent on it, from its start to its response (0 for a skipped call and for
+ * `Reply.ReadFailed`, which is no call's).
  */
 export type Response = readonly [seq: number, kind: ReplyKind, value: unknown, took: number]
 
