@@ -317,7 +317,11 @@ export interface ClusterExecutor<T extends TaskSet.Any> {
   readonly awaitIdle: Effect.Effect<void>
   /** Waits like `awaitIdle`, then fails with the re-raisable failures not reported yet. */
   readonly join: Effect.Effect<void, ExecutorError.TaskFailedError>
-  /** Task counters, as `BackgroundExecutor` keeps them. */
+  /**
+   * Task counters, as `BackgroundExecutor` keeps them. `timedOut` counts the
+   * tasks their own deadlines ended, here (a start deadline passed while the
+   * task waited in this process's queue) or on their runner.
+   */
   readonly stats: Effect.Effect<BackgroundExecutor.Stats>
 }
 
@@ -484,6 +488,13 @@ const isStorableKey = (key: unknown): key is string =>
 const storableKey = "a non-empty string of well-formed Unicode without NUL characters"
 
 /**
+ * The `TaskTimeoutError`s made of a runner's `WireTimeout`: a task that fails
+ * with one was ended by its own deadline, on its runner, and counts in
+ * `stats.timedOut` as one timed out here does.
+ */
+const runnerTimeouts = new WeakSet<object>()
+
+/**
  * Maps what the wire failed with to the task's errors. `name`: the name of
  * the task's handle in this process, which its `TaskTimeoutError` names (as
  * the executor's own would).
@@ -514,9 +525,13 @@ const fromWire =
         return Effect.fail(new TaskNotFoundError({ taskSet: protocol.taskSet.key, key }))
       case "WireTimeout": {
         const { phase, timeoutMillis } = wire as { phase: "queue" | "run"; timeoutMillis: number }
-        return Effect.fail(
-          new ExecutorError.TaskTimeoutError({ taskName: name, phase, timeout: Duration.millis(timeoutMillis) })
-        )
+        const timedOut = new ExecutorError.TaskTimeoutError({
+          taskName: name,
+          phase,
+          timeout: Duration.millis(timeoutMillis)
+        })
+        runnerTimeouts.add(timedOut)
+        return Effect.fail(timedOut)
       }
       default:
         return Effect.fail(new DeliveryError({ task, key, reason: String(wire._tag), cause: error }))
@@ -801,6 +816,19 @@ const fromParts = <T extends TaskSet.Any>(
   const protocol = protocolOf(taskSet)
 
   /**
+   * Tasks of this executor that their runner's deadline ended: they fail here
+   * with the runner's `TaskTimeoutError`, so this executor counts them among
+   * the failed, and `stats.timedOut` adds them (the local executor times none
+   * of them out itself, see `timingOf`).
+   */
+  let timedOutOnRunners = 0
+  const counted = <A, E>(remote: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+    Effect.tapError(remote, (error) => {
+      if (typeof error === "object" && error !== null && runnerTimeouts.has(error)) timedOutOnRunners++
+      return Effect.void
+    })
+
+  /**
    * Submits `remote` and, when it started at once, waits until its task is
    * stored (or has ended without being stored: a bad payload, say).
    */
@@ -877,7 +905,8 @@ const fromParts = <T extends TaskSet.Any>(
     }
     const tag = protocol.tags.get(task)!
     return submitStored(key,
-      (onStored) => call(protocol, client, sharding.isShutdown, task, tag, key, json, payload, onStored, name, timing),
+      (onStored) =>
+        counted(call(protocol, client, sharding.isShutdown, task, tag, key, json, payload, onStored, name, timing)),
       submitOptions)
   }
 
@@ -926,8 +955,10 @@ const fromParts = <T extends TaskSet.Any>(
           )
           : Option.isNone(found.value)
           ? Effect.fail(new TaskNotFoundError({ taskSet: taskSet.key, key }))
-          : call(protocol, client, sharding.isShutdown, found.value.value[0], found.value.value[1], key, attachProbe,
-            undefined, () => {}, name, {})
+          : counted(
+            call(protocol, client, sharding.isShutdown, found.value.value[0], found.value.value[1], key, attachProbe,
+              undefined, () => {}, name, {})
+          )
         return Effect.map(
           executor.submit(remote, { ...options, name }),
           (task) => wrap(task, key)
@@ -941,7 +972,10 @@ const fromParts = <T extends TaskSet.Any>(
     attach: attach as ClusterExecutor<T>["attach"],
     awaitIdle: executor.awaitIdle,
     join: executor.join,
-    stats: executor.stats
+    stats: Effect.map(
+      executor.stats,
+      (stats) => timedOutOnRunners === 0 ? stats : { ...stats, timedOut: stats.timedOut + timedOutOnRunners }
+    )
   }
 }
 

@@ -389,6 +389,7 @@ describe("submit options on the runner (a runner of concurrency 1; A: a task tha
         assert.deepStrictEqual(yield* Task.join(a), { key: "A", runner: "memory" })
         yield* Effect.sleep("200 millis") // B would have started once A ended
         assert.deepStrictEqual(yield* started(log), ["A"])
+        assert.include(yield* executor.stats, { succeeded: 1, failed: 1, timedOut: 1 })
       })).pipe(Effect.provide(Single)))
 
   it.live("timeout counts from the start on the runner: the time queued behind A does not use it up", () =>
@@ -427,6 +428,8 @@ describe("submit options on the runner (a runner of concurrency 1; A: a task tha
         assert.strictEqual(again.phase, "run")
         assert.strictEqual(again.taskName, "H") // the handle's name: attach names it by its key
         assert.strictEqual(Duration.toMillis(again.timeout), 200)
+        // both handles were ended by the task's deadline, on its runner (before: counted as failed only)
+        assert.include(yield* executor.stats, { failed: 2, timedOut: 2 })
       })).pipe(Effect.provide(Single)))
 
   it.live("priority orders the runner's queue: P3 (priority 10) starts before P1 and P2 (priority 0)", () =>
