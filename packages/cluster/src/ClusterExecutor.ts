@@ -715,22 +715,6 @@ const undeliverable = (protocol: Protocol, task: string, defect: unknown): strin
 /** What a task's payload carries of its submit options: the bounds its runner puts on it. */
 type Timing = Pick<WirePayload, "priority" | "startBy" | "startBudget" | "deadline" | "timeout">
 
-/** A duration option in milliseconds (`undefined`: none, or infinite), or `null` when it is no duration. */
-const millisOf = (value: unknown): number | undefined | null => {
-  if (value === undefined) return undefined
-  const millis = Durations.toMillis(value)
-  if (!(millis >= 0)) return null
-  return Number.isFinite(millis) ? millis : undefined
-}
-
-/** An instant option in epoch milliseconds, or `null` when it is none. */
-const instantOf = (value: unknown): number | undefined | null => {
-  if (value === undefined) return undefined
-  if (typeof value === "number") return Number.isFinite(value) ? value : null
-  if (value instanceof Date) return Number.isFinite(value.getTime()) ? value.getTime() : null
-  return null
-}
-
 /**
  * Splits the submit options of a task submitted at `now` (epoch
  * milliseconds, this process's clock) between this process's queue and the
@@ -757,9 +741,9 @@ const timingOf = (
   now: number
 ): { readonly local: BackgroundExecutor.SubmitOptions; readonly timing: Timing } => {
   const { deadline, startTimeout, timeout, ...local } = options
-  const timeoutMillis = millisOf(timeout)
-  const startMillis = millisOf(startTimeout)
-  const deadlineAt = instantOf(deadline)
+  const timeoutMillis = Durations.limitMillis(timeout)
+  const startMillis = Durations.limitMillis(startTimeout)
+  const deadlineAt = Durations.instantMillis(deadline)
   if (timeoutMillis === null || startMillis === null || deadlineAt === null) return { local: options, timing: {} }
   let startBy = startMillis === undefined ? undefined : now + startMillis
   if (deadlineAt !== undefined && (startBy === undefined || deadlineAt < startBy)) startBy = deadlineAt

@@ -84,3 +84,53 @@ export const toMillis = (value: unknown): number => {
   const decoded = Option.getOrUndefined(Duration.fromInput(value as Duration.Input))
   return decoded === undefined ? Number.NaN : Duration.toMillis(decoded)
 }
+
+/**
+ * A limit option (a timeout, a grace period) in milliseconds: `undefined`
+ * when it is left out or infinite (no limit), `null` when it is not a
+ * non-negative duration. The caller decides what `null` means: an
+ * `InvalidArgumentError` naming the option, or leaving the value to a check
+ * that reports it.
+ *
+ * @category decoding
+ * @since 0.1.1
+ * @example
+ * ```ts
+ * import * as Durations from "@taskscope/executor/internal/duration"
+ *
+ * Durations.limitMillis("5 seconds") // 5000
+ * Durations.limitMillis(Infinity) // undefined: no limit
+ * Durations.limitMillis(-1) // null
+ * ```
+ */
+export const limitMillis = (value: unknown): number | undefined | null => {
+  if (value === undefined) return undefined
+  const millis = toMillis(value)
+  if (!(millis >= 0)) return null // NaN too
+  return Number.isFinite(millis) ? millis : undefined
+}
+
+/**
+ * An instant option (a deadline) in epoch milliseconds: `undefined` when it
+ * is left out, `null` when it is neither a valid `Date` nor a finite number
+ * of milliseconds since the epoch.
+ *
+ * @category decoding
+ * @since 0.1.1
+ * @example
+ * ```ts
+ * import * as Durations from "@taskscope/executor/internal/duration"
+ *
+ * Durations.instantMillis(new Date(0)) // 0
+ * Durations.instantMillis(new Date("not a date")) // null
+ * ```
+ */
+export const instantMillis = (value: unknown): number | undefined | null => {
+  if (value === undefined) return undefined
+  if (typeof value === "number") return Number.isFinite(value) ? value : null
+  if (value instanceof Date) {
+    const millis = value.getTime()
+    return Number.isFinite(millis) ? millis : null
+  }
+  return null
+}

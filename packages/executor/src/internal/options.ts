@@ -63,22 +63,18 @@ export const optionalString = (argument: string, value: unknown): string | undef
  * milliseconds; `undefined` and an infinite duration yield `undefined` (no limit).
  */
 export const optionalDuration = (argument: string, value: unknown): number | undefined => {
-  if (value === undefined) return undefined
-  const millis = Durations.toMillis(value)
-  if (!(millis >= 0)) {
-    throw new InvalidArgumentError({
-      argument,
-      value,
-      expected: "a non-negative duration (milliseconds, or e.g. \"5 seconds\")"
-    })
-  }
-  return Number.isFinite(millis) ? millis : undefined
+  const millis = Durations.limitMillis(value)
+  if (millis !== null) return millis
+  throw new InvalidArgumentError({
+    argument,
+    value,
+    expected: "a non-negative duration (milliseconds, or e.g. \"5 seconds\")"
+  })
 }
 
 /** A valid `Date` or a finite number of epoch milliseconds, as epoch milliseconds, or `undefined`. */
 export const optionalInstant = (argument: string, value: unknown): number | undefined => {
-  if (value === undefined) return undefined
-  if (typeof value === "number" && Number.isFinite(value)) return value
-  if (value instanceof Date && Number.isFinite(value.getTime())) return value.getTime()
+  const instant = Durations.instantMillis(value)
+  if (instant !== null) return instant
   throw new InvalidArgumentError({ argument, value, expected: "a Date or a number of milliseconds since the epoch" })
 }
