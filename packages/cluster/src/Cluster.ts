@@ -32,6 +32,7 @@ import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { ExecutorError } from "@taskscope/executor"
 import * as Durations from "@taskscope/executor/internal/duration"
+import * as KnownOptions from "@taskscope/executor/internal/knownOptions"
 import * as MessageStorage from "effect/cluster/MessageStorage"
 import * as RunnerAddress from "effect/cluster/RunnerAddress"
 import * as RunnerHealth from "effect/cluster/RunnerHealth"
@@ -286,11 +287,24 @@ const checkShardingConfig = (value: unknown): void => {
   }
 }
 
+/** The names of `layerPostgres`'s options (see `KnownOptions`), and of its `runner`'s. */
+const postgresOptions = KnownOptions.of<PostgresOptions>()(
+  "url",
+  "runner",
+  "shardingConfig",
+  "maxConnections",
+  "statementTimeout",
+  "connectionTTL",
+  "idleSessionTimeout"
+)
+const runnerOptions = KnownOptions.of<NonNullable<PostgresOptions["runner"]>>()("host", "port")
+
 const checkPostgresOptions = (options: unknown) => {
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
     invalid("options", options, "an object with at least `url` (a postgres:// URL)")
   }
   const o = options as Record<string, unknown>
+  KnownOptions.check(o, postgresOptions, "Cluster.layerPostgres")
   const url = Redacted.isRedacted(o.url) ? Redacted.value(o.url as Redacted.Redacted<unknown>) : o.url
   if (!isPostgresUrl(url)) {
     invalid("url", Redacted.isRedacted(o.url) ? "<redacted>" : o.url,
@@ -300,6 +314,7 @@ const checkPostgresOptions = (options: unknown) => {
   if (o.runner !== undefined) {
     const r = o.runner as Record<string, unknown>
     if (typeof r !== "object" || r === null) invalid("runner", o.runner, "an object { host?, port }")
+    KnownOptions.check(r, runnerOptions, "Cluster.layerPostgres's `runner`")
     if (typeof r.port !== "number" || !Number.isInteger(r.port) || r.port < 1 || r.port > 65535) {
       invalid("runner.port", r.port, "an integer from 1 to 65535 (the port this runner listens on)")
     }
@@ -518,6 +533,9 @@ export const layerPostgres = (options: PostgresOptions): Layer.Layer<Cluster | S
     ) as Layer.Layer<Cluster | Sharding.Sharding>
   }))
 
+/** The names of `layerMemory`'s options. */
+const memoryOptions: ReadonlySet<string> = new Set(["shardingConfig"])
+
 /**
  * A cluster inside this process, on Effect's in-memory storages: the process
  * is its only runner, and tasks run here. Not durable — stored tasks and
@@ -547,6 +565,7 @@ export const layerMemory = (options?: {
     if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) {
       invalid("options", options, "an object { shardingConfig? }")
     }
+    if (options !== undefined) KnownOptions.check(options, memoryOptions, "Cluster.layerMemory")
     checkShardingConfig(options?.shardingConfig)
     return Sharding.layer.pipe(
       Layer.provide(Runners.layerNoop),

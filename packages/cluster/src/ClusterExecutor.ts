@@ -52,6 +52,7 @@
  */
 import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
 import * as Durations from "@taskscope/executor/internal/duration"
+import * as KnownOptions from "@taskscope/executor/internal/knownOptions"
 import * as TaskSet from "@taskscope/executor/TaskSet"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -963,6 +964,9 @@ const fromParts = <T extends TaskSet.Any>(
   }
 }
 
+/** The names of a `ClusterExecutor`'s options (see `KnownOptions`). */
+const executorOptions = KnownOptions.of<Options>()("maxConcurrency", "maxQueue", "bubbleUp", "tracing")
+
 const checkOptions = (taskSet: unknown, options: unknown): BackgroundExecutor.Options => {
   protocolOf(taskSet as TaskSet.Any)
   if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) {
@@ -973,6 +977,7 @@ const checkOptions = (taskSet: unknown, options: unknown): BackgroundExecutor.Op
     })
   }
   const o = (options ?? {}) as Options
+  KnownOptions.check(o, executorOptions, "ClusterExecutor")
   // checked by BackgroundExecutor, like its own options
   return { maxConcurrency: o.maxConcurrency, maxQueue: o.maxQueue, bubbleUp: o.bubbleUp, tracing: o.tracing ?? false }
 }

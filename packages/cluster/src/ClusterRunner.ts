@@ -39,6 +39,7 @@
  * @since 0.1.0
  */
 import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
+import * as KnownOptions from "@taskscope/executor/internal/knownOptions"
 import type * as TaskSet from "@taskscope/executor/TaskSet"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -193,6 +194,9 @@ const wireTimeout = (error: ExecutorError.TaskTimeoutError, wire: WirePayload): 
       : Duration.toMillis(error.timeout)
   })
 
+/** The names of a runner's options (see `KnownOptions`). */
+const runnerOptions = KnownOptions.of<Options>()("concurrency")
+
 const checkOptions = (options: unknown): number => {
   if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) {
     throw new ExecutorError.InvalidArgumentError({
@@ -201,6 +205,7 @@ const checkOptions = (options: unknown): number => {
       expected: "an object { concurrency? }"
     })
   }
+  if (options !== undefined) KnownOptions.check(options, runnerOptions, "ClusterRunner")
   const given = (options as Options | undefined)?.concurrency
   const n = given === undefined ? 16 : given
   if (typeof n !== "number" || !(n === Infinity || (Number.isInteger(n) && n >= 1))) {

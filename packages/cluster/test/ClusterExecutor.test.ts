@@ -357,6 +357,51 @@ describe("ClusterExecutor", () => {
       assert.include(attachKey.message, "left out of attach's options")
     }))
 
+  // TypeScript refuses them; from plain JavaScript they were read as no option at all (a silent default)
+  it.live("an option no one knows dies at once, naming it and the option meant", () =>
+    Effect.gen(function*() {
+      const messageOf = (exit: Exit.Exit<unknown, unknown>) => {
+        const defect = defectOf(exit)
+        assert.instanceOf(defect, ExecutorError.InvalidArgumentError)
+        return (defect as ExecutorError.InvalidArgumentError).message
+      }
+      const build = <A>(layer: Layer.Layer<A>) => Effect.exit(Effect.scoped(Layer.build(layer)))
+      const url = shared.get().pg.url
+      assert.strictEqual(
+        messageOf(yield* build(Cluster.layerPostgres({ url, maxConections: 4 } as Cluster.PostgresOptions))),
+        "Expected `maxConections` to be an option of Cluster.layerPostgres (did you mean `maxConnections`?), got 4 (number)"
+      )
+      assert.include(
+        messageOf(yield* build(Cluster.layerPostgres({ url, runner: { prot: 5432 } } as never))),
+        "`prot` to be an option of Cluster.layerPostgres's `runner` (did you mean `port`?)"
+      )
+      assert.include(
+        messageOf(yield* build(Cluster.layerMemory({ shardConfig: {} } as never))),
+        "`shardConfig` to be an option of Cluster.layerMemory (did you mean `shardingConfig`?)"
+      )
+      assert.include(
+        messageOf(yield* build(
+          ClusterRunner.layer(tasks, { concurency: 4 } as ClusterRunner.Options).pipe(
+            Layer.provide(Layer.succeed(RunnerName, "r")),
+            Layer.provide(Cluster.layerMemory())
+          )
+        )),
+        "`concurency` to be an option of ClusterRunner (did you mean `concurrency`?)"
+      )
+      assert.include(
+        messageOf(yield* Effect.exit(scoped(() => Effect.void, { maxQeue: 1 } as ClusterExecutor.Options))),
+        "`maxQeue` to be an option of ClusterExecutor (did you mean `maxQueue`?)"
+      )
+      assert.include(
+        messageOf(yield* Effect.exit(scoped((executor) => executor.submit("square", 1, { priorty: 1 } as never)))),
+        "`priorty` to be an option of submit (did you mean `priority`?)"
+      )
+      assert.include(
+        messageOf(yield* Effect.exit(scoped((executor) => executor.attach("k", { nmae: "x" } as never)))),
+        "`nmae` to be an option of submit (did you mean `name`?)"
+      )
+    }))
+
   it.live("bad values inside the options die at once, naming the field: a malformed url, shardingConfig, keys storage would alter", () =>
     Effect.gen(function*() {
       const argumentOf = (exit: Exit.Exit<unknown, unknown>) => {

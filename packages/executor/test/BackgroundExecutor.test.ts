@@ -527,6 +527,53 @@ describe("BackgroundExecutor", () => {
         assert.strictEqual((yield* executor.stats).submitted, 0)
       }))
 
+    // TypeScript refuses them; from plain JavaScript they were read as no option at all (a silent default)
+    it.effect("an option the executor does not know fails at once, naming it and the option meant", () =>
+      Effect.gen(function*() {
+        const misspelt = { maxConcurency: 4 } as BackgroundExecutor.Options
+        const viaMake = defectOf(yield* Effect.exit(Effect.scoped(BackgroundExecutor.make(misspelt))))
+        const viaScoped = defectOf(yield* Effect.exit(BackgroundExecutor.scoped(Effect.void, misspelt)))
+        const viaLayer = defectOf(yield* Effect.exit(Effect.provide(Effect.void, BackgroundExecutor.layer(misspelt))))
+        for (const defect of [viaMake, viaScoped, viaLayer]) {
+          assert.instanceOf(defect, ExecutorError.InvalidArgumentError)
+          assert.strictEqual(
+            (defect as Error).message,
+            "Expected `maxConcurency` to be an option of the executor (did you mean `maxConcurrency`?), got 4 (number)"
+          )
+        }
+        // nothing close: the known options are listed
+        const far = defectOf(yield* Effect.exit(BackgroundExecutor.scoped(Effect.void, { size: 4 } as any)))
+        assert.include((far as Error).message,
+          "Expected `size` to be an option of the executor (one of `maxConcurrency`")
+        assert.include((far as Error).message, "`tracing`)")
+        // an inherited enumerable option is read as one, so it is checked as one
+        const inherited = defectOf(
+          yield* Effect.exit(BackgroundExecutor.scoped(Effect.void, Object.create({ MaxQueue: 1 })))
+        )
+        assert.include((inherited as Error).message,
+          "`MaxQueue` to be an option of the executor (did you mean `maxQueue`?)")
+      }))
+
+    it.effect("a submit option the executor does not know fails at once; nothing is submitted", () =>
+      Effect.gen(function*() {
+        const executor = yield* BackgroundExecutor.make()
+        for (
+          const [options, message] of [
+            [
+              { cancelOnexit: true },
+              "`cancelOnexit` to be an option of submit (did you mean `cancelOnExit`?), got true"
+            ],
+            [{ timeOut: 5 }, "`timeOut` to be an option of submit (did you mean `timeout`?), got 5 (number)"],
+            [{ name: "a", retries: 3 }, "`retries` to be an option of submit (one of `name`, `cancelOnExit`"]
+          ] as const
+        ) {
+          const defect = defectOf(yield* Effect.exit(executor.submit(Effect.void, options as any)))
+          assert.instanceOf(defect, ExecutorError.InvalidArgumentError)
+          assert.include((defect as Error).message, message)
+        }
+        assert.strictEqual((yield* executor.stats).submitted, 0)
+      }))
+
     it.effect("a key on an executor without maxConcurrencyPerKey (it would limit nothing)", () =>
       Effect.gen(function*() {
         const executor = yield* BackgroundExecutor.make()

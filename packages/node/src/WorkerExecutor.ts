@@ -470,6 +470,7 @@ const plan = <T extends TaskSet.Any>(source: Source<T>, options: unknown): Plan<
         Config.invalid(key, o[key], "left out when the executor runs on an existing WorkerPool (set it on the pool)")
       }
     }
+    Config.checkKnown(o, Config.executorOnlyOptions, "WorkerExecutor on an existing WorkerPool")
     const pool = source as WorkerPool.WorkerPool<T>
     return {
       pool: () => Effect.succeed(pool),
@@ -481,9 +482,11 @@ const plan = <T extends TaskSet.Any>(source: Source<T>, options: unknown): Plan<
     }
   }
   Config.checkTaskSet(source)
-  const poolConfig = Config.makePoolConfig(o)
+  Config.checkKnown(o, Config.executorOptions, "WorkerExecutor")
+  const poolOptions = Config.poolPart(o)
+  const poolConfig = Config.makePoolConfig(poolOptions)
   return {
-    pool: (scope) => Scope.provide(WorkerPool.make(source as T, o as unknown as WorkerPool.Options), scope),
+    pool: (scope) => Scope.provide(WorkerPool.make(source as T, poolOptions), scope),
     executor: { ...executorOptions(o), maxConcurrency: poolConfig.maxConcurrency }
   }
 }

@@ -364,6 +364,7 @@ export const make = <T extends TaskSet.Any>(
   Effect.suspend(() => {
     Config.checkTaskSet(taskSet)
     const config = Config.makePoolConfig(options)
+    Config.checkKnown(options, Config.poolOptions, "WorkerPool.make")
     return Effect.map(Pool.make(config), (pool): WorkerPool<T> => {
       const calls = makeCalls(taskSet, pool)
       const self: WorkerPool<T> = {

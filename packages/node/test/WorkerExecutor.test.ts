@@ -5,7 +5,7 @@
  */
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import { type BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
-import { Cause, Effect, Exit, Fiber, Schema } from "effect"
+import { Cause, Effect, Exit, Fiber, Schema, type Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { TaskSet, WorkerError, WorkerExecutor, WorkerPool } from "../src/index.ts"
 import { tasks, WorkFailed } from "./fixtures/tasks.ts"
@@ -724,6 +724,50 @@ describe("WorkerExecutor", () => {
       )))
       assert.include(String(Cause.squash((badTimeout as Exit.Failure<unknown, unknown>).cause)), "`timeout`")
       assert.throws(() => TaskSet.make("bad", { f: { run: () => 1 } } as never), /task "f" must be declared/)
+    })
+
+    it("an option no one knows fails at once, naming it and the option meant (it was read as no option)", () => {
+      const spawn = spawner(makeCounter())
+      const defectOf = (program: Effect.Effect<unknown, unknown, Scope.Scope>): string => {
+        const exit = Effect.runSyncExit(Effect.scoped(program))
+        assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause), "expected a defect")
+        const defect = Cause.squash((exit as Exit.Failure<unknown, unknown>).cause)
+        assert.instanceOf(defect, ExecutorError.InvalidArgumentError)
+        return String((defect as Error).message)
+      }
+      // the executor's options and the pool's, together
+      assert.strictEqual(
+        defectOf(WorkerExecutor.make(tasks, { spawn, idleTimout: 1000 } as WorkerExecutor.Options)),
+        "Expected `idleTimout` to be an option of WorkerExecutor (did you mean `idleTimeout`?), got 1000 (number)"
+      )
+      assert.include(
+        defectOf(WorkerExecutor.make(tasks, { spawn, maxQueu: 10 } as WorkerExecutor.Options)),
+        "`maxQueu` to be an option of WorkerExecutor (did you mean `maxQueue`?)"
+      )
+      // a pool's own
+      assert.include(
+        defectOf(WorkerPool.make(tasks, { spawn, maxQueue: 10 } as WorkerPool.Options)),
+        "`maxQueue` to be an option of WorkerPool.make (one of `spawn`, `maxConcurrency`"
+      )
+      // an executor on an existing pool
+      assert.include(
+        defectOf(WorkerExecutor.make(pool, { maxConcurency: 2 } as WorkerExecutor.ExecutorOptions)),
+        "`maxConcurency` to be an option of WorkerExecutor on an existing WorkerPool (did you mean `maxConcurrency`?)"
+      )
+      // a call's, through the executor's submit
+      assert.include(
+        defectOf(Effect.flatMap(
+          WorkerExecutor.make(pool),
+          (executor) => executor.submit("square", 2, { timeOut: 10 } as BackgroundExecutor.SubmitOptions)
+        )),
+        "`timeOut` to be an option of submit (did you mean `timeout`?)"
+      )
+      // options the pool and the executor both have still work as before
+      const stats = Effect.runSync(Effect.scoped(Effect.flatMap(
+        WorkerExecutor.make(tasks, { spawn, maxConcurrency: 1, name: "known", idleTimeout: 1000, maxQueue: 5 }),
+        (executor) => executor.stats
+      )))
+      assert.strictEqual(stats.submitted, 0)
     })
 
     it("a wrong task name or payload type does not compile", () => {

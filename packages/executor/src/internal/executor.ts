@@ -27,7 +27,7 @@ import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import { identity } from "effect/Function"
 import type * as Stream from "effect/Stream"
-import type { Stats } from "../BackgroundExecutor.ts"
+import type { Options, Stats, SubmitOptions } from "../BackgroundExecutor.ts"
 import {
   CloseTimeoutError,
   ExecutorClosedError,
@@ -40,6 +40,7 @@ import {
 import * as Task from "../Task.ts"
 import type { TaskEvent, TaskInfo } from "../TaskEvent.ts"
 import * as Timer from "./deadline.ts"
+import * as KnownOptions from "./knownOptions.ts"
 import * as Check from "./options.ts"
 import { type Entry, QUEUED, TaskQueue } from "./queue.ts"
 import { type Slot, TaskScopes } from "./taskScope.ts"
@@ -106,9 +107,35 @@ export interface Submission {
   readonly ordered: boolean
 }
 
+/** The names of the executor options (see `KnownOptions`). */
+const executorOptions = KnownOptions.of<Options>()(
+  "maxConcurrency",
+  "maxQueue",
+  "maxConcurrencyPerKey",
+  "closeTimeout",
+  "bubbleUp",
+  "name",
+  "metrics",
+  "tracing"
+)
+
+/** The names of the submit options. */
+const submitOptions = KnownOptions.of<SubmitOptions>()(
+  "name",
+  "cancelOnExit",
+  "reraiseOnExit",
+  "nextTick",
+  "timeout",
+  "startTimeout",
+  "deadline",
+  "priority",
+  "key"
+)
+
 /** Checks executor options, throwing `InvalidArgumentError` on bad input. */
 export const makeConfig = (options: unknown): Config => {
   const o = Check.optionsObject<Record<string, unknown>>("options", options) ?? {}
+  KnownOptions.check(o, executorOptions, "the executor")
   const perKey = o.maxConcurrencyPerKey // each option is read once: a getter may answer differently twice
   return {
     maxConcurrency: Check.positiveIntegerOrInfinity("maxConcurrency", o.maxConcurrency, Number.POSITIVE_INFINITY),
@@ -203,6 +230,7 @@ const PRIORITY_OFFSET = 8
 export const makeSubmission = (options: unknown, keyed?: KeyedSubmissions): Submission => {
   if (options === undefined) return defaultSubmission
   const o = Check.optionsObject<Record<string, unknown>>("submit options", options)!
+  KnownOptions.check(o, submitOptions, "submit")
   const timeout = Check.optionalDuration("timeout", o.timeout)
   const startTimeout = Check.optionalDuration("startTimeout", o.startTimeout)
   const deadline = Check.optionalInstant("deadline", o.deadline)

@@ -7,9 +7,54 @@
  */
 import { ExecutorError } from "@taskscope/executor"
 import * as Durations from "@taskscope/executor/internal/duration"
+import * as KnownOptions from "@taskscope/executor/internal/knownOptions"
 import * as os from "node:os"
 import type * as WorkerThreads from "node:worker_threads"
 import { isTaskSet } from "../TaskSet.ts"
+import type * as WorkerExecutor from "../WorkerExecutor.ts"
+import type * as WorkerPool from "../WorkerPool.ts"
+
+/** The names of a pool's options (see `KnownOptions`). */
+export const poolOptions = KnownOptions.of<WorkerPool.Options>()(
+  "spawn",
+  "maxConcurrency",
+  "idleTimeout",
+  "readyTimeout",
+  "onInterruptRunning",
+  "name",
+  "metrics"
+)
+
+/** The names of a `WorkerExecutor`'s own options, on an existing pool. */
+export const executorOnlyOptions = KnownOptions.of<WorkerExecutor.ExecutorOptions>()(
+  "maxConcurrency",
+  "maxQueue",
+  "bubbleUp",
+  "maxConcurrencyPerKey",
+  "closeTimeout",
+  "name",
+  "metrics",
+  "tracing"
+)
+
+/** The names of a `WorkerExecutor`'s options with a pool of its own: the pool's and its own. */
+export const executorOptions: ReadonlySet<string> = new Set([...poolOptions, ...executorOnlyOptions])
+
+/** Refuses an option not in `known` (see `KnownOptions.check`). */
+export const checkKnown = KnownOptions.check
+
+/**
+ * The pool's options of `o`, each read once: a `WorkerExecutor` with a pool
+ * of its own checks them and hands them to the pool as one snapshot.
+ */
+export const poolPart = (o: Record<string, unknown>): WorkerPool.Options => {
+  const part: Record<string, unknown> = {}
+  for (const name of poolOptions) {
+    const value = o[name]
+    if (value !== undefined) part[name] = value
+  }
+  return part as unknown as WorkerPool.Options
+}
 
 /** Resolved pool options. */
 export interface Config {

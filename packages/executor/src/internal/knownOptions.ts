@@ -1,0 +1,118 @@
+/**
+ * Option names checked at run time, for the options objects of every
+ * taskscope package (`@taskscope/node` and `@taskscope/cluster` import it by
+ * the `@taskscope/executor/internal/knownOptions` subpath; it is not part of
+ * the public API and may change in any release).
+ *
+ * TypeScript refuses an option the interface does not name; a program in
+ * plain JavaScript, or one that builds its options from configuration, would
+ * otherwise have `{ maxConcurency: 4 }` read as no option at all: a silent
+ * default (no bound). Each entry point refuses an option it does not know,
+ * with an `InvalidArgumentError` that names it and the option meant.
+ *
+ * @internal
+ * @since 0.1.1
+ */
+import { InvalidArgumentError } from "../ExecutorError.ts"
+
+/**
+ * The names of the options of `T`, every one of them: a name the interface
+ * gains and the list lacks is a type error at the list.
+ *
+ * @category models
+ * @since 0.1.1
+ */
+export type Exhaustive<T, K extends ReadonlyArray<PropertyKey>> = [Exclude<keyof T, K[number]>] extends [never] ?
+  unknown
+  : { readonly "missing option names": Exclude<keyof T, K[number]> }
+
+/**
+ * The option names of the interface `T`, as a set for {@link check}; the
+ * list must name every option of `T` (see {@link Exhaustive}).
+ *
+ * @category constructors
+ * @since 0.1.1
+ * @example
+ * ```ts
+ * import * as KnownOptions from "@taskscope/executor/internal/knownOptions"
+ *
+ * interface Options {
+ *   readonly size?: number
+ *   readonly name?: string
+ * }
+ * const known = KnownOptions.of<Options>()("size", "name")
+ * ```
+ */
+export const of =
+  <T>() => <const K extends ReadonlyArray<keyof T & string>>(...names: K & Exhaustive<T, K>): ReadonlySet<string> =>
+    new Set<string>(names)
+
+/**
+ * Throws an `InvalidArgumentError` for the first enumerable property of
+ * `options` that is not in `known`, naming it, its value and the option it
+ * is closest to (or every option, when none is close). `where` says whose
+ * options they are, e.g. `"BackgroundExecutor.make"`.
+ *
+ * @category checks
+ * @since 0.1.1
+ * @example
+ * ```ts
+ * import * as KnownOptions from "@taskscope/executor/internal/knownOptions"
+ *
+ * const known = new Set(["maxConcurrency", "maxQueue"])
+ * KnownOptions.check({ maxQueue: 10 }, known, "make") // returns
+ * // KnownOptions.check({ maxConcurency: 4 }, known, "make") throws:
+ * // Expected `maxConcurency` to be an option of make (did you mean `maxConcurrency`?), got 4
+ * ```
+ */
+export const check = (options: object, known: ReadonlySet<string>, where: string): void => {
+  // `for in`: the names the checks read are the enumerable ones, inherited or own
+  for (const name in options) {
+    if (!known.has(name)) {
+      throw new InvalidArgumentError({
+        argument: name,
+        value: (options as Record<string, unknown>)[name],
+        expected: `an option of ${where} (${hint(name, known)})`
+      })
+    }
+  }
+}
+
+/** "did you mean `x`?" for the known name closest to `name`, or the list of them when none is close. */
+const hint = (name: string, known: ReadonlySet<string>): string => {
+  let best: string | undefined
+  let bestDistance = Number.POSITIVE_INFINITY
+  for (const candidate of known) {
+    const d = distance(name.toLowerCase(), candidate.toLowerCase())
+    if (d < bestDistance) {
+      best = candidate
+      bestDistance = d
+    }
+  }
+  // close: a few edits, fewer than a third of the name (a typo, a case slip, a missing letter)
+  if (best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3))) {
+    return `did you mean \`${best}\`?`
+  }
+  return `one of ${[...known].map((k) => `\`${k}\``).join(", ")}`
+}
+
+/**
+ * The edit distance (optimal string alignment): insertions, deletions,
+ * substitutions and swaps of two neighbours that turn `a` into `b`.
+ */
+const distance = (a: string, b: string): number => {
+  // rows i - 2, i - 1 and i of the table
+  let before: Array<number> = []
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      let d = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, before[j - 2]! + 1)
+      current[j] = d
+    }
+    before = previous
+    previous = current
+  }
+  return previous[b.length]!
+}
