@@ -299,12 +299,19 @@ const postgresOptions = KnownOptions.of<PostgresOptions>()(
 )
 const runnerOptions = KnownOptions.of<NonNullable<PostgresOptions["runner"]>>()("host", "port")
 
+/**
+ * A value as an error may show it: a misspelt `url` holds the database's
+ * password, which must not end up in a message or a log.
+ */
+const hideSecrets = (value: unknown): unknown =>
+  Redacted.isRedacted(value) || (typeof value === "string" && /:\/\/[^/]*@/.test(value)) ? "<redacted>" : value
+
 const checkPostgresOptions = (options: unknown) => {
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
     invalid("options", options, "an object with at least `url` (a postgres:// URL)")
   }
   const o = options as Record<string, unknown>
-  KnownOptions.check(o, postgresOptions, "Cluster.layerPostgres")
+  KnownOptions.check(o, postgresOptions, "Cluster.layerPostgres", hideSecrets)
   const url = Redacted.isRedacted(o.url) ? Redacted.value(o.url as Redacted.Redacted<unknown>) : o.url
   if (!isPostgresUrl(url)) {
     invalid("url", Redacted.isRedacted(o.url) ? "<redacted>" : o.url,
@@ -314,7 +321,7 @@ const checkPostgresOptions = (options: unknown) => {
   if (o.runner !== undefined) {
     const r = o.runner as Record<string, unknown>
     if (typeof r !== "object" || r === null) invalid("runner", o.runner, "an object { host?, port }")
-    KnownOptions.check(r, runnerOptions, "Cluster.layerPostgres's `runner`")
+    KnownOptions.check(r, runnerOptions, "Cluster.layerPostgres's `runner`", hideSecrets)
     if (typeof r.port !== "number" || !Number.isInteger(r.port) || r.port < 1 || r.port > 65535) {
       invalid("runner.port", r.port, "an integer from 1 to 65535 (the port this runner listens on)")
     }
@@ -534,7 +541,7 @@ export const layerPostgres = (options: PostgresOptions): Layer.Layer<Cluster | S
   }))
 
 /** The names of `layerMemory`'s options. */
-const memoryOptions: ReadonlySet<string> = new Set(["shardingConfig"])
+const memoryOptions = KnownOptions.of<NonNullable<Parameters<typeof layerMemory>[0]>>()("shardingConfig")
 
 /**
  * A cluster inside this process, on Effect's in-memory storages: the process

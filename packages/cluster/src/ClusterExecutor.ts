@@ -791,6 +791,44 @@ const wrap = <A, E>(task: Task.Task<A, E>, key: string): ClusterTask<A, E> => ({
 const invalid = (argument: string, value: unknown, expected: string) =>
   Effect.die(new ExecutorError.InvalidArgumentError({ argument, value, expected }))
 
+/** The names of `submit`'s and `attach`'s options (see `KnownOptions`). */
+const submitOptions = KnownOptions.of<SubmitOptions>()(
+  "key",
+  "name",
+  "cancelOnExit",
+  "reraiseOnExit",
+  "nextTick",
+  "timeout",
+  "startTimeout",
+  "deadline",
+  "priority"
+)
+const attachOptions = KnownOptions.of<AttachOptions>()(
+  "name",
+  "cancelOnExit",
+  "reraiseOnExit",
+  "nextTick",
+  "timeout",
+  "startTimeout",
+  "deadline",
+  "priority"
+)
+
+/** A defect naming the first option of `options` not in `known`, if it has one (see `KnownOptions.check`). */
+const unknownOption = (
+  options: object | undefined,
+  known: ReadonlySet<string>,
+  where: string
+): Effect.Effect<never> | undefined => {
+  if (options === undefined) return undefined
+  try {
+    KnownOptions.check(options, known, where)
+    return undefined
+  } catch (error) {
+    return Effect.die(error)
+  }
+}
+
 const fromParts = <T extends TaskSet.Any>(
   taskSet: T,
   executor: BackgroundExecutor.Executor,
@@ -852,6 +890,8 @@ const fromParts = <T extends TaskSet.Any>(
   const submit = (task: string, payload: unknown, options?: SubmitOptions) =>
     Effect.suspend(() => {
       if (!isOptions(options)) return invalid("options", options, "an object of submit options")
+      const unknown = unknownOption(options, submitOptions, "ClusterExecutor.submit")
+      if (unknown !== undefined) return unknown
       const key = options?.key === undefined ? crypto.randomUUID() : options.key
       if (!isStorableKey(key)) {
         return invalid("key", key, `${storableKey} (the task's identity in storage)`)
@@ -928,6 +968,8 @@ const fromParts = <T extends TaskSet.Any>(
       if (keyOption !== undefined) {
         return invalid("key", keyOption, "left out of attach's options (the key is its first argument)")
       }
+      const unknown = unknownOption(options, attachOptions, "ClusterExecutor.attach")
+      if (unknown !== undefined) return unknown
       const name = options?.name ?? key
       // The task's name is looked up before the handle exists: a cancel of
       // the handle must reach the call, which carries it to the task's runner

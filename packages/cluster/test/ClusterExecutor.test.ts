@@ -394,12 +394,22 @@ describe("ClusterExecutor", () => {
       )
       assert.include(
         messageOf(yield* Effect.exit(scoped((executor) => executor.submit("square", 1, { priorty: 1 } as never)))),
-        "`priorty` to be an option of submit (did you mean `priority`?)"
+        "`priorty` to be an option of ClusterExecutor.submit (did you mean `priority`?)"
       )
       assert.include(
         messageOf(yield* Effect.exit(scoped((executor) => executor.attach("k", { nmae: "x" } as never)))),
-        "`nmae` to be an option of submit (did you mean `name`?)"
+        "`nmae` to be an option of ClusterExecutor.attach (did you mean `name`?)"
       )
+      // attach takes no `key` among its options: it is not suggested
+      const kye = messageOf(yield* Effect.exit(scoped((executor) => executor.attach("k", { kye: "a" } as never))))
+      assert.include(kye, "`kye` to be an option of ClusterExecutor.attach (one of `name`")
+      assert.notInclude(kye, "`key`")
+      // a misspelt url holds the password: the message does not show it
+      const uri = messageOf(
+        yield* build(Cluster.layerPostgres({ uri: "postgres://admin:hunter2@db:5432/app" } as never))
+      )
+      assert.include(uri, "`uri` to be an option of Cluster.layerPostgres (did you mean `url`?)")
+      assert.notInclude(uri, "hunter2")
     }))
 
   it.live("bad values inside the options die at once, naming the field: a malformed url, shardingConfig, keys storage would alter", () =>

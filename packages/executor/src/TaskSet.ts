@@ -21,6 +21,7 @@
 import type * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { describe } from "./internal/describe.ts"
+import * as KnownOptions from "./internal/knownOptions.ts"
 
 /**
  * The kind of Schema a task uses: any codec that needs no services to encode
@@ -139,12 +140,19 @@ export const task: {
   readonly success: AnySchema
   readonly error?: AnySchema | undefined
   readonly run: (payload: any) => any
-}): any => ({
-  payload: definition.payload,
-  success: definition.success,
-  error: definition.error ?? Schema.Never,
-  run: definition.run
-})
+}): any => {
+  // a misspelt `erorr` would otherwise leave the task with no typed error, silently
+  KnownOptions.check(definition, taskFields, "TaskSet.task")
+  return {
+    payload: definition.payload,
+    success: definition.success,
+    error: definition.error ?? Schema.Never,
+    run: definition.run
+  }
+}
+
+/** The names of a task declaration's fields (see `KnownOptions`). */
+const taskFields = KnownOptions.of<AnyTask>()("payload", "success", "error", "run")
 
 const TypeId = "~@taskscope/executor/TaskSet" as const
 

@@ -1,5 +1,5 @@
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
-import { Cause, Context, Duration, Effect, Exit, Fiber, References } from "effect"
+import { Cause, Context, Data, Duration, Effect, Exit, Fiber, References } from "effect"
 import { TestClock } from "effect/testing"
 import * as v8 from "node:v8"
 import { runInNewContext } from "node:vm"
@@ -546,12 +546,45 @@ describe("BackgroundExecutor", () => {
         assert.include((far as Error).message,
           "Expected `size` to be an option of the executor (one of `maxConcurrency`")
         assert.include((far as Error).message, "`tracing`)")
-        // an inherited enumerable option is read as one, so it is checked as one
-        const inherited = defectOf(
-          yield* Effect.exit(BackgroundExecutor.scoped(Effect.void, Object.create({ MaxQueue: 1 })))
+        // a very long name is cut in the message
+        const long = defectOf(yield* Effect.exit(BackgroundExecutor.scoped(Effect.void, { ["x".repeat(10_000)]: 1 })))
+        assert.isBelow((long as Error).message.length, 600)
+      }))
+
+    it.effect("what is not a misspelt option is accepted as before: undefined, class instances, inherited names", () =>
+      Effect.gen(function*() {
+        class Config extends Data.Class<{ readonly maxConcurrency: number }> {}
+        // a Data.Class's prototype has enumerable `pipe` and `toString`, and a polyfill may add
+        // enumerable names to Object.prototype: neither is a typo of the user's
+        const polyfill = Effect.acquireRelease(
+          Effect.sync(() =>
+            // eslint-disable-next-line no-extend-native -- the test plays an old polyfill, and removes it after
+            Object.defineProperty(Object.prototype, "polyfilled", {
+              value: 1,
+              enumerable: true,
+              configurable: true,
+              writable: true
+            })
+          ),
+          () => Effect.sync(() => delete (Object.prototype as Record<string, unknown>).polyfilled)
         )
-        assert.include((inherited as Error).message,
-          "`MaxQueue` to be an option of the executor (did you mean `maxQueue`?)")
+        yield* Effect.scoped(Effect.gen(function*() {
+          yield* polyfill
+          for (
+            const options of [
+              new Config({ maxConcurrency: 2 }),
+              Object.create({ maxConcurrency: 2 }),
+              { maxConcurency: undefined }, // undefined is "left out", as for every option
+              { maxConcurrency: 2 }
+            ]
+          ) {
+            const stats = yield* BackgroundExecutor.scoped(
+              (executor) => Effect.andThen(executor.submit(Effect.void, { nmae: undefined } as any), executor.stats),
+              options as BackgroundExecutor.Options
+            )
+            assert.strictEqual(stats.submitted, 1)
+          }
+        }))
       }))
 
     it.effect("a submit option the executor does not know fails at once; nothing is submitted", () =>

@@ -59,6 +59,20 @@ describe("TaskSet", () => {
   // A task named "" was accepted, and then refused by the executor that runs
   // it under its name (`name` must be a non-empty string): a cluster runner
   // refused such a task on every delivery, and the task never ended.
+  it("task refuses a field it does not know, naming it and the field meant (a misspelt error Schema was dropped)", () => {
+    assert.throws(
+      () =>
+        TaskSet.task({ payload: Schema.Number, success: Schema.Number, erorr: TooBig, run: (n: number) => n } as never),
+      "Expected `erorr` to be an option of TaskSet.task (did you mean `error`?), got "
+    )
+    try {
+      TaskSet.task({ payload: Schema.Number, success: Schema.Number, erorr: TooBig, run: (n: number) => n } as never)
+      assert.fail("accepted")
+    } catch (error) {
+      assert.strictEqual((error as { _tag?: unknown })._tag, "InvalidArgumentError")
+    }
+  })
+
   it("make refuses a task named \"\", naming the task set and the name", () => {
     const echo = TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => n })
     assert.throws(

@@ -363,8 +363,11 @@ export const make = <T extends TaskSet.Any>(
 ): Effect.Effect<WorkerPool<T>, never, Scope.Scope> =>
   Effect.suspend(() => {
     Config.checkTaskSet(taskSet)
+    // names first: a misspelt `spawn` is named as such, not reported as a missing one
+    if (typeof options === "object" && options !== null) {
+      Config.checkKnown(options, Config.poolOptions, "WorkerPool.make")
+    }
     const config = Config.makePoolConfig(options)
-    Config.checkKnown(options, Config.poolOptions, "WorkerPool.make")
     return Effect.map(Pool.make(config), (pool): WorkerPool<T> => {
       const calls = makeCalls(taskSet, pool)
       const self: WorkerPool<T> = {

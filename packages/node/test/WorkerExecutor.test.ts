@@ -744,10 +744,14 @@ describe("WorkerExecutor", () => {
         defectOf(WorkerExecutor.make(tasks, { spawn, maxQueu: 10 } as WorkerExecutor.Options)),
         "`maxQueu` to be an option of WorkerExecutor (did you mean `maxQueue`?)"
       )
-      // a pool's own
+      // a pool's own; a misspelt spawn is named as such (not reported as a missing spawn)
       assert.include(
         defectOf(WorkerPool.make(tasks, { spawn, maxQueue: 10 } as WorkerPool.Options)),
         "`maxQueue` to be an option of WorkerPool.make (one of `spawn`, `maxConcurrency`"
+      )
+      assert.include(
+        defectOf(WorkerPool.make(tasks, { spwan: spawn } as unknown as WorkerPool.Options)),
+        "`spwan` to be an option of WorkerPool.make (did you mean `spawn`?)"
       )
       // an executor on an existing pool
       assert.include(
@@ -761,6 +765,14 @@ describe("WorkerExecutor", () => {
           (executor) => executor.submit("square", 2, { timeOut: 10 } as BackgroundExecutor.SubmitOptions)
         )),
         "`timeOut` to be an option of submit (did you mean `timeout`?)"
+      )
+      // a pool option left undefined on an existing pool is left out, as before
+      assert.strictEqual(
+        Effect.runSync(Effect.scoped(Effect.flatMap(
+          WorkerExecutor.make(pool, { idleTimeout: undefined, spawn: undefined } as WorkerExecutor.ExecutorOptions),
+          (executor) => executor.stats
+        ))).submitted,
+        0
       )
       // options the pool and the executor both have still work as before
       const stats = Effect.runSync(Effect.scoped(Effect.flatMap(

@@ -48,10 +48,17 @@ export const of =
     new Set<string>(names)
 
 /**
- * Throws an `InvalidArgumentError` for the first enumerable property of
- * `options` that is not in `known`, naming it, its value and the option it
- * is closest to (or every option, when none is close). `where` says whose
- * options they are, e.g. `"BackgroundExecutor.make"`.
+ * Throws an `InvalidArgumentError` for the first own enumerable property of
+ * the plain object `options` that is not in `known` and not `undefined`
+ * (left out, as every option's `undefined` is), naming it, its value (as
+ * `show` gives it: a secret may be hidden) and the option it is closest to,
+ * or every option when none is close. `where` says whose options they are,
+ * e.g. `"BackgroundExecutor.make"`.
+ *
+ * Only plain objects (`{ ... }`, or of a `null` prototype) are checked: an
+ * instance of a class (a `Schema.Class`, a `Data.Class`, Effect's
+ * `RunnerAddress`) carries names of its own beside the options it was made
+ * for, and names inherited from a prototype are no one's typo.
  *
  * @category checks
  * @since 0.1.1
@@ -65,21 +72,32 @@ export const of =
  * // Expected `maxConcurency` to be an option of make (did you mean `maxConcurrency`?), got 4
  * ```
  */
-export const check = (options: object, known: ReadonlySet<string>, where: string): void => {
-  // `for in`: the names the checks read are the enumerable ones, inherited or own
+export const check = (
+  options: object,
+  known: ReadonlySet<string>,
+  where: string,
+  show: (value: unknown) => unknown = (value) => value
+): void => {
+  const proto = Object.getPrototypeOf(options)
+  if (proto !== Object.prototype && proto !== null) return
   for (const name in options) {
-    if (!known.has(name)) {
-      throw new InvalidArgumentError({
-        argument: name,
-        value: (options as Record<string, unknown>)[name],
-        expected: `an option of ${where} (${hint(name, known)})`
-      })
-    }
+    if (known.has(name) || !Object.hasOwn(options, name)) continue
+    const value = (options as Record<string, unknown>)[name]
+    if (value === undefined) continue
+    throw new InvalidArgumentError({
+      argument: name.length > MAX_NAME ? `${name.slice(0, MAX_NAME)}…` : name,
+      value: show(value),
+      expected: `an option of ${where} (${hint(name, known)})`
+    })
   }
 }
 
+/** How much of an unknown name a message repeats. */
+const MAX_NAME = 64
+
 /** "did you mean `x`?" for the known name closest to `name`, or the list of them when none is close. */
 const hint = (name: string, known: ReadonlySet<string>): string => {
+  if (name.length > MAX_NAME) return list(known)
   let best: string | undefined
   let bestDistance = Number.POSITIVE_INFINITY
   for (const candidate of known) {
@@ -93,8 +111,10 @@ const hint = (name: string, known: ReadonlySet<string>): string => {
   if (best !== undefined && bestDistance <= Math.max(1, Math.floor(best.length / 3))) {
     return `did you mean \`${best}\`?`
   }
-  return `one of ${[...known].map((k) => `\`${k}\``).join(", ")}`
+  return list(known)
 }
+
+const list = (known: ReadonlySet<string>): string => `one of ${[...known].map((k) => `\`${k}\``).join(", ")}`
 
 /**
  * The edit distance (optimal string alignment): insertions, deletions,
