@@ -792,26 +792,9 @@ const invalid = (argument: string, value: unknown, expected: string) =>
   Effect.die(new ExecutorError.InvalidArgumentError({ argument, value, expected }))
 
 /** The names of `submit`'s and `attach`'s options (see `KnownOptions`). */
-const submitOptions = KnownOptions.of<SubmitOptions>()(
-  "key",
-  "name",
-  "cancelOnExit",
-  "reraiseOnExit",
-  "nextTick",
-  "timeout",
-  "startTimeout",
-  "deadline",
-  "priority"
-)
+const submitOptions = KnownOptions.of<SubmitOptions>()(...KnownOptions.submitNames)
 const attachOptions = KnownOptions.of<AttachOptions>()(
-  "name",
-  "cancelOnExit",
-  "reraiseOnExit",
-  "nextTick",
-  "timeout",
-  "startTimeout",
-  "deadline",
-  "priority"
+  ...KnownOptions.submitNames.filter((name): name is Exclude<typeof name, "key"> => name !== "key")
 )
 
 /** A defect naming the first option of `options` not in `known`, if it has one (see `KnownOptions.check`). */

@@ -107,30 +107,9 @@ export interface Submission {
   readonly ordered: boolean
 }
 
-/** The names of the executor options (see `KnownOptions`). */
-const executorOptions = KnownOptions.of<Options>()(
-  "maxConcurrency",
-  "maxQueue",
-  "maxConcurrencyPerKey",
-  "closeTimeout",
-  "bubbleUp",
-  "name",
-  "metrics",
-  "tracing"
-)
-
-/** The names of the submit options. */
-const submitOptions = KnownOptions.of<SubmitOptions>()(
-  "name",
-  "cancelOnExit",
-  "reraiseOnExit",
-  "nextTick",
-  "timeout",
-  "startTimeout",
-  "deadline",
-  "priority",
-  "key"
-)
+/** The names of the executor options and of the submit options (see `KnownOptions`). */
+const executorOptions = KnownOptions.of<Options>()(...KnownOptions.executorNames)
+const submitOptions = KnownOptions.of<SubmitOptions>()(...KnownOptions.submitNames)
 
 /** Checks executor options, throwing `InvalidArgumentError` on bad input. */
 export const makeConfig = (options: unknown): Config => {

@@ -27,6 +27,43 @@ export type Exhaustive<T, K extends ReadonlyArray<PropertyKey>> = [Exclude<keyof
   : { readonly "missing option names": Exclude<keyof T, K[number]> }
 
 /**
+ * The names of `BackgroundExecutor.Options`, which every executor built on
+ * it (`WorkerExecutor`, `ClusterExecutor`) takes too, all or some.
+ *
+ * @category constants
+ * @since 0.1.1
+ */
+export const executorNames = [
+  "maxConcurrency",
+  "maxQueue",
+  "maxConcurrencyPerKey",
+  "closeTimeout",
+  "bubbleUp",
+  "name",
+  "metrics",
+  "tracing"
+] as const
+
+/**
+ * The names of `BackgroundExecutor.SubmitOptions`, which every executor's
+ * `submit` takes.
+ *
+ * @category constants
+ * @since 0.1.1
+ */
+export const submitNames = [
+  "name",
+  "cancelOnExit",
+  "reraiseOnExit",
+  "nextTick",
+  "timeout",
+  "startTimeout",
+  "deadline",
+  "priority",
+  "key"
+] as const
+
+/**
  * The option names of the interface `T`, as a set for {@link check}; the
  * list must name every option of `T` (see {@link Exhaustive}).
  *

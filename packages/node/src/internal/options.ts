@@ -26,16 +26,7 @@ export const poolOptions = KnownOptions.of<WorkerPool.Options>()(
 )
 
 /** The names of a `WorkerExecutor`'s own options, on an existing pool. */
-export const executorOnlyOptions = KnownOptions.of<WorkerExecutor.ExecutorOptions>()(
-  "maxConcurrency",
-  "maxQueue",
-  "bubbleUp",
-  "maxConcurrencyPerKey",
-  "closeTimeout",
-  "name",
-  "metrics",
-  "tracing"
-)
+export const executorOnlyOptions = KnownOptions.of<WorkerExecutor.ExecutorOptions>()(...KnownOptions.executorNames)
 
 /** The names of a `WorkerExecutor`'s options with a pool of its own: the pool's and its own. */
 export const executorOptions: ReadonlySet<string> = new Set([...poolOptions, ...executorOnlyOptions])
