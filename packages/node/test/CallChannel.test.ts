@@ -375,8 +375,8 @@ describe("call channel", () => {
   it.live("with onInterruptRunning \"wait\", a held call interrupted before it starts is dropped at once and never run", () =>
     Effect.gen(function*() {
       const counter = makeCounter()
-      const cells = makeCells(2)
-      yield* Effect.scoped(Effect.gen(function*() {
+      yield* batchAttempts(Effect.scoped(Effect.gen(function*() {
+        const cells = makeCells(2)
         const pool = yield* WorkerPool.make(tasks, {
           spawn: spawner(counter),
           maxConcurrency: 1,
@@ -384,18 +384,19 @@ describe("call channel", () => {
         })
         yield* pool.prestart
         for (let n = 0; n < 40; n++) yield* Effect.orDie(pool.call("square", n))
-        const blocker = yield* start(pool.call("work", block(400)))
+        const blocker = yield* start(pool.call("work", block(1000)))
         yield* eventually(Effect.map(pool.stats, (s) => s.busy === 1), "the blocker runs")
         const held = yield* Effect.forEach([0, 1], (i) => start(pool.call("touch", cells.touch(i))))
-        assert.include(yield* pool.stats, { queued: 0 })
+        // (held by the thread only once the calls are known to be tiny: on a loaded machine, tried again)
+        yield* handedOver(pool)
         yield* Fiber.interrupt(held[0]!)
         // the interruption did not wait for the blocker
         assert.isUndefined(blocker.pollUnsafe(), "the blocker still runs")
-        assert.strictEqual(yield* Fiber.join(blocker), 400)
+        assert.strictEqual(yield* Fiber.join(blocker), 1000)
         assert.strictEqual(yield* Fiber.join(held[1]!), 1)
         assert.deepStrictEqual(cells.runs(), [0, 1])
         assert.include(yield* pool.stats, { started: 1, terminated: 0 })
-      }))
+      })))
       assert.strictEqual(counter.alive(), 0)
     }))
 

@@ -635,8 +635,10 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         (thread.ending === undefined || thread.ending === "unreadable") && !running && unstarted.length > 0 &&
         Atomics.load(thread.signal, Signal.Reading) !== 0
       ) {
-        // It died on its own while reading posted calls: a payload too large
-        // for its resourceLimits, or nested too deeply for its stack, kills a
+        // It died on its own while reading posted calls, or said its read
+        // threw and was ended here ("unreadable": it swallows uncaught
+        // exceptions, and lived on without its loop): a payload too large
+        // for its resourceLimits, or nested too deeply for its stack, ends a
         // thread before any call of its message starts. A call that went out
         // alone and met this twice is the cause: it fails. Otherwise every
         // call it held goes out alone from now on. (A thread that dies of
