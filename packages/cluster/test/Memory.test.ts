@@ -86,9 +86,14 @@ describe("Cluster.layerMemory", () => {
         a: TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => n })
       })
       const emptyName: TaskSet.Any = { ...made, tasks: { "": made.tasks.a }, names: [""] }
+      // storage would know a task of set "app/lane-3" and one of set "app" by one identity
+      const laneKey = TaskSet.make("app/lane-3", {
+        echo: TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => n })
+      })
       for (
         const [taskSet, argument] of [
           [longKey, "taskSet.key"],
+          [laneKey, "taskSet.key"],
           [longName, "task name"],
           [emptyName, "task name"]
         ] as const

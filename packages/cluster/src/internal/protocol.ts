@@ -232,6 +232,16 @@ const check = (taskSet: TaskSet.Any): void => {
       expected: "at most 140 characters (the cluster stores it as the entity type)"
     })
   }
+  if (/(^|\/)lane-\d+(\/|$)/.test(taskSet.key)) {
+    // Storage knows a stored task by "<entity type>/<lane>/<tag>/<key>", the entity type being
+    // "taskscope/<task set key>" and the lane "lane-<n>": a set "a/lane-3" and a set "a" with a
+    // task named "lane-5" could give two tasks one identity. Such a segment in a key is refused.
+    throw new ExecutorError.InvalidArgumentError({
+      argument: "taskSet.key",
+      value: taskSet.key,
+      expected: "a key without a \"lane-<digits>\" segment between slashes (the cluster names its lanes so)"
+    })
+  }
   for (const name of taskSet.names) {
     // what the runner's BackgroundExecutor takes as a task's `name` (TaskSet.make refuses "" too)
     if (name.length === 0) {
