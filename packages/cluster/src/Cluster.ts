@@ -572,7 +572,7 @@ export const layerMemory = (options?: {
     if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) {
       invalid("options", options, "an object { shardingConfig? }")
     }
-    if (options !== undefined) KnownOptions.check(options, memoryOptions, "Cluster.layerMemory")
+    KnownOptions.check(options, memoryOptions, "Cluster.layerMemory")
     checkShardingConfig(options?.shardingConfig)
     return Sharding.layer.pipe(
       Layer.provide(Runners.layerNoop),

@@ -797,21 +797,6 @@ const attachOptions = KnownOptions.of<AttachOptions>()(
   ...KnownOptions.submitNames.filter((name): name is Exclude<typeof name, "key"> => name !== "key")
 )
 
-/** A defect naming the first option of `options` not in `known`, if it has one (see `KnownOptions.check`). */
-const unknownOption = (
-  options: object | undefined,
-  known: ReadonlySet<string>,
-  where: string
-): Effect.Effect<never> | undefined => {
-  if (options === undefined) return undefined
-  try {
-    KnownOptions.check(options, known, where)
-    return undefined
-  } catch (error) {
-    return Effect.die(error)
-  }
-}
-
 const fromParts = <T extends TaskSet.Any>(
   taskSet: T,
   executor: BackgroundExecutor.Executor,
@@ -873,8 +858,7 @@ const fromParts = <T extends TaskSet.Any>(
   const submit = (task: string, payload: unknown, options?: SubmitOptions) =>
     Effect.suspend(() => {
       if (!isOptions(options)) return invalid("options", options, "an object of submit options")
-      const unknown = unknownOption(options, submitOptions, "ClusterExecutor.submit")
-      if (unknown !== undefined) return unknown
+      KnownOptions.check(options, submitOptions, "ClusterExecutor.submit") // (a throw here is a defect)
       const key = options?.key === undefined ? crypto.randomUUID() : options.key
       if (!isStorableKey(key)) {
         return invalid("key", key, `${storableKey} (the task's identity in storage)`)
@@ -951,8 +935,7 @@ const fromParts = <T extends TaskSet.Any>(
       if (keyOption !== undefined) {
         return invalid("key", keyOption, "left out of attach's options (the key is its first argument)")
       }
-      const unknown = unknownOption(options, attachOptions, "ClusterExecutor.attach")
-      if (unknown !== undefined) return unknown
+      KnownOptions.check(options, attachOptions, "ClusterExecutor.attach")
       const name = options?.name ?? key
       // The task's name is looked up before the handle exists: a cancel of
       // the handle must reach the call, which carries it to the task's runner

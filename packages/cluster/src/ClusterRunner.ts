@@ -205,7 +205,7 @@ const checkOptions = (options: unknown): number => {
       expected: "an object { concurrency? }"
     })
   }
-  if (options !== undefined) KnownOptions.check(options, runnerOptions, "ClusterRunner")
+  KnownOptions.check(options, runnerOptions, "ClusterRunner")
   const given = (options as Options | undefined)?.concurrency
   const n = given === undefined ? 16 : given
   if (typeof n !== "number" || !(n === Infinity || (Number.isInteger(n) && n >= 1))) {

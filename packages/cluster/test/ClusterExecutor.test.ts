@@ -23,6 +23,16 @@ const defectOf = (exit: Exit.Exit<unknown, unknown>): unknown => {
   return Cause.squash((exit as Exit.Failure<unknown, unknown>).cause)
 }
 
+/** The `InvalidArgumentError` an exit died with. */
+const invalidOf = (exit: Exit.Exit<unknown, unknown>): ExecutorError.InvalidArgumentError => {
+  const defect = defectOf(exit)
+  assert.instanceOf(defect, ExecutorError.InvalidArgumentError)
+  return defect as ExecutorError.InvalidArgumentError
+}
+
+/** Builds `layer` in a scope of its own and closes it: the exit of building it. */
+const build = <A>(layer: Layer.Layer<A>) => Effect.exit(Effect.scoped(Layer.build(layer)))
+
 /** The error type of a task handle. */
 type ErrorOf<T> = T extends Task.Task<unknown, infer E> ? E : never
 
@@ -282,12 +292,7 @@ describe("ClusterExecutor", () => {
 
   it.live("bad options die with an InvalidArgumentError naming the option and its value", () =>
     Effect.gen(function*() {
-      const argumentOf = (exit: Exit.Exit<unknown, unknown>) => {
-        const defect = defectOf(exit)
-        assert.instanceOf(defect, ExecutorError.InvalidArgumentError)
-        return (defect as ExecutorError.InvalidArgumentError)
-      }
-      const build = <A>(layer: Layer.Layer<A>) => Effect.exit(Effect.scoped(Layer.build(layer)))
+      const argumentOf = invalidOf
 
       const noUrl = argumentOf(yield* build(Cluster.layerPostgres({} as Cluster.PostgresOptions)))
       assert.strictEqual(noUrl.argument, "url")
@@ -360,12 +365,7 @@ describe("ClusterExecutor", () => {
   // TypeScript refuses them; from plain JavaScript they were read as no option at all (a silent default)
   it.live("an option no one knows dies at once, naming it and the option meant", () =>
     Effect.gen(function*() {
-      const messageOf = (exit: Exit.Exit<unknown, unknown>) => {
-        const defect = defectOf(exit)
-        assert.instanceOf(defect, ExecutorError.InvalidArgumentError)
-        return (defect as ExecutorError.InvalidArgumentError).message
-      }
-      const build = <A>(layer: Layer.Layer<A>) => Effect.exit(Effect.scoped(Layer.build(layer)))
+      const messageOf = (exit: Exit.Exit<unknown, unknown>) => invalidOf(exit).message
       const url = shared.get().pg.url
       assert.strictEqual(
         messageOf(yield* build(Cluster.layerPostgres({ url, maxConections: 4 } as Cluster.PostgresOptions))),
@@ -414,12 +414,7 @@ describe("ClusterExecutor", () => {
 
   it.live("bad values inside the options die at once, naming the field: a malformed url, shardingConfig, keys storage would alter", () =>
     Effect.gen(function*() {
-      const argumentOf = (exit: Exit.Exit<unknown, unknown>) => {
-        const defect = defectOf(exit)
-        assert.instanceOf(defect, ExecutorError.InvalidArgumentError)
-        return (defect as ExecutorError.InvalidArgumentError).argument
-      }
-      const build = <A>(layer: Layer.Layer<A>) => Effect.exit(Effect.scoped(Layer.build(layer)))
+      const argumentOf = (exit: Exit.Exit<unknown, unknown>) => invalidOf(exit).argument
       // the URL parser's refusals: before, the client died with a bare SqlError
       for (const url of ["postgres:// not a url", "postgres://localhost:99999/app"]) {
         assert.strictEqual(argumentOf(yield* build(Cluster.layerPostgres({ url }))), "url")

@@ -61,6 +61,7 @@
  * @since 0.1.0
  */
 import { BackgroundExecutor, type ExecutorError, type Task, type TaskEvent } from "@taskscope/executor"
+import * as KnownOptions from "@taskscope/executor/internal/knownOptions"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -470,7 +471,7 @@ const plan = <T extends TaskSet.Any>(source: Source<T>, options: unknown): Plan<
         Config.invalid(key, o[key], "left out when the executor runs on an existing WorkerPool (set it on the pool)")
       }
     }
-    Config.checkKnown(o, Config.executorOnlyOptions, "WorkerExecutor on an existing WorkerPool")
+    KnownOptions.check(o, Config.executorOnlyOptions, "WorkerExecutor on an existing WorkerPool")
     const pool = source as WorkerPool.WorkerPool<T>
     return {
       pool: () => Effect.succeed(pool),
@@ -482,7 +483,7 @@ const plan = <T extends TaskSet.Any>(source: Source<T>, options: unknown): Plan<
     }
   }
   Config.checkTaskSet(source)
-  Config.checkKnown(o, Config.executorOptions, "WorkerExecutor")
+  KnownOptions.check(o, Config.executorOptions, "WorkerExecutor")
   const poolOptions = Config.poolPart(o)
   const poolConfig = Config.makePoolConfig(poolOptions)
   return {

@@ -44,6 +44,7 @@
  *
  * @since 0.1.0
  */
+import * as KnownOptions from "@taskscope/executor/internal/knownOptions"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
@@ -364,9 +365,7 @@ export const make = <T extends TaskSet.Any>(
   Effect.suspend(() => {
     Config.checkTaskSet(taskSet)
     // names first: a misspelt `spawn` is named as such, not reported as a missing one
-    if (typeof options === "object" && options !== null) {
-      Config.checkKnown(options, Config.poolOptions, "WorkerPool.make")
-    }
+    KnownOptions.check(options, Config.poolOptions, "WorkerPool.make")
     const config = Config.makePoolConfig(options)
     return Effect.map(Pool.make(config), (pool): WorkerPool<T> => {
       const calls = makeCalls(taskSet, pool)

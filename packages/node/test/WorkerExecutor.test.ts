@@ -254,24 +254,31 @@ describe("WorkerExecutor", () => {
         assert.strictEqual(counter.alive(), 0)
       }))
 
+    /** A linked list nested deeper than a worker stack of 0.5 MB can rebuild. */
+    const deepList = (): unknown => {
+      let list: unknown = null
+      for (let i = 0; i < 3_000; i++) list = { value: i, next: list }
+      return list
+    }
+    /** Submits each payload (a number to "square", anything else to "anything"), then awaits them all. */
+    const awaitAll = (executor: WorkerExecutor.WorkerExecutor<typeof tasks>, payloads: ReadonlyArray<unknown>) =>
+      Effect.gen(function*() {
+        const submitted = yield* Effect.forEach(payloads, (payload) =>
+          typeof payload === "number"
+            ? executor.submit("square", payload)
+            : executor.submit("anything", payload, quiet))
+        const outcomes = yield* Effect.forEach(submitted, Task.await)
+        return [outcomes, yield* executor.pool.stats] as const
+      })
+
     it.live("a payload the worker cannot read fails its call after two threads died of it; calls sent with it run", () =>
       Effect.gen(function*() {
         const counter = makeCounter()
-        let list: unknown = null
-        for (let i = 0; i < 3_000; i++) list = { value: i, next: list }
         const [outcomes, stats] = yield* WorkerExecutor.scoped(tasks, (executor) =>
           Effect.gen(function*() {
             // tiny calls first: the next ones go out in one message, the deep payload among them
             for (let i = 0; i < 20; i++) yield* Effect.flatMap(executor.submit("square", i), Task.join)
-            const submitted = yield* Effect.forEach(
-              [2, list, 3, 4],
-              (payload) =>
-                typeof payload === "number"
-                  ? executor.submit("square", payload)
-                  : executor.submit("anything", payload, quiet)
-            )
-            const outcomes = yield* Effect.forEach(submitted, Task.await)
-            return [outcomes, yield* executor.pool.stats] as const
+            return yield* awaitAll(executor, [2, deepList(), 3, 4])
           }), {
           // a worker stack too small to rebuild the list (before: threads died one after another, for ever)
           spawn: spawner(counter, "worker.ts", { stackSizeMb: 0.5 }),
@@ -289,22 +296,13 @@ describe("WorkerExecutor", () => {
     it.live("a thread that survives a payload it cannot read (uncaught errors swallowed) is ended, as one that died of it", () =>
       Effect.gen(function*() {
         const counter = makeCounter()
-        let list: unknown = null
-        for (let i = 0; i < 3_000; i++) list = { value: i, next: list }
+        // its read of the payload throws and is swallowed: the thread lives on, without its loop
+        // (before: it passed for a live thread; its calls waited for their timeouts, or for ever)
         const [outcomes, stats] = yield* WorkerExecutor.scoped(tasks, (executor) =>
-          Effect.gen(function*() {
-            // its read of the payload throws and is swallowed: the thread lives on, without its loop
-            // (before: it passed for a live thread; its calls waited for their timeouts, or for ever)
-            const submitted = yield* Effect.forEach(
-              [list, 1, 2],
-              (payload) =>
-                typeof payload === "number"
-                  ? executor.submit("square", payload)
-                  : executor.submit("anything", payload, quiet)
-            )
-            const outcomes = yield* Effect.forEach(submitted, Task.await)
-            return [outcomes, yield* executor.pool.stats] as const
-          }), { spawn: spawner(counter, "forgiving-worker.ts", { stackSizeMb: 0.5 }), maxConcurrency: 1 })
+          awaitAll(executor, [deepList(), 1, 2]), {
+          spawn: spawner(counter, "forgiving-worker.ts", { stackSizeMb: 0.5 }),
+          maxConcurrency: 1
+        })
         const values = outcomes.map((exit) => (Exit.isSuccess(exit) ? exit.value : "failed"))
         assert.deepStrictEqual(values, ["failed", 1, 4])
         const error = errorOf(outcomes[0]!)

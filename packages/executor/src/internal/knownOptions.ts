@@ -92,8 +92,9 @@ export const of =
  * or every option when none is close. `where` says whose options they are,
  * e.g. `"BackgroundExecutor.make"`.
  *
- * Only plain objects (`{ ... }`, or of a `null` prototype) are checked: an
- * instance of a class (a `Schema.Class`, a `Data.Class`, Effect's
+ * Only plain objects (`{ ... }`, or of a `null` prototype) are checked —
+ * anything else is left to the caller's own check that options are an
+ * object (`undefined` is no options at all), and an instance of a class (a `Schema.Class`, a `Data.Class`, Effect's
  * `RunnerAddress`) carries names of its own beside the options it was made
  * for, and names inherited from a prototype are no one's typo.
  *
@@ -110,11 +111,12 @@ export const of =
  * ```
  */
 export const check = (
-  options: object,
+  options: unknown,
   known: ReadonlySet<string>,
   where: string,
   show: (value: unknown) => unknown = (value) => value
 ): void => {
+  if (typeof options !== "object" || options === null) return
   const proto = Object.getPrototypeOf(options)
   if (proto !== Object.prototype && proto !== null) return
   for (const name in options) {

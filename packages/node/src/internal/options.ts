@@ -31,9 +31,6 @@ export const executorOnlyOptions = KnownOptions.of<WorkerExecutor.ExecutorOption
 /** The names of a `WorkerExecutor`'s options with a pool of its own: the pool's and its own. */
 export const executorOptions: ReadonlySet<string> = new Set([...poolOptions, ...executorOnlyOptions])
 
-/** Refuses an option not in `known` (see `KnownOptions.check`). */
-export const checkKnown = KnownOptions.check
-
 /**
  * The pool's options of `o`, each read once: a `WorkerExecutor` with a pool
  * of its own checks them and hands them to the pool as one snapshot.
