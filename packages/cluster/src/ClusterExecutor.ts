@@ -51,6 +51,7 @@
  * @since 0.1.0
  */
 import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
+import { errorText } from "@taskscope/executor/internal/describe"
 import * as Durations from "@taskscope/executor/internal/duration"
 import * as KnownOptions from "@taskscope/executor/internal/knownOptions"
 import * as TaskSet from "@taskscope/executor/TaskSet"
@@ -659,30 +660,12 @@ const call = (
     })
   })
 
-/**
- * The text of a defect, whatever form it reached this process in: an
- * `Error`, or a plain `{ name, message }` (a defect read back from storage or
- * from a runner's reply), or anything else as JSON.
- */
-const defectText = (defect: unknown): string => {
-  try {
-    if (typeof defect === "string") return defect
-    if (typeof defect === "object" && defect !== null) {
-      const { message, name } = defect as { readonly message?: unknown; readonly name?: unknown }
-      if (typeof message === "string") return typeof name === "string" ? `${name}: ${message}` : message
-    }
-    return JSON.stringify(defect) ?? String(defect)
-  } catch {
-    return Object.prototype.toString.call(defect)
-  }
-}
-
 /** The whole of a defect as text, its causes too: what {@link undeliverable} searches. */
 const defectDump = (defect: unknown): string => {
   try {
-    return `${defectText(defect)} ${JSON.stringify(defect)}`
+    return `${errorText(defect)} ${JSON.stringify(defect)}`
   } catch {
-    return defectText(defect)
+    return errorText(defect)
   }
 }
 
@@ -710,7 +693,7 @@ const undeliverable = (protocol: Protocol, task: string, defect: unknown): strin
   if (text.includes("Expected a known entity RPC tag") || text.includes("reading 'errorSchema'")) {
     return `the runner that took it does not know task "${task}" (a rolling deploy, with runners of an older task set?)`
   }
-  return `the cluster could not serve it: ${defectText(defect)}`
+  return `the cluster could not serve it: ${errorText(defect)}`
 }
 
 /** What a task's payload carries of its submit options: the bounds its runner puts on it. */

@@ -50,5 +50,21 @@ describe("TaskSetError", () => {
     assert.match(error.message, /^Invalid payload for task "fib": \{.*\.\.\.: Expected number$/)
   })
 
+  it("a payload that is what cloning leaves of an error reads as the error; an object that only has a message stays JSON", () => {
+    const message = (payload: unknown) =>
+      new TaskSetError.InvalidPayloadError({ task: "f", payload, issue: "no" }).message
+    const error = new RangeError("out of range")
+    assert.strictEqual(message(error), "Invalid payload for task \"f\": RangeError: out of range: no")
+    const copy = { name: error.name, message: error.message, stack: error.stack }
+    assert.strictEqual(message(copy), message(error))
+    assert.strictEqual(message(Object.assign(Object.create(null), copy)), message(error))
+    // user data with a `message` field is not an error
+    assert.strictEqual(
+      message({ message: "hi", to: "bob" }),
+      "Invalid payload for task \"f\": {\"message\":\"hi\",\"to\":\"bob\"}: no"
+    )
+    assert.strictEqual(message({ message: "hi" }), "Invalid payload for task \"f\": {\"message\":\"hi\"}: no")
+  })
+
   for (const c of cases) messageTests(c)
 })

@@ -18,9 +18,9 @@
  *
  * @since 0.1.0
  */
+import { print } from "@taskscope/executor/internal/describe"
 import type { InvalidPayloadError, InvalidResultError, UnknownTaskError } from "@taskscope/executor/TaskSetError"
 import * as Data from "effect/Data"
-import { describeText } from "./internal/describe.ts"
 
 /**
  * The thread running a task crashed — it exited (`process.exit`), threw an
@@ -51,7 +51,7 @@ export class WorkerCrashedError extends Data.TaggedError("WorkerCrashedError")<{
   readonly cause: unknown
 }> {
   override get message(): string {
-    return `Task "${describeText(this.task)}" crashed its worker: ${describeText(this.reason)}`
+    return `Task "${print(this.task)}" crashed its worker: ${print(this.reason)}`
   }
 }
 

@@ -61,6 +61,7 @@
  * @since 0.1.0
  */
 import { BackgroundExecutor, type ExecutorError, type Task, type TaskEvent } from "@taskscope/executor"
+import { print } from "@taskscope/executor/internal/describe"
 import * as KnownOptions from "@taskscope/executor/internal/knownOptions"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
@@ -68,7 +69,6 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import { describeText } from "./internal/describe.ts"
 import * as Config from "./internal/options.ts"
 import * as Pool from "./internal/pool.ts"
 import * as TaskSet from "./TaskSet.ts"
@@ -417,7 +417,7 @@ const fromParts = <T extends TaskSet.Any>(
         }),
         // a bad `options` (null, a string) goes through as it is, for the executor to refuse
         (options === undefined || (typeof options === "object" && options !== null)) && options?.name === undefined
-          ? { ...options, name: describeText(task) }
+          ? { ...options, name: print(task) }
           : options
       ) as any
     }) as WorkerExecutor<T>["submit"],

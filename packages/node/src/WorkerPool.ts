@@ -44,6 +44,7 @@
  *
  * @since 0.1.0
  */
+import { quote } from "@taskscope/executor/internal/describe"
 import * as KnownOptions from "@taskscope/executor/internal/knownOptions"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
@@ -57,7 +58,6 @@ import * as Tracer from "effect/Tracer"
 import * as Transferable from "effect/workers/Transferable"
 import type * as WorkerThreads from "node:worker_threads"
 import * as Codecs from "./internal/codec.ts"
-import { describeValue } from "./internal/describe.ts"
 import * as Config from "./internal/options.ts"
 import * as Pool from "./internal/pool.ts"
 import { Reply, type Trace } from "./internal/protocol.ts"
@@ -246,7 +246,7 @@ const makeCalls = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
     if (!Array.isArray(outcome)) {
       const o = outcome as Pool.Crash | Pool.NotSent | Pool.Unreadable
       if (o._tag === "Unreadable") {
-        const issue = `could not be read on the parent thread (${describeValue(o.cause)})`
+        const issue = `could not be read on the parent thread (${quote(o.cause)})`
         return o.kind === Reply.Defect
           ? Effect.fail(new WorkerCrashedError({ task, reason: `threw a value that ${issue}`, cause: o.cause }))
           : Effect.fail(
@@ -258,7 +258,7 @@ const makeCalls = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
           new InvalidPayloadError({
             task,
             payload,
-            issue: `could not be cloned to a worker thread (${describeValue(o.cause)})`
+            issue: `could not be cloned to a worker thread (${quote(o.cause)})`
           })
         )
       }
@@ -289,7 +289,7 @@ const makeCalls = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
           Effect.fail
         )
       case Reply.Defect:
-        return Effect.fail(new WorkerCrashedError({ task, reason: `threw ${describeValue(value)}`, cause: value }))
+        return Effect.fail(new WorkerCrashedError({ task, reason: `threw ${quote(value)}`, cause: value }))
       case Reply.UnknownTask:
         return Effect.fail(new UnknownTaskError({ task, known: value as ReadonlyArray<string> }))
       case Reply.InvalidPayload:
@@ -299,7 +299,7 @@ const makeCalls = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
         return Effect.fail(new InvalidResultError({ task, part, issue }))
       }
       default:
-        return Effect.die(new Error(`WorkerPool: unexpected reply ${describeValue(outcome)}`))
+        return Effect.die(new Error(`WorkerPool: unexpected reply ${quote(outcome)}`))
     }
   }
 

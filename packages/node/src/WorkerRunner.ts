@@ -43,6 +43,7 @@
  * @since 0.1.0
  */
 import * as NodeWorkerRunner from "@effect/platform-node/NodeWorkerRunner"
+import { quote } from "@taskscope/executor/internal/describe"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -54,7 +55,6 @@ import type { WorkerError } from "effect/workers/WorkerError"
 import * as EffectWorkerRunner from "effect/workers/WorkerRunner"
 import { type MessagePort, receiveMessageOnPort, type TransferListItem } from "node:worker_threads"
 import { schemaProblem, type SyncSteps, syncSteps } from "./internal/codec.ts"
-import { describeValue } from "./internal/describe.ts"
 import {
   type Batch,
   type Call,
@@ -95,7 +95,7 @@ const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
 const plainDefect = (u: unknown): unknown =>
   u instanceof Error
     ? { name: u.name, message: u.message, stack: u.stack }
-    : { name: "NonCloneableDefect", message: describeValue(u) }
+    : { name: "NonCloneableDefect", message: quote(u) }
 
 /** Go back to the event loop at least this often (ms) while calls keep coming. */
 const TURN_MS = 10
@@ -169,7 +169,7 @@ const serveCalls = (
         port.postMessage([seq, Reply.Defect, plainDefect(value), took])
       } else {
         const what = kind === Reply.Failure ? "error" : "success value"
-        const issue = [what, `could not be cloned to the parent thread (${describeValue(error)})`]
+        const issue = [what, `could not be cloned to the parent thread (${quote(error)})`]
         Atomics.store(signal, kindOf(seq), Reply.InvalidResult)
         lastKind = Reply.InvalidResult
         lastValue = issue
@@ -194,7 +194,7 @@ const serveCalls = (
         onFailure: (cause) =>
           post(seq, Reply.InvalidResult, [
             kind === Reply.Failure ? "error" : "success value",
-            `${describeValue(value)} does not match its Schema: ${schemaProblem(cause)}`
+            `${quote(value)} does not match its Schema: ${schemaProblem(cause)}`
           ])
       })
     )
@@ -334,7 +334,7 @@ const serveCalls = (
       } else {
         post(seq, Reply.InvalidResult, [
           "success value",
-          `${describeValue(out)} does not match its Schema: ${schemaProblem(encoded.cause)}`
+          `${quote(out)} does not match its Schema: ${schemaProblem(encoded.cause)}`
         ])
       }
       return true
@@ -506,10 +506,10 @@ export const serve: {
         Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.sync(() => {
           // a plain Error: what crosses to the parent is its name and message
           const failure = Cause.squash(cause)
-          // a tagged error without a message says its fields (describeValue gives name and message)
+          // a tagged error without a message says its fields (quote gives name and message)
           const what = failure instanceof Error && failure.message === ""
-            ? `${failure.name} ${describeValue({ ...failure })}`
-            : describeValue(failure)
+            ? `${failure.name} ${quote({ ...failure })}`
+            : quote(failure)
           const error = new Error(`WorkerRunner.serve failed: ${what}`)
           setImmediate(() => {
             throw error

@@ -520,6 +520,19 @@ describe("WorkerExecutor", () => {
         assert.strictEqual((yield* pool.stats).crashed, before.crashed, "none of these killed a thread")
       }))
 
+    it.live("a thrown Error that cannot be cloned is told by its name and message, as one that can", () =>
+      Effect.gen(function*() {
+        const exit = yield* onPool((executor) =>
+          Effect.flatMap(executor.submit("throwUncloneableError", undefined, quiet), Task.await)
+        )
+        const error = errorOf(exit)
+        assert.instanceOf(error, WorkerError.WorkerCrashedError)
+        assert.strictEqual(
+          error.message,
+          "Task \"throwUncloneableError\" crashed its worker: threw RangeError: out of range"
+        )
+      }))
+
     it.live("an answer the parent thread cannot read fails its task, typed; the thread and the next calls go on", () =>
       Effect.gen(function*() {
         const counter = makeCounter()

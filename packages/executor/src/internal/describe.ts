@@ -6,11 +6,22 @@
  * copy of a `Cause` (vitest replaces an error's `cause` with one when a test
  * fails with it). Every function here returns text for any input.
  *
+ * `@taskscope/node` and `@taskscope/cluster` import it by the
+ * `@taskscope/executor/internal/describe` subpath, so that an error or a
+ * value reads the same in every package's messages; it is not part of the
+ * public API and may change in any release.
+ *
  * @internal
+ * @since 0.1.1
  */
 import * as Cause from "effect/Cause"
 
-/** Runs `f`; if it throws, returns `fallback`. */
+/**
+ * Runs `f`; if it throws, returns `fallback`.
+ *
+ * @category utils
+ * @since 0.1.0
+ */
 export const attempt = <A>(f: () => A, fallback: A): A => {
   try {
     return f()
@@ -50,6 +61,9 @@ const reasonsOf = (
  * What a cause failed with, as `Cause.squash` finds it: the first typed
  * error, else the first defect. A plain copy of a cause is read the same
  * way; anything else is its own reason.
+ *
+ * @category causes
+ * @since 0.1.0
  */
 export const squash = (cause: unknown): unknown =>
   attempt(() => {
@@ -65,6 +79,9 @@ export const squash = (cause: unknown): unknown =>
  * The reasons of a cause besides the one {@link squash} finds — the errors
  * and defects, in order; interruptions do not count — for a real cause or a
  * plain copy; none for anything else.
+ *
+ * @category causes
+ * @since 0.1.0
  */
 export const otherReasons = (cause: unknown): ReadonlyArray<unknown> =>
   attempt(() => {
@@ -74,7 +91,47 @@ export const otherReasons = (cause: unknown): ReadonlyArray<unknown> =>
     return found.errors.length > 0 ? [...found.errors.slice(1), ...found.defects] : found.defects.slice(1)
   }, [])
 
-/** A value printed for people; at most about 200 characters for objects. */
+/** The names a plain copy of an error has: what structured cloning or a JSON round trip leaves of one. */
+const copiedErrorNames = new Set(["name", "message", "stack", "cause"])
+
+/**
+ * `name: message` of an error, or of a plain copy of one — an object with
+ * a null or the plain prototype whose own names are among `name`, `message`,
+ * `stack` and `cause`, with `name` and `message` strings (a defect a worker
+ * thread could not clone as it was, one read back from storage) —;
+ * `undefined` for anything else. `loose`: any object with a string
+ * `message` counts (for values known to be errors: a defect, a failure).
+ */
+const errorLike = (u: unknown, loose: boolean): string | undefined =>
+  attempt(() => {
+    if (!isRecord(u)) return undefined
+    const { message, name } = u
+    if (typeof message !== "string") return undefined
+    if (!loose && !(u instanceof Error)) {
+      const proto = Object.getPrototypeOf(u)
+      if (proto !== null && proto !== Object.prototype) return undefined
+      if (typeof name !== "string" || !Object.keys(u).every((key) => copiedErrorNames.has(key))) return undefined
+    }
+    return typeof name === "string" && name !== "" ? `${name}: ${message}` : message
+  }, undefined)
+
+/**
+ * What a defect or an error says, in full: `name: message` of an error or
+ * of anything with a string `message` (a plain copy of an error), a string
+ * as it is, anything else {@link quote}d.
+ *
+ * @category formatting
+ * @since 0.1.1
+ */
+export const errorText = (u: unknown): string => typeof u === "string" ? u : errorLike(u, true) ?? quote(u)
+
+/**
+ * A value printed for people; at most about 200 characters for objects. A
+ * plain copy of an error reads as the error would: `name: message`.
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
 export const print = (u: unknown): string => {
   switch (typeof u) {
     case "string":
@@ -86,6 +143,8 @@ export const print = (u: unknown): string => {
       const proto = attempt(() => Object.getPrototypeOf(u), undefined)
       // plain objects and arrays say more as JSON; instances by their own toString (a Date, an Error)
       const plain = proto === null || proto === Object.prototype || proto === Array.prototype
+      const copied = plain ? errorLike(u, false) : undefined
+      if (copied !== undefined) return clip(copied)
       const asJson = () => attempt(() => JSON.stringify(u) as string | undefined, undefined)
       const asString = () => attempt(() => String(u), undefined)
       const text = plain ? (asJson() ?? asString()) : (asString() ?? asJson())
@@ -99,6 +158,9 @@ export const print = (u: unknown): string => {
 /**
  * An error's message when it has one, otherwise the value printed; an error
  * without a message (an Effect tagged error, say) with its fields as JSON.
+ *
+ * @category formatting
+ * @since 0.1.0
  */
 export const messageOf = (u: unknown): string => {
   const message = attempt(() => (isRecord(u) ? u.message : undefined), undefined)
@@ -109,7 +171,12 @@ export const messageOf = (u: unknown): string => {
   return fields === undefined || fields === "{}" || fields === text ? text : clip(`${text} ${fields}`)
 }
 
-/** A value as option checks show it: `0 (number)`, `"" (string)`, `an instance of Promise`. */
+/**
+ * A value as option checks show it: `0 (number)`, `"" (string)`, `an instance of Promise`.
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
 export const describe = (value: unknown): string =>
   attempt(() => {
     if (typeof value === "string") return `${JSON.stringify(value)} (string)`
@@ -131,17 +198,22 @@ const QUOTE_MAX = 80
 
 /**
  * A value quoted for a message about it (a task name from untyped code, a
- * payload): strings in double quotes, objects as JSON (errors by name and
- * message), at most about 80 characters.
+ * payload): strings in double quotes, objects as JSON (errors and their
+ * plain copies by name and message), at most about 80 characters.
+ *
+ * @category formatting
+ * @since 0.1.0
  */
 export const quote = (u: unknown): string => {
   const cut = (text: string) => text.length > QUOTE_MAX ? `${text.slice(0, QUOTE_MAX - 3)}...` : text
   switch (typeof u) {
     case "string":
       return JSON.stringify(cut(u))
+    case "bigint":
+      return `${u}n`
     case "object": {
       if (u === null) return "null"
-      const text = attempt(() => (u instanceof Error ? `${u.name}: ${u.message}` : undefined), undefined) ??
+      const text = errorLike(u, false) ??
         // cyclic or otherwise not JSON: fall back to the tag
         attempt(() => JSON.stringify(u) as string | undefined, undefined) ??
         attempt(() => Object.prototype.toString.call(u), "an object that cannot be printed")
@@ -152,6 +224,11 @@ export const quote = (u: unknown): string => {
   }
 }
 
-/** A list of values, each quoted, joined by commas; anything else quoted as one. */
+/**
+ * A list of values, each quoted, joined by commas; anything else quoted as one.
+ *
+ * @category formatting
+ * @since 0.1.0
+ */
 export const quoteList = (u: unknown): string =>
   attempt(() => Array.isArray(u) ? u.map(quote).join(", ") : undefined, undefined) ?? quote(u)

@@ -11,12 +11,12 @@
  *
  * @internal
  */
+import { quote } from "@taskscope/executor/internal/describe"
 import * as Cause from "effect/Cause"
 import type * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import type * as SchemaAST from "effect/SchemaAST"
 import type * as TaskSet from "../TaskSet.ts"
-import { describeValue } from "./describe.ts"
 
 /**
  * `true` when a Schema's AST has no transformation anywhere, so that its
@@ -85,5 +85,5 @@ export const syncSteps = (definition: TaskSet.AnyTask): SyncSteps => ({
  */
 export const schemaProblem = (cause: Cause.Cause<Schema.SchemaError>): string => {
   const error = Cause.findErrorOption(cause)
-  return error._tag === "Some" ? error.value.message : `its transformation threw ${describeValue(Cause.squash(cause))}`
+  return error._tag === "Some" ? error.value.message : `its transformation threw ${quote(Cause.squash(cause))}`
 }

@@ -30,6 +30,7 @@
  * @internal
  */
 import * as NodeWorker from "@effect/platform-node/NodeWorker"
+import { errorText } from "@taskscope/executor/internal/describe"
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -239,15 +240,6 @@ const crashOf = (exit: Exit.Exit<unknown, unknown>): { reason: string; cause: un
   }
   const squashed = Cause.squash(exit.cause)
   return { reason: squashed instanceof Error ? squashed.message : String(squashed), cause: squashed }
-}
-
-/** "Name: message" of an error, or of the plain copy of one a worker posted. */
-const errorText = (u: unknown): string => {
-  if (typeof u === "object" && u !== null && typeof (u as { message?: unknown }).message === "string") {
-    const { message, name } = u as { message: string; name?: unknown }
-    return typeof name === "string" && name !== "" ? `${name}: ${message}` : message
-  }
-  return String(u)
 }
 
 const closedCrash: Crash = { _tag: "Crash", phase: "closed", reason: "the pool is closed", cause: undefined }
