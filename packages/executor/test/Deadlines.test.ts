@@ -3,7 +3,7 @@
  * driven by `TestClock`.
  */
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
-import { Cause, Duration, Effect, Exit, Fiber } from "effect"
+import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import { BackgroundExecutor, ExecutorError, Task } from "../src/index.ts"
 
@@ -229,6 +229,63 @@ describe("deadlines", () => {
         assert.isTrue(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause))
         assert.include(yield* BackgroundExecutor.stats, { interrupted: 1, failed: 0, timedOut: 0 })
       }), { maxConcurrency: 1 }))
+  })
+
+  describe("a start deadline that passed before its timer fired", () => {
+    /**
+     * A clock whose time moves only when told, and whose timers never fire:
+     * what a task sees when the event loop was busy past its start deadline
+     * and a permit freed before the deadline's timer could run.
+     */
+    const stalledClock = () => {
+      let now = 1_000_000
+      const clock: Clock.Clock = {
+        currentTimeMillisUnsafe: () => now,
+        currentTimeMillis: Effect.sync(() => now),
+        currentTimeNanosUnsafe: () => BigInt(now) * 1_000_000n,
+        currentTimeNanos: Effect.sync(() => BigInt(now) * 1_000_000n),
+        monotonicTimeNanosUnsafe: () => BigInt(now) * 1_000_000n,
+        monotonicTimeNanos: Effect.sync(() => BigInt(now) * 1_000_000n),
+        sleep: () => Effect.never
+      }
+      return { clock, now: () => now, pass: (millis: number) => void (now += millis) }
+    }
+
+    for (
+      const [label, options] of [
+        ["startTimeout", (_now: number) => ({ startTimeout: 50 })],
+        ["deadline", (now: number) => ({ deadline: now + 50 })],
+        ["startTimeout, with priorities and keys", (_now: number) => ({ startTimeout: 50, priority: 1, key: "k" })]
+      ] as const
+    ) {
+      it.effect(`${label}: the task ends without running when a permit frees after it`, () =>
+        Effect.gen(function*() {
+          const time = stalledClock()
+          const ran: Array<string> = []
+          const stats = yield* BackgroundExecutor.scoped(
+            (executor) =>
+              Effect.gen(function*() {
+                const release = yield* Deferred.make<void>()
+                yield* executor.submit(Deferred.await(release), { key: "k" }) // holds the one permit
+                const late = yield* executor.submit(Effect.sync(() => ran.push("late")), {
+                  ...options(time.now()),
+                  name: "late",
+                  reraiseOnExit: false
+                })
+                const next = yield* executor.submit(Effect.sync(() => ran.push("next")), { key: "k" })
+                time.pass(51) // busy past the deadline: its timer has not fired
+                yield* Deferred.succeed(release, undefined)
+                const error = timeoutOf(yield* Task.await(late))
+                assert.deepStrictEqual([error.taskName, error.phase], ["late", "queue"])
+                yield* Task.join(next) // the key's count is right: the next task of the key starts
+                return yield* executor.stats
+              }),
+            { maxConcurrency: 1, maxConcurrencyPerKey: 1 }
+          ).pipe(Effect.provideService(Clock.Clock, time.clock))
+          assert.deepStrictEqual(ran, ["next"])
+          assert.include(stats, { succeeded: 2, failed: 1, timedOut: 1, running: 0, queued: 0 })
+        }))
+    }
   })
 
   describe("deadline (one budget for both)", () => {

@@ -283,6 +283,14 @@ class Rare {
   pendingInterrupt: number | undefined = undefined
   /** The start deadline's timer, while the task is queued. */
   timer: Timer.Timer | undefined = undefined
+  /**
+   * While the task is queued with a start deadline: when it passes, on the
+   * submitter's clock, and the time it was given (its `TaskTimeoutError`
+   * says it). A permit that frees after the deadline, before its timer has
+   * fired (a busy event loop), does not start the task (see `pump`).
+   */
+  startBy: number | undefined = undefined
+  startBudget: Duration.Duration | undefined = undefined
   /** Set when the task's own deadline ended it (counted in `stats.timedOut`). */
   timedOut = false
   // the task tree's and the telemetry's (see `taskTree.ts`): a nested task's parent, a timed task's times
@@ -713,8 +721,10 @@ export class ExecutorCore {
       this.queued++
       queue.push(record)
       if (startBy !== undefined) {
-        record.fields().timer = Timer.schedule(submitter.context, startBy.millis, () =>
-          this.timeOutQueued(record, startBy.budget))
+        const rare = record.fields()
+        rare.startBy = Timer.now(submitter.context) + startBy.millis
+        rare.startBudget = startBy.budget
+        rare.timer = Timer.schedule(submitter.context, startBy.millis, () => this.timeOutQueued(record, startBy.budget))
       }
       if (queue.ordered) this.pump() // it may go round again for a task that woke while it ran
     }
@@ -922,6 +932,13 @@ export class ExecutorCore {
         while (this.queued > 0 && !this.paused && this.running < this.limit) {
           const record = this.queue.pop() as TaskRecord<any, any> | undefined
           if (record === undefined) break
+          const rare = record.rare
+          if (rare !== undefined && rare.startBy !== undefined && Timer.now(record.context!) >= rare.startBy) {
+            // its start deadline passed before its timer could fire: it ends without running
+            if (this.queue.ordered) this.queue.ended(record) // `pop` counted it against its key
+            this.timeOutQueued(record, rare.startBudget!)
+            continue
+          }
           this.queued--
           this.takePermit(record, true)
           this.start(record)
