@@ -540,12 +540,23 @@ export const scoped: {
     body: Body<A, E, R>
   ) => Effect.Effect<A, E | TaskFailedError | CloseTimeoutError, Exclude<R, BackgroundExecutor>>
 } = dual(
-  (args) => Effect.isEffect(args[0]) || typeof args[0] === "function",
+  // as `submit`: a promise (an `async` body given directly) is taken for the body, and refused
+  (args) => args.length >= 2 || !isOptionsArgument(args[0]),
   <A, E, R>(body: Body<A, E, R>, options?: Options) =>
     Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(makeCore(options), (executor) => {
         const service = fromCore(executor)
-        const effect = typeof body === "function" ? body(service) : body
+        // inside the exit: a body that throws or gives no Effect still closes the executor
+        const effect = Effect.suspend(() => {
+          const given: unknown = typeof body === "function" ? body(service) : body
+          return isEffect(given) ? given as Effect.Effect<A, E, R> : Effect.die(
+            new InvalidArgumentError({
+              argument: "body",
+              value: given,
+              expected: "an Effect, or a function of the executor that returns one"
+            })
+          )
+        })
         return Effect.flatMap(
           Effect.exit(restore(Effect.provideService(effect, BackgroundExecutor, service))),
           (exit) =>

@@ -485,6 +485,33 @@ describe("BackgroundExecutor", () => {
         assert.strictEqual((yield* executor.stats).submitted, 0)
       }))
 
+    it.effect("scoped with a body that is not an effect, or a function that gives none, dies naming `body`", () =>
+      Effect.gen(function*() {
+        const expected = "`body` to be an Effect, or a function of the executor that returns one"
+        let closed = 0
+        const async = defectOf(
+          yield* Effect.exit(BackgroundExecutor.scoped(
+            // an `async` body: the slip TypeScript catches, and plain JavaScript does not
+            (async () => "done") as unknown as () => Effect.Effect<string>
+          ))
+        )
+        assert.include((async as Error).message, `${expected}, got an instance of Promise`)
+        // a promise given as the body itself is not taken for options
+        const promise = defectOf(
+          yield* Effect.exit(BackgroundExecutor.scoped(Promise.resolve(1) as unknown as Effect.Effect<number>))
+        )
+        assert.include((promise as Error).message, `${expected}, got an instance of Promise`)
+        const number = defectOf(yield* Effect.exit(BackgroundExecutor.scoped(42 as unknown as Effect.Effect<number>)))
+        assert.include((number as Error).message, `${expected}, got 42 (number)`)
+        // the tasks a body submitted before it threw are still awaited: the executor closes
+        const thrown = yield* Effect.exit(BackgroundExecutor.scoped((executor): Effect.Effect<void> => {
+          Effect.runSync(executor.submit(Effect.andThen(Effect.yieldNow, Effect.sync(() => closed++))))
+          throw new Error("the body threw")
+        }))
+        assert.isTrue(Exit.isFailure(thrown))
+        assert.strictEqual(closed, 1)
+      }))
+
     it.effect("bad submit options", () =>
       Effect.gen(function*() {
         const executor = yield* BackgroundExecutor.make()
