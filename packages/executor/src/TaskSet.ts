@@ -141,6 +141,11 @@ export const task: {
   readonly error?: AnySchema | undefined
   readonly run: (payload: any) => any
 }): any => {
+  if (definition === null || typeof definition !== "object") {
+    throw new TypeError(
+      `TaskSet.task: a declaration must be an object { payload, success, error?, run }, got ${describe(definition)}`
+    )
+  }
   // a misspelt `erorr` would otherwise leave the task with no typed error, silently
   KnownOptions.check(definition, taskFields, "TaskSet.task")
   return {
@@ -177,7 +182,7 @@ export interface TaskSet<Tasks extends Record<string, AnyTask>> {
   /** A unique key; it names the executor's service for this set (and its cluster entity). */
   readonly key: string
   readonly tasks: Tasks
-  /** The task names, in declaration order. */
+  /** The task names: the keys of `tasks`, in JavaScript's order (declaration order, integer-like names first). */
   readonly names: ReadonlyArray<string>
 }
 

@@ -73,6 +73,16 @@ describe("TaskSet", () => {
     }
   })
 
+  it("task refuses a declaration that is not an object, saying what it got", () => {
+    for (const [definition, got] of [[null, "null"], [undefined, "undefined"], ["fib", "\"fib\" (string)"]] as const) {
+      assert.throws(
+        () => TaskSet.task(definition as never),
+        TypeError,
+        `TaskSet.task: a declaration must be an object { payload, success, error?, run }, got ${got}`
+      )
+    }
+  })
+
   it("make refuses a task named \"\", naming the task set and the name", () => {
     const echo = TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => n })
     assert.throws(
