@@ -35,6 +35,13 @@ const makeCells = (n: number) => {
 
 const block = (ms: number) => ({ _tag: "Succeed", ms, value: ms }) as const
 
+/** A linked list nested deeper than a worker stack of 0.5 MB can rebuild. */
+const deepList = (): unknown => {
+  let list: unknown = null
+  for (let i = 0; i < 3_000; i++) list = { value: i, next: list }
+  return list
+}
+
 /** Starts `effect` in a child fiber now. */
 const start = <A, E>(effect: Effect.Effect<A, E>) => Effect.forkChild(effect, { startImmediately: true })
 
@@ -124,6 +131,72 @@ describe("call channel", () => {
         assert.deepStrictEqual(cells.runs(), [1, 1])
         assert.include(yield* pool.stats, { started: 2, terminated: 1, crashed: 0 })
       })))
+      assert.strictEqual(counter.alive(), 0)
+    }))
+
+  it.live("a thread busy posting a large answer is not taken for stuck when the calls behind it are interrupted", () =>
+    Effect.gen(function*() {
+      const counter = makeCounter()
+      yield* batchAttempts(Effect.scoped(Effect.gen(function*() {
+        const cells = makeCells(2)
+        const gate = new Int32Array(new SharedArrayBuffer(8))
+        const pool = yield* tinyPool(counter)
+        const answer = yield* start(pool.call("postsSlowly", { cells: gate.buffer }))
+        // the thread is cloning the first answer: its slot is free, nothing is read yet
+        yield* eventually(Effect.sync(() => Atomics.load(gate, 1) === 1), "the answer is being posted")
+        const behind = yield* Effect.forEach([0, 1], (i) => start(pool.call("touch", cells.touch(i))))
+        yield* handedOver(pool)
+        // long enough that an interrupt counts as a stall of a thread that does nothing (Pool.STALL_MS)
+        yield* Effect.sleep(Pool.STALL_MS + 50)
+        yield* Fiber.interrupt(behind[0]!)
+        yield* Fiber.interrupt(behind[1]!)
+        Atomics.store(gate, 0, 1)
+        Atomics.notify(gate, 0)
+        assert.deepStrictEqual(yield* Fiber.join(answer), { value: 1 })
+        assert.deepStrictEqual(cells.runs(), [0, 0])
+        assert.include(yield* pool.stats, { started: 1, terminated: 0, crashed: 0 })
+      })))
+      assert.strictEqual(counter.alive(), 0)
+    }))
+
+  it.live("a call is not blamed for a payload interrupted before its thread read it: threads that die of such one prove nothing", () =>
+    Effect.gen(function*() {
+      const counter = makeCounter()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const gate = new Int32Array(new SharedArrayBuffer(32))
+        const open = (cell: number) => {
+          Atomics.store(gate, cell, 1)
+          Atomics.notify(gate, cell)
+        }
+        // a worker stack too small to rebuild the list
+        const pool = yield* WorkerPool.make(tasks, {
+          spawn: spawner(counter, "worker.ts", { stackSizeMb: 0.5 }),
+          maxConcurrency: 2
+        })
+        yield* pool.prestart
+        // the first ready thread blocks on cell 0, the second on cell 1, each holding no call
+        const holds = yield* Effect.forEach([0, 1], (index) =>
+          start(pool.call("holdAfter", { cells: gate.buffer, index })))
+        yield* eventually(Effect.sync(() => Atomics.load(gate, 2) === 2), "each thread runs one")
+        open(3)
+        assert.deepStrictEqual(yield* Fiber.joinAll(holds), [0, 1])
+        const blocked = (index: number) => Atomics.load(gate, 4 + index) === 1
+        yield* eventually(Effect.sync(() => blocked(0) && blocked(1)), "both threads are blocked")
+        // a payload neither can read sent to each (the first ready thread first), interrupted unread
+        const sent = eventually(Effect.map(pool.stats, (stats) => stats.queued === 0), "sent")
+        const unreadable = yield* Effect.forEach([0, 1], () => start(pool.call("anything", deepList())))
+        yield* sent
+        yield* Fiber.interruptAll(unreadable)
+        // sent to the first ready thread, which dies reading the first payload; then to the
+        // second, which dies reading the second (before: the call was blamed, and failed)
+        const innocent = yield* start(pool.call("square", 7))
+        yield* sent
+        open(0)
+        yield* eventually(Effect.map(pool.stats, (stats) => stats.crashed === 1), "the first thread died")
+        open(1)
+        assert.strictEqual(yield* Fiber.join(innocent), 49)
+        assert.include(yield* pool.stats, { crashed: 2 })
+      }))
       assert.strictEqual(counter.alive(), 0)
     }))
 

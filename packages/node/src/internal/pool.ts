@@ -635,9 +635,11 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         // alone and met this twice is the cause: it fails. Otherwise every
         // call it held goes out alone from now on. (A thread that dies of
         // something else, a timer its task left behind, says nothing of the
-        // calls it had not started: they run elsewhere.)
+        // calls it had not started: they run elsewhere.) Nor does one that
+        // still had to read a cancelled call: that call's payload may be the
+        // one it could not read, so a suspect goes out alone again.
         const only = unstarted[0]!
-        if (unstarted.length === 1 && only.suspect) {
+        if (unstarted.length === 1 && only.suspect && !holdsUnreadCancelled(thread)) {
           settle(only, {
             _tag: "Crash",
             phase: "run",
@@ -819,10 +821,27 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       runFork(Effect.forkIn(Effect.andThen(Effect.sleep(options.idleTimeout), reap), scope))
     }
 
-    /** Whether `thread` is running one of its calls. */
-    const runsACall = (thread: Thread): boolean => {
+    /**
+     * Whether `thread` is running one of its calls; `orAnswering`: or posting
+     * the answer of one (its slot is freed just before the answer is posted,
+     * and cloning a large answer takes a while) — either way it is not stuck.
+     */
+    const runsACall = (thread: Thread, orAnswering = false): boolean => {
       for (const entry of thread.calls.values()) {
-        if (Atomics.load(thread.signal, slotOf(entry.seq)) === Slot.Started) return true
+        const state = Atomics.load(thread.signal, slotOf(entry.seq))
+        if (state === Slot.Started || (orAnswering && state === Slot.Free)) return true
+      }
+      return false
+    }
+
+    /**
+     * Whether `thread` may still have to read a call cancelled (or taken
+     * back) before it started: its message stays in the thread's port until
+     * the thread reaches it, and reading it could be what kills the thread.
+     */
+    const holdsUnreadCancelled = (thread: Thread): boolean => {
+      for (let i = 0; i < Signal.Slots; i++) {
+        if (Atomics.load(thread.signal, Signal.FirstSlot + i) === Slot.Cancelled) return true
       }
       return false
     }
@@ -845,7 +864,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           const waited = Date.now() - entry.sentAt
           if (
             thread.ending === undefined && waited >= STALL_MS && thread.answered === entry.answeredBefore &&
-            !runsACall(thread) && Atomics.load(thread.signal, Signal.Reading) !== 1 &&
+            !runsACall(thread, true) && Atomics.load(thread.signal, Signal.Reading) !== 1 &&
             (++thread.stalls >= 2 || waited >= STUCK_MS)
           ) {
             return stop(thread, "terminated") // stuck (see STUCK_MS): its other calls go to the next thread
