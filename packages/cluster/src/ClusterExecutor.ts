@@ -84,9 +84,11 @@ import {
 import {
   attachProbe,
   CallHook,
+  isStorable,
   laneOf,
   type Protocol,
   protocolOf,
+  storable,
   type WireError,
   WirePayload
 } from "./internal/protocol.ts"
@@ -477,17 +479,10 @@ const issueOf = (error: unknown): string => error instanceof Error ? error.messa
 const isOptions = (options: unknown): boolean =>
   options === undefined || (typeof options === "object" && options !== null && !Array.isArray(options))
 
-/**
- * A key storage keeps as given: a non-empty string of well-formed UTF-16 (a
- * lone surrogate is stored as U+FFFD, so two such keys would name one task)
- * without NUL (which PostgreSQL's text cannot hold: the INSERT would fail and
- * be retried for a minute).
- */
-const isStorableKey = (key: unknown): key is string =>
-  typeof key === "string" && key.length > 0 && !key.includes("\u0000") &&
-  !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(key)
+/** A key storage keeps as given: a non-empty string it can store (see `isStorable`). */
+const isStorableKey = (key: unknown): key is string => typeof key === "string" && key.length > 0 && isStorable(key)
 
-const storableKey = "a non-empty string of well-formed Unicode without NUL characters"
+const storableKey = `a non-empty string of ${storable}`
 
 /**
  * The `TaskTimeoutError`s made of a runner's `WireTimeout`: a task that fails

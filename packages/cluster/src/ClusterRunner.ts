@@ -39,6 +39,7 @@
  * @since 0.1.0
  */
 import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
+import { errorText } from "@taskscope/executor/internal/describe"
 import * as KnownOptions from "@taskscope/executor/internal/knownOptions"
 import type * as TaskSet from "@taskscope/executor/TaskSet"
 import * as Cause from "effect/Cause"
@@ -88,14 +89,12 @@ export interface Options {
   readonly concurrency?: number | undefined
 }
 
-const messageOf = (u: unknown): string => {
-  if (u instanceof Error) return `${u.name}: ${u.message}`
-  try {
-    return typeof u === "string" ? u : JSON.stringify(u) ?? String(u)
-  } catch {
-    return Object.prototype.toString.call(u)
-  }
-}
+/**
+ * What a task failed with, as text: it must never throw (an error whose
+ * `message` getter throws would otherwise escape the entity's handler, and
+ * Effect restarts an entity that dies: the task would run again and again).
+ */
+const messageOf = errorText
 
 const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
   typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"

@@ -73,6 +73,38 @@ describe("Cluster.layerMemory", () => {
       assert.include(yield* spansOf({ tracing: true }), "three squared")
     }).pipe(Effect.provide(Local)))
 
+  it.live("a task that throws an error whose message cannot be read fails once with TaskDefectError; it is not run again", () =>
+    Effect.gen(function*() {
+      let runs = 0
+      class Unreadable extends Error {
+        override get message(): string {
+          throw new TypeError("no message")
+        }
+      }
+      const unreadable = TaskSet.make("test/unreadable-error", {
+        fail: TaskSet.task({
+          payload: Schema.Number,
+          success: Schema.Number,
+          run: (): number => {
+            runs++
+            throw new Unreadable()
+          }
+        })
+      })
+      const layer = ClusterRunner.layer(unreadable).pipe(Layer.provideMerge(Cluster.layerMemory()))
+      // before: the text of the error threw in the runner's handler, Effect restarted the entity,
+      // and the task ran again and again, its submitter waiting for ever
+      const exit = yield* ClusterExecutor.scoped(unreadable, (executor) =>
+        Effect.flatMap(
+          executor.submit("fail", 1, { reraiseOnExit: false, cancelOnExit: true }),
+          (task) => Effect.timeoutOrElse(Task.await(task), { duration: "20 seconds", orElse: () => Effect.die("hung") })
+        )).pipe(Effect.provide(layer))
+      const error = errorOf(exit)
+      assert.instanceOf(error, ClusterError.TaskDefectError)
+      assert.include((error as ClusterError.TaskDefectError).defect, "an instance of Unreadable")
+      assert.strictEqual(runs, 1)
+    }))
+
   it.live("a task set the cluster cannot store dies with an InvalidArgumentError naming what is wrong", () =>
     Effect.gen(function*() {
       const longKey = TaskSet.make("k".repeat(141), {
@@ -90,12 +122,20 @@ describe("Cluster.layerMemory", () => {
       const laneKey = TaskSet.make("app/lane-3", {
         echo: TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => n })
       })
+      // storage turns a lone surrogate into U+FFFD (two names, one task), and cannot hold a NUL
+      const byName = (name: string): TaskSet.Any => ({ ...made, tasks: { [name]: made.tasks.a }, names: [name] })
+      const byKey = (key: string): TaskSet.Any => ({ ...made, key })
       for (
         const [taskSet, argument] of [
           [longKey, "taskSet.key"],
           [laneKey, "taskSet.key"],
+          [byKey("k\uD800"), "taskSet.key"],
+          [byKey("a\u0000b"), "taskSet.key"],
           [longName, "task name"],
-          [emptyName, "task name"]
+          [emptyName, "task name"],
+          [byName("x\uD800"), "task name"],
+          [byName("\uDC00x"), "task name"],
+          [byName("nul\u0000name"), "task name"]
         ] as const
       ) {
         const exit = yield* Effect.exit(ClusterExecutor.scoped(taskSet, () => Effect.void).pipe(Effect.provide(Local)))

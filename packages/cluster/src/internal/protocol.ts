@@ -216,7 +216,22 @@ export interface Protocol {
 
 const protocols = new WeakMap<TaskSet.Any, Protocol>()
 
-/** Column widths of Effect's SQL message storage: `entity_type` 150 characters, `tag` 50. */
+/**
+ * Text storage keeps as given: well-formed UTF-16 (a lone surrogate is
+ * stored as U+FFFD, so two such texts would be one) without NUL (which
+ * PostgreSQL's text cannot hold: the INSERT would fail, and be retried for
+ * a minute). Task keys, task names and task set keys are all stored.
+ */
+export const isStorable = (text: string): boolean =>
+  !text.includes("\u0000") && !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text)
+
+/** What {@link isStorable} asks, for messages. */
+export const storable = "well-formed Unicode without NUL characters"
+
+/**
+ * Column widths of Effect's SQL message storage (`entity_type` 150
+ * characters, `tag` 50) and what its text columns can hold.
+ */
 const check = (taskSet: TaskSet.Any): void => {
   if (!TaskSet.isTaskSet(taskSet)) {
     throw new ExecutorError.InvalidArgumentError({
@@ -230,6 +245,13 @@ const check = (taskSet: TaskSet.Any): void => {
       argument: "taskSet.key",
       value: taskSet.key,
       expected: "at most 140 characters (the cluster stores it as the entity type)"
+    })
+  }
+  if (!isStorable(taskSet.key)) {
+    throw new ExecutorError.InvalidArgumentError({
+      argument: "taskSet.key",
+      value: taskSet.key,
+      expected: `${storable} (the cluster stores it as the entity type)`
     })
   }
   if (/(^|\/)lane-\d+(\/|$)/.test(taskSet.key)) {
@@ -249,6 +271,13 @@ const check = (taskSet: TaskSet.Any): void => {
         argument: "task name",
         value: name,
         expected: "a non-empty string (the runner runs a task under its name)"
+      })
+    }
+    if (!isStorable(name)) {
+      throw new ExecutorError.InvalidArgumentError({
+        argument: "task name",
+        value: name,
+        expected: `${storable} (the cluster stores it as the message tag)`
       })
     }
     if (Array.from(name).length > TAG_LIMIT) {

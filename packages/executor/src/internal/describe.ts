@@ -118,12 +118,16 @@ const errorLike = (u: unknown, loose: boolean): string | undefined =>
 /**
  * What a defect or an error says, in full: `name: message` of an error or
  * of anything with a string `message` (a plain copy of an error), a string
- * as it is, anything else {@link quote}d.
+ * as it is, an error whose fields cannot be read by its class (`an instance
+ * of RangeError`), anything else {@link quote}d.
  *
  * @category formatting
  * @since 0.1.1
  */
-export const errorText = (u: unknown): string => typeof u === "string" ? u : errorLike(u, true) ?? quote(u)
+export const errorText = (u: unknown): string =>
+  typeof u === "string" ? u : errorLike(u, true) ??
+    // an error whose `message` or `name` cannot be read (a getter that throws): its class, at least
+    (attempt(() => u instanceof Error, false) ? describe(u) : quote(u))
 
 /**
  * A value printed for people; at most about 200 characters for objects. A
