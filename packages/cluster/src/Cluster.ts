@@ -341,6 +341,11 @@ const checkPostgresOptions = (options: unknown) => {
   const idleSessionTimeout = o.idleSessionTimeout === false
     ? undefined
     : positiveDuration("idleSessionTimeout", o.idleSessionTimeout, Duration.seconds(60))
+  if (idleSessionTimeout !== undefined && Math.ceil(Duration.toMillis(idleSessionTimeout)) > MAX_SETTING_MS) {
+    // the server's setting is an int of milliseconds: it refuses more, which would read as "not supported"
+    invalid("idleSessionTimeout", o.idleSessionTimeout,
+      `at most ${MAX_SETTING_MS} ms (about 24.8 days), PostgreSQL's limit`)
+  }
   checkShardingConfig(o.shardingConfig)
   // a runner's lock session is idle for up to this long between refreshes: the server must not end it
   const refresh = durationOf(
@@ -368,6 +373,9 @@ const checkPostgresOptions = (options: unknown) => {
     idleSessionTimeout
   }
 }
+
+/** The largest time setting PostgreSQL takes in milliseconds (an int). */
+const MAX_SETTING_MS = 2_147_483_647
 
 /** The startup parameter that carries `idleSessionTimeout` (a duration in milliseconds). */
 const idleSessionParameters = (idleSessionTimeout: Duration.Duration): Record<string, string> => ({

@@ -331,6 +331,12 @@ describe("ClusterExecutor", () => {
       })))
       assert.include(slowRefresh.message, "10 seconds")
       assert.include(slowRefresh.message, "(10s)")
+      // more than the server's int of milliseconds: refused here, not read as "not supported"
+      for (const tooLong of ["25 days", 2 ** 31] as const) {
+        const refused = argumentOf(yield* build(Cluster.layerPostgres({ url, idleSessionTimeout: tooLong })))
+        assert.strictEqual(refused.argument, "idleSessionTimeout")
+        assert.include(refused.message, "at most 2147483647 ms")
+      }
 
       // a runner layer in a process that only submits
       const runnerless = argumentOf(yield* build(
