@@ -604,11 +604,33 @@ const call = (
       })
       return Effect.map(Effect.forkDetach(Effect.interruptible(ask)), (fiber) => ({ fiber, saved }))
     })
-    /** The caller's cancel: interrupts the ask once its request is saved (or it ended unsaved). */
+    /**
+     * The caller's cancel: interrupts the ask once its request is saved (or
+     * it ended unsaved), then waits until the task has ended on its runner
+     * (see {@link ended}).
+     */
     const cancel = ({ fiber, saved }: { fiber: Fiber.Fiber<unknown, unknown>; saved: Latch.Latch }) => {
       cancelled = true
-      return Effect.andThen(Effect.raceFirst(saved.await, Fiber.await(fiber)), Fiber.interrupt(fiber))
+      return Effect.andThen(Effect.raceFirst(saved.await, Fiber.await(fiber)), Fiber.interrupt(fiber)).pipe(
+        Effect.andThen(ended)
+      )
     }
+    /**
+     * After a cancel: the interrupted ask has stored the Interrupt and ends
+     * at once, while the runner still stops the task (its finalizers run).
+     * Asks again under the same key until the task's stored result comes
+     * back, so that a cancel — `Task.interrupt`, `cancelOnExit`, the close's
+     * `closeTimeout` — returns, and frees the task's permit, only once the task has
+     * ended where it ran. An ask that ends interrupted before a result was
+     * stored (the runner let go of the task) asks again, as `send` does; one
+     * that fails (storage away for good) or a process that shuts down gives up.
+     */
+    const ended: Effect.Effect<void> = Effect.suspend(() =>
+      Effect.flatMap(Effect.flatMap(start, ({ fiber }) => Fiber.await(fiber)), (exit) =>
+        Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && !answered
+          ? Effect.flatMap(isShutdown, (down) => down ? Effect.void : Effect.andThen(Effect.sleep(retrySpacing), ended))
+          : Effect.void)
+    )
     const send: Effect.Effect<unknown, unknown> = Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(start, (asking) =>
         restore(Fiber.await(asking.fiber)).pipe(

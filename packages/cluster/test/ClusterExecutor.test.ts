@@ -189,42 +189,41 @@ describe("ClusterExecutor", () => {
       assert.strictEqual(starts.length, 1)
     }))
 
-  it.live("cancelOnExit interrupts the task's function on its runner", () =>
+  it.live("cancelOnExit interrupts the task's function on its runner; the scope ends once it has ended there", () =>
     Effect.gen(function*() {
       const log = yield* logFile
       const task = yield* scoped((executor) =>
         Effect.gen(function*() {
-          const task = yield* executor.submit("hang", { key: "cancel-on-exit", log }, { cancelOnExit: true })
-          yield* eventually("the task runs",
-            Effect.map(readLog(log), (entries) => entries.some((e) => e.event === "start")))
+          const task = yield* executor.submit("slowRelease", { key: "cancel-on-exit", log, ms: 500 }, {
+            cancelOnExit: true
+          })
+          yield* eventually("the task runs", Effect.map(readLog(log), (entries) =>
+            entries.some((e) => e.event === "start")))
           return task
         })
       )
       assert.isTrue(isInterrupted(yield* Task.poll(task)))
-      yield* eventually(
-        "the runner's handler is interrupted",
-        Effect.map(readLog(log),
-          (entries) => entries.some((e) => e.event === "interrupted" && e.key === "cancel-on-exit"))
-      )
+      // before: the scope ended as soon as the Interrupt was stored, the finalizer still running
+      const entries = yield* readLog(log)
+      assert.isTrue(entries.some((e) => e.event === "released" && e.key === "cancel-on-exit"), "released first")
     }))
 
-  it.live("Task.interrupt interrupts the task's function on its runner, and the interruption is its stored result", () =>
+  it.live("Task.interrupt interrupts the task's function on its runner, returns once it has ended there, and the interruption is its stored result", () =>
     Effect.gen(function*() {
       const log = yield* logFile
       const exit = yield* scoped((executor) =>
         Effect.gen(function*() {
-          const task = yield* executor.submit("hang", { key: "interrupt", log }, { key: "interrupt" })
+          const task = yield* executor.submit("slowRelease", { key: "interrupt", log, ms: 500 }, { key: "interrupt" })
           yield* eventually("the task runs", Effect.map(readLog(log), (entries) =>
             entries.some((e) => e.event === "start")))
           yield* Task.interrupt(task)
+          // it returns once the task has ended on its runner, its finalizer run (before: at once)
+          const entries = yield* readLog(log)
+          assert.isTrue(entries.some((e) => e.event === "released" && e.key === "interrupt"), "released first")
           return yield* Task.await(task)
         })
       )
       assert.isTrue(isInterrupted(exit))
-      yield* eventually(
-        "the runner's handler is interrupted",
-        Effect.map(readLog(log), (entries) => entries.some((e) => e.event === "interrupted" && e.key === "interrupt"))
-      )
       // attaching later finds the stored interruption
       const attached = yield* scoped((executor) => Effect.flatMap(executor.attach("interrupt"), Task.await))
       assert.isTrue(Exit.isFailure(attached) && Cause.hasInterrupts(attached.cause))

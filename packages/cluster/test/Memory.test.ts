@@ -105,6 +105,24 @@ describe("Cluster.layerMemory", () => {
       assert.strictEqual(runs, 1)
     }))
 
+  it.live("a cancelled task holds its permit until it has ended on its runner: the next task starts after its finalizer", () =>
+    ClusterExecutor.scoped(tasks, (executor) =>
+      Effect.gen(function*() {
+        const log = yield* logFile
+        const a = yield* executor.submit("slowRelease", { key: "A", log, ms: 300 })
+        const b = yield* executor.submit("visit", { key: "B", ms: 0, log })
+        yield* eventually("A runs", Effect.map(readLog(log), (entries) => entries.some((e) => e.event === "start")))
+        yield* Task.interrupt(a)
+        const events = (yield* readLog(log)).map((e) => `${e.event} ${e.key}`)
+        assert.deepStrictEqual(events, ["start A", "released A"], "Task.interrupt returned once A had ended")
+        yield* Task.join(b)
+        assert.deepStrictEqual((yield* readLog(log)).map((e) => `${e.event} ${e.key}`).slice(0, 3), [
+          "start A",
+          "released A",
+          "start B"
+        ])
+      }), { maxConcurrency: 1 }).pipe(Effect.provide(Local)))
+
   it.live("a task set the cluster cannot store dies with an InvalidArgumentError naming what is wrong", () =>
     Effect.gen(function*() {
       const longKey = TaskSet.make("k".repeat(141), {
@@ -381,7 +399,7 @@ describe("Cluster.layerMemory", () => {
     // @ts-expect-error: launching a runner whose tasks need RunnerName without providing it does not compile
     const launch: Effect.Effect<never, never, never> = Layer.launch(withoutName)
     void launch
-    assert.strictEqual(tasks.names.length, 4)
+    assert.strictEqual(tasks.names.length, 5)
   })
 })
 
