@@ -595,13 +595,8 @@ const call = (
         },
         cancelled: () => cancelled
       }
-      // the database may be away for a while (a restart, a fail-over): the call
-      // is safe to repeat (the key is stored once), so ride it out for about a minute
-      const ask = Effect.retry(Effect.provideService(entity(message), CallHook, hook), {
-        while: (error) => (error as { readonly _tag?: unknown })._tag === "PersistenceError",
-        schedule: Schedule.spaced("500 millis"),
-        times: 120
-      })
+      // safe to repeat: the key is stored once
+      const ask = rideOutStorage(Effect.provideService(entity(message), CallHook, hook))
       return Effect.map(Effect.forkDetach(Effect.interruptible(ask)), (fiber) => ({ fiber, saved }))
     })
     /**
@@ -766,6 +761,18 @@ const timingOf = (
   }
 }
 
+/**
+ * The database may be away for a while (a restart, a fail-over): a storage
+ * step that is safe to repeat (a call, whose key is stored once; a lookup)
+ * rides it out for about a minute.
+ */
+const rideOutStorage = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.retry(effect, {
+    while: (error) => (error as { readonly _tag?: unknown })._tag === "PersistenceError",
+    schedule: Schedule.spaced("500 millis"),
+    times: 120
+  })
+
 /** How long a call waits before it asks again for a task its runner let go of. */
 const retrySpacing = "100 millis"
 
@@ -915,14 +922,14 @@ const fromParts = <T extends TaskSet.Any>(
         entityId,
         shardId: sharding.getShardId(entityId, protocol.entity.getShardGroup(entityId))
       })
-      return Effect.findFirst(
+      return rideOutStorage(Effect.findFirst(
         protocol.tags,
         ([, tag]) =>
           Effect.map(
             cluster.storage.requestIdForPrimaryKey({ address, tag, id: key }),
             Option.isSome
           )
-      )
+      ))
     })
 
   const attach = (key: string, options?: AttachOptions) =>
@@ -943,8 +950,7 @@ const fromParts = <T extends TaskSet.Any>(
       return Effect.flatMap(Effect.exit(findTask(key)), (found) => {
         const remote = Exit.isFailure(found)
           ? Effect.failCause(
-            Cause.map(found.cause,
-              (error) => new DeliveryError({ task: "(attach)", key, reason: error._tag, cause: error }))
+            Cause.map(found.cause, (error) => new DeliveryError({ task: name, key, reason: error._tag, cause: error }))
           )
           : Option.isNone(found.value)
           ? Effect.fail(new TaskNotFoundError({ taskSet: taskSet.key, key }))

@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Task } from "@taskscope/executor"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import { ClusterExecutor } from "../src/index.ts"
 import { submitter } from "./fixtures/cluster.ts"
 import { eventually, logFile, readLog } from "./fixtures/log.ts"
@@ -75,6 +75,8 @@ describe("PostgreSQL restart", () => {
           yield* eventually("tasks run", Effect.map(readLog(log), (entries) => entries.length >= 5))
           progress.step = "restarting PostgreSQL"
           yield* pg.stop
+          // attach looks the task up in storage: it rides out the outage as submit does (before: failed at once)
+          const attached = yield* Effect.forkChild(Effect.flatMap(executor.attach(keys[0]!), Task.join))
           yield* Effect.sleep("2 seconds")
           yield* pg.start
           progress.step = "joining the tasks"
@@ -83,6 +85,8 @@ describe("PostgreSQL restart", () => {
               Effect.sync(() => {
                 progress.joined++
               })))
+          progress.step = "joining the attached task"
+          assert.deepStrictEqual(yield* Fiber.join(attached), joined[0])
           progress.step = "closing the executor"
           return joined
         })).pipe(
