@@ -347,6 +347,15 @@ const checkPostgresOptions = (options: unknown) => {
       `at most ${MAX_SETTING_MS} ms (about 24.8 days), PostgreSQL's limit`)
   }
   checkShardingConfig(o.shardingConfig)
+  const sharding = o.shardingConfig as Record<string, unknown> | undefined
+  if (sharding !== undefined && Object.hasOwn(sharding, "runnerAddress") && sharding.runnerAddress !== undefined) {
+    // the layer sets it from `runner` (none in a process that only submits): given here, it was dropped
+    invalid(
+      "shardingConfig.runnerAddress",
+      sharding.runnerAddress,
+      "left out: the layer sets it from `runner` ({ host, port })"
+    )
+  }
   // a runner's lock session is idle for up to this long between refreshes: the server must not end it
   const refresh = durationOf(
     (o.shardingConfig as Record<string, unknown> | undefined)?.shardLockRefreshInterval ??

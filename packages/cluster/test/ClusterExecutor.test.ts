@@ -5,7 +5,8 @@
  */
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import { ExecutorError, Task } from "@taskscope/executor"
-import { Cause, Duration, Effect, Exit, Layer } from "effect"
+import { Cause, Duration, Effect, Exit, Layer, Option } from "effect"
+import * as RunnerAddress from "effect/cluster/RunnerAddress"
 import { Cluster, ClusterError, ClusterExecutor, ClusterRunner } from "../src/index.ts"
 import { sharedCluster } from "./fixtures/cluster.ts"
 import { eventually, logFile, readLog } from "./fixtures/log.ts"
@@ -441,6 +442,12 @@ describe("ClusterExecutor", () => {
         assert.strictEqual(argumentOf(yield* build(Cluster.layerMemory({ shardingConfig: shardingConfig as never }))),
           field)
       }
+      // set by layerPostgres from `runner`: given in shardingConfig it was dropped without a word
+      const address = { runnerAddress: Option.some(RunnerAddress.make("10.0.0.1", 34431)) }
+      assert.strictEqual(
+        argumentOf(yield* build(Cluster.layerPostgres({ url, shardingConfig: address }))),
+        "shardingConfig.runnerAddress"
+      )
       const concurrency = argumentOf(yield* build(
         ClusterRunner.layer(tasks, { concurrency: null as unknown as number }).pipe(
           Layer.provide(Layer.succeed(RunnerName, "r")),
