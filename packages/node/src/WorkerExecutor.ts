@@ -393,12 +393,18 @@ const fromParts = <T extends TaskSet.Any>(
   const calls = Pool.internals.get(pool)
   let bound = maxConcurrency
   let ahead = false
+  /**
+   * Sets the permits that `bound` and `ahead` call for when it runs, not
+   * when it was made: a `resize` that runs between a task's `steer` and this
+   * effect (its fiber may yield in between) is not undone by a stale value.
+   */
+  const apply = Effect.suspend(() => executor.resize(ahead ? Math.max(bound, threads * Pool.AHEAD) : bound))
   /** The permits to change to, when the executor starts or stops running ahead; else undefined. */
   const steer = (): Effect.Effect<void> | undefined => {
     const want = bound >= threads && calls !== undefined && calls.tiny()
     if (want === ahead) return undefined
     ahead = want
-    return executor.resize(want ? Math.max(bound, threads * Pool.AHEAD) : bound)
+    return apply
   }
   return {
     taskSet: pool.taskSet,
