@@ -599,32 +599,45 @@ const call = (
       const ask = rideOutStorage(Effect.provideService(entity(message), CallHook, hook))
       return Effect.map(Effect.forkDetach(Effect.interruptible(ask)), (fiber) => ({ fiber, saved }))
     })
+    type Asking = { readonly fiber: Fiber.Fiber<unknown, unknown>; readonly saved: Latch.Latch }
+    /** Interrupts an ask once its request is saved (or it ended unsaved): with `cancelled` set, that stores the Interrupt. */
+    const interruptAsk = ({ fiber, saved }: Asking) =>
+      Effect.andThen(Effect.raceFirst(saved.await, Fiber.await(fiber)), Fiber.interrupt(fiber))
     /**
-     * The caller's cancel: interrupts the ask once its request is saved (or
-     * it ended unsaved), then waits until the task has ended on its runner
-     * (see {@link ended}).
+     * The caller's cancel: interrupts the ask, then waits until the task has
+     * ended on its runner (see {@link ended}) — if its request was ever
+     * saved: an ask that failed before that stored nothing, and an ask made
+     * now would store the task and run it.
      */
-    const cancel = ({ fiber, saved }: { fiber: Fiber.Fiber<unknown, unknown>; saved: Latch.Latch }) => {
+    const cancel = (asking: Asking) => {
       cancelled = true
-      return Effect.andThen(Effect.raceFirst(saved.await, Fiber.await(fiber)), Fiber.interrupt(fiber)).pipe(
-        Effect.andThen(ended)
-      )
+      return Effect.andThen(interruptAsk(asking), Effect.suspend(() => stored ? ended : Effect.void))
     }
     /**
      * After a cancel: the interrupted ask has stored the Interrupt and ends
      * at once, while the runner still stops the task (its finalizers run).
      * Asks again under the same key until the task's stored result comes
      * back, so that a cancel — `Task.interrupt`, `cancelOnExit`, the close's
-     * `closeTimeout` — returns, and frees the task's permit, only once the task has
-     * ended where it ran. An ask that ends interrupted before a result was
+     * `closeTimeout` — returns, and frees the task's permit, only once the
+     * task has ended where it ran. Effect's client may lose an Interrupt (it
+     * ignores a failure to store one), so an ask that has no answer after
+     * {@link resendCancelAfter} is interrupted in turn, which stores the
+     * Interrupt again. An ask that ends interrupted before a result was
      * stored (the runner let go of the task) asks again, as `send` does; one
      * that fails (storage away for good) or a process that shuts down gives up.
      */
     const ended: Effect.Effect<void> = Effect.suspend(() =>
-      Effect.flatMap(Effect.flatMap(start, ({ fiber }) => Fiber.await(fiber)), (exit) =>
-        Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && !answered
-          ? Effect.flatMap(isShutdown, (down) => down ? Effect.void : Effect.andThen(Effect.sleep(retrySpacing), ended))
-          : Effect.void)
+      Effect.flatMap(start, (asking) =>
+        Effect.flatMap(
+          Effect.raceFirst(Fiber.await(asking.fiber), Effect.as(Effect.sleep(resendCancelAfter), undefined)),
+          (exit) =>
+            exit === undefined
+              ? Effect.andThen(interruptAsk(asking), ended)
+              : Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && !answered
+              ? Effect.flatMap(isShutdown,
+                (down) => down ? Effect.void : Effect.andThen(Effect.sleep(retrySpacing), ended))
+              : Effect.void
+        ))
     )
     const send: Effect.Effect<unknown, unknown> = Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(start, (asking) =>
@@ -772,6 +785,9 @@ const rideOutStorage = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<
     schedule: Schedule.spaced("500 millis"),
     times: 120
   })
+
+/** How long a cancelled call waits for the task's end before it sends the cancel again (see `call`). */
+const resendCancelAfter = "5 seconds"
 
 /** How long a call waits before it asks again for a task its runner let go of. */
 const retrySpacing = "100 millis"
