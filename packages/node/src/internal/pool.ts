@@ -136,6 +136,14 @@ const MAX_TIMER_MS = 2 ** 31 - 1
  * within a few milliseconds, or answers the ones ahead of it.
  */
 export const STALL_MS = 100
+
+/**
+ * The most threads a call whose payload may be unreadable is sent to: past
+ * that it fails even when the deaths could be blamed on a cancelled call
+ * (see `onThreadEnd`).
+ */
+export const MAX_READ_DEATHS = 4
+
 /**
  * A thread with two stalls in a row (no answer between them), or one of at
  * least this long (ms), is stuck — in a callback that may never return —
@@ -176,6 +184,8 @@ interface Entry {
    * killing thread after thread.
    */
   suspect: boolean
+  /** How many threads died reading their calls while holding it unstarted (see `onThreadEnd`). */
+  readDeaths: number
   /** When it was sent to its thread (`Date.now()`), and how many answers that thread had given then. */
   sentAt: number
   answeredBefore: number
@@ -637,13 +647,20 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         // something else, a timer its task left behind, says nothing of the
         // calls it had not started: they run elsewhere.) Nor does one that
         // still had to read a cancelled call: that call's payload may be the
-        // one it could not read, so a suspect goes out alone again.
+        // one it could not read, so a suspect goes out alone again — up to
+        // MAX_READ_DEATHS threads in all, then it fails all the same (the
+        // thread may have read that call already, and not said so yet).
+        for (const entry of unstarted) entry.readDeaths++
         const only = unstarted[0]!
-        if (unstarted.length === 1 && only.suspect && !holdsUnreadCancelled(thread)) {
+        if (
+          unstarted.length === 1 && only.suspect &&
+          (!holdsUnreadCancelled(thread) || only.readDeaths >= MAX_READ_DEATHS)
+        ) {
           settle(only, {
             _tag: "Crash",
             phase: "run",
-            reason: `${reason}, twice, before the call could start: ` +
+            reason: `${reason}, ${only.readDeaths === 2 ? "twice" : `${only.readDeaths} times`}, ` +
+              "before the call could start: " +
               "the worker could not read its payload (too large for the thread's resourceLimits, " +
               "or nested too deeply for its stack?)",
             cause
@@ -904,6 +921,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           seq: -1,
           order: made++,
           suspect: false,
+          readDeaths: 0,
           sentAt: 0,
           answeredBefore: 0
         }
