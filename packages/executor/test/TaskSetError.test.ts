@@ -64,6 +64,10 @@ describe("TaskSetError", () => {
       "Invalid payload for task \"f\": {\"message\":\"hi\",\"to\":\"bob\"}: no"
     )
     assert.strictEqual(message({ message: "hi" }), "Invalid payload for task \"f\": {\"message\":\"hi\"}: no")
+    assert.strictEqual(
+      message({ name: "alice", message: "hi" }),
+      "Invalid payload for task \"f\": {\"name\":\"alice\",\"message\":\"hi\"}: no"
+    )
   })
 
   for (const c of cases) messageTests(c)

@@ -97,8 +97,9 @@ const copiedErrorNames = new Set(["name", "message", "stack", "cause"])
 /**
  * `name: message` of an error, or of a plain copy of one — an object with
  * a null or the plain prototype whose own names are among `name`, `message`,
- * `stack` and `cause`, with `name` and `message` strings (a defect a worker
- * thread could not clone as it was, one read back from storage) —;
+ * `stack` and `cause`, with `name`, `message` and `stack` strings (a defect
+ * a worker thread could not clone as it was; user data `{ name, message }`
+ * is not one) —;
  * `undefined` for anything else. `loose`: any object with a string
  * `message` counts (for values known to be errors: a defect, a failure).
  */
@@ -110,7 +111,8 @@ const errorLike = (u: unknown, loose: boolean): string | undefined =>
     if (!loose && !(u instanceof Error)) {
       const proto = Object.getPrototypeOf(u)
       if (proto !== null && proto !== Object.prototype) return undefined
-      if (typeof name !== "string" || !Object.keys(u).every((key) => copiedErrorNames.has(key))) return undefined
+      if (typeof name !== "string" || typeof u.stack !== "string") return undefined
+      if (!Object.keys(u).every((key) => copiedErrorNames.has(key))) return undefined
     }
     return typeof name === "string" && name !== "" ? `${name}: ${message}` : message
   }, undefined)
@@ -119,7 +121,8 @@ const errorLike = (u: unknown, loose: boolean): string | undefined =>
  * What a defect or an error says, in full: `name: message` of an error or
  * of anything with a string `message` (a plain copy of an error), a string
  * as it is, an error whose fields cannot be read by its class (`an instance
- * of RangeError`), anything else {@link quote}d.
+ * of RangeError`), anything else {@link print}ed (JSON, up to about 200
+ * characters).
  *
  * @category formatting
  * @since 0.1.1
@@ -127,7 +130,7 @@ const errorLike = (u: unknown, loose: boolean): string | undefined =>
 export const errorText = (u: unknown): string =>
   typeof u === "string" ? u : errorLike(u, true) ??
     // an error whose `message` or `name` cannot be read (a getter that throws): its class, at least
-    (attempt(() => u instanceof Error, false) ? describe(u) : quote(u))
+    (attempt(() => u instanceof Error, false) ? describe(u) : print(u))
 
 /**
  * A value printed for people; at most about 200 characters for objects. A
