@@ -540,8 +540,9 @@ export const scoped: {
     body: Body<A, E, R>
   ) => Effect.Effect<A, E | TaskFailedError | CloseTimeoutError, Exclude<R, BackgroundExecutor>>
 } = dual(
-  // as `submit`: a promise (an `async` body given directly) is taken for the body, and refused
-  (args) => args.length >= 2 || !isOptionsArgument(args[0]),
+  // an Effect, a function or a promise (an `async` body given directly, refused) is the body;
+  // anything else, options (a bad value is refused naming `options`)
+  (args) => args.length >= 2 || isBodyArgument(args[0]),
   <A, E, R>(body: Body<A, E, R>, options?: Options) =>
     Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(makeCore(options), (executor) => {
@@ -572,6 +573,11 @@ export const scoped: {
 // -----------------------------------------------------------------------------
 // accessors
 // -----------------------------------------------------------------------------
+
+/** Whether the one argument of `scoped` is its body (data-first): an Effect, a function, or a promise. */
+const isBodyArgument = (u: unknown): boolean =>
+  Effect.isEffect(u) || typeof u === "function" ||
+  (typeof u === "object" && u !== null && typeof (u as { readonly then?: unknown }).then === "function")
 
 /**
  * Whether the one argument of `submit` is its options (data-last): left out,

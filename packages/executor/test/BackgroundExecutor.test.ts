@@ -501,8 +501,11 @@ describe("BackgroundExecutor", () => {
           yield* Effect.exit(BackgroundExecutor.scoped(Promise.resolve(1) as unknown as Effect.Effect<number>))
         )
         assert.include((promise as Error).message, `${expected}, got an instance of Promise`)
-        const number = defectOf(yield* Effect.exit(BackgroundExecutor.scoped(42 as unknown as Effect.Effect<number>)))
-        assert.include((number as Error).message, `${expected}, got 42 (number)`)
+        // anything else is taken for options: bad ones are refused naming `options`, in the pipe form too
+        const bad = defectOf(
+          yield* Effect.exit(Effect.void.pipe(BackgroundExecutor.scoped(null as unknown as BackgroundExecutor.Options)))
+        )
+        assert.include((bad as Error).message, "`options`")
         // the tasks a body submitted before it threw are still awaited: the executor closes
         const thrown = yield* Effect.exit(BackgroundExecutor.scoped((executor): Effect.Effect<void> => {
           Effect.runSync(executor.submit(Effect.andThen(Effect.yieldNow, Effect.sync(() => closed++))))

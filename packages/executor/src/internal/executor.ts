@@ -936,6 +936,7 @@ export class ExecutorCore {
           if (rare !== undefined && rare.startBy !== undefined && Timer.now(record.context!) >= rare.startBy) {
             // its start deadline passed before its timer could fire: it ends without running
             if (this.queue.ordered) this.queue.ended(record) // `pop` counted it against its key
+            rare.cancelTimer()
             this.timeOutQueued(record, rare.startBudget!)
             continue
           }
