@@ -42,6 +42,47 @@ const deepList = (): unknown => {
   return list
 }
 
+/** A pool of `threads` started threads whose stack (0.5 MB) is too small to rebuild a {@link deepList}. */
+const smallStackPool = (counter: Counter, threads: number) =>
+  Effect.tap(
+    WorkerPool.make(tasks, { spawn: spawner(counter, "worker.ts", { stackSizeMb: 0.5 }), maxConcurrency: threads }),
+    (pool) => pool.prestart
+  )
+
+/** Waits until the pool's queue is empty: every call made so far was handed to a thread. */
+const allSent = (pool: WorkerPool.WorkerPool<typeof tasks>) =>
+  eventually(Effect.map(pool.stats, (stats) => stats.queued === 0), "every call is sent")
+
+/** Waits until `n` threads of the pool have crashed. */
+const crashes = (pool: WorkerPool.WorkerPool<typeof tasks>, n: number) =>
+  eventually(Effect.map(pool.stats, (stats) => stats.crashed === n), `${n} threads crashed`)
+
+/**
+ * Blocks each of the pool's `threads` started threads in a timer (the
+ * `holdAfter` task), holding no call and reading nothing posted to it, until
+ * `release(i)`: the i-th thread to be ready is released (ties among threads
+ * holding no call go to the first one ready).
+ */
+const holdThreads = (pool: WorkerPool.WorkerPool<typeof tasks>, threads: number) =>
+  Effect.gen(function*() {
+    const cells = new Int32Array(new SharedArrayBuffer(4 * (2 + 2 * threads)))
+    const set = (cell: number) => {
+      Atomics.store(cells, cell, 1)
+      Atomics.notify(cells, cell)
+    }
+    const indexes = Array.from({ length: threads }, (_, i) => i)
+    const holds = yield* Effect.forEach(indexes,
+      (index) => start(pool.call("holdAfter", { cells: cells.buffer, index })))
+    yield* eventually(Effect.sync(() => Atomics.load(cells, 0) === threads), "each thread runs one")
+    set(1)
+    assert.deepStrictEqual(yield* Fiber.joinAll(holds), indexes)
+    yield* eventually(
+      Effect.sync(() => indexes.every((i) => Atomics.load(cells, 3 + 2 * i) === 1)),
+      "every thread is blocked"
+    )
+    return { release: (i: number) => Effect.sync(() => set(2 + 2 * i)) }
+  })
+
 /** Starts `effect` in a child fiber now. */
 const start = <A, E>(effect: Effect.Effect<A, E>) => Effect.forkChild(effect, { startImmediately: true })
 
@@ -163,39 +204,47 @@ describe("call channel", () => {
     Effect.gen(function*() {
       const counter = makeCounter()
       yield* Effect.scoped(Effect.gen(function*() {
-        const gate = new Int32Array(new SharedArrayBuffer(32))
-        const open = (cell: number) => {
-          Atomics.store(gate, cell, 1)
-          Atomics.notify(gate, cell)
-        }
-        // a worker stack too small to rebuild the list
-        const pool = yield* WorkerPool.make(tasks, {
-          spawn: spawner(counter, "worker.ts", { stackSizeMb: 0.5 }),
-          maxConcurrency: 2
-        })
-        yield* pool.prestart
-        // the first ready thread blocks on cell 0, the second on cell 1, each holding no call
-        const holds = yield* Effect.forEach([0, 1], (index) =>
-          start(pool.call("holdAfter", { cells: gate.buffer, index })))
-        yield* eventually(Effect.sync(() => Atomics.load(gate, 2) === 2), "each thread runs one")
-        open(3)
-        assert.deepStrictEqual(yield* Fiber.joinAll(holds), [0, 1])
-        const blocked = (index: number) => Atomics.load(gate, 4 + index) === 1
-        yield* eventually(Effect.sync(() => blocked(0) && blocked(1)), "both threads are blocked")
+        const pool = yield* smallStackPool(counter, 2)
+        const held = yield* holdThreads(pool, 2)
         // a payload neither can read sent to each (the first ready thread first), interrupted unread
-        const sent = eventually(Effect.map(pool.stats, (stats) => stats.queued === 0), "sent")
         const unreadable = yield* Effect.forEach([0, 1], () => start(pool.call("anything", deepList())))
-        yield* sent
+        yield* allSent(pool)
         yield* Fiber.interruptAll(unreadable)
         // sent to the first ready thread, which dies reading the first payload; then to the
         // second, which dies reading the second (before: the call was blamed, and failed)
         const innocent = yield* start(pool.call("square", 7))
-        yield* sent
-        open(0)
-        yield* eventually(Effect.map(pool.stats, (stats) => stats.crashed === 1), "the first thread died")
-        open(1)
+        yield* allSent(pool)
+        yield* held.release(0)
+        yield* crashes(pool, 1)
+        yield* held.release(1)
         assert.strictEqual(yield* Fiber.join(innocent), 49)
         assert.include(yield* pool.stats, { crashed: 2 })
+      }))
+      assert.strictEqual(counter.alive(), 0)
+    }))
+
+  it.live("a payload no thread can read fails after four threads at most, even when each still had a cancelled call to read", () =>
+    Effect.gen(function*() {
+      const counter = makeCounter()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const pool = yield* smallStackPool(counter, Pool.MAX_READ_DEATHS)
+        const threads = Array.from({ length: Pool.MAX_READ_DEATHS }, (_, i) => i)
+        const held = yield* holdThreads(pool, threads.length)
+        // a readable call sent to each blocked thread, interrupted unread: each death is ambiguous
+        const cancelled = yield* Effect.forEach(threads, (n) => start(pool.call("square", n)))
+        yield* allSent(pool)
+        yield* Fiber.interruptAll(cancelled)
+        const unreadable = yield* start(Effect.exit(pool.call("anything", deepList())))
+        yield* allSent(pool)
+        // it goes from one blocked thread to the next as each dies reading it
+        for (const i of threads) {
+          yield* held.release(i)
+          yield* crashes(pool, i + 1)
+        }
+        const error = errorOf(yield* Fiber.join(unreadable))
+        assert.instanceOf(error, WorkerError.WorkerCrashedError)
+        assert.include(error.message, `${Pool.MAX_READ_DEATHS} times, before the call could start`)
+        assert.include(yield* pool.stats, { crashed: Pool.MAX_READ_DEATHS })
       }))
       assert.strictEqual(counter.alive(), 0)
     }))
