@@ -617,19 +617,22 @@ const call = (
      * After a cancel: the interrupted ask has stored the Interrupt and ends
      * at once, while the runner still stops the task (its finalizers run).
      * Asks again under the same key until the task's stored result comes
-     * back, so that a cancel — `Task.interrupt`, `cancelOnExit`, the close's
-     * `closeTimeout` — returns, and frees the task's permit, only once the
-     * task has ended where it ran. Effect's client may lose an Interrupt (it
-     * ignores a failure to store one), so an ask that has no answer after
-     * {@link resendCancelAfter} is interrupted in turn, which stores the
-     * Interrupt again. An ask that ends interrupted before a result was
+     * back, so that a cancel — `Task.interrupt`, `cancelOnExit` — returns,
+     * and frees the task's permit, only once the task has ended where it ran.
+     * Effect's client may lose an Interrupt (it ignores a failure to store
+     * one), so an ask that has no answer {@link resendCancelAfter} after its
+     * save is interrupted in turn, which stores the Interrupt again. An ask that ends interrupted before a result was
      * stored (the runner let go of the task) asks again, as `send` does; one
      * that fails (storage away for good) or a process that shuts down gives up.
      */
     const ended: Effect.Effect<void> = Effect.suspend(() =>
       Effect.flatMap(start, (asking) =>
         Effect.flatMap(
-          Effect.raceFirst(Fiber.await(asking.fiber), Effect.as(Effect.sleep(resendCancelAfter), undefined)),
+          // counted from the save: an ask still riding out a storage outage ends (and gives up) first
+          Effect.raceFirst(
+            Fiber.await(asking.fiber),
+            Effect.andThen(asking.saved.await, Effect.as(Effect.sleep(resendCancelAfter), undefined))
+          ),
           (exit) =>
             exit === undefined
               ? Effect.andThen(interruptAsk(asking), ended)
