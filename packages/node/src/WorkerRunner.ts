@@ -67,10 +67,12 @@ import {
   Slot,
   slotOf
 } from "./internal/protocol.ts"
-import type * as TaskSet from "./TaskSet.ts"
+import * as TaskSet from "./TaskSet.ts"
 
 interface Codecs {
   readonly run: (payload: unknown) => unknown
+  /** Whether what `run` returned is an effect to run (see `TaskSet.isEffectResult`). */
+  readonly isEffect: (out: unknown) => boolean
   readonly decodePayload: (input: unknown) => Effect.Effect<unknown, Schema.SchemaError>
   readonly encodeSuccess: (value: unknown) => Effect.Effect<unknown, Schema.SchemaError>
   readonly encodeError: (value: unknown) => Effect.Effect<unknown, Schema.SchemaError>
@@ -81,6 +83,7 @@ interface Codecs {
 
 const compile = (definition: TaskSet.AnyTask): Codecs => ({
   run: definition.run,
+  isEffect: (out) => TaskSet.isEffectResult(definition, out),
   decodePayload: Schema.decodeUnknownEffect(definition.payload),
   encodeSuccess: Schema.encodeUnknownEffect(definition.success),
   encodeError: Schema.encodeUnknownEffect(definition.error),
@@ -151,10 +154,13 @@ const serveCalls = (
   /** what the last answer posted was, and carried: for the worker-side span of a traced call */
   let lastKind: ReplyKind = Reply.Success
   let lastValue: unknown = undefined
+  /** the call answered last: a thread runs one call at a time, so `runEffect` can tell whether its call was */
+  let lastSeq = -1
 
   const post = (seq: number, kind: ReplyKind, value: unknown, transfers?: ReadonlyArray<unknown>): void => {
     lastKind = kind
     lastValue = value
+    lastSeq = seq
     // what the response is, for a parent that cannot read it (see `Signal.FirstKind`)
     Atomics.store(signal, kindOf(seq), kind)
     // freed before the response is posted: once the parent has the response
@@ -206,7 +212,7 @@ const serveCalls = (
       : Effect.sync(() => post(seq, Reply.Defect, thrown))
 
   const complete = (seq: number, codec: Codecs, out: unknown): Effect.Effect<void> => {
-    if (Effect.isEffect(out)) {
+    if (codec.isEffect(out)) {
       return Effect.matchCauseEffect(out as Effect.Effect<unknown, unknown>, {
         onSuccess: (value) => encodeAndPost(seq, Reply.Success, codec.encodeSuccess(value), value),
         onFailure: (cause) => {
@@ -264,13 +270,18 @@ const serveCalls = (
     // Every call gets exactly one reply: whatever escapes the steps above
     // (a defect in this module's own code, a task that interrupted its own
     // fiber) is answered as a defect.
+    // (answered already, the call's reply stands: a second one would free
+    // its slot again, maybe under a later call of the parent's)
     const fiber = runFork(
-      Effect.catchCause(effect, (cause) => Effect.sync(() => post(seq, Reply.Defect, Cause.squash(cause))))
+      Effect.catchCause(effect, (cause) =>
+        Effect.sync(() => {
+          if (lastSeq !== seq) post(seq, Reply.Defect, Cause.squash(cause))
+        }))
     )
     // what no handler can catch: the fiber itself interrupted (by the task,
     // through a handle to its own fiber) before it answered
     const unanswered = (exit: Exit.Exit<void>): void => {
-      if (Exit.isFailure(exit)) post(seq, Reply.Defect, Cause.squash(exit.cause))
+      if (Exit.isFailure(exit) && lastSeq !== seq) post(seq, Reply.Defect, Cause.squash(exit.cause))
     }
     const exit = fiber.pollUnsafe()
     if (exit !== undefined) {
@@ -302,7 +313,8 @@ const serveCalls = (
         const answered = Effect.flatMap(handle(seq, codec, payload), () => spanOutcome(lastKind, lastValue))
         return runEffect(
           seq,
-          Effect.ignore(Effect.withSpan(answered, `${name} (worker)`, {
+          // a defect ends the span too: `ignoreCause`, as `ignore` lets a defect through
+          Effect.ignoreCause(Effect.withSpan(answered, `${name} (worker)`, {
             parent: Tracer.externalSpan({ traceId: trace[0], spanId: trace[1], sampled: trace[2] }),
             attributes: { "taskscope.task.name": name },
             captureStackTrace: false
@@ -324,7 +336,7 @@ const serveCalls = (
       } catch (thrown) {
         return runEffect(seq, failOrDie(seq, codec, thrown))
       }
-      if (encodeSuccess === undefined || Effect.isEffect(out) || isPromiseLike(out)) {
+      if (encodeSuccess === undefined || codec.isEffect(out) || isPromiseLike(out)) {
         return runEffect(seq, complete(seq, codec, out))
       }
       const encoded = encodeSuccess(out)

@@ -101,7 +101,10 @@ describe("WorkerExecutor telemetry", () => {
           yield* Effect.flatMap(executor.submit("effectFail", "no", quiet), Task.await)
           yield* Effect.flatMap(executor.submit("throws", "boom", quiet), Task.await)
           yield* Effect.flatMap(executor.submit("uncloneable", undefined, quiet), Task.await)
-          return yield* Effect.flatMap(executor.submit("endedSpans", undefined), Task.join)
+          const ended = yield* Effect.flatMap(executor.submit("endedSpans", undefined), Task.join)
+          // each call got one reply (before: a defect in a span was answered twice)
+          assert.deepStrictEqual(yield* Effect.flatMap(executor.submit("repliedTwice", undefined), Task.join), [])
+          return ended
         }), { spawn: spawner(makeCounter(), "traced-worker.ts"), maxConcurrency: 1, tracing: true })
       // before: every worker-side span ended as a success, whatever the call's outcome
       assert.deepStrictEqual(ended, [
