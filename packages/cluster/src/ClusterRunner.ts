@@ -41,7 +41,7 @@
 import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
 import { errorText } from "@taskscope/executor/internal/describe"
 import * as KnownOptions from "@taskscope/executor/internal/knownOptions"
-import type * as TaskSet from "@taskscope/executor/TaskSet"
+import * as TaskSet from "@taskscope/executor/TaskSet"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Entity from "effect/cluster/Entity"
@@ -100,15 +100,15 @@ const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
   typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
 
 /** The task's function as an effect: what it throws or rejects with is a failure, to be sorted out after. */
-const runFunction = (run: (payload: unknown) => unknown, payload: unknown): Effect.Effect<unknown, unknown, any> =>
+const runFunction = (task: TaskSet.AnyTask, payload: unknown): Effect.Effect<unknown, unknown, any> =>
   Effect.suspend(() => {
     let out: unknown
     try {
-      out = run(payload)
+      out = task.run(payload)
     } catch (thrown) {
       return Effect.fail(thrown)
     }
-    if (Effect.isEffect(out)) return out as Effect.Effect<unknown, unknown, any>
+    if (TaskSet.isEffectResult(task, out)) return out as Effect.Effect<unknown, unknown, any>
     if (isPromiseLike(out)) {
       const promise = out
       return Effect.callback<unknown, unknown>((resume) => {
@@ -125,7 +125,7 @@ const runFunction = (run: (payload: unknown) => unknown, payload: unknown): Effe
 /** Runs one task from its wire payload to its wire result. */
 const serveTask = (
   name: string,
-  run: (payload: unknown) => unknown,
+  task: TaskSet.AnyTask,
   codec: Codecs,
   runner: string,
   wire: WirePayload
@@ -144,7 +144,7 @@ const serveTask = (
       return Effect.fail(new WireInvalidResult({ part, issue: messageOf(error) }))
     }
   }
-  return Effect.matchCauseEffect(runFunction(run, payload), {
+  return Effect.matchCauseEffect(runFunction(task, payload), {
     onSuccess: (value) => encode("success value", () => codec.encodeSuccess(value)),
     onFailure: (cause): Effect.Effect<never, WireError> => {
       const failure = Cause.findErrorOption(cause)
@@ -287,11 +287,11 @@ export const layer = <T extends TaskSet.Any>(
     > = {}
     // by Rpc tag (the task's escaped name, and the tag an earlier version gave it)
     for (const [tag, name] of tasksByTag) {
-      const run = taskSet.tasks[name]!.run
+      const task = taskSet.tasks[name]!
       const codec = codecs.get(name)!
       handlers[tag] = (request) => {
         const served = Effect.updateContext(
-          serveTask(name, run, codec, runner, request.payload),
+          serveTask(name, task, codec, runner, request.payload),
           (context: Context.Context<never>) => Context.merge(services, context)
         ) as Effect.Effect<Schema.Json, WireError>
         // A shard given away interrupts its tasks' handlers one after the

@@ -18,7 +18,8 @@
  *
  * @since 0.1.0
  */
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import { describe } from "./internal/describe.ts"
 import * as KnownOptions from "./internal/knownOptions.ts"
@@ -366,6 +367,31 @@ export const make = <const Tasks extends Record<string, AnyTask>>(key: string, t
   }
   return { [TypeId]: TypeId, key, tasks, names: Object.keys(tasks) }
 }
+
+/**
+ * Whether what a task's `run` returned is an effect to run rather than its
+ * success value. Effect counts an `Exit` and an error instance (a
+ * `Schema.TaggedError`, say) as effects too: such a value that the task's
+ * `success` Schema accepts is the value, returned as it is. Every runner of
+ * task sets (worker threads, cluster runners) reads `run`'s result so.
+ *
+ * @category guards
+ * @since 0.1.1
+ * @example
+ * ```ts
+ * import { Effect, Exit, Schema } from "effect"
+ * import * as TaskSet from "@taskscope/executor/TaskSet"
+ *
+ * class Rejected extends Schema.TaggedError<Rejected>()("Rejected", { reason: Schema.String }) {}
+ * // a task whose value is an error instance (a verdict, say)
+ * const judge = TaskSet.task({ payload: Schema.String, success: Rejected, run: (reason) => new Rejected({ reason }) })
+ * TaskSet.isEffectResult(judge, new Rejected({ reason: "late" })) // false: the task's value
+ * TaskSet.isEffectResult(judge, Effect.succeed(new Rejected({ reason: "late" }))) // true
+ * TaskSet.isEffectResult(judge, Exit.succeed(1)) // true: not a value of its Schema
+ * ```
+ */
+export const isEffectResult = (task: AnyTask, out: unknown): out is Effect.Effect<unknown, unknown, unknown> =>
+  Effect.isEffect(out) && !((Exit.isExit(out) || out instanceof Error) && Schema.is(task.success)(out))
 
 /**
  * Returns `true` when a value is a task set.

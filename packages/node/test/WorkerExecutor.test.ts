@@ -562,6 +562,21 @@ describe("WorkerExecutor", () => {
         assert.strictEqual(counter.alive(), 0)
       }))
 
+    it.live("a task whose value is an error instance returns it: it is not run as an effect, nor failed with", () =>
+      Effect.gen(function*() {
+        const [now, later] = yield* onPool((executor) =>
+          Effect.all([
+            Effect.flatMap(executor.submit("errorAsValue", "verdict"), Task.join),
+            Effect.flatMap(executor.submit("errorAsValueLater", "later"), Task.join)
+          ])
+        )
+        // before: the instance was run as an effect, and the call died
+        assert.instanceOf(now, WorkFailed)
+        assert.strictEqual(now.message, "verdict")
+        assert.instanceOf(later, WorkFailed)
+        assert.strictEqual(later.message, "later")
+      }))
+
     it.live("a Schema that throws while encoding, or a thenable whose then throws, fails its task: no call hangs", () =>
       Effect.gen(function*() {
         const [encoded, thenable] = yield* onPool((executor) =>
