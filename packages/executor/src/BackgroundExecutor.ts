@@ -168,11 +168,11 @@ export interface Executor {
    * Every task's steps (submitted, started, ended with its outcome) from the
    * moment the stream starts, in order; the stream ends once the executor
    * has closed. Events are made only while someone consumes it, and are
-   * published in batches, one per synchronous run of the executor. The
-   * buffer is bounded (16 batches of at most 4,096 events) with the
-   * dropping strategy: a subscriber that falls that far behind misses the
-   * newest events — the executor never waits for it — and sees the gap in
-   * `sequence`; `tasks` resynchronises.
+   * published in batches, one per synchronous run of the executor. Each
+   * subscriber's buffer is bounded (16 batches of at most 4,096 events) with
+   * the dropping strategy: a subscriber that falls that far behind misses
+   * the newest events — the executor and the other subscribers never wait
+   * for it — and sees the gap in `sequence`; `tasks` resynchronises.
    */
   readonly changes: Stream.Stream<TaskEvent>
 }

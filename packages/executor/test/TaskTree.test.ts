@@ -374,11 +374,43 @@ describe("changes", () => {
         })
       )
       yield* Fiber.join(fiber!)
-      // the first batch, then the 16 batches buffered, then nothing: the newest were dropped
-      assert.strictEqual(seen.length, 17 * 300)
+      // the batch it reads, the one its stream took in, then the 16 its buffer holds; the newest were dropped
+      assert.strictEqual(seen.length, 18 * 300)
       assert.deepStrictEqual(seen.slice(0, 3), [1, 2, 3])
       for (let i = 1; i < seen.length; i++) assert.isAbove(seen[i]!, seen[i - 1]!)
       assert.isBelow(seen.at(-1)!, 3 * n)
+    }))
+
+  it.effect("a subscriber that falls behind loses only its own events: another one hears every event", () =>
+    Effect.gen(function*() {
+      const n = 10_000
+      const stalled: Array<number> = []
+      const gate = yield* Deferred.make<void>()
+      const [all] = yield* BackgroundExecutor.scoped((executor) =>
+        Effect.gen(function*() {
+          yield* Effect.forkChild(
+            executor.changes.pipe(
+              Stream.runForEach((event) =>
+                Effect.andThen(Effect.sync(() => stalled.push(event.sequence)), Deferred.await(gate))
+              )
+            ),
+            { startImmediately: true }
+          )
+          const follower = yield* follow(executor)
+          for (let i = 0; i < n; i++) {
+            yield* executor.submit(Effect.void)
+            if (i % 100 === 99) yield* Effect.yieldNow // a batch of 300 events, read by the follower at once
+          }
+          yield* Deferred.succeed(gate, undefined)
+          return [follower] as const
+        })
+      )
+      // before: one buffer for all, which dropped the newest batches for everyone once the stalled one was full
+      const sequences = (yield* Fiber.join(all)).map((event) => event.sequence)
+      assert.strictEqual(sequences.length, 3 * n)
+      assert.deepStrictEqual(sequences.slice(0, 2), [1, 2])
+      assert.strictEqual(sequences.at(-1), 3 * n)
+      assert.isBelow(stalled.length, 3 * n, "the stalled subscriber lost its newest events")
     }))
 
   it.effect("a stream started while tasks are queued or running hears their later steps", () =>

@@ -23,11 +23,12 @@
  *
  * @internal
  */
+import type * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
-import * as PubSub from "effect/PubSub"
+import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Outcome, TaskEvent, TaskInfo } from "../TaskEvent.ts"
@@ -101,13 +102,6 @@ const serves = (fiber: Fiber.Fiber<unknown, unknown>, task: Tracked): boolean =>
 /** The clock reading of the executor: epoch milliseconds. */
 export type Now = () => number
 
-/** The last message of `changes`, once the executor has closed. */
-interface End {
-  readonly _tag: "End"
-}
-const END: End = { _tag: "End" }
-const isBatch = (message: Batch | End): message is Batch => message !== END
-
 /** The events of one synchronous run of the executor, at most `capacity` of them. */
 type Batch = ReadonlyArray<TaskEvent>
 
@@ -122,11 +116,14 @@ export const CHANGES_CAPACITY = 4096
 export class TaskTree {
   readonly executor: string
   readonly now: Now
-  private pubsub: PubSub.PubSub<Batch | End> | undefined = undefined
+  /**
+   * Each subscriber's own buffer of batches: one that falls behind loses
+   * only its own newest batches, never another subscriber's.
+   */
+  private readonly queues = new Set<Queue.Queue<Batch, Cause.Done>>()
   /** Events of the current synchronous run, published together once it ends. */
   private pending: Array<TaskEvent> | undefined = undefined
   private sequence = 0
-  private subscribers = 0
   private finished = false
   private readonly capacity: number
   /** The last submitting context and the cell found in it. */
@@ -181,7 +178,7 @@ export class TaskTree {
 
   /** Whether anyone follows `changes` now. */
   get followed(): boolean {
-    return this.subscribers > 0
+    return this.queues.size > 0
   }
 
   publishSubmitted(task: Tracked): void {
@@ -200,12 +197,13 @@ export class TaskTree {
    * Adds an event to the batch of the current synchronous run, published as
    * one message a microtask later: a subscriber is woken once per batch, not
    * per event (following cost three times less so). Nothing waits: events
-   * beyond `capacity` in one run are dropped, and so is a batch when a
-   * subscriber is `BATCHES` behind (the dropping strategy), so a slow
-   * subscriber never holds the executor up; the gap shows in `sequence`.
+   * beyond `capacity` in one run are dropped, and so is a batch for a
+   * subscriber `BATCHES` behind (its own buffer drops it), so a slow
+   * subscriber never holds the executor or another subscriber up; the gap
+   * shows in its `sequence`.
    */
   private publish(event: TaskEvent): void {
-    if (this.pubsub === undefined) return
+    if (this.queues.size === 0) return
     let pending = this.pending
     if (pending === undefined) {
       pending = this.pending = []
@@ -218,7 +216,8 @@ export class TaskTree {
   private readonly flush = (): void => {
     const pending = this.pending
     this.pending = undefined
-    if (pending !== undefined && this.pubsub !== undefined) PubSub.publishUnsafe(this.pubsub, pending)
+    if (pending === undefined) return
+    for (const queue of this.queues) Queue.offerUnsafe(queue, pending)
   }
 
   /**
@@ -228,7 +227,7 @@ export class TaskTree {
   close(): void {
     this.finished = true
     this.flush()
-    if (this.pubsub !== undefined) PubSub.endUnsafe(this.pubsub, END)
+    for (const queue of this.queues) Queue.endUnsafe(queue)
   }
 
   /** The events from the moment the stream starts; ends when the executor closes. */
@@ -236,23 +235,19 @@ export class TaskTree {
 
   private follow(): Effect.Effect<Stream.Stream<TaskEvent>, never, Scope.Scope> {
     if (this.finished) return Effect.succeed(Stream.empty)
-    const made = this.pubsub !== undefined
-      ? Effect.succeed(this.pubsub)
-      : Effect.map(PubSub.dropping<Batch | End>(BATCHES), (pubsub) => (this.pubsub ??= pubsub))
-    const counted = Effect.acquireRelease(
-      Effect.sync(() => {
-        if (this.subscribers++ === 0) this.onFollowed(true)
-      }),
-      () =>
+    const subscribed = Effect.acquireRelease(
+      Effect.flatMap(Queue.dropping<Batch, Cause.Done>(BATCHES), (queue) =>
         Effect.sync(() => {
-          if (--this.subscribers === 0) this.onFollowed(false)
+          // (closed meanwhile: the stream ends at once)
+          if (this.finished) Queue.endUnsafe(queue)
+          else if (this.queues.add(queue).size === 1) this.onFollowed(true)
+          return queue
+        })),
+      (queue) =>
+        Effect.sync(() => {
+          if (this.queues.delete(queue) && this.queues.size === 0) this.onFollowed(false)
         })
     )
-    return Effect.flatMap(made, (pubsub) =>
-      Effect.flatMap(PubSub.subscribe(pubsub), (subscription) =>
-        Effect.as(
-          counted,
-          Stream.flattenIterable(Stream.takeWhile(Stream.fromSubscription<Batch | End>(subscription), isBatch))
-        )))
+    return Effect.map(subscribed, (queue) => Stream.flattenIterable(Stream.fromQueue(queue)))
   }
 }
