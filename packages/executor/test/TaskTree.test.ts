@@ -11,6 +11,34 @@ const follow = (executor: BackgroundExecutor.Executor) =>
 const key = (ref: TaskEvent.TaskRef | undefined) => ref === undefined ? "-" : `${ref.executor}#${ref.id}`
 
 describe("tasks", () => {
+  it.effect("a task whose submit waited for a queue place was submitted when submit was called", () =>
+    Effect.gen(function*() {
+      yield* BackgroundExecutor.scoped(
+        (executor) =>
+          Effect.gen(function*() {
+            // cancel-on-exit, so that a failed assertion ends the test instead of waiting for them
+            yield* executor.submit(Effect.sleep(100), { name: "a", cancelOnExit: true })
+            yield* executor.submit(Effect.sleep(100), { name: "b", cancelOnExit: true }) // the queue's one place
+            const waiting = yield* Effect.forkChild(
+              executor.submit(Effect.sleep(100), { name: "c", cancelOnExit: true }),
+              {
+                startImmediately: true
+              }
+            )
+            yield* TestClock.adjust(100) // "a" ends, "b" starts, "c" is let in
+            yield* Fiber.join(waiting)
+            const c = (yield* executor.tasks).find((task) => task.name === "c")!
+            // before: 100, when it was let in; its queue wait left out the wait for a place
+            assert.strictEqual(c.submittedAt, 0)
+            assert.strictEqual(c.startedAt, undefined)
+            yield* TestClock.adjust(100)
+            const started = (yield* executor.tasks).find((task) => task.name === "c")!
+            assert.deepStrictEqual([started.state, started.startedAt], ["running", 200])
+          }),
+        { name: "waited", maxConcurrency: 1, maxQueue: 1 }
+      )
+    }))
+
   it.effect("lists the unfinished tasks: those holding a permit, then the queue, with state and times", () =>
     Effect.gen(function*() {
       yield* TestClock.adjust(1000)

@@ -660,8 +660,9 @@ export class ExecutorCore {
     // again inside the registration: the queue may have drained, or the
     // executor closed, while this fiber yielded between the two steps.
     return Effect.callback<Task.Task<A, E>, ExecutorClosedError>((resume) => {
-      // a start deadline counts from `submit`, the wait for a place included
-      const submittedAt = submission.timed ? Timer.now(submitter.context) : undefined
+      // a start deadline counts from `submit`, the wait for a place included, and so does the
+      // task's queue wait in the telemetry
+      const submittedAt = Timer.now(submitter.context)
       const enter = () => {
         if (this.phase === "closed") this.telemetry.rejected("closed")
         resume(
@@ -692,7 +693,8 @@ export class ExecutorCore {
   ): TaskRecord<A, E> {
     const record = new TaskRecord<A, E>(this, ++this.nextId, effect, submitter.context, submission)
     this.submitted++
-    this.telemetry.submitted(record, submitter)
+    this.telemetry.submitted(record, submitter,
+      submittedAt === undefined ? 0 : Timer.now(submitter.context) - submittedAt)
     if (!submission.cancelOnExit) this.awaited++
     if ((submission.cancelOnExit && this.phase !== "open") || this.cutOff !== undefined) {
       return this.refuse(record, submitter.id)
@@ -710,7 +712,7 @@ export class ExecutorCore {
     // ahead of it (in an ordered queue, none that could start now, and its
     // key has room)
     if (!this.paused && this.running < this.limit && (queue.ordered ? queue.startNow(record) : this.queued === 0)) {
-      this.takePermit(record, false)
+      this.takePermit(record, submittedAt !== undefined) // (one that waited for a place waited to start)
       if (submission.nextTick) {
         this.unscoped.add(record)
         submitter.currentDispatcher.scheduleTask(() => this.start(record), 0)

@@ -110,7 +110,8 @@ export const makeSettings = (options: unknown): Settings => {
 
 /** What the core tells at each step of a task; any may be left out by the hook object. */
 export interface Hooks {
-  readonly onSubmitted: (task: Tracked) => void
+  /** `waited`: how long `submit` waited for a queue place before the task was accepted (ms). */
+  readonly onSubmitted: (task: Tracked, waited: number) => void
   /** For a timed task only: one with times. `queued`: it waited for its permit (else it took one at submit). */
   readonly onStarted: (task: Tracked, times: Times, queued: boolean) => void
   /** For a timed task only. */
@@ -329,8 +330,8 @@ export class Telemetry {
     const family = series?.family
     const now = tree.now
     return {
-      onSubmitted: (task) => {
-        task.times ??= { submittedAt: now(), startedAt: undefined }
+      onSubmitted: (task, waited) => {
+        task.times ??= { submittedAt: now() - waited, startedAt: undefined }
         if (followed) tree.publishSubmitted(task)
       },
       onStarted: (task, times, queued) => {
@@ -357,20 +358,24 @@ export class Telemetry {
    * A task was accepted (before it can start). Most return after the
    * parent: an unnamed task, not sampled, with nobody following.
    */
-  submitted(task: Tracked, submitter: Fiber.Fiber<unknown, unknown>): void {
+  submitted(task: Tracked, submitter: Fiber.Fiber<unknown, unknown>, waited: number): void {
     this.tree.submitted(task, submitter)
     if (--this.untilSample > 0 && task.label === undefined && !this.traceAll && !this.tree.followed) return
-    this.look(task)
+    this.look(task, waited)
   }
 
-  /** {@link submitted} for a task that may need times: traced, sampled, or followed. */
-  private look(task: Tracked): void {
+  /**
+   * {@link submitted} for a task that may need times: traced, sampled, or
+   * followed. Its `submittedAt` is when `submit` was called: `waited` ms
+   * before it was accepted, when `maxQueue` made it wait for a place.
+   */
+  private look(task: Tracked, waited: number): void {
     // a task with a span is timed: its span tells how long it waited
-    if (this.spanned(task.label)) task.times = { submittedAt: this.tree.now(), startedAt: undefined }
+    if (this.spanned(task.label)) task.times = { submittedAt: this.tree.now() - waited, startedAt: undefined }
     const sampled = this.untilSample <= 0
     if (sampled) this.untilSample = SAMPLE
     // every task while `changes` is followed, otherwise 1 in SAMPLE
-    if (sampled || this.tree.followed) this.hooks?.onSubmitted(task)
+    if (sampled || this.tree.followed) this.hooks?.onSubmitted(task, waited)
   }
 
   /**
