@@ -60,7 +60,7 @@ import type * as WorkerThreads from "node:worker_threads"
 import * as Codecs from "./internal/codec.ts"
 import * as Config from "./internal/options.ts"
 import * as Pool from "./internal/pool.ts"
-import { Reply, type Trace } from "./internal/protocol.ts"
+import { Reply, type Trace, transferList } from "./internal/protocol.ts"
 import type * as TaskSet from "./TaskSet.ts"
 import { InvalidPayloadError, InvalidResultError, UnknownTaskError, WorkerCrashedError } from "./WorkerError.ts"
 import type { WorkerTaskError } from "./WorkerError.ts"
@@ -326,7 +326,7 @@ const makeCalls = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
       ).pipe(
         Effect.flatMap((encoded) =>
           Effect.flatMap(
-            pool.execute(task, encoded, collector.clearUnsafe(), traced ? traceOf(fiber) : undefined),
+            pool.execute(task, encoded, transferList(collector.clearUnsafe()), traced ? traceOf(fiber) : undefined),
             (outcome) => interpret(task, payload, codec, outcome)
           )
         )

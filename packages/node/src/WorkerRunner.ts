@@ -65,7 +65,8 @@ import {
   type ReplyKind,
   Signal,
   Slot,
-  slotOf
+  slotOf,
+  transferList
 } from "./internal/protocol.ts"
 import * as TaskSet from "./TaskSet.ts"
 
@@ -195,7 +196,7 @@ const serveCalls = (
     return encode.pipe(
       Effect.provideService(Transferable.Collector, collector),
       Effect.matchCause({
-        onSuccess: (encoded) => post(seq, kind, encoded, collector.clearUnsafe()),
+        onSuccess: (encoded) => post(seq, kind, encoded, transferList(collector.clearUnsafe())),
         // a Schema error, or a transformation that threw: either way the call gets its reply
         onFailure: (cause) =>
           post(seq, Reply.InvalidResult, [

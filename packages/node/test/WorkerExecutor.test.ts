@@ -626,6 +626,26 @@ describe("WorkerExecutor", () => {
         assert.strictEqual(bytes.byteLength, 0, "the buffer was transferred, not cloned")
       }))
 
+    it.live("buffers that cannot move, or come twice, are sent all the same: shared, pooled, two views of one", () =>
+      Effect.gen(function*() {
+        const shared = new Uint8Array(new SharedArrayBuffer(4)).fill(5)
+        const pooled = Buffer.from("hi") // a slice of Node's pool, which cannot be transferred
+        const whole = new Uint8Array([1, 2, 3, 4])
+        const [fromShared, fromPool, views] = yield* onPool((executor) =>
+          Effect.all([
+            Effect.flatMap(executor.submit("bytes", shared as unknown as Uint8Array<ArrayBuffer>), Task.join),
+            Effect.flatMap(executor.submit("bytes", pooled), Task.join),
+            Effect.flatMap(executor.submit("twoViews", { head: whole.subarray(0, 1), tail: whole.subarray(1) }),
+              Task.join)
+          ])
+        )
+        // before: DataCloneError, as InvalidPayloadError or InvalidResultError
+        assert.deepStrictEqual(fromShared, { length: 4, first: 5 })
+        assert.deepStrictEqual(fromPool, { length: 2, first: "h".charCodeAt(0) })
+        assert.deepStrictEqual([Array.from(views.head), Array.from(views.tail)], [[1], [2, 3, 4]])
+        assert.strictEqual(pooled.toString(), "hi", "a pooled buffer is copied, not moved")
+      }))
+
     it("only a layer of the registered task set provides the program's executor (Current) to name-first calls", () => {
       const spawn = spawner(makeCounter())
       const other = TaskSet.make("@taskscope/node/test/other", {

@@ -19,7 +19,7 @@
  *
  * @internal
  */
-import type { MessagePort } from "node:worker_threads"
+import { isMarkedAsUntransferable, type MessagePort } from "node:worker_threads"
 
 // -----------------------------------------------------------------------------
 // control channel
@@ -149,3 +149,25 @@ export const slotOf = (seq: number): number => Signal.FirstSlot + (seq % Signal.
 
 /** The index of the kind word of call `seq`'s response. */
 export const kindOf = (seq: number): number => Signal.FirstKind + (seq % Signal.Slots)
+
+/**
+ * The transfer list of one message, from what Effect's `Transferable`
+ * collector gathered: each item once (two views of one buffer give it
+ * twice, which `postMessage` refuses), without the buffers that cannot move
+ * — a `SharedArrayBuffer` (shared already) or one Node marks untransferable
+ * (the pool behind small `Buffer`s) — which are copied with the message
+ * instead.
+ */
+export const transferList = (collected: ReadonlyArray<unknown>): ReadonlyArray<unknown> => {
+  if (collected.length === 0) return collected
+  const list: Array<unknown> = []
+  const seen = new Set<unknown>()
+  for (const item of collected) {
+    if (seen.has(item)) continue
+    seen.add(item)
+    if (typeof SharedArrayBuffer !== "undefined" && item instanceof SharedArrayBuffer) continue
+    if (item instanceof ArrayBuffer && isMarkedAsUntransferable(item)) continue
+    list.push(item)
+  }
+  return list
+}
