@@ -378,6 +378,8 @@ const serveCalls = (
   /** The receive loop; entered after every turn of the event loop. */
   const loop = (): void => {
     const turn = performance.now()
+    // whether a call ran since this turn of the event loop began
+    let ran = false
     for (;;) {
       // read before draining: a batch posted after this read changes the
       // counter, so the wait below returns at once instead of missing it
@@ -392,6 +394,7 @@ const serveCalls = (
           continue
         }
         startedAt = performance.now()
+        ran = true
         if (!runCall(call)) return
         if (startedAt - turn > TURN_MS) {
           setImmediate(loop)
@@ -405,6 +408,13 @@ const serveCalls = (
           setImmediate(loop)
           return
         }
+      } else if (ran) {
+        // the calls may have left microtasks, process.nextTick callbacks or a
+        // rejected promise nobody handles: they run (an unhandled rejection
+        // ends the thread) in a turn of the event loop, before the thread
+        // sleeps — not once the next call comes, under that call's name
+        setImmediate(loop)
+        return
       } else {
         Atomics.wait(signal, Signal.Requests, seen)
       }

@@ -249,6 +249,23 @@ describe("call channel", () => {
       assert.strictEqual(counter.alive(), 0)
     }))
 
+  it.live("what a call leaves behind runs before its thread sleeps: a microtask; a rejection nobody handles ends the thread then", () =>
+    Effect.gen(function*() {
+      const counter = makeCounter()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter), maxConcurrency: 1 })
+        const cells = new Int32Array(new SharedArrayBuffer(4))
+        assert.strictEqual(yield* pool.call("leaveMicrotask", { cells: cells.buffer, index: 0 }), 1)
+        // before: it ran only once the next call came
+        yield* eventually(Effect.sync(() => Atomics.load(cells, 0) === 1), "the microtask ran")
+        assert.strictEqual(yield* pool.call("leaveRejection", undefined), 1)
+        // before: the thread slept on, and died of it during the next call, which failed
+        yield* eventually(Effect.map(pool.stats, (stats) => stats.crashed === 1), "the thread ended")
+        assert.strictEqual(yield* pool.call("square", 3), 9)
+      }))
+      assert.strictEqual(counter.alive(), 0)
+    }))
+
   it.live("many calls interrupted on the thread free their slots: later calls all run, the interrupted never", () =>
     Effect.gen(function*() {
       const counter = makeCounter()
