@@ -14,7 +14,7 @@ import * as Sharding from "effect/cluster/Sharding"
 import { Cluster, ClusterError, ClusterExecutor, ClusterRunner } from "../src/index.ts"
 import { laneOf, protocolOf, tagOf, WirePayload } from "../src/internal/protocol.ts"
 import { eventually, logFile, readLog } from "./fixtures/log.ts"
-import { RunnerName, tasks, TooBig } from "./fixtures/tasks.ts"
+import { RunnerName, tasks, TooBig, WorkFailed } from "./fixtures/tasks.ts"
 
 declare module "../src/ClusterExecutor.ts" {
   interface Register {
@@ -104,6 +104,13 @@ describe("Cluster.layerMemory", () => {
       assert.include((error as ClusterError.TaskDefectError).defect, "an instance of Unreadable")
       assert.strictEqual(runs, 1)
     }))
+
+  it.live("an Exit a task returns is run, whatever its success Schema accepts: a Void task that fails fails", () =>
+    ClusterExecutor.scoped(tasks, (executor) =>
+      Effect.gen(function*() {
+        const exit = yield* Effect.flatMap(executor.submit("voidFails", "no", { reraiseOnExit: false }), Task.await)
+        assert.deepStrictEqual(errorOf(exit), new WorkFailed({ message: "no" }))
+      })).pipe(Effect.provide(Local)))
 
   it.live("a cancelled task holds its permit until it has ended on its runner: the next task starts after its finalizer", () =>
     ClusterExecutor.scoped(tasks, (executor) =>
@@ -399,7 +406,7 @@ describe("Cluster.layerMemory", () => {
     // @ts-expect-error: launching a runner whose tasks need RunnerName without providing it does not compile
     const launch: Effect.Effect<never, never, never> = Layer.launch(withoutName)
     void launch
-    assert.strictEqual(tasks.names.length, 5)
+    assert.strictEqual(tasks.names.length, 6)
   })
 })
 

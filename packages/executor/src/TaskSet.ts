@@ -19,7 +19,6 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import { describe } from "./internal/describe.ts"
 import * as KnownOptions from "./internal/knownOptions.ts"
@@ -370,16 +369,20 @@ export const make = <const Tasks extends Record<string, AnyTask>>(key: string, t
 
 /**
  * Whether what a task's `run` returned is an effect to run rather than its
- * success value. Effect counts an `Exit` and an error instance (a
- * `Schema.TaggedError`, say) as effects too: such a value that the task's
- * `success` Schema accepts is the value, returned as it is. Every runner of
- * task sets (worker threads, cluster runners) reads `run`'s result so.
+ * success value. Effect counts an error instance (a `Schema.TaggedError`,
+ * say) as an effect too: one that the task's `success` Schema singles out —
+ * accepts, where it would not accept any object — is the task's value,
+ * returned as it is. Anything else Effect counts as an effect is run: an
+ * `Exit` always (`Effect.succeed(1)` is one), and an error instance whose
+ * `success` Schema accepts anything (`Schema.Void`, `Schema.Any`). Every
+ * runner of task sets (worker threads, cluster runners) reads `run`'s
+ * result so.
  *
  * @category guards
  * @since 0.1.1
  * @example
  * ```ts
- * import { Effect, Exit, Schema } from "effect"
+ * import { Effect, Schema } from "effect"
  * import * as TaskSet from "@taskscope/executor/TaskSet"
  *
  * class Rejected extends Schema.TaggedError<Rejected>()("Rejected", { reason: Schema.String }) {}
@@ -387,11 +390,19 @@ export const make = <const Tasks extends Record<string, AnyTask>>(key: string, t
  * const judge = TaskSet.task({ payload: Schema.String, success: Rejected, run: (reason) => new Rejected({ reason }) })
  * TaskSet.isEffectResult(judge, new Rejected({ reason: "late" })) // false: the task's value
  * TaskSet.isEffectResult(judge, Effect.succeed(new Rejected({ reason: "late" }))) // true
- * TaskSet.isEffectResult(judge, Exit.succeed(1)) // true: not a value of its Schema
  * ```
  */
 export const isEffectResult = (task: AnyTask, out: unknown): out is Effect.Effect<unknown, unknown, unknown> =>
-  Effect.isEffect(out) && !((Exit.isExit(out) || out instanceof Error) && Schema.is(task.success)(out))
+  Effect.isEffect(out) && !(out instanceof Error && singlesOut(task.success, out))
+
+/** A plain object: what a Schema that accepts anything accepts too. */
+const anyObject = Object.freeze({})
+
+/** Whether `schema` accepts `value`, and would not accept any object. */
+const singlesOut = (schema: AnySchema, value: unknown): boolean => {
+  const is = Schema.is(schema)
+  return is(value) && !is(anyObject)
+}
 
 /**
  * Returns `true` when a value is a task set.

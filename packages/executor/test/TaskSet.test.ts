@@ -73,6 +73,39 @@ describe("TaskSet", () => {
     }
   })
 
+  it("isEffectResult: an effect is run, an error instance its success Schema singles out is the value", () => {
+    class Verdict extends Schema.TaggedError<Verdict>()("Verdict", { reason: Schema.String }) {}
+    const task = (success: TaskSet.AnySchema) => TaskSet.task({ payload: Schema.Void, success, run: () => undefined })
+    const verdict = new Verdict({ reason: "late" })
+    const cases: ReadonlyArray<readonly [string, TaskSet.AnySchema, unknown, boolean]> = [
+      // Effect.succeed and Effect.fail are Exits in Effect 4: always run
+      ["Void, Effect.fail", Schema.Void, Effect.fail(verdict), true],
+      ["Void, Effect.void", Schema.Void, Effect.void, true],
+      ["Any, Effect.succeed", Schema.Any, Effect.succeed(5), true],
+      ["Number, Effect.succeed", Schema.Number, Effect.succeed(5), true],
+      [
+        "Number, a generator effect",
+        Schema.Number,
+        Effect.gen(function*() {
+          return 1
+        }),
+        true
+      ],
+      // an error instance: the value only where the Schema singles it out
+      ["Verdict, an instance", Verdict, verdict, false],
+      ["Number or Verdict, an instance", Schema.Union([Schema.Number, Verdict]), verdict, false],
+      ["Unknown, an instance", Schema.Unknown, verdict, true],
+      ["Any, an instance", Schema.Any, verdict, true],
+      ["Number, an instance", Schema.Number, verdict, true],
+      // not effects at all
+      ["Number, a number", Schema.Number, 5, false],
+      ["Any, a promise", Schema.Any, Promise.resolve(1), false]
+    ]
+    for (const [label, success, out, expected] of cases) {
+      assert.strictEqual(TaskSet.isEffectResult(task(success), out), expected, label)
+    }
+  })
+
   it("task refuses a declaration that is not an object, saying what it got", () => {
     for (const [definition, got] of [[null, "null"], [undefined, "undefined"], ["fib", "\"fib\" (string)"]] as const) {
       assert.throws(

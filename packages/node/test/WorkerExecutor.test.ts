@@ -575,6 +575,15 @@ describe("WorkerExecutor", () => {
         assert.strictEqual(now.message, "verdict")
         assert.instanceOf(later, WorkFailed)
         assert.strictEqual(later.message, "later")
+        // an Exit (`Effect.fail`, `Effect.succeed`) is always run, whatever the success Schema accepts
+        const [failed, succeeded] = yield* onPool((executor) =>
+          Effect.all([
+            Effect.flatMap(executor.submit("voidFails", "no", { reraiseOnExit: false }), Task.await),
+            Effect.flatMap(executor.submit("anySucceeds", 1), Task.join)
+          ])
+        )
+        assert.deepStrictEqual(errorOf(failed), new WorkFailed({ message: "no" }))
+        assert.strictEqual(succeeded, 2)
       }))
 
     it.live("a Schema that throws while encoding, or a thenable whose then throws, fails its task: no call hangs", () =>
