@@ -93,6 +93,17 @@ export class TaskFailedError extends Data.TaggedError("TaskFailedError")<{
 /** A name in quotes; anything that is not a string, printed. */
 const quoted = (name: unknown): string => typeof name === "string" ? `"${name}"` : print(name)
 
+/** The first five of a list of tasks, by name and id ("" for none, or for anything that is no list). */
+const taskNames = (tasks: unknown): string =>
+  attempt(
+    () =>
+      Array.isArray(tasks)
+        ? tasks.slice(0, 5).map((task) => `${quoted(task?.taskName)} (#${print(task?.taskId)})`).join(", ") +
+          (tasks.length > 5 ? ` and ${tasks.length - 5} more` : "")
+        : "",
+    ""
+  )
+
 /**
  * Raised by `submit` once the executor has closed: its scope has ended and
  * every task it held has finished. While it is closing it still accepts
@@ -229,8 +240,10 @@ export interface InterruptedTask {
 /**
  * The executor's `closeTimeout` passed before the tasks the close waits for
  * had ended: they were interrupted (Java's `shutdownNow`) and count as
- * interrupted in `stats`; `interrupted` lists them in submission order. The
- * close still waited until each had really ended. Failures of re-raisable
+ * interrupted in `stats`; `interrupted` lists them in submission order, and
+ * `endedOtherwise` those that ended otherwise all the same (an
+ * uninterruptible part, finalizers already running). The close still
+ * waited until each had really ended. Failures of re-raisable
  * tasks not reported yet are carried in `failures`, so none is lost.
  *
  * `scoped` fails with it (the body's own error wins, as for
@@ -257,22 +270,23 @@ export class CloseTimeoutError extends Data.TaggedError("CloseTimeoutError")<{
   readonly timeout: Duration.Duration
   /** The tasks it interrupted, in submission order. */
   readonly interrupted: ReadonlyArray<InterruptedTask>
+  /**
+   * The tasks unfinished when it passed that ended otherwise — succeeded or
+   * failed all the same (an uninterruptible part, finalizers already
+   * running) — in submission order; left out when there were none.
+   */
+  readonly endedOtherwise?: ReadonlyArray<InterruptedTask> | undefined
   /** Re-raisable task failures not reported yet, in submission order (possibly none). */
   readonly failures: ReadonlyArray<TaskFailure>
 }> {
   override get message(): string {
-    const interrupted: unknown = this.interrupted
-    const names = attempt(
-      () =>
-        Array.isArray(interrupted)
-          ? interrupted.slice(0, 5).map((task) => `${quoted(task?.taskName)} (#${print(task?.taskId)})`).join(", ") +
-            (interrupted.length > 5 ? ` and ${interrupted.length - 5} more` : "")
-          : "",
-      ""
-    )
+    const names = taskNames(this.interrupted)
+    const others = taskNames(this.endedOtherwise)
     const failures: unknown = this.failures
     const failed = attempt(() => Array.isArray(failures) ? failures.length : 0, 0)
-    return `The executor did not close within ${span(this.timeout)}: interrupted ${names === "" ? "no task" : names}` +
+    const what = names === "" && others !== "" ? "" : `interrupted ${names === "" ? "no task" : names}`
+    const rest = others === "" ? "" : `${what === "" ? "" : "; "}${others} ended otherwise`
+    return `The executor did not close within ${span(this.timeout)}: ${what}${rest}` +
       (failed > 0 ? ` (and ${failed} task${failed === 1 ? "" : "s"} had failed)` : "")
   }
 }

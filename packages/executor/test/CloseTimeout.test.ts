@@ -47,6 +47,74 @@ describe("closeTimeout", () => {
       assert.deepStrictEqual(log, ["queued ran", "stuck interrupted"])
     }))
 
+  it.effect("a close that begins while idle still bounds a task submitted while closing (by an observer the close runs after)", () =>
+    Effect.gen(function*() {
+      // a chain of joins deeper than the executor's notify depth: the owner hears the last task end
+      // among deferred notifications, the executor idle; an outside watcher of the last task then
+      // submits a task that never ends, accepted while closing (before: no grace timer was armed,
+      // as the close had begun idle, and the close waited for ever)
+      const owner = yield* Effect.forkChild(
+        BackgroundExecutor.scoped((executor) =>
+          Effect.gen(function*() {
+            let previous = yield* executor.submit(Effect.sleep(10), { name: "t0" })
+            for (let i = 1; i < 200; i++) {
+              const before = previous
+              previous = yield* executor.submit(Task.join(before), { name: `t${i}` })
+            }
+            const last = previous
+            yield* Effect.forkDetach(
+              Effect.andThen(Task.await(last), Effect.exit(executor.submit(Effect.never, { name: "late" })))
+            )
+            yield* Task.join(last)
+          }), { closeTimeout: 100 }),
+        { startImmediately: true }
+      )
+      yield* TestClock.adjust(10)
+      yield* TestClock.adjust(100)
+      const exit = yield* Fiber.await(owner)
+      const error = Cause.squash((exit as Exit.Failure<unknown, unknown>).cause)
+      assert.instanceOf(error, ExecutorError.CloseTimeoutError)
+      assert.deepStrictEqual((error as ExecutorError.CloseTimeoutError).interrupted.map((task) => task.taskName), [
+        "late"
+      ])
+    }))
+
+  it.effect("a timed task already running its finalizers when the grace period passes ends as an untimed one would", () =>
+    Effect.gen(function*() {
+      const ended: Array<string> = []
+      for (const timeout of [undefined, "10 seconds"] as const) {
+        let task: Task.Task<string, unknown> | undefined
+        const owner = yield* Effect.forkChild(
+          BackgroundExecutor.scoped((executor) =>
+            Effect.gen(function*() {
+              task = yield* executor.submit(
+                Effect.gen(function*() {
+                  yield* Effect.addFinalizer(() => Effect.sleep(200))
+                  yield* Effect.sleep(10)
+                  return "value"
+                }),
+                timeout === undefined ? { name: "untimed" } : { name: "timed", timeout }
+              )
+            }), { closeTimeout: 50 }),
+          { startImmediately: true }
+        )
+        yield* TestClock.adjust(300)
+        const exit = yield* Fiber.await(owner)
+        const error = Cause.squash((exit as Exit.Failure<unknown, unknown>).cause) as ExecutorError.CloseTimeoutError
+        assert.instanceOf(error, ExecutorError.CloseTimeoutError)
+        // its body had ended: the interrupt had nothing left to stop, and the close waited for its finalizer
+        assert.deepStrictEqual(error.interrupted, [])
+        assert.deepStrictEqual(error.endedOtherwise?.map((task) => task.taskName), [
+          timeout === undefined ? "untimed" : "timed"
+        ])
+        assert.match(error.message, /within 50ms: "(un)?timed" \(#1\) ended otherwise$/)
+        // before: the timed task's value was lost to the interrupt, and it counted as interrupted
+        const own = yield* Task.await(task!)
+        ended.push(Exit.isSuccess(own) ? own.value : "interrupted")
+      }
+      assert.deepStrictEqual(ended, ["value", "value"])
+    }))
+
   it.effect("queued tasks are listed as queued and never run; they count as interrupted", () =>
     Effect.gen(function*() {
       let ran = 0

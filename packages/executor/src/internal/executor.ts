@@ -291,6 +291,13 @@ class Rare {
    */
   startBy: number | undefined = undefined
   startBudget: Duration.Duration | undefined = undefined
+  /**
+   * A timed task's body has ended and its scope is closing, inside its own
+   * fiber (so that its deadline covers its finalizers): an interrupt from
+   * outside has nothing left to stop, as for an untimed task, whose scope
+   * closes in a fiber of its own once its fiber has ended.
+   */
+  finalizing = false
   /** Set when the task's own deadline ended it (counted in `stats.timedOut`). */
   timedOut = false
   // the task tree's and the telemetry's (see `taskTree.ts`): a nested task's parent, a timed task's times
@@ -832,7 +839,13 @@ export class ExecutorCore {
     const submission = record.submission
     let effect: Effect.Effect<any, any, any> = record.effect!
     // a run deadline covers the task's finalizers too: a timed task closes its scope inside it
-    if (submission.timed) effect = this.withRunDeadline(record, Effect.scoped(effect), record.context!)
+    if (submission.timed) {
+      const body = Effect.onExit(effect, () =>
+        Effect.sync(() => {
+          record.fields().finalizing = true
+        }))
+      effect = this.withRunDeadline(record, Effect.scoped(body), record.context!)
+    }
     if (this.telemetry.instruments(submission.name)) effect = this.telemetry.instrument(record, effect)
     const slot = this.scopes.acquire(record.context!, record)
     record.effect = undefined
@@ -1105,6 +1118,7 @@ export class ExecutorCore {
         this.finish(record, Exit.interrupt(by))
         return
       case RUNNING:
+        if (record.rare !== undefined && record.rare.finalizing) return // (see `Rare.finalizing`)
         if (record.fiber !== undefined) record.fiber.interruptUnsafe(by)
         else record.fields().pendingInterrupt = by
         return
@@ -1170,7 +1184,9 @@ export class ExecutorCore {
       // a place in it.)
       const started = Array.from(this.startedCancelOnExit)
       for (let i = started.length - 1; i >= 0; i--) this.interruptTask(started[i]!, closer.id)
-      if (this.config.closeTimeout !== undefined && !this.idle) {
+      // armed even when idle now: a task may still come while closing (from an
+      // observer the close runs after), and the settling cancels it
+      if (this.config.closeTimeout !== undefined) {
         this.graceTimer = Timer.schedule(closer.context, this.config.closeTimeout, () => this.cutShort(closer.id))
       }
     }
@@ -1266,16 +1282,18 @@ export class ExecutorCore {
     if (this.cutOff === undefined) return this.takeFailure()
     const records = this.takeFailures() ?? []
     // a task that ended otherwise once interrupted (it succeeded, or failed) is reported as such
-    const interrupted = this.cutOff
-      .filter(({ record }) =>
-        record.exit !== undefined && Exit.isFailure(record.exit) && Cause.hasInterruptsOnly(record.exit.cause)
-      )
-      .sort((a, b) => a.taskId - b.taskId)
-      .map(({ state, taskId, taskName }): InterruptedTask => ({ taskId, taskName, state }))
+    const interrupted: Array<InterruptedTask> = []
+    const endedOtherwise: Array<InterruptedTask> = []
+    for (const { record, state, taskId, taskName } of this.cutOff.sort((a, b) => a.taskId - b.taskId)) {
+      const exit = record.exit
+      const stopped = exit !== undefined && Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
+      ;(stopped ? interrupted : endedOtherwise).push({ taskId, taskName, state })
+    }
     this.cutOff = []
     return new CloseTimeoutError({
       timeout: Duration.millis(this.config.closeTimeout!),
       interrupted,
+      endedOtherwise,
       failures: records.map(toFailure)
     })
   }
