@@ -39,7 +39,7 @@
  * @since 0.1.0
  */
 import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
-import { errorText } from "@taskscope/executor/internal/describe"
+import { describe, errorText } from "@taskscope/executor/internal/describe"
 import * as KnownOptions from "@taskscope/executor/internal/knownOptions"
 import * as TaskSet from "@taskscope/executor/TaskSet"
 import * as Cause from "effect/Cause"
@@ -122,6 +122,32 @@ const runFunction = (task: TaskSet.AnyTask, payload: unknown): Effect.Effect<unk
     return Effect.succeed(out)
   })
 
+/**
+ * `json`, the JSON form of `value`, if it reads back as a value of its class
+ * (or of a class it extends): JSON keeps no class, so a Schema that is a
+ * union of classes with the same fields (two `Schema.Error` classes with a
+ * `message`) reads back the first of them, and the submitter would get
+ * another error than the task's. Throws, saying so, otherwise.
+ */
+const faithful = (value: unknown, json: Schema.Json, decode: (json: unknown) => unknown): Schema.Json => {
+  if (typeof value !== "object" || value === null) return json
+  const own: unknown = Object.getPrototypeOf(value)
+  if (own === Object.prototype || own === null || Array.isArray(value)) return json // no class to lose
+  const back = decode(json)
+  // the same class, or one the value's class extends (a subclass reads back as the class its Schema names)
+  const kind: unknown = typeof back === "object" && back !== null ? Object.getPrototypeOf(back) : undefined
+  if (
+    kind === Object.getPrototypeOf(value) ||
+    (kind instanceof Object && Object.prototype.isPrototypeOf.call(kind, value))
+  ) {
+    return json
+  }
+  throw new Error(
+    `it reads back as ${describe(back)}, not as ${describe(value)}: its Schema cannot tell them apart in JSON ` +
+      "(give the members of a union distinct tags, as TaggedError and TaggedClass do)"
+  )
+}
+
 /** Runs one task from its wire payload to its wire result. */
 const serveTask = (
   name: string,
@@ -144,20 +170,36 @@ const serveTask = (
       return Effect.fail(new WireInvalidResult({ part, issue: messageOf(error) }))
     }
   }
-  return Effect.matchCauseEffect(runFunction(task, payload), {
-    onSuccess: (value) => encode("success value", () => codec.encodeSuccess(value)),
-    onFailure: (cause): Effect.Effect<never, WireError> => {
-      const failure = Cause.findErrorOption(cause)
-      if (failure._tag === "Some") {
-        const error = failure.value
-        return codec.isError(error)
-          ? Effect.flatMap(encode("error", () => codec.encodeError(error)), (json) =>
-            Effect.fail(new WireTaskError({ error: json })))
-          : Effect.fail(new WireDefect({ runner, message: `${name} failed with ${messageOf(error)}` }))
-      }
-      if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
-      return Effect.fail(new WireDefect({ runner, message: messageOf(Cause.squash(cause)) }))
+  // what the task ended with, mapped to the wire's answer; a throw while mapping is a defect of the
+  // runner's answer, never of the handler (Effect would restart the entity, and run the task again)
+  const answer = (map: () => Effect.Effect<Schema.Json, WireError>): Effect.Effect<Schema.Json, WireError> => {
+    try {
+      return map()
+    } catch (error) {
+      return Effect.fail(
+        new WireDefect({ runner, message: `${name}: its outcome could not be sent (${messageOf(error)})` })
+      )
     }
+  }
+  return Effect.matchCauseEffect(runFunction(task, payload), {
+    onSuccess: (value) =>
+      encode("success value", () => faithful(value, codec.encodeSuccess(value), codec.decodeSuccess)),
+    onFailure: (cause) =>
+      answer(() => {
+        const failure = Cause.findErrorOption(cause)
+        if (failure._tag === "Some") {
+          const error = failure.value
+          return codec.isError(error)
+            ? Effect.flatMap(
+              encode("error",
+                () => new WireTaskError({ error: faithful(error, codec.encodeError(error), codec.decodeError) })),
+              Effect.fail
+            )
+            : Effect.fail(new WireDefect({ runner, message: `${name} failed with ${messageOf(error)}` }))
+        }
+        if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+        return Effect.fail(new WireDefect({ runner, message: messageOf(Cause.squash(cause)) }))
+      })
   })
 }
 

@@ -130,6 +130,55 @@ describe("Cluster.layerMemory", () => {
         ])
       }), { maxConcurrency: 1 }).pipe(Effect.provide(Local)))
 
+  it.live("what cannot cross the wire as it is fails its task, typed, once: values that are not JSON, classes JSON cannot tell apart", () =>
+    Effect.gen(function*() {
+      let runs = 0
+      class Timeout extends Schema.Error<Timeout>("Timeout")({ message: Schema.String }) {}
+      class Refused extends Schema.Error<Refused>("Refused")({ message: Schema.String }) {}
+      const wire = TaskSet.make("test/wire", {
+        // an Error through Schema.Any: before, the runner's handler died on it and the task ran again and again
+        anyError: TaskSet.task({
+          payload: Schema.Number,
+          success: Schema.Number,
+          error: Schema.Any,
+          run: (): number => {
+            runs++
+            throw new Error("bad input")
+          }
+        }),
+        anyDate: TaskSet.task({ payload: Schema.Number, success: Schema.Any, run: (n) => new Date(n) }),
+        anyPayload: TaskSet.task({ payload: Schema.Any, success: Schema.Number, run: () => 1 }),
+        // before: the submitter got a Timeout for the task's Refused
+        refused: TaskSet.task({
+          payload: Schema.String,
+          success: Schema.Number,
+          error: Schema.Union([Timeout, Refused]),
+          run: (message) => Effect.fail(new Refused({ message }))
+        })
+      })
+      const layer = ClusterRunner.layer(wire).pipe(Layer.provideMerge(Cluster.layerMemory()))
+      const quiet = { reraiseOnExit: false } as const
+      const [anyError, anyDate, anyPayload, refused] = yield* ClusterExecutor.scoped(wire, (executor) =>
+        Effect.all([
+          Effect.flatMap(executor.submit("anyError", 1, quiet), Task.await),
+          Effect.flatMap(executor.submit("anyDate", 1, quiet), Task.await),
+          Effect.flatMap(executor.submit("anyPayload", 5n, quiet), Task.await),
+          Effect.flatMap(executor.submit("refused", "no", quiet), Task.await)
+        ])).pipe(Effect.provide(layer), Effect.timeout("20 seconds"))
+      const error = (exit: Exit.Exit<unknown, unknown>) =>
+        errorOf(exit) as { readonly _tag: string; readonly message: string }
+      assert.deepStrictEqual([error(anyError)._tag, error(anyDate)._tag, error(anyPayload)._tag, error(refused)._tag], [
+        "InvalidResultError",
+        "InvalidResultError",
+        "InvalidPayloadError",
+        "InvalidResultError"
+      ])
+      assert.include(error(anyError).message, "its JSON form is not JSON (an instance of Error)")
+      assert.include(error(anyDate).message, "its JSON form is not JSON (an instance of Date)")
+      assert.include(error(refused).message, "reads back as an instance of Timeout, not as an instance of Refused")
+      assert.strictEqual(runs, 1)
+    }))
+
   it.live("a task set the cluster cannot store dies with an InvalidArgumentError naming what is wrong", () =>
     Effect.gen(function*() {
       const longKey = TaskSet.make("k".repeat(141), {

@@ -14,6 +14,7 @@
  * @internal
  */
 import { ExecutorError } from "@taskscope/executor"
+import { describe } from "@taskscope/executor/internal/describe"
 import * as TaskSet from "@taskscope/executor/TaskSet"
 import * as Cause from "effect/Cause"
 import * as ClusterSchema from "effect/cluster/ClusterSchema"
@@ -152,18 +153,43 @@ const step = (run: (u: unknown) => Exit.Exit<unknown, Schema.SchemaError>) => (u
   )
 }
 
+const isJson = Schema.is(Schema.Json)
+
+/**
+ * An encoding step whose output must be JSON, as storage and the wire keep
+ * it: a Schema that lets a value through as it is (`Schema.Any` given a
+ * `Date`, a bigint, an `Error`, `undefined`) would otherwise fail later, far
+ * from its cause — in the Rpc's own encoding, or in the runner's handler,
+ * which Effect then restarts.
+ */
+const toJson = (encode: (u: unknown) => unknown) => (u: unknown): Schema.Json => {
+  const json = encode(u)
+  if (!isJson(json)) {
+    throw new Error(`its JSON form is not JSON (${describe(json)}): give the task a Schema that encodes it to JSON`)
+  }
+  return json
+}
+
 const compile = (task: TaskSet.AnyTask): Codecs => {
   const payload = Schema.toCodecJson(task.payload)
   const success = Schema.toCodecJson(task.success)
   const error = Schema.toCodecJson(task.error)
+  const isError = Schema.is(task.error)
   return {
-    encodePayload: step(Schema.encodeUnknownExit(payload)) as (u: unknown) => Schema.Json,
+    encodePayload: toJson(step(Schema.encodeUnknownExit(payload))),
     decodePayload: step(Schema.decodeUnknownExit(payload)),
-    encodeSuccess: step(Schema.encodeUnknownExit(success)) as (u: unknown) => Schema.Json,
+    encodeSuccess: toJson(step(Schema.encodeUnknownExit(success))),
     decodeSuccess: step(Schema.decodeUnknownExit(success)),
-    encodeError: step(Schema.encodeUnknownExit(error)) as (u: unknown) => Schema.Json,
+    encodeError: toJson(step(Schema.encodeUnknownExit(error))),
     decodeError: step(Schema.decodeUnknownExit(error)),
-    isError: Schema.is(task.error)
+    // a filter of the error Schema that throws: not a value of it
+    isError: (u) => {
+      try {
+        return isError(u)
+      } catch {
+        return false
+      }
+    }
   }
 }
 
