@@ -124,7 +124,7 @@ const runFunction = (task: TaskSet.AnyTask, payload: unknown): Effect.Effect<unk
 
 /**
  * `json`, the JSON form of `value`, if it reads back as a value of its class
- * (or of a class it extends): JSON keeps no class, so a Schema that is a
+ * (or of a class it extends, or of none): JSON keeps no class, so a Schema that is a
  * union of classes with the same fields (two `Schema.Error` classes with a
  * `message`) reads back the first of them, and the submitter would get
  * another error than the task's. Throws, saying so, otherwise.
@@ -134,10 +134,11 @@ const faithful = (value: unknown, json: Schema.Json, decode: (json: unknown) => 
   const own: unknown = Object.getPrototypeOf(value)
   if (own === Object.prototype || own === null || Array.isArray(value)) return json // no class to lose
   const back = decode(json)
-  // the same class, or one the value's class extends (a subclass reads back as the class its Schema names)
+  // the same class, one the value's class extends (a subclass reads back as the class its Schema
+  // names), or no class at all (a Schema.Struct reading a class instance back as a plain object)
   const kind: unknown = typeof back === "object" && back !== null ? Object.getPrototypeOf(back) : undefined
   if (
-    kind === Object.getPrototypeOf(value) ||
+    kind === own || kind === Object.prototype || kind === null ||
     (kind instanceof Object && Object.prototype.isPrototypeOf.call(kind, value))
   ) {
     return json

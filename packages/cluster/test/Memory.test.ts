@@ -135,6 +135,9 @@ describe("Cluster.layerMemory", () => {
       let runs = 0
       class Timeout extends Schema.Error<Timeout>("Timeout")({ message: Schema.String }) {}
       class Refused extends Schema.Error<Refused>("Refused")({ message: Schema.String }) {}
+      class Point {
+        constructor(readonly x: number, readonly y: number) {}
+      }
       const wire = TaskSet.make("test/wire", {
         // an Error through Schema.Any: before, the runner's handler died on it and the task ran again and again
         anyError: TaskSet.task({
@@ -148,6 +151,12 @@ describe("Cluster.layerMemory", () => {
         }),
         anyDate: TaskSet.task({ payload: Schema.Number, success: Schema.Any, run: (n) => new Date(n) }),
         anyPayload: TaskSet.task({ payload: Schema.Any, success: Schema.Number, run: () => 1 }),
+        // a class instance its Schema reads back as a plain object: no class is swapped, it is the value
+        point: TaskSet.task({
+          payload: Schema.Number,
+          success: Schema.Struct({ x: Schema.Number, y: Schema.Number }),
+          run: (n) => new Point(n, n)
+        }),
         // before: the submitter got a Timeout for the task's Refused
         refused: TaskSet.task({
           payload: Schema.String,
@@ -158,13 +167,15 @@ describe("Cluster.layerMemory", () => {
       })
       const layer = ClusterRunner.layer(wire).pipe(Layer.provideMerge(Cluster.layerMemory()))
       const quiet = { reraiseOnExit: false } as const
-      const [anyError, anyDate, anyPayload, refused] = yield* ClusterExecutor.scoped(wire, (executor) =>
+      const [anyError, anyDate, anyPayload, refused, point] = yield* ClusterExecutor.scoped(wire, (executor) =>
         Effect.all([
           Effect.flatMap(executor.submit("anyError", 1, quiet), Task.await),
           Effect.flatMap(executor.submit("anyDate", 1, quiet), Task.await),
           Effect.flatMap(executor.submit("anyPayload", 5n, quiet), Task.await),
-          Effect.flatMap(executor.submit("refused", "no", quiet), Task.await)
+          Effect.flatMap(executor.submit("refused", "no", quiet), Task.await),
+          Effect.flatMap(executor.submit("point", 2), Task.join)
         ])).pipe(Effect.provide(layer), Effect.timeout("20 seconds"))
+      assert.deepStrictEqual(point, { x: 2, y: 2 })
       const error = (exit: Exit.Exit<unknown, unknown>) =>
         errorOf(exit) as { readonly _tag: string; readonly message: string }
       assert.deepStrictEqual([error(anyError)._tag, error(anyDate)._tag, error(anyPayload)._tag, error(refused)._tag], [
