@@ -358,7 +358,7 @@ const checkPostgresOptions = (options: unknown) => {
   }
   // a runner's lock session is idle for up to this long between refreshes: the server must not end it
   const refresh = durationOf(
-    (o.shardingConfig as Record<string, unknown> | undefined)?.shardLockRefreshInterval ??
+    sharding?.shardLockRefreshInterval ??
       defaultShardingConfig.shardLockRefreshInterval
   )
   if (

@@ -600,6 +600,14 @@ const call = (
       return Effect.map(Effect.forkDetach(Effect.interruptible(ask)), (fiber) => ({ fiber, saved }))
     })
     type Asking = { readonly fiber: Fiber.Fiber<unknown, unknown>; readonly saved: Latch.Latch }
+    /**
+     * Whether an ask ended interrupted with no result stored for the task:
+     * not by a cancel of ours nor with the task's stored interruption — the
+     * runner let go of the task (it shut down, or its shard moved) and left
+     * it stored, so the call asks again.
+     */
+    const letGo = (exit: Exit.Exit<unknown, unknown>): boolean =>
+      Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && !answered
     /** Interrupts an ask once its request is saved (or it ended unsaved): with `cancelled` set, that stores the Interrupt. */
     const interruptAsk = ({ fiber, saved }: Asking) =>
       Effect.andThen(Effect.raceFirst(saved.await, Fiber.await(fiber)), Fiber.interrupt(fiber))
@@ -621,8 +629,8 @@ const call = (
      * and frees the task's permit, only once the task has ended where it ran.
      * Effect's client may lose an Interrupt (it ignores a failure to store
      * one), so an ask that has no answer {@link resendCancelAfter} after its
-     * save is interrupted in turn, which stores the Interrupt again. An ask that ends interrupted before a result was
-     * stored (the runner let go of the task) asks again, as `send` does; one
+     * save is interrupted in turn, which stores the Interrupt again. An ask
+     * the runner let go of ({@link letGo}) asks again, as `send` does; one
      * that fails (storage away for good) or a process that shuts down gives up.
      */
     const ended: Effect.Effect<void> = Effect.suspend(() =>
@@ -636,7 +644,7 @@ const call = (
           (exit) =>
             exit === undefined
               ? Effect.andThen(interruptAsk(asking), ended)
-              : Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && !answered
+              : letGo(exit)
               ? Effect.flatMap(isShutdown,
                 (down) => down ? Effect.void : Effect.andThen(Effect.sleep(retrySpacing), ended))
               : Effect.void
@@ -647,11 +655,9 @@ const call = (
         restore(Fiber.await(asking.fiber)).pipe(
           Effect.onInterrupt(() => cancel(asking)),
           Effect.flatMap((exit): Effect.Effect<unknown, unknown> =>
-            // an interruption that is not ours and not the task's stored result:
-            // the runner let go of the task (it shut down, or its shard moved)
-            // and left it stored; ask again, under the same key, until a runner
-            // answers, the storage has a result for it, or this process shuts down
-            Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && !answered
+            // ask again, under the same key, until a runner answers, the
+            // storage has a result for it, or this process shuts down
+            letGo(exit)
               ? Effect.flatMap(isShutdown, (down) =>
                 down
                   ? exit

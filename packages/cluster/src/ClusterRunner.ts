@@ -39,7 +39,7 @@
  * @since 0.1.0
  */
 import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
-import { describe, errorText } from "@taskscope/executor/internal/describe"
+import { errorText } from "@taskscope/executor/internal/describe"
 import * as KnownOptions from "@taskscope/executor/internal/knownOptions"
 import * as TaskSet from "@taskscope/executor/TaskSet"
 import * as Cause from "effect/Cause"
@@ -89,13 +89,6 @@ export interface Options {
   readonly concurrency?: number | undefined
 }
 
-/**
- * What a task failed with, as text: it must never throw (an error whose
- * `message` getter throws would otherwise escape the entity's handler, and
- * Effect restarts an entity that dies: the task would run again and again).
- */
-const messageOf = errorText
-
 const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
   typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
 
@@ -122,33 +115,6 @@ const runFunction = (task: TaskSet.AnyTask, payload: unknown): Effect.Effect<unk
     return Effect.succeed(out)
   })
 
-/**
- * `json`, the JSON form of `value`, if it reads back as a value of its class
- * (or of a class it extends, or of none): JSON keeps no class, so a Schema that is a
- * union of classes with the same fields (two `Schema.Error` classes with a
- * `message`) reads back the first of them, and the submitter would get
- * another error than the task's. Throws, saying so, otherwise.
- */
-const faithful = (value: unknown, json: Schema.Json, decode: (json: unknown) => unknown): Schema.Json => {
-  if (typeof value !== "object" || value === null) return json
-  const own: unknown = Object.getPrototypeOf(value)
-  if (own === Object.prototype || own === null || Array.isArray(value)) return json // no class to lose
-  const back = decode(json)
-  // the same class, one the value's class extends (a subclass reads back as the class its Schema
-  // names), or no class at all (a Schema.Struct reading a class instance back as a plain object)
-  const kind: unknown = typeof back === "object" && back !== null ? Object.getPrototypeOf(back) : undefined
-  if (
-    kind === own || kind === Object.prototype || kind === null ||
-    (kind instanceof Object && Object.prototype.isPrototypeOf.call(kind, value))
-  ) {
-    return json
-  }
-  throw new Error(
-    `it reads back as ${describe(back)}, not as ${describe(value)}: its Schema cannot tell them apart in JSON ` +
-      "(give the members of a union distinct tags, as TaggedError and TaggedClass do)"
-  )
-}
-
 /** Runs one task from its wire payload to its wire result. */
 const serveTask = (
   name: string,
@@ -162,13 +128,13 @@ const serveTask = (
   try {
     payload = codec.decodePayload(wire.payload)
   } catch (error) {
-    return Effect.fail(new WireInvalidPayload({ issue: messageOf(error) }))
+    return Effect.fail(new WireInvalidPayload({ issue: errorText(error) }))
   }
   const encode = <A>(part: "success value" | "error", f: () => A): Effect.Effect<A, WireInvalidResult> => {
     try {
       return Effect.succeed(f())
     } catch (error) {
-      return Effect.fail(new WireInvalidResult({ part, issue: messageOf(error) }))
+      return Effect.fail(new WireInvalidResult({ part, issue: errorText(error) }))
     }
   }
   // what the task ended with, mapped to the wire's answer; a throw while mapping is a defect of the
@@ -178,13 +144,12 @@ const serveTask = (
       return map()
     } catch (error) {
       return Effect.fail(
-        new WireDefect({ runner, message: `${name}: its outcome could not be sent (${messageOf(error)})` })
+        new WireDefect({ runner, message: `${name}: its outcome could not be sent (${errorText(error)})` })
       )
     }
   }
   return Effect.matchCauseEffect(runFunction(task, payload), {
-    onSuccess: (value) =>
-      encode("success value", () => faithful(value, codec.encodeSuccess(value), codec.decodeSuccess)),
+    onSuccess: (value) => encode("success value", () => codec.encodeSuccess(value)),
     onFailure: (cause) =>
       answer(() => {
         const failure = Cause.findErrorOption(cause)
@@ -192,14 +157,13 @@ const serveTask = (
           const error = failure.value
           return codec.isError(error)
             ? Effect.flatMap(
-              encode("error",
-                () => new WireTaskError({ error: faithful(error, codec.encodeError(error), codec.decodeError) })),
+              encode("error", () => new WireTaskError({ error: codec.encodeError(error) })),
               Effect.fail
             )
-            : Effect.fail(new WireDefect({ runner, message: `${name} failed with ${messageOf(error)}` }))
+            : Effect.fail(new WireDefect({ runner, message: `${name} failed with ${errorText(error)}` }))
         }
         if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
-        return Effect.fail(new WireDefect({ runner, message: messageOf(Cause.squash(cause)) }))
+        return Effect.fail(new WireDefect({ runner, message: errorText(Cause.squash(cause)) }))
       })
   })
 }

@@ -574,10 +574,12 @@ export const scoped: {
 // accessors
 // -----------------------------------------------------------------------------
 
+/** A promise, or anything with a `then` method: a common slip for an Effect. */
+const isThenable = (u: unknown): boolean =>
+  typeof u === "object" && u !== null && typeof (u as { readonly then?: unknown }).then === "function"
+
 /** Whether the one argument of `scoped` is its body (data-first): an Effect, a function, or a promise. */
-const isBodyArgument = (u: unknown): boolean =>
-  Effect.isEffect(u) || typeof u === "function" ||
-  (typeof u === "object" && u !== null && typeof (u as { readonly then?: unknown }).then === "function")
+const isBodyArgument = (u: unknown): boolean => Effect.isEffect(u) || typeof u === "function" || isThenable(u)
 
 /**
  * Whether the one argument of `submit` is its options (data-last): left out,
@@ -587,9 +589,7 @@ const isBodyArgument = (u: unknown): boolean =>
  * fails naming `task`.
  */
 const isOptionsArgument = (u: unknown): boolean =>
-  u === undefined ||
-  (typeof u === "object" && u !== null && !Effect.isEffect(u) &&
-    typeof (u as { readonly then?: unknown }).then !== "function")
+  u === undefined || (typeof u === "object" && u !== null && !Effect.isEffect(u) && !isThenable(u))
 
 /**
  * Submits `task` to the {@link BackgroundExecutor} in context. Data-first

@@ -284,9 +284,11 @@ export class CloseTimeoutError extends Data.TaggedError("CloseTimeoutError")<{
     const others = taskNames(this.endedOtherwise)
     const failures: unknown = this.failures
     const failed = attempt(() => Array.isArray(failures) ? failures.length : 0, 0)
-    const what = names === "" && others !== "" ? "" : `interrupted ${names === "" ? "no task" : names}`
-    const rest = others === "" ? "" : `${what === "" ? "" : "; "}${others} ended otherwise`
-    return `The executor did not close within ${span(this.timeout)}: ${what}${rest}` +
+    const parts = [
+      names !== "" ? `interrupted ${names}` : others === "" ? "interrupted no task" : "",
+      others !== "" ? `${others} ended otherwise` : ""
+    ].filter((part) => part !== "")
+    return `The executor did not close within ${span(this.timeout)}: ${parts.join("; ")}` +
       (failed > 0 ? ` (and ${failed} task${failed === 1 ? "" : "s"} had failed)` : "")
   }
 }

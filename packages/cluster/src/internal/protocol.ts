@@ -170,18 +170,53 @@ const toJson = (encode: (u: unknown) => unknown) => (u: unknown): Schema.Json =>
   return json
 }
 
+/**
+ * `encode` with its output checked: a value's JSON form, if it reads back
+ * as a value of the value's class (or of a class it extends, or of none).
+ * JSON keeps no class, so a Schema that is a union of classes with the same
+ * fields (two `Schema.Error` classes with a `message`) reads back the first
+ * of them, and the submitter would get another value or error than the
+ * task's. Throws, saying so, otherwise.
+ */
+const faithful = (
+  encode: (u: unknown) => Schema.Json,
+  decode: (json: unknown) => unknown
+) =>
+(value: unknown): Schema.Json => {
+  const json = encode(value)
+  if (typeof value !== "object" || value === null) return json
+  const own: unknown = Object.getPrototypeOf(value)
+  if (own === Object.prototype || own === null || Array.isArray(value)) return json // no class to lose
+  const back = decode(json)
+  // the same class, one the value's class extends (a subclass reads back as the class its Schema
+  // names), or no class at all (a Schema.Struct reading a class instance back as a plain object)
+  const kind: unknown = typeof back === "object" && back !== null ? Object.getPrototypeOf(back) : undefined
+  if (
+    kind === own || kind === Object.prototype || kind === null ||
+    (kind instanceof Object && Object.prototype.isPrototypeOf.call(kind, value))
+  ) {
+    return json
+  }
+  throw new Error(
+    `it reads back as ${describe(back)}, not as ${describe(value)}: its Schema cannot tell them apart in JSON ` +
+      "(give the members of a union distinct tags, as TaggedError and TaggedClass do)"
+  )
+}
+
 const compile = (task: TaskSet.AnyTask): Codecs => {
   const payload = Schema.toCodecJson(task.payload)
   const success = Schema.toCodecJson(task.success)
   const error = Schema.toCodecJson(task.error)
   const isError = Schema.is(task.error)
+  const decodeSuccess = step(Schema.decodeUnknownExit(success))
+  const decodeError = step(Schema.decodeUnknownExit(error))
   return {
     encodePayload: toJson(step(Schema.encodeUnknownExit(payload))),
     decodePayload: step(Schema.decodeUnknownExit(payload)),
-    encodeSuccess: toJson(step(Schema.encodeUnknownExit(success))),
-    decodeSuccess: step(Schema.decodeUnknownExit(success)),
-    encodeError: toJson(step(Schema.encodeUnknownExit(error))),
-    decodeError: step(Schema.decodeUnknownExit(error)),
+    encodeSuccess: faithful(toJson(step(Schema.encodeUnknownExit(success))), decodeSuccess),
+    decodeSuccess,
+    encodeError: faithful(toJson(step(Schema.encodeUnknownExit(error))), decodeError),
+    decodeError,
     // a filter of the error Schema that throws: not a value of it
     isError: (u) => {
       try {

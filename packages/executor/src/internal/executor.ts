@@ -700,15 +700,16 @@ export class ExecutorCore {
   ): TaskRecord<A, E> {
     const record = new TaskRecord<A, E>(this, ++this.nextId, effect, submitter.context, submission)
     this.submitted++
-    this.telemetry.submitted(record, submitter,
-      submittedAt === undefined ? 0 : Timer.now(submitter.context) - submittedAt)
+    // how long `submit` waited for a queue place: the task's queue wait and start deadline include it
+    const waited = submittedAt === undefined ? 0 : Timer.now(submitter.context) - submittedAt
+    this.telemetry.submitted(record, submitter, waited)
     if (!submission.cancelOnExit) this.awaited++
     if ((submission.cancelOnExit && this.phase !== "open") || this.cutOff !== undefined) {
       return this.refuse(record, submitter.id)
     }
     const queue = this.queue
     if (submission.ordered) queue.becomeOrdered()
-    const startBy = submission.timed ? this.startDeadline(record, submitter.context, submittedAt) : undefined
+    const startBy = submission.timed ? this.startDeadline(record, submitter.context, waited) : undefined
     if (startBy !== undefined && startBy.millis < 0) {
       // a deadline already past: the task ends at once, without running
       this.queued++ // counted as queued for the moment `finish` takes it out
@@ -731,7 +732,7 @@ export class ExecutorCore {
       queue.push(record)
       if (startBy !== undefined) {
         const rare = record.fields()
-        rare.startBy = Timer.now(submitter.context) + startBy.millis
+        rare.startBy = startBy.at
         rare.startBudget = startBy.budget
         rare.timer = Timer.schedule(submitter.context, startBy.millis, () => this.timeOutQueued(record, startBy.budget))
       }
@@ -755,32 +756,31 @@ export class ExecutorCore {
 
   /**
    * How long a task with `startTimeout` or `deadline` may wait for a permit
-   * (negative: its deadline is already past), and the time it was given, as
-   * its `TaskTimeoutError` reports it; `undefined` when it may wait for ever.
-   * The timer is set only if the task is queued, and cancelled when it
-   * takes a permit.
+   * (negative: its deadline is already past) and when that ends, on the
+   * clock of `context`, and the time it was given, as its `TaskTimeoutError`
+   * reports it; `undefined` when it may wait for ever. `waited`: what the
+   * wait for a queue place used up of `startTimeout`. The timer is set only
+   * if the task is queued, and cancelled when it takes a permit.
    */
   private startDeadline(
     record: TaskRecord<any, any>,
     context: Context.Context<never>,
-    submittedAt: number | undefined
-  ): { readonly millis: number; readonly budget: Duration.Duration } | undefined {
+    waited: number
+  ): { readonly millis: number; readonly at: number; readonly budget: Duration.Duration } | undefined {
     const { deadline, startTimeout } = record.submission
-    let millis = startTimeout ?? Number.POSITIVE_INFINITY
-    if (startTimeout !== undefined && submittedAt !== undefined) {
-      millis = startTimeout - (Timer.now(context) - submittedAt) // what the wait for a queue place left
-    }
+    const now = Timer.now(context)
+    let millis = startTimeout === undefined ? Number.POSITIVE_INFINITY : startTimeout - waited
     // the time it was given: `startTimeout`, or what was left of `deadline` if that ends first
     let given = startTimeout
     if (deadline !== undefined) {
-      const left = deadline - Timer.now(context)
+      const left = deadline - now
       if (left < millis) {
         millis = left
         given = Math.max(0, left)
       }
     }
     if (millis === Number.POSITIVE_INFINITY) return undefined
-    return { millis, budget: Duration.millis(given!) }
+    return { millis, at: now + millis, budget: Duration.millis(given!) }
   }
 
   /** The start deadline of a queued task passed: it ends without running. */

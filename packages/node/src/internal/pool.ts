@@ -178,13 +178,11 @@ interface Entry {
   /** the order in which the calls were made */
   readonly order: number
   /**
-   * Its thread died before it started it, with other calls it had not
-   * started either: it goes out alone from now on, so that a payload the
-   * worker cannot read (see `onThreadEnd`) is found and fails, instead of
-   * killing thread after thread.
+   * How many threads died reading their calls while holding it unstarted
+   * (see `onThreadEnd`). From the first, it is a suspect ({@link isSuspect}):
+   * it goes out alone, so that a payload the worker cannot read is found and
+   * fails, instead of killing thread after thread.
    */
-  suspect: boolean
-  /** How many threads died reading their calls while holding it unstarted (see `onThreadEnd`). */
   readDeaths: number
   /** When it was sent to its thread (`Date.now()`), and how many answers that thread had given then. */
   sentAt: number
@@ -231,7 +229,7 @@ interface Thread {
   readonly calls: Map<number, Entry>
   nextSeq: number
   idleSince: number
-  /** it holds a suspect call (see `Entry.suspect`): it gets no other until that one is answered */
+  /** it holds a suspect call (see `Entry.readDeaths`): it gets no other until that one is answered */
   holdsSuspect: boolean
   /** responses read from it so far */
   answered: number
@@ -251,6 +249,9 @@ const crashOf = (exit: Exit.Exit<unknown, unknown>): { reason: string; cause: un
   const squashed = Cause.squash(exit.cause)
   return { reason: squashed instanceof Error ? squashed.message : String(squashed), cause: squashed }
 }
+
+/** A call that goes out alone (see `Entry.readDeaths`). */
+const isSuspect = (entry: Entry): boolean => entry.readDeaths > 0
 
 const closedCrash: Crash = { _tag: "Crash", phase: "closed", reason: "the pool is closed", cause: undefined }
 
@@ -343,7 +344,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
 
     /** `thread` let go of a call: once it holds none, it is idle from now (for `idleTimeout`). */
     const letGo = (thread: Thread, seq: number): void => {
-      if (thread.holdsSuspect && thread.calls.get(seq)?.suspect === true) thread.holdsSuspect = false
+      const entry = thread.calls.get(seq)
+      if (thread.holdsSuspect && entry !== undefined && isSuspect(entry)) thread.holdsSuspect = false
       thread.calls.delete(seq)
       if (thread.calls.size === 0) {
         thread.idleSince = Date.now()
@@ -440,7 +442,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         if (entry === undefined) break
         // a suspect alone on a thread that holds nothing else; a call that
         // transfers buffers as the first call of its thread (see `moved`)
-        if ((entry.suspect || entry.transfers.length > 0) && thread.calls.size > 0) {
+        if ((isSuspect(entry) || entry.transfers.length > 0) && thread.calls.size > 0) {
           requeue([entry])
           break
         }
@@ -455,7 +457,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           entry.trace === undefined ? [seq, entry.task, entry.payload] : [seq, entry.task, entry.payload, entry.trace]
         )
         for (const transfer of entry.transfers) transfers.push(transfer)
-        if (entry.suspect) {
+        if (isSuspect(entry)) {
           thread.holdsSuspect = true
           break
         }
@@ -650,10 +652,11 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         // one it could not read, so a suspect goes out alone again — up to
         // MAX_READ_DEATHS threads in all, then it fails all the same (the
         // thread may have read that call already, and not said so yet).
-        for (const entry of unstarted) entry.readDeaths++
         const only = unstarted[0]!
+        const suspected = isSuspect(only)
+        for (const entry of unstarted) entry.readDeaths++ // each a suspect from now on
         if (
-          unstarted.length === 1 && only.suspect &&
+          unstarted.length === 1 && suspected &&
           (!holdsUnreadCancelled(thread) || only.readDeaths >= MAX_READ_DEATHS)
         ) {
           settle(only, {
@@ -666,8 +669,6 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
             cause
           })
           unstarted.length = 0
-        } else {
-          for (const entry of unstarted) entry.suspect = true
         }
       }
       requeue(unstarted)
@@ -920,7 +921,6 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           thread: undefined,
           seq: -1,
           order: made++,
-          suspect: false,
           readDeaths: 0,
           sentAt: 0,
           answeredBefore: 0
