@@ -53,13 +53,14 @@ import * as Tracer from "effect/Tracer"
 import * as Transferable from "effect/workers/Transferable"
 import type { WorkerError } from "effect/workers/WorkerError"
 import * as EffectWorkerRunner from "effect/workers/WorkerRunner"
-import { type MessagePort, receiveMessageOnPort, type TransferListItem } from "node:worker_threads"
+import { type MessagePort, receiveMessageOnPort } from "node:worker_threads"
 import { schemaProblem, type SyncSteps, syncSteps } from "./internal/codec.ts"
 import {
   type Batch,
   type Call,
   kindOf,
   type Open,
+  postMessage,
   type Ready,
   Reply,
   type ReplyKind,
@@ -158,7 +159,7 @@ const serveCalls = (
   /** the call answered last: a thread runs one call at a time, so `runEffect` can tell whether its call was */
   let lastSeq = -1
 
-  const post = (seq: number, kind: ReplyKind, value: unknown, transfers?: ReadonlyArray<unknown>): void => {
+  const post = (seq: number, kind: ReplyKind, value: unknown, transfers: ReadonlyArray<unknown> = []): void => {
     lastKind = kind
     lastValue = value
     lastSeq = seq
@@ -169,7 +170,7 @@ const serveCalls = (
     Atomics.store(signal, slotOf(seq), Slot.Free)
     const took = kind === Reply.Skipped ? 0 : performance.now() - startedAt
     try {
-      port.postMessage([seq, kind, value, took], transfers as ReadonlyArray<TransferListItem> | undefined)
+      postMessage(port, [seq, kind, value, took], transfers)
     } catch (error) {
       // postMessage throws synchronously (DataCloneError) and sends nothing
       if (kind === Reply.Defect) {

@@ -8,7 +8,7 @@ import { type BackgroundExecutor, ExecutorError, Task } from "@taskscope/executo
 import { Cause, Effect, Exit, Fiber, Schema, type Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { TaskSet, WorkerError, WorkerExecutor, WorkerPool } from "../src/index.ts"
-import { tasks, WorkFailed } from "./fixtures/tasks.ts"
+import { tasks, wasmPage, WorkFailed } from "./fixtures/tasks.ts"
 
 // The program's task set, for the name-first `WorkerExecutor.submit(task, payload)`.
 declare module "../src/WorkerExecutor.ts" {
@@ -635,15 +635,18 @@ describe("WorkerExecutor", () => {
         assert.strictEqual(bytes.byteLength, 0, "the buffer was transferred, not cloned")
       }))
 
-    it.live("buffers that cannot move, or come twice, are sent all the same: shared, pooled, two views of one", () =>
+    it.live("buffers that cannot move, or come twice, are sent all the same: shared, pooled, WebAssembly's, two views of one", () =>
       Effect.gen(function*() {
         const shared = new Uint8Array(new SharedArrayBuffer(4)).fill(5)
         const pooled = Buffer.from("hi") // a slice of Node's pool, which cannot be transferred
+        const wasm = new Uint8Array(wasmPage(), 0, 3).fill(6) // cannot be detached
         const whole = new Uint8Array([1, 2, 3, 4])
-        const [fromShared, fromPool, views] = yield* onPool((executor) =>
+        const [fromShared, fromPool, fromWasm, wasmResult, views] = yield* onPool((executor) =>
           Effect.all([
             Effect.flatMap(executor.submit("bytes", shared as unknown as Uint8Array<ArrayBuffer>), Task.join),
             Effect.flatMap(executor.submit("bytes", pooled), Task.join),
+            Effect.flatMap(executor.submit("bytes", wasm), Task.join),
+            Effect.flatMap(executor.submit("wasmBytes", 5), Task.join),
             Effect.flatMap(executor.submit("twoViews", { head: whole.subarray(0, 1), tail: whole.subarray(1) }),
               Task.join)
           ])
@@ -651,8 +654,11 @@ describe("WorkerExecutor", () => {
         // before: DataCloneError, as InvalidPayloadError or InvalidResultError
         assert.deepStrictEqual(fromShared, { length: 4, first: 5 })
         assert.deepStrictEqual(fromPool, { length: 2, first: "h".charCodeAt(0) })
+        assert.deepStrictEqual(fromWasm, { length: 3, first: 6 })
+        assert.deepStrictEqual(Array.from(wasmResult), [7, 7, 7, 7, 7])
         assert.deepStrictEqual([Array.from(views.head), Array.from(views.tail)], [[1], [2, 3, 4]])
         assert.strictEqual(pooled.toString(), "hi", "a pooled buffer is copied, not moved")
+        assert.strictEqual(wasm.byteLength, 3, "WebAssembly's memory is copied, not moved")
       }))
 
     it("only a layer of the registered task set provides the program's executor (Current) to name-first calls", () => {

@@ -46,6 +46,7 @@ import {
   type Call,
   kindOf,
   type Open,
+  postMessage,
   type Ready,
   Reply,
   type ReplyKind,
@@ -464,7 +465,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       }
       if (entries.length === 0) return
       try {
-        thread.port.postMessage(calls, transfers as Array<WorkerThreads.Transferable>)
+        postMessage(thread.port, calls, transfers)
       } catch (error) {
         // some payload cannot be cloned: nothing was sent. Send them one by
         // one, so that only the calls that cannot be sent fail.
@@ -472,7 +473,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           const entry = entries[i]!
           try {
             if (entries.length === 1) throw error
-            thread.port.postMessage([calls[i]], entry.transfers as Array<WorkerThreads.Transferable>)
+            postMessage(thread.port, [calls[i]], entry.transfers)
           } catch (cause) {
             Atomics.store(signal, slotOf(entry.seq), Slot.Free)
             letGo(thread, entry.seq)

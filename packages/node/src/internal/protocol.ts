@@ -19,7 +19,7 @@
  *
  * @internal
  */
-import { isMarkedAsUntransferable, type MessagePort } from "node:worker_threads"
+import { isMarkedAsUntransferable, type MessagePort, type TransferListItem } from "node:worker_threads"
 
 // -----------------------------------------------------------------------------
 // control channel
@@ -156,7 +156,8 @@ export const kindOf = (seq: number): number => Signal.FirstKind + (seq % Signal.
  * twice, which `postMessage` refuses), without the buffers that cannot move
  * — a `SharedArrayBuffer` (shared already) or one Node marks untransferable
  * (the pool behind small `Buffer`s) — which are copied with the message
- * instead.
+ * instead. (WebAssembly's memory cannot move either, and nothing tells it
+ * apart: see {@link postMessage}.)
  */
 export const transferList = (collected: ReadonlyArray<unknown>): ReadonlyArray<unknown> => {
   if (collected.length === 0) return collected
@@ -170,4 +171,20 @@ export const transferList = (collected: ReadonlyArray<unknown>): ReadonlyArray<u
     list.push(item)
   }
   return list
+}
+
+/**
+ * Posts `message` on `port`, moving the buffers of `transfers`. A buffer that
+ * cannot be detached — the memory of a WebAssembly instance, which nothing
+ * marks beforehand — makes `postMessage` throw before it detaches any; the
+ * message then goes again with every buffer copied. A message that cannot be
+ * cloned at all still throws (the second error).
+ */
+export const postMessage = (port: MessagePort, message: unknown, transfers: ReadonlyArray<unknown>): void => {
+  if (transfers.length === 0) return port.postMessage(message)
+  try {
+    port.postMessage(message, transfers as ReadonlyArray<TransferListItem>)
+  } catch {
+    port.postMessage(message)
+  }
 }
