@@ -299,7 +299,7 @@ export const layer = <T extends TaskSet.Any>(
       handlers[tag] = (request) => {
         const served = Effect.updateContext(
           serveTask(name, task, codec, runner, request.payload),
-          (context: Context.Context<never>) => Context.merge(services, context)
+          (context: Context.Context<never>) => Context.merge(services as unknown as Context.Context<any>, context)
         ) as Effect.Effect<Schema.Json, WireError>
         // A shard given away interrupts its tasks' handlers one after the
         // other, and each interrupted task frees a permit that the next task

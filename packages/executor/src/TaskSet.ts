@@ -20,6 +20,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import { describe } from "./internal/describe.ts"
 import * as KnownOptions from "./internal/knownOptions.ts"
 
@@ -274,9 +275,11 @@ export type Error<T extends Any, K extends Names<T>> = T["tasks"][K]["error"]["T
 
 /**
  * The services the tasks of a set need to run (`never` when none does): the
- * requirements of the `Effect`s their `run` functions return. A task whose
- * success Schema is `Schema.Any` returns `any`, which says nothing: it counts
- * as needing none.
+ * requirements of the `Effect`s their `run` functions return, as
+ * {@link task} inferred them (`R` of each {@link Task}). `Scope` is not one:
+ * every executor runs each task in a `Scope` of its own, closed when the task
+ * ends. A task whose success Schema is `Schema.Any` returns `any`, which says
+ * nothing: it counts as needing none.
  *
  * @category type-level
  * @since 0.1.0
@@ -297,14 +300,23 @@ export type Error<T extends Any, K extends Names<T>> = T["tasks"][K]["error"]["T
  * type Needs = TaskSet.Services<typeof tasks> // Db
  * ```
  */
-export type Services<T extends Any> = {
-  [K in Names<T>]: T["tasks"][K]["run"] extends (payload: any) => infer Out
-    // a task whose success Schema's type is `any` (`Schema.Any`) returns `any`, which says nothing of services
-    ? 0 extends 1 & Out ? never
-    : Out extends Effect.Effect<any, any, infer R> ? R
-    : never
-    : never
-}[Names<T>]
+export type Services<T extends Any> = Exclude<{ [K in Names<T>]: ServicesOf<T["tasks"][K]> }[Names<T>], Scope.Scope>
+
+/**
+ * A task's requirements: `R` of a {@link Task} (read from the type argument,
+ * since a success Schema of type `unknown` makes `run`'s declared return type
+ * `unknown`, which hides the `Effect`), else what the `run` of a declaration
+ * written without {@link task} returns.
+ */
+type ServicesOf<Declared> = Declared extends Task<any, any, any, infer R> ? unknown extends R ? Returned<Declared> : R
+  : Returned<Declared>
+
+type Returned<Declared> = Declared extends { readonly run: (payload: any) => infer Out }
+  // a task whose success Schema's type is `any` (`Schema.Any`) returns `any`, which says nothing of services
+  ? 0 extends 1 & Out ? never
+  : Out extends Effect.Effect<any, any, infer R> ? R
+  : never
+  : never
 
 /**
  * Declares a task set. `key` must be unique in the program: it names the

@@ -44,6 +44,33 @@ describe("TaskSet", () => {
     assert.strictEqual(tasks.tasks.typed.error, TooBig)
   })
 
+  it("a set's services are every task's requirements, Scope excepted, whatever the success Schema", () => {
+    class Log extends Context.Service<Log, { readonly n: number }>()("test/Log") {}
+    const mixed = TaskSet.make("@taskscope/executor/test/Services", {
+      // `unknown` as the success type made `run`'s declared return type `unknown`: Db was lost
+      unknownSuccess: TaskSet.task({
+        payload: Schema.String,
+        success: Schema.Unknown,
+        run: (id) => Effect.flatMap(Db, (db) => db.get(id))
+      }),
+      // each task runs in a Scope of its own: not a service the runner must provide
+      scoped: TaskSet.task({ payload: Schema.Void, success: Schema.Number, run: () => Effect.as(Effect.scope, 1) }),
+      // declared without `task`: read from what `run` returns
+      literal: {
+        payload: Schema.Void,
+        success: Schema.Number,
+        error: Schema.Never,
+        run: () => Effect.map(Effect.service(Log), (log) => log.n)
+      }
+    })
+    const scopeOnly = TaskSet.make("@taskscope/executor/test/ScopeOnly", {
+      scoped: TaskSet.task({ payload: Schema.Void, success: Schema.Number, run: () => Effect.as(Effect.scope, 1) })
+    })
+    expectTypeOf<TaskSet.Services<typeof mixed>>().toEqualTypeOf<Db | Log>()
+    expectTypeOf<TaskSet.Services<typeof scopeOnly>>().toEqualTypeOf<never>()
+    assert.deepStrictEqual(mixed.names, ["unknownSuccess", "scoped", "literal"])
+  })
+
   it("a failure that no error Schema describes does not compile", () => {
     const mistakes = () => [
       // @ts-expect-error: no error Schema, so no typed failure

@@ -49,6 +49,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 import * as Transferable from "effect/workers/Transferable"
 import type { WorkerError } from "effect/workers/WorkerError"
@@ -215,7 +216,8 @@ const serveCalls = (
 
   const complete = (seq: number, codec: Codecs, out: unknown): Effect.Effect<void> => {
     if (codec.isEffect(out)) {
-      return Effect.matchCauseEffect(out as Effect.Effect<unknown, unknown>, {
+      // in a Scope of its own, closed when the call ends (before it is answered)
+      return Effect.matchCauseEffect(Effect.scoped(out as Effect.Effect<unknown, unknown, Scope.Scope>), {
         onSuccess: (value) => encodeAndPost(seq, Reply.Success, codec.encodeSuccess(value), value),
         onFailure: (cause) => {
           const error = Cause.findErrorOption(cause)

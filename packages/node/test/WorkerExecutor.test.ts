@@ -627,6 +627,20 @@ describe("WorkerExecutor", () => {
         assert.strictEqual((yield* pool.stats).crashed, before.crashed, "none of these killed a thread")
       }))
 
+    it.live("a task that needs a Scope runs in one of its own, closed when its call ends", () =>
+      Effect.gen(function*() {
+        const seen = yield* onPool((executor) =>
+          Effect.gen(function*() {
+            const seen: Array<number> = []
+            // one at a time, on the pool's threads: each call finds no resource of an earlier call open
+            for (let i = 0; i < 3; i++) seen.push(yield* Task.join(yield* executor.submit("withResource", undefined)))
+            seen.push(yield* Task.join(yield* executor.submit("openResources", undefined)))
+            return seen
+          }), { maxConcurrency: 1 })
+        // before: the call died ("Service not found: Scope") in a thread served without one
+        assert.deepStrictEqual(seen, [1, 1, 1, 0])
+      }))
+
     it.live("ArrayBuffers marked Transferable move instead of being copied", () =>
       Effect.gen(function*() {
         const bytes = new Uint8Array([9, 8, 7, 6])
