@@ -1142,14 +1142,29 @@ export const scoped = <T extends TaskSet.Any, A, E, R>(
 > =>
   Effect.suspend(() => {
     const executorOptions = checkOptions(taskSet, options)
-    return Effect.flatMap(parts, ({ cluster, sharding }) =>
-      Effect.flatMap(protocolOf(taskSet).entity.client, (client) =>
-        BackgroundExecutor.scoped((background) => {
-          const self = fromParts(taskSet, background, cluster, sharding, client as unknown as Client)
-          const effect = typeof body === "function" ? body(self) : body
-          return Effect.provideContext(effect, servicesOf(self))
-        }, executorOptions)))
+    return Effect.contextWith((outer: Context.Context<never>) =>
+      Effect.flatMap(parts, ({ cluster, sharding }) =>
+        Effect.flatMap(protocolOf(taskSet).entity.client, (client) =>
+          BackgroundExecutor.scoped((background) => {
+            const self = fromParts(taskSet, background, cluster, sharding, client as unknown as Client)
+            const effect = typeof body === "function" ? body(self) : body
+            return Effect.provideContext(callersExecutor(effect, outer), servicesOf(self))
+          }, executorOptions)))
+    )
   }) as any
+
+/**
+ * `body` with the caller's `BackgroundExecutor` (or none), not the one
+ * `BackgroundExecutor.scoped` gives it: that one is this executor's own
+ * bookkeeping, and a `BackgroundExecutor.submit` in `body` would take one of
+ * its permits.
+ */
+const callersExecutor = <A, E, R>(body: Effect.Effect<A, E, R>, outer: Context.Context<never>) => {
+  const callers = Context.getOrUndefined(outer, BackgroundExecutor.BackgroundExecutor)
+  return callers === undefined
+    ? Effect.updateContext(body, Context.omit(BackgroundExecutor.BackgroundExecutor))
+    : Effect.provideService(body, BackgroundExecutor.BackgroundExecutor, callers)
+}
 
 // -----------------------------------------------------------------------------
 // accessors

@@ -4,7 +4,7 @@
  * ClusterRunner.layer: the services the tasks need are required.
  */
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
-import { ExecutorError, Task } from "@taskscope/executor"
+import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
 import * as TaskSet from "@taskscope/executor/TaskSet"
 import { Cause, Duration, Effect, Exit, Layer, Option, Schema, Tracer } from "effect"
 import * as EntityAddress from "effect/cluster/EntityAddress"
@@ -53,6 +53,26 @@ describe("Cluster.layerMemory", () => {
         assert.strictEqual((yield* Task.join(visit)).runner, "memory")
         assert.isFalse((yield* Cluster.Cluster).durable)
       })).pipe(Effect.provide(Local)))
+
+  it.live("scoped's body sees its caller's BackgroundExecutor (or none), not the one inside the cluster executor", () =>
+    Effect.gen(function*() {
+      const [sameExecutor, stats] = yield* BackgroundExecutor.scoped(Effect.gen(function*() {
+        const callers = yield* BackgroundExecutor.BackgroundExecutor
+        const seen = yield* ClusterExecutor.scoped(
+          tasks,
+          Effect.gen(function*() {
+            yield* Task.join(yield* BackgroundExecutor.submit(Effect.void, { name: "callers-task" }))
+            return yield* BackgroundExecutor.BackgroundExecutor
+          })
+        )
+        return [seen === callers, yield* callers.stats] as const
+      }))
+      // before: the cluster executor's own executor, which counted the task (and gave it a permit)
+      assert.isTrue(sameExecutor)
+      assert.strictEqual(stats.submitted, 1)
+      const found = yield* ClusterExecutor.scoped(tasks, Effect.serviceOption(BackgroundExecutor.BackgroundExecutor))
+      assert.strictEqual(found._tag, "None")
+    }).pipe(Effect.provide(Local)))
 
   it.live("a ClusterExecutor opens no span per task unless asked to (tracing: true)", () =>
     Effect.gen(function*() {

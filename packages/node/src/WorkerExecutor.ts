@@ -667,19 +667,34 @@ export const scoped: {
 ): Effect.Effect<A, E | ExecutorError.TaskFailedError | ExecutorError.CloseTimeoutError, Exclude<R, Identifier<T>>> =>
   Effect.suspend(() => {
     const { executor, pool } = plan(source, options)
-    return Effect.scopedWith((scope) =>
-      Effect.flatMap(pool(scope), (threads) =>
-        BackgroundExecutor.scoped((background) => {
-          const self = fromParts(threads, background, executor)
-          const effect = typeof body === "function" ? body(self) : body
-          return Effect.provideService(effect, service(threads.taskSet), self)
-        }, executor))
+    return Effect.contextWith((outer: Context.Context<never>) =>
+      Effect.scopedWith((scope) =>
+        Effect.flatMap(pool(scope), (threads) =>
+          BackgroundExecutor.scoped((background) => {
+            const self = fromParts(threads, background, executor)
+            const effect = typeof body === "function" ? body(self) : body
+            return Effect.provideService(callersExecutor(effect, outer), service(threads.taskSet), self)
+          }, executor))
+      )
     ) as Effect.Effect<
       A,
       E | ExecutorError.TaskFailedError | ExecutorError.CloseTimeoutError,
       Exclude<R, Identifier<T>>
     >
   })
+
+/**
+ * `body` with the caller's `BackgroundExecutor` (or none), not the one
+ * `BackgroundExecutor.scoped` gives it: that one is this executor's own
+ * bookkeeping, and a `BackgroundExecutor.submit` in `body` would take a
+ * thread's permit.
+ */
+const callersExecutor = <A, E, R>(body: Effect.Effect<A, E, R>, outer: Context.Context<never>) => {
+  const callers = Context.getOrUndefined(outer, BackgroundExecutor.BackgroundExecutor)
+  return callers === undefined
+    ? Effect.updateContext(body, Context.omit(BackgroundExecutor.BackgroundExecutor))
+    : Effect.provideService(body, BackgroundExecutor.BackgroundExecutor, callers)
+}
 
 // -----------------------------------------------------------------------------
 // accessors

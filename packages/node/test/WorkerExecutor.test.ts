@@ -4,7 +4,7 @@
  * (`it.live`); every assertion is about order or outcome, never a duration.
  */
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
-import { type BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
+import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
 import { Cause, Effect, Exit, Fiber, Schema, type Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { TaskSet, WorkerError, WorkerExecutor, WorkerPool } from "../src/index.ts"
@@ -36,6 +36,30 @@ const onPool = <A, E>(
 const quiet = { reraiseOnExit: false } as const
 
 describe("WorkerExecutor", () => {
+  it.live("scoped's body sees its caller's BackgroundExecutor (or none), not the one inside the worker executor", () =>
+    Effect.gen(function*() {
+      const [sameExecutor, stats] = yield* BackgroundExecutor.scoped(Effect.gen(function*() {
+        const callers = yield* BackgroundExecutor.BackgroundExecutor
+        const seen = yield* WorkerExecutor.scoped(
+          pool,
+          Effect.gen(function*() {
+            yield* Task.join(yield* BackgroundExecutor.submit(Effect.void, { name: "callers-task" }))
+            return yield* BackgroundExecutor.BackgroundExecutor
+          })
+        )
+        return [seen === callers, yield* callers.stats] as const
+      }))
+      // before: the worker executor's own executor, which counted the task (and gave it a thread's permit)
+      assert.isTrue(sameExecutor)
+      assert.strictEqual(stats.submitted, 1)
+      // with no executor around it, none is there (a body that asks for one did not compile)
+      const found = yield* WorkerExecutor.scoped(
+        pool,
+        Effect.serviceOption(BackgroundExecutor.BackgroundExecutor)
+      )
+      assert.strictEqual(found._tag, "None")
+    }))
+
   it.live("runs a task on a thread and returns its Schema-decoded result", () =>
     Effect.gen(function*() {
       const [square, later] = yield* onPool((executor) =>
