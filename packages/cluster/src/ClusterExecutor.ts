@@ -344,7 +344,8 @@ export interface ClusterExecutor<T extends TaskSet.Any> {
  * ```
  */
 export interface Identifier<T extends TaskSet.Any> {
-  readonly "~@taskscope/cluster/ClusterExecutor": T
+  // invariant: the executor of a set is not the executor of a set with more (or other) tasks
+  readonly "~@taskscope/cluster/ClusterExecutor": (taskSet: T) => T
 }
 
 // -----------------------------------------------------------------------------

@@ -74,6 +74,23 @@ describe("Cluster.layerMemory", () => {
       assert.strictEqual(found._tag, "None")
     }).pipe(Effect.provide(Local)))
 
+  it("one task set's executor is not another's, whatever their tasks: the layer of one does not compile for the other", () => {
+    const square = TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => n * n })
+    const cube = TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => n * n * n })
+    const light = TaskSet.make("@taskscope/cluster/test/light", { square })
+    const heavy = TaskSet.make("@taskscope/cluster/test/heavy", { square })
+    const more = TaskSet.make("@taskscope/cluster/test/more", { square, cube })
+    const needsCluster = <A, E>(effect: Effect.Effect<A, E, Cluster.Cluster | Sharding.Sharding>) => effect
+    const programs = () => [
+      needsCluster(ClusterExecutor.submit(light, "square", 3).pipe(Effect.provide(ClusterExecutor.layer(light)))),
+      // @ts-expect-error: the same tasks under another key are another service (it died: Service not found)
+      needsCluster(ClusterExecutor.submit(heavy, "square", 3).pipe(Effect.provide(ClusterExecutor.layer(light)))),
+      // @ts-expect-error: nor does a set with fewer tasks serve one with more
+      needsCluster(ClusterExecutor.submit(more, "cube", 3).pipe(Effect.provide(ClusterExecutor.layer(light))))
+    ]
+    assert.isFunction(programs)
+  })
+
   it.live("a ClusterExecutor opens no span per task unless asked to (tracing: true)", () =>
     Effect.gen(function*() {
       const spansOf = (options: ClusterExecutor.Options) =>

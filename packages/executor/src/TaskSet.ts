@@ -178,10 +178,15 @@ const TypeId = "~@taskscope/executor/TaskSet" as const
  * const key: string = tasks.key // "example/Math"
  * ```
  */
-export interface TaskSet<Tasks extends Record<string, AnyTask>> {
+export interface TaskSet<Tasks extends Record<string, AnyTask>, Key extends string = string> {
   readonly [TypeId]: typeof TypeId
-  /** A unique key; it names the executor's service for this set (and its cluster entity). */
-  readonly key: string
+  /**
+   * A unique key; it names the executor's service for this set (and its
+   * cluster entity). Its type is the literal given to {@link make}, so that
+   * two sets of the same tasks under different keys are different types, as
+   * their executors are different services.
+   */
+  readonly key: Key
   readonly tasks: Tasks
   /** The task names: the keys of `tasks`, in JavaScript's order (declaration order, integer-like names first). */
   readonly names: ReadonlyArray<string>
@@ -342,7 +347,10 @@ type Returned<Declared> = Declared extends { readonly run: (payload: any) => inf
  * })
  * ```
  */
-export const make = <const Tasks extends Record<string, AnyTask>>(key: string, tasks: Tasks): TaskSet<Tasks> => {
+export const make = <const Key extends string, const Tasks extends Record<string, AnyTask>>(
+  key: Key,
+  tasks: Tasks
+): TaskSet<Tasks, Key> => {
   if (typeof key !== "string" || key.length === 0) {
     throw new TypeError(`TaskSet.make: key must be a non-empty string, got ${describe(key)}`)
   }

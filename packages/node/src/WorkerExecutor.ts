@@ -220,7 +220,8 @@ export interface WorkerExecutor<T extends TaskSet.Any> {
  * ```
  */
 export interface Identifier<T extends TaskSet.Any> {
-  readonly "~@taskscope/node/WorkerExecutor": T
+  // invariant: the executor of a set is not the executor of a set with more (or other) tasks
+  readonly "~@taskscope/node/WorkerExecutor": (taskSet: T) => T
 }
 
 /**

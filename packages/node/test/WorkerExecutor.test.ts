@@ -715,6 +715,30 @@ describe("WorkerExecutor", () => {
       assert.isFunction(programs)
     })
 
+    it("one task set's executor is not another's, whatever their tasks: the layer of one does not compile for the other", () => {
+      const spawn = spawner(makeCounter())
+      const square = TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => n * n })
+      const cube = TaskSet.task({ payload: Schema.Number, success: Schema.Number, run: (n) => n * n * n })
+      const light = TaskSet.make("@taskscope/node/test/light", { square })
+      const heavy = TaskSet.make("@taskscope/node/test/heavy", { square })
+      const more = TaskSet.make("@taskscope/node/test/more", { square, cube })
+      const programs = () => [
+        Effect.runPromise(WorkerExecutor.submit(light, "square", 3).pipe(
+          Effect.provide(WorkerExecutor.layer(light, { spawn }))
+        )),
+        // @ts-expect-error: the same tasks under another key are another service (it died: Service not found)
+        Effect.runPromise(WorkerExecutor.submit(heavy, "square", 3).pipe(
+          Effect.provide(WorkerExecutor.layer(light, { spawn }))
+        )),
+        // @ts-expect-error: nor does a set with fewer tasks serve one with more
+        Effect.runPromise(WorkerExecutor.submit(more, "cube", 3).pipe(
+          Effect.provide(WorkerExecutor.layer(light, { spawn }))
+        ))
+      ]
+      expectTypeOf(light.key).toEqualTypeOf<"@taskscope/node/test/light">()
+      assert.isFunction(programs)
+    })
+
     it("a misspelled option does not compile, nor an option of the pool next to a shared pool", () => {
       const spawn = spawner(makeCounter())
       const mistakes = (executor: WorkerExecutor.WorkerExecutor<typeof tasks>) => [
