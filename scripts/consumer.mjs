@@ -86,7 +86,7 @@ const OLDEST_TYPESCRIPT = "5.9.3"
 
 /**
  * Starts tsc (the workspace's, or the consumer project's own when `tsc` is
- * given) on app.ts, strict and with skipLibCheck off, with `moduleResolution`
+ * given) on app.ts and library.ts, strict and with skipLibCheck off, with `moduleResolution`
  * `resolution`.
  */
 const typeCheck = (project, resolution, tsc = bin("tsc")) => {
@@ -99,14 +99,17 @@ const typeCheck = (project, resolution, tsc = bin("tsc")) => {
         exactOptionalPropertyTypes: true,
         noUncheckedIndexedAccess: true,
         skipLibCheck: false,
-        noEmit: true,
+        // the declarations a library built on taskscope would publish: their types must be nameable
+        declaration: true,
+        emitDeclarationOnly: true,
+        outDir: `declarations.${resolution}`,
         // no `lib`: the default for the target includes DOM, which effect's own declarations need
         target: "ES2023",
         module: resolution === "nodenext" ? "NodeNext" : "ESNext",
         moduleResolution: resolution,
         types: ["node"]
       },
-      files: ["app.ts"]
+      files: ["app.ts", "library.ts"]
     })
   )
   return execAsync(tsc, ["-p", config], { cwd: project })

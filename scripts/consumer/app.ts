@@ -26,6 +26,8 @@ export const serveTasks = (): void => WorkerRunner.serve(tasks)
 // the task set's errors are one set of classes, whichever package names them
 export const unknownTask: TaskSetError.UnknownTaskError = new WorkerError.UnknownTaskError({ task: "x", known: [] })
 
+const spawn = () => new Worker(new URL("./worker.js", import.meta.url))
+
 const fibers: Effect.Effect<ReadonlyArray<number>, ExecutorError.TaskFailedError | ExecutorError.ExecutorClosedError> =
   BackgroundExecutor.scoped(
     Effect.gen(function*() {
@@ -34,8 +36,6 @@ const fibers: Effect.Effect<ReadonlyArray<number>, ExecutorError.TaskFailedError
     }),
     { maxConcurrency: 2 }
   )
-
-const spawn = () => new Worker(new URL("./worker.js", import.meta.url))
 
 const threads: Effect.Effect<
   number,
