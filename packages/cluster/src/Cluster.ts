@@ -101,8 +101,11 @@ export interface PostgresOptions {
   /**
    * Overrides of Effect's `ShardingConfig`, over this package's defaults
    * ({@link defaultShardingConfig}). Keep them the same in every process.
+   * Not `runnerAddress`: `runner` sets it.
    */
-  readonly shardingConfig?: Partial<ShardingConfig.ShardingConfig["Service"]> | undefined
+  readonly shardingConfig?:
+    | Partial<Omit<ShardingConfig.ShardingConfig["Service"], "runnerAddress">> & { readonly runnerAddress?: never }
+    | undefined
   /** Largest number of database connections of this process, at least 2 (one is kept for shard locks). Default 10. */
   readonly maxConnections?: number | undefined
   /**

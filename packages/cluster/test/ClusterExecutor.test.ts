@@ -445,6 +445,7 @@ describe("ClusterExecutor", () => {
       // set by layerPostgres from `runner`: given in shardingConfig it was dropped without a word
       const address = { runnerAddress: Option.some(RunnerAddress.make("10.0.0.1", 34431)) }
       assert.strictEqual(
+        // @ts-expect-error: `runner` sets it; the type says so too
         argumentOf(yield* build(Cluster.layerPostgres({ url, shardingConfig: address }))),
         "shardingConfig.runnerAddress"
       )
