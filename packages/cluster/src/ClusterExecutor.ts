@@ -405,7 +405,8 @@ export const service = <T extends TaskSet.Any>(taskSet: T): Context.Service<Iden
 export interface Register {}
 
 /**
- * The task set registered in {@link Register}, or any task set.
+ * The task set registered in {@link Register}; without one, `TaskSet.Unknown`
+ * (any task name, `unknown` payloads, results and errors).
  *
  * @category models
  * @since 0.1.0
@@ -416,7 +417,7 @@ export interface Register {}
  * type Names = keyof ClusterExecutor.Registered["tasks"]
  * ```
  */
-export type Registered = Register extends { readonly taskSet: infer T extends TaskSet.Any } ? T : TaskSet.Any
+export type Registered = Register extends { readonly taskSet: infer T extends TaskSet.Any } ? T : TaskSet.Unknown
 
 /**
  * The service key of the program's executor, whatever its task set: every

@@ -207,6 +207,23 @@ export interface TaskSet<Tasks extends Record<string, AnyTask>, Key extends stri
 export type Any = TaskSet<Record<string, AnyTask>>
 
 /**
+ * A task set of which nothing is known: any task name, and `unknown`
+ * payloads, results and errors. Name-first calls (`WorkerExecutor.submit("fib",
+ * 30)`) are typed by it while the program registers no task set: their
+ * results must be checked before use, as an unchecked `any` would not be.
+ *
+ * @category models
+ * @since 0.2.0
+ * @example
+ * ```ts
+ * import type * as TaskSet from "@taskscope/executor/TaskSet"
+ *
+ * type Result = TaskSet.Success<TaskSet.Unknown, "anything"> // unknown
+ * ```
+ */
+export type Unknown = TaskSet<Record<string, Task<typeof Schema.Unknown, typeof Schema.Unknown, typeof Schema.Unknown>>>
+
+/**
  * The task names of a set.
  *
  * @category type-level

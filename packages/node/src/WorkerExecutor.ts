@@ -277,7 +277,8 @@ interface SpawnIsRequired {
 export interface Register {}
 
 /**
- * The task set registered in {@link Register}, or any task set.
+ * The task set registered in {@link Register}; without one, `TaskSet.Unknown`
+ * (any task name, `unknown` payloads, results and errors).
  *
  * @category models
  * @since 0.1.0
@@ -288,7 +289,7 @@ export interface Register {}
  * type Names = keyof WorkerExecutor.Registered["tasks"]
  * ```
  */
-export type Registered = Register extends { readonly taskSet: infer T extends TaskSet.Any } ? T : TaskSet.Any
+export type Registered = Register extends { readonly taskSet: infer T extends TaskSet.Any } ? T : TaskSet.Unknown
 
 // -----------------------------------------------------------------------------
 // service

@@ -1,7 +1,8 @@
 /**
  * The compile errors a user meets: leaving out `spawn` names `spawn`, a wrong
  * task name names the task, serving tasks that need services without the
- * layer that provides them names `layer`. Compiles test/types/missing-spawn.ts with the
+ * layer that provides them names `layer`, and a name-first call in a program that registers
+ * no task set has `unknown` results and errors. Compiles test/types/missing-spawn.ts with the
  * workspace's tsc (outside the workspace's own type check, since it must fail)
  * and matches every error to a line marked `// error: <word>`, one error per
  * marked line.

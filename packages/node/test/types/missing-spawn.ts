@@ -1,6 +1,6 @@
 // Compiled by test/TypeErrors.test.ts, not by the workspace's type check: each line marked
 // `// error:` must fail to compile with an error that names what the marker says.
-import { BackgroundExecutor } from "@taskscope/executor"
+import { BackgroundExecutor, Task } from "@taskscope/executor"
 import { WorkerExecutor, WorkerPool, WorkerRunner } from "@taskscope/node"
 import { Effect } from "effect"
 import { Worker } from "node:worker_threads"
@@ -53,3 +53,13 @@ export const misspelledDataLast = [
   BackgroundExecutor.scoped({ maxQueue: 9, maxConcurency: 2 })((executor) => executor.submit(Effect.void)), // error: maxConcurrency
   Effect.void.pipe(BackgroundExecutor.submit({ name: "x", cancelOnExt: true })) // error: cancelOnExit
 ]
+
+// no task set is registered in this program: a name-first call knows nothing of its task, and its
+// result and errors are `unknown` (they were `any`: anything compiled, a wrong type or tag included)
+export const unregistered = Effect.gen(function*() {
+  const joined = Task.join(yield* WorkerExecutor.submit("square", 3))
+  const value: unknown = yield* Effect.orElseSucceed(joined, () => 0)
+  const square: number = yield* Effect.orElseSucceed(joined, () => 0) // error: unknown
+  const error: Error = yield* Effect.flip(joined) // error: unknown
+  return [value, square, error]
+})
