@@ -64,6 +64,13 @@ export {
    */
   ExecutorClosedError,
   /**
+   * What an executor dies with when given a bad option or argument.
+   *
+   * @category errors
+   * @since 0.2.0
+   */
+  InvalidArgumentError,
+  /**
    * Raised when tasks flagged `reraiseOnExit` failed.
    *
    * @category errors
