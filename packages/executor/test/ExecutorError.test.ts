@@ -7,7 +7,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Data, Duration } from "effect"
 import * as fc from "fast-check"
-import { ExecutorError } from "../src/index.ts"
+import { BackgroundExecutor, ExecutorError } from "../src/index.ts"
 import { fieldValue, hostile, replace, runnerCopy } from "./HostileValues.ts"
 
 const failure = (cause: Cause.Cause<unknown>, taskId = 1, taskName = "fetch"): ExecutorError.TaskFailure => ({
@@ -17,6 +17,15 @@ const failure = (cause: Cause.Cause<unknown>, taskId = 1, taskName = "fetch"): E
 })
 
 describe("ExecutorError", () => {
+  it("every error is also exported by BackgroundExecutor, as the same class", () => {
+    // InvalidArgumentError was missing there (undefined), though the README listed it
+    assert.strictEqual(BackgroundExecutor.InvalidArgumentError, ExecutorError.InvalidArgumentError)
+    assert.strictEqual(BackgroundExecutor.TaskFailedError, ExecutorError.TaskFailedError)
+    assert.strictEqual(BackgroundExecutor.ExecutorClosedError, ExecutorError.ExecutorClosedError)
+    assert.strictEqual(BackgroundExecutor.TaskTimeoutError, ExecutorError.TaskTimeoutError)
+    assert.strictEqual(BackgroundExecutor.CloseTimeoutError, ExecutorError.CloseTimeoutError)
+  })
+
   describe("TaskFailedError", () => {
     it("names the first failed task and its reason, and counts the others", () => {
       const error = ExecutorError.TaskFailedError.fromFailures([
