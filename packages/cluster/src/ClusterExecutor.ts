@@ -68,7 +68,6 @@ import * as Fiber from "effect/Fiber"
 import * as Latch from "effect/Latch"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as crypto from "node:crypto"
 import { Cluster } from "./Cluster.ts"
@@ -92,6 +91,7 @@ import {
   type WireError,
   WirePayload
 } from "./internal/protocol.ts"
+import { rideOutStorage } from "./internal/storage.ts"
 
 // -----------------------------------------------------------------------------
 // models
@@ -784,18 +784,6 @@ const timingOf = (
     timing
   }
 }
-
-/**
- * The database may be away for a while (a restart, a fail-over): a storage
- * step that is safe to repeat (a call, whose key is stored once; a lookup)
- * rides it out for about a minute.
- */
-const rideOutStorage = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.retry(effect, {
-    while: (error) => (error as { readonly _tag?: unknown })._tag === "PersistenceError",
-    schedule: Schedule.spaced("500 millis"),
-    times: 120
-  })
 
 /** How long a cancelled call waits for the task's end before it sends the cancel again (see `call`). */
 const resendCancelAfter = "5 seconds"

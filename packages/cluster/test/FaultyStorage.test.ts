@@ -8,7 +8,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Task } from "@taskscope/executor"
 import * as TaskSet from "@taskscope/executor/TaskSet"
-import { Effect, Exit, Layer, Schema } from "effect"
+import { type Duration, Effect, Exit, Layer, Schema } from "effect"
 import { PersistenceError } from "effect/cluster/ClusterError"
 import * as MessageStorage from "effect/cluster/MessageStorage"
 import * as RunnerHealth from "effect/cluster/RunnerHealth"
@@ -16,8 +16,10 @@ import * as Runners from "effect/cluster/Runners"
 import * as RunnerStorage from "effect/cluster/RunnerStorage"
 import * as Sharding from "effect/cluster/Sharding"
 import * as ShardingConfig from "effect/cluster/ShardingConfig"
+import { TestClock } from "effect/testing"
 import { Cluster, ClusterExecutor, ClusterRunner } from "../src/index.ts"
 import { signallingStorage } from "../src/internal/protocol.ts"
+import { rideOutStorage } from "../src/internal/storage.ts"
 
 /** What the tasks of one test did on the runner. */
 const makeTrace = () => ({ started: 0, released: 0 })
@@ -135,4 +137,39 @@ describe("cancels against a failing storage", () => {
             assert.strictEqual(lost, -1, "the first Interrupt was lost")
           })).pipe(Effect.provide(layer))
       }), 30_000)
+})
+
+describe("riding out an outage", () => {
+  const failing = (attempts: { count: number }, hangs: Duration.Input) =>
+    Effect.andThen(
+      Effect.sleep(hangs),
+      Effect.suspend(() => {
+        attempts.count++
+        return Effect.fail(new PersistenceError({ cause: new Error("canceling statement due to statement timeout") }))
+      })
+    )
+
+  it.effect("a storage step gives up a minute after its first failure, however long each attempt hangs", () =>
+    Effect.gen(function*() {
+      // a database that hangs: each attempt fails at its statement's deadline (20 s by default)
+      const attempts = { count: 0 }
+      const fiber = yield* Effect.forkChild(rideOutStorage(failing(attempts, "20 seconds")))
+      yield* TestClock.adjust("90 seconds")
+      const exit = fiber.pollUnsafe()
+      // before: 120 attempts whatever each took (41 minutes at 20 s each)
+      assert.isDefined(exit, "still trying after 90 s")
+      assert.isTrue(Exit.isFailure(exit!))
+      assert.strictEqual(attempts.count, 4) // failed at 20, 40.5, 61 (a minute is up at 80.5) and 81.5 s
+    }))
+
+  it.effect("a storage step that fails for less than a minute succeeds once the storage is back", () =>
+    Effect.gen(function*() {
+      const attempts = { count: 0 }
+      const back = Effect.suspend(() => attempts.count < 50 ? failing(attempts, "0 millis") : Effect.succeed("stored"))
+      const fiber = yield* Effect.forkChild(rideOutStorage(back))
+      yield* TestClock.adjust("30 seconds")
+      const exit = fiber.pollUnsafe()
+      assert.isDefined(exit)
+      assert.deepStrictEqual(exit, Exit.succeed("stored"))
+    }))
 })

@@ -36,6 +36,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 
@@ -203,3 +204,21 @@ const batchingRunnerStorage = (
     }
   })
 }
+
+/** How long {@link rideOutStorage} rides an outage out, counted from the first failure. */
+export const RIDE_OUT = "1 minute"
+
+/**
+ * The database may be away for a while (a restart, a fail-over): a storage
+ * step that is safe to repeat (a call, whose key is stored once; a lookup)
+ * is tried again every 500 ms while it fails with `PersistenceError`, for
+ * {@link RIDE_OUT} from its first failure, plus the attempt under way then.
+ * Bounded by time, not by a number of attempts: against a database that
+ * hangs rather than refuses, each attempt takes a statement's deadline
+ * (`statementTimeout`), and 120 of them took 41 minutes at the default 20 s.
+ */
+export const rideOutStorage = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.retry(effect, {
+    while: (error) => (error as { readonly _tag?: unknown })._tag === "PersistenceError",
+    schedule: Schedule.spaced("500 millis").pipe(Schedule.upTo({ duration: RIDE_OUT }))
+  })
