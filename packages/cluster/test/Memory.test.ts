@@ -200,18 +200,37 @@ describe("Cluster.layerMemory", () => {
           success: Schema.Number,
           error: Schema.Union([Timeout, Refused]),
           run: (message) => Effect.fail(new Refused({ message }))
+        }),
+        // before: these arrived as Timeouts, without a word (the check looked at the top level only)
+        nested: TaskSet.task({
+          payload: Schema.String,
+          success: Schema.Struct({ errors: Schema.Array(Schema.Union([Timeout, Refused])) }),
+          run: (message) => ({ errors: [new Timeout({ message }), new Refused({ message })] })
+        }),
+        // before: not checked at all — the task ran with a Timeout for the Refused it was given
+        union: TaskSet.task({
+          payload: Schema.Union([Timeout, Refused]),
+          success: Schema.String,
+          run: (given) => given instanceof Refused ? "Refused" : "Timeout"
         })
       })
       const layer = ClusterRunner.layer(wire).pipe(Layer.provideMerge(Cluster.layerMemory()))
       const quiet = { reraiseOnExit: false } as const
-      const [anyError, anyDate, anyPayload, refused, point] = yield* ClusterExecutor.scoped(wire, (executor) =>
-        Effect.all([
-          Effect.flatMap(executor.submit("anyError", 1, quiet), Task.await),
-          Effect.flatMap(executor.submit("anyDate", 1, quiet), Task.await),
-          Effect.flatMap(executor.submit("anyPayload", 5n, quiet), Task.await),
-          Effect.flatMap(executor.submit("refused", "no", quiet), Task.await),
-          Effect.flatMap(executor.submit("point", 2), Task.join)
-        ])).pipe(Effect.provide(layer), Effect.timeout("20 seconds"))
+      const [anyError, anyDate, anyPayload, refused, point, nested, union, timeout] = yield* ClusterExecutor.scoped(
+        wire,
+        (executor) =>
+          Effect.all([
+            Effect.flatMap(executor.submit("anyError", 1, quiet), Task.await),
+            Effect.flatMap(executor.submit("anyDate", 1, quiet), Task.await),
+            Effect.flatMap(executor.submit("anyPayload", 5n, quiet), Task.await),
+            Effect.flatMap(executor.submit("refused", "no", quiet), Task.await),
+            Effect.flatMap(executor.submit("point", 2), Task.join),
+            Effect.flatMap(executor.submit("nested", "no", quiet), Task.await),
+            Effect.flatMap(executor.submit("union", new Refused({ message: "no" }), quiet), Task.await),
+            Effect.flatMap(executor.submit("union", new Timeout({ message: "late" })), Task.join)
+          ])
+      ).pipe(Effect.provide(layer), Effect.timeout("20 seconds"))
+      assert.strictEqual(timeout, "Timeout", "the first member of the union crosses")
       assert.deepStrictEqual(point, { x: 2, y: 2 })
       const error = (exit: Exit.Exit<unknown, unknown>) =>
         errorOf(exit) as { readonly _tag: string; readonly message: string }
@@ -224,6 +243,11 @@ describe("Cluster.layerMemory", () => {
       assert.include(error(anyError).message, "its JSON form is not JSON (an instance of Error)")
       assert.include(error(anyDate).message, "its JSON form is not JSON (an instance of Date)")
       assert.include(error(refused).message, "reads back as an instance of Timeout, not as an instance of Refused")
+      assert.strictEqual(error(nested)._tag, "InvalidResultError")
+      assert.include(error(nested).message,
+        "a part of it reads back as an instance of Timeout, not as an instance of Refused")
+      assert.strictEqual(error(union)._tag, "InvalidPayloadError")
+      assert.include(error(union).message, "reads back as an instance of Timeout, not as an instance of Refused")
       assert.strictEqual(runs, 1)
     }))
 

@@ -170,13 +170,70 @@ const toJson = (encode: (u: unknown) => unknown) => (u: unknown): Schema.Json =>
   return json
 }
 
+/** Whether `u` is an instance of a class: an object that is neither plain nor an array. */
+const isClassInstance = (u: object): boolean => {
+  const own: unknown = Object.getPrototypeOf(u)
+  return own !== Object.prototype && own !== null && !Array.isArray(u)
+}
+
+/** How deep {@link faithful} looks into a value for class instances. */
+const FAITHFUL_DEPTH = 32
+
+/** Whether `u` holds a class instance, itself or in its arrays and plain objects (to {@link FAITHFUL_DEPTH}). */
+const holdsClass = (u: unknown, depth: number): boolean => {
+  if (typeof u !== "object" || u === null || depth > FAITHFUL_DEPTH) return false
+  if (isClassInstance(u)) return true
+  if (Array.isArray(u)) return u.some((item) => holdsClass(item, depth + 1))
+  for (const key of Object.keys(u)) {
+    if (holdsClass((u as Record<string, unknown>)[key], depth + 1)) return true
+  }
+  return false
+}
+
+/**
+ * The first class instance in `value` that `back` (what its JSON form reads
+ * back as) does not have in its place as an instance of its class, of a
+ * class its class extends (a subclass reads back as the class its Schema
+ * names), or of no class (a `Schema.Struct` reads a class instance back as a
+ * plain object): `[value's, back's]`, or `undefined`. Walks arrays and the
+ * fields of objects in step; where the two differ in shape (a Schema's
+ * transformation), it does not judge.
+ */
+const lostClass = (value: unknown, back: unknown, depth: number): readonly [unknown, unknown] | undefined => {
+  if (
+    typeof value !== "object" || value === null || typeof back !== "object" || back === null ||
+    depth > FAITHFUL_DEPTH
+  ) return undefined
+  if (isClassInstance(value)) {
+    const kind: unknown = Object.getPrototypeOf(back)
+    if (
+      kind !== Object.getPrototypeOf(value) && kind !== Object.prototype && kind !== null &&
+      !(kind instanceof Object && Object.prototype.isPrototypeOf.call(kind, value))
+    ) return [value, back]
+  }
+  if (Array.isArray(value)) {
+    if (!Array.isArray(back)) return undefined
+    for (let i = 0; i < value.length; i++) {
+      const lost = lostClass(value[i], back[i], depth + 1)
+      if (lost !== undefined) return lost
+    }
+    return undefined
+  }
+  for (const key of Object.keys(value)) {
+    const lost = lostClass((value as Record<string, unknown>)[key], (back as Record<string, unknown>)[key], depth + 1)
+    if (lost !== undefined) return lost
+  }
+  return undefined
+}
+
 /**
  * `encode` with its output checked: a value's JSON form, if it reads back
- * as a value of the value's class (or of a class it extends, or of none).
- * JSON keeps no class, so a Schema that is a union of classes with the same
- * fields (two `Schema.Error` classes with a `message`) reads back the first
- * of them, and the submitter would get another value or error than the
- * task's. Throws, saying so, otherwise.
+ * with every class instance in it (at any depth, to {@link FAITHFUL_DEPTH})
+ * still of its class. JSON keeps no class, so a Schema that is a union of
+ * classes with the same fields (two `Schema.Error` classes with a `message`)
+ * reads back the first of them, and the other side would get another value
+ * than the one sent. Throws, saying so, otherwise. A value that holds no
+ * class instance is not read back.
  */
 const faithful = (
   encode: (u: unknown) => Schema.Json,
@@ -184,21 +241,13 @@ const faithful = (
 ) =>
 (value: unknown): Schema.Json => {
   const json = encode(value)
-  if (typeof value !== "object" || value === null) return json
-  const own: unknown = Object.getPrototypeOf(value)
-  if (own === Object.prototype || own === null || Array.isArray(value)) return json // no class to lose
-  const back = decode(json)
-  // the same class, one the value's class extends (a subclass reads back as the class its Schema
-  // names), or no class at all (a Schema.Struct reading a class instance back as a plain object)
-  const kind: unknown = typeof back === "object" && back !== null ? Object.getPrototypeOf(back) : undefined
-  if (
-    kind === own || kind === Object.prototype || kind === null ||
-    (kind instanceof Object && Object.prototype.isPrototypeOf.call(kind, value))
-  ) {
-    return json
-  }
+  if (!holdsClass(value, 0)) return json
+  const lost = lostClass(value, decode(json), 0)
+  if (lost === undefined) return json
   throw new Error(
-    `it reads back as ${describe(back)}, not as ${describe(value)}: its Schema cannot tell them apart in JSON ` +
+    `${lost[0] === value ? "it" : "a part of it"} reads back as ${describe(lost[1])}, not as ${
+      describe(lost[0])
+    }: its Schema cannot tell them apart in JSON ` +
       "(give the members of a union distinct tags, as TaggedError and TaggedClass do)"
   )
 }
@@ -210,9 +259,10 @@ const compile = (task: TaskSet.AnyTask): Codecs => {
   const isError = Schema.is(task.error)
   const decodeSuccess = step(Schema.decodeUnknownExit(success))
   const decodeError = step(Schema.decodeUnknownExit(error))
+  const decodePayload = step(Schema.decodeUnknownExit(payload))
   return {
-    encodePayload: toJson(step(Schema.encodeUnknownExit(payload))),
-    decodePayload: step(Schema.decodeUnknownExit(payload)),
+    encodePayload: faithful(toJson(step(Schema.encodeUnknownExit(payload))), decodePayload),
+    decodePayload,
     encodeSuccess: faithful(toJson(step(Schema.encodeUnknownExit(success))), decodeSuccess),
     decodeSuccess,
     encodeError: faithful(toJson(step(Schema.encodeUnknownExit(error))), decodeError),
