@@ -47,7 +47,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as SqlClient from "effect/sql/SqlClient"
-import { signallingStorage } from "./internal/protocol.ts"
+import { MAX_VALUE_BYTES, signallingStorage } from "./internal/protocol.ts"
 import { layerPostgresStorage, layerRunnerStorage } from "./internal/storage.ts"
 
 // -----------------------------------------------------------------------------
@@ -529,6 +529,8 @@ export const layerPostgres = (options: PostgresOptions): Layer.Layer<Cluster | S
       maxConnections,
       multiplex: true,
       connectionTTL,
+      // a row holds a value of up to MAX_VALUE_BYTES (checked when it is encoded) and its other columns
+      maxMessageSize: 4 * MAX_VALUE_BYTES,
       startupParameters: idleSessionTimeout === undefined
         ? undefined
         : idleSessionParameters(idleSessionTimeout),

@@ -8,6 +8,7 @@ import { ExecutorError, Task } from "@taskscope/executor"
 import { Cause, Duration, Effect, Exit, Layer, Option } from "effect"
 import * as RunnerAddress from "effect/cluster/RunnerAddress"
 import { Cluster, ClusterError, ClusterExecutor, ClusterRunner } from "../src/index.ts"
+import { MAX_VALUE_BYTES } from "../src/internal/protocol.ts"
 import { sharedCluster } from "./fixtures/cluster.ts"
 import { eventually, logFile, readLog } from "./fixtures/log.ts"
 import { RunnerName, tasks, TooBig } from "./fixtures/tasks.ts"
@@ -153,6 +154,29 @@ describe("ClusterExecutor", () => {
       const stored = yield* shared.get().pg.query("select 1 from cluster_messages where payload like '%bad-payload%'")
       assert.strictEqual(stored.length, 0)
     }))
+
+  it.live("a value of up to 16 MiB as JSON crosses; a larger payload or result fails its task, typed, and stops nothing else", () =>
+    scoped((executor) =>
+      Effect.gen(function*() {
+        const quiet = { reraiseOnExit: false } as const
+        // 16 MiB of JSON text exactly: its row is larger than PostgreSQL's client read by default (16 MiB),
+        // and such a row stopped the storage's read loop for every task behind it
+        const largest = "y".repeat(MAX_VALUE_BYTES - 2)
+        const [echoed, tooLarge, grownTooLarge, after] = yield* Effect.all([
+          Effect.flatMap(executor.submit("echo", largest), Task.join),
+          Effect.flatMap(executor.submit("echo", `${largest}y`, quiet), Task.await),
+          Effect.flatMap(executor.submit("grow", MAX_VALUE_BYTES - 1, quiet), Task.await),
+          Effect.flatMap(executor.submit("square", 7), Task.join)
+        ], { concurrency: "unbounded" }).pipe(Effect.timeout("40 seconds"))
+        assert.strictEqual(echoed.length, largest.length)
+        assert.strictEqual(after, 49)
+        const errorOf = (exit: Exit.Exit<unknown, unknown>) => defectOf(exit) as { _tag: string; message: string }
+        assert.strictEqual(errorOf(tooLarge)._tag, "InvalidPayloadError")
+        assert.include(errorOf(tooLarge).message, `its JSON form is ${MAX_VALUE_BYTES + 1} bytes, more than the`)
+        assert.strictEqual(errorOf(grownTooLarge)._tag, "InvalidResultError")
+        assert.include(errorOf(grownTooLarge).message, `its JSON form is ${MAX_VALUE_BYTES + 1} bytes`)
+      })
+    ))
 
   it.live("an unknown task name from untyped code fails that task with UnknownTaskError naming it", () =>
     Effect.gen(function*() {

@@ -167,7 +167,34 @@ const toJson = (encode: (u: unknown) => unknown) => (u: unknown): Schema.Json =>
   if (!isJson(json)) {
     throw new Error(`its JSON form is not JSON (${describe(json)}): give the task a Schema that encodes it to JSON`)
   }
+  const bytes = jsonBytes(json)
+  if (bytes > MAX_VALUE_BYTES) {
+    throw new Error(
+      `its JSON form is ${bytes} bytes, more than the ${MAX_VALUE_BYTES} (16 MiB) a stored value may have: ` +
+        "store large data elsewhere and pass a reference to it"
+    )
+  }
   return json
+}
+
+/**
+ * The most a payload, a result or a typed error may take as JSON text
+ * (UTF-8): 16 MiB. Each is stored in one row, read back in one message of
+ * PostgreSQL's protocol, and a row the client cannot read would stop the
+ * storage's read loop for every task behind it; `Cluster.layerPostgres` lets
+ * a message be four times larger, for the row's other columns.
+ */
+export const MAX_VALUE_BYTES = 16 * 1024 * 1024
+
+/**
+ * The size of `json`'s text in UTF-8 where it may be over
+ * {@link MAX_VALUE_BYTES}; below a third of that, its length (a UTF-16 unit
+ * is at most 3 bytes of UTF-8), which is under the limit as well.
+ */
+const jsonBytes = (json: Schema.Json): number => {
+  if (json === null || (typeof json !== "object" && typeof json !== "string")) return 0
+  const text = JSON.stringify(json)
+  return text.length * 3 <= MAX_VALUE_BYTES ? text.length : Buffer.byteLength(text, "utf8")
 }
 
 /** Whether `u` is an instance of a class: an object that is neither plain nor an array. */
