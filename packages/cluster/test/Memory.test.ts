@@ -527,7 +527,7 @@ describe("Cluster.layerMemory", () => {
     // @ts-expect-error: launching a runner whose tasks need RunnerName without providing it does not compile
     const launch: Effect.Effect<never, never, never> = Layer.launch(withoutName)
     void launch
-    assert.strictEqual(tasks.names.length, 6)
+    assert.include(tasks.names, "visit", "the task that needs RunnerName")
   })
 })
 
