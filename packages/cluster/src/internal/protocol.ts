@@ -197,70 +197,31 @@ const jsonBytes = (json: Schema.Json): number => {
   return text.length * 3 <= MAX_VALUE_BYTES ? text.length : Buffer.byteLength(text, "utf8")
 }
 
-/** Whether `u` is an instance of a class: an object that is neither plain nor an array. */
-const isClassInstance = (u: object): boolean => {
-  const own: unknown = Object.getPrototypeOf(u)
-  return own !== Object.prototype && own !== null && !Array.isArray(u)
-}
-
-/** How deep {@link faithful} looks into a value for class instances. */
-const FAITHFUL_DEPTH = 32
-
-/** Whether `u` holds a class instance, itself or in its arrays and plain objects (to {@link FAITHFUL_DEPTH}). */
-const holdsClass = (u: unknown, depth: number): boolean => {
-  if (typeof u !== "object" || u === null || depth > FAITHFUL_DEPTH) return false
-  if (isClassInstance(u)) return true
-  if (Array.isArray(u)) return u.some((item) => holdsClass(item, depth + 1))
-  for (const key of Object.keys(u)) {
-    if (holdsClass((u as Record<string, unknown>)[key], depth + 1)) return true
-  }
-  return false
-}
-
 /**
- * The first class instance in `value` that `back` (what its JSON form reads
- * back as) does not have in its place as an instance of its class, of a
- * class its class extends (a subclass reads back as the class its Schema
- * names), or of no class (a `Schema.Struct` reads a class instance back as a
- * plain object): `[value's, back's]`, or `undefined`. Walks arrays and the
- * fields of objects in step; where the two differ in shape (a Schema's
- * transformation), it does not judge.
+ * Whether `u` is an instance of a Schema class (`Schema.Class`,
+ * `TaggedClass`, `Error`, `TaggedError`: its constructor is a Schema) — the
+ * values a union may read back as another class.
  */
-const lostClass = (value: unknown, back: unknown, depth: number): readonly [unknown, unknown] | undefined => {
-  if (
-    typeof value !== "object" || value === null || typeof back !== "object" || back === null ||
-    depth > FAITHFUL_DEPTH
-  ) return undefined
-  if (isClassInstance(value)) {
-    const kind: unknown = Object.getPrototypeOf(back)
-    if (
-      kind !== Object.getPrototypeOf(value) && kind !== Object.prototype && kind !== null &&
-      !(kind instanceof Object && Object.prototype.isPrototypeOf.call(kind, value))
-    ) return [value, back]
-  }
-  if (Array.isArray(value)) {
-    if (!Array.isArray(back)) return undefined
-    for (let i = 0; i < value.length; i++) {
-      const lost = lostClass(value[i], back[i], depth + 1)
-      if (lost !== undefined) return lost
-    }
-    return undefined
-  }
-  for (const key of Object.keys(value)) {
-    const lost = lostClass((value as Record<string, unknown>)[key], (back as Record<string, unknown>)[key], depth + 1)
-    if (lost !== undefined) return lost
-  }
-  return undefined
+const isSchemaClassInstance = (u: unknown): u is object => {
+  if (typeof u !== "object" || u === null) return false
+  const own: unknown = Object.getPrototypeOf(u)
+  if (own === Object.prototype || own === null || Array.isArray(u)) return false
+  const constructor: unknown = (u as { readonly constructor?: unknown }).constructor
+  return typeof constructor === "function" && Schema.isSchema(constructor)
 }
 
 /**
- * `encode` with its output checked: a value's JSON form, if it reads back
- * with every class instance in it (at any depth, to {@link FAITHFUL_DEPTH})
- * still of its class. JSON keeps no class, so a Schema that is a union of
- * classes with the same fields (two `Schema.Error` classes with a `message`)
- * reads back the first of them, and the other side would get another value
- * than the one sent. Throws, saying so, otherwise. A value that holds no
- * class instance is not read back.
+ * `encode` with its output checked: a value's JSON form, if a value that is
+ * an instance of a Schema class reads back as an instance of its class (or
+ * of a class its class extends: a subclass reads back as the class its
+ * Schema names, or of none: a `Schema.Struct` reads it back as a plain
+ * object). JSON keeps no class, so a Schema that is a union of classes with
+ * the same fields (two `Schema.Error` classes with a `message`) reads back
+ * the first of them, and the other side would get another value than the
+ * one sent. Throws, saying so, otherwise. Only the value itself is checked,
+ * not the classes it holds (in an array, a field, a `Map`): walking those
+ * would judge wrongly where a Schema's transformation reorders or reshapes
+ * them, and would cost a walk of every value.
  */
 const faithful = (
   encode: (u: unknown) => Schema.Json,
@@ -268,13 +229,18 @@ const faithful = (
 ) =>
 (value: unknown): Schema.Json => {
   const json = encode(value)
-  if (!holdsClass(value, 0)) return json
-  const lost = lostClass(value, decode(json), 0)
-  if (lost === undefined) return json
+  if (!isSchemaClassInstance(value)) return json
+  const own: unknown = Object.getPrototypeOf(value)
+  const back = decode(json)
+  const kind: unknown = typeof back === "object" && back !== null ? Object.getPrototypeOf(back) : undefined
+  if (
+    kind === own || kind === Object.prototype || kind === null ||
+    (kind instanceof Object && Object.prototype.isPrototypeOf.call(kind, value))
+  ) {
+    return json
+  }
   throw new Error(
-    `${lost[0] === value ? "it" : "a part of it"} reads back as ${describe(lost[1])}, not as ${
-      describe(lost[0])
-    }: its Schema cannot tell them apart in JSON ` +
+    `it reads back as ${describe(back)}, not as ${describe(value)}: its Schema cannot tell them apart in JSON ` +
       "(give the members of a union distinct tags, as TaggedError and TaggedClass do)"
   )
 }
