@@ -6,7 +6,7 @@
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
 import * as TaskSet from "@taskscope/executor/TaskSet"
-import { Cause, Duration, Effect, Exit, Layer, Option, Schema, Tracer } from "effect"
+import { Cause, Chunk, Duration, Effect, Exit, Layer, Option, Schema, Tracer } from "effect"
 import * as EntityAddress from "effect/cluster/EntityAddress"
 import * as EntityId from "effect/cluster/EntityId"
 import * as EntityType from "effect/cluster/EntityType"
@@ -239,6 +239,31 @@ describe("Cluster.layerMemory", () => {
       assert.strictEqual(error(union)._tag, "InvalidPayloadError")
       assert.include(error(union).message, "reads back as an instance of Timeout, not as an instance of Refused")
       assert.strictEqual(runs, 1)
+    }))
+
+  it.live("values of Effect's own classes cross as they are: a Chunk, an Option, a Uint8Array inside a struct", () =>
+    Effect.gen(function*() {
+      const own = TaskSet.make("test/own-classes", {
+        // a Chunk points at itself: a check that walked class instances' keys hung on it (ea7bfe0)
+        chunk: TaskSet.task({
+          payload: Schema.Chunk(Schema.Number),
+          success: Schema.Chunk(Schema.Number),
+          run: (chunk) => Chunk.append(chunk, Chunk.size(chunk))
+        }),
+        maybe: TaskSet.task({
+          payload: Schema.Struct({ bytes: Schema.Uint8Array, label: Schema.Option(Schema.String) }),
+          success: Schema.Option(Schema.Number),
+          run: ({ bytes, label }) => Option.map(label, () => bytes.length)
+        })
+      })
+      const layer = ClusterRunner.layer(own).pipe(Layer.provideMerge(Cluster.layerMemory()))
+      const [chunk, maybe] = yield* ClusterExecutor.scoped(own, (executor) =>
+        Effect.all([
+          Effect.flatMap(executor.submit("chunk", Chunk.make(1, 2)), Task.join),
+          Effect.flatMap(executor.submit("maybe", { bytes: new Uint8Array(3), label: Option.some("x") }), Task.join)
+        ])).pipe(Effect.provide(layer), Effect.timeout("20 seconds"))
+      assert.deepStrictEqual(Chunk.toReadonlyArray(chunk), [1, 2, 2])
+      assert.deepStrictEqual(maybe, Option.some(3))
     }))
 
   it.live("a task set the cluster cannot store dies with an InvalidArgumentError naming what is wrong", () =>
