@@ -194,7 +194,7 @@ export class Cluster extends Context.Service<Cluster, Connection>()("@taskscope/
  * const slower = { ...Cluster.defaultShardingConfig, runnerHealthCheckInterval: "10 seconds" }
  * ```
  */
-export const defaultShardingConfig: Partial<ShardingConfig.ShardingConfig["Service"]> = {
+export const defaultShardingConfig: Partial<Omit<ShardingConfig.ShardingConfig["Service"], "runnerAddress">> = {
   entityMessagePollInterval: Duration.millis(500),
   entityReplyPollInterval: Duration.millis(50),
   shardLockRefreshInterval: Duration.seconds(2),
@@ -547,7 +547,10 @@ export const layerPostgres = (options: PostgresOptions): Layer.Layer<Cluster | S
     const sharding = NodeClusterSocket.layer({
       storage: "byo",
       clientOnly: runner === undefined,
-      shardingConfig
+      shardingConfig,
+      // a frame between processes carries a value of up to MAX_VALUE_BYTES and its envelope: past
+      // the default 16 MiB, a frame spoilt the connection's decoder for every later message on it
+      serializationMaxBufferSize: 4 * MAX_VALUE_BYTES
     }) as Layer.Layer<
       Sharding.Sharding | Runners.Runners,
       unknown,

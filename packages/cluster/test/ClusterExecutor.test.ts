@@ -466,6 +466,10 @@ describe("ClusterExecutor", () => {
         assert.strictEqual(argumentOf(yield* build(Cluster.layerMemory({ shardingConfig: shardingConfig as never }))),
           field)
       }
+      // the package's defaults, spread and amended, compile (they did not while their type allowed runnerAddress)
+      const amended = () =>
+        Cluster.layerPostgres({ url, shardingConfig: { ...Cluster.defaultShardingConfig, shardsPerGroup: 60 } })
+      assert.isFunction(amended)
       // set by layerPostgres from `runner`: given in shardingConfig it was dropped without a word
       const address = { runnerAddress: Option.some(RunnerAddress.make("10.0.0.1", 34431)) }
       assert.strictEqual(
