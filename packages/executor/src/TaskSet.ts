@@ -300,8 +300,7 @@ export type Error<T extends Any, K extends Names<T>> = T["tasks"][K]["error"]["T
  * requirements of the `Effect`s their `run` functions return, as
  * {@link task} inferred them (`R` of each {@link Task}). `Scope` is not one:
  * every executor runs each task in a `Scope` of its own, closed when the task
- * ends. A task whose success Schema is `Schema.Any` returns `any`, which says
- * nothing: it counts as needing none.
+ * ends.
  *
  * @category type-level
  * @since 0.1.0
@@ -364,7 +363,7 @@ type Returned<Declared> = Declared extends { readonly run: (payload: any) => inf
  * })
  * ```
  */
-export const make = <const Key extends string, const Tasks extends Record<string, AnyTask>>(
+export const make = <const Tasks extends Record<string, AnyTask>, const Key extends string = string>(
   key: Key,
   tasks: Tasks
 ): TaskSet<Tasks, Key> => {

@@ -66,6 +66,12 @@ describe("TaskSet", () => {
     const scopeOnly = TaskSet.make("@taskscope/executor/test/ScopeOnly", {
       scoped: TaskSet.task({ payload: Schema.Void, success: Schema.Number, run: () => Effect.as(Effect.scope, 1) })
     })
+    // the tasks given explicitly, as code written before the key's type parameter does
+    const explicit = TaskSet.make<typeof scopeOnly.tasks>("@taskscope/executor/test/Explicit", scopeOnly.tasks)
+    expectTypeOf(explicit.key).toEqualTypeOf<string>()
+    expectTypeOf(TaskSet.make("@taskscope/executor/test/Literal", scopeOnly.tasks).key).toEqualTypeOf<
+      "@taskscope/executor/test/Literal"
+    >()
     expectTypeOf<TaskSet.Services<typeof mixed>>().toEqualTypeOf<Db | Log>()
     expectTypeOf<TaskSet.Services<typeof scopeOnly>>().toEqualTypeOf<never>()
     assert.deepStrictEqual(mixed.names, ["unknownSuccess", "scoped", "literal"])

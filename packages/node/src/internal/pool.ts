@@ -465,14 +465,15 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       }
       if (entries.length === 0) return
       try {
-        postMessage(thread.port, calls, transfers)
+        thread.port.postMessage(calls, transfers as Array<WorkerThreads.Transferable>)
       } catch (error) {
-        // some payload cannot be cloned: nothing was sent. Send them one by
-        // one, so that only the calls that cannot be sent fail.
+        // some payload cannot be cloned, or some buffer cannot move: nothing
+        // was sent. Send them one by one, so that only the calls that cannot
+        // be sent fail, and only those whose buffers cannot move are copied.
         for (let i = 0; i < entries.length; i++) {
           const entry = entries[i]!
           try {
-            if (entries.length === 1) throw error
+            if (entries.length === 1 && entry.transfers.length === 0) throw error
             postMessage(thread.port, [calls[i]], entry.transfers)
           } catch (cause) {
             Atomics.store(signal, slotOf(entry.seq), Slot.Free)

@@ -177,7 +177,9 @@ export const transferList = (collected: ReadonlyArray<unknown>): ReadonlyArray<u
  * Posts `message` on `port`, moving the buffers of `transfers`. A buffer that
  * cannot be detached — the memory of a WebAssembly instance, which nothing
  * marks beforehand — makes `postMessage` throw before it detaches any; the
- * message then goes again with every buffer copied. A message that cannot be
+ * message then goes again with every buffer copied — the whole of each
+ * buffer, not just the bytes its views cover (a view of a large WebAssembly
+ * memory copies all of it: slice it to send less). A message that cannot be
  * cloned at all still throws (the second error).
  */
 export const postMessage = (port: MessagePort, message: unknown, transfers: ReadonlyArray<unknown>): void => {
