@@ -47,6 +47,16 @@ const registered = Effect.gen(function*() {
   return yield* Task.join(task)
 }).pipe(Effect.provide(WorkerExecutor.layer(tasks, { spawn })))
 
+// the program's executor is typed by the registered task set in the published declarations (they
+// had resolved it to TaskSet.Unknown, with no task set registered in the package itself)
+export const viaCurrent: Effect.Effect<number, unknown, WorkerExecutor.Current> = Effect.flatMap(
+  Effect.flatMap(WorkerExecutor.Current, (executor) => executor.submit("double", 2)),
+  Task.join
+)
+export const wrongName = Effect.flatMap(WorkerExecutor.Current, (executor) =>
+  // @ts-expect-error: the registered task set has no task "triple"
+  executor.submit("triple", 2))
+
 const pooled = Effect.scoped(Effect.gen(function*() {
   const pool = yield* WorkerPool.make(tasks, { spawn, maxConcurrency: 1 })
   return yield* WorkerExecutor.scoped(pool, (executor) => Effect.flatMap(executor.submit("double", 1), Task.join))

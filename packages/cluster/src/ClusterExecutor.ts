@@ -435,9 +435,34 @@ export type Registered = Register extends { readonly taskSet: infer T extends Ta
  * const stats = Effect.flatMap(ClusterExecutor.Current, (executor) => executor.stats)
  * ```
  */
-export class Current extends Context.Service<Current, ClusterExecutor<Registered>>()(
+export interface Current {
+  readonly "~@taskscope/cluster/ClusterExecutor/Current": "@taskscope/cluster/ClusterExecutor/Current"
+}
+
+// An interface and a constant, not a class: a class's base type is resolved
+// when declarations are emitted, and `Registered` with it (to
+// `TaskSet.Unknown`, as this package registers nothing); an annotation keeps
+// `Registered`, which the program's `Register` then decides.
+/**
+ * The service key of the program's executor (see the {@link Current}
+ * interface).
+ *
+ * @category services
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ClusterExecutor } from "@taskscope/cluster"
+ *
+ * const stats = Effect.flatMap(ClusterExecutor.Current, (executor) => executor.stats)
+ * ```
+ */
+export const Current: Context.Service<Current, ClusterExecutor<Registered>> = Context.Service<
+  Current,
+  ClusterExecutor<Registered>
+>(
   "@taskscope/cluster/ClusterExecutor/Current"
-) {}
+)
 
 /**
  * {@link Current} when an executor of `T` may be the program's executor: `T`

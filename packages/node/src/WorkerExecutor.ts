@@ -340,9 +340,34 @@ export const service = <T extends TaskSet.Any>(taskSet: T): Context.Service<Iden
  * const stats = Effect.flatMap(WorkerExecutor.Current, (executor) => executor.stats)
  * ```
  */
-export class Current extends Context.Service<Current, WorkerExecutor<Registered>>()(
+export interface Current {
+  readonly "~@taskscope/node/WorkerExecutor/Current": "@taskscope/node/WorkerExecutor/Current"
+}
+
+// An interface and a constant, not a class: a class's base type is resolved
+// when declarations are emitted, and `Registered` with it (to
+// `TaskSet.Unknown`, as this package registers nothing); an annotation keeps
+// `Registered`, which the program's `Register` then decides.
+/**
+ * The service key of the program's executor (see the {@link Current}
+ * interface).
+ *
+ * @category services
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { WorkerExecutor } from "@taskscope/node"
+ *
+ * const stats = Effect.flatMap(WorkerExecutor.Current, (executor) => executor.stats)
+ * ```
+ */
+export const Current: Context.Service<Current, WorkerExecutor<Registered>> = Context.Service<
+  Current,
+  WorkerExecutor<Registered>
+>(
   "@taskscope/node/WorkerExecutor/Current"
-) {}
+)
 
 /**
  * {@link Current} when an executor of `T` may be the program's executor: `T`
