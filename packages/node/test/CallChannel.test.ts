@@ -496,16 +496,27 @@ describe("call channel", () => {
         // the last answer resumed this fiber inside the pool's answer handler, which hands out the
         // calls made meanwhile when it returns: leave it first
         yield* Effect.yieldNow
+        // the second long call holds its thread until the third has started, and the third is released
+        // from the start: only a third call given to the other thread can start (no timing involved)
+        const gates = new Int32Array(new SharedArrayBuffer(4 * 4))
+        Atomics.store(gates, 3, 1)
+        const held = (index: number) => pool.call("spinHeld", { cells: gates.buffer, index, ms: 150 })
         // measured as tiny: handed out in turn, the long ones (0, 2, 4) to one thread, the tiny ones to the other
-        const calls = yield* Effect.forEach([150, 0, 150, 0, 150, 0], (ms) => start(pool.call("spin", ms)))
+        const calls = yield* Effect.forEach(
+          [pool.call("spin", 150), pool.call("spin", 0), held(0), pool.call("spin", 0), held(1), pool.call("spin", 0)],
+          start
+        )
         yield* handedOver(pool)
-        const [, , second, , third] = yield* Fiber.joinAll(calls)
         // the first long answer shows calls are long: the third long call, held behind the second,
         // is taken back and runs on the other thread, which had nothing left to do
-        assert.isTrue(
-          second!.start < third!.end && third!.start < second!.end,
-          "the second and third long calls ran at the same time, on two threads"
+        yield* eventually(
+          Effect.sync(() => Atomics.load(gates, 2) === 1),
+          "the third long call started while the second held its thread"
         )
+        Atomics.store(gates, 1, 1)
+        Atomics.notify(gates, 1)
+        const [, , second, , third] = yield* Fiber.joinAll(calls)
+        assert.isTrue(third!.start < second!.end, "the third long call started before the second ended")
         assert.include(yield* pool.stats, { queued: 0, terminated: 0, crashed: 0 })
       })))
       assert.strictEqual(counter.alive(), 0)
