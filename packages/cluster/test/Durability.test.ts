@@ -7,6 +7,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Task } from "@taskscope/executor"
 import { Effect, Fiber } from "effect"
+import * as fs from "node:fs"
 import { ClusterExecutor } from "../src/index.ts"
 import { submitter } from "./fixtures/cluster.ts"
 import { eventually, logFile, readLog } from "./fixtures/log.ts"
@@ -205,13 +206,19 @@ describe("durability", () => {
         const first = yield* startRunner(pg, "first", { concurrency: 3 })
         yield* waitForShards(pg, 1, undefined, [first])
         const keys = Array.from({ length: 12 }, (_, i) => `moved-${i}`)
+        // the tasks run until the joining runner holds its shards (a gate, not a time: it took from 2 s
+        // to over 5 s under load, and a task the first runner started while it still owned the shard
+        // was no fault)
+        const gate = `${log}.gate`
         const { results, startedBefore } = yield* ClusterExecutor.scoped(tasks, (executor) =>
           Effect.gen(function*() {
             const handles = yield* Effect.forEach(keys,
-              (key) => executor.submit("visit", { key, ms: 3000, log }, { key }))
+              (key) => executor.submit("visit", { key, ms: 200, log, until: gate }, { key }))
             yield* eventually("three run", Effect.map(readLog(log), (entries) => entries.length >= 3))
             const startedBefore = new Set((yield* readLog(log)).map((e) => e.key))
-            yield* startRunner(pg, "joining", { concurrency: 3 })
+            const joining = yield* startRunner(pg, "joining", { concurrency: 3 })
+            yield* waitForShards(pg, 2, undefined, [first, joining])
+            fs.writeFileSync(gate, "")
             return { results: yield* Effect.forEach(handles, Task.join), startedBefore }
           })).pipe(Effect.provide(submitter(pg.url)))
         assert.deepStrictEqual(results.map((r) => r.key), keys)
