@@ -53,6 +53,8 @@ export const viaCurrent: Effect.Effect<number, unknown, WorkerExecutor.Current> 
   Effect.flatMap(WorkerExecutor.Current, (executor) => executor.submit("double", 2)),
   Task.join
 )
+// the shape behind the key, as a service class's `Service` names it
+export const statsOf = (executor: WorkerExecutor.Current["Service"]) => executor.stats
 export const wrongName = Effect.flatMap(WorkerExecutor.Current, (executor) =>
   // @ts-expect-error: the registered task set has no task "triple"
   executor.submit("triple", 2))

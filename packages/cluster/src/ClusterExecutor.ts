@@ -437,6 +437,8 @@ export type Registered = Register extends { readonly taskSet: infer T extends Ta
  */
 export interface Current {
   readonly "~@taskscope/cluster/ClusterExecutor/Current": "@taskscope/cluster/ClusterExecutor/Current"
+  /** The executor this key finds (as a service class's `Service`). */
+  readonly Service: ClusterExecutor<Registered>
 }
 
 // An interface and a constant, not a class: a class's base type is resolved

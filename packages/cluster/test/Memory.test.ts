@@ -201,6 +201,13 @@ describe("Cluster.layerMemory", () => {
           error: Schema.Union([Timeout, Refused]),
           run: (message) => Effect.fail(new Refused({ message }))
         }),
+        // a class and what it encodes to: a Date would arrive as its ISO string (refused since 29a9706;
+        // for an hour on 2026-11-27 only Schema classes were checked)
+        dateOrText: TaskSet.task({
+          payload: Schema.Number,
+          success: Schema.Union([Schema.String, Schema.Date]),
+          run: (n) => new Date(n)
+        }),
         // before: not checked at all — the task ran with a Timeout for the Refused it was given
         union: TaskSet.task({
           payload: Schema.Union([Timeout, Refused]),
@@ -210,7 +217,7 @@ describe("Cluster.layerMemory", () => {
       })
       const layer = ClusterRunner.layer(wire).pipe(Layer.provideMerge(Cluster.layerMemory()))
       const quiet = { reraiseOnExit: false } as const
-      const [anyError, anyDate, anyPayload, refused, point, union, timeout] = yield* ClusterExecutor.scoped(
+      const [anyError, anyDate, anyPayload, refused, point, union, timeout, dateOrText] = yield* ClusterExecutor.scoped(
         wire,
         (executor) =>
           Effect.all([
@@ -220,7 +227,8 @@ describe("Cluster.layerMemory", () => {
             Effect.flatMap(executor.submit("refused", "no", quiet), Task.await),
             Effect.flatMap(executor.submit("point", 2), Task.join),
             Effect.flatMap(executor.submit("union", new Refused({ message: "no" }), quiet), Task.await),
-            Effect.flatMap(executor.submit("union", new Timeout({ message: "late" })), Task.join)
+            Effect.flatMap(executor.submit("union", new Timeout({ message: "late" })), Task.join),
+            Effect.flatMap(executor.submit("dateOrText", 0, quiet), Task.await)
           ])
       ).pipe(Effect.provide(layer), Effect.timeout("20 seconds"))
       assert.strictEqual(timeout, "Timeout", "the first member of the union crosses")
@@ -236,6 +244,8 @@ describe("Cluster.layerMemory", () => {
       assert.include(error(anyError).message, "its JSON form is not JSON (an instance of Error)")
       assert.include(error(anyDate).message, "its JSON form is not JSON (an instance of Date)")
       assert.include(error(refused).message, "reads back as an instance of Timeout, not as an instance of Refused")
+      assert.strictEqual(error(dateOrText)._tag, "InvalidResultError")
+      assert.include(error(dateOrText).message, "not as an instance of Date")
       assert.strictEqual(error(union)._tag, "InvalidPayloadError")
       assert.include(error(union).message, "reads back as an instance of Timeout, not as an instance of Refused")
       assert.strictEqual(runs, 1)

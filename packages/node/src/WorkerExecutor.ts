@@ -342,6 +342,8 @@ export const service = <T extends TaskSet.Any>(taskSet: T): Context.Service<Iden
  */
 export interface Current {
   readonly "~@taskscope/node/WorkerExecutor/Current": "@taskscope/node/WorkerExecutor/Current"
+  /** The executor this key finds (as a service class's `Service`). */
+  readonly Service: WorkerExecutor<Registered>
 }
 
 // An interface and a constant, not a class: a class's base type is resolved

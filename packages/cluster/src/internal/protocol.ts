@@ -198,30 +198,18 @@ const jsonBytes = (json: Schema.Json): number => {
 }
 
 /**
- * Whether `u` is an instance of a Schema class (`Schema.Class`,
- * `TaggedClass`, `Error`, `TaggedError`: its constructor is a Schema) — the
- * values a union may read back as another class.
- */
-const isSchemaClassInstance = (u: unknown): u is object => {
-  if (typeof u !== "object" || u === null) return false
-  const own: unknown = Object.getPrototypeOf(u)
-  if (own === Object.prototype || own === null || Array.isArray(u)) return false
-  const constructor: unknown = (u as { readonly constructor?: unknown }).constructor
-  return typeof constructor === "function" && Schema.isSchema(constructor)
-}
-
-/**
  * `encode` with its output checked: a value's JSON form, if a value that is
- * an instance of a Schema class reads back as an instance of its class (or
- * of a class its class extends: a subclass reads back as the class its
- * Schema names, or of none: a `Schema.Struct` reads it back as a plain
- * object). JSON keeps no class, so a Schema that is a union of classes with
- * the same fields (two `Schema.Error` classes with a `message`) reads back
- * the first of them, and the other side would get another value than the
- * one sent. Throws, saying so, otherwise. Only the value itself is checked,
- * not the classes it holds (in an array, a field, a `Map`): walking those
- * would judge wrongly where a Schema's transformation reorders or reshapes
- * them, and would cost a walk of every value.
+ * a class instance reads back as an instance of its class (or of a class its
+ * class extends: a subclass reads back as the class its Schema names, or of
+ * none: a `Schema.Struct` reads it back as a plain object). JSON keeps no
+ * class, so a Schema that is a union of classes with the same fields (two
+ * `Schema.Error` classes with a `message`), or of a class and what it
+ * encodes to (`Union([String, Date])`), reads back the first match, and the
+ * other side would get another value than the one sent. Throws, saying so,
+ * otherwise. Only the value itself is checked, not the classes it holds (in
+ * an array, a field, a `Map`): a walk of those hung on a `Chunk` (it points
+ * at itself), cost a key per byte of a `Uint8Array`, and would misjudge a
+ * Schema whose transformation reorders them.
  */
 const faithful = (
   encode: (u: unknown) => Schema.Json,
@@ -229,8 +217,9 @@ const faithful = (
 ) =>
 (value: unknown): Schema.Json => {
   const json = encode(value)
-  if (!isSchemaClassInstance(value)) return json
+  if (typeof value !== "object" || value === null) return json
   const own: unknown = Object.getPrototypeOf(value)
+  if (own === Object.prototype || own === null || Array.isArray(value)) return json // no class to lose
   const back = decode(json)
   const kind: unknown = typeof back === "object" && back !== null ? Object.getPrototypeOf(back) : undefined
   if (
