@@ -54,6 +54,7 @@ import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
 import { errorText } from "@taskscope/executor/internal/describe"
 import * as Durations from "@taskscope/executor/internal/duration"
 import * as KnownOptions from "@taskscope/executor/internal/knownOptions"
+import * as Scoped from "@taskscope/executor/internal/scoped"
 import * as TaskSet from "@taskscope/executor/TaskSet"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -1159,29 +1160,15 @@ export const scoped = <T extends TaskSet.Any, A, E, R>(
 > =>
   Effect.suspend(() => {
     const executorOptions = checkOptions(taskSet, options)
-    return Effect.contextWith((outer: Context.Context<never>) =>
-      Effect.flatMap(parts, ({ cluster, sharding }) =>
-        Effect.flatMap(protocolOf(taskSet).entity.client, (client) =>
-          BackgroundExecutor.scoped((background) => {
-            const self = fromParts(taskSet, background, cluster, sharding, client as unknown as Client)
-            const effect = typeof body === "function" ? body(self) : body
-            return Effect.provideContext(callersExecutor(effect, outer), servicesOf(self))
-          }, executorOptions)))
-    )
+    return Effect.flatMap(parts, ({ cluster, sharding }) =>
+      Effect.flatMap(protocolOf(taskSet).entity.client, (client) =>
+        // the body sees its caller's BackgroundExecutor, not the one this executor keeps
+        Scoped.scoped((background) => {
+          const self = fromParts(taskSet, background, cluster, sharding, client as unknown as Client)
+          const effect = typeof body === "function" ? body(self) : body
+          return Effect.provideContext(effect, servicesOf(self))
+        }, executorOptions)))
   }) as any
-
-/**
- * `body` with the caller's `BackgroundExecutor` (or none), not the one
- * `BackgroundExecutor.scoped` gives it: that one is this executor's own
- * bookkeeping, and a `BackgroundExecutor.submit` in `body` would take one of
- * its permits.
- */
-const callersExecutor = <A, E, R>(body: Effect.Effect<A, E, R>, outer: Context.Context<never>) => {
-  const callers = Context.getOrUndefined(outer, BackgroundExecutor.BackgroundExecutor)
-  return callers === undefined
-    ? Effect.updateContext(body, Context.omit(BackgroundExecutor.BackgroundExecutor))
-    : Effect.provideService(body, BackgroundExecutor.BackgroundExecutor, callers)
-}
 
 // -----------------------------------------------------------------------------
 // accessors

@@ -63,6 +63,7 @@
 import { BackgroundExecutor, type ExecutorError, type Task, type TaskEvent } from "@taskscope/executor"
 import { print } from "@taskscope/executor/internal/describe"
 import * as KnownOptions from "@taskscope/executor/internal/knownOptions"
+import * as Scoped from "@taskscope/executor/internal/scoped"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -696,34 +697,20 @@ export const scoped: {
 ): Effect.Effect<A, E | ExecutorError.TaskFailedError | ExecutorError.CloseTimeoutError, Exclude<R, Identifier<T>>> =>
   Effect.suspend(() => {
     const { executor, pool } = plan(source, options)
-    return Effect.contextWith((outer: Context.Context<never>) =>
-      Effect.scopedWith((scope) =>
-        Effect.flatMap(pool(scope), (threads) =>
-          BackgroundExecutor.scoped((background) => {
-            const self = fromParts(threads, background, executor)
-            const effect = typeof body === "function" ? body(self) : body
-            return Effect.provideService(callersExecutor(effect, outer), service(threads.taskSet), self)
-          }, executor))
-      )
+    return Effect.scopedWith((scope) =>
+      Effect.flatMap(pool(scope), (threads) =>
+        // the body sees its caller's BackgroundExecutor, not the one this executor keeps
+        Scoped.scoped((background) => {
+          const self = fromParts(threads, background, executor)
+          const effect = typeof body === "function" ? body(self) : body
+          return Effect.provideService(effect, service(threads.taskSet), self)
+        }, executor))
     ) as Effect.Effect<
       A,
       E | ExecutorError.TaskFailedError | ExecutorError.CloseTimeoutError,
       Exclude<R, Identifier<T>>
     >
   })
-
-/**
- * `body` with the caller's `BackgroundExecutor` (or none), not the one
- * `BackgroundExecutor.scoped` gives it: that one is this executor's own
- * bookkeeping, and a `BackgroundExecutor.submit` in `body` would take a
- * thread's permit.
- */
-const callersExecutor = <A, E, R>(body: Effect.Effect<A, E, R>, outer: Context.Context<never>) => {
-  const callers = Context.getOrUndefined(outer, BackgroundExecutor.BackgroundExecutor)
-  return callers === undefined
-    ? Effect.updateContext(body, Context.omit(BackgroundExecutor.BackgroundExecutor))
-    : Effect.provideService(body, BackgroundExecutor.BackgroundExecutor, callers)
-}
 
 // -----------------------------------------------------------------------------
 // accessors

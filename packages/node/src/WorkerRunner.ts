@@ -138,6 +138,9 @@ const spanOutcome = (kind: ReplyKind, value: unknown): Effect.Effect<void, unkno
  * slot the parent cancelled are skipped; each other call gets exactly one
  * response.
  */
+/** The transfer list of a reply that moves nothing (one array for all: `post` runs per call). */
+const none: ReadonlyArray<unknown> = []
+
 const serveCalls = (
   taskSet: TaskSet.Any,
   codecs: ReadonlyMap<string, Codecs>,
@@ -160,7 +163,7 @@ const serveCalls = (
   /** the call answered last: a thread runs one call at a time, so `runEffect` can tell whether its call was */
   let lastSeq = -1
 
-  const post = (seq: number, kind: ReplyKind, value: unknown, transfers: ReadonlyArray<unknown> = []): void => {
+  const post = (seq: number, kind: ReplyKind, value: unknown, transfers: ReadonlyArray<unknown> = none): void => {
     lastKind = kind
     lastValue = value
     lastSeq = seq

@@ -206,7 +206,7 @@ const batchingRunnerStorage = (
 }
 
 /** How long {@link rideOutStorage} rides an outage out, counted from the first failure. */
-export const RIDE_OUT = "1 minute"
+const RIDE_OUT = "1 minute"
 
 /**
  * The database may be away for a while (a restart, a fail-over): a storage
