@@ -276,6 +276,81 @@ describe("Cluster.layerMemory", () => {
       assert.deepStrictEqual(maybe, Option.some(3))
     }))
 
+  it.live("a class JSON cannot tell apart is refused inside a value too: in a struct's field, an array, a Schema class", () =>
+    Effect.gen(function*() {
+      let ran = 0
+      class Timeout extends Schema.Error<Timeout>("Timeout")({ message: Schema.String }) {}
+      class Refused extends Schema.Error<Refused>("Refused")({ message: Schema.String }) {}
+      const Either = Schema.Union([Timeout, Refused])
+      class Job extends Schema.Class<Job>("Job")({ id: Schema.Number, last: Either }) {}
+      // (Effect's own constructor of Job turns a Refused given for `last` into a Timeout: not used below)
+      class Stamp extends Schema.Class<Stamp>("Stamp")({ at: Schema.Union([Schema.String, Schema.Date]) }) {}
+      const nested = TaskSet.make("test/nested-classes", {
+        // before: the runner's task got a Timeout in `e` for the Refused it was sent
+        field: TaskSet.task({
+          payload: Schema.Struct({ e: Either }),
+          success: Schema.String,
+          run: ({ e }) => {
+            ran++
+            return e instanceof Refused ? "Refused" : "Timeout"
+          }
+        }),
+        items: TaskSet.task({
+          payload: Schema.Number,
+          success: Schema.Array(Either),
+          run: (n) => [new Timeout({ message: "a" }), new Refused({ message: String(n) })]
+        }),
+        stamp: TaskSet.task({
+          payload: Schema.Number,
+          success: Stamp,
+          run: (n) => new Stamp({ at: new Date(n) })
+        }),
+        dates: TaskSet.task({
+          payload: Schema.Number,
+          success: Schema.Struct({ at: Schema.Union([Schema.String, Schema.Date]) }),
+          run: (n) => ({ at: new Date(n) })
+        }),
+        // what reads back as it was sent crosses: the first member of the union, classes kept in place
+        fine: TaskSet.task({
+          payload: Schema.Struct({ e: Either, at: Schema.Date, xs: Schema.Array(Schema.Option(Schema.Number)) }),
+          success: Job,
+          run: ({ at, e, xs }) => new Job({ id: at.getTime() + xs.length, last: e })
+        })
+      })
+      const layer = ClusterRunner.layer(nested).pipe(Layer.provideMerge(Cluster.layerMemory()))
+      const quiet = { reraiseOnExit: false } as const
+      const [field, items, stamp, dates, fine] = yield* ClusterExecutor.scoped(nested, (executor) =>
+        Effect.all([
+          Effect.flatMap(executor.submit("field", { e: new Refused({ message: "no" }) }, quiet), Task.await),
+          Effect.flatMap(executor.submit("items", 1, quiet), Task.await),
+          Effect.flatMap(executor.submit("stamp", 1, quiet), Task.await),
+          Effect.flatMap(executor.submit("dates", 0, quiet), Task.await),
+          Effect.flatMap(
+            executor.submit("fine", {
+              e: new Timeout({ message: "late" }),
+              at: new Date(5),
+              xs: [Option.some(1), Option.none()]
+            }),
+            Task.join
+          )
+        ])).pipe(Effect.provide(layer), Effect.timeout("20 seconds"))
+      const error = (exit: Exit.Exit<unknown, unknown>) =>
+        errorOf(exit) as { readonly _tag: string; readonly message: string }
+      assert.strictEqual(error(field)._tag, "InvalidPayloadError")
+      assert.include(error(field).message,
+        `its field "e" reads back as an instance of Timeout, not as an instance of Refused`)
+      assert.strictEqual(ran, 0, "the task never ran with the wrong class")
+      assert.strictEqual(error(items)._tag, "InvalidResultError")
+      assert.include(error(items).message, "its item 1 reads back as an instance of Timeout")
+      assert.strictEqual(error(stamp)._tag, "InvalidResultError")
+      assert.include(error(stamp).message, `its field "at" reads back as`)
+      assert.strictEqual(error(dates)._tag, "InvalidResultError")
+      assert.include(error(dates).message, `its field "at" reads back as`)
+      assert.instanceOf(fine, Job)
+      assert.strictEqual(fine.id, 7)
+      assert.instanceOf(fine.last, Timeout)
+    }))
+
   it.live("a task set the cluster cannot store dies with an InvalidArgumentError naming what is wrong", () =>
     Effect.gen(function*() {
       const longKey = TaskSet.make("k".repeat(141), {

@@ -198,18 +198,15 @@ const jsonBytes = (json: Schema.Json): number => {
 }
 
 /**
- * `encode` with its output checked: a value's JSON form, if a value that is
- * a class instance reads back as an instance of its class (or of a class its
- * class extends: a subclass reads back as the class its Schema names, or of
- * none: a `Schema.Struct` reads it back as a plain object). JSON keeps no
+ * `encode` with its output checked: every class instance the value holds
+ * reads back, from its JSON form, as an instance of its class (or of a class
+ * its class extends: a subclass reads back as the class its Schema names, or
+ * as a plain object: a `Schema.Struct` reads it back so). JSON keeps no
  * class, so a Schema that is a union of classes with the same fields (two
  * `Schema.Error` classes with a `message`), or of a class and what it
  * encodes to (`Union([String, Date])`), reads back the first match, and the
  * other side would get another value than the one sent. Throws, saying so,
- * otherwise. Only the value itself is checked, not the classes it holds (in
- * an array, a field, a `Map`): a walk of those hung on a `Chunk` (it points
- * at itself), cost a key per byte of a `Uint8Array`, and would misjudge a
- * Schema whose transformation reorders them.
+ * otherwise. See {@link lostClass} for which places are checked.
  */
 const faithful = (
   encode: (u: unknown) => Schema.Json,
@@ -217,21 +214,93 @@ const faithful = (
 ) =>
 (value: unknown): Schema.Json => {
   const json = encode(value)
-  if (typeof value !== "object" || value === null) return json
-  const own: unknown = Object.getPrototypeOf(value)
-  if (own === Object.prototype || own === null || Array.isArray(value)) return json // no class to lose
+  if (!holdsClass(value, 0)) return json // nothing JSON could lose: the common case costs no decode
   const back = decode(json)
-  const kind: unknown = typeof back === "object" && back !== null ? Object.getPrototypeOf(back) : undefined
-  if (
-    kind === own || kind === Object.prototype || kind === null ||
-    (kind instanceof Object && Object.prototype.isPrototypeOf.call(kind, value))
-  ) {
-    return json
-  }
+  const lost = lostClass(value, back, new Set())
+  if (lost === undefined) return json
+  const [sent, read, where] = lost
   throw new Error(
-    `it reads back as ${describe(back)}, not as ${describe(value)}: its Schema cannot tell them apart in JSON ` +
-      "(give the members of a union distinct tags, as TaggedError and TaggedClass do)"
+    `${where}reads back as ${describe(read)}, not as ${describe(sent)}: its Schema cannot tell them apart in ` +
+      "JSON (give the members of a union distinct tags, as TaggedError and TaggedClass do)"
   )
+}
+
+/** How deep {@link holdsClass} and {@link lostClass} look: JSON of a task's values is not deeper in practice. */
+const MAX_DEPTH = 64
+
+/** Whether `value` is an object made by a class (not a plain object, not an array). */
+const isInstance = (value: object): boolean => {
+  const own: unknown = Object.getPrototypeOf(value)
+  return own !== Object.prototype && own !== null && !Array.isArray(value)
+}
+
+/** Whether `value` holds a class instance where {@link lostClass} looks (itself included). */
+const holdsClass = (value: unknown, depth: number): boolean => {
+  if (typeof value !== "object" || value === null || depth > MAX_DEPTH) return false
+  if (isInstance(value)) return true
+  const values: ReadonlyArray<unknown> = Array.isArray(value) ? value : Object.values(value)
+  for (let i = 0; i < values.length; i++) {
+    if (holdsClass(values[i], depth + 1)) return true
+  }
+  return false
+}
+
+/**
+ * The first class instance in `value` that `back`, the value read back from
+ * its JSON form, holds at the same place as an instance of another class:
+ * the two, and where (a path such as `its field "e" ` or `its item 2 `).
+ * The walk goes into arrays (item by item), plain objects and the instances
+ * of Schema classes (field by field, a field missing from `back` skipped),
+ * and checks any other class instance where it meets it without going in: a
+ * `Chunk`, a `HashSet`, an `Option`, a `Uint8Array` are Effect's or the
+ * platform's own, and their insides are not laid out as their JSON is (a
+ * `Chunk` points at itself; a set's order may change). So a union confused
+ * inside such a value (an `Option` of two classes with the same fields) is
+ * not caught, nor one inside an array that the Schema's own transformation
+ * reorders (its items are compared by place), and a union of a class and
+ * its own subclass reads the subclass back as the class, accepted: the
+ * subclass's own fields are lost.
+ */
+const lostClass = (
+  value: unknown,
+  back: unknown,
+  seen: Set<object>,
+  path = "",
+  depth = 0
+): readonly [unknown, unknown, string] | undefined => {
+  if (typeof value !== "object" || value === null || seen.has(value) || depth > MAX_DEPTH) return undefined
+  seen.add(value)
+  if (Array.isArray(value)) {
+    if (!Array.isArray(back)) return undefined
+    const n = Math.min(value.length, back.length)
+    for (let i = 0; i < n; i++) {
+      const lost = lostClass(value[i], back[i], seen, `${path}its item ${i} `, depth + 1)
+      if (lost !== undefined) return lost
+    }
+    return undefined
+  }
+  const own: unknown = Object.getPrototypeOf(value)
+  if (own !== Object.prototype && own !== null) {
+    const kind: unknown = typeof back === "object" && back !== null ? Object.getPrototypeOf(back) : undefined
+    const kept = kind === own || kind === Object.prototype || kind === null ||
+      (kind instanceof Object && Object.prototype.isPrototypeOf.call(kind, value))
+    if (!kept) return [value, back, path]
+    // only a Schema class's fields are laid out as its JSON is
+    if (!Schema.isSchema((own as { readonly constructor?: unknown }).constructor)) return undefined
+  }
+  if (typeof back !== "object" || back === null) return undefined
+  for (const key of Object.keys(value)) {
+    if (!Object.hasOwn(back, key)) continue
+    const lost = lostClass(
+      (value as Record<string, unknown>)[key],
+      (back as Record<string, unknown>)[key],
+      seen,
+      `${path}its field ${JSON.stringify(key)} `,
+      depth + 1
+    )
+    if (lost !== undefined) return lost
+  }
+  return undefined
 }
 
 const compile = (task: TaskSet.AnyTask): Codecs => {
