@@ -205,7 +205,9 @@ describe("durability", () => {
         const log = yield* logFile
         const first = yield* startRunner(pg, "first", { concurrency: 3 })
         yield* waitForShards(pg, 1, undefined, [first])
-        const keys = Array.from({ length: 12 }, (_, i) => `moved-${i}`)
+        // enough keys that some of the waiting tasks are on shards that move (with 12, none did in about
+        // 1 run in 8, and the test checked nothing)
+        const keys = Array.from({ length: 36 }, (_, i) => `moved-${i}`)
         // the tasks run until the joining runner holds its shards (a gate, not a time: it took from 2 s
         // to over 5 s under load, and a task the first runner started while it still owned the shard
         // was no fault)
@@ -224,6 +226,7 @@ describe("durability", () => {
         assert.deepStrictEqual(results.map((r) => r.key), keys)
         // the tasks that waited on the first runner and moved with their shards
         const moved = results.filter((r) => r.runner === "joining" && !startedBefore.has(r.key)).map((r) => r.key)
+        assert.isAbove(moved.length, 0, "no waiting task moved with its shard: the check below would be vacuous")
         const entries = yield* readLog(log)
         const alsoThere = moved.filter((key) =>
           entries.some((e) => e.event === "start" && e.key === key && e.runner === "first")
