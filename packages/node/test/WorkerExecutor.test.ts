@@ -231,6 +231,21 @@ describe("WorkerExecutor", () => {
         assert.strictEqual((yield* pool.stats).crashed, before.crashed + 1)
       }))
 
+    it.live("stray messages a task posts on parentPort (null, undefined, others) are ignored: the process and the task go on", () =>
+      Effect.gen(function*() {
+        const before = yield* pool.stats
+        // before: `null` made Effect's worker platform throw in the parent's message listener,
+        // an uncaught exception that ended the whole process
+        const [stray, after] = yield* onPool((executor) =>
+          Effect.all([
+            Effect.flatMap(executor.submit("postsStray", 3), Task.join),
+            Effect.flatMap(executor.submit("square", 4), Task.join)
+          ])
+        )
+        assert.deepStrictEqual([stray, after], [3, 16])
+        assert.strictEqual((yield* pool.stats).crashed, before.crashed)
+      }))
+
     it.live("an uncaught error in a worker fails only its task", () =>
       Effect.gen(function*() {
         const exit = yield* onPool((executor) =>

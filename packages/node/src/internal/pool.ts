@@ -265,6 +265,30 @@ const movedCrash = (reason: string, cause: unknown): Crash => ({
   cause
 })
 
+/**
+ * `raw` as the worker platform sees it: its `message` listeners hear the
+ * platform's own messages only (arrays, as `[0]` for ready). Task code may
+ * post anything on `parentPort` (a library reporting progress its own way),
+ * and the platform's listener reads `message[0]` unchecked: a `null` or an
+ * `undefined` threw in the parent's event listener, an uncaught exception
+ * that ended the whole process. Anything else goes to `raw` as it is.
+ */
+const platformOnly = (raw: WorkerThreads.Worker): WorkerThreads.Worker =>
+  new Proxy(raw, {
+    get(target, property) {
+      if (property === "on") {
+        return (event: string, listener: (...args: Array<any>) => void) => {
+          target.on(event, event === "message"
+            ? (message: unknown) => Array.isArray(message) && listener(message)
+            : listener)
+          return target
+        }
+      }
+      const value: unknown = Reflect.get(target, property, target)
+      return typeof value === "function" ? value.bind(target) : value
+    }
+  })
+
 /** Makes a pool whose threads all end when `Scope` closes. */
 export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> =>
   Effect.gen(function*() {
@@ -782,7 +806,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       const spawner: EffectWorker.SpawnerFn<WorkerThreads.Worker> = (id) => {
         const raw = options.spawn(id)
         thread.raw = raw
-        return raw
+        return platformOnly(raw)
       }
       const run = Effect.gen(function*() {
         const backing = yield* platform.spawn<Ready, Open>(thread.id)
