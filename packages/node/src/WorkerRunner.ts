@@ -25,11 +25,12 @@
  * what kills the thread itself (`process.exit`, an uncaught asynchronous
  * error, running out of memory) ends the thread, and the parent replaces it.
  *
- * While it waits for calls the thread's event loop is paused, as piscina's
- * is; so that timers a task left behind still fire, the thread waits in short
- * slices (returning to its event loop between them) whenever it has timers,
- * immediates or I/O pending, and goes back to its event loop at least every
- * few milliseconds while it runs a stream of calls.
+ * While it waits for calls the thread sleeps in `Atomics.wait` with its
+ * event loop paused, as piscina's threads do; when it has timers, immediates
+ * or I/O pending (a task left them behind), it waits in its event loop
+ * instead, with `Atomics.waitAsync`, so that they run on time. It goes back
+ * to its event loop at least every few milliseconds while it runs a stream of
+ * calls.
  *
  * A task whose `run` needs services gets them from the context the runner
  * runs in: {@link make} and {@link layer} require them (`TaskSet.Services`),
@@ -105,8 +106,6 @@ const plainDefect = (u: unknown): unknown =>
 
 /** Go back to the event loop at least this often (ms) while calls keep coming. */
 const TURN_MS = 10
-/** While timers or I/O are pending, wait for calls in slices of this many ms. */
-const SLICE_MS = 2
 
 /** `true` when something besides message ports waits in this thread's event loop. */
 const hasPendingWork = (): boolean => {
@@ -381,6 +380,18 @@ const serveCalls = (
     Atomics.store(signal, Signal.Reading, 0)
   }
 
+  /**
+   * Whether an `Atomics.waitAsync` of the loop is pending. At most one is:
+   * the parent wakes every waiter (a notify for one would go to that stale
+   * wait, not to a thread asleep in `Atomics.wait`), so it ends at the next
+   * batch whatever the loop did meanwhile.
+   */
+  let waitingAsync = false
+  const wokenAsync = (): void => {
+    waitingAsync = false
+    loop()
+  }
+
   /** The receive loop; entered after every turn of the event loop. */
   const loop = (): void => {
     const turn = performance.now()
@@ -410,10 +421,16 @@ const serveCalls = (
       inbox = []
       head = 0
       if (hasPendingWork()) {
-        if (Atomics.wait(signal, Signal.Requests, seen, SLICE_MS) === "timed-out") {
-          setImmediate(loop)
-          return
-        }
+        // Timers or I/O wait in the event loop: wait for calls there, woken by
+        // the parent's notify through `Atomics.waitAsync`, so that they run on
+        // time and nothing polls (waiting in slices of 2 ms, an idle thread
+        // that kept a timer or a keep-alive socket cost 3-4% of a core)
+        if (waitingAsync) return // an earlier wait still stands: it wakes the loop
+        const waited = Atomics.waitAsync(signal, Signal.Requests, seen)
+        if (!waited.async) continue // a batch came since `seen`
+        waitingAsync = true
+        waited.value.then(wokenAsync)
+        return
       } else if (ran) {
         // the calls may have left microtasks, process.nextTick callbacks or a
         // rejected promise nobody handles: they run (an unhandled rejection

@@ -52,6 +52,26 @@ describe("WorkerRunner", () => {
     })
   })
 
+  it.live("an idle thread with a timer pending waits in its event loop: it burns no CPU while it waits", () =>
+    Effect.gen(function*() {
+      const used = yield* WorkerExecutor.scoped(
+        tasks,
+        (executor) =>
+          Effect.gen(function*() {
+            const call = (keep: boolean) => Effect.flatMap(executor.submit("keepTimer", keep), Task.join)
+            yield* call(true) // the thread started and its code warmed up
+            const before = yield* call(true)
+            yield* Effect.sleep("600 millis") // real time: the thread idles with its timer pending
+            const after = yield* call(false)
+            return after - before
+          }),
+        { spawn: spawner(makeCounter()), maxConcurrency: 1 }
+      )
+      // before: it waited in slices of 2 ms, turning its event loop in between: 11-16 ms of CPU in
+      // 600 ms (2-4% of a core, for as long as the timer lived); now one wake-up, for the call
+      assert.isBelow(used, 6_000, `the idle thread used ${used} µs of CPU in 600 ms`)
+    }))
+
   it.live("a task that interrupts its own fiber is answered (a defect), and the thread serves on", () =>
     Effect.gen(function*() {
       const [interrupted, next] = yield* WorkerExecutor.scoped(

@@ -510,7 +510,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       const now = Date.now()
       for (let i = 0; i < entries.length; i++) entries[i]!.sentAt = now
       Atomics.add(signal, Signal.Requests, 1)
-      Atomics.notify(signal, Signal.Requests, 1)
+      // every waiter: the thread's `Atomics.waitAsync` may still stand while it sleeps in `Atomics.wait`
+      Atomics.notify(signal, Signal.Requests)
     }
 
     /**
