@@ -211,6 +211,38 @@ describe("deadlines", () => {
         assert.isFalse(ran)
       }), { maxConcurrency: 1, maxQueue: 1 }))
 
+    it.effect("a submit that maxQueue keeps waiting returns when the start deadline passes, its task failed", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        yield* BackgroundExecutor.submit(Effect.sleep(100)) // the permit
+        yield* BackgroundExecutor.submit(Effect.sleep(5)) // the queue's one place
+        let ran = 0
+        const submit = (options: BackgroundExecutor.SubmitOptions) =>
+          Effect.forkChild(
+            BackgroundExecutor.submit(Effect.sync(() => ran++), { ...options, reraiseOnExit: false }),
+            { startImmediately: true }
+          )
+        const [byTimeout, byDeadline, patient] = [
+          yield* submit({ startTimeout: 10 }),
+          yield* submit({ deadline: 20 }), // the TestClock starts at 0: 20 ms from now
+          yield* submit({})
+        ]
+        yield* settle
+        assert.isUndefined(byTimeout.pollUnsafe(), "submit waits for a place")
+        yield* TestClock.adjust(10)
+        // before: it waited until the place freed at 100 ms, and only then failed its task
+        const first = yield* Fiber.join(byTimeout)
+        assert.strictEqual(timeoutOf(yield* Task.await(first)).phase, "queue")
+        assert.isTrue(Duration.equals(timeoutOf(yield* Task.await(first)).timeout, Duration.millis(10)))
+        assert.isUndefined(byDeadline.pollUnsafe(), "the deadline has 10 ms left")
+        yield* TestClock.adjust(10)
+        assert.strictEqual(timeoutOf(yield* Task.await(yield* Fiber.join(byDeadline))).phase, "queue")
+        assert.isUndefined(patient.pollUnsafe(), "a submit without a deadline still waits for its place")
+        assert.include(yield* BackgroundExecutor.stats, { submitted: 4, queued: 1, timedOut: 2 })
+        yield* TestClock.adjust(200)
+        yield* Task.join(yield* Fiber.join(patient))
+        assert.strictEqual(ran, 1, "only the patient task ran")
+      }), { maxConcurrency: 1, maxQueue: 1 }))
+
     it.effect("a task that starts in time keeps running past it", () =>
       BackgroundExecutor.scoped(Effect.gen(function*() {
         yield* BackgroundExecutor.submit(Effect.sleep(10))

@@ -680,13 +680,27 @@ export class ExecutorCore {
       }
       if (this.phase === "closed" || this.admits(submitter, submission)) return enter()
       this.telemetry.rejected("queue_full")
+      let timer: Timer.Timer | undefined
       const waiter: QueueWaiter = Object.assign(() => {
         this.queueWaiters.delete(waiter)
+        timer?.cancel()
         enter()
       }, { submission })
       this.queueWaiters.add(waiter)
+      // A start deadline passes while waiting for a place: `submit` returns then, with the task
+      // failed (`accept` sees the deadline past), instead of holding its caller until a place frees.
+      const startBy = submission.timed ? this.startDeadline(submission, submitter.context, 0) : undefined
+      if (startBy !== undefined) {
+        const expire = () => {
+          const left = startBy.at - Timer.now(submitter.context)
+          if (left > 0) timer = Timer.schedule(submitter.context, left, expire) // fired early
+          else if (this.queueWaiters.delete(waiter)) enter()
+        }
+        timer = Timer.schedule(submitter.context, Math.max(0, startBy.millis), expire)
+      }
       return Effect.sync(() => {
         this.queueWaiters.delete(waiter)
+        timer?.cancel()
       })
     })
   }
@@ -709,8 +723,9 @@ export class ExecutorCore {
     }
     const queue = this.queue
     if (submission.ordered) queue.becomeOrdered()
-    const startBy = submission.timed ? this.startDeadline(record, submitter.context, waited) : undefined
-    if (startBy !== undefined && startBy.millis < 0) {
+    const startBy = submission.timed ? this.startDeadline(submission, submitter.context, waited) : undefined
+    // past (or, for a submit that waited for a place, reached while it waited): the task never starts
+    if (startBy !== undefined && (startBy.millis < 0 || (startBy.millis === 0 && submittedAt !== undefined))) {
       // a deadline already past: the task ends at once, without running
       this.queued++ // counted as queued for the moment `finish` takes it out
       this.timeOutQueued(record, startBy.budget)
@@ -763,11 +778,11 @@ export class ExecutorCore {
    * if the task is queued, and cancelled when it takes a permit.
    */
   private startDeadline(
-    record: TaskRecord<any, any>,
+    submission: Submission,
     context: Context.Context<never>,
     waited: number
   ): { readonly millis: number; readonly at: number; readonly budget: Duration.Duration } | undefined {
-    const { deadline, startTimeout } = record.submission
+    const { deadline, startTimeout } = submission
     const now = Timer.now(context)
     let millis = startTimeout === undefined ? Number.POSITIVE_INFINITY : startTimeout - waited
     // the time it was given: `startTimeout`, or what was left of `deadline` if that ends first
