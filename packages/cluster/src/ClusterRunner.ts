@@ -65,6 +65,7 @@ import {
   WireNotSubmitted,
   type WirePayload,
   WireTaskError,
+  wireText,
   WireTimeout
 } from "./internal/protocol.ts"
 
@@ -128,13 +129,13 @@ const serveTask = (
   try {
     payload = codec.decodePayload(wire.payload)
   } catch (error) {
-    return Effect.fail(new WireInvalidPayload({ issue: errorText(error) }))
+    return Effect.fail(new WireInvalidPayload({ issue: wireText(errorText(error)) }))
   }
   const encode = <A>(part: "success value" | "error", f: () => A): Effect.Effect<A, WireInvalidResult> => {
     try {
       return Effect.succeed(f())
     } catch (error) {
-      return Effect.fail(new WireInvalidResult({ part, issue: errorText(error) }))
+      return Effect.fail(new WireInvalidResult({ part, issue: wireText(errorText(error)) }))
     }
   }
   // what the task ended with, mapped to the wire's answer; a throw while mapping is a defect of the
@@ -144,7 +145,7 @@ const serveTask = (
       return map()
     } catch (error) {
       return Effect.fail(
-        new WireDefect({ runner, message: `${name}: its outcome could not be sent (${errorText(error)})` })
+        new WireDefect({ runner, message: wireText(`${name}: its outcome could not be sent (${errorText(error)})`) })
       )
     }
   }
@@ -160,10 +161,10 @@ const serveTask = (
               encode("error", () => new WireTaskError({ error: codec.encodeError(error) })),
               Effect.fail
             )
-            : Effect.fail(new WireDefect({ runner, message: `${name} failed with ${errorText(error)}` }))
+            : Effect.fail(new WireDefect({ runner, message: wireText(`${name} failed with ${errorText(error)}`) }))
         }
         if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
-        return Effect.fail(new WireDefect({ runner, message: errorText(Cause.squash(cause)) }))
+        return Effect.fail(new WireDefect({ runner, message: wireText(errorText(Cause.squash(cause))) }))
       })
   })
 }

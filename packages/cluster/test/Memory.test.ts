@@ -142,6 +142,32 @@ describe("Cluster.layerMemory", () => {
       assert.strictEqual(runs, 1)
     }))
 
+  it.live("the text of a defect is cut at 64 Ki characters, saying how much was left out", () =>
+    Effect.gen(function*() {
+      const loud = TaskSet.make("test/loud-errors", {
+        throws: TaskSet.task({
+          payload: Schema.Number,
+          success: Schema.Number,
+          run: (n): number => {
+            throw new Error("x".repeat(n))
+          }
+        })
+      })
+      const layer = ClusterRunner.layer(loud).pipe(Layer.provideMerge(Cluster.layerMemory()))
+      const quiet = { reraiseOnExit: false } as const
+      const [long, short] = yield* ClusterExecutor.scoped(loud, (executor) =>
+        Effect.all([
+          Effect.flatMap(executor.submit("throws", 200_000, quiet), Task.await),
+          Effect.flatMap(executor.submit("throws", 3, quiet), Task.await)
+        ])).pipe(Effect.provide(layer), Effect.timeout("20 seconds"))
+      // before: stored and sent whole (a text over 64 MiB stopped the storage's reading for good)
+      const defect = (errorOf(long) as ClusterError.TaskDefectError).defect
+      const whole = "throws failed with Error: ".length + 200_000
+      assert.strictEqual(defect.length, 64 * 1024 + `… (${whole - 64 * 1024} more characters)`.length)
+      assert.isTrue(defect.endsWith(`xx… (${whole - 64 * 1024} more characters)`))
+      assert.strictEqual((errorOf(short) as ClusterError.TaskDefectError).defect, "throws failed with Error: xxx")
+    }))
+
   it.live("an Exit a task returns is run, whatever its success Schema accepts: a Void task that fails fails", () =>
     ClusterExecutor.scoped(tasks, (executor) =>
       Effect.gen(function*() {

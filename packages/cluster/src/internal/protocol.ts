@@ -78,6 +78,18 @@ export class WireInvalidResult extends Schema.TaggedError<WireInvalidResult>()("
   issue: Schema.String
 }) {}
 
+/**
+ * The most a text of the wire (a defect's message, a Schema issue) keeps, in
+ * UTF-16 units: 64 Ki. An error's message can hold a whole value (a Schema
+ * issue printing a 100 MB string it refused), and the answer is stored in one
+ * row, as a value is (see {@link MAX_VALUE_BYTES}).
+ */
+export const MAX_TEXT = 64 * 1024
+
+/** `text`, cut at {@link MAX_TEXT} with a note of how much was left out. */
+export const wireText = (text: string): string =>
+  text.length <= MAX_TEXT ? text : `${text.slice(0, MAX_TEXT)}… (${text.length - MAX_TEXT} more characters)`
+
 /** The task's function threw or died with something that is not its typed error. */
 export class WireDefect extends Schema.TaggedError<WireDefect>()("WireDefect", {
   runner: Schema.String,
