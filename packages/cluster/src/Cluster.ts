@@ -47,6 +47,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as SqlClient from "effect/sql/SqlClient"
+import * as Attempts from "./internal/attempts.ts"
 import { MAX_VALUE_BYTES, signallingStorage } from "./internal/protocol.ts"
 import { layerPostgresStorage, layerRunnerStorage } from "./internal/storage.ts"
 
@@ -558,6 +559,8 @@ export const layerPostgres = (options: PostgresOptions): Layer.Layer<Cluster | S
     >
     return sharding.pipe(
       Layer.provideMerge(storage),
+      // a runner counts the starts of its tasks (see ClusterRunner's maxAttempts)
+      Layer.provideMerge(runner === undefined ? Layer.empty : Attempts.layerPostgres(statementTimeout)),
       Layer.provide(layerRunnerStorage(statementTimeout)),
       Layer.provide(config),
       Layer.provide(sql),

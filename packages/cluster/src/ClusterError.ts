@@ -8,6 +8,9 @@
  * - {@link InvalidResultError}: the result does not fit its Schema.
  * - {@link TaskDefectError}: the task's function threw or died on its runner
  *   with something that is not its typed error.
+ * - {@link AttemptsExhaustedError}: the task started as many times as its
+ *   runners' `maxAttempts` allows, each time without finishing (its runner
+ *   died with it running), and was not started again.
  * - {@link DeliveryError}: the cluster could not store or route the task.
  * - {@link TaskNotFoundError}: `attach` found no task of that key.
  *
@@ -157,6 +160,37 @@ export class TaskNotFoundError extends Data.TaggedError("TaskNotFoundError")<{
 }
 
 /**
+ * A task started on the cluster's runners as many times as their
+ * `maxAttempts` allows (see `ClusterRunner.layer`), and never finished: each
+ * time its runner died with it running (killed, out of memory, ended by the
+ * task itself). The runner that found it so did not start it again; this
+ * failure is the key's stored result.
+ *
+ * @category errors
+ * @since 0.1.0
+ * @example
+ * ```ts
+ * import { ClusterError } from "@taskscope/cluster"
+ *
+ * new ClusterError.AttemptsExhaustedError({ task: "f", key: "k1", attempts: 3, maxAttempts: 3 }).message
+ * // 'Task "f" (key "k1") started 3 times and never finished (maxAttempts: 3): each time its runner died with it running'
+ * ```
+ */
+export class AttemptsExhaustedError extends Data.TaggedError("AttemptsExhaustedError")<{
+  readonly task: string
+  readonly key: string
+  /** How many times it started. */
+  readonly attempts: number
+  /** The bound of the runner that refused to start it again. */
+  readonly maxAttempts: number
+}> {
+  override get message(): string {
+    return `Task "${this.task}" (key ${show(this.key)}) started ${this.attempts} times and never finished ` +
+      `(maxAttempts: ${this.maxAttempts}): each time its runner died with it running`
+  }
+}
+
+/**
  * Every way a cluster task can fail besides its own typed error.
  *
  * @category errors
@@ -173,4 +207,5 @@ export type ClusterTaskError =
   | InvalidPayloadError
   | InvalidResultError
   | TaskDefectError
+  | AttemptsExhaustedError
   | DeliveryError

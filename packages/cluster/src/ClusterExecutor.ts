@@ -73,6 +73,7 @@ import type * as Scope from "effect/Scope"
 import * as crypto from "node:crypto"
 import { Cluster } from "./Cluster.ts"
 import {
+  AttemptsExhaustedError,
   type ClusterTaskError,
   DeliveryError,
   InvalidPayloadError,
@@ -550,6 +551,10 @@ const fromWire =
       }
       case "WireNotSubmitted":
         return Effect.fail(new TaskNotFoundError({ taskSet: protocol.taskSet.key, key }))
+      case "WireAttempts": {
+        const { attempts, maxAttempts } = wire as { attempts: number; maxAttempts: number }
+        return Effect.fail(new AttemptsExhaustedError({ task, key, attempts, maxAttempts }))
+      }
       case "WireTimeout": {
         const { phase, timeoutMillis } = wire as { phase: "queue" | "run"; timeoutMillis: number }
         const timedOut = new ExecutorError.TaskTimeoutError({

@@ -51,13 +51,16 @@ import * as Sharding from "effect/cluster/Sharding"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import type * as Schema from "effect/Schema"
 import { Cluster } from "./Cluster.ts"
+import * as Attempts from "./internal/attempts.ts"
 import {
   type Codecs,
   isAttachProbe,
   protocolOf,
+  WireAttempts,
   WireDefect,
   type WireError,
   WireInvalidPayload,
@@ -68,6 +71,7 @@ import {
   wireText,
   WireTimeout
 } from "./internal/protocol.ts"
+import { rideOutStorage } from "./internal/storage.ts"
 
 /**
  * Options of a runner.
@@ -88,6 +92,21 @@ export interface Options {
    * `priority` (higher first), then in the order they came.
    */
   readonly concurrency?: number | undefined
+  /**
+   * How many times a task may start, on this cluster's runners, with its
+   * runner dying before it finished (killed, out of memory, or ended by the
+   * task itself): an integer from 1 up, or `Infinity` (the default: no
+   * bound). The next owner of the task's shard starts it again each time; a
+   * runner that finds it over the bound fails it with
+   * `AttemptsExhaustedError` instead, so that a task that kills its runners
+   * does not take down one after another. Each start is counted in
+   * PostgreSQL before the task runs (a statement per start, and one when it
+   * ends). A start stopped by a live runner does not count: a graceful
+   * shutdown, or the task's shard moving to another runner. In memory
+   * (`Cluster.layerMemory`) nothing is counted: a task runs again only when
+   * its runner's layer is rebuilt, which is a graceful shutdown.
+   */
+  readonly maxAttempts?: number | undefined
 }
 
 const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
@@ -202,27 +221,35 @@ const wireTimeout = (error: ExecutorError.TaskTimeoutError, wire: WirePayload): 
   })
 
 /** The names of a runner's options (see `KnownOptions`). */
-const runnerOptions = KnownOptions.of<Options>()("concurrency")
+const runnerOptions = KnownOptions.of<Options>()("concurrency", "maxAttempts")
 
-const checkOptions = (options: unknown): number => {
+/** An option that is an integer from 1 up, or `Infinity`; `fallback` when left out. */
+const countOption = (argument: string, given: unknown, fallback: number, what: string): number => {
+  const n = given === undefined ? fallback : given
+  if (typeof n !== "number" || !(n === Infinity || (Number.isInteger(n) && n >= 1))) {
+    throw new ExecutorError.InvalidArgumentError({
+      argument,
+      value: n,
+      expected: `an integer from 1 up, or Infinity (${what})`
+    })
+  }
+  return n
+}
+
+const checkOptions = (options: unknown): { readonly concurrency: number; readonly maxAttempts: number } => {
   if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) {
     throw new ExecutorError.InvalidArgumentError({
       argument: "options",
       value: options,
-      expected: "an object { concurrency? }"
+      expected: "an object { concurrency?, maxAttempts? }"
     })
   }
   KnownOptions.check(options, runnerOptions, "ClusterRunner")
-  const given = (options as Options | undefined)?.concurrency
-  const n = given === undefined ? 16 : given
-  if (typeof n !== "number" || !(n === Infinity || (Number.isInteger(n) && n >= 1))) {
-    throw new ExecutorError.InvalidArgumentError({
-      argument: "concurrency",
-      value: n,
-      expected: "an integer from 1 up, or Infinity (how many tasks run at once on this runner)"
-    })
+  const o = options as Options | undefined
+  return {
+    concurrency: countOption("concurrency", o?.concurrency, 16, "how many tasks run at once on this runner"),
+    maxAttempts: countOption("maxAttempts", o?.maxAttempts, Infinity, "how many times a task may start unfinished")
   }
-  return n
 }
 
 /**
@@ -261,7 +288,7 @@ export const layer = <T extends TaskSet.Any>(
   options?: Options
 ): Layer.Layer<never, never, Cluster | Sharding.Sharding | TaskSet.Services<T>> =>
   Layer.effectDiscard(Effect.gen(function*() {
-    const concurrency = checkOptions(options)
+    const { concurrency, maxAttempts } = checkOptions(options)
     const { codecs, entity, tasksByTag } = protocolOf(taskSet)
     const cluster = yield* Cluster
     if (cluster.runner === undefined) {
@@ -276,6 +303,8 @@ export const layer = <T extends TaskSet.Any>(
     const sharding = yield* Sharding.Sharding
     const owned = ownedBy(sharding)
     const services = yield* Effect.context<TaskSet.Services<T>>()
+    // where the starts are counted (PostgreSQL only), when they are bounded
+    const attempts = maxAttempts === Infinity ? undefined : yield* Attempts.CurrentAttempts
     // the queue of this runner's tasks; released after the entity, so that its
     // tasks are interrupted (and left stored) by the entity's shutdown first
     // no span of its own per task: the task runs in the span of Effect's entity server
@@ -284,6 +313,9 @@ export const layer = <T extends TaskSet.Any>(
     // ends interrupted from then on was stopped by this runner's shutdown,
     // not by its submitter or itself, and must not be answered
     let closing = false
+    // set first of all, before the entity's shutdown interrupts the tasks' handlers: a task
+    // interrupted from then on was stopped by this runner's shutdown, and gives its start back
+    let stopping = false
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         closing = true
@@ -308,7 +340,15 @@ export const layer = <T extends TaskSet.Any>(
         // interrupted too. Such a task does not start while its shard is
         // away: the release interrupts it there, and the shard's next owner
         // runs it (once: not here as well).
-        const work = (shardId: ShardId.ShardId) => Effect.andThen(owned(shardId), served)
+        const wire = request.payload
+        const work = (shardId: ShardId.ShardId) =>
+          Effect.andThen(
+            owned(shardId),
+            attempts === undefined
+              ? served
+              : counted(attempts, entity.type, wire.key, maxAttempts, served, () =>
+                stopping || !sharding.hasShardId(shardId))
+          )
         // Stopped by the runner's shutdown, the task is left unanswered: the
         // entity's own shutdown then interrupts this handler, which leaves the
         // task stored for the next owner of its shard. Answered with the
@@ -316,7 +356,6 @@ export const layer = <T extends TaskSet.Any>(
         const unanswered = Effect.suspend(() => closing ? Effect.never : Effect.interrupt)
         // (the entity provides its address to its handlers)
         const address = Effect.service(Entity.CurrentAddress) as Effect.Effect<EntityAddress.EntityAddress>
-        const wire = request.payload
         // Queued with its submit options' bounds: a task that does not start
         // by `startBy` (its submitter's clock, compared with this runner's)
         // fails without running, one that runs past its `timeout` or
@@ -365,8 +404,53 @@ export const layer = <T extends TaskSet.Any>(
     // interrupts the tasks' handlers one by one. Paused, the queue starts
     // none of the tasks waiting in it meanwhile (each would start as the one
     // before it stopped, only to be stopped and run again by another runner).
-    yield* Effect.addFinalizer(() => executor.pause)
+    yield* Effect.addFinalizer(() =>
+      Effect.andThen(
+        Effect.sync(() => {
+          stopping = true
+        }),
+        executor.pause
+      )
+    )
   }))
+
+/**
+ * `served` with its start counted in `attempts` (see `maxAttempts`): past the
+ * bound, the task fails with `WireAttempts` instead of starting. A start
+ * stays counted only when the runner dies with the task running (no step
+ * here runs then). Once the task has an answer (a value, a failure, or the
+ * interruption a cancel stores) its count is dropped; stopped by this
+ * runner's shutdown or by its shard moving away (`handedOff`), the task
+ * gives its start back for the next owner. Counting is a safety net: when the
+ * database cannot count (away for over a minute) the task runs uncounted,
+ * and the other steps are best effort.
+ */
+const counted = (
+  attempts: Attempts.Attempts,
+  entity: string,
+  key: string,
+  maxAttempts: number,
+  served: Effect.Effect<Schema.Json, WireError>,
+  handedOff: () => boolean
+): Effect.Effect<Schema.Json, WireError> =>
+  Effect.flatMap(
+    Effect.orElseSucceed(rideOutStorage(attempts.start(entity, key)), () => 0),
+    (starts): Effect.Effect<Schema.Json, WireError> => {
+      if (starts > maxAttempts) {
+        return Effect.andThen(
+          Effect.ignore(attempts.answered(entity, key)),
+          Effect.fail(new WireAttempts({ attempts: starts - 1, maxAttempts }))
+        )
+      }
+      if (starts === 0) return served
+      return Effect.onExit(served, (exit) =>
+        Effect.ignore(
+          Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && handedOff()
+            ? attempts.givenBack(entity, key)
+            : attempts.answered(entity, key)
+        ))
+    }
+  )
 
 /**
  * Waits until this runner owns `shardId`: at once, normally. A shard being

@@ -18,6 +18,10 @@ describe("ClusterError", () => {
       "Task \"f\" (key \"k1\") could not be delivered: PersistenceError"
     )
     assert.strictEqual(
+      new ClusterError.AttemptsExhaustedError({ task: "f", key: "k1", attempts: 3, maxAttempts: 3 }).message,
+      "Task \"f\" (key \"k1\") started 3 times and never finished (maxAttempts: 3): each time its runner died with it running"
+    )
+    assert.strictEqual(
       new ClusterError.TaskNotFoundError({ taskSet: "app/Tasks", key: "k9" }).message,
       "No task of key \"k9\" was submitted to task set \"app/Tasks\""
     )

@@ -377,6 +377,16 @@ describe("ClusterExecutor", () => {
         )
       ))
       assert.strictEqual(concurrency.argument, "concurrency")
+      for (const maxAttempts of [0, 1.5, -1, Number.NaN, "3"]) {
+        const attempts = argumentOf(yield* build(
+          ClusterRunner.layer(tasks, { maxAttempts: maxAttempts as number }).pipe(
+            Layer.provide(Layer.succeed(RunnerName, "r")),
+            Layer.provide(Cluster.layerMemory())
+          )
+        ))
+        assert.strictEqual(attempts.argument, "maxAttempts")
+        assert.isTrue(Object.is(attempts.value, maxAttempts), `the value: ${String(attempts.value)}`)
+      }
 
       const maxConcurrency = argumentOf(yield* Effect.exit(scoped(() => Effect.void, { maxConcurrency: 0 })))
       assert.strictEqual(maxConcurrency.argument, "maxConcurrency")

@@ -6,9 +6,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Task } from "@taskscope/executor"
-import { Effect, Fiber } from "effect"
+import { Cause, Effect, Exit, Fiber } from "effect"
 import * as fs from "node:fs"
-import { ClusterExecutor } from "../src/index.ts"
+import { type ClusterError, ClusterExecutor } from "../src/index.ts"
 import { submitter } from "./fixtures/cluster.ts"
 import { eventually, logFile, readLog } from "./fixtures/log.ts"
 import { type Postgres, postgres } from "./fixtures/postgres.ts"
@@ -233,4 +233,63 @@ describe("durability", () => {
         )
         assert.deepStrictEqual(alsoThere, [], "waiting tasks of moved shards started on their old owner first")
       }), 120_000)
+
+  it.live(
+    "a task that kills its runners starts maxAttempts times, then fails with AttemptsExhaustedError; the last runner lives",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* postgres("durability")
+        const pg = yield* server.database("poison")
+        const log = yield* logFile
+        const env = { MAX_ATTEMPTS: "2" }
+        const started = yield* Effect.forEach(["a", "b", "c"], (name) => startRunner(pg, name, { env }))
+        yield* waitForShards(pg, 3, undefined, started)
+        const [poison, after] = yield* ClusterExecutor.scoped(tasks, (executor) =>
+          Effect.gen(function*() {
+            // before: it killed a, then b, then c, then any runner started after them
+            const poison = yield* Task.await(
+              yield* executor.submit("crash", { key: "poison", log }, { key: "poison", reraiseOnExit: false })
+            )
+            return [poison, yield* Effect.flatMap(executor.submit("square", 7), Task.join)] as const
+          })).pipe(Effect.provide(submitter(pg.url)), Effect.timeout("90 seconds"))
+        assert.isTrue(Exit.isFailure(poison))
+        const error = Cause.squash(
+          (poison as Exit.Failure<unknown, unknown>).cause
+        ) as ClusterError.AttemptsExhaustedError
+        assert.strictEqual(error._tag, "AttemptsExhaustedError")
+        assert.include(error, { task: "crash", key: "poison", attempts: 2, maxAttempts: 2 })
+        const starts = (yield* readLog(log)).filter((e) => e.event === "start" && e.key === "poison")
+        assert.strictEqual(starts.length, 2, `started on ${starts.map((e) => e.runner)}`)
+        assert.strictEqual(after, 49, "the runner left serves on")
+        // its count is dropped with its answer
+        const rows = yield* pg.query<{ n: string }>("select count(*) as n from taskscope_attempts")
+        assert.strictEqual(Number(rows[0]!.n), 0)
+      }),
+    150_000
+  )
+
+  it.live("a graceful shutdown gives its task's start back: with maxAttempts 1 the next owner still runs it",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* postgres("durability")
+        const pg = yield* server.database("give_back")
+        const log = yield* logFile
+        const gate = `${log}.gate`
+        const env = { MAX_ATTEMPTS: "1" }
+        const started = yield* Effect.forEach(["a", "b"], (name) => startRunner(pg, name, { env }))
+        yield* waitForShards(pg, 2, undefined, started)
+        const result = yield* ClusterExecutor.scoped(tasks, (executor) =>
+          Effect.gen(function*() {
+            const task = yield* executor.submit("visit", { key: "moved", ms: 0, log, until: gate }, { key: "moved" })
+            yield* eventually("it runs", Effect.map(readLog(log), (entries) => entries.length > 0))
+            const first = (yield* readLog(log))[0]!.runner
+            yield* started.find((runner) => runner.name === first)!.kill("SIGTERM")
+            fs.writeFileSync(gate, "")
+            return yield* Task.join(task)
+          })).pipe(Effect.provide(submitter(pg.url)), Effect.timeout("90 seconds"))
+        const starts = (yield* readLog(log)).filter((e) => e.event === "start")
+        // before the give-back, the second start was over the bound: AttemptsExhaustedError
+        assert.strictEqual(starts.length, 2)
+        assert.notStrictEqual(result.runner, starts[0]!.runner)
+      }), 150_000)
 })

@@ -6,7 +6,7 @@
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
 import * as TaskSet from "@taskscope/executor/TaskSet"
-import { Cause, Chunk, Duration, Effect, Exit, Layer, Option, Schema, Tracer } from "effect"
+import { Cause, Chunk, Duration, Effect, Exit, Layer, Option, Schema, SchemaTransformation, Tracer } from "effect"
 import * as EntityAddress from "effect/cluster/EntityAddress"
 import * as EntityId from "effect/cluster/EntityId"
 import * as EntityType from "effect/cluster/EntityType"
@@ -276,6 +276,47 @@ describe("Cluster.layerMemory", () => {
       assert.include(error(union).message, "reads back as an instance of Timeout, not as an instance of Refused")
       assert.strictEqual(runs, 1)
     }))
+
+  it("the class check follows the value's JSON form: what the Schema leaves out is not walked, nor compared", () => {
+    const encoder = (payload: Schema.Top) => {
+      const set = TaskSet.make("test/walk", {
+        t: TaskSet.task({ payload: payload as Schema.Codec<unknown>, success: Schema.Number, run: () => 1 })
+      })
+      return protocolOf(set).codecs.get("t")!.encodePayload
+    }
+    // a link back to a parent, outside the Schema: before, the walk went round it for ever
+    const org: { name: string; users: Array<unknown> } = { name: "acme", users: [] }
+    for (let i = 0; i < 3; i++) org.users.push({ name: `u${i}`, org })
+    assert.deepStrictEqual(encoder(Schema.Struct({ id: Schema.Number }))({ id: 1, org }), { id: 1 })
+    // a cache of a Schema class, not one of its fields: before, "its field "memo" reads back as undefined"
+    class Invoice extends Schema.Class<Invoice>("Invoice")({ lines: Schema.Array(Schema.Number) }) {
+      memo: Map<string, number> | undefined = undefined
+    }
+    const invoice = new Invoice({ lines: [1, 2] })
+    invoice.memo = new Map([["total", 3]])
+    assert.deepStrictEqual(encoder(Invoice)(invoice), { lines: [1, 2] })
+    // an array the Schema sorts when it decodes, of classes JSON tells apart: before, "its item 0 reads back as A"
+    class A extends Schema.TaggedClass<A>()("A", { x: Schema.Number }) {}
+    class B extends Schema.TaggedClass<B>()("B", { x: Schema.Number }) {}
+    const sorted = Schema.Array(Schema.Union([A, B])).pipe(
+      Schema.decode(SchemaTransformation.transform({
+        decode: (xs: ReadonlyArray<A | B>): ReadonlyArray<A | B> => [...xs].sort((p, q) => p.x - q.x),
+        encode: (xs: ReadonlyArray<A | B>) => xs
+      }))
+    )
+    assert.deepStrictEqual(encoder(sorted)([new B({ x: 2 }), new A({ x: 1 })]), [{ _tag: "B", x: 2 }, {
+      _tag: "A",
+      x: 1
+    }])
+    // the same instance in two places is checked in each
+    class T1 extends Schema.Class<T1>("T1")({ m: Schema.String }) {}
+    class T2 extends Schema.Class<T2>("T2")({ m: Schema.String }) {}
+    const t2 = new T2({ m: "x" })
+    assert.throws(
+      () => encoder(Schema.Struct({ a: T2, b: Schema.Union([T1, T2]) }))({ a: t2, b: t2 }),
+      `its field "b" reads back as an instance of T1, not as an instance of T2`
+    )
+  })
 
   it.live("values of Effect's own classes cross as they are: a Chunk, an Option, a Uint8Array inside a struct", () =>
     Effect.gen(function*() {

@@ -107,6 +107,16 @@ export class WireTimeout extends Schema.TaggedError<WireTimeout>()("WireTimeout"
   timeoutMillis: Schema.Number
 }) {}
 
+/**
+ * The task had started `attempts` times, each time without finishing (its
+ * runner died with it running), and the runner's `maxAttempts` allows no
+ * more: it was not started again.
+ */
+export class WireAttempts extends Schema.TaggedError<WireAttempts>()("WireAttempts", {
+  attempts: Schema.Number,
+  maxAttempts: Schema.Number
+}) {}
+
 /** A probe sent by `attach` reached a runner: the key was never submitted. */
 export class WireNotSubmitted extends Schema.TaggedError<WireNotSubmitted>()("WireNotSubmitted", {}) {}
 
@@ -116,7 +126,8 @@ export const WireError = Schema.Union([
   WireInvalidResult,
   WireDefect,
   WireNotSubmitted,
-  WireTimeout
+  WireTimeout,
+  WireAttempts
 ])
 export type WireError = typeof WireError.Type
 
@@ -226,9 +237,9 @@ const faithful = (
 ) =>
 (value: unknown): Schema.Json => {
   const json = encode(value)
-  if (!holdsClass(value, 0)) return json // nothing JSON could lose: the common case costs no decode
+  if (!holdsClass(value, json, 0)) return json // nothing JSON could lose: the common case costs no decode
   const back = decode(json)
-  const lost = lostClass(value, back, new Set())
+  const lost = lostClass(value, back, json, "", 0)
   if (lost === undefined) return json
   const [sent, read, where] = lost
   throw new Error(
@@ -246,67 +257,101 @@ const isInstance = (value: object): boolean => {
   return own !== Object.prototype && own !== null && !Array.isArray(value)
 }
 
-/** Whether `value` holds a class instance where {@link lostClass} looks (itself included). */
-const holdsClass = (value: unknown, depth: number): boolean => {
-  if (typeof value !== "object" || value === null || depth > MAX_DEPTH) return false
+const isObject = (u: unknown): u is object => typeof u === "object" && u !== null
+
+/**
+ * The keys to walk of a plain object or a Schema class's instance: those its
+ * JSON form has, which are its Schema's fields (a field the Schema leaves
+ * out, a cache, a link back to a parent, is not part of what crosses).
+ */
+const keysOf = (value: object, json: unknown): ReadonlyArray<string> =>
+  isObject(json) && !Array.isArray(json) ? Object.keys(json).filter((key) => Object.hasOwn(value, key)) : []
+
+/**
+ * Whether `value` holds a class instance at a place its JSON form `json`
+ * has (itself included): where {@link lostClass} looks. Guided by the JSON,
+ * the walk ends with it, whatever else the value links to.
+ */
+const holdsClass = (value: unknown, json: unknown, depth: number): boolean => {
+  if (!isObject(value) || depth > MAX_DEPTH) return false
   if (isInstance(value)) return true
-  const values: ReadonlyArray<unknown> = Array.isArray(value) ? value : Object.values(value)
-  for (let i = 0; i < values.length; i++) {
-    if (holdsClass(values[i], depth + 1)) return true
+  if (Array.isArray(value)) {
+    if (!Array.isArray(json)) return false
+    const n = Math.min(value.length, json.length)
+    for (let i = 0; i < n; i++) {
+      if (holdsClass(value[i], json[i], depth + 1)) return true
+    }
+    return false
+  }
+  for (const key of keysOf(value, json)) {
+    if (holdsClass((value as Record<string, unknown>)[key], (json as Record<string, unknown>)[key], depth + 1)) {
+      return true
+    }
   }
   return false
 }
 
 /**
+ * Whether `back` keeps the class of `value`, a class instance: it is one of
+ * its class, or of a class its class extends (a subclass reads back as the
+ * class its Schema names), or a plain object (a `Schema.Struct` reads an
+ * instance back so).
+ */
+const keepsClass = (value: object, back: unknown): boolean => {
+  const kind: unknown = isObject(back) ? Object.getPrototypeOf(back) : undefined
+  return kind === Object.getPrototypeOf(value) || kind === Object.prototype || kind === null ||
+    (kind instanceof Object && Object.prototype.isPrototypeOf.call(kind, value))
+}
+
+/**
  * The first class instance in `value` that `back`, the value read back from
- * its JSON form, holds at the same place as an instance of another class:
- * the two, and where (a path such as `its field "e" ` or `its item 2 `).
- * The walk goes into arrays (item by item), plain objects and the instances
- * of Schema classes (field by field, a field missing from `back` skipped),
- * and checks any other class instance where it meets it without going in: a
- * `Chunk`, a `HashSet`, an `Option`, a `Uint8Array` are Effect's or the
- * platform's own, and their insides are not laid out as their JSON is (a
- * `Chunk` points at itself; a set's order may change). So a union confused
- * inside such a value (an `Option` of two classes with the same fields) is
- * not caught, nor one inside an array that the Schema's own transformation
- * reorders (its items are compared by place), and a union of a class and
- * its own subclass reads the subclass back as the class, accepted: the
- * subclass's own fields are lost.
+ * its JSON form `json`, holds at the same place as an instance of another
+ * class (or as a value of no class): the two, and where (a path such as
+ * `its field "e" ` or `its item 2 `). The walk follows `json`: into arrays,
+ * item by item (an array the Schema shortens is left alone, and an item
+ * found elsewhere in it, an array the Schema reorders, passes), and into
+ * plain objects and the instances of Schema classes, by the fields the JSON
+ * has. Any other class instance is checked where it is met, not gone into:
+ * a `Chunk`, a `HashSet`, an `Option`, a `Uint8Array` are Effect's or the
+ * platform's own, and their insides are not laid out as their JSON is. So
+ * a union confused inside such a value (an `Option` of two classes with the
+ * same fields) is not caught, and a union of a class and its own subclass
+ * reads the subclass back as the class, accepted: the subclass's own fields
+ * are lost.
  */
 const lostClass = (
   value: unknown,
   back: unknown,
-  seen: Set<object>,
-  path = "",
-  depth = 0
+  json: unknown,
+  path: string,
+  depth: number
 ): readonly [unknown, unknown, string] | undefined => {
-  if (typeof value !== "object" || value === null || seen.has(value) || depth > MAX_DEPTH) return undefined
-  seen.add(value)
+  if (!isObject(value) || depth > MAX_DEPTH) return undefined
   if (Array.isArray(value)) {
-    if (!Array.isArray(back)) return undefined
-    const n = Math.min(value.length, back.length)
-    for (let i = 0; i < n; i++) {
-      const lost = lostClass(value[i], back[i], seen, `${path}its item ${i} `, depth + 1)
-      if (lost !== undefined) return lost
+    if (!Array.isArray(back) || !Array.isArray(json) || back.length !== value.length) return undefined
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i]
+      const lost = lostClass(item, back[i], json[i], `${path}its item ${i} `, depth + 1)
+      if (lost === undefined) continue
+      // the item itself, found at another place: reordered by the Schema, not confused
+      if (lost[0] === item && back.some((other) => keepsClass(item as object, other))) continue
+      return lost
     }
     return undefined
   }
   const own: unknown = Object.getPrototypeOf(value)
   if (own !== Object.prototype && own !== null) {
-    const kind: unknown = typeof back === "object" && back !== null ? Object.getPrototypeOf(back) : undefined
-    const kept = kind === own || kind === Object.prototype || kind === null ||
-      (kind instanceof Object && Object.prototype.isPrototypeOf.call(kind, value))
-    if (!kept) return [value, back, path]
+    if (!keepsClass(value, back)) return [value, back, path]
     // only a Schema class's fields are laid out as its JSON is
     if (!Schema.isSchema((own as { readonly constructor?: unknown }).constructor)) return undefined
   }
-  if (typeof back !== "object" || back === null) return undefined
-  for (const key of Object.keys(value)) {
+  if (!isObject(back)) return undefined
+  for (const key of keysOf(value, json)) {
     if (!Object.hasOwn(back, key)) continue
     const lost = lostClass(
       (value as Record<string, unknown>)[key],
       (back as Record<string, unknown>)[key],
-      seen,
+      (json as Record<string, unknown>)[key],
       `${path}its field ${JSON.stringify(key)} `,
       depth + 1
     )

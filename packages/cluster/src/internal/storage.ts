@@ -50,7 +50,7 @@ const replies = "cluster_replies"
  * out: interrupting it may itself wait (taking a connection for a transaction
  * cannot be interrupted), so it is interrupted in the background.
  */
-const withDeadline =
+export const withDeadline =
   (scope: Scope.Scope, timeout: Duration.Duration) =>
   <A, E, R>(operation: Effect.Effect<A, E, R>): Effect.Effect<A, E | PersistenceError, R> =>
     Effect.flatMap(Effect.forkIn(operation, scope, { startImmediately: true }), (fiber) =>
