@@ -341,13 +341,13 @@ export const layer = <T extends TaskSet.Any>(
         // away: the release interrupts it there, and the shard's next owner
         // runs it (once: not here as well).
         const wire = request.payload
+        const taskId: Attempts.TaskId = { entity: entity.type, task: name, key: wire.key }
         const work = (shardId: ShardId.ShardId) =>
           Effect.andThen(
             owned(shardId),
             attempts === undefined
               ? served
-              : counted(attempts, entity.type, wire.key, maxAttempts, served, () =>
-                stopping || !sharding.hasShardId(shardId))
+              : counted(attempts, taskId, maxAttempts, served, () => stopping || !sharding.hasShardId(shardId))
           )
         // Stopped by the runner's shutdown, the task is left unanswered: the
         // entity's own shutdown then interrupts this handler, which leaves the
@@ -396,7 +396,13 @@ export const layer = <T extends TaskSet.Any>(
                 Task.interrupt(task)
             )
         ).pipe(Effect.catchTag("ExecutorClosedError", () => unanswered))
-        return submitted
+        // answered (run, refused, timed out before it started): its starts are forgotten
+        return attempts === undefined ?
+          submitted :
+          Effect.onExit(submitted, (exit) =>
+            Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
+              ? Effect.void
+              : Effect.ignore(rideOutStorage(attempts.answered(taskId))))
       }
     }
     yield* sharding.registerEntity(entity as any, Effect.succeed(handlers as any), { concurrency: "unbounded" })
@@ -418,39 +424,35 @@ export const layer = <T extends TaskSet.Any>(
  * `served` with its start counted in `attempts` (see `maxAttempts`): past the
  * bound, the task fails with `WireAttempts` instead of starting. A start
  * stays counted only when the runner dies with the task running (no step
- * here runs then). Once the task has an answer (a value, a failure, or the
- * interruption a cancel stores) its count is dropped; stopped by this
- * runner's shutdown or by its shard moving away (`handedOff`), the task
- * gives its start back for the next owner. Counting is a safety net: when the
- * database cannot count (away for over a minute) the task runs uncounted,
- * and the other steps are best effort.
+ * here runs then); the handler forgets a task's starts once it has an answer.
+ * Interrupted, the task gives its start back when this runner's shutdown or
+ * its shard moving away stopped it (`handedOff`): the next owner starts it
+ * again; otherwise a cancel stopped it, whose stored interruption is its
+ * answer. Counting is a safety net: when the database cannot count (away for
+ * over a minute) the task runs uncounted, and the other steps are best
+ * effort.
  */
 const counted = (
   attempts: Attempts.Attempts,
-  entity: string,
-  key: string,
+  id: Attempts.TaskId,
   maxAttempts: number,
   served: Effect.Effect<Schema.Json, WireError>,
   handedOff: () => boolean
 ): Effect.Effect<Schema.Json, WireError> =>
-  Effect.flatMap(
-    Effect.orElseSucceed(rideOutStorage(attempts.start(entity, key)), () => 0),
-    (starts): Effect.Effect<Schema.Json, WireError> => {
-      if (starts > maxAttempts) {
-        return Effect.andThen(
-          Effect.ignore(attempts.answered(entity, key)),
-          Effect.fail(new WireAttempts({ attempts: starts - 1, maxAttempts }))
-        )
+  Effect.suspend(() => {
+    const attempt = Attempts.newAttempt()
+    return Effect.flatMap(
+      Effect.orElseSucceed(rideOutStorage(attempts.start(id, attempt)), () => 0),
+      (starts): Effect.Effect<Schema.Json, WireError> => {
+        if (starts > maxAttempts) return Effect.fail(new WireAttempts({ attempts: starts - 1, maxAttempts }))
+        if (starts === 0) return served
+        return Effect.onExit(served, (exit) =>
+          Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
+            ? Effect.ignore(handedOff() ? attempts.givenBack(attempt) : attempts.answered(id))
+            : Effect.void)
       }
-      if (starts === 0) return served
-      return Effect.onExit(served, (exit) =>
-        Effect.ignore(
-          Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && handedOff()
-            ? attempts.givenBack(entity, key)
-            : attempts.answered(entity, key)
-        ))
-    }
-  )
+    )
+  })
 
 /**
  * Waits until this runner owns `shardId`: at once, normally. A shard being

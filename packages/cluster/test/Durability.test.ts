@@ -283,10 +283,14 @@ describe("durability", () => {
             const task = yield* executor.submit("visit", { key: "moved", ms: 0, log, until: gate }, { key: "moved" })
             yield* eventually("it runs", Effect.map(readLog(log), (entries) => entries.length > 0))
             const first = (yield* readLog(log))[0]!.runner
+            // another task under the same key is another task: its starts are its own (before: refused,
+            // the running task's start counted against it)
+            const sameKey = yield* Effect.flatMap(executor.submit("square", 7, { key: "moved" }), Task.join)
             yield* started.find((runner) => runner.name === first)!.kill("SIGTERM")
             fs.writeFileSync(gate, "")
-            return yield* Task.join(task)
+            return { ...(yield* Task.join(task)), sameKey }
           })).pipe(Effect.provide(submitter(pg.url)), Effect.timeout("90 seconds"))
+        assert.strictEqual(result.sameKey, 49)
         const starts = (yield* readLog(log)).filter((e) => e.event === "start")
         // before the give-back, the second start was over the bound: AttemptsExhaustedError
         assert.strictEqual(starts.length, 2)

@@ -6,35 +6,52 @@
  * — leaves its tasks stored, and the next owner of their shards runs them
  * again. A task that is itself the cause would go on killing runner after
  * runner. Counting starts needs a record that outlives the runner: a row per
- * task in {@link TABLE}, written before the task starts, deleted once it has
- * an answer, and counted down again when a live runner stops it (a graceful
- * shutdown, its shard moving away: that start was not its fault).
+ * start in {@link TABLE}, written before the task starts, the task's rows
+ * deleted once it has an answer, and the start's own row deleted when a live
+ * runner stops it (a graceful shutdown, its shard moving away: that start was
+ * not its fault). A row per start, named by an id of its own, makes writing it
+ * safe to repeat: a statement that timed out may still have been applied, and
+ * trying it again must not count the start twice.
  *
  * Only PostgreSQL keeps one: in memory the process is the only runner, and a
  * task runs again only when that runner's layer is rebuilt, gracefully.
  *
  * @internal
  */
-import type { PersistenceError } from "effect/cluster/ClusterError"
+import { PersistenceError } from "effect/cluster/ClusterError"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as SqlClient from "effect/sql/SqlClient"
+import * as crypto from "node:crypto"
 import { withDeadline } from "./storage.ts"
 
-/** The table of the counts, beside Effect's `cluster_messages`. */
+/** The table of the starts, beside Effect's `cluster_messages`. */
 export const TABLE = "taskscope_attempts"
 
-/** A store of start counts, per task (its entity type and key). */
-export interface Attempts {
-  /** Counts a start of the task; the number of its starts, this one included. */
-  readonly start: (entity: string, key: string) => Effect.Effect<number, PersistenceError | unknown>
-  /** The task has its answer (or was refused): its count is dropped. */
-  readonly answered: (entity: string, key: string) => Effect.Effect<void, PersistenceError | unknown>
-  /** A live runner stopped the task (its shutdown, its shard moving away): this start does not count. */
-  readonly givenBack: (entity: string, key: string) => Effect.Effect<void, PersistenceError | unknown>
+/** Which task: its entity type (the task set), its name and its key, its identity in storage. */
+export interface TaskId {
+  readonly entity: string
+  readonly task: string
+  readonly key: string
 }
+
+/** A store of the tasks' starts. Each step fails with `PersistenceError` when the database does. */
+export interface Attempts {
+  /**
+   * Counts start `attempt` (an id of its own, see `newAttempt`) of the task;
+   * the number of its starts, this one included. Safe to repeat.
+   */
+  readonly start: (id: TaskId, attempt: string) => Effect.Effect<number, PersistenceError>
+  /** The task has its answer (or was refused): its starts are dropped. */
+  readonly answered: (id: TaskId) => Effect.Effect<void, PersistenceError>
+  /** A live runner stopped start `attempt` (its shutdown, the shard moving away): it does not count. */
+  readonly givenBack: (attempt: string) => Effect.Effect<void, PersistenceError>
+}
+
+/** The id of a new start. */
+export const newAttempt = (): string => crypto.randomUUID()
 
 /** The store of this process's cluster connection: `undefined` where none is kept (in memory). */
 export const CurrentAttempts = Context.Reference<Attempts | undefined>("@taskscope/cluster/Attempts", {
@@ -51,42 +68,53 @@ export const makePostgres = (
 ): Effect.Effect<Attempts, never, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = (yield* SqlClient.SqlClient).withoutTransforms()
+    /** A statement with its deadline, failing with `PersistenceError` (what `rideOutStorage` rides out). */
+    const run = <A>(statement: Effect.Effect<A, unknown>): Effect.Effect<A, PersistenceError> =>
+      deadline(statement).pipe(
+        Effect.mapError((cause) => cause instanceof PersistenceError ? cause : new PersistenceError({ cause })),
+        Effect.withTracerEnabled(false)
+      )
     const create = sql`
       CREATE TABLE IF NOT EXISTS ${sql(TABLE)} (
+        attempt TEXT PRIMARY KEY,
         entity_type TEXT NOT NULL,
-        key TEXT NOT NULL,
-        starts INTEGER NOT NULL,
-        PRIMARY KEY (entity_type, key)
+        task TEXT NOT NULL,
+        key TEXT NOT NULL
       )`
+    const index = sql`CREATE INDEX IF NOT EXISTS ${sql(`${TABLE}_task`)} ON ${sql(TABLE)} (entity_type, task, key)`
     // Made once it worked (a failure, the database away, is tried again at the next start). Two
     // sessions creating the table at once can fail on the catalog's unique index (CREATE TABLE IF
     // NOT EXISTS is not atomic in PostgreSQL): the second try sees the table.
     let made = false
+    const make = Effect.andThen(create, index)
     const ready = Effect.suspend(() =>
-      made ? Effect.void : deadline(
-        create.pipe(
-          Effect.catch(() => create),
-          Effect.andThen(Effect.sync(() => {
-            made = true
-          }))
-        )
-      )
+      made ? Effect.void : run(make.pipe(
+        Effect.catch(() => make),
+        Effect.andThen(Effect.sync(() => {
+          made = true
+        }))
+      ))
     )
     return {
-      start: (entity, key) =>
+      // this start's row, and the task's other rows as they were before it (a repeat finds its own
+      // row there, and does not count it twice)
+      start: ({ entity, key, task }, attempt) =>
         Effect.andThen(
-          ready as Effect.Effect<void, PersistenceError | unknown>,
-          deadline(sql<{ readonly starts: number }>`
-            INSERT INTO ${sql(TABLE)} (entity_type, key, starts) VALUES (${entity}, ${key}, 1)
-            ON CONFLICT (entity_type, key) DO UPDATE SET starts = ${sql(TABLE)}.starts + 1
-            RETURNING starts`)
-        ).pipe(Effect.map((rows) => Number(rows[0]!.starts))),
-      answered: (entity, key) =>
-        Effect.asVoid(deadline(sql`DELETE FROM ${sql(TABLE)} WHERE entity_type = ${entity} AND key = ${key}`)),
-      givenBack: (entity, key) =>
-        Effect.asVoid(deadline(sql`
-          UPDATE ${sql(TABLE)} SET starts = starts - 1
-          WHERE entity_type = ${entity} AND key = ${key} AND starts > 0`))
+          ready,
+          run(sql<{ readonly others: number | string }>`
+            WITH added AS (
+              INSERT INTO ${sql(TABLE)} (attempt, entity_type, task, key)
+              VALUES (${attempt}, ${entity}, ${task}, ${key})
+              ON CONFLICT (attempt) DO NOTHING
+            )
+            SELECT count(*) AS others FROM ${sql(TABLE)}
+            WHERE entity_type = ${entity} AND task = ${task} AND key = ${key} AND attempt <> ${attempt}`)
+        ).pipe(Effect.map((rows) => Number(rows[0]!.others) + 1)),
+      answered: ({ entity, key, task }) =>
+        Effect.asVoid(
+          run(sql`DELETE FROM ${sql(TABLE)} WHERE entity_type = ${entity} AND task = ${task} AND key = ${key}`)
+        ),
+      givenBack: (attempt) => Effect.asVoid(run(sql`DELETE FROM ${sql(TABLE)} WHERE attempt = ${attempt}`))
     }
   })
 
