@@ -185,7 +185,8 @@ export class AttemptsExhaustedError extends Data.TaggedError("AttemptsExhaustedE
   readonly maxAttempts: number
 }> {
   override get message(): string {
-    return `Task "${this.task}" (key ${show(this.key)}) started ${this.attempts} times and never finished ` +
+    const times = this.attempts === 1 ? "once" : `${this.attempts} times`
+    return `Task "${this.task}" (key ${show(this.key)}) started ${times} and never finished ` +
       `(maxAttempts: ${this.maxAttempts}): each time its runner died with it running`
   }
 }

@@ -99,12 +99,15 @@ export interface Options {
    * bound). The next owner of the task's shard starts it again each time; a
    * runner that finds it over the bound fails it with
    * `AttemptsExhaustedError` instead, so that a task that kills its runners
-   * does not take down one after another. Each start is counted in
-   * PostgreSQL before the task runs (a statement per start, and one when it
-   * ends). A start stopped by a live runner does not count: a graceful
-   * shutdown, or the task's shard moving to another runner. In memory
-   * (`Cluster.layerMemory`) nothing is counted: a task runs again only when
-   * its runner's layer is rebuilt, which is a graceful shutdown.
+   * does not take down one after another. Every task running on a runner
+   * that dies is charged a start, whatever killed the runner (with
+   * `maxAttempts: 1`, one SIGKILL fails every task it was running): leave
+   * room for the deaths a healthy task may meet (3 or more). Each start is
+   * counted in PostgreSQL before the task runs (a statement per start, and
+   * one when it ends). A start stopped by a live runner does not count: a
+   * graceful shutdown, or the task's shard moving to another runner. In
+   * memory (`Cluster.layerMemory`) nothing is counted: a task runs again only
+   * when its runner's layer is rebuilt, which is a graceful shutdown.
    */
   readonly maxAttempts?: number | undefined
 }
@@ -305,6 +308,12 @@ export const layer = <T extends TaskSet.Any>(
     const services = yield* Effect.context<TaskSet.Services<T>>()
     // where the starts are counted (PostgreSQL only), when they are bounded
     const attempts = maxAttempts === Infinity ? undefined : yield* Attempts.CurrentAttempts
+    // Forgetting an answered task's starts waits for nothing: neither its reply nor a cancel
+    // (whose submitter waits until the task has ended here) is held up by the statement, which
+    // ends with the runner at the latest.
+    const layerScope = yield* Effect.scope
+    const forget = (attempts: Attempts.Attempts, id: Attempts.TaskId) =>
+      Effect.asVoid(Effect.forkIn(Effect.ignore(rideOutStorage(attempts.answered(id))), layerScope))
     // the queue of this runner's tasks; released after the entity, so that its
     // tasks are interrupted (and left stored) by the entity's shutdown first
     // no span of its own per task: the task runs in the span of Effect's entity server
@@ -396,13 +405,17 @@ export const layer = <T extends TaskSet.Any>(
                 Task.interrupt(task)
             )
         ).pipe(Effect.catchTag("ExecutorClosedError", () => unanswered))
-        // answered (run, refused, timed out before it started): its starts are forgotten
+        // Answered (run, refused, timed out before it started, or cancelled: the stored
+        // interruption is its answer), the task's starts are forgotten; stopped by this runner's
+        // shutdown or its shard moving away, they stay counted for the next owner.
         return attempts === undefined ?
           submitted :
           Effect.onExit(submitted, (exit) =>
-            Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
-              ? Effect.void
-              : Effect.ignore(rideOutStorage(attempts.answered(taskId))))
+            Effect.flatMap(address, ({ shardId }) =>
+              Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) &&
+                (stopping || !sharding.hasShardId(shardId))
+                ? Effect.void
+                : forget(attempts, taskId)))
       }
     }
     yield* sharding.registerEntity(entity as any, Effect.succeed(handlers as any), { concurrency: "unbounded" })
@@ -425,12 +438,11 @@ export const layer = <T extends TaskSet.Any>(
  * bound, the task fails with `WireAttempts` instead of starting. A start
  * stays counted only when the runner dies with the task running (no step
  * here runs then); the handler forgets a task's starts once it has an answer.
- * Interrupted, the task gives its start back when this runner's shutdown or
- * its shard moving away stopped it (`handedOff`): the next owner starts it
- * again; otherwise a cancel stopped it, whose stored interruption is its
- * answer. Counting is a safety net: when the database cannot count (away for
- * over a minute) the task runs uncounted, and the other steps are best
- * effort.
+ * Interrupted when this runner's shutdown or its shard moving away stopped it
+ * (`handedOff`) — even while its start was being counted — the task gives
+ * that start back: the next owner starts it again. Counting is a safety net:
+ * when the database cannot count (away for over a minute) the task runs
+ * uncounted, and the other steps are best effort.
  */
 const counted = (
   attempts: Attempts.Attempts,
@@ -441,17 +453,16 @@ const counted = (
 ): Effect.Effect<Schema.Json, WireError> =>
   Effect.suspend(() => {
     const attempt = Attempts.newAttempt()
-    return Effect.flatMap(
+    const run = Effect.flatMap(
       Effect.orElseSucceed(rideOutStorage(attempts.start(id, attempt)), () => 0),
-      (starts): Effect.Effect<Schema.Json, WireError> => {
-        if (starts > maxAttempts) return Effect.fail(new WireAttempts({ attempts: starts - 1, maxAttempts }))
-        if (starts === 0) return served
-        return Effect.onExit(served, (exit) =>
-          Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)
-            ? Effect.ignore(handedOff() ? attempts.givenBack(attempt) : attempts.answered(id))
-            : Effect.void)
-      }
+      (starts): Effect.Effect<Schema.Json, WireError> =>
+        starts > maxAttempts ? Effect.fail(new WireAttempts({ attempts: starts - 1, maxAttempts })) : served
     )
+    // armed before the count: a statement interrupted on its way may still be applied
+    return Effect.onExit(run, (exit) =>
+      Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && handedOff()
+        ? Effect.ignore(attempts.givenBack(attempt))
+        : Effect.void)
   })
 
 /**

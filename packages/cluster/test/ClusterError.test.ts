@@ -21,6 +21,10 @@ describe("ClusterError", () => {
       new ClusterError.AttemptsExhaustedError({ task: "f", key: "k1", attempts: 3, maxAttempts: 3 }).message,
       "Task \"f\" (key \"k1\") started 3 times and never finished (maxAttempts: 3): each time its runner died with it running"
     )
+    assert.include(
+      new ClusterError.AttemptsExhaustedError({ task: "f", key: "k1", attempts: 1, maxAttempts: 1 }).message,
+      "started once and never finished"
+    )
     assert.strictEqual(
       new ClusterError.TaskNotFoundError({ taskSet: "app/Tasks", key: "k9" }).message,
       "No task of key \"k9\" was submitted to task set \"app/Tasks\""

@@ -11,7 +11,12 @@
  * runner stops it (a graceful shutdown, its shard moving away: that start was
  * not its fault). A row per start, named by an id of its own, makes writing it
  * safe to repeat: a statement that timed out may still have been applied, and
- * trying it again must not count the start twice.
+ * trying it again must not count the start twice. Two starts of one task at
+ * the same moment (two runners during a shard handover, each sure it owns the
+ * shard) may each count only themselves, as neither sees the other's row yet;
+ * both rows stay, so the next start counts them all. And a start whose row
+ * is written while the runner shuts down, with the database stalled past
+ * `statementTimeout`, may be written after its give-back: it stays counted.
  *
  * Only PostgreSQL keeps one: in memory the process is the only runner, and a
  * task runs again only when that runner's layer is rebuilt, gracefully.
@@ -79,14 +84,19 @@ export const makePostgres = (
         attempt TEXT PRIMARY KEY,
         entity_type TEXT NOT NULL,
         task TEXT NOT NULL,
-        key TEXT NOT NULL
+        key TEXT NOT NULL,
+        started_at TIMESTAMPTZ NOT NULL DEFAULT now()
       )`
     const index = sql`CREATE INDEX IF NOT EXISTS ${sql(`${TABLE}_task`)} ON ${sql(TABLE)} (entity_type, task, key)`
     // Made once it worked (a failure, the database away, is tried again at the next start). Two
     // sessions creating the table at once can fail on the catalog's unique index (CREATE TABLE IF
     // NOT EXISTS is not atomic in PostgreSQL): the second try sees the table.
     let made = false
-    const make = Effect.andThen(create, index)
+    // Rows a step could not delete (a cancel racing its start's statement, the database away):
+    // never charged to anyone (the task has its answer), but kept for ever; each runner drops those
+    // older than a week when it first counts (a task that runs for longer may lose its count)
+    const purge = sql`DELETE FROM ${sql(TABLE)} WHERE started_at < now() - interval '7 days'`
+    const make = Effect.andThen(create, index).pipe(Effect.andThen(purge))
     const ready = Effect.suspend(() =>
       made ? Effect.void : run(make.pipe(
         Effect.catch(() => make),
