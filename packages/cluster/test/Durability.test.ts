@@ -283,6 +283,22 @@ describe("durability", () => {
         yield* waitForShards(pg, 2, undefined, started)
         const result = yield* ClusterExecutor.scoped(tasks, (executor) =>
           Effect.gen(function*() {
+            // a cancel is the task's answer: its starts are forgotten
+            const hangLog = yield* logFile
+            const hanging = yield* executor.submit("hang", { key: "h", log: hangLog }, { key: "h" })
+            yield* eventually("it hangs", Effect.map(readLog(hangLog), (entries) => entries.length > 0))
+            const [counted] = yield* pg.query<{ n: string }>(
+              "select count(*) as n from taskscope_attempts where task = 'hang'"
+            )
+            assert.strictEqual(Number(counted!.n), 1, "its start is counted while it runs")
+            yield* Task.interrupt(hanging)
+            yield* eventually(
+              "the cancelled task's starts forgotten",
+              Effect.map(
+                pg.query<{ n: string }>("select count(*) as n from taskscope_attempts where task = 'hang'"),
+                ([row]) => Number(row!.n) === 0
+              )
+            )
             const task = yield* executor.submit("visit", { key: "moved", ms: 0, log, until: gate }, { key: "moved" })
             yield* eventually("it runs", Effect.map(readLog(log), (entries) => entries.length > 0))
             const first = (yield* readLog(log))[0]!.runner
