@@ -326,6 +326,57 @@ describe("changes", () => {
       assert.strictEqual(ended.task.state, "done")
     }))
 
+  it.effect("a queue of thousands that drains in one synchronous run reaches a subscriber whole", () =>
+    Effect.gen(function*() {
+      let fiber: Fiber.Fiber<Array<TaskEvent.TaskEvent>> | undefined
+      const n = 5_000
+      yield* BackgroundExecutor.scoped(
+        (executor) =>
+          Effect.gen(function*() {
+            fiber = yield* follow(executor)
+            const gate = yield* Deferred.make<void>()
+            yield* executor.submit(Deferred.await(gate))
+            for (let i = 0; i < n; i++) yield* executor.submit(Effect.void)
+            yield* Deferred.succeed(gate, undefined) // the queue drains in one run: 2n + 1 events
+          }),
+        { maxConcurrency: 1 }
+      )
+      const events = yield* Fiber.join(fiber!)
+      // before: the run's events past 4,096 were dropped for every subscriber, the newest ones, no gap shown
+      assert.strictEqual(events.filter((e) => e._tag === "Ended").length, n + 1)
+      assert.deepStrictEqual(events.map((e) => e.sequence), events.map((_, i) => i + 1))
+    }))
+
+  it.effect("a subscriber hears only what happens after it subscribed, also within one synchronous run", () =>
+    Effect.gen(function*() {
+      let first: Fiber.Fiber<Array<TaskEvent.TaskEvent>> | undefined
+      let second: Fiber.Fiber<Array<TaskEvent.TaskEvent>> | undefined
+      yield* BackgroundExecutor.scoped((executor) =>
+        Effect.gen(function*() {
+          first = yield* follow(executor)
+          yield* executor.submit(Effect.never, { cancelOnExit: true, name: "before" })
+          second = yield* follow(executor) // same synchronous run: the batch of "before" is not sent yet
+          yield* executor.submit(Effect.void, { name: "after" })
+        })
+      )
+      const names = (events: Array<TaskEvent.TaskEvent>) => events.map((e) => `${e._tag} ${e.task.name}`)
+      assert.deepStrictEqual(names(yield* Fiber.join(first!)), [
+        "Submitted before",
+        "Started before",
+        "Submitted after",
+        "Started after",
+        "Ended after",
+        "Ended before"
+      ])
+      // before: it got "before"'s Submitted and Started too, events from before it subscribed
+      assert.deepStrictEqual(names(yield* Fiber.join(second!)), [
+        "Submitted after",
+        "Started after",
+        "Ended after",
+        "Ended before"
+      ])
+    }))
+
   it("random tasks: each task's events come once, Submitted before Started before Ended", () =>
     fc.assert(
       fc.asyncProperty(

@@ -102,7 +102,7 @@ const serves = (fiber: Fiber.Fiber<unknown, unknown>, task: Tracked): boolean =>
 /** The clock reading of the executor: epoch milliseconds. */
 export type Now = () => number
 
-/** The events of one synchronous run of the executor, at most `capacity` of them. */
+/** Events of one synchronous run of the executor, at most `capacity` of them (a longer run makes several). */
 type Batch = ReadonlyArray<TaskEvent>
 
 /** How many batches a subscriber may fall behind before the newest are dropped. */
@@ -196,11 +196,14 @@ export class TaskTree {
   /**
    * Adds an event to the batch of the current synchronous run, published as
    * one message a microtask later: a subscriber is woken once per batch, not
-   * per event (following cost three times less so). Nothing waits: events
-   * beyond `capacity` in one run are dropped, and so is a batch for a
-   * subscriber `BATCHES` behind (its own buffer drops it), so a slow
-   * subscriber never holds the executor or another subscriber up; the gap
-   * shows in its `sequence`.
+   * per event (following cost three times less so). A batch that reaches
+   * `capacity` is published at once and the next one begins, so a long run
+   * (a queue of thousands draining at once) reaches every subscriber whole,
+   * `BATCHES` batches of it at least. Nothing waits: a batch for a subscriber
+   * `BATCHES` behind is dropped by its own buffer, so a slow subscriber never
+   * holds the executor or another subscriber up; the gap shows in its
+   * `sequence`. (Before, events past `capacity` in one run were dropped for
+   * every subscriber: a fast one missed the end of a burst.)
    */
   private publish(event: TaskEvent): void {
     if (this.queues.size === 0) return
@@ -209,7 +212,8 @@ export class TaskTree {
       pending = this.pending = []
       queueMicrotask(this.flush)
     }
-    if (pending.length < this.capacity) pending.push(event)
+    pending.push(event)
+    if (pending.length >= this.capacity) this.flush()
   }
 
   /** Publishes the pending events as one message (one wake-up of each subscriber). */
@@ -240,7 +244,12 @@ export class TaskTree {
         Effect.sync(() => {
           // (closed meanwhile: the stream ends at once)
           if (this.finished) Queue.endUnsafe(queue)
-          else if (this.queues.add(queue).size === 1) this.onFollowed(true)
+          else {
+            // the batch under way holds events from before this subscriber came: it goes to the
+            // others now, and this one hears only what comes next
+            this.flush()
+            if (this.queues.add(queue).size === 1) this.onFollowed(true)
+          }
           return queue
         })),
       (queue) =>
