@@ -203,8 +203,8 @@ describe("durability", () => {
         const server = yield* postgres("durability")
         const pg = yield* server.database("join_queued")
         const log = yield* logFile
-        // with maxAttempts 1: a running task whose shard moves is not charged for it (its start is given
-        // back, or forgotten), or the joining runner would refuse it with AttemptsExhaustedError
+        // with maxAttempts 1, counting on: moving shards must not get a task refused by its next owner
+        // (the runs checked did not move a running task, so the give-back itself is not exercised here)
         const env = { MAX_ATTEMPTS: "1" }
         const first = yield* startRunner(pg, "first", { concurrency: 3, env })
         yield* waitForShards(pg, 1, undefined, [first])
