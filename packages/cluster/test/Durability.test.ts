@@ -204,7 +204,7 @@ describe("durability", () => {
         const pg = yield* server.database("join_queued")
         const log = yield* logFile
         // with maxAttempts 1, counting on: moving shards must not get a task refused by its next owner
-        // (the runs checked did not move a running task, so the give-back itself is not exercised here)
+        // (running tasks that move are tested below)
         const env = { MAX_ATTEMPTS: "1" }
         const first = yield* startRunner(pg, "first", { concurrency: 3, env })
         yield* waitForShards(pg, 1, undefined, [first])
@@ -317,5 +317,33 @@ describe("durability", () => {
         // before the give-back, the second start was over the bound: AttemptsExhaustedError
         assert.strictEqual(starts.length, 2)
         assert.notStrictEqual(result.runner, starts[0]!.runner)
+      }), 150_000)
+
+  it.live("with maxAttempts 1, running tasks whose shards move to a runner that joins run there, not refused",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* postgres("durability")
+        const pg = yield* server.database("move_running")
+        const log = yield* logFile
+        const gate = `${log}.gate`
+        const env = { MAX_ATTEMPTS: "1" }
+        const first = yield* startRunner(pg, "first", { concurrency: 64, env })
+        yield* waitForShards(pg, 1, undefined, [first])
+        const keys = Array.from({ length: 24 }, (_, i) => `running-${i}`)
+        const results = yield* ClusterExecutor.scoped(tasks, (executor) =>
+          Effect.gen(function*() {
+            const handles = yield* Effect.forEach(keys,
+              (key) => executor.submit("visit", { key, ms: 0, log, until: gate }, { key, reraiseOnExit: false }))
+            yield* eventually("all run", Effect.map(readLog(log), (entries) => entries.length >= keys.length))
+            const joining = yield* startRunner(pg, "joining", { concurrency: 64, env })
+            yield* waitForShards(pg, 2, undefined, [first, joining])
+            fs.writeFileSync(gate, "")
+            return yield* Effect.forEach(handles, Task.await)
+          })).pipe(Effect.provide(submitter(pg.url)), Effect.timeout("90 seconds"))
+        const failed = results.filter(Exit.isFailure).map((exit) => String(Cause.squash(exit.cause)))
+        // before the give-back, each moved task was refused: its first start still counted
+        assert.deepStrictEqual(failed, [])
+        const movedThere = (yield* readLog(log)).filter((e) => e.event === "start" && e.runner === "joining")
+        assert.isAbove(movedThere.length, 0)
       }), 150_000)
 })
