@@ -123,6 +123,11 @@ export class TaskTree {
   private readonly queues = new Set<Queue.Queue<Batch, Cause.Done>>()
   /** Events of the current synchronous run, published together once it ends. */
   private pending: Array<TaskEvent> | undefined = undefined
+  /**
+   * Subscribers that joined while a batch was under way, and where in it they
+   * joined: they get only the rest of it (what happened after they came).
+   */
+  private readonly joinedAt = new Map<Queue.Queue<Batch, Cause.Done>, number>()
   private sequence = 0
   private finished = false
   private readonly capacity: number
@@ -198,8 +203,8 @@ export class TaskTree {
    * one message a microtask later: a subscriber is woken once per batch, not
    * per event (following cost three times less so). A batch that reaches
    * `capacity` is published at once and the next one begins, so a long run
-   * (a queue of thousands draining at once) reaches every subscriber whole,
-   * `BATCHES` batches of it at least. Nothing waits: a batch for a subscriber
+   * (a queue of thousands draining at once) reaches a subscriber whole as far
+   * as its buffer's free batches go (`BATCHES` when it has kept up). Nothing waits: a batch for a subscriber
    * `BATCHES` behind is dropped by its own buffer, so a slow subscriber never
    * holds the executor or another subscriber up; the gap shows in its
    * `sequence`. (Before, events past `capacity` in one run were dropped for
@@ -221,7 +226,16 @@ export class TaskTree {
     const pending = this.pending
     this.pending = undefined
     if (pending === undefined) return
-    for (const queue of this.queues) Queue.offerUnsafe(queue, pending)
+    if (this.joinedAt.size === 0) {
+      for (const queue of this.queues) Queue.offerUnsafe(queue, pending)
+      return
+    }
+    for (const queue of this.queues) {
+      const from = this.joinedAt.get(queue) ?? 0
+      if (from === 0) Queue.offerUnsafe(queue, pending)
+      else if (from < pending.length) Queue.offerUnsafe(queue, pending.slice(from))
+    }
+    this.joinedAt.clear()
   }
 
   /**
@@ -245,15 +259,16 @@ export class TaskTree {
           // (closed meanwhile: the stream ends at once)
           if (this.finished) Queue.endUnsafe(queue)
           else {
-            // the batch under way holds events from before this subscriber came: it goes to the
-            // others now, and this one hears only what comes next
-            this.flush()
+            // the batch under way holds events from before this subscriber came: it gets the rest
+            const under = this.pending?.length ?? 0
+            if (under > 0) this.joinedAt.set(queue, under)
             if (this.queues.add(queue).size === 1) this.onFollowed(true)
           }
           return queue
         })),
       (queue) =>
         Effect.sync(() => {
+          this.joinedAt.delete(queue)
           if (this.queues.delete(queue) && this.queues.size === 0) this.onFollowed(false)
         })
     )
