@@ -325,6 +325,9 @@ export const layer = <T extends TaskSet.Any>(
     // set first of all, before the entity's shutdown interrupts the tasks' handlers: a task
     // interrupted from then on was stopped by this runner's shutdown, and gives its start back
     let stopping = false
+    // whether a task of `shardId` interrupted now was stopped by this runner (its shutdown, or the
+    // shard moving away), not by its submitter's cancel
+    const handedOff = (shardId: ShardId.ShardId) => stopping || !sharding.hasShardId(shardId)
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         closing = true
@@ -356,7 +359,7 @@ export const layer = <T extends TaskSet.Any>(
             owned(shardId),
             attempts === undefined
               ? served
-              : counted(attempts, taskId, maxAttempts, served, () => stopping || !sharding.hasShardId(shardId))
+              : counted(attempts, taskId, maxAttempts, served, () => handedOff(shardId))
           )
         // Stopped by the runner's shutdown, the task is left unanswered: the
         // entity's own shutdown then interrupts this handler, which leaves the
@@ -412,8 +415,7 @@ export const layer = <T extends TaskSet.Any>(
           submitted :
           Effect.onExit(submitted, (exit) =>
             Effect.flatMap(address, ({ shardId }) =>
-              Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) &&
-                (stopping || !sharding.hasShardId(shardId))
+              Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && handedOff(shardId)
                 ? Effect.void
                 : forget(attempts, taskId)))
       }

@@ -28,9 +28,10 @@ const storedCounts = (pg: Postgres) =>
     ([row]) => ({ requests: Number(row!.requests), keys: Number(row!.keys), results: Number(row!.results) })
   )
 
-const runners = (pg: Postgres, names: ReadonlyArray<string>) =>
+/** Starts runners named `names` and waits until they share the shards. */
+const runners = (pg: Postgres, names: ReadonlyArray<string>, options?: Parameters<typeof startRunner>[2]) =>
   Effect.tap(
-    Effect.forEach(names, (name) => startRunner(pg, name)),
+    Effect.forEach(names, (name) => startRunner(pg, name, options)),
     (started) => waitForShards(pg, names.length, undefined, started)
   )
 
@@ -244,9 +245,7 @@ describe("durability", () => {
         const server = yield* postgres("durability")
         const pg = yield* server.database("poison")
         const log = yield* logFile
-        const env = { MAX_ATTEMPTS: "2" }
-        const started = yield* Effect.forEach(["a", "b", "c"], (name) => startRunner(pg, name, { env }))
-        yield* waitForShards(pg, 3, undefined, started)
+        yield* runners(pg, ["a", "b", "c"], { env: { MAX_ATTEMPTS: "2" } })
         const [poison, after] = yield* ClusterExecutor.scoped(tasks, (executor) =>
           Effect.gen(function*() {
             // before: it killed a, then b, then c, then any runner started after them
@@ -281,9 +280,7 @@ describe("durability", () => {
         const pg = yield* server.database("give_back")
         const log = yield* logFile
         const gate = `${log}.gate`
-        const env = { MAX_ATTEMPTS: "1" }
-        const started = yield* Effect.forEach(["a", "b"], (name) => startRunner(pg, name, { env }))
-        yield* waitForShards(pg, 2, undefined, started)
+        const started = yield* runners(pg, ["a", "b"], { env: { MAX_ATTEMPTS: "1" } })
         const result = yield* ClusterExecutor.scoped(tasks, (executor) =>
           Effect.gen(function*() {
             // a cancel is the task's answer: its starts are forgotten
@@ -327,8 +324,7 @@ describe("durability", () => {
         const log = yield* logFile
         const gate = `${log}.gate`
         const env = { MAX_ATTEMPTS: "1" }
-        const first = yield* startRunner(pg, "first", { concurrency: 64, env })
-        yield* waitForShards(pg, 1, undefined, [first])
+        const started = yield* runners(pg, ["first"], { concurrency: 64, env })
         const keys = Array.from({ length: 24 }, (_, i) => `running-${i}`)
         const results = yield* ClusterExecutor.scoped(tasks, (executor) =>
           Effect.gen(function*() {
@@ -336,7 +332,7 @@ describe("durability", () => {
               (key) => executor.submit("visit", { key, ms: 0, log, until: gate }, { key, reraiseOnExit: false }))
             yield* eventually("all run", Effect.map(readLog(log), (entries) => entries.length >= keys.length))
             const joining = yield* startRunner(pg, "joining", { concurrency: 64, env })
-            yield* waitForShards(pg, 2, undefined, [first, joining])
+            yield* waitForShards(pg, 2, undefined, [...started, joining])
             fs.writeFileSync(gate, "")
             return yield* Effect.forEach(handles, Task.await)
           })).pipe(Effect.provide(submitter(pg.url)), Effect.timeout("90 seconds"))

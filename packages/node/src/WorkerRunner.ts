@@ -380,18 +380,6 @@ const serveCalls = (
     Atomics.store(signal, Signal.Reading, 0)
   }
 
-  /**
-   * Whether an `Atomics.waitAsync` of the loop is pending. At most one is:
-   * the parent wakes every waiter (a notify for one would go to that stale
-   * wait, not to a thread asleep in `Atomics.wait`), so it ends at the next
-   * batch whatever the loop did meanwhile.
-   */
-  let waitingAsync = false
-  const wokenAsync = (): void => {
-    waitingAsync = false
-    loop()
-  }
-
   /** The receive loop; entered after every turn of the event loop. */
   const loop = (): void => {
     const turn = performance.now()
@@ -424,12 +412,12 @@ const serveCalls = (
         // Timers or I/O wait in the event loop: wait for calls there, woken by
         // the parent's notify through `Atomics.waitAsync`, so that they run on
         // time and nothing polls (waiting in slices of 2 ms, an idle thread
-        // that kept a timer or a keep-alive socket cost 3-4% of a core)
-        if (waitingAsync) return // an earlier wait still stands: it wakes the loop
+        // that kept a timer or a keep-alive socket cost 3-4% of a core). The
+        // loop is one chain (no call is in flight here), so one such wait is
+        // pending at most; the parent wakes every waiter all the same.
         const waited = Atomics.waitAsync(signal, Signal.Requests, seen)
         if (!waited.async) continue // a batch came since `seen`
-        waitingAsync = true
-        waited.value.then(wokenAsync)
+        waited.value.then(loop)
         return
       } else if (ran) {
         // the calls may have left microtasks, process.nextTick callbacks or a

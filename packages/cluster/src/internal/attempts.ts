@@ -96,10 +96,8 @@ export const makePostgres = (
     // never charged to anyone (the task has its answer), but kept for ever; each runner drops those
     // older than a week when it first counts (a task that runs for longer may lose its count)
     const purge = sql`DELETE FROM ${sql(TABLE)} WHERE started_at < now() - interval '7 days'`
-    // (a table made before `started_at` was added gets it)
-    const column = sql`ALTER TABLE ${sql(TABLE)} ADD COLUMN IF NOT EXISTS started_at TIMESTAMPTZ NOT NULL DEFAULT now()`
     // the purge is best effort: a failure of it must not hold every start up
-    const make = Effect.andThen(create, index).pipe(Effect.andThen(column), Effect.andThen(Effect.ignore(purge)))
+    const make = Effect.andThen(create, index).pipe(Effect.andThen(Effect.ignore(purge)))
     const ready = Effect.suspend(() =>
       made ? Effect.void : run(make.pipe(
         Effect.catch(() => make),

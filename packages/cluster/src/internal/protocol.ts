@@ -339,11 +339,10 @@ const lostClass = (
     }
     return undefined
   }
-  const own: unknown = Object.getPrototypeOf(value)
-  if (own !== Object.prototype && own !== null) {
+  if (isInstance(value)) {
     if (!keepsClass(value, back)) return [value, back, path]
     // only a Schema class's fields are laid out as its JSON is
-    if (!Schema.isSchema((own as { readonly constructor?: unknown }).constructor)) return undefined
+    if (!Schema.isSchema((value as { readonly constructor?: unknown }).constructor)) return undefined
   }
   if (!isObject(back)) return undefined
   for (const key of keysOf(value, json)) {

@@ -204,11 +204,10 @@ export class TaskTree {
    * per event (following cost three times less so). A batch that reaches
    * `capacity` is published at once and the next one begins, so a long run
    * (a queue of thousands draining at once) reaches a subscriber whole as far
-   * as its buffer's free batches go (`BATCHES` when it has kept up). Nothing waits: a batch for a subscriber
-   * `BATCHES` behind is dropped by its own buffer, so a slow subscriber never
-   * holds the executor or another subscriber up; the gap shows in its
-   * `sequence`. (Before, events past `capacity` in one run were dropped for
-   * every subscriber: a fast one missed the end of a burst.)
+   * as its buffer's free batches go (`BATCHES` when it has kept up). Nothing
+   * waits: a batch for a subscriber `BATCHES` behind is dropped by its own
+   * buffer, so a slow subscriber never holds the executor or another
+   * subscriber up; the gap shows in its `sequence`.
    */
   private publish(event: TaskEvent): void {
     if (this.queues.size === 0) return
@@ -226,10 +225,6 @@ export class TaskTree {
     const pending = this.pending
     this.pending = undefined
     if (pending === undefined) return
-    if (this.joinedAt.size === 0) {
-      for (const queue of this.queues) Queue.offerUnsafe(queue, pending)
-      return
-    }
     for (const queue of this.queues) {
       const from = this.joinedAt.get(queue) ?? 0
       if (from === 0) Queue.offerUnsafe(queue, pending)

@@ -510,7 +510,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       const now = Date.now()
       for (let i = 0; i < entries.length; i++) entries[i]!.sentAt = now
       Atomics.add(signal, Signal.Requests, 1)
-      // every waiter: the thread's `Atomics.waitAsync` may still stand while it sleeps in `Atomics.wait`
+      // every waiter (the thread waits in `Atomics.wait` or, with timers pending, `Atomics.waitAsync`)
       Atomics.notify(signal, Signal.Requests)
     }
 
