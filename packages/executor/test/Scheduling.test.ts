@@ -6,6 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import { BackgroundExecutor, ExecutorError, Task } from "../src/index.ts"
+import { QUEUED, TaskQueue } from "../src/internal/queue.ts"
 
 /** Lets every fiber that is ready run until it suspends again. */
 const settle = Effect.yieldNow.pipe(Effect.repeat({ times: 5 }))
@@ -99,6 +100,39 @@ describe("scheduling", () => {
   })
 
   describe("keys (maxConcurrencyPerKey)", () => {
+    it("keeps an idle key's lane for its next task, and drops idle lanes in bulk past a bound", () => {
+      const queue = new TaskQueue(1)
+      queue.becomeOrdered()
+      let id = 0
+      const entry = (key: string) => ({ id: ++id, state: QUEUED, next: undefined, nextId: 0, priority: 0, key })
+      // one task at a time per key, each ending before the next comes: the lane stays
+      for (let round = 0; round < 3; round++) {
+        const e = entry("only")
+        assert.isTrue(queue.startNow(e))
+        queue.ended(e)
+      }
+      assert.strictEqual(queue.laneCount, 1)
+      // 10,000 keys, each used once: idle lanes are dropped in sweeps, never more than 1,024 held
+      let most = 0
+      for (let k = 0; k < 10_000; k++) {
+        const e = entry(`key-${k}`)
+        assert.isTrue(queue.startNow(e))
+        queue.ended(e)
+        most = Math.max(most, queue.laneCount)
+      }
+      assert.isAtMost(most, 1024)
+      assert.isAbove(most, 512) // they were kept between sweeps
+      // a live lane is never dropped: a key at its bound still refuses a second task after sweeps
+      const held = entry("held")
+      assert.isTrue(queue.startNow(held))
+      for (let k = 0; k < 3_000; k++) {
+        const e = entry(`other-${k}`)
+        queue.startNow(e)
+        queue.ended(e)
+      }
+      assert.isFalse(queue.startNow(entry("held")))
+    })
+
     it.effect("nextTick after a queued task of the key timed out at its head: the next one starts once the submitter yields", () =>
       Effect.gen(function*() {
         const order: Array<string> = []

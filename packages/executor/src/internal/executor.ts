@@ -336,6 +336,8 @@ class TaskRecord<A, E> implements Task.Task<A, E>, Tracked {
   slot: Slot | undefined = undefined
   /** The queue's field (see `Entry.next` in `queue.ts`): its link while queued. */
   next: Entry["next"] = undefined
+  /** The queue's field (see `Entry.nextId` in `queue.ts`). */
+  nextId = 0
   /**
    * The fields few tasks need (see {@link Rare}), made by {@link fields} on
    * first write (every write is of a task that needs them). Read directly:
