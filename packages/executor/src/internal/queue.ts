@@ -209,7 +209,7 @@ const levelDown = (levels: Array<Level>, i: number): void => {
   levels[i] = level
 }
 
-/** Idle lanes an executor keeps at least room for (see `TaskQueue.addLane`). */
+/** Idle lanes a queue may keep whatever the number of live ones (see `TaskQueue.wentIdle`). */
 const IDLE_LANES = 1024
 
 /** The order arrays of a queue that has not yet ordered anything: empty, shared. */
@@ -230,8 +230,8 @@ export class TaskQueue {
   private tail: Entry | undefined = undefined
   // ordered mode
   private readonly lanes = new Map<string | undefined, Lane>()
-  /** The map's size at which idle lanes are dropped (see {@link addLane}). */
-  private sweepAt = IDLE_LANES
+  /** Lanes in the map with nothing queued and nothing running (see {@link wentIdle}). */
+  private idle = 0
   /** Lanes that may start a task now, ordered by their first entry. */
   private readonly runnable: Array<Lane> = []
   /**
@@ -273,7 +273,8 @@ export class TaskQueue {
       return false
     }
     if (key === undefined) return true
-    lane ??= this.addLane(key)
+    if (lane === undefined) lane = this.addLane(key)
+    else if (lane.running === 0) this.idle-- // an idle lane taken up again
     lane.running++
     entry.next = lane
     return true
@@ -348,6 +349,7 @@ export class TaskQueue {
       this.laneDown(0)
     } else {
       this.settleLane(lane)
+      if (lane.size === 0 && lane.running === 0) this.wentIdle() // its last entry had ended while queued
     }
     return entry
   }
@@ -358,7 +360,9 @@ export class TaskQueue {
     const lane = entry.next as Lane
     entry.next = undefined
     lane.running--
-    if (lane.index < 0) this.settleLane(lane)
+    if (lane.index >= 0) return // it has entries queued
+    this.settleLane(lane)
+    if (lane.size === 0 && lane.running === 0) this.wentIdle()
   }
 
   /**
@@ -414,7 +418,9 @@ export class TaskQueue {
       this.length += lane.compact()
       if (lane.index >= 0) this.removeLane(lane.index)
       this.settleLane(lane)
+      if (lane.size === 0 && lane.running === 0) this.lanes.delete(lane.key) // idle lanes go too
     }
+    this.idle = 0
   }
 
   /** How many lanes the queue holds, idle ones included (for tests). */
@@ -437,7 +443,9 @@ export class TaskQueue {
   }
 
   private pushOrdered(entry: Entry): void {
-    const lane = this.lanes.get(entry.key) ?? this.addLane(entry.key)
+    let lane = this.lanes.get(entry.key)
+    if (lane === undefined) lane = this.addLane(entry.key)
+    else if (lane.size === 0 && lane.running === 0) this.idle-- // an idle lane taken up again
     if (!lane.push(entry)) return // the lane's first entry, and so its place, is unchanged
     if (lane.index >= 0) {
       this.reorder(lane)
@@ -454,7 +462,7 @@ export class TaskQueue {
    * For a lane whose first entry is copied in and that is out of the
    * runnable heap, or that is in it and can start nothing any more: puts it
    * in or takes it out. A lane left with nothing queued or running stays in
-   * the map, idle, for its key's next task (see {@link addLane}).
+   * the map, idle, for its key's next task (see {@link wentIdle}).
    */
   private settleLane(lane: Lane): void {
     if (this.canStart(lane)) {
@@ -464,25 +472,29 @@ export class TaskQueue {
     if (lane.index >= 0) this.removeLane(lane.index)
   }
 
-  /**
-   * Makes the lane of `key`, which has none. Idle lanes are kept until the
-   * map has more than {@link sweepAt} lanes, then dropped together: a key
-   * whose tasks run one at a time, each ending before the next comes (every
-   * key of a crawler whose hosts answer quickly), would otherwise make and
-   * drop a lane per task — about a tenth of a trivial keyed task's time
-   * (paired runs of 1e5). Each sweep walks the map once, after at least as
-   * many lanes were made as it can hold idle, so it costs O(1) per lane
-   * made; idle lanes are never more than {@link IDLE_LANES} or twice the
-   * live ones.
-   */
+  /** Makes the lane of `key`, which has none. */
   private addLane(key: string | undefined): Lane {
-    if (this.lanes.size >= this.sweepAt) {
-      for (const [k, lane] of this.lanes) if (lane.size === 0 && lane.running === 0) this.lanes.delete(k)
-      this.sweepAt = Math.max(IDLE_LANES, 2 * this.lanes.size)
-    }
     const lane = new Lane(key)
     this.lanes.set(key, lane)
     return lane
+  }
+
+  /**
+   * A lane has just been left with nothing queued and nothing running. It
+   * stays in the map for its key's next task: a key whose tasks run one at
+   * a time, each ending before the next comes (every key of a crawler whose
+   * hosts answer quickly), would otherwise make and drop a lane per task,
+   * about a tenth of a trivial keyed task's time (paired runs of 1e5). Once
+   * idle lanes are more than {@link IDLE_LANES} and more than the live ones,
+   * every idle lane is dropped in one walk of the map: never more idle lanes
+   * than that are kept, and a walk costs O(1) per lane it drops.
+   */
+  private wentIdle(): void {
+    if (++this.idle <= IDLE_LANES || this.idle <= this.lanes.size - this.idle) return
+    for (const [key, lane] of this.lanes) {
+      if (lane.size === 0 && lane.running === 0) this.lanes.delete(key)
+    }
+    this.idle = 0
   }
 
   /** Puts `lane` at the end of the runnable heap, with its order copied in, and lifts it to its place. */
