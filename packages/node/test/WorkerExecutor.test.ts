@@ -1010,6 +1010,80 @@ describe("WorkerExecutor", () => {
         assert.include(yield* pool.stats, { threads: 0, idle: 0 })
       })))
 
+    it.live("a start that fails while the other thread is busy fails no call: the call runs once that thread is free", () =>
+      Effect.gen(function*() {
+        const counter = makeCounter()
+        const good = spawner(counter)
+        let spawns = 0
+        // the first thread starts; every later start throws, as new Worker does when no thread can be made
+        const spawn = () => {
+          spawns++
+          if (spawns === 1 || spawns > 50) return good() // (past 50: a loop, ended so that the test can fail)
+          throw new Error("no thread just now")
+        }
+        const [spawnsThen, stats] = yield* Effect.scoped(Effect.gen(function*() {
+          const pool = yield* WorkerPool.make(tasks, { spawn, maxConcurrency: 2 })
+          // no call measured yet: calls go one per thread, none waits in another's batch
+          const first = yield* Effect.forkChild(pool.call("nap", 300), { startImmediately: true })
+          yield* eventually(Effect.map(pool.stats, (s) => s.busy === 1), "the first call runs on the one thread")
+          // needs a second thread, whose start throws; before: it failed at once ("failed to start")
+          const second = yield* Effect.exit(pool.call("nap", 1))
+          const spawnsThen = spawns
+          const napped = yield* Fiber.join(first)
+          assert.isAtLeast(spawnsThen, 2, "a second thread was asked for")
+          if (Exit.isFailure(second)) return assert.fail(`the call failed: ${Cause.pretty(second.cause)}`)
+          // it ran on the one thread, once the first call was done there
+          assert.isAtLeast(second.value.start, napped.end)
+          return [spawnsThen, yield* pool.stats] as const
+        }))
+        // one failed start may be tried again START_RETRY_MS later, not once per dispatch
+        assert.isAtMost(spawnsThen, 3, `${spawnsThen} starts: the failed one was tried again in a loop`)
+        assert.include(stats, { threads: 1, crashed: spawnsThen - 1, started: spawnsThen })
+        assert.strictEqual(counter.alive(), 0)
+      }))
+
+    it.live("a start that fails while another thread is starting fails no call: both calls run on that thread", () =>
+      Effect.gen(function*() {
+        const counter = makeCounter()
+        const good = spawner(counter)
+        let spawns = 0
+        const spawn = () => {
+          spawns++
+          if (spawns === 1 || spawns > 50) return good() // (past 50: a loop, ended so that the test can fail)
+          throw new Error("no thread just now")
+        }
+        const squares = yield* Effect.scoped(Effect.gen(function*() {
+          const pool = yield* WorkerPool.make(tasks, { spawn, maxConcurrency: 2 })
+          // the first call starts a thread; the second asks for another, whose start throws at once
+          return yield* Effect.all([pool.call("square", 2), pool.call("square", 3)], { concurrency: "unbounded" })
+        }))
+        assert.deepStrictEqual(squares, [4, 9])
+        assert.isAtMost(spawns, 4, `${spawns} starts: the failed one was tried again in a loop`)
+        assert.strictEqual(counter.alive(), 0)
+      }))
+
+    it.live("with a worker that cannot start and two threads, every call fails with the start's error, none hangs", () =>
+      Effect.gen(function*() {
+        const counter = makeCounter()
+        const [exits, stats] = yield* Effect.scoped(Effect.gen(function*() {
+          const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter, "broken-worker.ts"), maxConcurrency: 2 })
+          const exits = yield* Effect.forEach([1, 2, 3], (n) => Effect.exit(pool.call("square", n)), {
+            concurrency: "unbounded"
+          }).pipe(Effect.timeout("4 seconds")) // (before the test's own limit: a loop fails here)
+          return [exits, yield* pool.stats] as const
+        }))
+        for (const exit of exits) {
+          const error = errorOf(exit)
+          assert.instanceOf(error, WorkerError.WorkerCrashedError)
+          assert.include(error.message, "failed to start")
+          assert.include(error.message, "broken worker entry")
+        }
+        // a thread that fails while the other still starts fails no call; the last of them does
+        assert.include(stats, { threads: 0, queued: 0 })
+        assert.isAtMost(stats.started, 6, "at most two starts per call")
+        assert.strictEqual(counter.alive(), 0)
+      }))
+
     it.live("threads start lazily; \"wait\" lets an interrupted call finish on its thread; idleTimeout retires it", () =>
       Effect.gen(function*() {
         const counter = makeCounter()

@@ -2,7 +2,9 @@
  * The parent side of the thread pool behind a `WorkerExecutor`: at most
  * `maxConcurrency` worker threads, started lazily, retired after
  * `idleTimeout`, terminated (and later replaced) when a running call is
- * interrupted, and replaced when they crash.
+ * interrupted, and replaced when they crash. A thread that fails to start
+ * fails a call only when no other thread is ready or starting; otherwise the
+ * calls wait for those, and no thread is started for {@link START_RETRY_MS}.
  *
  * Each thread is started and watched through Effect's worker platform
  * (`effect/workers` on `@effect/platform-node`'s `NodeWorker`): its start,
@@ -152,7 +154,13 @@ export const MAX_READ_DEATHS = 4
  */
 export const STUCK_MS = 1000
 
-/** After a thread failed to start, the calls held behind running ones ask for a new thread again after this (ms). */
+/**
+ * After a thread failed to start while another one was ready or starting,
+ * the pool starts no thread for this long (ms), and the calls held behind
+ * running ones (while calls are tiny) do not ask for one: the calls wait
+ * for the threads it has, and a start that failed is tried again this much
+ * later, not in a loop.
+ */
 export const START_RETRY_MS = 500
 /** Calls that take a thread less than this (ms, moving average, measured by the workers) are sent in batches. */
 export const TINY_MS = 1
@@ -216,7 +224,11 @@ interface Thread {
   ending: "terminated" | "retired" | "readyTimedOut" | "unreadable" | undefined
   /** what its read of posted calls threw (see `Reply.ReadFailed`), if it did */
   readError: unknown
-  /** started because a call needed it: if it never starts, that call fails */
+  /**
+   * started because a call needed it: if it never starts while no other
+   * thread is ready or starting, the call at the head of the queue fails
+   * (otherwise that call waits for the threads the pool has)
+   */
   readonly onDemand: boolean
   /** the calls made before it was started (their `order` is below this) */
   readonly madeBefore: number
@@ -313,8 +325,10 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
     let starting = 0
     let nextThreadId = 0
     let closing = false
-    /** When a thread last failed to start (see `backlog`); reset once one becomes ready. */
+    /** When a thread last failed to start (see `backlog`, `holdStart`); reset once one becomes ready. */
     let startFailedAt = Number.NEGATIVE_INFINITY
+    /** Brings the dispatcher back once a start held back by {@link START_RETRY_MS} may be tried again. */
+    let retryTimer: ReturnType<typeof setTimeout> | undefined
     let reaping = false
     let dispatching = false
     /** settling responses: calls made meanwhile are dispatched once that is done */
@@ -570,6 +584,36 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       return count
     }
 
+    /** Whether a thread is ready (and not on its way out) or starting: one that may serve the queued calls. */
+    const canServe = (): boolean => {
+      if (starting > 0) return true
+      for (let i = 0; i < ready.length; i++) {
+        if (ready[i]!.ending === undefined) return true
+      }
+      return false
+    }
+
+    /**
+     * How long (ms) a new thread must wait: a thread failed to start less than
+     * {@link START_RETRY_MS} ago while another could serve the calls. Starting
+     * one at once would fail the same way, again and again, as long as those
+     * threads are busy (the failed start took no call). With no thread at all,
+     * nothing is held back: a call waits for a thread, or fails if none starts.
+     */
+    const holdStart = (): number => {
+      if (startFailedAt === Number.NEGATIVE_INFINITY || !canServe()) return 0
+      return START_RETRY_MS - (Date.now() - startFailedAt)
+    }
+
+    const retryLater = (ms: number): void => {
+      if (retryTimer !== undefined || closing) return
+      retryTimer = setTimeout(() => {
+        retryTimer = undefined
+        dispatch()
+      }, Math.max(1, Math.ceil(ms)))
+      retryTimer.unref() // the pool's threads keep the process alive, not this
+    }
+
     /** Hands queued calls to ready threads, and starts threads the queue needs. */
     const dispatch = (): void => {
       if (dispatching) {
@@ -601,8 +645,12 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           }
           // (the backlog, which walks the ready threads, only when a thread could be started)
           if (threads.size < options.maxConcurrency && !closing && backlog(tiny) > starting) {
-            spawn(true)
-            again = true
+            const hold = holdStart()
+            if (hold > 0) retryLater(hold)
+            else {
+              spawn(true)
+              again = true
+            }
           }
         } while (again)
       } finally {
@@ -705,7 +753,14 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           // readyTimeout for it: with no thread ready to take them, they fail
           // now rather than wait for another thread that may not start either.
           if (ready.length === 0) failQueuedBefore(thread.madeBefore, { _tag: "Crash", phase: "start", reason, cause })
-        } else if (thread.onDemand) {
+        } else if (thread.onDemand && !canServe()) {
+          // No thread can take the call it was started for (none is ready,
+          // none starting): the head of the queue fails, so that calls fail
+          // one by one instead of waiting for ever when the worker cannot
+          // start at all. With a thread ready or starting, a start that
+          // failed (no thread could be made just now, say) fails no call:
+          // the calls wait for that thread, and no new one is started for a
+          // while (see `holdStart`).
           const entry = takeQueued()
           if (entry !== undefined) settle(entry, { _tag: "Crash", phase: "start", ...crashOf(exit) })
         }
@@ -961,6 +1016,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {
         closing = true
+        clearTimeout(retryTimer)
+        retryTimer = undefined
         for (let entry = takeQueued(); entry !== undefined; entry = takeQueued()) settle(entry, closedCrash)
         return Effect.forEach(Array.from(threads), (thread) => stop(thread, "retired"), {
           discard: true,
