@@ -8,7 +8,7 @@ import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
 import { Cause, Effect, Exit, Fiber, Schema, type Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { TaskSet, WorkerError, WorkerExecutor, WorkerPool } from "../src/index.ts"
-import { tasks, wasmPage, WorkFailed } from "./fixtures/tasks.ts"
+import { now, tasks, wasmPage, WorkFailed } from "./fixtures/tasks.ts"
 
 // The program's task set, for the name-first `WorkerExecutor.submit(task, payload)`.
 declare module "../src/WorkerExecutor.ts" {
@@ -1059,6 +1059,52 @@ describe("WorkerExecutor", () => {
         }))
         assert.deepStrictEqual(squares, [4, 9])
         assert.isAtMost(spawns, 4, `${spawns} starts: the failed one was tried again in a loop`)
+        assert.strictEqual(counter.alive(), 0)
+      }))
+
+    it.live("while calls are tiny, a start that failed is tried again later: a call held behind a long one gets a thread", () =>
+      Effect.gen(function*() {
+        const counter = makeCounter()
+        const good = spawner(counter)
+        let spawns = 0
+        // the second start throws once (no thread just then); every other start works
+        const spawn = () => {
+          if (++spawns === 2) throw new Error("no thread just now")
+          return good()
+        }
+        const [held, longEnd, t0] = yield* Effect.scoped(Effect.gen(function*() {
+          const pool = yield* WorkerPool.make(tasks, { spawn, maxConcurrency: 2 })
+          for (let i = 0; i < 20; i++) yield* pool.call("square", i) // calls are now measured tiny: batched
+          const t0 = now()
+          // both go to the one thread in one batch; the second thread its batch asks for fails to start
+          const [long, held] = yield* Effect.all([pool.call("nap", 2000), pool.call("nap", 1)], {
+            concurrency: "unbounded"
+          })
+          return [held, long.end, t0] as const
+        }))
+        // before: nothing asked for a thread again, and the short call waited the whole 2 s
+        assert.isBelow(held.start - t0, 1500, "the held call waited for the long one")
+        assert.isBelow(held.start, longEnd)
+        assert.strictEqual(spawns, 3)
+        assert.strictEqual(counter.alive(), 0)
+      }))
+
+    it.live("a worker that cannot start fails one call per start, with starts in parallel and none held back", () =>
+      Effect.gen(function*() {
+        const counter = makeCounter()
+        const [exits, stats] = yield* Effect.scoped(Effect.gen(function*() {
+          const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter, "broken-worker.ts"), maxConcurrency: 4 })
+          const exits = yield* Effect.forEach(
+            Array.from({ length: 12 }, (_, i) => i),
+            (n) => Effect.exit(pool.call("square", n)),
+            { concurrency: "unbounded" }
+          ).pipe(Effect.timeout("8 seconds"))
+          return [exits, yield* pool.stats] as const
+        }))
+        for (const exit of exits) assert.include(errorOf(exit).message, "failed to start")
+        // each failed start fails a call: a start that failed while the others still started is
+        // owed one when they fail too (before: such failures failed none, and held the next start)
+        assert.include(stats, { started: 12, crashed: 12, threads: 0, queued: 0 })
         assert.strictEqual(counter.alive(), 0)
       }))
 

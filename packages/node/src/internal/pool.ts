@@ -325,8 +325,21 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
     let starting = 0
     let nextThreadId = 0
     let closing = false
-    /** When a thread last failed to start (see `backlog`, `holdStart`); reset once one becomes ready. */
+    /** When a thread last failed to start (`performance.now()`, see `backlog`); reset once one becomes ready. */
     let startFailedAt = Number.NEGATIVE_INFINITY
+    /**
+     * No thread is started before this (`performance.now()`) while another
+     * could serve the calls: set when a thread the calls needed failed to
+     * start with another ready or starting (see `holdStart`).
+     */
+    let holdUntil = Number.NEGATIVE_INFINITY
+    /**
+     * Starts the calls needed that failed while only other starting threads
+     * could serve them: if those fail to start too, each of these fails a
+     * call then, so that a worker that cannot start fails one call per start,
+     * as when it is started alone. Forgotten once a thread becomes ready.
+     */
+    let owed = 0
     /** Brings the dispatcher back once a start held back by {@link START_RETRY_MS} may be tried again. */
     let retryTimer: ReturnType<typeof setTimeout> | undefined
     let reaping = false
@@ -575,23 +588,28 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       // counting them again at once would start threads in a loop. They count
       // again a while after the failure, so a start that failed once is tried
       // again later.
-      if (tiny && (startFailedAt === Number.NEGATIVE_INFINITY || Date.now() - startFailedAt >= START_RETRY_MS)) {
+      if (tiny) {
+        const since = performance.now() - startFailedAt
         for (let i = 0; i < ready.length; i++) {
           const held = ready[i]!.calls.size
-          if (held > 1) count += held - 1
+          if (held <= 1) continue
+          if (since >= START_RETRY_MS) count += held - 1
+          else retryLater(START_RETRY_MS - since) // they ask again once the wait is over
         }
       }
       return count
     }
 
-    /** Whether a thread is ready (and not on its way out) or starting: one that may serve the queued calls. */
-    const canServe = (): boolean => {
-      if (starting > 0) return true
+    /** Whether a thread is ready and not on its way out: one that will serve the queued calls. */
+    const readyServer = (): boolean => {
       for (let i = 0; i < ready.length; i++) {
         if (ready[i]!.ending === undefined) return true
       }
       return false
     }
+
+    /** Whether a thread is ready (and not on its way out) or starting: one that may serve the queued calls. */
+    const canServe = (): boolean => starting > 0 || readyServer()
 
     /**
      * How long (ms) a new thread must wait: a thread failed to start less than
@@ -601,8 +619,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
      * nothing is held back: a call waits for a thread, or fails if none starts.
      */
     const holdStart = (): number => {
-      if (startFailedAt === Number.NEGATIVE_INFINITY || !canServe()) return 0
-      return START_RETRY_MS - (Date.now() - startFailedAt)
+      const left = holdUntil - performance.now()
+      return left > 0 && canServe() ? left : 0
     }
 
     const retryLater = (ms: number): void => {
@@ -664,7 +682,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       const wasStarting = thread.state === "starting"
       if (wasStarting) {
         starting--
-        startFailedAt = Date.now()
+        startFailedAt = performance.now()
       } else ready.splice(ready.indexOf(thread), 1)
       thread.state = "dead"
       threads.delete(thread)
@@ -753,16 +771,26 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           // readyTimeout for it: with no thread ready to take them, they fail
           // now rather than wait for another thread that may not start either.
           if (ready.length === 0) failQueuedBefore(thread.madeBefore, { _tag: "Crash", phase: "start", reason, cause })
-        } else if (thread.onDemand && !canServe()) {
-          // No thread can take the call it was started for (none is ready,
-          // none starting): the head of the queue fails, so that calls fail
-          // one by one instead of waiting for ever when the worker cannot
-          // start at all. With a thread ready or starting, a start that
-          // failed (no thread could be made just now, say) fails no call:
-          // the calls wait for that thread, and no new one is started for a
-          // while (see `holdStart`).
-          const entry = takeQueued()
-          if (entry !== undefined) settle(entry, { _tag: "Crash", phase: "start", ...crashOf(exit) })
+        } else if (thread.onDemand) {
+          // With a thread ready or starting, a start that failed (no thread
+          // could be made just now, say) fails no call: the calls wait for
+          // that thread, and no new one is started for a while (see
+          // `holdStart`). With none, the head of the queue fails — and one
+          // more call for each start that failed while only starting threads
+          // were left (`owed`) — so that calls fail, one per start, instead of
+          // waiting for ever when the worker cannot start at all.
+          if (canServe()) {
+            if (!readyServer()) owed++
+            holdUntil = performance.now() + START_RETRY_MS
+          } else {
+            holdUntil = Number.NEGATIVE_INFINITY
+            for (let n = 1 + owed; n > 0; n--) {
+              const entry = takeQueued()
+              if (entry === undefined) break
+              settle(entry, { _tag: "Crash", phase: "start", ...crashOf(exit) })
+            }
+            owed = 0
+          }
         }
       }
       dispatch()
@@ -783,7 +811,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       clearTimeout(thread.readyTimer)
       thread.readyTimer = undefined
       starting--
-      startFailedAt = Number.NEGATIVE_INFINITY
+      startFailedAt = holdUntil = Number.NEGATIVE_INFINITY
+      owed = 0
       thread.state = "ready"
       thread.idleSince = Date.now()
       ready.push(thread)
