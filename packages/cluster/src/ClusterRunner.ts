@@ -53,6 +53,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Predicate from "effect/Predicate"
 import type * as Schema from "effect/Schema"
 import { Cluster } from "./Cluster.ts"
 import * as Attempts from "./internal/attempts.ts"
@@ -112,9 +113,6 @@ export interface Options {
   readonly maxAttempts?: number | undefined
 }
 
-const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
-  typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
-
 /** The task's function as an effect: what it throws or rejects with is a failure, to be sorted out after. */
 const runFunction = (task: TaskSet.AnyTask, payload: unknown): Effect.Effect<unknown, unknown, any> =>
   Effect.suspend(() => {
@@ -125,7 +123,7 @@ const runFunction = (task: TaskSet.AnyTask, payload: unknown): Effect.Effect<unk
       return Effect.fail(thrown)
     }
     if (TaskSet.isEffectResult(task, out)) return out as Effect.Effect<unknown, unknown, any>
-    if (isPromiseLike(out)) {
+    if (Predicate.isPromiseLike(out)) {
       const promise = out
       return Effect.callback<unknown, unknown>((resume) => {
         try {

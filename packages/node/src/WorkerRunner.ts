@@ -49,6 +49,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
@@ -94,9 +95,6 @@ const compile = (definition: TaskSet.AnyTask): Codecs => ({
   isError: Schema.is(definition.error),
   sync: syncSteps(definition)
 })
-
-const isPromiseLike = (u: unknown): u is PromiseLike<unknown> =>
-  typeof u === "object" && u !== null && typeof (u as { then?: unknown }).then === "function"
 
 /** A plain, always-cloneable copy of a thrown value, for when the value itself is not cloneable. */
 const plainDefect = (u: unknown): unknown =>
@@ -229,7 +227,7 @@ const serveCalls = (
         }
       })
     }
-    if (isPromiseLike(out)) {
+    if (Predicate.isPromiseLike(out)) {
       return Effect.flatMap(
         Effect.callback<Exit.Exit<unknown, unknown>>((resume) => {
           try {
@@ -342,7 +340,7 @@ const serveCalls = (
       } catch (thrown) {
         return runEffect(seq, failOrDie(seq, codec, thrown))
       }
-      if (encodeSuccess === undefined || codec.isEffect(out) || isPromiseLike(out)) {
+      if (encodeSuccess === undefined || codec.isEffect(out) || Predicate.isPromiseLike(out)) {
         return runEffect(seq, complete(seq, codec, out))
       }
       const encoded = encodeSuccess(out)
