@@ -1108,6 +1108,39 @@ describe("WorkerExecutor", () => {
         assert.strictEqual(counter.alive(), 0)
       }))
 
+    it.live("a caller that calls again when its call fails for a failed start gets a thread: one failed call per failed start", () =>
+      Effect.gen(function*() {
+        const counter = makeCounter()
+        const broken = spawner(counter, "broken-worker.ts")
+        const good = spawner(counter)
+        let spawns = 0
+        // the first thread dies while it loads, the next two starts throw, every later one works
+        const spawn = () => {
+          spawns++
+          if (spawns === 1) return broken()
+          if (spawns <= 3) throw new Error("no thread just now")
+          return good()
+        }
+        const [outcomes, stats] = yield* Effect.scoped(Effect.gen(function*() {
+          const pool = yield* WorkerPool.make(tasks, { spawn, maxConcurrency: 3 })
+          const outcomes = yield* Effect.forEach([1, 2, 3], (n) =>
+            Effect.gen(function*() {
+              const first = yield* Effect.exit(pool.call("square", n))
+              if (Exit.isSuccess(first)) return "ran"
+              // called again at once, from inside the failure's delivery
+              const again = yield* Effect.exit(pool.call("square", n))
+              return Exit.isSuccess(again) ? "failed, then ran" : "failed twice"
+            }), { concurrency: "unbounded" }).pipe(Effect.timeout("8 seconds"))
+          return [outcomes, yield* pool.stats] as const
+        }))
+        // three failed starts fail three calls; before, the failure that paid the owed call ran the
+        // first caller's new call and failed it too, though its thread was starting
+        assert.strictEqual(stats.crashed, 3)
+        assert.strictEqual(outcomes.filter((o) => o === "failed twice").length, 0, outcomes.join(", "))
+        assert.strictEqual(outcomes.filter((o) => o !== "ran").length, 3)
+        assert.strictEqual(counter.alive(), 0)
+      }))
+
     it.live("with a worker that cannot start and two threads, every call fails with the start's error, none hangs", () =>
       Effect.gen(function*() {
         const counter = makeCounter()

@@ -4,7 +4,9 @@
  * `idleTimeout`, terminated (and later replaced) when a running call is
  * interrupted, and replaced when they crash. A thread that fails to start
  * fails a call only when no other thread is ready or starting; otherwise the
- * calls wait for those, and no thread is started for {@link START_RETRY_MS}.
+ * calls wait for those, and no thread is started for {@link START_RETRY_MS}
+ * (if only starting threads were left and they fail too, each failed start
+ * fails a call then: see `owed`).
  *
  * Each thread is started and watched through Effect's worker platform
  * (`effect/workers` on `@effect/platform-node`'s `NodeWorker`): its start,
@@ -155,10 +157,11 @@ export const MAX_READ_DEATHS = 4
 export const STUCK_MS = 1000
 
 /**
- * After a thread failed to start while another one was ready or starting,
- * the pool starts no thread for this long (ms), and the calls held behind
- * running ones (while calls are tiny) do not ask for one: the calls wait
- * for the threads it has, and a start that failed is tried again this much
+ * After a thread the calls needed failed to start while another one was
+ * ready or starting, the pool starts no thread for this long (ms); after
+ * any failed start, the calls held behind running ones (while calls are
+ * tiny) do not ask for a thread for this long. The calls wait for the
+ * threads the pool has, and a start that failed is tried again this much
  * later, not in a loop.
  */
 export const START_RETRY_MS = 500
@@ -227,7 +230,8 @@ interface Thread {
   /**
    * started because a call needed it: if it never starts while no other
    * thread is ready or starting, the call at the head of the queue fails
-   * (otherwise that call waits for the threads the pool has)
+   * (otherwise that call waits for the threads the pool has, and if those
+   * were only starting and fail too, a call fails for this start then)
    */
   readonly onDemand: boolean
   /** the calls made before it was started (their `order` is below this) */
@@ -784,12 +788,17 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
             holdUntil = performance.now() + START_RETRY_MS
           } else {
             holdUntil = Number.NEGATIVE_INFINITY
+            // taken out and paid off first: settling a call runs its caller at once, and what it
+            // calls next (or a start that fails in turn) must find neither these calls nor the debt
+            const failing: Array<Entry> = []
             for (let n = 1 + owed; n > 0; n--) {
               const entry = takeQueued()
               if (entry === undefined) break
-              settle(entry, { _tag: "Crash", phase: "start", ...crashOf(exit) })
+              failing.push(entry)
             }
             owed = 0
+            const crash: Crash = { _tag: "Crash", phase: "start", ...crashOf(exit) }
+            for (const entry of failing) settle(entry, crash)
           }
         }
       }
