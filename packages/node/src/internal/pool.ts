@@ -807,12 +807,17 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
 
     /** Fails the queued calls made before call number `order`. */
     const failQueuedBefore = (order: number, crash: Crash): void => {
+      // all taken out before any caller runs: a caller resumed here runs at once, and may call
+      // again (the queue grows, or is compacted under this walk) or take calls from it
+      const resumes: Array<(outcome: Outcome) => void> = []
       for (let i = head; i < queue.length; i++) {
         const entry = queue[i]!
         if (entry.order >= order || entry.resume === undefined) continue
+        resumes.push(entry.resume)
+        entry.resume = undefined
         waiting--
-        settle(entry, crash)
       }
+      for (const resume of resumes) resume(crash)
     }
 
     const onReady = (thread: Thread): void => {
