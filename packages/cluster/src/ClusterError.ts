@@ -10,7 +10,7 @@
  *   with something that is not its typed error.
  * - {@link AttemptsExhaustedError}: the task started as many times as its
  *   runners' `maxAttempts` allows, each time without finishing (its runner
- *   died with it running), and was not started again.
+ *   died, or lost the task's shard, with it running), and was not started again.
  * - {@link DeliveryError}: the cluster could not store or route the task.
  * - {@link TaskNotFoundError}: `attach` found no task of that key.
  *
@@ -163,8 +163,10 @@ export class TaskNotFoundError extends Data.TaggedError("TaskNotFoundError")<{
  * A task started on the cluster's runners as many times as their
  * `maxAttempts` allows (see `ClusterRunner.layer`), and never finished: each
  * time its runner died with it running (killed, out of memory, ended by the
- * task itself). The runner that found it so did not start it again; this
- * failure is the key's stored result.
+ * task itself) or lost the task's shard (its event loop blocked for longer
+ * than `shardLockExpiration`, by the task or anything else), so that the
+ * result was dropped. The runner that found it so did not start it again;
+ * this failure is the key's stored result.
  *
  * @category errors
  * @since 0.1.0
@@ -173,7 +175,7 @@ export class TaskNotFoundError extends Data.TaggedError("TaskNotFoundError")<{
  * import { ClusterError } from "@taskscope/cluster"
  *
  * new ClusterError.AttemptsExhaustedError({ task: "f", key: "k1", attempts: 3, maxAttempts: 3 }).message
- * // 'Task "f" (key "k1") started 3 times and never finished (maxAttempts: 3): each time its runner died with it running'
+ * // 'Task "f" (key "k1") started 3 times and never finished (maxAttempts: 3): each time its runner died or lost its shard with it running'
  * ```
  */
 export class AttemptsExhaustedError extends Data.TaggedError("AttemptsExhaustedError")<{
@@ -187,7 +189,7 @@ export class AttemptsExhaustedError extends Data.TaggedError("AttemptsExhaustedE
   override get message(): string {
     const times = this.attempts === 1 ? "once" : `${this.attempts} times`
     return `Task "${this.task}" (key ${show(this.key)}) started ${times} and never finished ` +
-      `(maxAttempts: ${this.maxAttempts}): each time its runner died with it running`
+      `(maxAttempts: ${this.maxAttempts}): each time its runner died or lost its shard with it running`
   }
 }
 

@@ -54,6 +54,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Predicate from "effect/Predicate"
+import * as Schedule from "effect/Schedule"
 import type * as Schema from "effect/Schema"
 import { Cluster } from "./Cluster.ts"
 import * as Attempts from "./internal/attempts.ts"
@@ -96,8 +97,9 @@ export interface Options {
   /**
    * How many times a task may start, on this cluster's runners, with its
    * runner dying before it finished (killed, out of memory, or ended by the
-   * task itself): an integer from 1 up, or `Infinity` (the default: no
-   * bound). The next owner of the task's shard starts it again each time; a
+   * task itself) or losing the task's shard (its event loop blocked for
+   * longer than `shardLockExpiration`: its result is then dropped): an
+   * integer from 1 up, or `Infinity` (the default: no bound). The next owner of the task's shard starts it again each time; a
    * runner that finds it over the bound fails it with
    * `AttemptsExhaustedError` instead, so that a task that kills its runners
    * does not take down one after another. Every task running on a runner
@@ -308,10 +310,24 @@ export const layer = <T extends TaskSet.Any>(
     const attempts = maxAttempts === Infinity ? undefined : yield* Attempts.CurrentAttempts
     // Forgetting an answered task's starts waits for nothing: neither its reply nor a cancel
     // (whose submitter waits until the task has ended here) is held up by the statement, which
-    // ends with the runner at the latest.
+    // ends with the runner at the latest. The starts go once the task's answer is stored (Effect
+    // stores it after the handler has ended): an answer this runner gives once it has lost the
+    // task's shard (its event loop blocked past shardLockExpiration) is dropped, and the start
+    // stays counted for the next owner. Asked until then, for a minute at most: past that the
+    // rows stay (the task's next answer drops them, or the purge of week-old rows).
     const layerScope = yield* Effect.scope
-    const forget = (attempts: Attempts.Attempts, id: Attempts.TaskId) =>
-      Effect.asVoid(Effect.forkIn(Effect.ignore(rideOutStorage(attempts.answered(id))), layerScope))
+    const forget = (attempts: Attempts.Attempts, id: Attempts.TaskId, requestId: string) =>
+      Effect.asVoid(Effect.forkIn(
+        Effect.andThen(
+          Effect.sleep(FORGET_FIRST),
+          attempts.answered(id, requestId).pipe(
+            Effect.flatMap((stored) => stored ? Effect.void : Effect.fail("not stored yet" as const)),
+            Effect.retry({ schedule: Schedule.spaced(FORGET_EVERY).pipe(Schedule.upTo({ duration: FORGET_FOR })) }),
+            Effect.ignore
+          )
+        ),
+        layerScope
+      ))
     // the queue of this runner's tasks; released after the entity, so that its
     // tasks are interrupted (and left stored) by the entity's shutdown first
     // no span of its own per task: the task runs in the span of Effect's entity server
@@ -333,7 +349,7 @@ export const layer = <T extends TaskSet.Any>(
     )
     const handlers: Record<
       string,
-      (request: { readonly payload: WirePayload }) => Effect.Effect<Schema.Json, WireError>
+      (request: { readonly payload: WirePayload; readonly requestId: unknown }) => Effect.Effect<Schema.Json, WireError>
     > = {}
     // by Rpc tag (the task's escaped name, and the tag an earlier version gave it)
     for (const [tag, name] of tasksByTag) {
@@ -415,7 +431,7 @@ export const layer = <T extends TaskSet.Any>(
             Effect.flatMap(address, ({ shardId }) =>
               Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && handedOff(shardId)
                 ? Effect.void
-                : forget(attempts, taskId)))
+                : forget(attempts, taskId, String(request.requestId))))
       }
     }
     yield* sharding.registerEntity(entity as any, Effect.succeed(handlers as any), { concurrency: "unbounded" })
@@ -433,11 +449,17 @@ export const layer = <T extends TaskSet.Any>(
     )
   }))
 
+/** When an answered task's starts are first dropped, how often that is tried again until its answer is stored, for how long. */
+const FORGET_FIRST = "50 millis"
+const FORGET_EVERY = "500 millis"
+const FORGET_FOR = "1 minute"
+
 /**
  * `served` with its start counted in `attempts` (see `maxAttempts`): past the
  * bound, the task fails with `WireAttempts` instead of starting. A start
  * stays counted only when the runner dies with the task running (no step
- * here runs then); the handler forgets a task's starts once it has an answer.
+ * here runs then) or loses the task's shard before its answer is stored (a
+ * blocked event loop); the handler forgets a task's starts once its answer is stored.
  * Interrupted when this runner's shutdown or its shard moving away stopped it
  * (`handedOff`) — even while its start was being counted — the task gives
  * that start back: the next owner starts it again. Counting is a safety net:

@@ -19,7 +19,7 @@ describe("ClusterError", () => {
     )
     assert.strictEqual(
       new ClusterError.AttemptsExhaustedError({ task: "f", key: "k1", attempts: 3, maxAttempts: 3 }).message,
-      "Task \"f\" (key \"k1\") started 3 times and never finished (maxAttempts: 3): each time its runner died with it running"
+      "Task \"f\" (key \"k1\") started 3 times and never finished (maxAttempts: 3): each time its runner died or lost its shard with it running"
     )
     assert.include(
       new ClusterError.AttemptsExhaustedError({ task: "f", key: "k1", attempts: 1, maxAttempts: 1 }).message,

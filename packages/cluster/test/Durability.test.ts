@@ -316,6 +316,49 @@ describe("durability", () => {
         assert.notStrictEqual(result.runner, starts[0]!.runner)
       }), 150_000)
 
+  // Measured before the fix: the runner whose loop was blocked ended the task's run once it woke
+  // and dropped every start of the task, though Effect then dropped its result (it had lost the
+  // shard): the count fell back to 0 at each round and the task started every 3-4 s, for ever
+  // (13 starts in 40 s, no answer). Now: refused at its 4th start, 12 s after the submit.
+  it.live(
+    "a task that blocks its runner's event loop past shardLockExpiration starts maxAttempts times, then fails with AttemptsExhaustedError",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* postgres("durability")
+        const pg = yield* server.database("blocking")
+        const log = yield* logFile
+        // 3 s locks (6 s by default): the blocked runner loses its shards 3 s into the task's 6 s loop
+        yield* runners(pg, ["a", "b", "c"], { env: { MAX_ATTEMPTS: "3", TEST_LOCK_EXPIRATION_MS: "3000" } })
+        const submitted = Date.now()
+        const exit = yield* ClusterExecutor.scoped(tasks, (executor) =>
+          Effect.flatMap(
+            executor.submit("block", { key: "blocking", log, ms: 6000 }, {
+              key: "blocking",
+              reraiseOnExit: false,
+              cancelOnExit: true
+            }),
+            (task) => Effect.timeout(Task.await(task), "30 seconds")
+          )).pipe(Effect.provide(submitter(pg.url)))
+        const elapsed = Date.now() - submitted
+        assert.isTrue(Exit.isFailure(exit), `the task ended with ${String(exit)}`)
+        const error = Cause.squash(
+          (exit as Exit.Failure<unknown, unknown>).cause
+        ) as ClusterError.AttemptsExhaustedError
+        assert.strictEqual(error._tag, "AttemptsExhaustedError")
+        assert.include(error, { task: "block", key: "blocking", attempts: 3, maxAttempts: 3 })
+        const starts = (yield* readLog(log)).filter((e) => e.event === "start")
+        assert.strictEqual(starts.length, 3, `started on ${starts.map((e) => e.runner)}`)
+        // each round takes about shardLockExpiration (3 s) and a little: 12 s measured
+        assert.isBelow(elapsed, 25_000)
+        yield* eventually(
+          "its starts forgotten",
+          Effect.map(pg.query<{ n: string }>("select count(*) as n from taskscope_attempts"),
+            ([row]) => Number(row!.n) === 0)
+        )
+      }),
+    120_000
+  )
+
   it.live("with maxAttempts 1, running tasks whose shards move to a runner that joins run there, not refused",
     () =>
       Effect.gen(function*() {

@@ -7,7 +7,7 @@
  * again. A task that is itself the cause would go on killing runner after
  * runner. Counting starts needs a record that outlives the runner: a row per
  * start in {@link TABLE}, written before the task starts, the task's rows
- * deleted once it has an answer, and the start's own row deleted when a live
+ * deleted once its answer is stored, and the start's own row deleted when a live
  * runner stops it (a graceful shutdown, its shard moving away: that start was
  * not its fault). A row per start, named by an id of its own, makes writing it
  * safe to repeat: a statement that timed out may still have been applied, and
@@ -17,6 +17,15 @@
  * both rows stay, so the next start counts them all. And a start whose row
  * is written while the runner shuts down, with the database stalled past
  * `statementTimeout`, may be written after its give-back: it stays counted.
+ *
+ * Once its answer is stored, not once its function has ended: a runner whose
+ * event loop was blocked for longer than `shardLockExpiration` has lost its
+ * shards by the time the task's function ends, and its answer is dropped
+ * (Effect checks that the runner still holds the shard before it stores a
+ * result); the next owner runs the task again, and that start must find the
+ * blocked one still counted. (Forgetting the starts when the function ended
+ * reset the count at every round, and such a task ran for ever, whatever
+ * `maxAttempts`.)
  *
  * Only PostgreSQL keeps one: in memory the process is the only runner, and a
  * task runs again only when that runner's layer is rebuilt, gracefully.
@@ -30,7 +39,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as SqlClient from "effect/sql/SqlClient"
 import * as crypto from "node:crypto"
-import { withDeadline } from "./storage.ts"
+import { replies, withDeadline } from "./storage.ts"
 
 /** The table of the starts, beside Effect's `cluster_messages`. */
 export const TABLE = "taskscope_attempts"
@@ -49,8 +58,12 @@ export interface Attempts {
    * the number of its starts, this one included. Safe to repeat.
    */
   readonly start: (id: TaskId, attempt: string) => Effect.Effect<number, PersistenceError>
-  /** The task has its answer (or was refused): its starts are dropped. */
-  readonly answered: (id: TaskId) => Effect.Effect<void, PersistenceError>
+  /**
+   * Drops the task's starts if its answer (its run's result, a refusal, a cancel) is stored under
+   * request `requestId`; whether it is. A runner asks again until it is: the answer is stored after
+   * the handler has ended, or never, when the runner lost the task's shard meanwhile.
+   */
+  readonly answered: (id: TaskId, requestId: string) => Effect.Effect<boolean, PersistenceError>
   /** A live runner stopped start `attempt` (its shutdown, the shard moving away): it does not count. */
   readonly givenBack: (attempt: string) => Effect.Effect<void, PersistenceError>
 }
@@ -121,10 +134,16 @@ export const makePostgres = (
             SELECT count(*) AS others FROM ${sql(TABLE)}
             WHERE entity_type = ${entity} AND task = ${task} AND key = ${key} AND attempt <> ${attempt}`)
         ).pipe(Effect.map((rows) => Number(rows[0]!.others) + 1)),
-      answered: ({ entity, key, task }) =>
-        Effect.asVoid(
-          run(sql`DELETE FROM ${sql(TABLE)} WHERE entity_type = ${entity} AND task = ${task} AND key = ${key}`)
-        ),
+      // one statement, one snapshot: the rows go only if the answer is there, and it says whether it is
+      answered: ({ entity, key, task }, requestId) =>
+        run(sql<{ readonly stored: boolean }>`
+          WITH stored AS (
+            SELECT EXISTS (SELECT 1 FROM ${sql(replies)} WHERE request_id = ${requestId} AND kind = 0) AS stored
+          ), gone AS (
+            DELETE FROM ${sql(TABLE)}
+            WHERE entity_type = ${entity} AND task = ${task} AND key = ${key} AND (SELECT stored FROM stored)
+          )
+          SELECT stored FROM stored`).pipe(Effect.map((rows) => rows[0]?.stored === true)),
       givenBack: (attempt) => Effect.asVoid(run(sql`DELETE FROM ${sql(TABLE)} WHERE attempt = ${attempt}`))
     }
   })

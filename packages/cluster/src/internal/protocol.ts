@@ -109,7 +109,7 @@ export class WireTimeout extends Schema.TaggedError<WireTimeout>()("WireTimeout"
 
 /**
  * The task had started `attempts` times, each time without finishing (its
- * runner died with it running), and the runner's `maxAttempts` allows no
+ * runner died, or lost its shard, with it running), and the runner's `maxAttempts` allows no
  * more: it was not started again.
  */
 export class WireAttempts extends Schema.TaggedError<WireAttempts>()("WireAttempts", {

@@ -42,7 +42,8 @@ import * as SqlClient from "effect/sql/SqlClient"
 
 /** `SqlMessageStorage`'s default table prefix. */
 const messages = "cluster_messages"
-const replies = "cluster_replies"
+/** The table of the stored replies (`kind` 0: a final one, a task's result). */
+export const replies = "cluster_replies"
 
 /**
  * Bounds a storage operation: past `timeout` it fails with `PersistenceError`.
