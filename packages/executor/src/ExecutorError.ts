@@ -273,7 +273,7 @@ export class CloseTimeoutError extends Data.TaggedError("CloseTimeoutError")<{
   /**
    * The tasks unfinished when it passed that ended otherwise — succeeded or
    * failed all the same (an uninterruptible part, finalizers already
-   * running) — in submission order; left out when there were none.
+   * running) — in submission order (possibly none).
    */
   readonly endedOtherwise?: ReadonlyArray<InterruptedTask> | undefined
   /** Re-raisable task failures not reported yet, in submission order (possibly none). */

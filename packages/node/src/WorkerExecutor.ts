@@ -188,7 +188,7 @@ export interface WorkerExecutor<T extends TaskSet.Any> {
       ExecutorError.ExecutorClosedError
     >
   }
-  /** Waits until no submitted task is unfinished. */
+  /** Waits until no submitted task is unfinished, `cancelOnExit` ones left out (as `BackgroundExecutor`'s). */
   readonly awaitIdle: Effect.Effect<void>
   /** Waits like `awaitIdle`, then fails with the re-raisable failures not reported yet. */
   readonly join: Effect.Effect<void, ExecutorError.TaskFailedError>
