@@ -478,7 +478,14 @@ const counted = (
     const run = Effect.flatMap(
       Effect.orElseSucceed(rideOutStorage(attempts.start(id, attempt)), () => 0),
       (starts): Effect.Effect<Schema.Json, WireError> =>
-        starts > maxAttempts ? Effect.fail(new WireAttempts({ attempts: starts - 1, maxAttempts })) : served
+        starts > maxAttempts
+          // a refusal is no start: its row goes at once (kept, it would count if the refusal's own
+          // answer were dropped, the shard lost meanwhile, and the next refusal would say one more)
+          ? Effect.andThen(
+            Effect.ignore(attempts.givenBack(attempt)),
+            Effect.fail(new WireAttempts({ attempts: starts - 1, maxAttempts }))
+          )
+          : served
     )
     // armed before the count: a statement interrupted on its way may still be applied
     return Effect.onExit(run, (exit) =>

@@ -345,9 +345,14 @@ describe("durability", () => {
           (exit as Exit.Failure<unknown, unknown>).cause
         ) as ClusterError.AttemptsExhaustedError
         assert.strictEqual(error._tag, "AttemptsExhaustedError")
-        assert.include(error, { task: "block", key: "blocking", attempts: 3, maxAttempts: 3 })
+        assert.include(error, { task: "block", key: "blocking", maxAttempts: 3 })
+        // 3; 4 when two runners started it at the same moment in a handover, each counting only
+        // itself (a limit attempts.ts states): a runner that wakes may take the shard back at once
+        assert.oneOf(error.attempts, [3, 4])
         const starts = (yield* readLog(log)).filter((e) => e.event === "start")
-        assert.strictEqual(starts.length, 3, `started on ${starts.map((e) => e.runner)}`)
+        // every counted start ran (a start stopped by its shard moving away is given back, not counted)
+        assert.isAtLeast(starts.length, error.attempts, `started on ${starts.map((e) => e.runner)}`)
+        assert.isAtMost(starts.length, 6, `started on ${starts.map((e) => e.runner)}`)
         // each round takes about shardLockExpiration (3 s) and a little: 12 s measured
         assert.isBelow(elapsed, 25_000)
         yield* eventually(
