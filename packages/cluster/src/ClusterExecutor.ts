@@ -594,7 +594,7 @@ const fromWire =
 const call = (
   protocol: Protocol,
   client: Client,
-  isShutdown: Effect.Effect<boolean>,
+  shutdown: Shutdown,
   task: string,
   tag: string,
   key: string,
@@ -674,39 +674,63 @@ const call = (
           // counted from the save: an ask still riding out a storage outage ends (and gives up) first
           Effect.raceFirst(
             Fiber.await(asking.fiber),
-            Effect.andThen(asking.saved.await, Effect.as(Effect.sleep(resendCancelAfter), undefined))
+            Effect.raceFirst(
+              Effect.andThen(asking.saved.await, Effect.as(Effect.sleep(resendCancelAfter), undefined)),
+              Effect.as(shutdown.begun, "shutdown" as const)
+            )
           ),
           (exit) =>
-            exit === undefined
+            exit === "shutdown"
+              // the cancel is stored (the ask interrupted as a cancel); waiting for the runner ends here
+              ? interruptAsk(asking)
+              : exit === undefined
               ? Effect.andThen(interruptAsk(asking), ended)
               : letGo(exit)
-              ? Effect.flatMap(isShutdown,
+              ? Effect.flatMap(shutdown.isShutdown,
                 (down) => down ? Effect.void : Effect.andThen(Effect.sleep(retrySpacing), ended))
               : Effect.void
         ))
     )
-    const send: Effect.Effect<unknown, unknown> = Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(start, (asking) =>
-        restore(Fiber.await(asking.fiber)).pipe(
-          Effect.onInterrupt(() => cancel(asking)),
-          Effect.flatMap((exit): Effect.Effect<unknown, unknown> =>
-            // ask again, under the same key, until a runner answers, the
-            // storage has a result for it, or this process shuts down
-            letGo(exit)
-              ? Effect.flatMap(isShutdown, (down) =>
-                down
-                  ? exit
-                  : Effect.andThen(
-                    restore(Effect.sleep(retrySpacing)).pipe(
-                      // cancelled between two asks: one more ask carries the cancel
-                      Effect.onInterrupt(() => Effect.flatMap(start, cancel))
-                    ),
-                    restore(send)
-                  ))
-              : exit
-          )
-        ))
-    )
+    /**
+     * The ask's end; or, once this process has begun to shut down, the ask
+     * interrupted — not as a cancel: nothing is stored, the task stays for
+     * the next owner of its shard — and so ended as one its runner let go of
+     * ({@link letGo}). Without it a call could wait for ever at a runner's
+     * shutdown: a task that waits for another task whose shard is the
+     * runner's own (its shards are handed off only once the runner's tasks
+     * have ended, and that task was stopped and left stored).
+     */
+    const awaitAsk = (asking: Asking) =>
+      Effect.raceFirst(
+        Fiber.await(asking.fiber),
+        Effect.andThen(shutdown.begun, Effect.andThen(Fiber.interrupt(asking.fiber), Fiber.await(asking.fiber)))
+      )
+    const send: Effect.Effect<unknown, unknown> = Effect.uninterruptibleMask((restore) => {
+      // one mask for every ask: an interruption between two asks reaches the cancel below, never a gap
+      const ask: Effect.Effect<unknown, unknown> = Effect.suspend(() =>
+        Effect.flatMap(start, (asking) =>
+          restore(awaitAsk(asking)).pipe(
+            Effect.onInterrupt(() => cancel(asking)),
+            Effect.flatMap((exit): Effect.Effect<unknown, unknown> =>
+              // ask again, under the same key, until a runner answers, the
+              // storage has a result for it, or this process shuts down
+              letGo(exit)
+                ? Effect.flatMap(shutdown.isShutdown, (down) =>
+                  down
+                    ? exit
+                    : Effect.andThen(
+                      restore(Effect.sleep(retrySpacing)).pipe(
+                        // cancelled between two asks: one more ask carries the cancel
+                        Effect.onInterrupt(() => Effect.flatMap(start, cancel))
+                      ),
+                      ask
+                    ))
+                : exit
+            )
+          ))
+      )
+      return ask
+    })
     return Effect.matchCauseEffect(send, {
       onFailure: (cause) => {
         const failure = Cause.findErrorOption(cause)
@@ -824,6 +848,34 @@ const resendCancelAfter = "5 seconds"
 /** How long a call waits before it asks again for a task its runner let go of. */
 const retrySpacing = "100 millis"
 
+/** This process's sharding shutting down, as a call sees it (see {@link watchShutdown}). */
+interface Shutdown {
+  /** Whether it has begun. */
+  readonly isShutdown: Effect.Effect<boolean>
+  /** Waits until it has begun (seen within {@link shutdownPoll}). */
+  readonly begun: Effect.Effect<void>
+}
+
+/** How often an executor looks whether its process's sharding has begun to shut down. */
+const shutdownPoll = "200 millis"
+
+/**
+ * Watches `sharding` for the start of its shutdown (Effect's `Sharding` has
+ * no signal for it: it is polled), for as long as the current scope lives.
+ * Made before the executor in that scope, the watch outlives the executor's
+ * close, which is when a runner's shutdown matters: calls waiting then for a
+ * task no runner will run before this one has ended end at once (see `call`).
+ */
+const watchShutdown = (sharding: Sharding.Sharding["Service"]): Effect.Effect<Shutdown, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const begun = Latch.makeUnsafe(false)
+    const seen = Effect.repeat(Effect.andThen(Effect.sleep(shutdownPoll), sharding.isShutdown), {
+      until: (down) => down
+    })
+    yield* Effect.forkScoped(Effect.andThen(seen, begun.open))
+    return { isShutdown: sharding.isShutdown, begun: begun.await }
+  })
+
 const wrap = <A, E>(task: Task.Task<A, E>, key: string): ClusterTask<A, E> => ({
   [Task.TypeId]: Task.TypeId,
   id: task.id,
@@ -857,7 +909,8 @@ const fromParts = <T extends TaskSet.Any>(
   executor: BackgroundExecutor.Executor,
   cluster: Cluster["Service"],
   sharding: Sharding.Sharding["Service"],
-  client: Client
+  client: Client,
+  shutdown: Shutdown
 ): ClusterExecutor<T> => {
   const protocol = protocolOf(taskSet)
 
@@ -952,8 +1005,7 @@ const fromParts = <T extends TaskSet.Any>(
     }
     const tag = protocol.tags.get(task)!
     return submitStored(key,
-      (onStored) =>
-        counted(call(protocol, client, sharding.isShutdown, task, tag, key, json, payload, onStored, name, timing)),
+      (onStored) => counted(call(protocol, client, shutdown, task, tag, key, json, payload, onStored, name, timing)),
       submitOptions)
   }
 
@@ -1003,8 +1055,8 @@ const fromParts = <T extends TaskSet.Any>(
           : Option.isNone(found.value)
           ? Effect.fail(new TaskNotFoundError({ taskSet: taskSet.key, key }))
           : counted(
-            call(protocol, client, sharding.isShutdown, found.value.value[0], found.value.value[1], key, attachProbe,
-              undefined, () => {}, name, {})
+            call(protocol, client, shutdown, found.value.value[0], found.value.value[1], key, attachProbe, undefined,
+              () => {}, name, {})
           )
         return Effect.map(
           executor.submit(remote, { ...options, name }),
@@ -1085,7 +1137,8 @@ export const make = <T extends TaskSet.Any>(
     return Effect.gen(function*() {
       const { cluster, sharding } = yield* parts
       const client = (yield* protocolOf(taskSet).entity.client) as unknown as Client
-      return fromParts(taskSet, yield* BackgroundExecutor.make(executorOptions), cluster, sharding, client)
+      const shutdown = yield* watchShutdown(sharding) // before the executor: it outlives the close
+      return fromParts(taskSet, yield* BackgroundExecutor.make(executorOptions), cluster, sharding, client, shutdown)
     })
   })
 
@@ -1167,12 +1220,14 @@ export const scoped = <T extends TaskSet.Any, A, E, R>(
     const executorOptions = checkOptions(taskSet, options)
     return Effect.flatMap(parts, ({ cluster, sharding }) =>
       Effect.flatMap(protocolOf(taskSet).entity.client, (client) =>
-        // the body sees its caller's BackgroundExecutor, not the one this executor keeps
-        Scoped.scoped((background) => {
-          const self = fromParts(taskSet, background, cluster, sharding, client as unknown as Client)
-          const effect = typeof body === "function" ? body(self) : body
-          return Effect.provideContext(effect, servicesOf(self))
-        }, executorOptions)))
+        // the watch's scope holds the executor's: it outlives the close
+        Effect.scoped(Effect.flatMap(watchShutdown(sharding), (shutdown) =>
+          // the body sees its caller's BackgroundExecutor, not the one this executor keeps
+          Scoped.scoped((background) => {
+            const self = fromParts(taskSet, background, cluster, sharding, client as unknown as Client, shutdown)
+            const effect = typeof body === "function" ? body(self) : body
+            return Effect.provideContext(effect, servicesOf(self))
+          }, executorOptions)))))
   }) as any
 
 // -----------------------------------------------------------------------------

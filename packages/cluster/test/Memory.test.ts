@@ -6,11 +6,25 @@
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
 import * as TaskSet from "@taskscope/executor/TaskSet"
-import { Cause, Chunk, Duration, Effect, Exit, Layer, Option, Schema, SchemaTransformation, Tracer } from "effect"
+import {
+  Cause,
+  Chunk,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Option,
+  Schema,
+  SchemaTransformation,
+  Scope,
+  Tracer
+} from "effect"
 import * as EntityAddress from "effect/cluster/EntityAddress"
 import * as EntityId from "effect/cluster/EntityId"
 import * as EntityType from "effect/cluster/EntityType"
 import * as Sharding from "effect/cluster/Sharding"
+import { appendFileSync } from "node:fs"
 import { Cluster, ClusterError, ClusterExecutor, ClusterRunner } from "../src/index.ts"
 import { laneOf, protocolOf, tagOf, WirePayload } from "../src/internal/protocol.ts"
 import { eventually, logFile, readLog } from "./fixtures/log.ts"
@@ -870,4 +884,79 @@ describe("submit options on the runner (a runner of concurrency 1; A: a task tha
           assert.include((defect as Error).message, String(value))
         }
       })).pipe(Effect.provide(Single)))
+})
+
+/**
+ * A task set whose `parent` submits `child` to the cluster (through an
+ * executor of its own) and joins it: a task that waits for another task.
+ */
+const nested: TaskSet.TaskSet<any> = TaskSet.make("test/Nested", {
+  child: TaskSet.task({
+    payload: Schema.Struct({ key: Schema.String, log: Schema.String }),
+    success: Schema.String,
+    run: ({ key, log }) =>
+      Effect.andThen(Effect.sync(() => appendFileSync(log, `child ${key}\n`)),
+        Effect.as(Effect.sleep("2 seconds"), key))
+  }),
+  parent: TaskSet.task({
+    payload: Schema.Struct({ key: Schema.String, log: Schema.String }),
+    success: Schema.String,
+    run: ({ key, log }) =>
+      ClusterExecutor.scoped(nested, (executor) =>
+        Effect.flatMap(
+          executor.submit("child", { key: `${key}-child`, log }, { key: `${key}-child` }),
+          Task.join
+        )) as Effect.Effect<string>
+  })
+})
+
+/** Closes `scope` (uninterruptible: watched from outside) and fails the test if that takes longer than `limit`. */
+const closesWithin = (scope: Scope.Closeable, limit: Duration.Input) =>
+  Effect.gen(function*() {
+    const closing = yield* Effect.forkDetach(Scope.close(scope, Exit.void))
+    const closed = yield* Effect.exit(Effect.timeout(Fiber.await(closing), limit))
+    assert.isTrue(Exit.isSuccess(closed),
+      `the layers did not close within ${Duration.format(Duration.fromInputUnsafe(limit))}`)
+  })
+
+describe("a runner's graceful shutdown", () => {
+  it.live("ends while one of its tasks waits for a task of its own shards: the wait ends",
+    () =>
+      Effect.gen(function*() {
+        const log = yield* logFile
+        const scope = yield* Scope.make()
+        const context = yield* Layer.buildWithScope(
+          ClusterRunner.layer(nested).pipe(Layer.provideMerge(Cluster.layerMemory())),
+          scope
+        )
+        yield* Effect.forkDetach(Effect.provideContext(
+          ClusterExecutor.scoped(nested,
+            (executor) => Effect.asVoid(executor.submit("parent", { key: "P", log }, { key: "P" }))),
+          context
+        ).pipe(Effect.timeout("100 millis"), Effect.ignore)) // a submitter that leaves at once: the task is stored
+        yield* eventually("the child runs",
+          Effect.map(readLog(log), (events) => events.some((e) => e.event === "child")))
+        // the program ends (SIGTERM, Layer.launch interrupted): the runner's layers are released. Before, the
+        // parent's executor waited for the child, which the shutdown had stopped and left stored, and whose
+        // shard this runner hands off only once its tasks have ended: it never closed
+        yield* closesWithin(scope, "10 seconds")
+      }), 30_000)
+
+  it.live("ends while an executor of the same process waits for a task its runner was running",
+    () =>
+      Effect.gen(function*() {
+        const log = yield* logFile
+        const scope = yield* Scope.make()
+        const layers = Layer.mergeAll(
+          ClusterRunner.layer(tasks, { concurrency: 4 }).pipe(Layer.provide(Layer.succeed(RunnerName, "memory"))),
+          ClusterExecutor.layer(tasks)
+        ).pipe(Layer.provideMerge(Cluster.layerMemory()))
+        const context = yield* Layer.buildWithScope(layers, scope)
+        const executor = yield* Effect.provideContext(ClusterExecutor.service(tasks), context)
+        yield* executor.submit("visit", { key: "M", log, ms: 1500 }, { key: "M" })
+        yield* eventually("it runs", Effect.map(readLog(log), (events) => events.length > 0))
+        yield* closesWithin(scope, "10 seconds")
+        // the task was stopped by the runner's shutdown, left stored; here it ends interrupted, not lost as failed
+        assert.include(yield* executor.stats, { submitted: 1, interrupted: 1, failed: 0, running: 0 })
+      }), 30_000)
 })
