@@ -69,7 +69,7 @@ import * as Fiber from "effect/Fiber"
 import * as Latch from "effect/Latch"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as crypto from "node:crypto"
 import { Cluster } from "./Cluster.ts"
 import {
@@ -681,7 +681,8 @@ const call = (
           ),
           (exit) =>
             exit === "shutdown"
-              // the cancel is stored (the ask interrupted as a cancel); waiting for the runner ends here
+              // waiting for the runner ends here. (Effect's client stores no Interrupt once the
+              // process has begun to shut down: the next owner of the task's shard may run it.)
               ? interruptAsk(asking)
               : exit === undefined
               ? Effect.andThen(interruptAsk(asking), ended)
@@ -859,22 +860,50 @@ interface Shutdown {
 /** How often an executor looks whether its process's sharding has begun to shut down. */
 const shutdownPoll = "200 millis"
 
+/** The watch of one sharding, shared by the executors that use it (see {@link watchShutdown}). */
+interface Watch {
+  readonly begun: Latch.Latch
+  readonly poller: Fiber.Fiber<unknown>
+  users: number
+}
+
+const watches = new WeakMap<Sharding.Sharding["Service"], Watch>()
+
 /**
  * Watches `sharding` for the start of its shutdown (Effect's `Sharding` has
  * no signal for it: it is polled), for as long as the current scope lives.
- * Made before the executor in that scope, the watch outlives the executor's
- * close, which is when a runner's shutdown matters: calls waiting then for a
- * task no runner will run before this one has ended end at once (see `call`).
+ * One poller per sharding, shared by all its executors and stopped with the
+ * last of them: a process may keep thousands alive. Made before the
+ * executor in that scope, the watch outlives the executor's close, which is
+ * when a runner's shutdown matters: calls waiting then for a task no runner
+ * will run before this one has ended end at once (see `call`).
  */
 const watchShutdown = (sharding: Sharding.Sharding["Service"]): Effect.Effect<Shutdown, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const begun = Latch.makeUnsafe(false)
-    const seen = Effect.repeat(Effect.andThen(Effect.sleep(shutdownPoll), sharding.isShutdown), {
-      until: (down) => down
-    })
-    yield* Effect.forkScoped(Effect.andThen(seen, begun.open))
-    return { isShutdown: sharding.isShutdown, begun: begun.await }
-  })
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.gen(function*() {
+        let watch = watches.get(sharding)
+        if (watch === undefined) {
+          const begun = Latch.makeUnsafe(false)
+          const seen = Effect.repeat(Effect.andThen(Effect.sleep(shutdownPoll), sharding.isShutdown), {
+            until: (down) => down
+          })
+          const poller = yield* Effect.forkDetach(Effect.interruptible(Effect.andThen(seen, begun.open)))
+          watch = { begun, poller, users: 0 }
+          watches.set(sharding, watch)
+        }
+        watch.users++
+        return watch
+      }),
+      (watch) =>
+        Effect.suspend(() => {
+          if (--watch.users > 0) return Effect.void
+          if (watches.get(sharding) === watch) watches.delete(sharding)
+          return Fiber.interrupt(watch.poller)
+        })
+    ),
+    (watch) => ({ isShutdown: sharding.isShutdown, begun: watch.begun.await })
+  )
 
 const wrap = <A, E>(task: Task.Task<A, E>, key: string): ClusterTask<A, E> => ({
   [Task.TypeId]: Task.TypeId,
@@ -1220,14 +1249,20 @@ export const scoped = <T extends TaskSet.Any, A, E, R>(
     const executorOptions = checkOptions(taskSet, options)
     return Effect.flatMap(parts, ({ cluster, sharding }) =>
       Effect.flatMap(protocolOf(taskSet).entity.client, (client) =>
-        // the watch's scope holds the executor's: it outlives the close
-        Effect.scoped(Effect.flatMap(watchShutdown(sharding), (shutdown) =>
-          // the body sees its caller's BackgroundExecutor, not the one this executor keeps
-          Scoped.scoped((background) => {
-            const self = fromParts(taskSet, background, cluster, sharding, client as unknown as Client, shutdown)
-            const effect = typeof body === "function" ? body(self) : body
-            return Effect.provideContext(effect, servicesOf(self))
-          }, executorOptions)))))
+        // the watch's scope holds the executor's, so that it outlives the close, and is not the
+        // body's: the body's own scoped resources stay its caller's
+        Effect.acquireUseRelease(
+          Scope.make(),
+          (watchScope) =>
+            Effect.flatMap(Scope.provide(watchShutdown(sharding), watchScope), (shutdown) =>
+              // the body sees its caller's BackgroundExecutor, not the one this executor keeps
+              Scoped.scoped((background) => {
+                const self = fromParts(taskSet, background, cluster, sharding, client as unknown as Client, shutdown)
+                const effect = typeof body === "function" ? body(self) : body
+                return Effect.provideContext(effect, servicesOf(self))
+              }, executorOptions)),
+          (watchScope, exit) => Scope.close(watchScope, exit)
+        )))
   }) as any
 
 // -----------------------------------------------------------------------------

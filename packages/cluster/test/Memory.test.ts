@@ -920,6 +920,18 @@ const closesWithin = (scope: Scope.Closeable, limit: Duration.Input) =>
   })
 
 describe("a runner's graceful shutdown", () => {
+  it.live("ClusterExecutor.scoped leaves the body's scoped resources to its caller's scope", () =>
+    Effect.gen(function*() {
+      const events: Array<string> = []
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* ClusterExecutor.scoped(tasks, () =>
+          Effect.addFinalizer(() => Effect.sync(() => events.push("released"))))
+        events.push("scoped returned")
+      })).pipe(Effect.provide(Local))
+      // a scope of its own for the shutdown watch once released the body's resources when `scoped` returned
+      assert.deepStrictEqual(events, ["scoped returned", "released"])
+    }))
+
   it.live("ends while one of its tasks waits for a task of its own shards: the wait ends",
     () =>
       Effect.gen(function*() {
