@@ -881,14 +881,16 @@ const watches = new WeakMap<Sharding.Sharding["Service"], Watch>()
 const watchShutdown = (sharding: Sharding.Sharding["Service"]): Effect.Effect<Shutdown, never, Scope.Scope> =>
   Effect.map(
     Effect.acquireRelease(
-      Effect.gen(function*() {
+      Effect.sync(() => {
         let watch = watches.get(sharding)
         if (watch === undefined) {
           const begun = Latch.makeUnsafe(false)
           const seen = Effect.repeat(Effect.andThen(Effect.sleep(shutdownPoll), sharding.isShutdown), {
             until: (down) => down
           })
-          const poller = yield* Effect.forkDetach(Effect.interruptible(Effect.andThen(seen, begun.open)))
+          // on Effect's default services, not the first executor's: the others share it, and that
+          // executor's clock (a TestClock), span or annotations are none of theirs
+          const poller = Effect.runFork(Effect.andThen(seen, begun.open))
           watch = { begun, poller, users: 0 }
           watches.set(sharding, watch)
         }
