@@ -35,6 +35,10 @@ const onPool = <A, E>(
 /** For tasks whose failure the test inspects: not re-raised when the scope ends. */
 const quiet = { reraiseOnExit: false } as const
 
+/** `square` of each of `ns` on `pool`, all at once: the exit of each. */
+const squaresAtOnce = (pool: WorkerPool.WorkerPool<typeof tasks>, ns: ReadonlyArray<number>) =>
+  Effect.forEach(ns, (n) => Effect.exit(pool.call("square", n)), { concurrency: "unbounded" })
+
 describe("WorkerExecutor", () => {
   it.live("scoped's body sees its caller's BackgroundExecutor (or none), not the one inside the worker executor", () =>
     Effect.gen(function*() {
@@ -439,9 +443,7 @@ describe("WorkerExecutor", () => {
             maxConcurrency: 1,
             readyTimeout: 100
           })
-          const exits = yield* Effect.forEach([1, 2, 3], (n) => Effect.exit(pool.call("square", n)), {
-            concurrency: "unbounded"
-          })
+          const exits = yield* squaresAtOnce(pool, [1, 2, 3])
           return [exits, yield* pool.stats] as const
         }))
         for (const exit of exits) assert.include(errorOf(exit).message, "not ready within 100 ms (readyTimeout)")
@@ -1094,11 +1096,9 @@ describe("WorkerExecutor", () => {
         const counter = makeCounter()
         const [exits, stats] = yield* Effect.scoped(Effect.gen(function*() {
           const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter, "broken-worker.ts"), maxConcurrency: 4 })
-          const exits = yield* Effect.forEach(
-            Array.from({ length: 12 }, (_, i) => i),
-            (n) => Effect.exit(pool.call("square", n)),
-            { concurrency: "unbounded" }
-          ).pipe(Effect.timeout("8 seconds"))
+          const exits = yield* squaresAtOnce(pool, Array.from({ length: 12 }, (_, i) => i)).pipe(
+            Effect.timeout("8 seconds")
+          )
           return [exits, yield* pool.stats] as const
         }))
         for (const exit of exits) assert.include(errorOf(exit).message, "failed to start")
@@ -1146,9 +1146,7 @@ describe("WorkerExecutor", () => {
         const counter = makeCounter()
         const [exits, stats] = yield* Effect.scoped(Effect.gen(function*() {
           const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter, "broken-worker.ts"), maxConcurrency: 2 })
-          const exits = yield* Effect.forEach([1, 2, 3], (n) => Effect.exit(pool.call("square", n)), {
-            concurrency: "unbounded"
-          }).pipe(Effect.timeout("4 seconds")) // (before the test's own limit: a loop fails here)
+          const exits = yield* squaresAtOnce(pool, [1, 2, 3]).pipe(Effect.timeout("4 seconds")) // (before the test's own limit: a loop fails here)
           return [exits, yield* pool.stats] as const
         }))
         for (const exit of exits) {

@@ -124,6 +124,11 @@ export class Lane {
     return undefined
   }
 
+  /** Nothing queued and nothing running: kept only for its key's next task (see `TaskQueue.wentIdle`). */
+  isIdle(): boolean {
+    return this.size === 0 && this.running === 0
+  }
+
   /** The first entry (the lane must not be empty). */
   first(): Entry {
     return this.levels[0]!.head!
@@ -269,9 +274,7 @@ export class TaskQueue {
     if (this.runnable.length > 0 && this.startsSomething()) return false
     const key = entry.key
     let lane = this.lanes.get(key)
-    if (lane !== undefined && !(lane.size === 0 && (key === undefined || lane.running < this.maxPerKey))) {
-      return false
-    }
+    if (lane !== undefined && !this.takesNow(lane)) return false
     if (key === undefined) return true
     if (lane === undefined) lane = this.addLane(key)
     else if (lane.running === 0) this.idle-- // an idle lane taken up again
@@ -287,8 +290,12 @@ export class TaskQueue {
   couldStartNow(key: string | undefined): boolean {
     if (this.runnable.length > 0 && this.startsSomething()) return false
     const lane = this.lanes.get(key)
-    if (lane === undefined) return true
-    return lane.size === 0 && (key === undefined || lane.running < this.maxPerKey)
+    return lane === undefined || this.takesNow(lane)
+  }
+
+  /** Whether `lane` would start a task of its key submitted now: it has none queued, and room under `maxPerKey`. */
+  private takesNow(lane: Lane): boolean {
+    return lane.size === 0 && (lane.key === undefined || lane.running < this.maxPerKey)
   }
 
   /**
@@ -349,7 +356,7 @@ export class TaskQueue {
       this.laneDown(0)
     } else {
       this.settleLane(lane)
-      if (lane.size === 0 && lane.running === 0) this.wentIdle() // its last entry had ended while queued
+      if (lane.isIdle()) this.wentIdle() // its last entry had ended while queued
     }
     return entry
   }
@@ -362,7 +369,7 @@ export class TaskQueue {
     lane.running--
     if (lane.index >= 0) return // it has entries queued
     this.settleLane(lane)
-    if (lane.size === 0 && lane.running === 0) this.wentIdle()
+    if (lane.isIdle()) this.wentIdle()
   }
 
   /**
@@ -418,7 +425,7 @@ export class TaskQueue {
       this.length += lane.compact()
       if (lane.index >= 0) this.removeLane(lane.index)
       this.settleLane(lane)
-      if (lane.size === 0 && lane.running === 0) this.lanes.delete(lane.key) // idle lanes go too
+      if (lane.isIdle()) this.lanes.delete(lane.key) // idle lanes go too
     }
     this.idle = 0
   }
@@ -445,7 +452,7 @@ export class TaskQueue {
   private pushOrdered(entry: Entry): void {
     let lane = this.lanes.get(entry.key)
     if (lane === undefined) lane = this.addLane(entry.key)
-    else if (lane.size === 0 && lane.running === 0) this.idle-- // an idle lane taken up again
+    else if (lane.isIdle()) this.idle-- // an idle lane taken up again
     if (!lane.push(entry)) return // the lane's first entry, and so its place, is unchanged
     if (lane.index >= 0) {
       this.reorder(lane)
@@ -492,7 +499,7 @@ export class TaskQueue {
   private wentIdle(): void {
     if (++this.idle <= IDLE_LANES || this.idle <= this.lanes.size - this.idle) return
     for (const [key, lane] of this.lanes) {
-      if (lane.size === 0 && lane.running === 0) this.lanes.delete(key)
+      if (lane.isIdle()) this.lanes.delete(key)
     }
     this.idle = 0
   }
