@@ -6,6 +6,7 @@ import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import { BackgroundExecutor, ExecutorError, Task } from "../src/index.ts"
+import * as LateStart from "../src/internal/lateStart.ts"
 
 /** Lets every fiber that is ready run until it suspends again. */
 const settle = Effect.yieldNow.pipe(Effect.repeat({ times: 5 }))
@@ -375,6 +376,109 @@ describe("deadlines", () => {
         yield* TestClock.adjust(30)
         assert.strictEqual(Duration.toMillis(timeoutOf(yield* Task.await(task)).timeout), 30)
       })))
+  })
+
+  // (a `WorkerExecutor` call that holds a permit while it waits for a thread)
+  describe("a task that starts late (it says when its work begins)", () => {
+    /** Waits `waitMs` after its permit, says it started, then runs `work`. */
+    const late = <A>(waitMs: number, work: Effect.Effect<A>, log: Array<string>) =>
+      LateStart.make((started) =>
+        Effect.sleep(waitMs).pipe(
+          Effect.andThen(Effect.sync(() => {
+            log.push("started")
+            started()
+          })),
+          Effect.andThen(work)
+        )
+      )
+
+    it.effect("its timeout counts from when its work begins, not from its permit", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        const log: Array<string> = []
+        const inTime = yield* BackgroundExecutor.submit(late(300, Effect.as(Effect.sleep(150), "done"), log), {
+          timeout: 200
+        })
+        const tooLong = yield* BackgroundExecutor.submit(late(300, Effect.never, log), {
+          name: "long",
+          timeout: 200,
+          reraiseOnExit: false
+        })
+        yield* TestClock.adjust(300) // waited 300 with a permit: no timeout
+        assert.deepStrictEqual(log, ["started", "started"])
+        yield* TestClock.adjust(150)
+        assert.strictEqual(yield* Task.join(inTime), "done")
+        yield* TestClock.adjust(49)
+        assert.isUndefined(yield* Task.poll(tooLong))
+        yield* TestClock.adjust(1)
+        const error = timeoutOf(yield* Task.await(tooLong))
+        assert.deepStrictEqual([error.taskName, error.phase, Duration.toMillis(error.timeout)], ["long", "run", 200])
+      })))
+
+    it.effect("its startTimeout goes on after its permit: phase queue, its work never begins", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        const log: Array<string> = []
+        const started = yield* BackgroundExecutor.submit(late(300, Effect.void, log), {
+          name: "at once",
+          startTimeout: 100,
+          reraiseOnExit: false
+        })
+        // one that takes its permit from the queue: the deadline counts from submit
+        const queued = yield* BackgroundExecutor.submit(late(300, Effect.void, log), {
+          name: "queued",
+          startTimeout: 250,
+          reraiseOnExit: false
+        })
+        yield* TestClock.adjust(100)
+        const first = timeoutOf(yield* Task.await(started))
+        assert.deepStrictEqual([first.taskName, first.phase, Duration.toMillis(first.timeout)], [
+          "at once",
+          "queue",
+          100
+        ])
+        assert.include(yield* BackgroundExecutor.stats, { running: 1, queued: 0 }) // the second has the permit now
+        yield* TestClock.adjust(149)
+        assert.isUndefined(yield* Task.poll(queued))
+        yield* TestClock.adjust(1)
+        const second = timeoutOf(yield* Task.await(queued))
+        assert.deepStrictEqual([second.phase, Duration.toMillis(second.timeout)], ["queue", 250])
+        yield* TestClock.adjust(1000)
+        assert.deepStrictEqual(log, [], "a task's work began after its start deadline")
+        assert.include(yield* BackgroundExecutor.stats, { failed: 2, timedOut: 2, running: 0 })
+      }), { maxConcurrency: 1 }))
+
+    it.effect("with a deadline, the run gets what the wait left of it", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        const log: Array<string> = []
+        const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+        const task = yield* BackgroundExecutor.submit(late(60, Effect.never, log), {
+          deadline: now + 100,
+          reraiseOnExit: false
+        })
+        yield* TestClock.adjust(60) // began at 60: 40 left
+        assert.deepStrictEqual(log, ["started"])
+        yield* TestClock.adjust(39)
+        assert.isUndefined(yield* Task.poll(task))
+        yield* TestClock.adjust(1)
+        const error = timeoutOf(yield* Task.await(task))
+        assert.deepStrictEqual([error.phase, Duration.toMillis(error.timeout)], ["run", 40])
+      })))
+
+    it.effect("without a deadline it runs as any task, and run elsewhere `started` does nothing", () =>
+      Effect.gen(function*() {
+        const log: Array<string> = []
+        assert.strictEqual(
+          yield* late(10, Effect.succeed(1), log).pipe(Effect.forkChild, Effect.tap(() => TestClock.adjust(10)),
+            Effect.flatMap(Fiber.join)),
+          1
+        )
+        const joined = yield* BackgroundExecutor.scoped(Effect.gen(function*() {
+          const task = yield* BackgroundExecutor.submit(late(10, Effect.succeed(2), log))
+          yield* TestClock.adjust(10)
+          return yield* Task.join(task)
+        }))
+        assert.strictEqual(joined, 2)
+        assert.deepStrictEqual(log, ["started", "started"])
+      }))
   })
 
   describe("types", () => {

@@ -28,6 +28,10 @@
  *   as an interruption does: by terminating the thread by default, which the
  *   pool replaces; the task fails with `TaskTimeoutError` once the thread is
  *   gone. With `onInterruptRunning: "wait"` the call runs to its end first.
+ *   The run deadline counts from the moment the call reaches a thread; the
+ *   wait for one (a thread still starting, calls ahead on a shared pool) is
+ *   bounded by the start deadline (`startTimeout`, `deadline`), which fails
+ *   the call with `phase: "queue"`, never run.
  * - `resize` bounds how many of this executor's calls hold or wait for a
  *   thread; it does not change the pool's number of threads.
  * - While calls are tiny (under a millisecond each on a thread, as the pool
@@ -63,6 +67,7 @@
 import { BackgroundExecutor, type ExecutorError, type Task, type TaskEvent } from "@taskscope/executor"
 import { print } from "@taskscope/executor/internal/describe"
 import * as KnownOptions from "@taskscope/executor/internal/knownOptions"
+import * as LateStart from "@taskscope/executor/internal/lateStart"
 import * as Scoped from "@taskscope/executor/internal/scoped"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
@@ -410,6 +415,11 @@ export type CurrentOf<T extends TaskSet.Any> = Register extends { readonly taskS
  * longer tiny, or `resize` goes below the threads, it starts one call per
  * thread again.
  */
+/** Whether submit options set a deadline (bad values are the executor's to refuse). */
+const isTimed = (options: BackgroundExecutor.SubmitOptions | undefined): boolean =>
+  typeof options === "object" && options !== null &&
+  (options.timeout !== undefined || options.startTimeout !== undefined || options.deadline !== undefined)
+
 const fromParts = <T extends TaskSet.Any>(
   pool: WorkerPool.WorkerPool<T>,
   executor: BackgroundExecutor.Executor,
@@ -417,9 +427,15 @@ const fromParts = <T extends TaskSet.Any>(
 ): WorkerExecutor<T> => {
   const maxConcurrency = options.maxConcurrency!
   const threads = pool.maxConcurrency
+  // undefined for a pool made by another copy of this package: its calls never say when they
+  // reach a thread (a `timeout` then counts from the permit) and it never runs ahead
+  const poolCalls = Pool.calls.get(pool)
   // without tracing a call carries no trace to its thread, which then opens no span of its own
-  const callOf = options.tracing === true ? pool.call : Pool.untracedCalls.get(pool) ?? pool.call
-  // undefined for a pool made by another copy of this package: that one never runs ahead
+  const callOf: Pool.TaskCall = poolCalls === undefined
+    ? pool.call
+    : options.tracing === true
+    ? poolCalls.traced
+    : poolCalls.untraced
   const calls = Pool.internals.get(pool)
   let bound = maxConcurrency
   let ahead = false
@@ -444,13 +460,18 @@ const fromParts = <T extends TaskSet.Any>(
       payload: TaskSet.Payload<T, K>,
       options?: BackgroundExecutor.SubmitOptions
     ) => {
-      const call = callOf(task, payload)
-      return executor.submit(
-        // decided as each call starts: the pool's measure moves with every answer
+      // decided as each call starts: the pool's measure moves with every answer
+      const run = (call: Effect.Effect<any, any>) =>
         Effect.suspend(() => {
           const change = steer()
           return change === undefined ? call : Effect.andThen(change, call)
-        }),
+        })
+      return executor.submit(
+        // with a deadline, the call says when it reaches a thread: its wait for one counts
+        // against its start deadline, not its run's
+        isTimed(options)
+          ? LateStart.make((started) => run(callOf(task, payload, started)))
+          : run(callOf(task, payload)),
         // a bad `options` (null, a string) goes through as it is, for the executor to refuse
         (options === undefined || (typeof options === "object" && options !== null)) && options?.name === undefined
           ? { ...options, name: print(task) }

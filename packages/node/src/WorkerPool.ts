@@ -303,7 +303,7 @@ const makeCalls = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
     }
   }
 
-  const call = (traced: boolean) => (task: string, payload: unknown): Effect.Effect<any, any> =>
+  const call = (traced: boolean) => (task: string, payload: unknown, onSent?: () => void): Effect.Effect<any, any> =>
     Effect.withFiber((fiber) => {
       const codec = typeof task === "string" ? codecs.get(task) : undefined
       if (codec === undefined) return Effect.fail(new UnknownTaskError({ task, known: taskSet.names }))
@@ -315,7 +315,7 @@ const makeCalls = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
           return Effect.fail(new InvalidPayloadError({ task, payload, issue: Codecs.schemaProblem(encoded.cause) }))
         }
         return Effect.flatMap(
-          pool.execute(task, encoded.value, none, traced ? traceOf(fiber) : undefined),
+          pool.execute(task, encoded.value, none, traced ? traceOf(fiber) : undefined, onSent),
           (outcome) => interpret(task, payload, codec, outcome)
         )
       }
@@ -326,7 +326,13 @@ const makeCalls = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
       ).pipe(
         Effect.flatMap((encoded) =>
           Effect.flatMap(
-            pool.execute(task, encoded, transferList(collector.clearUnsafe()), traced ? traceOf(fiber) : undefined),
+            pool.execute(
+              task,
+              encoded,
+              transferList(collector.clearUnsafe()),
+              traced ? traceOf(fiber) : undefined,
+              onSent
+            ),
             (outcome) => interpret(task, payload, codec, outcome)
           )
         )
@@ -378,7 +384,7 @@ export const make = <T extends TaskSet.Any>(
         call: calls.traced
       }
       Pool.internals.set(self, pool)
-      Pool.untracedCalls.set(self, calls.untraced)
+      Pool.calls.set(self, calls)
       return self
     })
   })

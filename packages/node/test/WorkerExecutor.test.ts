@@ -5,7 +5,7 @@
  */
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
-import { Cause, Effect, Exit, Fiber, Schema, type Scope } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, Schema, type Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { TaskSet, WorkerError, WorkerExecutor, WorkerPool } from "../src/index.ts"
 import { now, tasks, wasmPage, WorkFailed } from "./fixtures/tasks.ts"
@@ -170,6 +170,30 @@ describe("WorkerExecutor", () => {
         const after = yield* pool.stats
         assert.strictEqual(after.terminated, before.terminated + 1, "the looping thread was not terminated")
         assert.strictEqual(next, 16, "no thread took the next task")
+      }))
+
+    it.live("a call's timeout counts from when it reaches a thread; its startTimeout bounds its wait for one", () =>
+      Effect.gen(function*() {
+        const counter = makeCounter()
+        const [square, late] = yield* Effect.scoped(Effect.gen(function*() {
+          const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter), maxConcurrency: 1 })
+          yield* pool.prestart
+          // three permits for one thread: the last two calls hold a permit while they wait for it
+          return yield* WorkerExecutor.scoped(pool, (executor) =>
+            Effect.gen(function*() {
+              yield* executor.submit("work", { _tag: "Succeed", ms: 600, value: 1 })
+              const square = yield* executor.submit("square", 3, { timeout: "300 millis" })
+              const late = yield* executor.submit("square", 4, { name: "late", startTimeout: "300 millis", ...quiet })
+              return [yield* Task.join(square), yield* Task.await(late)] as const
+            }), { maxConcurrency: 3 })
+        }))
+        // before: it failed with `phase: "run"` at 300 ms, waiting behind the 600 ms call, never run
+        assert.strictEqual(square, 9)
+        // before: it waited for the thread and ran
+        const error = errorOf(late)
+        assert.instanceOf(error, ExecutorError.TaskTimeoutError)
+        assert.deepStrictEqual([error.taskName, error.phase, Duration.toMillis(error.timeout)], ["late", "queue", 300])
+        assert.strictEqual(counter.alive(), 0)
       }))
 
     it.live("closeTimeout terminates a thread still busy when the grace period passes, and reports it", () =>

@@ -10,10 +10,12 @@
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 
 /** What the clock of `context` says it is, in epoch milliseconds. */
 export const now = (context: Context.Context<never>): number =>
@@ -38,14 +40,59 @@ export const schedule = (context: Context.Context<never>, millis: number, fire: 
 /**
  * `effect`, given `millis` to end: past that it is interrupted, the
  * interruption is waited for (finalizers run), and it fails with
+ * `onTimeout()`.
+ */
+export const within = <A, E, R, E2>(
+  effect: Effect.Effect<A, E, R>,
+  millis: number,
+  onTimeout: () => E2
+): Effect.Effect<A, E | E2, R> => until(effect, Effect.sleep(Duration.millis(millis)), onTimeout)
+
+/**
+ * The run of a task that, after taking its permit, still waits for something
+ * outside the executor (a `WorkerExecutor` call waits for a thread): `build`
+ * is given `started`, which it calls once that wait is over and the work
+ * itself begins. Until then the task is bounded by `startMillis` (what is
+ * left of its start deadline: it fails with `onTimeout("queue")`); from then
+ * by `runMillis()`, read at that moment (`onTimeout("run", millis)`). Either
+ * may be infinite. `started` may be called from any code, at most once
+ * counting: it wakes no fiber of the task's, only the timer's.
+ */
+export const withinPhases = <A, E, R, E2>(
+  build: (started: () => void) => Effect.Effect<A, E, R>,
+  startMillis: number,
+  runMillis: () => number,
+  onTimeout: (phase: "queue" | "run", millis: number) => E2
+): Effect.Effect<A, E | E2, R> =>
+  Effect.suspend(() => {
+    const began = Deferred.makeUnsafe<boolean>()
+    const started = () => void Deferred.doneUnsafe(began, Exit.succeed(true))
+    const waitStart = startMillis === Number.POSITIVE_INFINITY
+      ? Deferred.await(began)
+      : Effect.raceFirst(Deferred.await(began),
+        Effect.as(Effect.sleep(Duration.millis(Math.max(0, startMillis))), false))
+    let phase: "queue" | "run" = "queue"
+    let millis = startMillis
+    const expired = Effect.flatMap(waitStart, (inTime) => {
+      if (!inTime) return Effect.void
+      phase = "run"
+      millis = runMillis()
+      return millis === Number.POSITIVE_INFINITY ? Effect.never : Effect.sleep(Duration.millis(Math.max(0, millis)))
+    })
+    return until(build(started), expired, () => onTimeout(phase, millis))
+  })
+
+/**
+ * `effect`, until `expired` ends first: then it is interrupted, the
+ * interruption is waited for (finalizers run), and it fails with
  * `onTimeout()`. Whatever else it failed with meanwhile (a finalizer that
  * died, an uninterruptible part that failed) is kept beside: Effect's race
  * drops the exit of the side it interrupts, here the effect's own, so it is
  * read apart — also when the whole is interrupted from outside.
  */
-export const within = <A, E, R, E2>(
+const until = <A, E, R, E2>(
   effect: Effect.Effect<A, E, R>,
-  millis: number,
+  expired: Effect.Effect<void>,
   onTimeout: () => E2
 ): Effect.Effect<A, E | E2, R> =>
   Effect.suspend(() => {
@@ -56,15 +103,19 @@ export const within = <A, E, R, E2>(
       const reasons = ended.cause.reasons.filter((reason) => !Cause.isInterruptReason(reason))
       return reasons.length === 0 ? undefined : Cause.fromReasons(reasons)
     }
-    const raced = Effect.timeoutOrElse(Effect.onExit(effect, (exit) => Effect.sync(() => void (ended = exit))), {
-      duration: Duration.millis(millis),
-      // run once the interrupted effect has ended (the race waits for it)
-      orElse: () => {
+    // the race waits for the side it interrupts to end: `orElse` runs once the effect has ended
+    const raced = Effect.flatMap(
+      Effect.raceFirst(
+        Effect.asSome(Effect.onExit(effect, (exit) => Effect.sync(() => void (ended = exit)))),
+        Effect.as(expired, Option.none())
+      ),
+      (option): Effect.Effect<A, E | E2> => {
+        if (Option.isSome(option)) return Effect.succeed(option.value)
         const timedOut = Cause.fail(onTimeout())
         const also = own()
         return Effect.failCause(also === undefined ? timedOut : Cause.combine(timedOut, also))
       }
-    })
+    )
     return Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(Effect.exit(restore(raced)), (exit) => {
         if (Exit.isSuccess(exit) || !Cause.hasInterruptsOnly(exit.cause)) return exit

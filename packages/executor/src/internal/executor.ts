@@ -41,6 +41,7 @@ import * as Task from "../Task.ts"
 import type { TaskEvent, TaskInfo } from "../TaskEvent.ts"
 import * as Timer from "./deadline.ts"
 import * as KnownOptions from "./knownOptions.ts"
+import * as LateStart from "./lateStart.ts"
 import * as Check from "./options.ts"
 import { type Entry, QUEUED, TaskQueue } from "./queue.ts"
 import { type Slot, TaskScopes } from "./taskScope.ts"
@@ -284,8 +285,9 @@ class Rare {
   /** The start deadline's timer, while the task is queued. */
   timer: Timer.Timer | undefined = undefined
   /**
-   * While the task is queued with a start deadline: when it passes, on the
-   * submitter's clock, and the time it was given (its `TaskTimeoutError`
+   * While the task is queued with a start deadline (or, for one that starts
+   * late, until it says it started: see `withDeadlines`): when it passes, on
+   * the submitter's clock, and the time it was given (its `TaskTimeoutError`
    * says it). A permit that frees after the deadline, before its timer has
    * fired (a busy event loop), does not start the task (see `pump`).
    */
@@ -737,6 +739,12 @@ export class ExecutorCore {
     // ahead of it (in an ordered queue, none that could start now, and its
     // key has room)
     if (!this.paused && this.running < this.limit && (queue.ordered ? queue.startNow(record) : this.queued === 0)) {
+      if (startBy !== undefined && LateStart.buildOf(effect) !== undefined) {
+        // its start deadline goes on while it waits for what it starts on (see `withDeadlines`)
+        const rare = record.fields()
+        rare.startBy = startBy.at
+        rare.startBudget = startBy.budget
+      }
       this.takePermit(record, submittedAt !== undefined) // (one that waited for a place waited to start)
       if (submission.nextTick) {
         this.unscoped.add(record)
@@ -805,8 +813,7 @@ export class ExecutorCore {
     const rare = record.fields()
     rare.timer = undefined
     if (record.state !== QUEUED) return
-    rare.timedOut = true
-    this.finish(record, Exit.fail(new TaskTimeoutError({ taskName: record.name, phase: "queue", timeout: budget })))
+    this.finish(record, Exit.fail(this.deadlinePassed(record, "queue", budget)))
   }
 
   /** Gives `record` a permit; `queued`: it waited for it in the queue. */
@@ -857,11 +864,15 @@ export class ExecutorCore {
     let effect: Effect.Effect<any, any, any> = record.effect!
     // a run deadline covers the task's finalizers too: a timed task closes its scope inside it
     if (submission.timed) {
-      const body = Effect.onExit(effect, () =>
-        Effect.sync(() => {
-          record.fields().finalizing = true
-        }))
-      effect = this.withRunDeadline(record, Effect.scoped(body), record.context!)
+      const scopedBody = (work: Effect.Effect<any, any, any>) =>
+        Effect.scoped(Effect.onExit(work, () =>
+          Effect.sync(() => {
+            record.fields().finalizing = true
+          })))
+      const late = LateStart.buildOf(effect)
+      effect = late === undefined
+        ? this.withRunDeadline(record, scopedBody(effect), record.context!)
+        : this.withDeadlines(record, (started) => scopedBody(late(started)), record.context!)
     }
     if (this.telemetry.instruments(submission.name)) effect = this.telemetry.instrument(record, effect)
     const slot = this.scopes.acquire(record.context!, record)
@@ -890,14 +901,49 @@ export class ExecutorCore {
     effect: Effect.Effect<any, any, any>,
     context: Context.Context<never>
   ): Effect.Effect<any, any, any> {
-    const { deadline, timeout } = record.submission
-    let millis = timeout ?? Number.POSITIVE_INFINITY
-    if (deadline !== undefined) millis = Math.min(millis, Math.max(0, deadline - Timer.now(context)))
+    const millis = this.runMillis(record, context)
     if (millis === Number.POSITIVE_INFINITY) return effect
-    return Timer.within(effect, millis, () => {
-      record.fields().timedOut = true
-      return new TaskTimeoutError({ taskName: record.name, phase: "run", timeout: Duration.millis(millis) })
-    })
+    return Timer.within(effect, millis, () => this.deadlinePassed(record, "run", Duration.millis(millis)))
+  }
+
+  /**
+   * A task that starts late (see `lateStart.ts`, a call waiting for a thread):
+   * bounded by what is left of its start deadline until it says it started,
+   * then by its `timeout` and what is then left of its `deadline`.
+   */
+  private withDeadlines(
+    record: TaskRecord<any, any>,
+    build: LateStart.Build<any, any, any>,
+    context: Context.Context<never>
+  ): Effect.Effect<any, any, any> {
+    const rare = record.rare
+    const startBy = rare?.startBy
+    return Timer.withinPhases(
+      build,
+      startBy === undefined ? Number.POSITIVE_INFINITY : startBy - Timer.now(context),
+      () => this.runMillis(record, context),
+      (phase, millis) =>
+        phase === "queue"
+          ? this.deadlinePassed(record, "queue", rare!.startBudget!)
+          : this.deadlinePassed(record, "run", Duration.millis(millis))
+    )
+  }
+
+  /** How long the task may run from now: its `timeout`, or what is left of its `deadline` if less. */
+  private runMillis(record: TaskRecord<any, any>, context: Context.Context<never>): number {
+    const { deadline, timeout } = record.submission
+    const millis = timeout ?? Number.POSITIVE_INFINITY
+    return deadline === undefined ? millis : Math.min(millis, Math.max(0, deadline - Timer.now(context)))
+  }
+
+  /** The task's own deadline ended it: counted in `stats.timedOut`, and what it fails with. */
+  private deadlinePassed(
+    record: TaskRecord<any, any>,
+    phase: "queue" | "run",
+    timeout: Duration.Duration
+  ): TaskTimeoutError {
+    record.fields().timedOut = true
+    return new TaskTimeoutError({ taskName: record.name, phase, timeout })
   }
 
   /**

@@ -106,12 +106,17 @@ export interface Options {
 }
 
 export interface Pool {
-  /** Runs one call on a thread; interruption follows `onInterruptRunning`. */
+  /**
+   * Runs one call on a thread; interruption follows `onInterruptRunning`.
+   * `onSent` is called when the call is first sent to a thread (it stops
+   * waiting for one): a `WorkerExecutor` starts a call's run deadline then.
+   */
   readonly execute: (
     task: string,
     payload: unknown,
     transfers: ReadonlyArray<unknown>,
-    trace?: Trace | undefined
+    trace?: Trace | undefined,
+    onSent?: (() => void) | undefined
   ) => Effect.Effect<Outcome>
   readonly stats: Effect.Effect<Stats>
   /** Starts threads up to `size` and waits until they are ready (or dead). */
@@ -124,11 +129,18 @@ export interface Pool {
 export const internals = new WeakMap<object, Pool>()
 
 /**
- * The call of each public `WorkerPool` that carries no trace context to its
- * thread: what a `WorkerExecutor` without `tracing` uses (its calls get no
- * span in this thread, so none in the worker either).
+ * A call of a public `WorkerPool`'s task set: `onSent` is told when the call
+ * reaches a thread (see {@link Pool.execute}).
  */
-export const untracedCalls = new WeakMap<object, (task: string, payload: unknown) => Effect.Effect<any, any>>()
+export type TaskCall = (task: string, payload: unknown, onSent?: () => void) => Effect.Effect<any, any>
+
+/**
+ * The calls of each public `WorkerPool`, for the executors that run on it:
+ * `traced` carries the caller's trace context to the thread, `untraced` none
+ * (what a `WorkerExecutor` without `tracing` uses: its calls get no span in
+ * this thread, so none in the worker either).
+ */
+export const calls = new WeakMap<object, { readonly traced: TaskCall; readonly untraced: TaskCall }>()
 
 /** The longest delay `setTimeout` takes (a longer one fires at once). */
 const MAX_TIMER_MS = 2 ** 31 - 1
@@ -199,6 +211,8 @@ interface Entry {
   /** When it was sent to its thread (`Date.now()`), and how many answers that thread had given then. */
   sentAt: number
   answeredBefore: number
+  /** Told once, when the call is first sent to a thread (see `Pool.execute`); then undefined. */
+  onSent: (() => void) | undefined
 }
 
 /**
@@ -539,10 +553,27 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       }
       // sent now (what cloning the payloads took is not the thread's delay)
       const now = Date.now()
-      for (let i = 0; i < entries.length; i++) entries[i]!.sentAt = now
+      let told = false
+      for (let i = 0; i < entries.length; i++) {
+        const entry = entries[i]!
+        entry.sentAt = now
+        if (entry.onSent !== undefined && entry.resume !== undefined) told = true
+      }
       Atomics.add(signal, Signal.Requests, 1)
       // every waiter (the thread waits in `Atomics.wait` or, with timers pending, `Atomics.waitAsync`)
       Atomics.notify(signal, Signal.Requests)
+      if (told) tellSent(entries)
+    }
+
+    /** Tells the calls just sent that wait for it (their run deadline starts), once each. */
+    const tellSent = (entries: ReadonlyArray<Entry>): void => {
+      for (let i = 0; i < entries.length; i++) {
+        const entry = entries[i]!
+        const onSent = entry.onSent
+        if (onSent === undefined || entry.resume === undefined) continue // not sent: settled above
+        entry.onSent = undefined
+        onSent()
+      }
     }
 
     /**
@@ -1033,7 +1064,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       task: string,
       payload: unknown,
       transfers: ReadonlyArray<unknown>,
-      trace?: Trace | undefined
+      trace?: Trace | undefined,
+      onSent?: (() => void) | undefined
     ): Effect.Effect<Outcome> =>
       Effect.callback<Outcome>((resume) => {
         if (closing) return resume(Exit.succeed(closedCrash))
@@ -1048,7 +1080,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           order: made++,
           readDeaths: 0,
           sentAt: 0,
-          answeredBefore: 0
+          answeredBefore: 0,
+          onSent
         }
         queue.push(entry)
         waiting++
