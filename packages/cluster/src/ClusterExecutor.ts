@@ -1260,7 +1260,8 @@ export const scoped = <T extends TaskSet.Any, A, E, R>(
               // the body sees its caller's BackgroundExecutor, not the one this executor keeps
               Scoped.scoped((background) => {
                 const self = fromParts(taskSet, background, cluster, sharding, client as unknown as Client, shutdown)
-                const effect = typeof body === "function" ? body(self) : body
+                // an Effect first: a service key is an Effect and a class at once
+                const effect = Effect.isEffect(body) ? body : typeof body === "function" ? body(self) : body
                 return Effect.provideContext(effect, servicesOf(self))
               }, executorOptions)),
           (watchScope, exit) => Scope.close(watchScope, exit)

@@ -556,7 +556,8 @@ export const scoped: {
         const service = fromCore(executor)
         // inside the exit: a body that throws or gives no Effect still closes the executor
         const effect = Effect.suspend(() => {
-          const given: unknown = typeof body === "function" ? body(service) : body
+          // an Effect first: a service key (`Context.Service`) is an Effect and a class at once
+          const given: unknown = isEffect(body) ? body : typeof body === "function" ? body(service) : body
           return isEffect(given) ? given as Effect.Effect<A, E, R> : Effect.die(
             new InvalidArgumentError({
               argument: "body",

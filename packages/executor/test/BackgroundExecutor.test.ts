@@ -485,6 +485,13 @@ describe("BackgroundExecutor", () => {
         assert.strictEqual((yield* executor.stats).submitted, 0)
       }))
 
+    it.effect("scoped runs a body that is an Effect and a function at once (a service key) as the Effect", () =>
+      Effect.gen(function*() {
+        // before: it was called as a function (`Class constructor Greeting cannot be invoked without 'new'`)
+        const greeting = yield* BackgroundExecutor.scoped(Greeting).pipe(Effect.provideService(Greeting, "hello"))
+        assert.strictEqual(greeting, "hello")
+      }))
+
     it.effect("scoped with a body that is not an effect, or a function that gives none, dies naming `body`", () =>
       Effect.gen(function*() {
         const expected = "`body` to be an Effect, or a function of the executor that returns one"
@@ -539,7 +546,8 @@ describe("BackgroundExecutor", () => {
       [
         "deadline",
         new Date(Number.NaN),
-        "`deadline` to be a Date or a number of milliseconds since the epoch, got an instance of Date"
+        // before: "got an instance of Date", which the message's own first half seemed to allow
+        "`deadline` to be a Date or a number of milliseconds since the epoch, got an invalid Date"
       ],
       ["deadline", Number.POSITIVE_INFINITY, "got Infinity (number)"],
       ["priority", Number.NaN, "`priority` to be a finite number, got NaN (number)"],

@@ -205,6 +205,11 @@ describe("ExecutorError", () => {
       assert.strictEqual(message(function named() {}),
         "Expected `maxConcurrency` to be an integer, got a function (named)")
       assert.strictEqual(message(Object.create(null)), "Expected `maxConcurrency` to be an integer, got an object")
+      // a plain object shows its fields (before: "got an object", whatever it held)
+      assert.strictEqual(
+        message({ millis: 5000 }),
+        "Expected `maxConcurrency` to be an integer, got an object {\"millis\":5000}"
+      )
     })
 
     it("gives a message when the bad value is a hostile value", () => {

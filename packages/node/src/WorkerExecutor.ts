@@ -723,7 +723,8 @@ export const scoped: {
         // the body sees its caller's BackgroundExecutor, not the one this executor keeps
         Scoped.scoped((background) => {
           const self = fromParts(threads, background, executor)
-          const effect = typeof body === "function" ? body(self) : body
+          // an Effect first: a service key is an Effect and a class at once
+          const effect = Effect.isEffect(body) ? body : typeof body === "function" ? body(self) : body
           return Effect.provideService(effect, service(threads.taskSet), self)
         }, executor))
     ) as Effect.Effect<

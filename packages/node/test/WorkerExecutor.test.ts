@@ -5,7 +5,7 @@
  */
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
-import { Cause, Duration, Effect, Exit, Fiber, Schema, type Scope } from "effect"
+import { Cause, Context, Duration, Effect, Exit, Fiber, Schema, type Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { TaskSet, WorkerError, WorkerExecutor, WorkerPool } from "../src/index.ts"
 import { now, tasks, wasmPage, WorkFailed } from "./fixtures/tasks.ts"
@@ -40,6 +40,14 @@ const squaresAtOnce = (pool: WorkerPool.WorkerPool<typeof tasks>, ns: ReadonlyAr
   Effect.forEach(ns, (n) => Effect.exit(pool.call("square", n)), { concurrency: "unbounded" })
 
 describe("WorkerExecutor", () => {
+  it.live("scoped runs a body that is an Effect and a function at once (a service key) as the Effect", () =>
+    Effect.gen(function*() {
+      class Greeting extends Context.Service<Greeting, string>()("test/Greeting") {}
+      // before: it was called as a function (`Class constructor Greeting cannot be invoked without 'new'`)
+      const greeting = yield* WorkerExecutor.scoped(pool, Greeting).pipe(Effect.provideService(Greeting, "hello"))
+      assert.strictEqual(greeting, "hello")
+    }))
+
   it.live("scoped's body sees its caller's BackgroundExecutor (or none), not the one inside the worker executor", () =>
     Effect.gen(function*() {
       const [sameExecutor, stats] = yield* BackgroundExecutor.scoped(Effect.gen(function*() {

@@ -179,7 +179,8 @@ export const messageOf = (u: unknown): string => {
 }
 
 /**
- * A value as option checks show it: `0 (number)`, `"" (string)`, `an instance of Promise`.
+ * A value as option checks show it: `0 (number)`, `"" (string)`, `an instance of Promise`,
+ * `an object {"millis":5000}`, `an invalid Date`.
  *
  * @category formatting
  * @since 0.1.0
@@ -193,10 +194,14 @@ export const describe = (value: unknown): string =>
     }
     if (value === null || value === undefined) return String(value)
     if (typeof value === "object") {
+      if (value instanceof Date && Number.isNaN(value.getTime())) return "an invalid Date"
       const constructorName = attempt(() => (value as object).constructor?.name, undefined)
-      return typeof constructorName === "string" && constructorName !== "" && constructorName !== "Object"
-        ? `an instance of ${constructorName}`
-        : "an object"
+      if (typeof constructorName === "string" && constructorName !== "" && constructorName !== "Object") {
+        return `an instance of ${constructorName}`
+      }
+      // a plain object shows its fields: `{ millis: 5000 }` given for a duration says what went wrong
+      const fields = attempt(() => JSON.stringify(value) as string | undefined, undefined)
+      return fields === undefined || fields === "{}" ? "an object" : clip(`an object ${fields}`)
     }
     return `${String(value)} (${typeof value})`
   }, "a value that cannot be printed")
