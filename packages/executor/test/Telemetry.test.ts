@@ -145,6 +145,28 @@ describe("metrics", () => {
       assert.strictEqual(run.max, 50)
     })))
 
+  it.effect("the timers' sample is uniform: named tasks, and tasks timed while changes is followed, are not added", () =>
+    isolated(Effect.gen(function*() {
+      yield* BackgroundExecutor.scoped(
+        (executor) =>
+          Effect.gen(function*() {
+            yield* executor.submit(Effect.sleep(100)) // task 1: sampled
+            // named (so in a span, so timed), short: before, each was observed, and the mean fell to ~10 ms
+            for (let i = 0; i < 10; i++) yield* executor.submit(Effect.sleep(1), { name: `named-${i}` })
+            // followed: every task is timed for its events, none of these is sampled
+            const events = yield* Effect.forkChild(Stream.runDrain(executor.changes))
+            yield* Effect.yieldNow
+            for (let i = 0; i < 10; i++) yield* executor.submit(Effect.sleep(1))
+            yield* TestClock.adjust(200)
+            yield* Fiber.interrupt(events)
+          }),
+        { name: "uniform" }
+      )
+      const run = yield* series("taskscope_task_duration", { executor: "uniform" })
+      const wait = yield* series("taskscope_task_queue_wait", { executor: "uniform" })
+      assert.deepStrictEqual([run.count, run.min, run.max, wait.count], [1, 100, 100, 1])
+    })))
+
   it.effect("metrics: false leaves no series", () =>
     isolated(Effect.gen(function*() {
       yield* BackgroundExecutor.scoped((executor) => executor.submit(Effect.void), { name: "quiet", metrics: false })

@@ -66,6 +66,8 @@ export interface Parent {
 export interface Times {
   readonly submittedAt: number | undefined
   startedAt: number | undefined
+  /** One of the 1 in `SAMPLE` tasks whose times the metrics' timers observe (see `telemetry.ts`). */
+  readonly sampled: boolean
 }
 
 /** The task whose fiber (or a fiber it forked) runs with this cell in its context. */

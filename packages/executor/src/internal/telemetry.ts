@@ -7,9 +7,10 @@
  *   The per-task counts and the running/queued gauges are *pulled*: the
  *   series read the core's own counters (the ones `stats` reports) when a
  *   snapshot is taken (`Metric.registerUnsafe`), so a task pays nothing for
- *   them. The two timers are pushed, for a sample of the tasks: 1 in
- *   {@link SAMPLE}, every task with a span, and every task while `changes`
- *   is followed. They are histograms in milliseconds (what `Metric.timer`
+ *   them. The two timers are pushed, for a uniform sample of the tasks: 1
+ *   in {@link SAMPLE}, named or not (tasks are also timed when they have a
+ *   span or while `changes` is followed, but only the sample reaches the
+ *   histograms, so that their quantiles are those of all tasks). They are histograms in milliseconds (what `Metric.timer`
  *   makes, without the `Duration` round trip per observation). A timed task
  *   costs three clock reads and two histogram updates; timing every task
  *   would make metrics cost about 2.5x (measured with
@@ -110,8 +111,11 @@ export const makeSettings = (options: unknown): Settings => {
 
 /** What the core tells at each step of a task; any may be left out by the hook object. */
 export interface Hooks {
-  /** `waited`: how long `submit` waited for a queue place before the task was accepted (ms). */
-  readonly onSubmitted: (task: Tracked, waited: number) => void
+  /**
+   * `waited`: how long `submit` waited for a queue place before the task was
+   * accepted (ms); `sampled`: the timers observe it.
+   */
+  readonly onSubmitted: (task: Tracked, waited: number, sampled: boolean) => void
   /** For a timed task only: one with times. `queued`: it waited for its permit (else it took one at submit). */
   readonly onStarted: (task: Tracked, times: Times, queued: boolean) => void
   /** For a timed task only. */
@@ -311,7 +315,7 @@ export class Telemetry {
       // every task submitted while followed is timed at submit).
       if (followed) {
         forEachUnfinished((task) => {
-          task.times ??= { submittedAt: undefined, startedAt: undefined } // the times it had are not known
+          task.times ??= { submittedAt: undefined, startedAt: undefined, sampled: false } // times not known
         })
       }
       this.hooks = this.makeHooks()
@@ -330,20 +334,20 @@ export class Telemetry {
     const family = series?.family
     const now = tree.now
     return {
-      onSubmitted: (task, waited) => {
-        task.times ??= { submittedAt: now() - waited, startedAt: undefined }
+      onSubmitted: (task, waited, sampled) => {
+        task.times ??= { submittedAt: now() - waited, startedAt: undefined, sampled }
         if (followed) tree.publishSubmitted(task)
       },
       onStarted: (task, times, queued) => {
         const startedAt = stampStart(times, queued, now)
-        if (family !== undefined && times.submittedAt !== undefined) {
+        if (family !== undefined && times.sampled && times.submittedAt !== undefined) {
           family.queueWait.updateUnsafe(startedAt - times.submittedAt, context!)
         }
         if (followed) tree.publishStarted(task)
       },
       onEnded: (task, times, outcome) => {
         const endedAt = now()
-        if (family !== undefined && times.startedAt !== undefined) {
+        if (family !== undefined && times.sampled && times.startedAt !== undefined) {
           family.duration.updateUnsafe(endedAt - times.startedAt, context!)
         }
         if (followed) tree.publishEnded(task, outcome, endedAt)
@@ -370,12 +374,13 @@ export class Telemetry {
    * before it was accepted, when `maxQueue` made it wait for a place.
    */
   private look(task: Tracked, waited: number): void {
-    // a task with a span is timed: its span tells how long it waited
-    if (this.spanned(task.label)) task.times = { submittedAt: this.tree.now() - waited, startedAt: undefined }
+    // 1 in SAMPLE of all tasks, named or not: the timers' sample is uniform
     const sampled = this.untilSample <= 0
     if (sampled) this.untilSample = SAMPLE
-    // every task while `changes` is followed, otherwise 1 in SAMPLE
-    if (sampled || this.tree.followed) this.hooks?.onSubmitted(task, waited)
+    // a task with a span is timed: its span tells how long it waited
+    if (this.spanned(task.label)) task.times = { submittedAt: this.tree.now() - waited, startedAt: undefined, sampled }
+    // every task while `changes` is followed (for its events), otherwise the sampled ones
+    if (sampled || this.tree.followed) this.hooks?.onSubmitted(task, waited, sampled)
   }
 
   /**
