@@ -299,6 +299,10 @@ export class Telemetry {
   private readonly traceNamed: boolean
   /** Submissions until the next sampled one (see {@link SAMPLE}). */
   private untilSample = 1
+  /** The context the executor was made in: its loggers report a tracer that throws. */
+  private readonly context: Context.Context<never>
+  /** How many times the tracer threw ending a span (see {@link tracerFailed}). */
+  private tracerFailures = 0
 
   constructor(
     settings: Settings,
@@ -307,6 +311,7 @@ export class Telemetry {
     forEachUnfinished: (f: (task: Tracked) => void) => void
   ) {
     this.settings = settings
+    this.context = context
     this.traceAll = settings.tracing === true
     this.traceNamed = settings.tracing !== false
     this.tree = new TaskTree(settings.name, clockOf(context), CHANGES_CAPACITY, (followed) => {
@@ -402,10 +407,28 @@ export class Telemetry {
       try {
         endSpan(exit)
       } catch (error) {
-        rethrowLater(error) // a tracer that throws must not cut the executor's bookkeeping short
+        this.tracerFailed(error) // a tracer that throws must not cut the executor's bookkeeping short
       }
     }
     this.hooks?.onEnded(task, times, outcomeOf(exit, task.timedOut))
+  }
+
+  /**
+   * The tracer threw while a task's span ended (an exporter's bug, say).
+   * Telemetry must not take the program down: the error is logged, at
+   * `Error` level with the loggers of the context the executor was made in,
+   * the first time only (a broken tracer would throw for every task), and
+   * the executor goes on.
+   */
+  private tracerFailed(error: unknown): void {
+    if (this.tracerFailures++ > 0) return
+    Effect.runForkWith(this.context)(
+      Effect.logError(
+        `taskscope: the tracer threw while ending the span of a task of executor "${this.settings.name}"; ` +
+          "the executor goes on, and later failures of its tracer are not logged",
+        error
+      )
+    )
   }
 
   /** A submission was refused or made to wait. */
