@@ -28,17 +28,19 @@
  *   as an interruption does: by terminating the thread by default, which the
  *   pool replaces; the task fails with `TaskTimeoutError` once the thread is
  *   gone. With `onInterruptRunning: "wait"` the call runs to its end first.
- *   The run deadline counts from the moment the call reaches a thread; the
- *   wait for one (a thread still starting, calls ahead on a shared pool) is
+ *   A call with a deadline goes only to a thread that holds no other call,
+ *   which starts it at once: its run deadline counts from then. Its wait for
+ *   such a thread (one still starting, calls ahead on a shared pool) is
  *   bounded by the start deadline (`startTimeout`, `deadline`), which fails
- *   the call with `phase: "queue"`, never run.
+ *   the call with `phase: "queue"`, never sent.
  * - `resize` bounds how many of this executor's calls hold or wait for a
  *   thread; it does not change the pool's number of threads.
  * - While calls are tiny (under a millisecond each on a thread, as the pool
  *   measures them) and `maxConcurrency` is at least the pool's number of
  *   threads (the default), the executor runs ahead: up to 16 calls per
- *   thread count as running (in `stats`, `tasks`, `changes` and the clock of
- *   a `timeout`) while they wait in their thread's batch, so that a stream of
+ *   thread count as running (in `stats`, `tasks` and `changes`) while they
+ *   wait in their thread's batch (calls with a deadline excepted: they go
+ *   only to an idle thread), so that a stream of
  *   tiny calls costs one wake-up of a thread per batch instead of one per
  *   call. Each thread still runs one call at a time. A task of higher
  *   priority submitted meanwhile starts after those already started; one
@@ -467,9 +469,9 @@ const fromParts = <T extends TaskSet.Any>(
           return change === undefined ? call : Effect.andThen(change, call)
         })
       return executor.submit(
-        // with a deadline, the call says when it reaches a thread: its wait for one counts
-        // against its start deadline, not its run's
-        isTimed(options)
+        // with a deadline, the call says when it is sent to a thread (an idle one): its wait for
+        // one counts against its start deadline, not its run's
+        isTimed(options) && poolCalls !== undefined
           ? LateStart.make((started) => run(callOf(task, payload, started)))
           : run(callOf(task, payload)),
         // a bad `options` (null, a string) goes through as it is, for the executor to refuse

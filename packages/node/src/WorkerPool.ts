@@ -303,41 +303,42 @@ const makeCalls = (taskSet: TaskSet.Any, pool: Pool.Pool) => {
     }
   }
 
-  const call = (traced: boolean) => (task: string, payload: unknown, onSent?: () => void): Effect.Effect<any, any> =>
-    Effect.withFiber((fiber) => {
-      const codec = typeof task === "string" ? codecs.get(task) : undefined
-      if (codec === undefined) return Effect.fail(new UnknownTaskError({ task, known: taskSet.names }))
-      const encode = codec.sync.encodePayload
-      if (encode !== undefined) {
-        // a plain Schema: checked here, no collector (it has no Transferable), no fiber step
-        const encoded = encode(payload)
-        if (Exit.isFailure(encoded)) {
-          return Effect.fail(new InvalidPayloadError({ task, payload, issue: Codecs.schemaProblem(encoded.cause) }))
-        }
-        return Effect.flatMap(
-          pool.execute(task, encoded.value, none, traced ? traceOf(fiber) : undefined, onSent),
-          (outcome) => interpret(task, payload, codec, outcome)
-        )
-      }
-      const collector = Transferable.makeCollectorUnsafe()
-      return schemaStep(
-        Effect.provideService(codec.encodePayload(payload), Transferable.Collector, collector),
-        (issue) => new InvalidPayloadError({ task, payload, issue })
-      ).pipe(
-        Effect.flatMap((encoded) =>
-          Effect.flatMap(
-            pool.execute(
-              task,
-              encoded,
-              transferList(collector.clearUnsafe()),
-              traced ? traceOf(fiber) : undefined,
-              onSent
-            ),
+  const call =
+    (traced: boolean) => (task: string, payload: unknown, starting?: () => boolean): Effect.Effect<any, any> =>
+      Effect.withFiber((fiber) => {
+        const codec = typeof task === "string" ? codecs.get(task) : undefined
+        if (codec === undefined) return Effect.fail(new UnknownTaskError({ task, known: taskSet.names }))
+        const encode = codec.sync.encodePayload
+        if (encode !== undefined) {
+          // a plain Schema: checked here, no collector (it has no Transferable), no fiber step
+          const encoded = encode(payload)
+          if (Exit.isFailure(encoded)) {
+            return Effect.fail(new InvalidPayloadError({ task, payload, issue: Codecs.schemaProblem(encoded.cause) }))
+          }
+          return Effect.flatMap(
+            pool.execute(task, encoded.value, none, traced ? traceOf(fiber) : undefined, starting),
             (outcome) => interpret(task, payload, codec, outcome)
           )
+        }
+        const collector = Transferable.makeCollectorUnsafe()
+        return schemaStep(
+          Effect.provideService(codec.encodePayload(payload), Transferable.Collector, collector),
+          (issue) => new InvalidPayloadError({ task, payload, issue })
+        ).pipe(
+          Effect.flatMap((encoded) =>
+            Effect.flatMap(
+              pool.execute(
+                task,
+                encoded,
+                transferList(collector.clearUnsafe()),
+                traced ? traceOf(fiber) : undefined,
+                starting
+              ),
+              (outcome) => interpret(task, payload, codec, outcome)
+            )
+          )
         )
-      )
-    })
+      })
   return { traced: call(true), untraced: call(false) }
 }
 

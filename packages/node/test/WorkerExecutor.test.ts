@@ -204,6 +204,74 @@ describe("WorkerExecutor", () => {
         assert.strictEqual(counter.alive(), 0)
       }))
 
+    it.live("a call with a deadline is not batched behind others: a long call ahead does not use up its timeout", () =>
+      Effect.gen(function*() {
+        const counter = makeCounter()
+        const square = yield* Effect.scoped(Effect.gen(function*() {
+          const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter), maxConcurrency: 1 })
+          yield* pool.prestart
+          return yield* WorkerExecutor.scoped(pool, (executor) =>
+            Effect.gen(function*() {
+              // tiny calls: the executor runs ahead, and calls reach the thread in batches
+              for (let round = 0; round < 5; round++) {
+                const warm = yield* Effect.forEach(Array.from({ length: 50 }, (_, i) => i), (n) =>
+                  executor.submit("square", n))
+                yield* Effect.forEach(warm, Task.join)
+              }
+              yield* executor.submit("nap", 400)
+              return yield* Effect.flatMap(executor.submit("square", 7, { timeout: "150 millis" }), Task.join)
+            }))
+        }))
+        // before: it went out in the long call's batch, its timeout running, and failed `phase: "run"`, never run
+        assert.strictEqual(square, 49)
+        assert.strictEqual(counter.alive(), 0)
+      }))
+
+    it.live("a call whose start deadline passed while the event loop was busy is not sent when its thread frees", () =>
+      Effect.gen(function*() {
+        const counter = makeCounter()
+        const late = yield* Effect.scoped(Effect.gen(function*() {
+          const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter), maxConcurrency: 1 })
+          yield* pool.prestart
+          return yield* WorkerExecutor.scoped(pool, (executor) =>
+            Effect.gen(function*() {
+              yield* executor.submit("nap", 100)
+              const late = yield* executor.submit("nap", 50, { startTimeout: "150 millis", ...quiet })
+              yield* Effect.sleep(20)
+              // the thread frees at ~100 ms and the start deadline passes at 150 while this loop is busy:
+              // the thread's answer may be read before the deadline's timer fires
+              const until = Date.now() + 300
+              while (Date.now() < until) {
+                // busy
+              }
+              return yield* Task.await(late)
+            }), { maxConcurrency: 2 })
+        }))
+        // before: sent at once and run, ~175 ms past its start deadline
+        const error = errorOf(late)
+        assert.instanceOf(error, ExecutorError.TaskTimeoutError)
+        assert.strictEqual(error.phase, "queue")
+        assert.strictEqual(counter.alive(), 0)
+      }))
+
+    it.live("on a pool this copy of the package did not make, a call's timeout counts from its permit", () =>
+      Effect.gen(function*() {
+        // a wrapper (as a pool made by another copy of the package is, to this one): its calls cannot
+        // say when they reach a thread
+        const wrapped: WorkerPool.WorkerPool<typeof tasks> = {
+          ...pool,
+          call: (task, payload) => pool.call(task, payload)
+        }
+        const exit = yield* WorkerExecutor.scoped(
+          wrapped,
+          (executor) => Effect.flatMap(executor.submit("nap", 500, { timeout: "100 millis", ...quiet }), Task.await)
+        )
+        // before: marked as starting late, it never said it started, and ran to its end (no timeout at all)
+        const error = errorOf(exit)
+        assert.instanceOf(error, ExecutorError.TaskTimeoutError)
+        assert.strictEqual(error.phase, "run")
+      }))
+
     it.live("closeTimeout terminates a thread still busy when the grace period passes, and reports it", () =>
       Effect.gen(function*() {
         yield* pool.prestart

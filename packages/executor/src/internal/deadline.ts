@@ -51,28 +51,37 @@ export const within = <A, E, R, E2>(
 /**
  * The run of a task that, after taking its permit, still waits for something
  * outside the executor (a `WorkerExecutor` call waits for a thread): `build`
- * is given `started`, which it calls once that wait is over and the work
- * itself begins. Until then the task is bounded by `startMillis` (what is
- * left of its start deadline: it fails with `onTimeout("queue")`); from then
- * by `runMillis()`, read at that moment (`onTimeout("run", millis)`). Either
- * may be infinite. `started` may be called from any code, at most once
- * counting: it wakes no fiber of the task's, only the timer's.
+ * is given `started`, which it calls just before its work begins. Until then
+ * the task is bounded by its start deadline `startBy` (on the clock `now`
+ * reads; `undefined`: none), and fails with `onTimeout("queue")`; from then
+ * by `runMillis()`, read at that moment (`onTimeout("run", millis)`, which
+ * may be infinite). `started` returns `false` — the work must not begin —
+ * once `startBy` is reached: a deadline that passed while the event loop was
+ * busy elsewhere, its timer not fired yet, ends the task as a queued one's
+ * does. It wakes no fiber of the task's, only the timer's.
  */
 export const withinPhases = <A, E, R, E2>(
-  build: (started: () => void) => Effect.Effect<A, E, R>,
-  startMillis: number,
+  build: (started: () => boolean) => Effect.Effect<A, E, R>,
+  startBy: number | undefined,
+  now: () => number,
   runMillis: () => number,
   onTimeout: (phase: "queue" | "run", millis: number) => E2
 ): Effect.Effect<A, E | E2, R> =>
   Effect.suspend(() => {
     const began = Deferred.makeUnsafe<boolean>()
-    const started = () => void Deferred.doneUnsafe(began, Exit.succeed(true))
-    const waitStart = startMillis === Number.POSITIVE_INFINITY
+    const started = (): boolean => {
+      if (startBy !== undefined && now() >= startBy) return false
+      Deferred.doneUnsafe(began, Exit.succeed(true))
+      return true
+    }
+    const waitStart = startBy === undefined
       ? Deferred.await(began)
-      : Effect.raceFirst(Deferred.await(began),
-        Effect.as(Effect.sleep(Duration.millis(Math.max(0, startMillis))), false))
+      : Effect.raceFirst(
+        Deferred.await(began),
+        Effect.as(Effect.sleep(Duration.millis(Math.max(0, startBy - now()))), false)
+      )
     let phase: "queue" | "run" = "queue"
-    let millis = startMillis
+    let millis = 0
     const expired = Effect.flatMap(waitStart, (inTime) => {
       if (!inTime) return Effect.void
       phase = "run"

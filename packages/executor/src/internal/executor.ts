@@ -920,7 +920,8 @@ export class ExecutorCore {
     const startBy = rare?.startBy
     return Timer.withinPhases(
       build,
-      startBy === undefined ? Number.POSITIVE_INFINITY : startBy - Timer.now(context),
+      startBy,
+      () => Timer.now(context),
       () => this.runMillis(record, context),
       (phase, millis) =>
         phase === "queue"

@@ -6,7 +6,10 @@
  * the two deadlines apart, as for a queued one: its start deadline
  * (`startTimeout`, `deadline`) still runs while it waits, and fails it with
  * `TaskTimeoutError { phase: "queue" }`; its run deadline (`timeout`, what is
- * left of `deadline`) starts when the task calls `started`. `@taskscope/node`
+ * left of `deadline`) starts when the task calls `started`, just before its
+ * work begins; `started` returns `false` when the start deadline has passed
+ * (the work must not begin then: the task is about to fail with
+ * `phase: "queue"`). `@taskscope/node`
  * imports it by the `@taskscope/executor/internal/lateStart` subpath; it is
  * not part of the public API and may change in any release.
  *
@@ -14,11 +17,11 @@
  * @since 0.2.0
  */
 import * as Effect from "effect/Effect"
-import { constVoid } from "effect/Function"
+import { constTrue } from "effect/Function"
 
 /**
  * What a late-starting task is made of: its work, given the function that
- * says it has begun.
+ * says it begins now (and answers whether it still may).
  *
  * @category models
  * @since 0.2.0
@@ -28,18 +31,18 @@ import { constVoid } from "effect/Function"
  * import type * as LateStart from "@taskscope/executor/internal/lateStart"
  *
  * const build: LateStart.Build<number, never, never> = (started) =>
- *   Effect.andThen(Effect.sync(started), Effect.succeed(1))
+ *   Effect.flatMap(Effect.sync(started), (inTime) => inTime ? Effect.succeed(1) : Effect.never)
  * ```
  */
-export type Build<A, E, R> = (started: () => void) => Effect.Effect<A, E, R>
+export type Build<A, E, R> = (started: () => boolean) => Effect.Effect<A, E, R>
 
 /** The tasks marked by `make` (a `WeakMap`, so that the effect keeps the shape of every other). */
 const builds = new WeakMap<object, Build<any, any, any>>()
 
 /**
  * An effect that runs `build`'s work and tells the executor, through
- * `started`, when that work has really begun. Run anywhere else (not as a
- * task with a deadline), `started` does nothing.
+ * `started`, when that work begins. Run anywhere else (not as a task with a
+ * deadline), `started` does nothing and returns `true`.
  *
  * @category constructors
  * @since 0.2.0
@@ -55,7 +58,7 @@ const builds = new WeakMap<object, Build<any, any, any>>()
  * ```
  */
 export const make = <A, E, R>(build: Build<A, E, R>): Effect.Effect<A, E, R> => {
-  const effect = Effect.suspend(() => build(constVoid))
+  const effect = Effect.suspend(() => build(constTrue))
   builds.set(effect, build)
   return effect
 }

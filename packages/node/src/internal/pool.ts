@@ -108,15 +108,18 @@ export interface Options {
 export interface Pool {
   /**
    * Runs one call on a thread; interruption follows `onInterruptRunning`.
-   * `onSent` is called when the call is first sent to a thread (it stops
-   * waiting for one): a `WorkerExecutor` starts a call's run deadline then.
+   * A call given `starting` (a `WorkerExecutor` call with a deadline) goes
+   * only to a thread that holds no other call, where it starts at once, and
+   * `starting` is asked just before it is sent: the run deadline starts then,
+   * and `false` (its start deadline has passed) keeps it unsent, waiting
+   * for the interruption that ends it.
    */
   readonly execute: (
     task: string,
     payload: unknown,
     transfers: ReadonlyArray<unknown>,
     trace?: Trace | undefined,
-    onSent?: (() => void) | undefined
+    starting?: (() => boolean) | undefined
   ) => Effect.Effect<Outcome>
   readonly stats: Effect.Effect<Stats>
   /** Starts threads up to `size` and waits until they are ready (or dead). */
@@ -129,10 +132,9 @@ export interface Pool {
 export const internals = new WeakMap<object, Pool>()
 
 /**
- * A call of a public `WorkerPool`'s task set: `onSent` is told when the call
- * reaches a thread (see {@link Pool.execute}).
+ * A call of a public `WorkerPool`'s task set; `starting`: see {@link Pool.execute}.
  */
-export type TaskCall = (task: string, payload: unknown, onSent?: () => void) => Effect.Effect<any, any>
+export type TaskCall = (task: string, payload: unknown, starting?: () => boolean) => Effect.Effect<any, any>
 
 /**
  * The calls of each public `WorkerPool`, for the executors that run on it:
@@ -211,8 +213,12 @@ interface Entry {
   /** When it was sent to its thread (`Date.now()`), and how many answers that thread had given then. */
   sentAt: number
   answeredBefore: number
-  /** Told once, when the call is first sent to a thread (see `Pool.execute`); then undefined. */
-  onSent: (() => void) | undefined
+  /**
+   * For a call with a deadline (see `Pool.execute`): asked just before the
+   * call is first sent, to a thread that holds no other call; `false`: its
+   * start deadline has passed, it must not be sent. Undefined once sent.
+   */
+  starting: (() => boolean) | undefined
 }
 
 /**
@@ -499,6 +505,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       const entries: Array<Entry> = []
       const calls: Array<Call> = []
       const transfers: Array<unknown> = []
+      let expired: Array<Entry> | undefined
       while (entries.length < count) {
         // A slot still in use: a cancelled call the worker has not reached
         // yet, or an answered one whose answer is not read yet (its cancel
@@ -511,10 +518,24 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         const entry = takeQueued()
         if (entry === undefined) break
         // a suspect alone on a thread that holds nothing else; a call that
-        // transfers buffers as the first call of its thread (see `moved`)
-        if ((isSuspect(entry) || entry.transfers.length > 0) && thread.calls.size > 0) {
+        // transfers buffers as the first call of its thread (see `moved`); a
+        // call with a deadline too, so that the thread starts it at once: its
+        // run deadline starts as it is sent
+        if (
+          (isSuspect(entry) || entry.transfers.length > 0 || entry.starting !== undefined) && thread.calls.size > 0
+        ) {
           requeue([entry])
           break
+        }
+        if (entry.starting !== undefined) {
+          const inTime = entry.starting()
+          if (!inTime) {
+            // its start deadline passed while the event loop was busy: never sent; its
+            // interruption (the deadline's timer) takes it out of the queue
+            ;(expired ??= []).push(entry)
+            continue
+          }
+          entry.starting = undefined
         }
         const seq = thread.nextSeq++
         Atomics.store(signal, slotOf(seq), Slot.Pending)
@@ -532,6 +553,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           break
         }
       }
+      if (expired !== undefined) requeue(expired)
       if (entries.length === 0) return
       try {
         thread.port.postMessage(calls, transfers as Array<WorkerThreads.Transferable>)
@@ -553,27 +575,10 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       }
       // sent now (what cloning the payloads took is not the thread's delay)
       const now = Date.now()
-      let told = false
-      for (let i = 0; i < entries.length; i++) {
-        const entry = entries[i]!
-        entry.sentAt = now
-        if (entry.onSent !== undefined && entry.resume !== undefined) told = true
-      }
+      for (let i = 0; i < entries.length; i++) entries[i]!.sentAt = now
       Atomics.add(signal, Signal.Requests, 1)
       // every waiter (the thread waits in `Atomics.wait` or, with timers pending, `Atomics.waitAsync`)
       Atomics.notify(signal, Signal.Requests)
-      if (told) tellSent(entries)
-    }
-
-    /** Tells the calls just sent that wait for it (their run deadline starts), once each. */
-    const tellSent = (entries: ReadonlyArray<Entry>): void => {
-      for (let i = 0; i < entries.length; i++) {
-        const entry = entries[i]!
-        const onSent = entry.onSent
-        if (onSent === undefined || entry.resume === undefined) continue // not sent: settled above
-        entry.onSent = undefined
-        onSent()
-      }
     }
 
     /**
@@ -1065,7 +1070,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       payload: unknown,
       transfers: ReadonlyArray<unknown>,
       trace?: Trace | undefined,
-      onSent?: (() => void) | undefined
+      starting?: (() => boolean) | undefined
     ): Effect.Effect<Outcome> =>
       Effect.callback<Outcome>((resume) => {
         if (closing) return resume(Exit.succeed(closedCrash))
@@ -1081,7 +1086,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           readDeaths: 0,
           sentAt: 0,
           answeredBefore: 0,
-          onSent
+          starting
         }
         queue.push(entry)
         waiting++
