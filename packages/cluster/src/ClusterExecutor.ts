@@ -108,7 +108,7 @@ import { rideOutStorage } from "./internal/storage.ts"
  * ```ts
  * import type { ClusterExecutor } from "@taskscope/cluster"
  *
- * const options: ClusterExecutor.Options = { maxQueue: 1000, bubbleUp: (e) => e === "stop" }
+ * const options: ClusterExecutor.Options = { name: "billing", maxQueue: 1000, bubbleUp: (e) => e === "stop" }
  * ```
  */
 export interface Options {
@@ -122,6 +122,15 @@ export interface Options {
   readonly maxQueue?: number | undefined
   /** Failures that are control signals, not errors: never re-raised on exit. */
   readonly bubbleUp?: ((error: unknown) => boolean) | undefined
+  /**
+   * The `executor` attribute of this executor's metric series and spans, as
+   * `BackgroundExecutor`'s `name` (default `"default"`). The series count
+   * the tasks of this process's handles, as `stats` does; a runner's queue
+   * has series of its own (see `ClusterRunner.Options.name`).
+   */
+  readonly name?: string | undefined
+  /** Whether to keep this executor's metric series (default `true`), as `BackgroundExecutor`'s `metrics`. */
+  readonly metrics?: boolean | undefined
   /**
    * A span for every task in this process (`true`), or none (`false`, the
    * default here, unlike `BackgroundExecutor`: a task's span and its stack
@@ -1110,7 +1119,14 @@ const fromParts = <T extends TaskSet.Any>(
 }
 
 /** The names of a `ClusterExecutor`'s options (see `KnownOptions`). */
-const executorOptions = KnownOptions.of<Options>()("maxConcurrency", "maxQueue", "bubbleUp", "tracing")
+const executorOptions = KnownOptions.of<Options>()(
+  "maxConcurrency",
+  "maxQueue",
+  "bubbleUp",
+  "name",
+  "metrics",
+  "tracing"
+)
 
 const checkOptions = (taskSet: unknown, options: unknown): BackgroundExecutor.Options => {
   protocolOf(taskSet as TaskSet.Any)
@@ -1124,7 +1140,14 @@ const checkOptions = (taskSet: unknown, options: unknown): BackgroundExecutor.Op
   const o = (options ?? {}) as Options
   KnownOptions.check(o, executorOptions, "ClusterExecutor")
   // checked by BackgroundExecutor, like its own options
-  return { maxConcurrency: o.maxConcurrency, maxQueue: o.maxQueue, bubbleUp: o.bubbleUp, tracing: o.tracing ?? false }
+  return {
+    maxConcurrency: o.maxConcurrency,
+    maxQueue: o.maxQueue,
+    bubbleUp: o.bubbleUp,
+    name: o.name,
+    metrics: o.metrics,
+    tracing: o.tracing ?? false
+  }
 }
 
 const parts = Effect.gen(function*() {

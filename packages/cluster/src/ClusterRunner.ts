@@ -113,6 +113,17 @@ export interface Options {
    * when its runner's layer is rebuilt, which is a graceful shutdown.
    */
   readonly maxAttempts?: number | undefined
+  /**
+   * The `executor` attribute of the metric series of this runner's queue (a
+   * `BackgroundExecutor`: every task this runner runs, by outcome). Default
+   * `"<task set key>/runner"` (`"app/rows/runner"` for the task set
+   * `"app/rows"`): not the default name of a `ClusterExecutor` (`"default"`),
+   * so that a process that both submits and runs keeps the two apart — a
+   * task submitted and run there counts once in each.
+   */
+  readonly name?: string | undefined
+  /** Whether to keep the metric series of this runner's queue (default `true`). */
+  readonly metrics?: boolean | undefined
 }
 
 /** The task's function as an effect: what it throws or rejects with is a failure, to be sorted out after. */
@@ -224,7 +235,10 @@ const wireTimeout = (error: ExecutorError.TaskTimeoutError, wire: WirePayload): 
   })
 
 /** The names of a runner's options (see `KnownOptions`). */
-const runnerOptions = KnownOptions.of<Options>()("concurrency", "maxAttempts")
+const runnerOptions = KnownOptions.of<Options>()("concurrency", "maxAttempts", "name", "metrics")
+
+/** The `executor` attribute of a runner's series unless `name` says otherwise (see `Options.name`). */
+const defaultName = (taskSet: TaskSet.Any): string => `${taskSet.key}/runner`
 
 /** An option that is an integer from 1 up, or `Infinity`; `fallback` when left out. */
 const countOption = (argument: string, given: unknown, fallback: number, what: string): number => {
@@ -239,19 +253,27 @@ const countOption = (argument: string, given: unknown, fallback: number, what: s
   return n
 }
 
-const checkOptions = (options: unknown): { readonly concurrency: number; readonly maxAttempts: number } => {
+const checkOptions = (options: unknown): {
+  readonly concurrency: number
+  readonly maxAttempts: number
+  // checked by BackgroundExecutor, like its own options
+  readonly name: string | undefined
+  readonly metrics: boolean | undefined
+} => {
   if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) {
     throw new ExecutorError.InvalidArgumentError({
       argument: "options",
       value: options,
-      expected: "an object { concurrency?, maxAttempts? }"
+      expected: "an object { concurrency?, maxAttempts?, name?, metrics? }"
     })
   }
   KnownOptions.check(options, runnerOptions, "ClusterRunner")
   const o = options as Options | undefined
   return {
     concurrency: countOption("concurrency", o?.concurrency, 16, "how many tasks run at once on this runner"),
-    maxAttempts: countOption("maxAttempts", o?.maxAttempts, Infinity, "how many times a task may start unfinished")
+    maxAttempts: countOption("maxAttempts", o?.maxAttempts, Infinity, "how many times a task may start unfinished"),
+    name: o?.name,
+    metrics: o?.metrics
   }
 }
 
@@ -291,7 +313,7 @@ export const layer = <T extends TaskSet.Any>(
   options?: Options
 ): Layer.Layer<never, never, Cluster | Sharding.Sharding | TaskSet.Services<T>> =>
   Layer.effectDiscard(Effect.gen(function*() {
-    const { concurrency, maxAttempts } = checkOptions(options)
+    const { concurrency, maxAttempts, metrics, name } = checkOptions(options)
     const { codecs, entity, tasksByTag } = protocolOf(taskSet)
     const cluster = yield* Cluster
     if (cluster.runner === undefined) {
@@ -331,7 +353,12 @@ export const layer = <T extends TaskSet.Any>(
     // the queue of this runner's tasks; released after the entity, so that its
     // tasks are interrupted (and left stored) by the entity's shutdown first
     // no span of its own per task: the task runs in the span of Effect's entity server
-    const executor = yield* BackgroundExecutor.make({ maxConcurrency: concurrency, tracing: false })
+    const executor = yield* BackgroundExecutor.make({
+      maxConcurrency: concurrency,
+      name: name ?? defaultName(taskSet),
+      metrics,
+      tracing: false
+    })
     // set before the queue closes (finalizers run last first): a task that
     // ends interrupted from then on was stopped by this runner's shutdown,
     // not by its submitter or itself, and must not be answered
