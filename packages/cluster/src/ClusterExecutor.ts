@@ -55,6 +55,7 @@ import { errorText } from "@taskscope/executor/internal/describe"
 import * as Durations from "@taskscope/executor/internal/duration"
 import * as KnownOptions from "@taskscope/executor/internal/knownOptions"
 import * as Scoped from "@taskscope/executor/internal/scoped"
+import * as Timeouts from "@taskscope/executor/internal/timeouts"
 import * as TaskSet from "@taskscope/executor/TaskSet"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -335,7 +336,8 @@ export interface ClusterExecutor<T extends TaskSet.Any> {
   /**
    * Task counters, as `BackgroundExecutor` keeps them. `timedOut` counts the
    * tasks their own deadlines ended, here (a start deadline passed while the
-   * task waited in this process's queue) or on their runner.
+   * task waited in this process's queue) or on their runner; its metric
+   * series and spans give those tasks the outcome `timeout` too.
    */
   readonly stats: Effect.Effect<BackgroundExecutor.Stats>
 }
@@ -526,10 +528,23 @@ const storableKey = `a non-empty string of ${storable}`
 
 /**
  * The `TaskTimeoutError`s made of a runner's `WireTimeout`: a task that fails
- * with one was ended by its own deadline, on its runner, and counts in
- * `stats.timedOut` as one timed out here does.
+ * with one was ended by its own deadline, on its runner, and counts as timed
+ * out (`stats.timedOut`, outcome `timeout` in the series and its span) as
+ * one timed out here does: the executor's options are marked with
+ * {@link timedOutOnRunner} (see `checkOptions`).
  */
 const runnerTimeouts = new WeakSet<object>()
+
+/** Whether a task of this executor failed with a runner's `TaskTimeoutError` (see {@link runnerTimeouts}). */
+const timedOutOnRunner = (cause: Cause.Cause<unknown>): boolean => {
+  for (const reason of cause.reasons) {
+    if (
+      Cause.isFailReason(reason) && typeof reason.error === "object" && reason.error !== null &&
+      runnerTimeouts.has(reason.error)
+    ) return true
+  }
+  return false
+}
 
 /**
  * Maps what the wire failed with to the task's errors. `name`: the name of
@@ -955,19 +970,6 @@ const fromParts = <T extends TaskSet.Any>(
   const protocol = protocolOf(taskSet)
 
   /**
-   * Tasks of this executor that their runner's deadline ended: they fail here
-   * with the runner's `TaskTimeoutError`, so this executor counts them among
-   * the failed, and `stats.timedOut` adds them (the local executor times none
-   * of them out itself, see `timingOf`).
-   */
-  let timedOutOnRunners = 0
-  const counted = <A, E>(remote: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-    Effect.tapError(remote, (error) => {
-      if (typeof error === "object" && error !== null && runnerTimeouts.has(error)) timedOutOnRunners++
-      return Effect.void
-    })
-
-  /**
    * Submits `remote` and, when it started at once, waits until its task is
    * stored (or has ended without being stored: a bad payload, say).
    */
@@ -1045,7 +1047,7 @@ const fromParts = <T extends TaskSet.Any>(
     }
     const tag = protocol.tags.get(task)!
     return submitStored(key,
-      (onStored) => counted(call(protocol, client, shutdown, task, tag, key, json, payload, onStored, name, timing)),
+      (onStored) => call(protocol, client, shutdown, task, tag, key, json, payload, onStored, name, timing),
       submitOptions)
   }
 
@@ -1094,10 +1096,8 @@ const fromParts = <T extends TaskSet.Any>(
           )
           : Option.isNone(found.value)
           ? Effect.fail(new TaskNotFoundError({ taskSet: taskSet.key, key }))
-          : counted(
-            call(protocol, client, shutdown, found.value.value[0], found.value.value[1], key, attachProbe, undefined,
-              () => {}, name, {})
-          )
+          : call(protocol, client, shutdown, found.value.value[0], found.value.value[1], key, attachProbe, undefined,
+            () => {}, name, {})
         return Effect.map(
           executor.submit(remote, { ...options, name }),
           (task) => wrap(task, key)
@@ -1111,10 +1111,7 @@ const fromParts = <T extends TaskSet.Any>(
     attach: attach as ClusterExecutor<T>["attach"],
     awaitIdle: executor.awaitIdle,
     join: executor.join,
-    stats: Effect.map(
-      executor.stats,
-      (stats) => timedOutOnRunners === 0 ? stats : { ...stats, timedOut: stats.timedOut + timedOutOnRunners }
-    )
+    stats: executor.stats
   }
 }
 
@@ -1139,15 +1136,15 @@ const checkOptions = (taskSet: unknown, options: unknown): BackgroundExecutor.Op
   }
   const o = (options ?? {}) as Options
   KnownOptions.check(o, executorOptions, "ClusterExecutor")
-  // checked by BackgroundExecutor, like its own options
-  return {
+  // checked by BackgroundExecutor, like its own options; a runner's TaskTimeoutError counts as a timeout
+  return Timeouts.withTimeouts({
     maxConcurrency: o.maxConcurrency,
     maxQueue: o.maxQueue,
     bubbleUp: o.bubbleUp,
     name: o.name,
     metrics: o.metrics,
     tracing: o.tracing ?? false
-  }
+  }, timedOutOnRunner)
 }
 
 const parts = Effect.gen(function*() {

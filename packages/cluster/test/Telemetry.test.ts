@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { ExecutorError, Task } from "@taskscope/executor"
-import { Cause, Effect, Exit, Layer, Metric, Tracer } from "effect"
+import { Cause, Effect, Exit, Layer, Metric, Option, Tracer } from "effect"
 import { Cluster, ClusterExecutor, ClusterRunner } from "../src/index.ts"
 import { RunnerName, tasks } from "./fixtures/tasks.ts"
 
@@ -66,6 +66,10 @@ const recording = () => {
   return { spans, tracer }
 }
 
+/** The typed error a task's exit failed with, if any. */
+const errorOf = (exit: Exit.Exit<unknown, unknown>): unknown =>
+  Exit.isFailure(exit) ? Option.getOrUndefined(Cause.findErrorOption(exit.cause)) : undefined
+
 /** Submits a task that succeeds and one that fails (`TooBig`), and waits for both. */
 const oneOfEach = (executor: ClusterExecutor.ClusterExecutor<typeof tasks>) =>
   Effect.gen(function*() {
@@ -124,6 +128,43 @@ describe("metric series of a cluster", () => {
       }),
       { name: "squares" }
     ))
+
+  // Before, such a task counted as timed out in `stats` (patched by the ClusterExecutor) but as a
+  // failure in its series and its span: the executor's core knew only its own deadlines.
+  it.live("a task its runner's deadline ended is a timeout in stats, in the series and in its span; so is an attached handle", () =>
+    isolated(Effect.gen(function*() {
+      const { spans, tracer } = recording()
+      const stats = yield* ClusterExecutor.scoped(tasks, (executor) =>
+        Effect.gen(function*() {
+          const hang = yield* executor.submit("hang", { key: "H", log: "/dev/null" }, {
+            key: "H",
+            timeout: "200 millis",
+            reraiseOnExit: false
+          })
+          assert.instanceOf(errorOf(yield* Task.await(hang)), ExecutorError.TaskTimeoutError)
+          const attached = yield* executor.attach("H", { reraiseOnExit: false })
+          assert.instanceOf(errorOf(yield* Task.await(attached)), ExecutorError.TaskTimeoutError)
+          return yield* oneOfEach(executor)
+        }), { name: "deadlines", tracing: true }).pipe(Effect.withTracer(tracer))
+      assert.include(stats, { submitted: 4, succeeded: 1, failed: 3, timedOut: 2 })
+      assert.deepStrictEqual(yield* counts("deadlines"), {
+        submitted: 4,
+        success: 1,
+        failure: 1,
+        interrupted: 0,
+        timeout: 2
+      })
+      const outcome = (name: string) =>
+        spans.filter((s) => s.name === name).map((s) => s.attributes.get("taskscope.outcome"))
+      assert.deepStrictEqual(outcome("hang"), ["timeout"])
+      assert.deepStrictEqual(outcome("H"), ["timeout"]) // attach names the handle by its key
+      assert.deepStrictEqual(outcome("square"), ["success", "failure"])
+      // the runner's queue timed the task out itself
+      assert.strictEqual(
+        yield* count("taskscope_tasks_completed", { executor: "test/cluster/runner", outcome: "timeout" }),
+        1
+      )
+    })))
 
   it.live("bad values of name and metrics die naming the option", () =>
     Effect.gen(function*() {

@@ -1,7 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Logger, Metric, Option, Stream, Tracer } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, Logger, Metric, Option, Stream, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import { BackgroundExecutor, ExecutorError, Task, type TaskEvent } from "../src/index.ts"
+import * as Timeouts from "../src/internal/timeouts.ts"
 
 /** Runs `effect` with a registry of its own, so that series of other tests do not show. */
 const isolated = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -255,6 +256,58 @@ describe("spans", () => {
       assert.strictEqual(outcome("slow"), "timeout")
       assert.strictEqual(outcome("waiter"), "failure")
       assert.strictEqual(yield* count("taskscope_tasks_completed", { executor: "outcomes", outcome: "timeout" }), 1)
+    })))
+
+  // Before, the core knew only its own deadlines: a ClusterExecutor's task that its runner's deadline
+  // ended was a failure in the series, its span and `changes` (its `stats` patched apart).
+  it.effect("a failure the executor's options call a timeout (internal/timeouts) is one in stats, series, span and changes", () =>
+    isolated(Effect.gen(function*() {
+      const { spans, tracer } = recording()
+      const remote = new ExecutorError.TaskTimeoutError({
+        taskName: "remote",
+        phase: "run",
+        timeout: Duration.millis(5)
+      })
+      let asked = 0
+      const options = Timeouts.withTimeouts({ name: "relay" }, (cause) => {
+        asked++
+        if (cause.reasons.some((r) => Cause.isFailReason(r) && r.error === "throws")) throw new Error("no answer")
+        return cause.reasons.some((r) => Cause.isFailReason(r) && r.error === remote)
+      })
+      let follower: Fiber.Fiber<Array<TaskEvent.TaskEvent>> | undefined
+      const stats = yield* BackgroundExecutor.scoped(
+        (executor) =>
+          Effect.gen(function*() {
+            follower = yield* Effect.forkChild(Stream.runCollect(executor.changes), { startImmediately: true })
+            yield* executor.submit(Effect.void, { name: "ok" })
+            yield* executor.submit(Effect.fail(remote), { name: "remote", reraiseOnExit: false })
+            yield* executor.submit(Effect.fail("boom"), { name: "plain", reraiseOnExit: false })
+            yield* executor.submit(Effect.fail("throws"), { name: "throws", reraiseOnExit: false })
+            yield* executor.awaitIdle
+            return yield* executor.stats
+          }),
+        options
+      ).pipe(Effect.withTracer(tracer))
+      assert.include(stats, { succeeded: 1, failed: 3, timedOut: 1 })
+      const ended = (yield* Fiber.join(follower!)).flatMap((e) => e._tag === "Ended" ? [e.outcome] : [])
+      assert.deepStrictEqual(ended, ["success", "timeout", "failure", "failure"])
+      const outcome = (name: string) => spans.find((s) => s.name === name)!.attributes.get("taskscope.outcome")
+      assert.deepStrictEqual(["ok", "remote", "plain", "throws"].map(outcome), [
+        "success",
+        "timeout",
+        "failure",
+        "failure"
+      ])
+      const relay = { executor: "relay" }
+      assert.strictEqual(yield* count("taskscope_tasks_completed", { ...relay, outcome: "timeout" }), 1)
+      assert.strictEqual(yield* count("taskscope_tasks_completed", { ...relay, outcome: "failure" }), 2)
+      assert.strictEqual(asked, 3, "asked for the failures only, once each")
+      // the same failure in an executor whose options are not marked is a failure
+      yield* BackgroundExecutor.scoped((executor) => executor.submit(Effect.fail(remote), { reraiseOnExit: false }), {
+        name: "unmarked"
+      })
+      assert.strictEqual(yield* count("taskscope_tasks_completed", { executor: "unmarked", outcome: "failure" }), 1)
+      assert.strictEqual(yield* count("taskscope_tasks_completed", { executor: "unmarked", outcome: "timeout" }), 0)
     })))
 
   it.effect("a span ends after the task's finalizers, with their outcome", () =>

@@ -47,6 +47,7 @@ import { type Entry, QUEUED, TaskQueue } from "./queue.ts"
 import { type Slot, TaskScopes } from "./taskScope.ts"
 import { type Parent, taskOf, type Times, type Tracked } from "./taskTree.ts"
 import { rethrowLater, type Settings, Telemetry } from "./telemetry.ts"
+import * as Timeouts from "./timeouts.ts"
 
 /**
  * The executor whose task the current fiber runs (or descends from). Set only
@@ -89,6 +90,11 @@ export interface Config {
   readonly maxConcurrencyPerKey: number | undefined
   /** The grace period of a close in milliseconds, or `undefined` (none). */
   readonly closeTimeout: number | undefined
+  /**
+   * Failures that are a task's own timeout where its work ran, for an
+   * executor built on this one (see `timeouts.ts`); asked only when a task fails.
+   */
+  readonly isTimeout: Timeouts.IsTimeout | undefined
 }
 
 /** Resolved submit options. Durations in milliseconds, `deadline` in epoch milliseconds. */
@@ -148,7 +154,8 @@ export const makeConfig = (options: unknown): Config => {
     maxConcurrencyPerKey: perKey === undefined
       ? undefined
       : Check.positiveIntegerOrInfinity("maxConcurrencyPerKey", perKey, Number.POSITIVE_INFINITY),
-    closeTimeout: Check.optionalDuration("closeTimeout", o.closeTimeout)
+    closeTimeout: Check.optionalDuration("closeTimeout", o.closeTimeout),
+    isTimeout: Timeouts.isTimeoutOf(o)
   }
 }
 
@@ -300,7 +307,10 @@ class Rare {
    * closes in a fiber of its own once its fiber has ended.
    */
   finalizing = false
-  /** Set when the task's own deadline ended it (counted in `stats.timedOut`). */
+  /**
+   * Set when the task's own deadline ended it (counted in `stats.timedOut`):
+   * here, or where its work ran (`Config.isTimeout`).
+   */
   timedOut = false
   // the task tree's and the telemetry's (see `taskTree.ts`): a nested task's parent, a timed task's times
   parent: Parent | undefined = undefined
@@ -1090,8 +1100,11 @@ export class ExecutorCore {
     } else {
       this.awaited--
     }
+    const succeeded = Exit.isSuccess(exit)
+    // before the telemetry hears of it: the outcome it reports is the one `stats` counts
+    if (!succeeded && this.config.isTimeout !== undefined) this.timedOutElsewhere(record, exit.cause)
     if (rare !== undefined && rare.times !== undefined) this.telemetry.ended(record, rare.times, exit)
-    if (Exit.isSuccess(exit)) this.succeeded++
+    if (succeeded) this.succeeded++
     else this.count(record, exit.cause)
     const observers = record.observers
     if (observers !== undefined) {
@@ -1104,6 +1117,22 @@ export class ExecutorCore {
     if ((this.awaited === 0 && this.idleWaiters.size > 0) || (this.phase === "closing" && this.idle)) {
       this.settleAfterObservers()
     }
+  }
+
+  /**
+   * Marks a failed task as timed out when `Config.isTimeout` says its
+   * failure was its own deadline where its work ran. A predicate that throws
+   * answers "no".
+   */
+  private timedOutElsewhere(record: TaskRecord<any, any>, cause: Cause.Cause<unknown>): void {
+    if (record.timedOut) return
+    let timedOut = false
+    try {
+      timedOut = this.config.isTimeout!(cause)
+    } catch {
+      // a failure, as before
+    }
+    if (timedOut) record.fields().timedOut = true
   }
 
   /** Counts a task that did not succeed, and keeps its failure for the exit rules. */
