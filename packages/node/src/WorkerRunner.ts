@@ -96,11 +96,32 @@ const compile = (definition: TaskSet.AnyTask): Codecs => ({
   sync: syncSteps(definition)
 })
 
-/** A plain, always-cloneable copy of a thrown value, for when the value itself is not cloneable. */
-const plainDefect = (u: unknown): unknown =>
-  u instanceof Error
-    ? { name: u.name, message: u.message, stack: u.stack }
-    : { name: "NonCloneableDefect", message: quote(u) }
+/**
+ * A plain, always-cloneable copy of a thrown value, for when the value itself
+ * is not cloneable: strings only, each read guarded (a `name` that is a
+ * Symbol, a `message` getter that throws, a revoked Proxy).
+ */
+const plainDefect = (u: unknown): { readonly name: string; readonly message: string; readonly stack?: string } => {
+  const text = (read: () => unknown): string | undefined => {
+    try {
+      const value = read()
+      return value === undefined ? undefined : typeof value === "string" ? value : String(value)
+    } catch {
+      return undefined
+    }
+  }
+  const isError = text(() => u instanceof Error ? "yes" : undefined) !== undefined
+  if (!isError) return { name: "NonCloneableDefect", message: text(() => quote(u)) ?? "(a value that cannot be shown)" }
+  const stack = text(() => (u as Error).stack)
+  const copy = {
+    name: text(() => (u as Error).name) ?? "Error",
+    message: text(() => (u as Error).message) ?? "(a message that cannot be read)"
+  }
+  return stack === undefined ? copy : { ...copy, stack }
+}
+
+/** What a defect is answered with when not even its plain copy can be posted. */
+const undescribable = { name: "NonCloneableDefect", message: "(a thrown value that cannot be copied)" }
 
 /** Go back to the event loop at least this often (ms) while calls keep coming. */
 const TURN_MS = 10
@@ -175,7 +196,12 @@ const serveCalls = (
     } catch (error) {
       // postMessage throws synchronously (DataCloneError) and sends nothing
       if (kind === Reply.Defect) {
-        port.postMessage([seq, Reply.Defect, plainDefect(value), took])
+        try {
+          port.postMessage([seq, Reply.Defect, plainDefect(value), took])
+        } catch {
+          // every call gets its answer (the parent waits for it, past any timeout)
+          port.postMessage([seq, Reply.Defect, undescribable, took])
+        }
       } else {
         const what = kind === Reply.Failure ? "error" : "success value"
         const issue = [what, `could not be cloned to the parent thread (${quote(error)})`]

@@ -674,6 +674,24 @@ describe("WorkerExecutor", () => {
         )
       }))
 
+    it.live("a thrown Error whose fields cannot be copied either is still answered; its timeout and the close work", () =>
+      Effect.gen(function*() {
+        const [exit, next] = yield* onPool((executor) =>
+          Effect.gen(function*() {
+            const exit = yield* Effect.flatMap(
+              executor.submit("throwUndescribableError", undefined, { timeout: "5 seconds", ...quiet }),
+              Task.await
+            )
+            return [exit, yield* Effect.flatMap(executor.submit("square", 5), Task.join)] as const
+          })
+        )
+        // before: the copy threw too, the call was never answered, and its timeout and the close waited for ever
+        const error = errorOf(exit)
+        assert.instanceOf(error, WorkerError.WorkerCrashedError)
+        assert.include(error.message, "Symbol(odd)")
+        assert.strictEqual(next, 25)
+      }))
+
     it.live("an answer the parent thread cannot read fails its task, typed; the thread and the next calls go on", () =>
       Effect.gen(function*() {
         const counter = makeCounter()
