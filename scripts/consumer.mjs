@@ -38,8 +38,8 @@ import {
 
 /** What a tarball may hold: the manifest, README, LICENSE, dist/ and src/ (for the source maps). */
 const allowedInTarball = (path) =>
-  path === "package.json" || path === "README.md" || path === "LICENSE" || path.startsWith("dist/") ||
-  path.startsWith("src/")
+  path === "package.json" || path === "README.md" || path === "LICENSE" || path === "CHANGELOG.md" ||
+  path.startsWith("dist/") || path.startsWith("src/")
 
 /** Every file an `exports` map points at, with the condition that leads there. */
 const exportTargets = (exports, trail = []) => {
@@ -86,7 +86,7 @@ const OLDEST_TYPESCRIPT = "5.9.3"
 
 /**
  * Starts tsc (the workspace's, or the consumer project's own when `tsc` is
- * given) on app.ts and library.ts, strict and with skipLibCheck off, with `moduleResolution`
+ * given) on app.ts, library.ts and cluster-app.ts, strict and with skipLibCheck off, with `moduleResolution`
  * `resolution`.
  */
 const typeCheck = (project, resolution, tsc = bin("tsc")) => {
@@ -109,7 +109,7 @@ const typeCheck = (project, resolution, tsc = bin("tsc")) => {
         moduleResolution: resolution,
         types: ["node"]
       },
-      files: ["app.ts", "library.ts"]
+      files: ["app.ts", "library.ts", "cluster-app.ts"]
     })
   )
   return execAsync(tsc, ["-p", config], { cwd: project })
@@ -255,6 +255,24 @@ export const runConsumer = async () => {
           exec(recentNode.path, [file], { cwd: project }),
           JSON.stringify(expected),
           `node ${recentNode.version} ${file}`
+        )
+      })
+    // every subpath each package exports, internal ones included, loads under plain Node
+    await step(`consumer: every exported subpath imports (${recentNode?.version ?? "no Node >= 22"})`, [INSTALL],
+      () => {
+        if (recentNode === undefined) throw new CheckFailed("no Node >= 22.19 to import @taskscope/node on")
+        const specifiers = packages.flatMap(({ manifest }) =>
+          Object.keys(readJson(join(project, "node_modules", ...manifest.name.split("/"), "package.json")).exports)
+            .filter((subpath) => subpath !== "./package.json")
+            .map((subpath) => subpath === "." ? manifest.name : `${manifest.name}${subpath.slice(1)}`)
+        )
+        const program = specifiers.map((specifier) => `await import(${JSON.stringify(specifier)})`).join("\n") +
+          `\nconsole.log(${JSON.stringify(JSON.stringify(specifiers.length))})`
+        writeFileSync(join(project, "subpaths.mjs"), program)
+        expectOutput(
+          exec(recentNode.path, ["subpaths.mjs"], { cwd: project }),
+          JSON.stringify(specifiers.length),
+          `node ${recentNode.version} subpaths.mjs`
         )
       })
     await onRecentNode(

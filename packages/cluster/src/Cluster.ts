@@ -26,7 +26,7 @@
  * ))
  * ```
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import * as PgClient from "@effect/sql-pg/PgClient"
@@ -60,7 +60,7 @@ import { layerPostgresStorage, layerRunnerStorage } from "./internal/storage.ts"
  * `Sharding`.
  *
  * @category models
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -82,7 +82,7 @@ export interface Connection {
  * Options of {@link layerPostgres}.
  *
  * @category models
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import type { Cluster } from "@taskscope/cluster"
@@ -149,7 +149,7 @@ export interface PostgresOptions {
  * {@link layerPostgres} and {@link layerMemory}.
  *
  * @category services
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -187,7 +187,7 @@ export class Cluster extends Context.Service<Cluster, Connection>()("@taskscope/
  * `bench/profile.ts`); raise it for clusters of more than a few dozen runners.
  *
  * @category defaults
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { Cluster } from "@taskscope/cluster"
@@ -491,7 +491,7 @@ const positiveDuration = (argument: string, value: unknown, fallback: Duration.D
  * with an `InvalidArgumentError` naming the option and its value.
  *
  * @category layers
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -578,7 +578,7 @@ const memoryOptions = KnownOptions.of<NonNullable<Parameters<typeof layerMemory>
  * default for tests and single-process programs.
  *
  * @category layers
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { Effect, Layer } from "effect"

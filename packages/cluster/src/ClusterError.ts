@@ -17,7 +17,7 @@
  * The first three are the classes of `@taskscope/executor/TaskSetError`,
  * which a `WorkerExecutor` raises too.
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
 import type { InvalidPayloadError, InvalidResultError, UnknownTaskError } from "@taskscope/executor/TaskSetError"
 import * as Data from "effect/Data"
@@ -43,7 +43,7 @@ export {
    * The payload does not fit the task's payload Schema, or cannot be stored.
    *
    * @category errors
-   * @since 0.1.0
+   * @since 0.2.0
    * @example
    * ```ts
    * import { ClusterError } from "@taskscope/cluster"
@@ -57,7 +57,7 @@ export {
    * What the task returned (or failed with) does not fit its success (or error) Schema.
    *
    * @category errors
-   * @since 0.1.0
+   * @since 0.2.0
    * @example
    * ```ts
    * import { ClusterError } from "@taskscope/cluster"
@@ -71,7 +71,7 @@ export {
    * No task of that name in the task set (possible from untyped code only).
    *
    * @category errors
-   * @since 0.1.0
+   * @since 0.2.0
    * @example
    * ```ts
    * import { ClusterError } from "@taskscope/cluster"
@@ -88,7 +88,7 @@ export {
  * that is not its typed error.
  *
  * @category errors
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { ClusterError } from "@taskscope/cluster"
@@ -117,7 +117,7 @@ export class TaskDefectError extends Data.TaggedError("TaskDefectError")<{
  * it again with the same key runs it at most once more.
  *
  * @category errors
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { ClusterError } from "@taskscope/cluster"
@@ -141,7 +141,7 @@ export class DeliveryError extends Data.TaggedError("DeliveryError")<{
  * `attach` found no task of that key in the task set.
  *
  * @category errors
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { ClusterError } from "@taskscope/cluster"
@@ -169,7 +169,7 @@ export class TaskNotFoundError extends Data.TaggedError("TaskNotFoundError")<{
  * this failure is the key's stored result.
  *
  * @category errors
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { ClusterError } from "@taskscope/cluster"
@@ -197,7 +197,7 @@ export class AttemptsExhaustedError extends Data.TaggedError("AttemptsExhaustedE
  * Every way a cluster task can fail besides its own typed error.
  *
  * @category errors
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import type { ClusterError } from "@taskscope/cluster"

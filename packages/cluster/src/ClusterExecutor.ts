@@ -48,7 +48,7 @@
  * ).pipe(Effect.provide(Cluster.layerPostgres({ url: "postgres://localhost/app" })))
  * ```
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
 import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
 import { errorText } from "@taskscope/executor/internal/describe"
@@ -104,7 +104,7 @@ import { rideOutStorage } from "./internal/storage.ts"
  * Options of an executor, as `BackgroundExecutor` takes them.
  *
  * @category models
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import type { ClusterExecutor } from "@taskscope/cluster"
@@ -156,7 +156,7 @@ export interface Options {
  * agree.
  *
  * @category models
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import type { ClusterExecutor } from "@taskscope/cluster"
@@ -216,7 +216,7 @@ export interface AttachOptions extends Omit<BackgroundExecutor.SubmitOptions, "k
  * The handle of a cluster task: a `Task` with its key.
  *
  * @category models
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import type { ClusterExecutor } from "@taskscope/cluster"
@@ -234,7 +234,7 @@ export interface ClusterTask<A, E> extends Task.Task<A, E> {
  * attached task, whose name is known only from storage, may end with.
  *
  * @category type-level
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import type { ClusterExecutor } from "@taskscope/cluster"
@@ -249,7 +249,7 @@ export type AnySuccess<T extends TaskSet.Any> = { [K in TaskSet.Names<T>]: TaskS
  * Any typed error of the tasks of `T`.
  *
  * @category type-level
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import type { ClusterExecutor } from "@taskscope/cluster"
@@ -264,7 +264,7 @@ export type AnyError<T extends TaskSet.Any> = { [K in TaskSet.Names<T>]: TaskSet
  * An executor of the tasks of `T` on a cluster.
  *
  * @category models
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -346,7 +346,7 @@ export interface ClusterExecutor<T extends TaskSet.Any> {
  * The identifier of the service that holds the executor of task set `T`.
  *
  * @category models
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import type { Effect } from "effect"
@@ -372,7 +372,7 @@ const services = new WeakMap<TaskSet.Any, Context.Service<any, any>>()
  * and {@link scoped}.
  *
  * @category services
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -407,7 +407,7 @@ export const service = <T extends TaskSet.Any>(taskSet: T): Context.Service<Iden
  * ```
  *
  * @category models
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import type { ClusterExecutor } from "@taskscope/cluster"
@@ -422,7 +422,7 @@ export interface Register {}
  * (any task name, `unknown` payloads, results and errors).
  *
  * @category models
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import type { ClusterExecutor } from "@taskscope/cluster"
@@ -439,7 +439,7 @@ export type Registered = Register extends { readonly taskSet: infer T extends Ta
  * `service(taskSet)` and the task-set-first accessors instead.
  *
  * @category services
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -463,7 +463,7 @@ export interface Current {
  * interface).
  *
  * @category services
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -1165,7 +1165,7 @@ const parts = Effect.gen(function*() {
  * Bad options die at once with an error naming the option and its value.
  *
  * @category constructors
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -1198,7 +1198,7 @@ export const make = <T extends TaskSet.Any>(
  * {@link Current}), closed with the exit rules when the layer is released.
  *
  * @category layers
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { Effect, Layer } from "effect"
@@ -1223,7 +1223,7 @@ export const layer = <T extends TaskSet.Any>(
  * or a function of the executor.
  *
  * @category models
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -1245,7 +1245,7 @@ export type Body<T extends TaskSet.Any, A, E, R> =
  * re-raisable failure fails the result with a `TaskFailedError`.
  *
  * @category constructors
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -1311,7 +1311,7 @@ const onExecutor = (
  * set in {@link Register}).
  *
  * @category accessors
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -1382,7 +1382,7 @@ export const submit: {
  * `ClusterExecutor.attach`).
  *
  * @category accessors
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { Effect } from "effect"

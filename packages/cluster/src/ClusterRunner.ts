@@ -36,7 +36,7 @@
  * )).pipe(NodeRuntime.runMain)
  * ```
  *
- * @since 0.1.0
+ * @since 0.2.0
  */
 import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
 import { errorText } from "@taskscope/executor/internal/describe"
@@ -79,7 +79,7 @@ import { rideOutStorage } from "./internal/storage.ts"
  * Options of a runner.
  *
  * @category models
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import type { ClusterRunner } from "@taskscope/cluster"
@@ -288,7 +288,7 @@ const checkOptions = (options: unknown): {
  * left stored, for the other runners to run them again.
  *
  * @category layers
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { Context, Effect, Layer, Schema } from "effect"

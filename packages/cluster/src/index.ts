@@ -2,14 +2,15 @@
  * `@taskscope/cluster`: the executor of `@taskscope/executor` across
  * processes and machines, on `effect/cluster`, durable in PostgreSQL.
  *
- * @since 0.1.0
+ * @module @taskscope/cluster
+ * @since 0.2.0
  */
 
 /**
  * Connect a process to a cluster: PostgreSQL (durable) or in memory (one process).
  *
  * @category modules
- * @since 0.1.0
+ * @since 0.2.0
  */
 export * as Cluster from "./Cluster.ts"
 
@@ -18,7 +19,7 @@ export * as Cluster from "./Cluster.ts"
  * submit options and exit rules; attach to stored tasks by key.
  *
  * @category modules
- * @since 0.1.0
+ * @since 0.2.0
  */
 export * as ClusterExecutor from "./ClusterExecutor.ts"
 
@@ -26,7 +27,7 @@ export * as ClusterExecutor from "./ClusterExecutor.ts"
  * Serve a task set in a runner process.
  *
  * @category modules
- * @since 0.1.0
+ * @since 0.2.0
  */
 export * as ClusterRunner from "./ClusterRunner.ts"
 
@@ -35,6 +36,6 @@ export * as ClusterRunner from "./ClusterRunner.ts"
  * result, defect on the runner, delivery, task not found.
  *
  * @category modules
- * @since 0.1.0
+ * @since 0.2.0
  */
 export * as ClusterError from "./ClusterError.ts"

@@ -16,7 +16,8 @@
  * and `WorkerRunner.layer` ask for {@link Services}, and `WorkerRunner.serve`
  * takes the layer as its second argument (and does not compile without it).
  *
- * @since 0.1.0
+ * @module @taskscope/executor/TaskSet
+ * @since 0.2.0
  */
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
@@ -29,7 +30,7 @@ import * as KnownOptions from "./internal/knownOptions.ts"
  * or decode.
  *
  * @category models
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { Schema } from "effect"
@@ -49,7 +50,7 @@ export type AnySchema = Schema.Codec<any, any, never, never>
  * and fails the call with `WorkerCrashedError`.
  *
  * @category models
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { Schema } from "effect"
@@ -70,7 +71,7 @@ export interface Task<P extends AnySchema, S extends AnySchema, E extends AnySch
  * Any task, whatever its Schemas.
  *
  * @category models
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import type * as TaskSet from "@taskscope/executor/TaskSet"
@@ -93,7 +94,7 @@ export interface AnyTask {
  * `Schema.Never` for "none".
  *
  * @category constructors
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { Schema } from "effect"
@@ -166,7 +167,7 @@ const TypeId = "~@taskscope/executor/TaskSet" as const
  * A named set of tasks, imported by the parent side and the worker side alike.
  *
  * @category models
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { Schema } from "effect"
@@ -196,7 +197,7 @@ export interface TaskSet<Tasks extends Record<string, AnyTask>, Key extends stri
  * Any task set.
  *
  * @category models
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import type * as TaskSet from "@taskscope/executor/TaskSet"
@@ -227,7 +228,7 @@ export type Unknown = TaskSet<Record<string, Task<typeof Schema.Unknown, typeof 
  * The task names of a set.
  *
  * @category type-level
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { Schema } from "effect"
@@ -245,7 +246,7 @@ export type Names<T extends Any> = keyof T["tasks"] & string
  * The payload type of task `K` (its Schema's `Type`).
  *
  * @category type-level
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { Schema } from "effect"
@@ -263,7 +264,7 @@ export type Payload<T extends Any, K extends Names<T>> = T["tasks"][K]["payload"
  * The success type of task `K`.
  *
  * @category type-level
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { Schema } from "effect"
@@ -281,7 +282,7 @@ export type Success<T extends Any, K extends Names<T>> = T["tasks"][K]["success"
  * The typed error of task `K` (`never` when it declares none).
  *
  * @category type-level
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { Schema } from "effect"
@@ -303,7 +304,7 @@ export type Error<T extends Any, K extends Names<T>> = T["tasks"][K]["error"]["T
  * ends.
  *
  * @category type-level
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { Context, Effect, Schema } from "effect"
@@ -348,7 +349,7 @@ type Returned<Declared> = Declared extends { readonly run: (payload: any) => inf
  * `TypeError` naming the set and the value.
  *
  * @category constructors
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import { Schema } from "effect"
@@ -415,7 +416,7 @@ export const make = <const Tasks extends Record<string, AnyTask>, const Key exte
  * result so.
  *
  * @category guards
- * @since 0.1.1
+ * @since 0.2.0
  * @example
  * ```ts
  * import { Effect, Schema } from "effect"
@@ -444,7 +445,7 @@ const singlesOut = (schema: AnySchema, value: unknown): boolean => {
  * Returns `true` when a value is a task set.
  *
  * @category guards
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import * as TaskSet from "@taskscope/executor/TaskSet"

@@ -17,7 +17,8 @@
  * (never converted with `String`), so an error whose fields a test runner has
  * replaced with plain copies still reads.
  *
- * @since 0.1.0
+ * @module @taskscope/executor/TaskSetError
+ * @since 0.2.0
  */
 import * as Data from "effect/Data"
 import { print, quote, quoteList } from "./internal/describe.ts"
@@ -26,7 +27,7 @@ import { print, quote, quoteList } from "./internal/describe.ts"
  * No task of that name in the task set (possible from untyped code only).
  *
  * @category errors
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import * as TaskSetError from "@taskscope/executor/TaskSetError"
@@ -51,7 +52,7 @@ export class UnknownTaskError extends Data.TaggedError("UnknownTaskError")<{
  * where the task runs.
  *
  * @category errors
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import * as TaskSetError from "@taskscope/executor/TaskSetError"
@@ -76,7 +77,7 @@ export class InvalidPayloadError extends Data.TaggedError("InvalidPayloadError")
  * error) Schema, or cannot be sent back.
  *
  * @category errors
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import * as TaskSetError from "@taskscope/executor/TaskSetError"
@@ -101,7 +102,7 @@ export class InvalidResultError extends Data.TaggedError("InvalidResultError")<{
  * sake, besides the task's own typed error.
  *
  * @category errors
- * @since 0.1.0
+ * @since 0.2.0
  * @example
  * ```ts
  * import type * as TaskSetError from "@taskscope/executor/TaskSetError"

@@ -12,7 +12,7 @@
  * public API and may change in any release.
  *
  * @internal
- * @since 0.1.1
+ * @since 0.2.0
  */
 import * as Cause from "effect/Cause"
 
@@ -20,7 +20,7 @@ import * as Cause from "effect/Cause"
  * Runs `f`; if it throws, returns `fallback`.
  *
  * @category utils
- * @since 0.1.0
+ * @since 0.2.0
  */
 export const attempt = <A>(f: () => A, fallback: A): A => {
   try {
@@ -63,7 +63,7 @@ const reasonsOf = (
  * way; anything else is its own reason.
  *
  * @category causes
- * @since 0.1.0
+ * @since 0.2.0
  */
 export const squash = (cause: unknown): unknown =>
   attempt(() => {
@@ -81,7 +81,7 @@ export const squash = (cause: unknown): unknown =>
  * plain copy; none for anything else.
  *
  * @category causes
- * @since 0.1.0
+ * @since 0.2.0
  */
 export const otherReasons = (cause: unknown): ReadonlyArray<unknown> =>
   attempt(() => {
@@ -125,7 +125,7 @@ const errorLike = (u: unknown, loose: boolean): string | undefined =>
  * characters).
  *
  * @category formatting
- * @since 0.1.1
+ * @since 0.2.0
  */
 export const errorText = (u: unknown): string =>
   typeof u === "string" ? u : errorLike(u, true) ??
@@ -137,7 +137,7 @@ export const errorText = (u: unknown): string =>
  * plain copy of an error reads as the error would: `name: message`.
  *
  * @category formatting
- * @since 0.1.0
+ * @since 0.2.0
  */
 export const print = (u: unknown): string => {
   switch (typeof u) {
@@ -167,7 +167,7 @@ export const print = (u: unknown): string => {
  * without a message (an Effect tagged error, say) with its fields as JSON.
  *
  * @category formatting
- * @since 0.1.0
+ * @since 0.2.0
  */
 export const messageOf = (u: unknown): string => {
   const message = attempt(() => (isRecord(u) ? u.message : undefined), undefined)
@@ -183,7 +183,7 @@ export const messageOf = (u: unknown): string => {
  * `an object {"millis":5000}`, `an invalid Date`.
  *
  * @category formatting
- * @since 0.1.0
+ * @since 0.2.0
  */
 export const describe = (value: unknown): string =>
   attempt(() => {
@@ -214,7 +214,7 @@ const QUOTE_MAX = 80
  * plain copies by name and message), at most about 80 characters.
  *
  * @category formatting
- * @since 0.1.0
+ * @since 0.2.0
  */
 export const quote = (u: unknown): string => {
   const cut = (text: string) => text.length > QUOTE_MAX ? `${text.slice(0, QUOTE_MAX - 3)}...` : text
@@ -240,7 +240,7 @@ export const quote = (u: unknown): string => {
  * A list of values, each quoted, joined by commas; anything else quoted as one.
  *
  * @category formatting
- * @since 0.1.0
+ * @since 0.2.0
  */
 export const quoteList = (u: unknown): string =>
   attempt(() => Array.isArray(u) ? u.map(quote).join(", ") : undefined, undefined) ?? quote(u)

@@ -12,7 +12,7 @@
  * here.
  *
  * @internal
- * @since 0.1.1
+ * @since 0.2.0
  */
 import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
@@ -63,7 +63,7 @@ const isDurationObject = (value: object): boolean => {
  * what is out of its range, NaN included, with its own message.
  *
  * @category decoding
- * @since 0.1.1
+ * @since 0.2.0
  * @example
  * ```ts
  * import * as Durations from "@taskscope/executor/internal/duration"
@@ -93,7 +93,7 @@ export const toMillis = (value: unknown): number => {
  * that reports it.
  *
  * @category decoding
- * @since 0.1.1
+ * @since 0.2.0
  * @example
  * ```ts
  * import * as Durations from "@taskscope/executor/internal/duration"
@@ -116,7 +116,7 @@ export const limitMillis = (value: unknown): number | undefined | null => {
  * of milliseconds since the epoch.
  *
  * @category decoding
- * @since 0.1.1
+ * @since 0.2.0
  * @example
  * ```ts
  * import * as Durations from "@taskscope/executor/internal/duration"

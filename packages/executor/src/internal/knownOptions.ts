@@ -11,7 +11,7 @@
  * with an `InvalidArgumentError` that names it and the option meant.
  *
  * @internal
- * @since 0.1.1
+ * @since 0.2.0
  */
 import { InvalidArgumentError } from "../ExecutorError.ts"
 
@@ -20,7 +20,7 @@ import { InvalidArgumentError } from "../ExecutorError.ts"
  * gains and the list lacks is a type error at the list.
  *
  * @category models
- * @since 0.1.1
+ * @since 0.2.0
  */
 export type Exhaustive<T, K extends ReadonlyArray<PropertyKey>> = [Exclude<keyof T, K[number]>] extends [never] ?
   unknown
@@ -31,7 +31,7 @@ export type Exhaustive<T, K extends ReadonlyArray<PropertyKey>> = [Exclude<keyof
  * it (`WorkerExecutor`, `ClusterExecutor`) takes too, all or some.
  *
  * @category constants
- * @since 0.1.1
+ * @since 0.2.0
  */
 export const executorNames = [
   "maxConcurrency",
@@ -49,7 +49,7 @@ export const executorNames = [
  * `submit` takes.
  *
  * @category constants
- * @since 0.1.1
+ * @since 0.2.0
  */
 export const submitNames = [
   "name",
@@ -68,7 +68,7 @@ export const submitNames = [
  * list must name every option of `T` (see {@link Exhaustive}).
  *
  * @category constructors
- * @since 0.1.1
+ * @since 0.2.0
  * @example
  * ```ts
  * import * as KnownOptions from "@taskscope/executor/internal/knownOptions"
@@ -99,7 +99,7 @@ export const of =
  * for, and names inherited from a prototype are no one's typo.
  *
  * @category checks
- * @since 0.1.1
+ * @since 0.2.0
  * @example
  * ```ts
  * import * as KnownOptions from "@taskscope/executor/internal/knownOptions"
