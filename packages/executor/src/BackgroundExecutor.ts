@@ -479,10 +479,12 @@ const makeCore = (options: Options | undefined): Effect.Effect<core.ExecutorCore
  * @since 0.1.0
  */
 export const make = (options?: Options): Effect.Effect<Executor, never, Scope.Scope> =>
-  Effect.flatMap(
+  // uninterruptible: an interruption between the two steps would leave an executor made (its
+  // series registered, its pools kept) that no finalizer ever closes
+  Effect.uninterruptible(Effect.flatMap(
     makeCore(options),
     (executor) => Effect.as(Effect.addFinalizer((exit) => core.finalize(executor, exit)), fromCore(executor))
-  )
+  ))
 
 /**
  * A layer that provides one {@link BackgroundExecutor} to a program, closed
