@@ -39,6 +39,25 @@ const quiet = { reraiseOnExit: false } as const
 const squaresAtOnce = (pool: WorkerPool.WorkerPool<typeof tasks>, ns: ReadonlyArray<number>) =>
   Effect.forEach(ns, (n) => Effect.exit(pool.call("square", n)), { concurrency: "unbounded" })
 
+/**
+ * Runs `body` with an executor on a pool of one thread of its own, started
+ * first; once the pool has closed, no thread may be left.
+ */
+const onOneThread = <A, E>(
+  body: (executor: WorkerExecutor.WorkerExecutor<typeof tasks>) => Effect.Effect<A, E>,
+  options?: WorkerExecutor.ExecutorOptions
+) =>
+  Effect.gen(function*() {
+    const counter = makeCounter()
+    const result = yield* Effect.scoped(Effect.gen(function*() {
+      const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter), maxConcurrency: 1 })
+      yield* pool.prestart
+      return yield* WorkerExecutor.scoped(pool, body, options)
+    }))
+    assert.strictEqual(counter.alive(), 0, "a thread outlived its pool")
+    return result
+  })
+
 describe("WorkerExecutor", () => {
   it.live("scoped runs a body that is an Effect and a function at once (a service key) as the Effect", () =>
     Effect.gen(function*() {
@@ -182,76 +201,59 @@ describe("WorkerExecutor", () => {
 
     it.live("a call's timeout counts from when it reaches a thread; its startTimeout bounds its wait for one", () =>
       Effect.gen(function*() {
-        const counter = makeCounter()
-        const [square, late] = yield* Effect.scoped(Effect.gen(function*() {
-          const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter), maxConcurrency: 1 })
-          yield* pool.prestart
-          // three permits for one thread: the last two calls hold a permit while they wait for it
-          return yield* WorkerExecutor.scoped(pool, (executor) =>
-            Effect.gen(function*() {
-              yield* executor.submit("work", { _tag: "Succeed", ms: 600, value: 1 })
-              const square = yield* executor.submit("square", 3, { timeout: "300 millis" })
-              const late = yield* executor.submit("square", 4, { name: "late", startTimeout: "300 millis", ...quiet })
-              return [yield* Task.join(square), yield* Task.await(late)] as const
-            }), { maxConcurrency: 3 })
-        }))
+        // three permits for one thread: the last two calls hold a permit while they wait for it
+        const [square, late] = yield* onOneThread((executor) =>
+          Effect.gen(function*() {
+            yield* executor.submit("work", { _tag: "Succeed", ms: 600, value: 1 })
+            const square = yield* executor.submit("square", 3, { timeout: "300 millis" })
+            const late = yield* executor.submit("square", 4, { name: "late", startTimeout: "300 millis", ...quiet })
+            return [yield* Task.join(square), yield* Task.await(late)] as const
+          }), { maxConcurrency: 3 })
         // before: it failed with `phase: "run"` at 300 ms, waiting behind the 600 ms call, never run
         assert.strictEqual(square, 9)
         // before: it waited for the thread and ran
         const error = errorOf(late)
         assert.instanceOf(error, ExecutorError.TaskTimeoutError)
         assert.deepStrictEqual([error.taskName, error.phase, Duration.toMillis(error.timeout)], ["late", "queue", 300])
-        assert.strictEqual(counter.alive(), 0)
       }))
 
     it.live("a call with a deadline is not batched behind others: a long call ahead does not use up its timeout", () =>
       Effect.gen(function*() {
-        const counter = makeCounter()
-        const square = yield* Effect.scoped(Effect.gen(function*() {
-          const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter), maxConcurrency: 1 })
-          yield* pool.prestart
-          return yield* WorkerExecutor.scoped(pool, (executor) =>
-            Effect.gen(function*() {
-              // tiny calls: the executor runs ahead, and calls reach the thread in batches
-              for (let round = 0; round < 5; round++) {
-                const warm = yield* Effect.forEach(Array.from({ length: 50 }, (_, i) => i), (n) =>
-                  executor.submit("square", n))
-                yield* Effect.forEach(warm, Task.join)
-              }
-              yield* executor.submit("nap", 400)
-              return yield* Effect.flatMap(executor.submit("square", 7, { timeout: "150 millis" }), Task.join)
-            }))
-        }))
+        const square = yield* onOneThread((executor) =>
+          Effect.gen(function*() {
+            // tiny calls: the executor runs ahead, and calls reach the thread in batches
+            for (let round = 0; round < 5; round++) {
+              const warm = yield* Effect.forEach(Array.from({ length: 50 }, (_, i) => i), (n) =>
+                executor.submit("square", n))
+              yield* Effect.forEach(warm, Task.join)
+            }
+            yield* executor.submit("nap", 400)
+            return yield* Effect.flatMap(executor.submit("square", 7, { timeout: "150 millis" }), Task.join)
+          })
+        )
         // before: it went out in the long call's batch, its timeout running, and failed `phase: "run"`, never run
         assert.strictEqual(square, 49)
-        assert.strictEqual(counter.alive(), 0)
       }))
 
     it.live("a call whose start deadline passed while the event loop was busy is not sent when its thread frees", () =>
       Effect.gen(function*() {
-        const counter = makeCounter()
-        const late = yield* Effect.scoped(Effect.gen(function*() {
-          const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter), maxConcurrency: 1 })
-          yield* pool.prestart
-          return yield* WorkerExecutor.scoped(pool, (executor) =>
-            Effect.gen(function*() {
-              yield* executor.submit("nap", 100)
-              const late = yield* executor.submit("nap", 50, { startTimeout: "150 millis", ...quiet })
-              yield* Effect.sleep(20)
-              // the thread frees at ~100 ms and the start deadline passes at 150 while this loop is busy:
-              // the thread's answer may be read before the deadline's timer fires
-              const until = Date.now() + 300
-              while (Date.now() < until) {
-                // busy
-              }
-              return yield* Task.await(late)
-            }), { maxConcurrency: 2 })
-        }))
+        const late = yield* onOneThread((executor) =>
+          Effect.gen(function*() {
+            yield* executor.submit("nap", 100)
+            const late = yield* executor.submit("nap", 50, { startTimeout: "150 millis", ...quiet })
+            yield* Effect.sleep(20)
+            // the thread frees at ~100 ms and the start deadline passes at 150 while this loop is busy:
+            // the thread's answer may be read before the deadline's timer fires
+            const until = Date.now() + 300
+            while (Date.now() < until) {
+              // busy
+            }
+            return yield* Task.await(late)
+          }), { maxConcurrency: 2 })
         // before: sent at once and run, ~175 ms past its start deadline
         const error = errorOf(late)
         assert.instanceOf(error, ExecutorError.TaskTimeoutError)
         assert.strictEqual(error.phase, "queue")
-        assert.strictEqual(counter.alive(), 0)
       }))
 
     it.live("on a pool this copy of the package did not make, a call's timeout counts from its permit", () =>
