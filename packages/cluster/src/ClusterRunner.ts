@@ -41,6 +41,7 @@
 import { BackgroundExecutor, ExecutorError, Task } from "@taskscope/executor"
 import { errorText } from "@taskscope/executor/internal/describe"
 import * as KnownOptions from "@taskscope/executor/internal/knownOptions"
+import * as LateStart from "@taskscope/executor/internal/lateStart"
 import * as TaskSet from "@taskscope/executor/TaskSet"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -107,7 +108,9 @@ export interface Options {
    * `maxAttempts: 1`, one SIGKILL fails every task it was running): leave
    * room for the deaths a healthy task may meet (3 or more). Each start is
    * counted in PostgreSQL before the task runs (a statement per start, and
-   * one when it ends). A start stopped by a live runner does not count: a
+   * one when it ends); that statement is part of the task's wait to start,
+   * bounded by its start deadline, and its `timeout` counts from the moment
+   * its function begins. A start stopped by a live runner does not count: a
    * graceful shutdown, or the task's shard moving to another runner. In
    * memory (`Cluster.layerMemory`) nothing is counted: a task runs again only
    * when its runner's layer is rebuilt, which is a graceful shutdown.
@@ -395,13 +398,21 @@ export const layer = <T extends TaskSet.Any>(
         // runs it (once: not here as well).
         const wire = request.payload
         const taskId: Attempts.TaskId = { entity: entity.type, task: name, key: wire.key }
+        // The task's function begins once the shard is owned and its start counted (a statement,
+        // which rides out a database that does not answer for up to a minute): that wait is the
+        // start deadline's (`startTimeout`, `deadline`), and its run deadline (`timeout`, the rest
+        // of `deadline`) counts from `started`. Past the start deadline `started` says no and the
+        // function does not begin: the deadline's timer ends the task with `phase: "queue"`.
         const work = (shardId: ShardId.ShardId) =>
-          Effect.andThen(
-            owned(shardId),
-            attempts === undefined
-              ? served
-              : counted(attempts, taskId, maxAttempts, served, () => handedOff(shardId))
-          )
+          LateStart.make((started) => {
+            const begin = Effect.suspend(() => started() ? served : Effect.never)
+            return Effect.andThen(
+              owned(shardId),
+              attempts === undefined
+                ? begin
+                : counted(attempts, taskId, maxAttempts, begin, () => handedOff(shardId))
+            )
+          })
         // Stopped by the runner's shutdown, the task is left unanswered: the
         // entity's own shutdown then interrupts this handler, which leaves the
         // task stored for the next owner of its shard. Answered with the
@@ -492,6 +503,15 @@ const FORGET_FOR = "1 minute"
  * that start back: the next owner starts it again. Counting is a safety net:
  * when the database cannot count (away for over a minute) the task runs
  * uncounted, and the other steps are best effort.
+ *
+ * The count is part of the task's wait to start (the `served` given calls
+ * `started` first, see `work`): its start deadline passing while the start is counted, or
+ * before `served` begins, interrupts it here and fails the task with
+ * `phase: "queue"`. That is an answer like a refusal: the handler forgets
+ * the task's starts once it is stored. Its row is not given back at once,
+ * as a refusal's is: that would hold the answer up by a statement, and a
+ * run of the task again (its answer dropped) finds its start deadline past
+ * (the clocks agreeing) and fails before anything is counted.
  */
 const counted = (
   attempts: Attempts.Attempts,
