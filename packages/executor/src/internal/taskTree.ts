@@ -31,7 +31,7 @@ import type * as Fiber from "effect/Fiber"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { Outcome, TaskEvent, TaskInfo } from "../TaskEvent.ts"
+import type { Outcome, TaskEvent, TaskInfo, TaskRef } from "../TaskEvent.ts"
 
 /** What the tree reads and writes on a task record. */
 export interface Tracked {
@@ -52,11 +52,12 @@ export interface Tracked {
   readonly fiber: Fiber.Fiber<unknown, unknown> | undefined
 }
 
-/** A task's parent: its executor's tree and its id. */
-export interface Parent {
-  readonly tree: TaskTree
-  readonly id: number
-}
+/**
+ * A task's parent: its executor's name and its id — not the executor itself,
+ * so that a handle kept after its task ended does not keep the parent's
+ * executor (its pools, its task tree) alive. Handed out as it is in `TaskInfo`.
+ */
+export type Parent = TaskRef
 
 /**
  * The times of a timed task, epoch milliseconds; `submittedAt` is
@@ -155,7 +156,9 @@ export class TaskTree {
       this.lastContext = context
     }
     const parent = cell?.task
-    if (parent !== undefined && serves(submitter, parent)) task.parent = { tree: cell!.tree!, id: parent.id }
+    if (parent !== undefined && serves(submitter, parent)) {
+      task.parent = { executor: cell!.tree!.executor, id: parent.id }
+    }
   }
 
   info(task: Tracked): TaskInfo {
@@ -166,7 +169,7 @@ export class TaskTree {
       state: STATES[task.state] ?? "done",
       submittedAt: task.times?.submittedAt,
       startedAt: task.times?.startedAt,
-      parent: task.parent === undefined ? undefined : { executor: task.parent.tree.executor, id: task.parent.id }
+      parent: task.parent
     }
   }
 
@@ -240,6 +243,9 @@ export class TaskTree {
    * subscriber first gets what is buffered for it, then the end.
    */
   close(): void {
+    // the last submitter's context and its cell: kept for speed while open, not after
+    this.lastContext = undefined
+    this.lastCell = undefined
     this.finished = true
     this.flush()
     for (const queue of this.queues) Queue.endUnsafe(queue)
