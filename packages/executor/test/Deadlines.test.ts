@@ -380,15 +380,16 @@ describe("deadlines", () => {
 
   // (a `WorkerExecutor` call that holds a permit while it waits for a thread)
   describe("a task that starts late (it says when its work begins)", () => {
-    /** Waits `waitMs` after its permit, says it started, then runs `work`. */
+    /** Waits `waitMs` after its permit, then says it starts and runs `work` (if it still may). */
     const late = <A>(waitMs: number, work: Effect.Effect<A>, log: Array<string>) =>
       LateStart.make((started) =>
-        Effect.sleep(waitMs).pipe(
-          Effect.andThen(Effect.sync(() => {
+        Effect.andThen(
+          waitMs === 0 ? Effect.void : Effect.sleep(waitMs),
+          Effect.suspend(() => {
+            if (!started()) return Effect.never // its start deadline passed: its timer ends it
             log.push("started")
-            started()
-          })),
-          Effect.andThen(work)
+            return work
+          })
         )
       )
 
@@ -461,6 +462,22 @@ describe("deadlines", () => {
         yield* TestClock.adjust(1)
         const error = timeoutOf(yield* Task.await(task))
         assert.deepStrictEqual([error.phase, Duration.toMillis(error.timeout)], ["run", 40])
+      })))
+
+    it.effect("with startTimeout: 0 it begins when it can begin at once, as a task that is not late does", () =>
+      BackgroundExecutor.scoped(Effect.gen(function*() {
+        const log: Array<string> = []
+        const atOnce = yield* BackgroundExecutor.submit(late(0, Effect.succeed("ran"), log), { startTimeout: 0 })
+        // before: `started` said no in the instant it took its permit, and it failed `phase: "queue"`
+        assert.strictEqual(yield* Task.join(atOnce), "ran")
+        // one that must wait after its permit still cannot begin
+        const waits = yield* BackgroundExecutor.submit(late(10, Effect.succeed("ran"), log), {
+          startTimeout: 0,
+          reraiseOnExit: false
+        })
+        yield* TestClock.adjust(10)
+        assert.strictEqual(timeoutOf(yield* Task.await(waits)).phase, "queue")
+        assert.deepStrictEqual(log, ["started"])
       })))
 
     it.effect("without a deadline it runs as any task, and run elsewhere `started` does nothing", () =>

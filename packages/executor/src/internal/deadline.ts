@@ -56,7 +56,7 @@ export const within = <A, E, R, E2>(
  * reads; `undefined`: none), and fails with `onTimeout("queue")`; from then
  * by `runMillis()`, read at that moment (`onTimeout("run", millis)`, which
  * may be infinite). `started` returns `false` — the work must not begin —
- * once `startBy` is reached: a deadline that passed while the event loop was
+ * once `startBy` is past: a deadline that passed while the event loop was
  * busy elsewhere, its timer not fired yet, ends the task as a queued one's
  * does. It wakes no fiber of the task's, only the timer's.
  */
@@ -70,7 +70,9 @@ export const withinPhases = <A, E, R, E2>(
   Effect.suspend(() => {
     const began = Deferred.makeUnsafe<boolean>()
     const started = (): boolean => {
-      if (startBy !== undefined && now() >= startBy) return false
+      // past, not reached: a task given `startTimeout: 0` that took its permit at submit may begin
+      // in that same instant (as a task that is not late does)
+      if (startBy !== undefined && now() > startBy) return false
       Deferred.doneUnsafe(began, Exit.succeed(true))
       return true
     }

@@ -846,6 +846,8 @@ export class ExecutorCore {
    */
   private start(record: TaskRecord<any, any>): void {
     if (depth >= MAX_DEPTH) {
+      // (a `nextTick` start of a task interrupted meanwhile: nothing to start, nothing to list)
+      if (record.state !== STARTING) return
       this.unscoped.add(record)
       later.push(() => this.start(record))
       return
