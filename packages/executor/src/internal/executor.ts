@@ -875,17 +875,7 @@ export class ExecutorCore {
     const submission = record.submission
     let effect: Effect.Effect<any, any, any> = record.effect!
     // a run deadline covers the task's finalizers too: a timed task closes its scope inside it
-    if (submission.timed) {
-      const scopedBody = (work: Effect.Effect<any, any, any>) =>
-        Effect.scoped(Effect.onExit(work, () =>
-          Effect.sync(() => {
-            record.fields().finalizing = true
-          })))
-      const late = LateStart.buildOf(effect)
-      effect = late === undefined
-        ? this.withRunDeadline(record, scopedBody(effect), record.context!)
-        : this.withDeadlines(record, (started) => scopedBody(late(started)), record.context!)
-    }
+    if (submission.timed) effect = this.timed(record, effect)
     if (this.telemetry.instruments(submission.name)) effect = this.telemetry.instrument(record, effect)
     const slot = this.scopes.acquire(record.context!, record)
     record.effect = undefined
@@ -905,6 +895,23 @@ export class ExecutorCore {
     fiber.addObserver((exit) => this.release(record, exit))
     const rare = record.rare
     if (rare !== undefined && rare.pendingInterrupt !== undefined) fiber.interruptUnsafe(rare.pendingInterrupt)
+  }
+
+  /**
+   * The effect of a task with a deadline (a method of its own: `fork` stays
+   * small for the tasks without one). Its scope closes inside its fiber, so
+   * that the run deadline covers its finalizers too.
+   */
+  private timed(record: TaskRecord<any, any>, effect: Effect.Effect<any, any, any>): Effect.Effect<any, any, any> {
+    const scopedBody = (work: Effect.Effect<any, any, any>) =>
+      Effect.scoped(Effect.onExit(work, () =>
+        Effect.sync(() => {
+          record.fields().finalizing = true
+        })))
+    const late = LateStart.buildOf(effect)
+    return late === undefined
+      ? this.withRunDeadline(record, scopedBody(effect), record.context!)
+      : this.withDeadlines(record, (started) => scopedBody(late(started)), record.context!)
   }
 
   /** `effect` bounded by the task's `timeout` and what is left of its `deadline`. */
