@@ -191,7 +191,10 @@ export interface SubmitOptions extends BackgroundExecutor.SubmitOptions {
  */
 export type SubmitTimeoutOf<O> =
   | BackgroundExecutor.TimeoutOf<O>
-  | (O extends undefined ? never : [O[keyof O & "key"]] extends [undefined] ? never : ExecutorError.TaskTimeoutError)
+  | (0 extends 1 & O ? ExecutorError.TaskTimeoutError // options of unknown shape may set a key
+    : O extends undefined ? never
+    : [O[keyof O & "key"]] extends [undefined] ? never
+    : ExecutorError.TaskTimeoutError)
 
 /**
  * Options of `attach`: `BackgroundExecutor`'s submit options but `key` (the

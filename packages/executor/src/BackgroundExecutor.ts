@@ -200,9 +200,13 @@ export interface Executor {
  * @category models
  * @since 0.2.0
  */
-export type TimeoutOf<O> = O extends undefined ? never
+export type TimeoutOf<O> = IsAny<O> extends true ? TaskTimeoutError // options of unknown shape may set any
+  : O extends undefined ? never
   : [O[keyof O & ("timeout" | "startTimeout" | "deadline")]] extends [undefined] ? never
   : TaskTimeoutError
+
+/** `true` for `any` (which a conditional type would otherwise distribute to `never` here). */
+type IsAny<T> = 0 extends 1 & T ? true : false
 
 /**
  * The constraint on an options argument whose type is inferred (`const O`,
@@ -243,7 +247,8 @@ export type OnlyKnown<O, Known> = O extends undefined ? unknown
  * @category models
  * @since 0.2.0
  */
-export type CloseTimeoutOf<O> = O extends undefined ? never
+export type CloseTimeoutOf<O> = IsAny<O> extends true ? CloseTimeoutError
+  : O extends undefined ? never
   : [O[keyof O & "closeTimeout"]] extends [undefined] ? never
   : CloseTimeoutError
 

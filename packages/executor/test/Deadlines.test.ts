@@ -510,6 +510,13 @@ describe("deadlines", () => {
           expectTypeOf(dated).toEqualTypeOf<Task.Task<number, ExecutorError.TaskTimeoutError>>()
           const unknown = yield* executor.submit(Effect.succeed(1), options)
           expectTypeOf(unknown).toEqualTypeOf<Task.Task<number, ExecutorError.TaskTimeoutError>>()
+          // options typed `any` (parsed from a file, say) may set a deadline too: before, the error was lost
+          const parsed: any = JSON.parse("{}")
+          const fromAny = yield* executor.submit(Effect.succeed(1), parsed)
+          expectTypeOf(fromAny).toEqualTypeOf<Task.Task<number, ExecutorError.TaskTimeoutError>>()
+          expectTypeOf(BackgroundExecutor.scoped(Effect.void, parsed)).toEqualTypeOf<
+            Effect.Effect<void, ExecutorError.TaskFailedError | ExecutorError.CloseTimeoutError>
+          >()
           const scopedPlain = BackgroundExecutor.scoped(Effect.void, { maxConcurrency: 1 })
           expectTypeOf(scopedPlain).toEqualTypeOf<Effect.Effect<void, ExecutorError.TaskFailedError>>()
           const scopedGrace = BackgroundExecutor.scoped(Effect.void, { closeTimeout: 5 })
