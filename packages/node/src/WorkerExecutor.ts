@@ -585,6 +585,11 @@ export const make: {
   >
   (taskSet: SpawnIsRequired): Effect.Effect<unknown, never, Scope.Scope>
   <T extends TaskSet.Any>(taskSet: T, options: Options): Effect.Effect<WorkerExecutor<T>, never, Scope.Scope>
+  // a `Source` (a pool or a task set, as `scoped` takes): options as its kind needs them
+  <S extends WorkerPool.WorkerPool<any> | TaskSet.Any>(
+    source: S,
+    ...options: S extends WorkerPool.WorkerPool<any> ? [options?: ExecutorOptions] : [options: Options]
+  ): Effect.Effect<WorkerExecutor<SetOf<S>>, never, Scope.Scope>
 } = <T extends TaskSet.Any>(source: Source<T>, options?: Options | ExecutorOptions) =>
   Effect.suspend(() => {
     const { executor, pool } = plan(source, options)
@@ -624,6 +629,11 @@ export const layer: {
   ): Layer.Layer<Identifier<T> | CurrentOf<T>>
   (taskSet: SpawnIsRequired): Layer.Layer<never>
   <T extends TaskSet.Any>(taskSet: T, options: Options): Layer.Layer<Identifier<T> | CurrentOf<T>>
+  // a `Source` (a pool or a task set, as `scoped` takes): options as its kind needs them
+  <S extends WorkerPool.WorkerPool<any> | TaskSet.Any>(
+    source: S,
+    ...options: S extends WorkerPool.WorkerPool<any> ? [options?: ExecutorOptions] : [options: Options]
+  ): Layer.Layer<Identifier<SetOf<S>> | CurrentOf<SetOf<S>>>
 } = <T extends TaskSet.Any>(
   source: Source<T>,
   options?: Options | ExecutorOptions

@@ -29,6 +29,14 @@ export const fine = [
   Effect.scoped(Effect.flatMap(WorkerPool.make(tasks, { spawn }), (pool) => WorkerExecutor.make(pool)))
 ]
 
+// a pool or a task set, as a `Source`: make and layer take one as scoped does (before: no overload matched)
+declare const source: WorkerExecutor.Source<typeof tasks>
+export const fromSource = [
+  WorkerExecutor.make(source, { spawn }),
+  WorkerExecutor.layer(source, { spawn }),
+  WorkerExecutor.scoped(source, () => Effect.void, { spawn })
+]
+
 export const wrongTask = WorkerExecutor.scoped(tasks, (executor) => executor.submit("sqare", 3), { spawn }) // error: sqare
 
 // a worker serving tasks that need a service must be given the layer that provides it
