@@ -593,26 +593,40 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       let taken: Array<Entry> | undefined
       for (let i = 0; i < ready.length; i++) {
         const thread = ready[i]!
-        if (thread.calls.size < 2) continue
-        let first = true
-        for (const entry of thread.calls.values()) {
-          if (first) {
-            first = false
-            continue
-          }
-          if (entry.resume === undefined || moved(entry)) continue // (a moved call is first: not here)
-          if (
-            Atomics.compareExchange(thread.signal, slotOf(entry.seq), Slot.Pending, Slot.Cancelled) !== Slot.Pending
-          ) {
-            continue
-          }
-          thread.calls.delete(entry.seq)
-          ;(taken ??= []).push(entry)
-        }
+        if (thread.calls.size >= 2) taken = takeBack(thread, true, taken)
       }
       if (taken === undefined) return
       taken.sort((a, b) => a.order - b.order)
       requeue(taken)
+    }
+
+    /**
+     * Takes back the calls `thread` holds and has not started (a
+     * compare-and-swap each: one it starts first stays with it), all or all
+     * but its first, into `taken`; the thread answers the others `Skipped`
+     * when it reaches them (if it lives), which frees their slots.
+     */
+    const takeBack = (
+      thread: Thread,
+      keepFirst: boolean,
+      taken: Array<Entry> | undefined
+    ): Array<Entry> | undefined => {
+      let first = keepFirst
+      for (const entry of thread.calls.values()) {
+        if (first) {
+          first = false
+          continue
+        }
+        if (entry.resume === undefined || moved(entry)) continue // (a moved call is first: not here)
+        if (
+          Atomics.compareExchange(thread.signal, slotOf(entry.seq), Slot.Pending, Slot.Cancelled) !== Slot.Pending
+        ) {
+          continue
+        }
+        thread.calls.delete(entry.seq)
+        ;(taken ??= []).push(entry)
+      }
+      return taken
     }
 
     /**
@@ -893,16 +907,20 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
     }
 
     /** Ends a thread now: `terminate()` stops even a busy synchronous loop or an `Atomics.wait`. */
+    /** Marks `thread` as ending, why, and counts it (once): no call is sent to it from then on. */
+    const markEnding = (thread: Thread, ending: NonNullable<Thread["ending"]>): void => {
+      if (thread.ending !== undefined) return
+      thread.ending = ending
+      // (a thread not ready in time counts as crashed, when it ends)
+      if (ending === "terminated") {
+        terminated++
+        metrics?.restarted("terminate")
+      } else if (ending === "retired") retired++
+    }
+
     const stop = (thread: Thread, ending: NonNullable<Thread["ending"]>): Effect.Effect<void> =>
       Effect.suspend(() => {
-        if (thread.ending === undefined) {
-          thread.ending = ending
-          // (a thread not ready in time counts as crashed, when it ends)
-          if (ending === "terminated") {
-            terminated++
-            metrics?.restarted("terminate")
-          } else if (ending === "retired") retired++
-        }
+        markEnding(thread, ending)
         const raw = thread.raw
         const fiber = thread.fiber
         const terminate = raw === undefined ? Effect.void : Effect.promise(() => raw.terminate())
@@ -1057,7 +1075,23 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           dispatch()
           if (entry.resume === undefined) return Effect.void
         } else if (options.onInterruptRunning === "terminate") {
-          return stop(thread, "terminated")
+          // The calls it holds behind this one go to other threads first: `terminate()` lands
+          // later, and the thread could start the next of them meanwhile, which would then fail
+          // for an interrupt that was not its own.
+          const held = takeBack(thread, false, undefined)?.sort((a, b) => a.order - b.order)
+          if (Atomics.load(thread.signal, slotOf(entry.seq)) !== Slot.Free) {
+            markEnding(thread, "terminated") // (no call goes to it from now on)
+            if (held !== undefined) {
+              requeue(held)
+              dispatch()
+            }
+            return stop(thread, "terminated")
+          }
+          // it answered meanwhile: no thread to stop
+          if (held !== undefined) requeue(held)
+          drain(thread)
+          dispatch()
+          if (entry.resume === undefined) return Effect.void
         }
         // "wait": the call runs to its end; its outcome is dropped
         return Effect.callback<void>((resume) => {
