@@ -28,7 +28,9 @@
  * While it waits for calls the thread sleeps in `Atomics.wait` with its
  * event loop paused, as piscina's threads do; when it has timers, immediates
  * or I/O pending (a task left them behind), it waits in its event loop
- * instead, with `Atomics.waitAsync`, so that they run on time. It goes back
+ * instead, with `Atomics.waitAsync`, so that they run on time; an unref'd
+ * timer, which is not counted as pending, runs within a quarter of a second
+ * of its time (the sleeping thread turns its event loop that often). It goes back
  * to its event loop at least every few milliseconds while it runs a stream of
  * calls.
  *
@@ -125,6 +127,13 @@ const undescribable = { name: "NonCloneableDefect", message: "(a thrown value th
 
 /** Go back to the event loop at least this often (ms) while calls keep coming. */
 const TURN_MS = 10
+
+/**
+ * An idle thread turns its event loop this often (ms): an unref'd timer a
+ * task left behind is not pending work (`getActiveResourcesInfo` lists only
+ * what keeps the thread alive), and would otherwise wait for the next call.
+ */
+const IDLE_TURN_MS = 250
 
 /** `true` when something besides message ports waits in this thread's event loop. */
 const hasPendingWork = (): boolean => {
@@ -450,8 +459,12 @@ const serveCalls = (
         // sleeps — not once the next call comes, under that call's name
         setImmediate(loop)
         return
-      } else {
-        Atomics.wait(signal, Signal.Requests, seen)
+      } else if (Atomics.wait(signal, Signal.Requests, seen, IDLE_TURN_MS) === "timed-out") {
+        // a turn of the event loop now and then, for what a task left behind that does not keep
+        // the thread alive (an unref'd timer: a batching exporter's flush) and so is not counted
+        // as pending work: it runs within IDLE_TURN_MS of its time, not only once the next call comes
+        setImmediate(loop)
+        return
       }
     }
   }

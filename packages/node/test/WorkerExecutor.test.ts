@@ -694,6 +694,21 @@ describe("WorkerExecutor", () => {
         assert.strictEqual(next, 25)
       }))
 
+    it.live("an unref'd timer a task left behind runs on an idle thread, not only once the next call comes", () =>
+      Effect.gen(function*() {
+        const cells = new SharedArrayBuffer(4)
+        const view = new Int32Array(cells)
+        const fired = yield* onOneThread((executor) =>
+          Effect.gen(function*() {
+            yield* Effect.flatMap(executor.submit("leaveUnrefTimer", { cells, index: 0, ms: 50 }), Task.join)
+            yield* Effect.sleep("1 second") // no call meanwhile: the thread sleeps
+            return Atomics.load(view, 0)
+          })
+        )
+        // before: the thread slept in Atomics.wait with nothing counted as pending, and the timer waited
+        assert.strictEqual(fired, 1)
+      }))
+
     it.live("an answer the parent thread cannot read fails its task, typed; the thread and the next calls go on", () =>
       Effect.gen(function*() {
         const counter = makeCounter()
