@@ -512,7 +512,12 @@ export const make = <T extends TaskSet.Any>(
 
 /**
  * Serves a task set for as long as the layer is alive (until the parent
- * closes the worker). Requires the `WorkerRunnerPlatform`.
+ * closes the worker). Requires the `WorkerRunnerPlatform`. Building the
+ * services its tasks need is the program's that launches it: a services
+ * layer that fails to build fails that program, and ends the thread with
+ * its error only if the program is run so (`NodeRuntime.runMain`, say — a
+ * bare `Effect.runFork` exits the thread with code 0 and the error is lost).
+ * {@link serve} does both.
  *
  * @category layers
  * @since 0.1.0
