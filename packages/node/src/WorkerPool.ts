@@ -176,7 +176,9 @@ export interface WorkerPool<T extends TaskSet.Any> {
 }
 
 /**
- * Returns `true` when a value is a pool.
+ * Returns `true` when a value is a pool. Given a pool or a task set (a
+ * `WorkerExecutor.Source<T>`), it narrows to the pool of that task set, and
+ * its `false` branch to the task set.
  *
  * @category guards
  * @since 0.1.0
@@ -187,7 +189,10 @@ export interface WorkerPool<T extends TaskSet.Any> {
  * WorkerPool.isWorkerPool({}) // false
  * ```
  */
-export const isWorkerPool = (u: unknown): u is WorkerPool<TaskSet.Any> =>
+export const isWorkerPool: {
+  <T extends TaskSet.Any>(u: WorkerPool<T> | T): u is WorkerPool<T>
+  (u: unknown): u is WorkerPool<TaskSet.Any>
+} = (u: unknown): u is WorkerPool<TaskSet.Any> =>
   typeof u === "object" && u !== null && (u as Record<string, unknown>)[TypeId] === TypeId
 
 /** The span a call runs in, for the worker's span to be its child. */

@@ -37,6 +37,14 @@ export const fromSource = [
   WorkerExecutor.scoped(source, () => Effect.void, { spawn })
 ]
 
+// the guard narrows a `Source` to its own task set's pool (before: `Source<T> & WorkerPool<TaskSet.Any>`,
+// whose calls were `Effect<any, any>`), and its `false` branch to the task set
+export const narrowed = WorkerPool.isWorkerPool(source)
+  ? source.call("square", 3).pipe(Effect.map((n): number => n))
+  : Effect.succeed(source.key)
+// @ts-expect-error the narrowed pool's calls are typed: a string is not square's payload
+export const narrowedWrongPayload = WorkerPool.isWorkerPool(source) ? source.call("square", "3") : Effect.void
+
 export const wrongTask = WorkerExecutor.scoped(tasks, (executor) => executor.submit("sqare", 3), { spawn }) // error: sqare
 
 // a worker serving tasks that need a service must be given the layer that provides it
