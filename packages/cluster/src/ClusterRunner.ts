@@ -100,8 +100,9 @@ export interface Options {
    * runner dying before it finished (killed, out of memory, or ended by the
    * task itself) or losing the task's shard (its event loop blocked for
    * longer than `shardLockExpiration`: its result is then dropped): an
-   * integer from 1 up, or `Infinity` (the default: no bound). The next owner of the task's shard starts it again each time; a
-   * runner that finds it over the bound fails it with
+   * integer from 1 up, or `Infinity` (the default: no bound). The next
+   * owner of the task's shard starts it again each time; a runner that
+   * finds it over the bound fails it with
    * `AttemptsExhaustedError` instead, so that a task that kills its runners
    * does not take down one after another. Every task running on a runner
    * that dies is charged a start, whatever killed the runner (with

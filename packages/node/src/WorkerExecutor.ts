@@ -40,9 +40,8 @@
  *   threads (the default), the executor runs ahead: up to 16 calls per
  *   thread count as running (in `stats`, `tasks` and `changes`) while they
  *   wait in their thread's batch (calls with a deadline excepted: they go
- *   only to an idle thread), so that a stream of
- *   tiny calls costs one wake-up of a thread per batch instead of one per
- *   call. Each thread still runs one call at a time. A task of higher
+ *   only to an idle thread), so that a stream of tiny calls costs one
+ *   wake-up of a thread per batch instead of one per call. Each thread still runs one call at a time. A task of higher
  *   priority submitted meanwhile starts after those already started; one
  *   interrupted before its thread reaches it is dropped without stopping the
  *   thread. Once calls take longer, or `resize` goes below the number of
@@ -405,6 +404,11 @@ export type CurrentOf<T extends TaskSet.Any> = Register extends { readonly taskS
 // constructors
 // -----------------------------------------------------------------------------
 
+/** Whether submit options set a deadline (bad values are the executor's to refuse). */
+const isTimed = (options: BackgroundExecutor.SubmitOptions | undefined): boolean =>
+  typeof options === "object" && options !== null &&
+  (options.timeout !== undefined || options.startTimeout !== undefined || options.deadline !== undefined)
+
 /**
  * An executor on `pool` whose own bound is `maxConcurrency`. While the pool
  * measures its calls as tiny, and the bound lets every thread be used
@@ -417,11 +421,6 @@ export type CurrentOf<T extends TaskSet.Any> = Register extends { readonly taskS
  * longer tiny, or `resize` goes below the threads, it starts one call per
  * thread again.
  */
-/** Whether submit options set a deadline (bad values are the executor's to refuse). */
-const isTimed = (options: BackgroundExecutor.SubmitOptions | undefined): boolean =>
-  typeof options === "object" && options !== null &&
-  (options.timeout !== undefined || options.startTimeout !== undefined || options.deadline !== undefined)
-
 const fromParts = <T extends TaskSet.Any>(
   pool: WorkerPool.WorkerPool<T>,
   executor: BackgroundExecutor.Executor,

@@ -30,9 +30,9 @@
  * or I/O pending (a task left them behind), it waits in its event loop
  * instead, with `Atomics.waitAsync`, so that they run on time; an unref'd
  * timer, which is not counted as pending, runs within a quarter of a second
- * of its time (the sleeping thread turns its event loop that often). It goes back
- * to its event loop at least every few milliseconds while it runs a stream of
- * calls.
+ * of its time (the sleeping thread turns its event loop that often). It goes
+ * back to its event loop at least every few milliseconds while it runs a
+ * stream of calls.
  *
  * A task whose `run` needs services gets them from the context the runner
  * runs in: {@link make} and {@link layer} require them (`TaskSet.Services`),
@@ -46,7 +46,7 @@
  * @since 0.1.0
  */
 import * as NodeWorkerRunner from "@effect/platform-node/NodeWorkerRunner"
-import { quote } from "@taskscope/executor/internal/describe"
+import { attempt, quote } from "@taskscope/executor/internal/describe"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -104,26 +104,22 @@ const compile = (definition: TaskSet.AnyTask): Codecs => ({
  * Symbol, a `message` getter that throws, a revoked Proxy).
  */
 const plainDefect = (u: unknown): { readonly name: string; readonly message: string; readonly stack?: string } => {
-  const text = (read: () => unknown): string | undefined => {
-    try {
+  const text = (read: () => unknown): string | undefined =>
+    attempt(() => {
       const value = read()
-      return value === undefined ? undefined : typeof value === "string" ? value : String(value)
-    } catch {
-      return undefined
-    }
+      return value === undefined ? undefined : String(value)
+    }, undefined)
+  if (!attempt(() => u instanceof Error, false)) {
+    return { name: "NonCloneableDefect", message: quote(u) }
   }
-  const isError = text(() => u instanceof Error ? "yes" : undefined) !== undefined
-  if (!isError) return { name: "NonCloneableDefect", message: text(() => quote(u)) ?? "(a value that cannot be shown)" }
-  const stack = text(() => (u as Error).stack)
+  const error = u as Error
   const copy = {
-    name: text(() => (u as Error).name) ?? "Error",
-    message: text(() => (u as Error).message) ?? "(a message that cannot be read)"
+    name: text(() => error.name) ?? "Error",
+    message: text(() => error.message) ?? "(a message that cannot be read)"
   }
+  const stack = text(() => error.stack)
   return stack === undefined ? copy : { ...copy, stack }
 }
-
-/** What a defect is answered with when not even its plain copy can be posted. */
-const undescribable = { name: "NonCloneableDefect", message: "(a thrown value that cannot be copied)" }
 
 /** Go back to the event loop at least this often (ms) while calls keep coming. */
 const TURN_MS = 10
@@ -205,12 +201,8 @@ const serveCalls = (
     } catch (error) {
       // postMessage throws synchronously (DataCloneError) and sends nothing
       if (kind === Reply.Defect) {
-        try {
-          port.postMessage([seq, Reply.Defect, plainDefect(value), took])
-        } catch {
-          // every call gets its answer (the parent waits for it, past any timeout)
-          port.postMessage([seq, Reply.Defect, undescribable, took])
-        }
+        // strings only: it is sent, and the call gets its answer (the parent waits for it, past any timeout)
+        port.postMessage([seq, Reply.Defect, plainDefect(value), took])
       } else {
         const what = kind === Reply.Failure ? "error" : "success value"
         const issue = [what, `could not be cloned to the parent thread (${quote(error)})`]

@@ -10,8 +10,9 @@
  *   them. The two timers are pushed, for a uniform sample of the tasks: 1
  *   in {@link SAMPLE}, named or not (tasks are also timed when they have a
  *   span or while `changes` is followed, but only the sample reaches the
- *   histograms, so that their quantiles are those of all tasks). They are histograms in milliseconds (what `Metric.timer`
- *   makes, without the `Duration` round trip per observation). A timed task
+ *   histograms, so that their quantiles are those of all tasks). They are
+ *   histograms in milliseconds (what `Metric.timer` makes, without the
+ *   `Duration` round trip per observation). A timed task
  *   costs three clock reads and two histogram updates; timing every task
  *   would make metrics cost about 2.5x (measured with
  *   `packages/bench/src/baseline.ts`).
@@ -301,8 +302,8 @@ export class Telemetry {
   private untilSample = 1
   /** The context the executor was made in: its loggers report a tracer that throws. */
   private readonly context: Context.Context<never>
-  /** How many times the tracer threw ending a span (see {@link tracerFailed}). */
-  private tracerFailures = 0
+  /** Whether the tracer has thrown ending a span already (see {@link tracerFailed}). */
+  private tracerLogged = false
 
   constructor(
     settings: Settings,
@@ -421,7 +422,8 @@ export class Telemetry {
    * the executor goes on.
    */
   private tracerFailed(error: unknown): void {
-    if (this.tracerFailures++ > 0) return
+    if (this.tracerLogged) return
+    this.tracerLogged = true
     Effect.runForkWith(this.context)(
       Effect.logError(
         `taskscope: the tracer threw while ending the span of a task of executor "${this.settings.name}"; ` +

@@ -528,8 +528,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           break
         }
         if (entry.starting !== undefined) {
-          const inTime = entry.starting()
-          if (!inTime) {
+          if (!entry.starting()) {
             // its start deadline passed while the event loop was busy: never sent; its
             // interruption (the deadline's timer) takes it out of the queue
             ;(expired ??= []).push(entry)
@@ -595,10 +594,11 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         const thread = ready[i]!
         if (thread.calls.size >= 2) taken = takeBack(thread, true, taken)
       }
-      if (taken === undefined) return
-      taken.sort((a, b) => a.order - b.order)
-      requeue(taken)
+      if (taken !== undefined) requeue(taken.sort(byOrder))
     }
+
+    /** Calls in the order they were made. */
+    const byOrder = (a: Entry, b: Entry): number => a.order - b.order
 
     /**
      * Takes back the calls `thread` holds and has not started (a
@@ -906,7 +906,6 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       dispatch()
     }
 
-    /** Ends a thread now: `terminate()` stops even a busy synchronous loop or an `Atomics.wait`. */
     /** Marks `thread` as ending, why, and counts it (once): no call is sent to it from then on. */
     const markEnding = (thread: Thread, ending: NonNullable<Thread["ending"]>): void => {
       if (thread.ending !== undefined) return
@@ -918,6 +917,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       } else if (ending === "retired") retired++
     }
 
+    /** Ends a thread now: `terminate()` stops even a busy synchronous loop or an `Atomics.wait`. */
     const stop = (thread: Thread, ending: NonNullable<Thread["ending"]>): Effect.Effect<void> =>
       Effect.suspend(() => {
         markEnding(thread, ending)
@@ -1069,26 +1069,22 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           dispatch()
           return Effect.void
         }
-        if (was === Slot.Free) {
-          // answered: its response is posted (or about to be); the outcome is dropped
-          drain(thread)
-          dispatch()
-          if (entry.resume === undefined) return Effect.void
-        } else if (options.onInterruptRunning === "terminate") {
+        let answered = was === Slot.Free
+        if (!answered && options.onInterruptRunning === "terminate") {
           // The calls it holds behind this one go to other threads first: `terminate()` lands
           // later, and the thread could start the next of them meanwhile, which would then fail
           // for an interrupt that was not its own.
-          const held = takeBack(thread, false, undefined)?.sort((a, b) => a.order - b.order)
-          if (Atomics.load(thread.signal, slotOf(entry.seq)) !== Slot.Free) {
-            markEnding(thread, "terminated") // (no call goes to it from now on)
-            if (held !== undefined) {
-              requeue(held)
-              dispatch()
-            }
+          const held = takeBack(thread, false, undefined)
+          answered = Atomics.load(thread.signal, slotOf(entry.seq)) === Slot.Free // (then: no thread to stop)
+          if (!answered) markEnding(thread, "terminated") // (no call goes to it from now on)
+          if (held !== undefined) requeue(held.sort(byOrder))
+          if (!answered) {
+            dispatch()
             return stop(thread, "terminated")
           }
-          // it answered meanwhile: no thread to stop
-          if (held !== undefined) requeue(held)
+        }
+        if (answered) {
+          // answered: its response is posted (or about to be); the outcome is dropped
           drain(thread)
           dispatch()
           if (entry.resume === undefined) return Effect.void
