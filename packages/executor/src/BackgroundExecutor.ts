@@ -344,6 +344,9 @@ export interface SubmitOptions {
   /**
    * A deadline to start, counted from `submit`: a task still queued then is
    * removed without running and fails with `TaskTimeoutError { phase: "queue" }`.
+   * A task that can take a permit at `submit` starts even at its deadline's
+   * instant (`0`: start now or never); a queued one whose permit frees exactly
+   * then does not.
    */
   readonly startTimeout?: Duration.Input | undefined
   /**

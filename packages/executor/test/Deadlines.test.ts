@@ -252,6 +252,53 @@ describe("deadlines", () => {
         assert.strictEqual(yield* Task.join(task), "ok")
       }), { maxConcurrency: 1 }))
 
+    describe("at the instant of the deadline", () => {
+      it.effect("startTimeout: 0 starts a task a free permit can take at submit, and fails one that would queue", () =>
+        BackgroundExecutor.scoped(Effect.gen(function*() {
+          const ran: Array<string> = []
+          const now = yield* BackgroundExecutor.submit(Effect.sync(() => ran.push("now")), { startTimeout: 0 })
+          yield* Task.join(now)
+          yield* BackgroundExecutor.submit(Effect.sleep(10)) // takes the permit
+          const never = yield* BackgroundExecutor.submit(Effect.sync(() => ran.push("never")), {
+            startTimeout: 0,
+            reraiseOnExit: false
+          })
+          yield* TestClock.adjust(20)
+          assert.strictEqual(timeoutOf(yield* Task.await(never)).phase, "queue")
+          assert.deepStrictEqual(ran, ["now"])
+        }), { maxConcurrency: 1 }))
+
+      it.effect("a deadline equal to now at submit starts a task a free permit can take", () =>
+        BackgroundExecutor.scoped(Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const task = yield* BackgroundExecutor.submit(Effect.succeed("ran"), { deadline: now })
+          assert.strictEqual(yield* Task.join(task), "ran")
+        })))
+
+      it.effect("a queued task whose permit frees exactly at its start deadline does not start", () =>
+        BackgroundExecutor.scoped(Effect.gen(function*() {
+          let ran = false
+          yield* BackgroundExecutor.submit(Effect.sleep(50)) // frees its permit at 50
+          const task = yield* BackgroundExecutor.submit(Effect.sync(() => ran = true), {
+            startTimeout: 50,
+            reraiseOnExit: false
+          })
+          yield* TestClock.adjust(49)
+          assert.isUndefined(yield* Task.poll(task), "still queued before its deadline")
+          yield* TestClock.adjust(1)
+          assert.strictEqual(timeoutOf(yield* Task.await(task)).phase, "queue")
+          assert.isFalse(ran)
+        }), { maxConcurrency: 1 }))
+
+      it.effect("a queued task whose permit frees just before its start deadline starts", () =>
+        BackgroundExecutor.scoped(Effect.gen(function*() {
+          yield* BackgroundExecutor.submit(Effect.sleep(49))
+          const task = yield* BackgroundExecutor.submit(Effect.succeed("ran"), { startTimeout: 50 })
+          yield* TestClock.adjust(49)
+          assert.strictEqual(yield* Task.join(task), "ran")
+        }), { maxConcurrency: 1 }))
+    })
+
     it.effect("a task interrupted while queued is not timed out later", () =>
       BackgroundExecutor.scoped(Effect.gen(function*() {
         yield* BackgroundExecutor.submit(Effect.sleep(100))
