@@ -17,6 +17,11 @@
  * 1% of each other this way (ranges of ±5% per process).
  *
  *   node packages/bench/src/paired.ts [--commit <sha>]... [--procs 21] [--runs 15] [--fifo] [--contexts]
+ *   node packages/bench/src/paired.ts --ordered [--procs 21] [--runs 15]
+ *
+ * `--ordered` measures issue 9's other cost instead, as `pnpm bench` does:
+ * today's executor with priorities (8 levels) and keys (1,000) against plain
+ * submissions, 1e5 tasks per run.
  *
  * `--contexts` submits each task from a context of its own, as a server's
  * requests submit theirs (see `workload` in `copies.ts`).
@@ -35,6 +40,7 @@ const { values } = parseArgs({
     runs: { type: "string", default: "15" },
     fifo: { type: "boolean", default: false },
     contexts: { type: "boolean", default: false },
+    ordered: { type: "boolean", default: false },
     child: { type: "string" },
     workload: { type: "string", default: "trivial" },
     n: { type: "string" }
@@ -43,6 +49,27 @@ const { values } = parseArgs({
 
 if (values.child !== undefined) {
   await childMain(values.child, values.workload, values.runs, values.n)
+} else if (values.ordered) {
+  const variants: Array<Variant> = [
+    { label: "plain", source: todaySource, metrics: true },
+    { label: "ordered", source: todaySource, metrics: true, ordered: true }
+  ]
+  console.log(`priority(8)+keys(1000) against plain, paired: ${values.procs} processes, ${values.runs} runs each`)
+  for (const workload of Object.keys(PAIR_SIZES) as Array<PairWorkload>) {
+    const { perTask, ratios } = measurePairs(variants, workload, {
+      procs: Number(values.procs),
+      runs: Number(values.runs),
+      fifo: values.fifo,
+      n: 1e5
+    })
+    variants.forEach(({ label }, i) => {
+      const r = ratios[i]!
+      console.log(
+        `${workload.padEnd(8)} ${label.padEnd(8)} ${median(perTask[i]!).toFixed(0).padStart(5)} ns/task  ` +
+          `${median(r).toFixed(3)}x plain (${Math.min(...r).toFixed(2)}-${Math.max(...r).toFixed(2)})`
+      )
+    })
+  }
 } else {
   extractCopies(values.commit)
   const variants: Array<Variant> = values.commit.map((commit) => ({
