@@ -442,7 +442,10 @@ const singlesOut = (schema: AnySchema, value: unknown): boolean => {
 }
 
 /**
- * Returns `true` when a value is a task set.
+ * Returns `true` when a value is a task set. Given a union that holds task
+ * sets (a `WorkerExecutor.Source<T>`, say: a task set or a pool), it narrows
+ * to those sets, and its `false` branch to the rest; given a value of no
+ * such type (`unknown`), it narrows to {@link Any}.
  *
  * @category guards
  * @since 0.2.0
@@ -453,5 +456,16 @@ const singlesOut = (schema: AnySchema, value: unknown): boolean => {
  * TaskSet.isTaskSet({}) // false
  * ```
  */
-export const isTaskSet = (u: unknown): u is Any =>
+export const isTaskSet = <U>(u: U): u is TaskSetOf<U> =>
   typeof u === "object" && u !== null && (u as Record<string, unknown>)[TypeId] === TypeId
+
+/**
+ * What {@link isTaskSet} narrows `U` to: the task sets among its members,
+ * else `U & Any` (`Any` for `unknown`). Not `Any` alone: TypeScript narrows
+ * a union by a type predicate to the members that are subtypes of it, and a
+ * concrete set is not one of `Any` (its tasks have no index signature, which
+ * the strict subtype relation asks for, though assignability does not), so
+ * `typeof tasks | string` became `(typeof tasks | string) & Any`, and the
+ * `false` branch kept the set. `Extract` asks assignability.
+ */
+type TaskSetOf<U> = [Extract<U, Any>] extends [never] ? U & Any : Extract<U, Any>

@@ -106,6 +106,25 @@ describe("TaskSet", () => {
     }
   })
 
+  // Before, the guard narrowed `typeof tasks | string` to `(typeof tasks | string) & TaskSet.Any` (a
+  // concrete set was no subtype of `TaskSet.Any`), and its `false` branch kept the set
+  it("isTaskSet narrows a union to the task set in it, and its false branch to the rest", () => {
+    const narrow = (u: typeof tasks | string) => {
+      if (TaskSet.isTaskSet(u)) {
+        expectTypeOf(u).toEqualTypeOf<typeof tasks>()
+        return u.key
+      }
+      expectTypeOf(u).toEqualTypeOf<string>()
+      return u
+    }
+    expectTypeOf(narrow).returns.toEqualTypeOf<string>()
+    assert.strictEqual(narrow(tasks), "@taskscope/executor/test/TaskSet")
+    assert.strictEqual(narrow("x"), "x")
+    const unknown = (u: unknown) => TaskSet.isTaskSet(u) ? u : undefined
+    expectTypeOf(unknown).returns.toEqualTypeOf<TaskSet.Any | undefined>()
+    expectTypeOf(tasks).toExtend<TaskSet.Any>()
+  })
+
   it("isEffectResult: an effect is run, an error instance its success Schema singles out is the value", () => {
     class Verdict extends Schema.TaggedError<Verdict>()("Verdict", { reason: Schema.String }) {}
     const task = (success: TaskSet.AnySchema) => TaskSet.task({ payload: Schema.Void, success, run: () => undefined })

@@ -8,7 +8,7 @@
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import { type ExecutorError, Task } from "@taskscope/executor"
 import { Effect, Schema } from "effect"
-import { TaskSet, type WorkerError, type WorkerExecutor } from "../src/index.ts"
+import { TaskSet, type WorkerError, type WorkerExecutor, type WorkerPool } from "../src/index.ts"
 
 class TooBig extends Schema.TaggedError<TooBig>()("TooBig", { n: Schema.Number }) {}
 
@@ -97,6 +97,21 @@ describe("TaskSet", () => {
       // @ts-expect-error: the task has no error tagged "NoSuchTag"
       Effect.catchTag(joinFibWithError(executor), "NoSuchTag", () => Effect.succeed(0))
     void catchMissing // checked by the type check only: never run
+  })
+
+  // before: narrowed to `Source<typeof plain> & TaskSet.Any` (its `key` a string, its calls untyped), and
+  // the `false` branch kept the task set
+  it("TaskSet.isTaskSet narrows a Source to its task set, and its false branch to the pool", () => {
+    const keyOf = (source: WorkerExecutor.Source<typeof plain>) => {
+      if (TaskSet.isTaskSet(source)) {
+        expectTypeOf(source).toEqualTypeOf<typeof plain>()
+        return source.key
+      }
+      expectTypeOf(source).toEqualTypeOf<WorkerPool.WorkerPool<typeof plain>>()
+      return source.taskSet.key
+    }
+    expectTypeOf(keyOf).returns.toEqualTypeOf<"@taskscope/node/test/TaskSet/plain">()
+    assert.strictEqual(keyOf(plain), "@taskscope/node/test/TaskSet/plain")
   })
 
   it("run must fit the declared Schemas", () => {
