@@ -58,6 +58,17 @@ describe("ClusterExecutor", () => {
     assert.isFunction(mistakes)
   })
 
+  // before: `name: "square" | "echo"` took the union of their payloads, so a string compiled for `square`
+  it("a submit whose name is a union of tasks takes only a payload every one of them takes", () => {
+    const calls = (executor: ClusterExecutor.ClusterExecutor<typeof tasks>, name: "square" | "echo") => [
+      // @ts-expect-error: a string is echo's payload, not square's
+      executor.submit(name, "x"),
+      // @ts-expect-error: the accessor's alike
+      ClusterExecutor.submit(tasks, name, 1)
+    ]
+    assert.isFunction(calls)
+  })
+
   it("options the compiler cannot check key by key compile, with the wider error type", () => {
     const forms = (executor: ClusterExecutor.ClusterExecutor<typeof tasks>) =>
       Effect.gen(function*() {

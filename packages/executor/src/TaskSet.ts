@@ -243,7 +243,12 @@ export type Unknown = TaskSet<Record<string, Task<typeof Schema.Unknown, typeof 
 export type Names<T extends Any> = keyof T["tasks"] & string
 
 /**
- * The payload type of task `K` (its Schema's `Type`).
+ * The payload type of task `K` (its Schema's `Type`): what a call of `K`
+ * takes. For a union of names (a `name: "a" | "b"` whose task is known only
+ * at run time) it is what every one of those tasks takes — the intersection
+ * of their payload types, `never` when they have none in common — so that a
+ * call cannot pair one task's name with another's payload. A name that is a
+ * single literal gets its own task's payload type, as before.
  *
  * @category type-level
  * @since 0.2.0
@@ -258,7 +263,10 @@ export type Names<T extends Any> = keyof T["tasks"] & string
  * const payload: TaskSet.Payload<typeof tasks, "len"> = "hello"
  * ```
  */
-export type Payload<T extends Any, K extends Names<T>> = T["tasks"][K]["payload"]["Type"]
+export type Payload<T extends Any, K extends Names<T>> =
+  // each name's payload in a parameter position: inferring from their union gives their intersection
+  { readonly [N in K]: (payload: T["tasks"][N]["payload"]["Type"]) => void }[K] extends (payload: infer P) => void ? P
+    : never
 
 /**
  * The success type of task `K`.

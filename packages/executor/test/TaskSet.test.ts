@@ -125,6 +125,16 @@ describe("TaskSet", () => {
     expectTypeOf(tasks).toExtend<TaskSet.Any>()
   })
 
+  // Before, a union of names had the union of their payloads: a call of `name: "leftOut" | "withDb"`
+  // took a string, which is the payload of `withDb` only
+  it("the payload of a union of names is what every one of their tasks takes", () => {
+    expectTypeOf<TaskSet.Payload<typeof tasks, "withDb">>().toEqualTypeOf<string>()
+    expectTypeOf<TaskSet.Payload<typeof tasks, "leftOut" | "withDb">>().toEqualTypeOf<never>()
+    expectTypeOf<TaskSet.Payload<typeof tasks, "leftOut" | "typed">>().toEqualTypeOf<number>()
+    expectTypeOf<TaskSet.Payload<TaskSet.Unknown, string>>().toEqualTypeOf<unknown>()
+    expectTypeOf<TaskSet.Payload<TaskSet.Any, string>>().toBeAny()
+  })
+
   it("isEffectResult: an effect is run, an error instance its success Schema singles out is the value", () => {
     class Verdict extends Schema.TaggedError<Verdict>()("Verdict", { reason: Schema.String }) {}
     const task = (success: TaskSet.AnySchema) => TaskSet.task({ payload: Schema.Void, success, run: () => undefined })

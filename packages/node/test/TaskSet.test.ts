@@ -8,7 +8,7 @@
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import { type ExecutorError, Task } from "@taskscope/executor"
 import { Effect, Schema } from "effect"
-import { TaskSet, type WorkerError, type WorkerExecutor, type WorkerPool } from "../src/index.ts"
+import { TaskSet, type WorkerError, WorkerExecutor, type WorkerPool } from "../src/index.ts"
 
 class TooBig extends Schema.TaggedError<TooBig>()("TooBig", { n: Schema.Number }) {}
 
@@ -112,6 +112,32 @@ describe("TaskSet", () => {
     }
     expectTypeOf(keyOf).returns.toEqualTypeOf<"@taskscope/node/test/TaskSet/plain">()
     assert.strictEqual(keyOf(plain), "@taskscope/node/test/TaskSet/plain")
+  })
+
+  // before: `name: "fib" | "len"` took the union of their payloads, so `fib`'s number compiled as `len`'s
+  it("a call whose name is a union of tasks takes only a payload every one of them takes", () => {
+    const calls = (executor: WorkerExecutor.WorkerExecutor<typeof plain>, name: "fib" | "len") => [
+      // @ts-expect-error: a number is fib's payload, not len's
+      executor.submit(name, 30),
+      // @ts-expect-error: nor is a list of strings fib's
+      executor.submit(name, ["a"]),
+      // @ts-expect-error: the pool's calls alike
+      executor.pool.call(name, 30),
+      // @ts-expect-error: and the accessor's
+      WorkerExecutor.submit(plain, name, 30)
+    ]
+    const one = (executor: WorkerExecutor.WorkerExecutor<typeof plain>) => executor.submit("len", ["a", "b"])
+    expectTypeOf(one).returns.toEqualTypeOf<
+      Effect.Effect<Task.Task<number, WorkerError.WorkerTaskError>, ExecutorError.ExecutorClosedError>
+    >()
+    // a helper generic in the name passes its payload on as it is
+    const forward = <K extends TaskSet.Names<typeof plain>>(
+      executor: WorkerExecutor.WorkerExecutor<typeof plain>,
+      name: K,
+      payload: TaskSet.Payload<typeof plain, K>
+    ) => executor.submit(name, payload)
+    assert.isFunction(calls)
+    assert.isFunction(forward)
   })
 
   it("run must fit the declared Schemas", () => {
