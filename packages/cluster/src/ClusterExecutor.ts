@@ -264,7 +264,11 @@ export type AnySuccess<T extends TaskSet.Any> = { [K in TaskSet.Names<T>]: TaskS
 export type AnyError<T extends TaskSet.Any> = { [K in TaskSet.Names<T>]: TaskSet.Error<T, K> }[TaskSet.Names<T>]
 
 /**
- * An executor of the tasks of `T` on a cluster.
+ * An executor of the tasks of `T` on a cluster. It is invariant in `T`: it
+ * takes the names and payloads of `T`'s tasks only, so it is not an executor
+ * of another task set, nor a `ClusterExecutor<TaskSet.Any>` (whose calls take
+ * any name). A helper for the executor of any task set is generic in it:
+ * `<T extends TaskSet.Any>(executor: ClusterExecutor<T>) => executor.stats`.
  *
  * @category models
  * @since 0.2.0

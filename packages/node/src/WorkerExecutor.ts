@@ -153,7 +153,11 @@ export interface ExecutorOptions {
 }
 
 /**
- * A thread-pool executor for the tasks of `T`.
+ * A thread-pool executor for the tasks of `T`. It is invariant in `T`: it
+ * takes the names and payloads of `T`'s tasks only, so it is not an executor
+ * of another task set, nor a `WorkerExecutor<TaskSet.Any>` (whose calls take
+ * any name). A helper for the executor of any task set is generic in it:
+ * `<T extends TaskSet.Any>(executor: WorkerExecutor<T>) => executor.stats`.
  *
  * @category models
  * @since 0.1.0

@@ -140,6 +140,16 @@ describe("TaskSet", () => {
     assert.isFunction(forward)
   })
 
+  it("an executor is invariant in its task set: a helper for the executor of any set is generic in it", () => {
+    const stats = <T extends TaskSet.Any>(executor: WorkerExecutor.WorkerExecutor<T>) => executor.stats
+    const uses = (executor: WorkerExecutor.WorkerExecutor<typeof plain>) => {
+      // @ts-expect-error: `TaskSet.Any`'s executor takes any name, which this one does not
+      const wide: WorkerExecutor.WorkerExecutor<TaskSet.Any> = executor
+      return [stats(executor), wide]
+    }
+    assert.isFunction(uses)
+  })
+
   it("run must fit the declared Schemas", () => {
     const fails = TaskSet.task({
       payload: Schema.Number,
