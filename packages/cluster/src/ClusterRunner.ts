@@ -335,25 +335,34 @@ export const layer = <T extends TaskSet.Any>(
     // where the starts are counted (PostgreSQL only), when they are bounded
     const attempts = maxAttempts === Infinity ? undefined : yield* Attempts.CurrentAttempts
     // Forgetting an answered task's starts waits for nothing: neither its reply nor a cancel
-    // (whose submitter waits until the task has ended here) is held up by the statement, which
-    // ends with the runner at the latest. The starts go once the task's answer is stored (Effect
-    // stores it after the handler has ended): an answer this runner gives once it has lost the
-    // task's shard (its event loop blocked past shardLockExpiration) is dropped, and the start
-    // stays counted for the next owner. Asked until then, for a minute at most: past that the
-    // rows stay (the task's next answer drops them, or the purge of week-old rows).
+    // (whose submitter waits until the task has ended here) is held up by the statement. The
+    // starts go once the task's answer is stored (Effect stores it after the handler has ended):
+    // an answer this runner gives once it has lost the task's shard (its event loop blocked past
+    // shardLockExpiration) is dropped, and the start stays counted for the next owner. Asked until
+    // then, for a minute at most: past that the rows stay (the task's next answer drops them, or
+    // the purge of week-old rows).
     const layerScope = yield* Effect.scope
+    // The answered tasks whose starts are not forgotten yet, by request id. The shutdown stops
+    // the polls first of all (the last fibers forked in the layer's scope) and forks none after;
+    // what they leave here is asked once more when the entity's shutdown is over (below).
+    const unforgotten = new Map<string, Attempts.TaskId>()
     const forget = (attempts: Attempts.Attempts, id: Attempts.TaskId, requestId: string) =>
-      Effect.asVoid(Effect.forkIn(
-        Effect.andThen(
-          Effect.sleep(FORGET_FIRST),
-          attempts.answered(id, requestId).pipe(
-            Effect.flatMap((stored) => stored ? Effect.void : Effect.fail("not stored yet" as const)),
-            Effect.retry({ schedule: Schedule.spaced(FORGET_EVERY).pipe(Schedule.upTo({ duration: FORGET_FOR })) }),
-            Effect.ignore
-          )
-        ),
-        layerScope
-      ))
+      Effect.suspend(() => {
+        unforgotten.set(requestId, id)
+        return Effect.asVoid(Effect.forkIn(
+          Effect.andThen(
+            Effect.sleep(FORGET_FIRST),
+            attempts.answered(id, requestId).pipe(
+              Effect.flatMap((stored) => stored ? Effect.void : Effect.fail("not stored yet" as const)),
+              Effect.retry({ schedule: Schedule.spaced(FORGET_EVERY).pipe(Schedule.upTo({ duration: FORGET_FOR })) }),
+              Effect.ignore,
+              // forgotten, or given up: not when the shutdown stopped the poll
+              Effect.andThen(Effect.sync(() => unforgotten.delete(requestId)))
+            )
+          ),
+          layerScope
+        ))
+      })
     // the queue of this runner's tasks; released after the entity, so that its
     // tasks are interrupted (and left stored) by the entity's shutdown first
     // no span of its own per task: the task runs in the span of Effect's entity server
@@ -473,6 +482,21 @@ export const layer = <T extends TaskSet.Any>(
                 : forget(attempts, taskId, String(request.requestId))))
       }
     }
+    // Registered before the entity, so run after its shutdown (finalizers run last first): every
+    // handler has ended by then, and Effect has stored the answers it was to store. The tasks
+    // answered in the runner's last moments (their poll not due yet, or their answer stored since
+    // it last asked) are asked about once more, each answer stored dropping its task's starts.
+    // Bounded: a database that does not answer leaves those rows to the purge of week-old rows.
+    if (attempts !== undefined) {
+      yield* Effect.addFinalizer(() =>
+        Effect.suspend(() =>
+          Effect.forEach(unforgotten, ([requestId, id]) => Effect.ignore(attempts.answered(id, requestId)), {
+            concurrency: FORGET_AT_SHUTDOWN_CONCURRENCY,
+            discard: true
+          })
+        ).pipe(Effect.timeoutOption(FORGET_AT_SHUTDOWN), Effect.asVoid)
+      )
+    }
     yield* sharding.registerEntity(entity as any, Effect.succeed(handlers as any), { concurrency: "unbounded" })
     // Finalizers run last first: this one before the entity's shutdown, which
     // interrupts the tasks' handlers one by one. Paused, the queue starts
@@ -492,6 +516,14 @@ export const layer = <T extends TaskSet.Any>(
 const FORGET_FIRST = "50 millis"
 const FORGET_EVERY = "500 millis"
 const FORGET_FOR = "1 minute"
+/**
+ * How long a graceful shutdown spends dropping the starts of the tasks answered last, and how
+ * many statements it has in flight at once (a statement per task; they are few: those answered
+ * within about half a second of the shutdown). The runner hands its shards over after that: a
+ * round trip to the database, normally; this long when the database does not answer.
+ */
+const FORGET_AT_SHUTDOWN = "2 seconds"
+const FORGET_AT_SHUTDOWN_CONCURRENCY = 16
 
 /**
  * `served` with its start counted in `attempts` (see `maxAttempts`): past the

@@ -105,7 +105,8 @@ export const makePostgres = (
     // sessions creating the table at once can fail on the catalog's unique index (CREATE TABLE IF
     // NOT EXISTS is not atomic in PostgreSQL): the second try sees the table.
     let made = false
-    // Rows a step could not delete (a cancel racing its start's statement, the database away):
+    // Rows a step could not delete (a cancel racing its start's statement, the database away, a
+    // runner killed just after its tasks were answered: a graceful shutdown deletes those itself):
     // never charged to anyone (the task has its answer), but kept for ever; each runner drops those
     // older than a week when it first counts (a task that runs for longer may lose its count)
     const purge = sql`DELETE FROM ${sql(TABLE)} WHERE started_at < now() - interval '7 days'`
