@@ -372,19 +372,28 @@ export const layer = <T extends TaskSet.Any>(
       metrics,
       tracing: false
     })
-    // set before the queue closes (finalizers run last first): a task that
-    // ends interrupted from then on was stopped by this runner's shutdown,
-    // not by its submitter or itself, and must not be answered
-    let closing = false
-    // set first of all, before the entity's shutdown interrupts the tasks' handlers: a task
-    // interrupted from then on was stopped by this runner's shutdown, and gives its start back
-    let stopping = false
+    // How far this runner's shutdown has got. Finalizers run last first, so its two steps are set
+    // by finalizers registered in the reverse order:
+    // - "handing over", first of all (the layer's last finalizer, at the end), before the entity's
+    //   shutdown interrupts the tasks' handlers: a task interrupted from then on was stopped by
+    //   this runner, not by its submitter's cancel, and gives its start back (`handedOff`).
+    // - "closing the queue", once the entity's shutdown is over (the finalizer just below, which
+    //   runs after the entity's and before the queue's): a task that ends interrupted from then on
+    //   was stopped by this runner's shutdown, not by its submitter or itself, and must not be
+    //   answered.
+    // One flag set at the first step would not do for the second test: during the entity's
+    // shutdown, a task whose own function interrupts it (its handler not reached by the shutdown
+    // yet) is answered with that interruption, as at any other time; it would be left unanswered
+    // instead, and run again by the shard's next owner.
+    let shutdown: "serving" | "handing over" | "closing the queue" = "serving"
     // whether a task of `shardId` interrupted now was stopped by this runner (its shutdown, or the
     // shard moving away), not by its submitter's cancel
-    const handedOff = (shardId: ShardId.ShardId) => stopping || !sharding.hasShardId(shardId)
+    const handedOff = (shardId: ShardId.ShardId) => shutdown !== "serving" || !sharding.hasShardId(shardId)
+    // whether a task that ends interrupted now was stopped by the queue's close (see `shutdown`)
+    const queueClosing = () => shutdown === "closing the queue"
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
-        closing = true
+        shutdown = "closing the queue"
       })
     )
     const handlers: Record<
@@ -427,7 +436,7 @@ export const layer = <T extends TaskSet.Any>(
         // entity's own shutdown then interrupts this handler, which leaves the
         // task stored for the next owner of its shard. Answered with the
         // interruption, the task would have it stored as its result.
-        const unanswered = Effect.suspend(() => closing ? Effect.never : Effect.interrupt)
+        const unanswered = Effect.suspend(() => queueClosing() ? Effect.never : Effect.interrupt)
         // (the entity provides its address to its handlers)
         const address = Effect.service(Entity.CurrentAddress) as Effect.Effect<EntityAddress.EntityAddress>
         // Queued with its submit options' bounds: a task that does not start
@@ -457,7 +466,7 @@ export const layer = <T extends TaskSet.Any>(
             Effect.onInterrupt(
               Effect.catchCause(Task.join(task), (cause): Effect.Effect<never, WireError> => {
                 if (Cause.hasInterruptsOnly(cause)) {
-                  return closing
+                  return queueClosing()
                     ? Effect.never
                     : Effect.failCause(cause as Cause.Cause<never>)
                 }
@@ -505,7 +514,7 @@ export const layer = <T extends TaskSet.Any>(
     yield* Effect.addFinalizer(() =>
       Effect.andThen(
         Effect.sync(() => {
-          stopping = true
+          shutdown = "handing over"
         }),
         executor.pause
       )
