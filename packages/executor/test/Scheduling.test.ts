@@ -2,7 +2,7 @@
  * Which queued task starts next and when: `priority`, `key` with
  * `maxConcurrencyPerKey`, `resize`, `pause`/`resume`.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe, it, vi } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import { BackgroundExecutor, ExecutorError, Task } from "../src/index.ts"
@@ -234,6 +234,58 @@ describe("scheduling", () => {
           yield* executor.awaitIdle
           assert.include(yield* executor.stats, { succeeded: 4, queued: 0 })
         }), { maxConcurrency: 4, maxConcurrencyPerKey: 1, maxQueue: 1 }))
+
+    it.effect("with maxQueue, waiters of several keys that gain room together are all let in, each key's in submission order", () =>
+      BackgroundExecutor.scoped((executor) =>
+        Effect.gen(function*() {
+          const gate = yield* Deferred.make<void>()
+          const order: Array<string> = []
+          // keys a and b each run one task until the gate opens and queue one more behind it: the queue is full
+          for (const key of ["a", "b"]) {
+            yield* executor.submit(Deferred.await(gate), { key })
+            yield* executor.submit(Effect.void, { key })
+          }
+          // waiting, oldest first: b1, a1, b2 (each key may take one task at a time)
+          const waiters = yield* Effect.forEach([["b", "b1"], ["a", "a1"], ["b", "b2"]], ([key, label]) =>
+            Effect.forkChild(executor.submit(Effect.sync(() => order.push(label!)), { key }), {
+              startImmediately: true
+            }))
+          yield* settle
+          assert.isTrue(waiters.every((waiter) => waiter.pollUnsafe() === undefined))
+          yield* Deferred.succeed(gate, undefined)
+          yield* executor.awaitIdle
+          yield* Effect.forEach(waiters, Fiber.join)
+          assert.deepStrictEqual(order.filter((label) => label.startsWith("a")), ["a1"])
+          assert.deepStrictEqual(order.filter((label) => label.startsWith("b")), ["b1", "b2"])
+          assert.include(yield* executor.stats, { succeeded: 7, queued: 0, running: 0 })
+        }), { maxConcurrency: 3, maxConcurrencyPerKey: 1, maxQueue: 2 }))
+
+    it.effect("with maxQueue, a task end looks only at the waiters of keys that may have gained room (linear, not quadratic)", () =>
+      Effect.gen(function*() {
+        // one key, one task at a time, a free permit, a full queue: every other submitter waits.
+        // Before, each task end asked every waiter whether its task could start: ~0.6 n² checks
+        const n = 2_000
+        const checks = [
+          vi.spyOn(TaskQueue.prototype, "couldStartNow"),
+          vi.spyOn(TaskQueue.prototype, "hasRoom")
+        ]
+        try {
+          yield* BackgroundExecutor.scoped(
+            (executor) =>
+              Effect.forEach(
+                Array.from({ length: n }, (_, i) => i),
+                () => executor.submit(Effect.yieldNow, { key: "host" }),
+                { concurrency: "unbounded", discard: true }
+              ),
+            { maxConcurrency: 2, maxConcurrencyPerKey: 1, maxQueue: 10 }
+          )
+          const calls = checks.reduce((sum, spy) => sum + spy.mock.calls.length, 0)
+          assert.isAbove(calls, 0, "the checks were not counted")
+          assert.isBelow(calls, 10 * n, `${calls} room checks for ${n} tasks`)
+        } finally {
+          checks.forEach((spy) => spy.mockRestore())
+        }
+      }))
 
     it.effect("many keys, each with more priorities than the executor shares submissions for: each key's tasks start in its own (priority, submission) order", () =>
       BackgroundExecutor.scoped(Effect.gen(function*() {

@@ -48,6 +48,7 @@ import { type Slot, TaskScopes } from "./taskScope.ts"
 import { type Parent, taskOf, type Times, type Tracked } from "./taskTree.ts"
 import { rethrowLater, type Settings, Telemetry } from "./telemetry.ts"
 import * as Timeouts from "./timeouts.ts"
+import { type Waiter, Waiters } from "./waiters.ts"
 
 /**
  * The executor whose task the current fiber runs (or descends from). Set only
@@ -536,8 +537,7 @@ const notify = (observers: ReadonlySet<(exit: Exit.Exit<any, any>) => void>, exi
  * A submitter suspended by `maxQueue`, woken in FIFO order (or sooner, when
  * its own submission could start at once: see `admitWaiters`).
  */
-interface QueueWaiter {
-  (): void
+interface QueueWaiter extends Waiter {
   readonly submission: Submission
 }
 
@@ -598,8 +598,8 @@ export class ExecutorCore {
   private handing = 0
   /** Fibers waiting in `finalFailure` for those joins. */
   private handingWaiters: Array<() => void> = []
-  /** Submitters suspended by `maxQueue` (a Set keeps insertion order and deletes in O(1)). */
-  private readonly queueWaiters = new Set<QueueWaiter>()
+  /** Submitters suspended by `maxQueue`, oldest first, kept by key too (see `waiters.ts`). */
+  private readonly queueWaiters = new Waiters<QueueWaiter>()
 
   /** No submitted task is unfinished: none queued, none holding a permit. */
   private get idle(): boolean {
@@ -627,7 +627,7 @@ export class ExecutorCore {
       },
       this.telemetry.tree
     )
-    this.queue = new TaskQueue(config.maxConcurrencyPerKey ?? Number.POSITIVE_INFINITY)
+    this.queue = new TaskQueue(config.maxConcurrencyPerKey ?? Number.POSITIVE_INFINITY, this.queueWaiters)
     this.keyed = config.maxConcurrencyPerKey === undefined ? undefined : new KeyedSubmissions()
     this.holding = config.closeTimeout === undefined ? undefined : new Set()
   }
@@ -1056,14 +1056,14 @@ export class ExecutorCore {
    * not per task. While paused, only the queue's bound counts.
    */
   private admitWaiters(): void {
-    if (this.queueWaiters.size === 0) return
-    let first = this.queueWaiters.values().next().value!
+    let first = this.queueWaiters.first()
+    if (first === undefined) return
     if (this.queued > this.lowWater && !this.startsAtOnce(first.submission)) return this.admitStartable()
     while (this.queued < this.config.maxQueue || this.startsAtOnce(first.submission)) {
       this.queueWaiters.delete(first) // a waiter that throws must not be called again
       wake(first, undefined)
-      if (this.queueWaiters.size === 0) return
-      first = this.queueWaiters.values().next().value!
+      first = this.queueWaiters.first()
+      if (first === undefined) return
     }
     this.admitStartable()
   }
@@ -1073,17 +1073,16 @@ export class ExecutorCore {
    * their keys' bounds), lets in the waiting submitters, oldest first, whose
    * own task could start at once: it takes no queue place, and waiting for
    * the queue to drain could wait for ever (the queued tasks' keys may wait
-   * on it).
+   * on it). Only the keys that may have gained room are looked at (see
+   * `waiters.ts`): asking every waiter on every task end was quadratic.
    */
   private admitStartable(): void {
-    if (!this.queue.ordered || this.paused || this.running >= this.limit) return
-    for (const waiter of Array.from(this.queueWaiters)) {
-      if (this.paused || this.running >= this.limit) return
-      if (!this.queueWaiters.has(waiter) || !this.startsAtOnce(waiter.submission)) continue
-      this.queueWaiters.delete(waiter)
-      wake(waiter, undefined)
-    }
+    this.queueWaiters.admitStartable(this.permitFree, this.hasRoom, this.admitWaiter)
   }
+  private readonly permitFree = () =>
+    this.queue.ordered && !this.paused && this.running < this.limit && !this.queue.holdsStartable()
+  private readonly hasRoom = (key: string | undefined) => this.queue.hasRoom(key)
+  private readonly admitWaiter = (waiter: QueueWaiter) => wake(waiter, undefined)
 
   private finish(record: TaskRecord<any, any>, exit: Exit.Exit<any, any>): void {
     if (record.state === DONE) return
@@ -1188,7 +1187,7 @@ export class ExecutorCore {
     this.closeWaiters = []
     for (let i = 0; i < closers.length; i++) wake(closers[i]!, undefined)
     // submitters still waiting for a queue place cannot be admitted any more
-    for (const waiter of Array.from(this.queueWaiters)) wake(waiter, undefined)
+    for (const waiter of this.queueWaiters.toArray()) wake(waiter, undefined)
   }
 
   /**

@@ -24,6 +24,7 @@
  *
  * @internal
  */
+import type { RoomWatcher } from "./waiters.ts"
 
 /** The state of an entry that still waits; anything else is skipped. */
 export const QUEUED = 0
@@ -220,6 +221,9 @@ const IDLE_LANES = 1024
 /** The order arrays of a queue that has not yet ordered anything: empty, shared. */
 const NO_ORDER = new Float64Array(0)
 
+/** A watcher for a queue nobody watches. */
+const UNWATCHED: RoomWatcher = { watching: false, roomFor: () => {}, roomForAll: () => {} }
+
 /**
  * The queue of one executor. `maxPerKey` bounds the running tasks of each
  * key (`Infinity` when the executor has no per-key limit).
@@ -246,9 +250,12 @@ export class TaskQueue {
    */
   private orderP = NO_ORDER
   private orderId = NO_ORDER
+  /** Told when a key may have gained room (see `waiters.ts`). */
+  private readonly watcher: RoomWatcher
 
-  constructor(maxPerKey: number) {
+  constructor(maxPerKey: number, watcher: RoomWatcher = UNWATCHED) {
     this.maxPerKey = maxPerKey
+    this.watcher = watcher
   }
 
   /**
@@ -288,7 +295,16 @@ export class TaskQueue {
    * {@link startNow} decides), without counting it.
    */
   couldStartNow(key: string | undefined): boolean {
-    if (this.runnable.length > 0 && this.startsSomething()) return false
+    return !this.holdsStartable() && this.hasRoom(key)
+  }
+
+  /** Whether a queued entry could start now, given a free permit (it would go before a new one). */
+  holdsStartable(): boolean {
+    return this.runnable.length > 0 && this.startsSomething()
+  }
+
+  /** Whether a task of `key` submitted now would not wait for its key: nothing of it queued, room under the bound. */
+  hasRoom(key: string | undefined): boolean {
     const lane = this.lanes.get(key)
     return lane === undefined || this.takesNow(lane)
   }
@@ -350,6 +366,7 @@ export class TaskQueue {
       lane.running++
       entry.next = lane
     }
+    if (lane.size === 0 && this.watcher.watching) this.watcher.roomFor(lane.key)
     // the lane's next entry comes later than this one, or it can start nothing now
     if (this.canStart(lane)) {
       this.reorder(lane)
@@ -367,6 +384,7 @@ export class TaskQueue {
     const lane = entry.next as Lane
     entry.next = undefined
     lane.running--
+    if (this.watcher.watching) this.watcher.roomFor(lane.key)
     if (lane.index >= 0) return // it has entries queued
     this.settleLane(lane)
     if (lane.isIdle()) this.wentIdle()
@@ -428,6 +446,7 @@ export class TaskQueue {
       if (lane.isIdle()) this.lanes.delete(lane.key) // idle lanes go too
     }
     this.idle = 0
+    this.watcher.roomForAll()
   }
 
   /** How many lanes the queue holds, idle ones included (for tests). */
