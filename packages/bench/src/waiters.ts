@@ -5,6 +5,12 @@
  * not grow with `n`; each removal searching and shifting a list of the
  * others made it quadratic (80,000 joiners took 7 s before 2026-11-27).
  *
+ * And what it costs to be let in: `keyed` submits `n` tasks of one key at
+ * once (`maxConcurrencyPerKey: 1`, `maxQueue: 10`, two permits, so one sits
+ * free while the queue is full of the key's tasks) and times the whole run,
+ * per task. Every task end asking every suspended submitter whether its
+ * task could start made it quadratic (20,000 took 11 s before 2026-11-28).
+ *
  * Each (variant, size) runs in a fresh process: today's executor and, with
  * `--commit`, the copy of an earlier commit's (see `copies.ts`). A process
  * warms up on 5,000 waiters, then reports the median of 3 runs. The verdict
@@ -19,9 +25,14 @@ import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { copySource, extractCopies, todaySource } from "./copies.ts"
 
-const SIZES = [10_000, 40_000, 80_000]
-const KINDS = ["join", "awaitIdle"] as const
+const KINDS = ["join", "awaitIdle", "keyed"] as const
 type Kind = typeof KINDS[number]
+/** Sizes per kind (`keyed` smaller: before its fix, 20,000 took 11 s). */
+const SIZES: Record<Kind, ReadonlyArray<number>> = {
+  join: [10_000, 40_000, 80_000],
+  awaitIdle: [10_000, 40_000, 80_000],
+  keyed: [5_000, 10_000, 20_000]
+}
 
 const { values } = parseArgs({
   options: {
@@ -37,6 +48,19 @@ const measure = async (source: string, kind: Kind, n: number): Promise<number> =
   const { Effect, Fiber } = await import("effect")
   const { BackgroundExecutor, Task } = (await import(source)) as typeof import("@taskscope/executor")
   let ms = 0
+  if (kind === "keyed") {
+    const start = performance.now()
+    await Effect.runPromise(BackgroundExecutor.scoped(
+      (executor) =>
+        Effect.forEach(
+          Array.from({ length: n }, (_, i) => i),
+          () => executor.submit(Effect.yieldNow, { key: "host" }),
+          { concurrency: "unbounded", discard: true }
+        ),
+      { maxConcurrency: 2, maxConcurrencyPerKey: 1, maxQueue: 10 }
+    ))
+    return performance.now() - start
+  }
   await Effect.runPromise(BackgroundExecutor.scoped((executor) =>
     Effect.gen(function*() {
       const task = yield* executor.submit(Effect.never)
@@ -69,7 +93,8 @@ if (values.child !== undefined) {
   const entry = fileURLToPath(import.meta.url)
   for (const kind of KINDS) {
     for (const { label, source } of variants) {
-      const perWaiter = SIZES.map((n) => {
+      const sizes = SIZES[kind]
+      const perWaiter = sizes.map((n) => {
         const out = spawnSync(
           process.execPath,
           [entry, "--child", source, "--kind", kind, "--n", String(n)],
@@ -78,10 +103,10 @@ if (values.child !== undefined) {
         if (out.status !== 0) throw new Error(`waiters ${kind} ${label} ${n}: ${out.stderr}`)
         return (Number(out.stdout.trim()) * 1e6) / n
       })
-      const cells = SIZES.map((n, i) => `${n.toLocaleString("en-US")}: ${Math.round(perWaiter[i]!)} ns`).join(", ")
+      const cells = sizes.map((n, i) => `${n.toLocaleString("en-US")}: ${Math.round(perWaiter[i]!)} ns`).join(", ")
       const ratio = perWaiter.at(-1)! / perWaiter[0]!
       console.log(
-        `${kind.padEnd(9)} ${label.padEnd(14)} ns per waiter ${cells} — ` +
+        `${kind.padEnd(9)} ${label.padEnd(14)} ns per ${kind === "keyed" ? "task" : "waiter"} ${cells} — ` +
           `${ratio.toFixed(2)}x from the smallest to the largest size: ${ratio <= 1.5 ? "linear" : "NOT linear"}`
       )
     }
