@@ -192,16 +192,19 @@ const serveCalls = (
     lastSeq = seq
     // what the response is, for a parent that cannot read it (see `Signal.FirstKind`)
     Atomics.store(signal, kindOf(seq), kind)
-    // freed before the response is posted: once the parent has the response
-    // it may reuse the slot at once
-    Atomics.store(signal, slotOf(seq), Slot.Free)
+    // Busy with the call until its response is posted: cloning it runs the
+    // value's own code (a getter) and may never end, and a parent that took
+    // the call for answered would wait for a response that never comes — its
+    // timeout and its cancel could not stop the thread (see `Slot.Posting`).
+    const slot = slotOf(seq)
+    Atomics.store(signal, slot, Slot.Posting)
     const took = kind === Reply.Skipped ? 0 : performance.now() - startedAt
     try {
       postMessage(port, [seq, kind, value, took], transfers)
     } catch (error) {
       // postMessage throws synchronously (DataCloneError) and sends nothing
       if (kind === Reply.Defect) {
-        // strings only: it is sent, and the call gets its answer (the parent waits for it, past any timeout)
+        // strings only: it is sent, and the call gets its answer
         port.postMessage([seq, Reply.Defect, plainDefect(value), took])
       } else {
         const what = kind === Reply.Failure ? "error" : "success value"
@@ -212,6 +215,9 @@ const serveCalls = (
         port.postMessage([seq, Reply.InvalidResult, issue, took])
       }
     }
+    // Posted: the parent may have read it already and given the slot to a new
+    // call, whose `Pending` stays (hence a compare-and-swap).
+    Atomics.compareExchange(signal, slot, Slot.Posting, Slot.Free)
     Atomics.add(signal, Signal.Responses, 1)
   }
 

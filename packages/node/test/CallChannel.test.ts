@@ -200,6 +200,28 @@ describe("call channel", () => {
       assert.strictEqual(counter.alive(), 0)
     }))
 
+  it.live("interrupting a call whose answer is still being cloned stops its thread (\"terminate\"): the clone may never end", () =>
+    Effect.gen(function*() {
+      const counter = makeCounter()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const gate = new Int32Array(new SharedArrayBuffer(8))
+        const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter), maxConcurrency: 1 })
+        yield* pool.prestart
+        const answer = yield* start(pool.call("postsSlowly", { cells: gate.buffer }))
+        // the thread runs the answer's getter, inside postMessage; cell 0 stays unset
+        yield* eventually(Effect.sync(() => Atomics.load(gate, 1) === 1), "the answer is being cloned")
+        // before: the call's slot was already free, the pool took the call for answered and
+        // waited for its response (here until the getter gives up, after 10 s)
+        yield* Fiber.interrupt(answer).pipe(
+          Effect.timeout("3 seconds"),
+          Effect.catchTag("TimeoutError", () => Effect.sync(() => assert.fail("the interrupt waited for the answer")))
+        )
+        assert.include(yield* pool.stats, { terminated: 1, crashed: 0 })
+        assert.strictEqual(yield* pool.call("square", 3), 9)
+      }))
+      assert.strictEqual(counter.alive(), 0)
+    }))
+
   it.live("a call is not blamed for a payload interrupted before its thread read it: threads that die of such one prove nothing", () =>
     Effect.gen(function*() {
       const counter = makeCounter()

@@ -199,6 +199,32 @@ describe("WorkerExecutor", () => {
         assert.strictEqual(next, 16, "no thread took the next task")
       }))
 
+    it.live("a task whose answer never finishes cloning is stopped by its timeout: its thread is terminated", () =>
+      Effect.gen(function*() {
+        const counter = makeCounter()
+        // the answer's getter blocks its thread (for 10 s at most) until cell 0 is set: never, here
+        const gate = new Int32Array(new SharedArrayBuffer(8))
+        yield* Effect.scoped(Effect.gen(function*() {
+          const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter), maxConcurrency: 1 })
+          yield* pool.prestart
+          const exit = yield* WorkerExecutor.scoped(pool, (executor) =>
+            Effect.flatMap(
+              executor.submit("postsSlowly", { cells: gate.buffer }, { timeout: "300 millis", ...quiet }),
+              Task.await
+            )).pipe(
+              // before: the timeout found the call's slot free, and waited for the answer
+              Effect.timeout("3 seconds"),
+              Effect.catchTag("TimeoutError", () => Effect.sync(() => assert.fail("the timeout waited for the answer")))
+            )
+          assert.strictEqual(Atomics.load(gate, 1), 1, "the answer was not being cloned")
+          const error = errorOf(exit)
+          assert.instanceOf(error, ExecutorError.TaskTimeoutError)
+          assert.deepStrictEqual([error.taskName, error.phase], ["postsSlowly", "run"])
+          assert.include(yield* pool.stats, { terminated: 1, crashed: 0 })
+        }))
+        assert.strictEqual(counter.alive(), 0)
+      }))
+
     it.live("a call's timeout counts from when it reaches a thread; its startTimeout bounds its wait for one", () =>
       Effect.gen(function*() {
         // three permits for one thread: the last two calls hold a permit while they wait for it

@@ -507,13 +507,16 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       const transfers: Array<unknown> = []
       let expired: Array<Entry> | undefined
       while (entries.length < count) {
-        // A slot still in use: a cancelled call the worker has not reached
-        // yet, or an answered one whose answer is not read yet (its cancel
-        // must not land on a new call in its slot). The Skipped answer, or
-        // reading the answer, brings the dispatcher back.
+        // A slot still in use: a call the worker has not answered (a
+        // cancelled one it has not reached yet, say), or an answered one
+        // whose answer is not read yet (its cancel must not land on a new
+        // call in its slot). The Skipped answer, or reading the answer,
+        // brings the dispatcher back. `Posting` with the answer read (or the
+        // call dropped) is free: the worker's own `Posting -> Free` is a
+        // compare-and-swap that leaves the new call's `Pending` alone.
+        const previous = Atomics.load(signal, slotOf(thread.nextSeq))
         if (
-          Atomics.load(signal, slotOf(thread.nextSeq)) !== Slot.Free ||
-          thread.calls.has(thread.nextSeq - Signal.Slots)
+          (previous !== Slot.Free && previous !== Slot.Posting) || thread.calls.has(thread.nextSeq - Signal.Slots)
         ) break
         const entry = takeQueued()
         if (entry === undefined) break
@@ -773,7 +776,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       for (const entry of thread.calls.values()) {
         if (entry.resume === undefined) continue
         const state = Atomics.load(thread.signal, slotOf(entry.seq))
-        if (state === Slot.Started) running = true
+        if (state === Slot.Started || state === Slot.Posting) running = true
         if (state === Slot.Pending && !closing) unstarted.push(entry)
         else settle(entry, state === Slot.Pending ? closedCrash : crash)
       }
@@ -1019,14 +1022,15 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
     }
 
     /**
-     * Whether `thread` is running one of its calls; `orAnswering`: or posting
-     * the answer of one (its slot is freed just before the answer is posted,
-     * and cloning a large answer takes a while) — either way it is not stuck.
+     * Whether `thread` is running one of its calls, posting its answer
+     * included (cloning a large answer takes a while); `orAnswered`: or has
+     * posted the answer of one that is not read here yet — either way it is
+     * not stuck.
      */
-    const runsACall = (thread: Thread, orAnswering = false): boolean => {
+    const runsACall = (thread: Thread, orAnswered = false): boolean => {
       for (const entry of thread.calls.values()) {
         const state = Atomics.load(thread.signal, slotOf(entry.seq))
-        if (state === Slot.Started || (orAnswering && state === Slot.Free)) return true
+        if (state === Slot.Started || state === Slot.Posting || (orAnswered && state === Slot.Free)) return true
       }
       return false
     }
@@ -1069,8 +1073,15 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           dispatch()
           return Effect.void
         }
+        // Free: its response is posted, and waits in the port. Started, or Posting (the worker
+        // is cloning the response: that runs the value's own code, and may never end): running.
         let answered = was === Slot.Free
         if (!answered && options.onInterruptRunning === "terminate") {
+          // A call whose response is being posted is stopped as a running one, with no grace
+          // period: its caller has given up on it (an interrupt, a timeout), so the response
+          // would be dropped, and waiting for it may be waiting for ever. The price, when the
+          // clone was about to end, is a new thread, as for a call interrupted just before it
+          // answered.
           // The calls it holds behind this one go to other threads first: `terminate()` lands
           // later, and the thread could start the next of them meanwhile, which would then fail
           // for an interrupt that was not its own.
@@ -1084,7 +1095,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           }
         }
         if (answered) {
-          // answered: its response is posted (or about to be); the outcome is dropped
+          // answered: reading its response (posted) settles it; the outcome is dropped
           drain(thread)
           dispatch()
           if (entry.resume === undefined) return Effect.void

@@ -91,11 +91,11 @@ export type Response = readonly [seq: number, kind: ReplyKind, value: unknown, t
 /**
  * The layout of the shared `Int32Array`: two counters, then one state word per
  * call slot. Call `seq` uses slot `seq % Signal.Slots`; the parent reuses a
- * slot only once it is {@link Slot}.Free again *and* it has read the answer
- * of the slot's previous call (the worker frees a slot before it posts the
- * answer: until the parent has read it, a cancel of that call must find its
- * own slot, not a new call's), so at most `Signal.Slots` calls are
- * outstanding on a thread.
+ * slot only once it has read the answer of the slot's previous call (or
+ * dropped a cancelled one) *and* the worker is done with that call: the slot
+ * is {@link Slot}.Free, or `Posting` the answer the parent already holds (a
+ * cancel of a call must find its own slot, never a new call's). So at most
+ * `Signal.Slots` calls are outstanding on a thread.
  */
 export const Signal = {
   /** bumped (and notified) by the parent after each batch it posts */
@@ -108,8 +108,8 @@ export const Signal = {
   Slots: 64,
   /**
    * index of the first kind word: one per slot, the {@link ReplyKind} of the
-   * response the worker posts for the slot's call, written before it frees
-   * the slot — so that the parent can tell what an answer it cannot read was
+   * response the worker posts for the slot's call, written before it posts
+   * it — so that the parent can tell what an answer it cannot read was
    * (a value nested too deeply for its smaller stack, say)
    */
   FirstKind: 2 + 64,
@@ -127,21 +127,32 @@ export const Signal = {
 export const signalBytes = (Signal.Reading + 1) * Int32Array.BYTES_PER_ELEMENT
 
 /**
- * The state of a call slot. Only two transitions race, and both are
+ * The state of a call slot. Two transitions race, and both are
  * compare-and-swap on `Pending`: the worker's `Pending -> Started` before it
  * runs a call and the parent's `Pending -> Cancelled` when a batched call is
  * interrupted. Whoever wins decides: a cancelled call is never run; a started
  * one can only be stopped with its thread.
+ *
+ * The worker answers a call in two steps: `Posting` while `postMessage`
+ * clones the response, then `Free` once it is posted — a compare-and-swap
+ * from `Posting`, because a parent that has read the response may already
+ * have given the slot to a new call (`Pending`), which must stand. So `Free`
+ * on a call the parent holds means its response is waiting in the port, and
+ * `Posting` that the thread is still busy with the call: cloning an answer
+ * runs the answer's own code (a getter) and can take as long as the call
+ * itself, or for ever, so the parent treats it as running.
  */
 export const Slot = {
-  /** unused, or the call has been answered (the worker frees it before it posts the response) */
+  /** unused, or the call's response has been posted */
   Free: 0,
   /** posted, not started */
   Pending: 1,
   /** the worker is running it */
   Started: 2,
-  /** interrupted before it started: the worker skips it, frees the slot and answers `Reply.Skipped` */
-  Cancelled: 3
+  /** interrupted before it started: the worker skips it and answers `Reply.Skipped` */
+  Cancelled: 3,
+  /** answered: the worker is cloning and posting the response (then frees the slot) */
+  Posting: 4
 } as const
 
 /** The index of the state word of call `seq`. */
