@@ -163,7 +163,11 @@ export interface WorkerPool<T extends TaskSet.Any> {
   /** The number of threads it may run. */
   readonly maxConcurrency: number
   readonly stats: Effect.Effect<Stats>
-  /** Starts every thread now instead of on first use, and waits until they are ready. */
+  /**
+   * Starts every thread now instead of on first use, and waits until they are
+   * ready. A thread on its way out (retired after `idleTimeout`, terminated)
+   * is waited for, and replaced once it has ended.
+   */
   readonly prestart: Effect.Effect<void>
   /**
    * Runs one call on a thread, outside any executor: no exit rules, no

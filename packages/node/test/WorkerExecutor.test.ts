@@ -1142,6 +1142,39 @@ describe("WorkerExecutor", () => {
         assert.strictEqual(yield* pool.call("square", 3).pipe(Effect.timeout("5 seconds")), 9)
       })))
 
+    it.live("prestart right after a retirement replaces the retired thread: the pool is back to its size", () =>
+      Effect.gen(function*() {
+        const counter = makeCounter()
+        // real threads whose terminate() waits for `release`: a retired one stays on its way out
+        const release = Promise.withResolvers<void>()
+        const retiring = Promise.withResolvers<void>()
+        const spawn = spawner(counter)
+        yield* Effect.scoped(Effect.gen(function*() {
+          const pool = yield* WorkerPool.make(tasks, {
+            spawn: () => {
+              const worker = spawn()
+              const terminate = worker.terminate.bind(worker)
+              worker.terminate = () => {
+                retiring.resolve()
+                return release.promise.then(terminate)
+              }
+              return worker
+            },
+            maxConcurrency: 1,
+            idleTimeout: 200
+          })
+          yield* pool.prestart
+          yield* Effect.promise(() => retiring.promise)
+          assert.include(yield* pool.stats, { threads: 1, retired: 1 })
+          const prestarting = yield* Effect.forkChild(pool.prestart, { startImmediately: true })
+          release.resolve()
+          yield* Fiber.join(prestarting)
+          // before: prestart counted the retiring thread as one of the pool's, and started none
+          assert.include(yield* pool.stats, { threads: 1, idle: 1, started: 2, retired: 1 })
+        }))
+        assert.strictEqual(counter.alive(), 0)
+      }))
+
     it.live("a call that cannot be sent hands its thread on cleanly; a thread that then dies is never handed out", () =>
       Effect.scoped(Effect.gen(function*() {
         const counter = makeCounter()

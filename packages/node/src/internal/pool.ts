@@ -122,7 +122,7 @@ export interface Pool {
     starting?: (() => boolean) | undefined
   ) => Effect.Effect<Outcome>
   readonly stats: Effect.Effect<Stats>
-  /** Starts threads up to `size` and waits until they are ready (or dead). */
+  /** Starts threads up to `size` (replacing those on their way out once they end) and waits until they are ready (or dead). */
   readonly prestart: Effect.Effect<void>
   /** `true` while the calls it answers take a thread less than {@link TINY_MS} each (moving average). */
   readonly tiny: () => boolean
@@ -239,6 +239,8 @@ interface Thread {
   readonly signal: Int32Array
   /** true once ready, false if it died first */
   readonly ready: Deferred.Deferred<boolean>
+  /** done once it has ended (`onThreadEnd`): it no longer counts against the pool's size */
+  readonly gone: Deferred.Deferred<void>
   state: "starting" | "ready" | "dead"
   /**
    * why the pool ended it (undefined: it ended on its own; "unreadable": it
@@ -749,6 +751,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         metrics?.restarted("crash")
       }
       Deferred.doneUnsafe(thread.ready, Exit.succeed(false))
+      Deferred.doneUnsafe(thread.gone, Exit.void)
       // responses posted before the thread ended still count
       drain(thread)
       thread.port.close()
@@ -942,6 +945,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         port: port1,
         signal: new Int32Array(buffer),
         ready: Deferred.makeUnsafe<boolean>(),
+        gone: Deferred.makeUnsafe<void>(),
         state: "starting",
         ending: undefined,
         onDemand,
@@ -1163,7 +1167,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       return { threads: threads.size, idle, busy, queued: waiting, started, crashed, terminated, retired }
     })
 
-    const prestart = Effect.suspend(() => {
+    /** Starts the threads missing from the pool's size, and waits until they are ready (or dead). */
+    const startMissing = Effect.suspend(() => {
       if (closing) return Effect.void
       // a fixed count: a thread whose spawn throws is gone again at once
       const missing = options.maxConcurrency - threads.size
@@ -1171,6 +1176,18 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       for (let i = 0; i < missing; i++) fresh.push(spawn(false))
       // the threads belong to the pool: interrupting prestart stops only the wait
       return Effect.forEach(fresh, (thread) => Deferred.await(thread.ready), { discard: true })
+    })
+
+    const prestart = Effect.suspend(() => {
+      // A thread on its way out (retired, terminated) counts against the size until it has
+      // ended, so that the pool never runs more than its size; the dispatcher starts its
+      // replacement when it ends, and so does prestart, once. Counted as one of the threads,
+      // it left the pool short of its size when prestart came right after a retirement.
+      const leaving: Array<Thread> = []
+      for (const thread of threads) if (thread.ending !== undefined) leaving.push(thread)
+      if (leaving.length === 0) return startMissing
+      const ended = Effect.forEach(leaving, (thread) => Deferred.await(thread.gone), { discard: true })
+      return Effect.andThen(startMissing, Effect.andThen(ended, startMissing))
     })
 
     return { execute, stats, prestart, tiny: isTiny }
