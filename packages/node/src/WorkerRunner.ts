@@ -548,8 +548,9 @@ type NeedsNoServices<T extends TaskSet.Any> = [TaskSet.Services<T>] extends [nev
  * Serves a task set in this worker thread: the one line of a worker entry
  * module. When tasks of the set need services, pass the `Layer` that provides
  * them (built once per thread); without it the call does not compile. A layer
- * that fails to build ends the thread with its error, which the parent
- * reports in the `WorkerCrashedError` of the call that started the thread.
+ * that fails to build (or whose build is interrupted) ends the thread with
+ * its error, which the parent reports in the `WorkerCrashedError` of the call
+ * that started the thread.
  * The parent terminates the thread when its pool closes (or retires or
  * replaces it): the layer's finalizers do not run then.
  *
@@ -568,22 +569,37 @@ export const serve: {
   <T extends TaskSet.Any>(taskSet: T, layer: Layer.Layer<TaskSet.Services<T>, unknown>): void
   <T extends TaskSet.Any>(taskSet: T & NeedsNoServices<T>): void
 } = (taskSet: TaskSet.Any, layer?: Layer.Layer<never, unknown>): void => {
-  const serving = make(taskSet) as Effect.Effect<void, WorkerError, EffectWorkerRunner.WorkerRunnerPlatform>
+  /** whether the services were built (or none were needed): what an interruption stopped */
+  let built = false
+  const serving = Effect.andThen(
+    Effect.sync(() => {
+      built = true
+    }),
+    make(taskSet) as Effect.Effect<void, WorkerError, EffectWorkerRunner.WorkerRunnerPlatform>
+  )
   Effect.runFork(
     (layer === undefined ? serving : Effect.provide(serving, layer)).pipe(
       Effect.provide(NodeWorkerRunner.layer),
       // A layer that fails to build, or serving that fails, ends the thread
       // with its error uncaught: the parent sees the thread fail with it (in
       // the `WorkerCrashedError` of the call that started the thread), not a
-      // thread that ended quietly.
+      // thread that ended quietly. An interruption too: serving ends without
+      // one when the parent closes the worker (or terminates the thread), so
+      // one here stopped the layer's build (an `Effect.interrupt` in it, say)
+      // or the serving itself, and the thread must not exit 0 as if all were well.
       Effect.catchCause((cause) =>
-        Cause.hasInterruptsOnly(cause) ? Effect.void : Effect.sync(() => {
+        Effect.sync(() => {
           // a plain Error: what crosses to the parent is its name and message
-          const failure = Cause.squash(cause)
-          // a tagged error without a message says its fields (quote gives name and message)
-          const what = failure instanceof Error && failure.message === ""
-            ? `${failure.name} ${quote({ ...failure })}`
-            : quote(failure)
+          let what: string
+          if (Cause.hasInterruptsOnly(cause)) {
+            what = built ? "interrupted while serving" : "its services layer was interrupted while it was built"
+          } else {
+            const failure = Cause.squash(cause)
+            // a tagged error without a message says its fields (quote gives name and message)
+            what = failure instanceof Error && failure.message === ""
+              ? `${failure.name} ${quote({ ...failure })}`
+              : quote(failure)
+          }
           const error = new Error(`WorkerRunner.serve failed: ${what}`)
           setImmediate(() => {
             throw error

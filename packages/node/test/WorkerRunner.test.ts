@@ -52,6 +52,24 @@ describe("WorkerRunner", () => {
     })
   })
 
+  it.live("a layer whose build is interrupted fails the call that started the thread, saying so", () => {
+    const threads = makeCounter()
+    return Effect.gen(function*() {
+      const exit = yield* WorkerExecutor.scoped(
+        serviceTasks,
+        (executor) => Effect.flatMap(executor.submit("greet", "Ada", { reraiseOnExit: false }), Task.await),
+        { spawn: spawner(threads, "interrupted-services-worker.ts"), maxConcurrency: 1 }
+      )
+      const error = errorOf(exit)
+      assert.instanceOf(error, WorkerError.WorkerCrashedError)
+      assert.include(error.message, "failed to start")
+      // before: the thread exited with code 0, no reason given
+      assert.include(error.message, "WorkerRunner.serve failed")
+      assert.include(error.message, "interrupted")
+      assert.deepStrictEqual(threads.exitCodes, [1])
+    })
+  })
+
   it.live("an idle thread with a timer pending waits in its event loop: it burns no CPU while it waits", () =>
     Effect.gen(function*() {
       const used = yield* WorkerExecutor.scoped(
