@@ -63,6 +63,7 @@ import { schemaProblem, type SyncSteps, syncSteps } from "./internal/codec.ts"
 import {
   type Batch,
   type Call,
+  Features,
   kindOf,
   type Open,
   postMessage,
@@ -169,6 +170,8 @@ const serveCalls = (
   codecs: ReadonlyMap<string, Codecs>,
   port: MessagePort,
   signal: Int32Array,
+  /** the parent knows `Slot.Posting` (see `Features.Posting`) */
+  posting: boolean,
   runFork: <A, E>(
     effect: Effect.Effect<A, E>
   ) => {
@@ -196,8 +199,9 @@ const serveCalls = (
     // value's own code (a getter) and may never end, and a parent that took
     // the call for answered would wait for a response that never comes — its
     // timeout and its cancel could not stop the thread (see `Slot.Posting`).
+    // (A parent that does not know `Posting` gets the slot freed first, as it expects.)
     const slot = slotOf(seq)
-    Atomics.store(signal, slot, Slot.Posting)
+    Atomics.store(signal, slot, posting ? Slot.Posting : Slot.Free)
     const took = kind === Reply.Skipped ? 0 : performance.now() - startedAt
     try {
       postMessage(port, [seq, kind, value, took], transfers)
@@ -217,7 +221,7 @@ const serveCalls = (
     }
     // Posted: the parent may have read it already and given the slot to a new
     // call, whose `Pending` stays (hence a compare-and-swap).
-    Atomics.compareExchange(signal, slot, Slot.Posting, Slot.Free)
+    if (posting) Atomics.compareExchange(signal, slot, Slot.Posting, Slot.Free)
     Atomics.add(signal, Signal.Responses, 1)
   }
 
@@ -500,8 +504,9 @@ export const make = <T extends TaskSet.Any>(
     yield* runner.run<void, never, never>((_portId, open) => {
       if (serving) return
       serving = true
-      const [port, buffer] = open
-      const loop = serveCalls(taskSet, codecs, port, new Int32Array(buffer), runFork)
+      const [port, buffer, features = 0] = open
+      const posting = (features & Features.Posting) !== 0
+      const loop = serveCalls(taskSet, codecs, port, new Int32Array(buffer), posting, runFork)
       runner.sendUnsafe(0, 0)
       // the loop blocks this thread while it waits: start it after this event
       setImmediate(loop)

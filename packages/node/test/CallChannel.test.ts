@@ -12,6 +12,7 @@ import * as Transferable from "effect/workers/Transferable"
 import { WorkerError, WorkerPool } from "../src/index.ts"
 import { isPlain } from "../src/internal/codec.ts"
 import * as Pool from "../src/internal/pool.ts"
+import type { Response } from "../src/internal/protocol.ts"
 import { errorOf, eventually } from "./fixtures/expect.ts"
 import { tasks, WorkFailed } from "./fixtures/tasks.ts"
 import { type Counter, makeCounter, spawner } from "./fixtures/threads.ts"
@@ -218,6 +219,40 @@ describe("call channel", () => {
         )
         assert.include(yield* pool.stats, { terminated: 1, crashed: 0 })
         assert.strictEqual(yield* pool.call("square", 3), 9)
+      }))
+      assert.strictEqual(counter.alive(), 0)
+    }))
+
+  it.live("a thread opened by a parent that does not know `Posting` (an older copy of the package) frees a call's slot before posting, as that parent expects", () =>
+    Effect.gen(function*() {
+      const counter = makeCounter()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const gate = new Int32Array(new SharedArrayBuffer(8))
+        const pool = yield* Pool.make({
+          maxConcurrency: 1,
+          spawn: spawner(counter),
+          idleTimeout: undefined,
+          readyTimeout: undefined,
+          onInterruptRunning: "terminate",
+          name: "older parent",
+          metrics: false,
+          features: 0
+        })
+        yield* pool.prestart
+        const answer = yield* start(pool.execute("postsSlowly", { cells: gate.buffer }, []))
+        yield* eventually(Effect.sync(() => Atomics.load(gate, 1) === 1), "the answer is being cloned")
+        // the slot reads as answered (free), so the interrupt waits for the response instead of
+        // stopping the thread — an older parent's stall check would otherwise take a slot it does
+        // not know for a thread that runs none of its calls, and stop it under other calls
+        const interrupting = yield* start(Fiber.interrupt(answer))
+        yield* Effect.yieldNow
+        Atomics.store(gate, 0, 1)
+        Atomics.notify(gate, 0)
+        yield* Fiber.join(interrupting)
+        assert.include(yield* pool.stats, { terminated: 0, crashed: 0 })
+        const square = yield* pool.execute("square", 3, [])
+        assert.isTrue(Array.isArray(square), "a response")
+        assert.deepStrictEqual((square as Response).slice(1, 3), [0, 9]) // Reply.Success, on the same thread
       }))
       assert.strictEqual(counter.alive(), 0)
     }))

@@ -48,6 +48,7 @@ import type { Stats } from "../WorkerPool.ts"
 import * as Metrics from "./metrics.ts"
 import {
   type Call,
+  FEATURES,
   kindOf,
   type Open,
   postMessage,
@@ -103,6 +104,8 @@ export interface Options {
   /** The `executor` attribute of its series */
   readonly name: string
   readonly metrics: boolean
+  /** What the pool tells its threads it knows (see `Features`); tests leave some out to play an older parent. */
+  readonly features?: number | undefined
 }
 
 export interface Pool {
@@ -971,7 +974,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       const run = Effect.gen(function*() {
         const backing = yield* platform.spawn<Ready, Open>(thread.id)
         // buffered by the platform until the worker is ready
-        yield* backing.send([port2, buffer], [port2])
+        const open: Open = [port2, buffer, options.features ?? FEATURES]
+        yield* backing.send(open, [port2])
         return yield* backing.run(() => Effect.sync(() => onReady(thread)))
       }).pipe(Effect.provideService(EffectWorker.Spawner, spawner as EffectWorker.SpawnerFn<unknown>))
       const fiber = runFork(run)

@@ -25,8 +25,31 @@ import { isMarkedAsUntransferable, type MessagePort, type TransferListItem } fro
 // control channel
 // -----------------------------------------------------------------------------
 
-/** Parent to worker, on the control channel: the call channel and the shared signal. */
-export type Open = readonly [port: MessagePort, signal: SharedArrayBuffer]
+/**
+ * Parent to worker, on the control channel: the call channel, the shared
+ * signal, and the parts of the protocol the parent knows ({@link Features};
+ * left out by a parent from a copy of the package older than them).
+ */
+export type Open = readonly [port: MessagePort, signal: SharedArrayBuffer, features?: number]
+
+/**
+ * Parts of the protocol added after its first release, as bits of
+ * {@link Open}'s `features`: a worker uses one only with a parent that says
+ * it knows it, so that a worker and a parent from different copies of the
+ * package (a worker entry bundled on its own, say) still agree.
+ */
+export const Features = {
+  /**
+   * The worker holds a call's slot at {@link Slot}.Posting while it posts the
+   * answer; without it, the worker frees the slot before it posts (a parent
+   * that does not know `Posting` would take it for a thread that runs none of
+   * its calls, and stop it under a call nobody interrupted).
+   */
+  Posting: 1
+} as const
+
+/** What a parent from this copy of the package knows. */
+export const FEATURES = Features.Posting
 
 /** Worker to parent, on the control channel: the call channel is being served. */
 export type Ready = 0
