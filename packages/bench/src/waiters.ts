@@ -10,6 +10,10 @@
  * free while the queue is full of the key's tasks) and times the whole run,
  * per task. Every task end asking every suspended submitter whether its
  * task could start made it quadratic (20,000 took 11 s before 2026-11-28).
+ * `keys` does the same with `n` keys, one task each, all waiting behind a
+ * submitter that its own key holds back, so that each permit that frees
+ * lets in one of them past it: looking at every waiting key again on each
+ * task end made that quadratic (10,000 took 7.5 s in the first fix).
  *
  * Each (variant, size) runs in a fresh process: today's executor and, with
  * `--commit`, the copy of an earlier commit's (see `copies.ts`). A process
@@ -25,13 +29,14 @@ import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { copySource, extractCopies, todaySource } from "./copies.ts"
 
-const KINDS = ["join", "awaitIdle", "keyed"] as const
+const KINDS = ["join", "awaitIdle", "keyed", "keys"] as const
 type Kind = typeof KINDS[number]
 /** Sizes per kind (`keyed` smaller: before its fix, 20,000 took 11 s). */
 const SIZES: Record<Kind, ReadonlyArray<number>> = {
   join: [10_000, 40_000, 80_000],
   awaitIdle: [10_000, 40_000, 80_000],
-  keyed: [5_000, 10_000, 20_000]
+  keyed: [5_000, 10_000, 20_000],
+  keys: [5_000, 10_000, 20_000]
 }
 
 const { values } = parseArgs({
@@ -48,6 +53,32 @@ const measure = async (source: string, kind: Kind, n: number): Promise<number> =
   const { Effect, Fiber } = await import("effect")
   const { BackgroundExecutor, Task } = (await import(source)) as typeof import("@taskscope/executor")
   let ms = 0
+  if (kind === "keys") {
+    const { Deferred } = await import("effect")
+    const start = performance.now()
+    await Effect.runPromise(BackgroundExecutor.scoped(
+      (executor) =>
+        Effect.gen(function*() {
+          const gate = yield* Deferred.make<void>()
+          yield* executor.submit(Deferred.await(gate), { key: "held" }) // key "held" at its bound
+          yield* executor.submit(Effect.void, { key: "held" }) // the queue's one place
+          yield* executor.submit(Effect.yieldNow, { key: "filler" }) // the other permit, for a moment
+          // waiting, oldest first: one of "held" (held back by its key), then one per key
+          const first = yield* Effect.forkChild(executor.submit(Effect.void, { key: "held" }), {
+            startImmediately: true
+          })
+          yield* Effect.forEach(
+            Array.from({ length: n }, (_, i) => i),
+            (i) => executor.submit(Effect.yieldNow, { key: `key-${i}` }),
+            { concurrency: "unbounded", discard: true }
+          )
+          yield* Deferred.succeed(gate, undefined)
+          yield* Fiber.join(first)
+        }),
+      { maxConcurrency: 2, maxConcurrencyPerKey: 1, maxQueue: 1 }
+    ))
+    return performance.now() - start
+  }
   if (kind === "keyed") {
     const start = performance.now()
     await Effect.runPromise(BackgroundExecutor.scoped(
@@ -106,7 +137,9 @@ if (values.child !== undefined) {
       const cells = sizes.map((n, i) => `${n.toLocaleString("en-US")}: ${Math.round(perWaiter[i]!)} ns`).join(", ")
       const ratio = perWaiter.at(-1)! / perWaiter[0]!
       console.log(
-        `${kind.padEnd(9)} ${label.padEnd(14)} ns per ${kind === "keyed" ? "task" : "waiter"} ${cells} — ` +
+        `${kind.padEnd(9)} ${label.padEnd(14)} ns per ${
+          kind === "keyed" || kind === "keys" ? "task" : "waiter"
+        } ${cells} — ` +
           `${ratio.toFixed(2)}x from the smallest to the largest size: ${ratio <= 1.5 ? "linear" : "NOT linear"}`
       )
     }

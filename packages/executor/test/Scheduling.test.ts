@@ -260,6 +260,43 @@ describe("scheduling", () => {
           assert.include(yield* executor.stats, { succeeded: 7, queued: 0, running: 0 })
         }), { maxConcurrency: 3, maxConcurrencyPerKey: 1, maxQueue: 2 }))
 
+    it.effect("with maxQueue, a waiter whose key gains room while a younger one is let in goes before the next younger one", () =>
+      Effect.gen(function*() {
+        const gate = yield* Deferred.make<void>()
+        const order: Array<string> = []
+        yield* BackgroundExecutor.scoped((executor) =>
+          Effect.gen(function*() {
+            yield* executor.submit(Deferred.await(gate), { key: "a" }) // a at its bound
+            yield* executor.submit(Effect.void, { key: "a" }) // the queue's one place
+            const holdsJ = yield* executor.submit(Deferred.await(gate), { key: "j" }) // j at its bound
+            const holdsPermit = yield* executor.submit(Deferred.await(gate), { key: "g" }) // the last permit
+            const waitFor = (key: string, body: Effect.Effect<void> = Deferred.await(gate)) =>
+              Effect.forkChild(
+                executor.submit(Effect.andThen(Effect.sync(() => order.push(key)), body), { key }),
+                { startImmediately: true }
+              )
+            // suspended, oldest first: a, k1, j, k2; k1's task frees key j as it starts
+            const waiting = [
+              yield* waitFor("a"),
+              yield* waitFor("k1", Effect.andThen(Task.interrupt(holdsJ), Deferred.await(gate))),
+              yield* waitFor("j"),
+              yield* waitFor("k2")
+            ]
+            yield* settle
+            assert.deepStrictEqual(order, [])
+            yield* Task.interrupt(holdsPermit) // one permit frees
+            yield* settle
+            // k1 took the permit and freed j's key (and j's permit): j, older than k2, goes next
+            assert.deepStrictEqual(order, ["k1", "j"])
+            yield* Deferred.succeed(gate, undefined)
+            yield* Effect.forEach(waiting, Fiber.join)
+          }).pipe(Effect.ensuring(Deferred.succeed(gate, undefined))), {
+          maxConcurrency: 3,
+          maxConcurrencyPerKey: 1,
+          maxQueue: 1
+        })
+      }))
+
     it.effect("with maxQueue, a task end looks only at the waiters of keys that may have gained room (linear, not quadratic)", () =>
       Effect.gen(function*() {
         // one key, one task at a time, a free permit, a full queue: every other submitter waits.

@@ -19,7 +19,12 @@
  * or its lane empties, which the queue reports ({@link RoomWatcher}); so the
  * waiters are kept by key, and only the keys that may have gained room since
  * they were last looked at are looked at again. A new waiter's key is looked
- * at too (a permit may have been all it lacked).
+ * at too (a permit may have been all it lacked). The keys found with room
+ * wait in a heap ordered by their oldest waiter, so that waiters are let in
+ * oldest first and a task end that frees one permit lets in one waiter in
+ * O(log keys), however many keys wait; a key leaves the heap when it is
+ * found without room at its top, or when its last waiter goes. So what is
+ * kept is bounded by the keys that have waiters.
  *
  * @internal
  */
@@ -40,15 +45,27 @@ export interface Waiter {
   readonly submission: { readonly key: string | undefined }
 }
 
+/** The waiters of one key. */
+interface KeyWaiters<W> {
+  readonly key: string | undefined
+  /** Oldest first. */
+  readonly waiters: Set<W>
+  /** The place of its oldest waiter (see `Waiters.all`): its order in the heap. */
+  oldest: number
+  /** Its position in the heap of keys found with room, or -1. */
+  index: number
+}
+
 /** The executor's suspended submitters (see the module's documentation). */
 export class Waiters<W extends Waiter> implements RoomWatcher {
   /** Every waiter, oldest first, with its place in that order. */
   private readonly all = new Map<W, number>()
-  /** The waiters of each key, oldest first. */
-  private readonly byKey = new Map<string | undefined, Set<W>>()
-  /** Keys that may have gained room since they were last looked at. */
-  private room = new Set<string | undefined>()
+  private readonly byKey = new Map<string | undefined, KeyWaiters<W>>()
+  /** Keys reported since they were last looked at, out of the heap (a subset of `byKey`'s). */
+  private readonly reported = new Set<KeyWaiters<W>>()
   private everyKey = false
+  /** Keys found with room, by their oldest waiter (a binary heap). */
+  private readonly heap: Array<KeyWaiters<W>> = []
   private nextPlace = 0
   watching = false
 
@@ -58,31 +75,44 @@ export class Waiters<W extends Waiter> implements RoomWatcher {
 
   /** Adds a waiter, last; its key is looked at by the next {@link admitStartable}. */
   add(waiter: W): void {
-    this.all.set(waiter, this.nextPlace++)
+    const place = this.nextPlace++
+    this.all.set(waiter, place)
     const key = waiter.submission.key
     let ofKey = this.byKey.get(key)
     if (ofKey === undefined) {
-      ofKey = new Set()
+      ofKey = { key, waiters: new Set(), oldest: place, index: -1 }
       this.byKey.set(key, ofKey)
     }
-    ofKey.add(waiter)
-    this.room.add(key)
+    ofKey.waiters.add(waiter)
+    if (ofKey.index < 0) this.reported.add(ofKey)
     this.watching = true
   }
 
   /** Removes a waiter; whether it was there. */
   delete(waiter: W): boolean {
-    if (!this.all.delete(waiter)) return false
-    const key = waiter.submission.key
-    const ofKey = this.byKey.get(key)!
-    ofKey.delete(waiter)
-    if (ofKey.size === 0) this.byKey.delete(key)
+    const place = this.all.get(waiter)
+    if (place === undefined) return false
+    this.all.delete(waiter)
+    const ofKey = this.byKey.get(waiter.submission.key)!
+    ofKey.waiters.delete(waiter)
+    if (ofKey.waiters.size === 0) {
+      this.byKey.delete(ofKey.key)
+      this.reported.delete(ofKey)
+      if (ofKey.index >= 0) this.removeAt(ofKey.index)
+    } else if (place === ofKey.oldest) {
+      ofKey.oldest = this.all.get(ofKey.waiters.values().next().value!)!
+      if (ofKey.index >= 0) this.down(ofKey.index)
+    }
     if (this.all.size === 0) {
       this.watching = false
-      this.room.clear()
       this.everyKey = false
     }
     return true
+  }
+
+  /** How many keys are kept, in the map, the reports and the heap together (for tests: at most 3x the keys with waiters). */
+  get keysKept(): number {
+    return this.byKey.size + this.reported.size + this.heap.length
   }
 
   /** The oldest waiter, if any. */
@@ -96,7 +126,8 @@ export class Waiters<W extends Waiter> implements RoomWatcher {
   }
 
   roomFor(key: string | undefined): void {
-    if (this.byKey.has(key)) this.room.add(key)
+    const ofKey = this.byKey.get(key)
+    if (ofKey !== undefined && ofKey.index < 0) this.reported.add(ofKey)
   }
 
   roomForAll(): void {
@@ -104,13 +135,13 @@ export class Waiters<W extends Waiter> implements RoomWatcher {
   }
 
   /**
-   * Lets in, oldest first, the waiters whose task could start at once,
-   * among the keys that may have gained room: `permitFree` tells whether a
-   * task could start now at all (a permit is free, nothing queued could
-   * take it first), `hasRoom` whether a task of a key would. A key without
-   * room is forgotten until the queue reports it again; keys not looked at
-   * because no permit was left stay to be looked at next time. `admit` runs
-   * user code at once, which may add or remove waiters.
+   * Lets in, oldest first, the waiters whose task could start at once:
+   * `permitFree` tells whether a task could start now at all (a permit is
+   * free, nothing queued could take it first), `hasRoom` whether a task of a
+   * key would. Looks at the keys reported since last time, then lets in the
+   * oldest waiter of the keys with room while permits last. `admit` runs user
+   * code at once, which may add or remove waiters and report keys: those are
+   * looked at before the next waiter is chosen.
    */
   admitStartable(
     permitFree: () => boolean,
@@ -118,43 +149,83 @@ export class Waiters<W extends Waiter> implements RoomWatcher {
     admit: (waiter: W) => void
   ): void {
     if (!permitFree()) return
-    if (this.everyKey) {
-      this.everyKey = false
-      for (const key of this.byKey.keys()) this.room.add(key)
-    }
-    if (this.room.size === 0) return
-    const keys = this.room
-    this.room = new Set()
-    const candidates: Array<string | undefined> = []
-    for (const key of keys) {
-      if (this.byKey.has(key) && hasRoom(key)) candidates.push(key)
-    }
-    while (candidates.length > 0) {
-      if (!permitFree()) {
-        // what is left is looked at once a permit frees
-        for (const key of candidates) this.room.add(key)
-        return
-      }
-      // the oldest waiter among the keys with room
-      let best = -1
-      let bestWaiter: W | undefined
-      let bestPlace = Number.POSITIVE_INFINITY
-      for (let i = 0; i < candidates.length; i++) {
-        const waiter = this.byKey.get(candidates[i])?.values().next().value
-        const place = waiter === undefined ? undefined : this.all.get(waiter)
-        if (place !== undefined && place < bestPlace) {
-          best = i
-          bestWaiter = waiter
-          bestPlace = place
-        }
-      }
-      if (bestWaiter === undefined) return // the candidates' waiters have all gone meanwhile
-      if (!hasRoom(candidates[best])) {
-        candidates.splice(best, 1) // its room was taken meanwhile: reported again when it frees
+    for (;;) {
+      this.takeReports(hasRoom)
+      const top = this.heap[0]
+      if (top === undefined) return
+      // no room any more: it comes back when the queue reports its key again
+      if (!hasRoom(top.key)) {
+        this.removeAt(0)
         continue
       }
-      this.delete(bestWaiter)
-      admit(bestWaiter)
+      if (!permitFree()) return
+      const waiter = top.waiters.values().next().value!
+      this.delete(waiter)
+      admit(waiter)
     }
+  }
+
+  /** Puts the reported keys that have room into the heap; those without are dropped until reported again. */
+  private takeReports(hasRoom: (key: string | undefined) => boolean): void {
+    if (this.everyKey) {
+      this.everyKey = false
+      for (const ofKey of this.byKey.values()) {
+        if (ofKey.index < 0) this.reported.add(ofKey)
+      }
+    }
+    if (this.reported.size === 0) return
+    for (const ofKey of this.reported) {
+      this.reported.delete(ofKey)
+      if (ofKey.index < 0 && hasRoom(ofKey.key)) this.push(ofKey)
+    }
+  }
+
+  private push(ofKey: KeyWaiters<W>): void {
+    ofKey.index = this.heap.length
+    this.heap.push(ofKey)
+    this.up(ofKey.index)
+  }
+
+  private removeAt(i: number): void {
+    const heap = this.heap
+    const removed = heap[i]!
+    const last = heap.pop()!
+    removed.index = -1
+    if (last === removed) return
+    heap[i] = last
+    last.index = i
+    this.up(i)
+    this.down(last.index)
+  }
+
+  private up(i: number): void {
+    const heap = this.heap
+    const item = heap[i]!
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if (heap[parent]!.oldest <= item.oldest) break
+      heap[i] = heap[parent]!
+      heap[i]!.index = i
+      i = parent
+    }
+    heap[i] = item
+    item.index = i
+  }
+
+  private down(i: number): void {
+    const heap = this.heap
+    const n = heap.length
+    const item = heap[i]!
+    for (;;) {
+      let child = 2 * i + 1
+      if (child >= n) break
+      if (child + 1 < n && heap[child + 1]!.oldest < heap[child]!.oldest) child++
+      if (heap[child]!.oldest >= item.oldest) break
+      heap[i] = heap[child]!
+      heap[i]!.index = i
+      i = child
+    }
+    heap[i] = item
+    item.index = i
   }
 }
