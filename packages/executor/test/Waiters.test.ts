@@ -69,6 +69,28 @@ describe("Waiters", () => {
     assert.deepStrictEqual(admitted, ["k1", "j"])
   })
 
+  it("a key reported while asking whether a permit is free is looked at before the next waiter is chosen", () => {
+    const waiters = new Waiters<Named>()
+    const room = new Set(["b"])
+    for (const [label, key] of [["a1", "a"], ["b1", "b"], ["b2", "b"]] as const) waiters.add(waiter(label, key))
+    // the executor's question drops queued entries that ended, which can empty a lane: a report
+    let reportA = false
+    const admitted: Array<string> = []
+    waiters.admitStartable(() => {
+      if (reportA) {
+        reportA = false
+        room.add("a")
+        waiters.roomFor("a")
+      }
+      return true
+    }, (key) => room.has(key!), (w) => {
+      admitted.push(w.label)
+      if (w.label === "b1") reportA = true
+    })
+    // before: b2, chosen before the question, went ahead of the older a1
+    assert.deepStrictEqual(admitted, ["b1", "a1", "b2"])
+  })
+
   it("keeps no more keys than have waiters, however many keys came and went", () => {
     const waiters = new Waiters<Named>()
     waiters.add(waiter("stays", "busy"))

@@ -137,8 +137,8 @@ export class Waiters<W extends Waiter> implements RoomWatcher {
   /**
    * Lets in, oldest first, the waiters whose task could start at once:
    * `permitFree` tells whether a task could start now at all (a permit is
-   * free, nothing queued could take it first), `hasRoom` whether a task of a
-   * key would. Looks at the keys reported since last time, then lets in the
+   * free, nothing queued could take it first; asking may report keys),
+   * `hasRoom` whether a task of a key would (asking must report nothing). Looks at the keys reported since last time, then lets in the
    * oldest waiter of the keys with room while permits last. `admit` runs user
    * code at once, which may add or remove waiters and report keys: those are
    * looked at before the next waiter is chosen.
@@ -148,8 +148,10 @@ export class Waiters<W extends Waiter> implements RoomWatcher {
     hasRoom: (key: string | undefined) => boolean,
     admit: (waiter: W) => void
   ): void {
-    if (!permitFree()) return
     for (;;) {
+      // first: asking may itself report keys (the queue drops entries that ended while queued,
+      // which can empty a lane), and those must be looked at before the next waiter is chosen
+      if (!permitFree()) return
       this.takeReports(hasRoom)
       const top = this.heap[0]
       if (top === undefined) return
@@ -158,7 +160,6 @@ export class Waiters<W extends Waiter> implements RoomWatcher {
         this.removeAt(0)
         continue
       }
-      if (!permitFree()) return
       const waiter = top.waiters.values().next().value!
       this.delete(waiter)
       admit(waiter)
