@@ -319,6 +319,12 @@ class Rare {
   /** Ends the task's span (see `telemetry.ts`): a task with a span is timed, so it has these fields. */
   endSpan: ((exit: Exit.Exit<unknown, unknown>) => void) | undefined = undefined
 
+  /** Keeps the task's start deadline (see `startDeadline`): when it passes, and the time it was given. */
+  keepStartBy(startBy: { readonly at: number; readonly budget: Duration.Duration }): void {
+    this.startBy = startBy.at
+    this.startBudget = startBy.budget
+  }
+
   /** Stops the start deadline's timer, if it runs: the task took a permit or ended. */
   cancelTimer(): void {
     if (this.timer === undefined) return
@@ -749,12 +755,8 @@ export class ExecutorCore {
     // ahead of it (in an ordered queue, none that could start now, and its
     // key has room)
     if (!this.paused && this.running < this.limit && (queue.ordered ? queue.startNow(record) : this.queued === 0)) {
-      if (startBy !== undefined && LateStart.buildOf(effect) !== undefined) {
-        // its start deadline goes on while it waits for what it starts on (see `withDeadlines`)
-        const rare = record.fields()
-        rare.startBy = startBy.at
-        rare.startBudget = startBy.budget
-      }
+      // its start deadline goes on while it waits for what it starts on (see `withDeadlines`)
+      if (startBy !== undefined && LateStart.buildOf(effect) !== undefined) record.fields().keepStartBy(startBy)
       this.takePermit(record, submittedAt !== undefined) // (one that waited for a place waited to start)
       if (submission.nextTick) {
         this.unscoped.add(record)
@@ -767,8 +769,7 @@ export class ExecutorCore {
       queue.push(record)
       if (startBy !== undefined) {
         const rare = record.fields()
-        rare.startBy = startBy.at
-        rare.startBudget = startBy.budget
+        rare.keepStartBy(startBy)
         rare.timer = Timer.schedule(submitter.context, startBy.millis, () => this.timeOutQueued(record, startBy.budget))
       }
       if (queue.ordered) this.pump() // it may go round again for a task that woke while it ran

@@ -278,7 +278,7 @@ export class TaskQueue {
    * {@link ended}.
    */
   startNow(entry: Entry): boolean {
-    if (this.runnable.length > 0 && this.startsSomething()) return false
+    if (this.holdsStartable()) return false
     const key = entry.key
     let lane = this.lanes.get(key)
     if (lane !== undefined && !this.takesNow(lane)) return false

@@ -67,10 +67,13 @@ export class Waiters<W extends Waiter> implements RoomWatcher {
   /** Keys found with room, by their oldest waiter (a binary heap). */
   private readonly heap: Array<KeyWaiters<W>> = []
   private nextPlace = 0
-  watching = false
 
   get size(): number {
     return this.all.size
+  }
+
+  get watching(): boolean {
+    return this.all.size > 0
   }
 
   /** Adds a waiter, last; its key is looked at by the next {@link admitStartable}. */
@@ -85,7 +88,6 @@ export class Waiters<W extends Waiter> implements RoomWatcher {
     }
     ofKey.waiters.add(waiter)
     if (ofKey.index < 0) this.reported.add(ofKey)
-    this.watching = true
   }
 
   /** Removes a waiter; whether it was there. */
@@ -102,10 +104,6 @@ export class Waiters<W extends Waiter> implements RoomWatcher {
     } else if (place === ofKey.oldest) {
       ofKey.oldest = this.all.get(ofKey.waiters.values().next().value!)!
       if (ofKey.index >= 0) this.down(ofKey.index)
-    }
-    if (this.all.size === 0) {
-      this.watching = false
-      this.everyKey = false
     }
     return true
   }
@@ -138,9 +136,10 @@ export class Waiters<W extends Waiter> implements RoomWatcher {
    * Lets in, oldest first, the waiters whose task could start at once:
    * `permitFree` tells whether a task could start now at all (a permit is
    * free, nothing queued could take it first; asking may report keys),
-   * `hasRoom` whether a task of a key would (asking must report nothing). Looks at the keys reported since last time, then lets in the
-   * oldest waiter of the keys with room while permits last. `admit` runs user
-   * code at once, which may add or remove waiters and report keys: those are
+   * `hasRoom` whether a task of a key would (asking must report nothing).
+   * Looks at the keys reported since last time, then lets in the oldest
+   * waiter of the keys with room while permits last. `admit` runs user code
+   * at once, which may add or remove waiters and report keys: those are
    * looked at before the next waiter is chosen.
    */
   admitStartable(

@@ -49,6 +49,7 @@ import * as Metrics from "./metrics.ts"
 import {
   type Call,
   FEATURES,
+  isBusy,
   kindOf,
   type Open,
   postMessage,
@@ -782,7 +783,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       for (const entry of thread.calls.values()) {
         if (entry.resume === undefined) continue
         const state = Atomics.load(thread.signal, slotOf(entry.seq))
-        if (state === Slot.Started || state === Slot.Posting) running = true
+        if (isBusy(state)) running = true
         if (state === Slot.Pending && !closing) unstarted.push(entry)
         else settle(entry, state === Slot.Pending ? closedCrash : crash)
       }
@@ -1038,7 +1039,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
     const runsACall = (thread: Thread, orAnswered = false): boolean => {
       for (const entry of thread.calls.values()) {
         const state = Atomics.load(thread.signal, slotOf(entry.seq))
-        if (state === Slot.Started || state === Slot.Posting || (orAnswered && state === Slot.Free)) return true
+        if (isBusy(state) || (orAnswered && state === Slot.Free)) return true
       }
       return false
     }

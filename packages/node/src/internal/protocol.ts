@@ -178,6 +178,9 @@ export const Slot = {
   Posting: 4
 } as const
 
+/** Whether a slot's call keeps its thread busy: running, or its answer being posted (see {@link Slot}). */
+export const isBusy = (state: number): boolean => state === Slot.Started || state === Slot.Posting
+
 /** The index of the state word of call `seq`. */
 export const slotOf = (seq: number): number => Signal.FirstSlot + (seq % Signal.Slots)
 
