@@ -167,7 +167,8 @@ const settle = Effect.yieldNow.pipe(Effect.repeat({ times: 8 }))
  * Runs `steps` with a submitter fiber per submit; after each step, checks
  * that no submitter still waiting could have its task started at once: a
  * permit free, no queued task that could take it (each queued task's key is
- * at its bound), and the submitter's key with nothing queued and room.
+ * at its bound), and the submitter's key with nothing queued and room. At
+ * the end, checks that each key's submitters got in in the order they came.
  */
 const program = (
   maxConcurrency: number,
@@ -236,11 +237,20 @@ const program = (
         duration: "2 seconds",
         orElse: () => Effect.die(new Error("a submitter or the executor never finished"))
       }))
+      // each key's submitters got in in the order they came (task ids are given on entry)
+      const lastId = new Map<string, number>()
+      for (const [i, entry] of entries.entries()) {
+        const exit = entry.submitter.pollUnsafe()
+        if (exit === undefined || exit._tag === "Failure") continue
+        const id = exit.value.id
+        assert.isAbove(id, lastId.get(entry.key) ?? 0, `submitter ${i} (key ${entry.key}) got in before an older one`)
+        lastId.set(entry.key, id)
+      }
     }).pipe(Effect.ensuring(releaseAll)), { maxConcurrency, maxConcurrencyPerKey, maxQueue })
 }
 
 describe("Waiters in an executor", () => {
-  it.effect("no submitter that maxQueue keeps waiting could have its task started at once (random programs)", () =>
+  it.effect("no submitter that maxQueue keeps waiting could have its task started at once, and each key's get in in the order they came (random programs)", () =>
     Effect.promise(() =>
       fc.assert(
         fc.asyncProperty(
