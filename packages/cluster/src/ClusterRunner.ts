@@ -112,7 +112,9 @@ export interface Options {
    * one when it ends); that statement is part of the task's wait to start,
    * bounded by its start deadline, and its `timeout` counts from the moment
    * its function begins. A start stopped by a live runner does not count: a
-   * graceful shutdown, or the task's shard moving to another runner. In
+   * graceful shutdown, or the task's shard moving to another runner (a run
+   * whose function had ended, its answer not yet stored, was not stopped:
+   * it counts, and the task runs again on the next owner). In
    * memory (`Cluster.layerMemory`) nothing is counted: a task runs again only
    * when its runner's layer is rebuilt, which is a graceful shutdown.
    */
