@@ -4,7 +4,8 @@
  * tasks in memory.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber } from "effect"
+import { TestClock } from "effect/testing"
 import { BackgroundExecutor, Task } from "../src/index.ts"
 
 /** Lets every fiber that is ready run until it suspends again. */
@@ -130,4 +131,64 @@ describe("backpressure (maxQueue)", () => {
       assert.strictEqual(yield* Deferred.await(submitted), 3)
       assert.include(yield* executor.stats, { running: 1, queued: 4 })
     }), { maxConcurrency: 1, maxQueue: 1 }))
+
+  describe("a submitter waiting for a place while the executor closes is let in, not refused", () => {
+    // Rule 2: while closing, the executor accepts submissions and waits for them. The close decided
+    // "idle, so closed" from inside the step that freed the place, before the waiter was let in.
+    it.effect.each([
+      ["a queued task that ends as soon as it starts", false],
+      ["queued tasks the close cancels (paused executor, cancelOnExit)", true]
+    ] as const)("%s", ([, cancelled]) =>
+      Effect.gen(function*() {
+        let ran = false
+        let waiter: Fiber.Fiber<Task.Task<void>, unknown> | undefined
+        const waiting = yield* Deferred.make<void>()
+        const closing = yield* BackgroundExecutor.scoped((executor) =>
+          Effect.gen(function*() {
+            if (cancelled) {
+              yield* executor.pause
+              yield* executor.submit(Effect.never, { cancelOnExit: true })
+              yield* executor.submit(Effect.never, { cancelOnExit: true })
+            } else {
+              yield* executor.submit(Effect.sleep("20 millis"))
+              yield* executor.submit(Effect.void)
+            }
+            // not one of the executor's own fibers: it waits for a place
+            waiter = yield* Effect.forkDetach(executor.submit(Effect.sync(() => {
+              ran = true
+            })))
+            yield* settle
+            assert.isUndefined(waiter.pollUnsafe(), "the submitter did not wait")
+            yield* Deferred.succeed(waiting, undefined)
+          }), { maxConcurrency: 1, maxQueue: cancelled ? 2 : 1 }).pipe(Effect.forkChild)
+        yield* Deferred.await(waiting)
+        yield* TestClock.adjust("20 millis") // the running task ends, the queued one starts and ends at once
+        yield* Fiber.join(closing)
+        const submitted = yield* Fiber.await(waiter!)
+        assert.isTrue(Exit.isSuccess(submitted),
+          `refused: ${Exit.isFailure(submitted) ? Cause.pretty(submitted.cause) : ""}`)
+        assert.isTrue(ran, "the task the close let in did not run before the close returned")
+      }))
+  })
+
+  it.effect("awaitIdle does not return while a submitter is being let into a place a synchronous task end freed", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      yield* BackgroundExecutor.scoped((executor) =>
+        Effect.gen(function*() {
+          yield* executor.submit(Effect.sleep("20 millis"))
+          yield* executor.submit(Effect.void)
+          const waiter = yield* Effect.forkDetach(executor.submit(Deferred.await(gate)))
+          yield* settle
+          assert.isUndefined(waiter.pollUnsafe(), "the submitter did not wait")
+          const idle = yield* Effect.forkChild(executor.awaitIdle, { startImmediately: true })
+          yield* TestClock.adjust("20 millis")
+          yield* settle
+          assert.isTrue(waiter.pollUnsafe() !== undefined, "the submitter was not let in")
+          assert.isUndefined(idle.pollUnsafe(), "awaitIdle returned with the submitter's task about to run")
+          yield* Deferred.succeed(gate, undefined)
+          yield* Fiber.join(idle)
+          // (a failed check must not leave the close waiting for that task)
+        }).pipe(Effect.ensuring(Deferred.succeed(gate, undefined))), { maxConcurrency: 1, maxQueue: 1 })
+    }))
 })

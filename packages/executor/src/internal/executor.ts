@@ -572,6 +572,8 @@ export class ExecutorCore {
   private pumping = false
   /** Set when `pump` is asked again while it runs: it loops until nothing changes. */
   private repump = false
+  /** Set when {@link settle} is asked while the pump runs: the pump settles once it is done. */
+  private settleAfterPump = false
   private submitted = 0
   private succeeded = 0
   private failed = 0
@@ -1019,7 +1021,10 @@ export class ExecutorCore {
    */
   private pump(): void {
     // nothing queued and no submitter waiting: nothing to do, even for a pump running now
-    if (this.queued === 0 && this.queueWaiters.size === 0) return
+    if (this.queued === 0 && this.queueWaiters.size === 0) {
+      if (this.settleAfterPump && !this.pumping) this.settleNow()
+      return
+    }
     if (this.pumping) {
       this.repump = true
       return
@@ -1048,6 +1053,7 @@ export class ExecutorCore {
     } finally {
       this.pumping = false
     }
+    if (this.settleAfterPump) this.settleNow()
   }
 
   /**
@@ -1171,6 +1177,25 @@ export class ExecutorCore {
    * submit: waking stops as soon as there is work again.
    */
   private settle(): void {
+    // Not while the pump runs: a task ended inside it (one that ends as soon as it starts, or one
+    // the close cancels while holding the pump) may have freed the place a suspended submitter
+    // is about to be let into, and "idle" is not true until it has been. The pump settles after.
+    if (this.pumping) {
+      this.settleAfterPump = true
+      return
+    }
+    // nor before the submitters waiting for a place the queue has are let in: the pump lets them
+    // in, then settles
+    if (this.queueWaiters.size > 0 && this.phase !== "closed") {
+      this.settleAfterPump = true
+      return this.pump()
+    }
+    this.settleNow()
+  }
+
+  /** {@link settle}, the pump done and no submitter left that a free place would let in. */
+  private settleNow(): void {
+    this.settleAfterPump = false
     while (this.awaited === 0 && this.idleWaiters.size > 0) {
       const first = this.idleWaiters.values().next().value!
       this.idleWaiters.delete(first)
