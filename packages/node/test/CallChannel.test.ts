@@ -421,6 +421,34 @@ describe("call channel", () => {
       assert.strictEqual(counter.alive(), 0)
     }))
 
+  it.live("calls interrupted while their dead thread's calls are dealt with are not queued again", () =>
+    Effect.gen(function*() {
+      const counter = makeCounter()
+      const stats = yield* Effect.scoped(Effect.gen(function*() {
+        const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter), maxConcurrency: 1 })
+        for (let n = 0; n < 40; n++) yield* pool.call("square", n) // measured tiny: calls go in batches
+        // the thread is busy in a timer its task left behind for 300 ms, then dies of it
+        yield* pool.call("bomb", { delay: 0, busyMs: 300 })
+        yield* Effect.sleep(50)
+        // sent to it meanwhile: a call that transferred its buffers, and calls batched behind it.
+        // Failing the first (its buffers went with the thread) makes Effect.all interrupt the
+        // others at once, while the pool is still putting them back in its queue
+        const exit = yield* Effect.exit(Effect.all([
+          pool.call("bytes", new Uint8Array(8).fill(1)),
+          pool.call("square", 1),
+          pool.call("square", 2),
+          pool.call("square", 3)
+        ], { concurrency: "unbounded" }))
+        assert.instanceOf(errorOf(exit), WorkerError.WorkerCrashedError)
+        assert.strictEqual(yield* pool.call("square", 9), 81, "the next call runs on a new thread")
+        return yield* pool.stats
+      }))
+      // before: the three interrupted calls were queued again for good (queued: 3), and the
+      // interrupts stopped the dead thread once more (terminated: 1)
+      assert.include(stats, { queued: 0, busy: 0, crashed: 1, terminated: 0 })
+      assert.strictEqual(counter.alive(), 0)
+    }))
+
   it.live("a thread whose last held call is interrupted before it starts is idle from then on, and retired", () =>
     Effect.gen(function*() {
       const counter = makeCounter()

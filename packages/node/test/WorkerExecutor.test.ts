@@ -1175,6 +1175,27 @@ describe("WorkerExecutor", () => {
         assert.strictEqual(counter.alive(), 0)
       }))
 
+    it.live("prestart waits for the threads already starting, and returns with the calls waiting for them handed out", () =>
+      Effect.gen(function*() {
+        const counter = makeCounter()
+        yield* Effect.scoped(Effect.gen(function*() {
+          const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter), maxConcurrency: 2 })
+          // each call starts a thread on demand
+          const calls = yield* Effect.forkChild(
+            Effect.all([pool.call("nap", 300), pool.call("nap", 300)], { concurrency: "unbounded" }),
+            { startImmediately: true }
+          )
+          yield* Effect.sleep(10)
+          assert.include(yield* pool.stats, { threads: 2, idle: 0, queued: 2 })
+          yield* pool.prestart
+          // before: prestart returned at once, both threads still starting (queued: 2); then, ready
+          // was told before the call waiting for the thread went out (queued: 1)
+          assert.include(yield* pool.stats, { threads: 2, idle: 0, queued: 0 })
+          assert.lengthOf(yield* Fiber.join(calls), 2)
+        }))
+        assert.strictEqual(counter.alive(), 0)
+      }))
+
     it.live("a call that cannot be sent hands its thread on cleanly; a thread that then dies is never handed out", () =>
       Effect.scoped(Effect.gen(function*() {
         const counter = makeCounter()

@@ -408,8 +408,13 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       return undefined
     }
 
-    /** Puts calls back at the front of the queue, in the given order. */
-    const requeue = (entries: ReadonlyArray<Entry>): void => {
+    /**
+     * Puts calls back at the front of the queue, in the given order; not those
+     * that ended meanwhile (a call settled before them can run code that
+     * interrupts them: its caller's `Effect.all` failing fast, say).
+     */
+    const requeue = (given: ReadonlyArray<Entry>): void => {
+      const entries = given.filter((entry) => entry.resume !== undefined)
       if (entries.length === 0) return
       for (const entry of entries) {
         entry.thread = undefined
@@ -907,13 +912,15 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         onUnreadable(thread, cause)
         dispatch()
       })
-      Deferred.doneUnsafe(thread.ready, Exit.succeed(true))
       scheduleReap()
       // calls other threads hold unstarted, batched while calls were tiny,
       // are shared out again: one of them may be a long call that would
       // wait behind another while this thread sits idle
       if (ready.length > 1) reclaim()
       dispatch()
+      // last: whoever waits for it (prestart) resumes at once, and finds the calls that waited
+      // for a thread handed out
+      Deferred.doneUnsafe(thread.ready, Exit.succeed(true))
     }
 
     /** Marks `thread` as ending, why, and counts it (once): no call is sent to it from then on. */
@@ -1066,6 +1073,12 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           waiting--
           return Effect.void
         }
+        if (thread.state === "dead") {
+          // interrupted while its thread's end deals with its calls (code run by settling one of
+          // them): the thread is gone, and the call is neither queued again nor failed there
+          entry.resume = undefined
+          return Effect.void
+        }
         const was = Atomics.compareExchange(thread.signal, slotOf(entry.seq), Slot.Pending, Slot.Cancelled)
         if (was === Slot.Pending) {
           // sent but not started: the worker will skip it
@@ -1172,15 +1185,19 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       return { threads: threads.size, idle, busy, queued: waiting, started, crashed, terminated, retired }
     })
 
-    /** Starts the threads missing from the pool's size, and waits until they are ready (or dead). */
+    /**
+     * Starts the threads missing from the pool's size, and waits until they
+     * and those already starting (for calls, on demand) are ready (or dead).
+     */
     const startMissing = Effect.suspend(() => {
       if (closing) return Effect.void
       // a fixed count: a thread whose spawn throws is gone again at once
       const missing = options.maxConcurrency - threads.size
-      const fresh: Array<Thread> = []
-      for (let i = 0; i < missing; i++) fresh.push(spawn(false))
+      const awaited: Array<Thread> = []
+      for (const thread of threads) if (thread.state === "starting" && thread.ending === undefined) awaited.push(thread)
+      for (let i = 0; i < missing; i++) awaited.push(spawn(false))
       // the threads belong to the pool: interrupting prestart stops only the wait
-      return Effect.forEach(fresh, (thread) => Deferred.await(thread.ready), { discard: true })
+      return Effect.forEach(awaited, (thread) => Deferred.await(thread.ready), { discard: true })
     })
 
     const prestart = Effect.suspend(() => {
