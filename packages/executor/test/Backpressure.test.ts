@@ -191,4 +191,32 @@ describe("backpressure (maxQueue)", () => {
           // (a failed check must not leave the close waiting for that task)
         }).pipe(Effect.ensuring(Deferred.succeed(gate, undefined))), { maxConcurrency: 1, maxQueue: 1 })
     }))
+
+  it.effect.each(["awaitIdle", "join"] as const)(
+    "%s asked from inside the step that frees a place waits for the submitter it lets in",
+    (wait) =>
+      Effect.gen(function*() {
+        const gate = yield* Deferred.make<void>()
+        const release = yield* Deferred.make<void>()
+        yield* BackgroundExecutor.scoped((executor) =>
+          Effect.gen(function*() {
+            yield* executor.submit(Deferred.await(gate))
+            const last = yield* executor.submit(Effect.void) // ends as soon as it starts
+            const waiter = yield* Effect.forkDetach(executor.submit(Deferred.await(release)))
+            // resumed by the queued task's end, inside the step that lets the waiter in
+            const observer = yield* Effect.forkDetach(Effect.gen(function*() {
+              yield* Task.await(last)
+              yield* (wait === "join" ? executor.join : executor.awaitIdle)
+            }))
+            yield* settle
+            assert.isUndefined(waiter.pollUnsafe(), "the submitter did not wait")
+            yield* Deferred.succeed(gate, undefined)
+            yield* settle
+            assert.isTrue(waiter.pollUnsafe() !== undefined, "the submitter was not let in")
+            assert.isUndefined(observer.pollUnsafe(), `${wait} returned with the submitter's task about to run`)
+            yield* Deferred.succeed(release, undefined)
+            yield* Fiber.join(observer)
+          }).pipe(Effect.ensuring(Deferred.succeed(release, undefined))), { maxConcurrency: 1, maxQueue: 1 })
+      })
+  )
 })

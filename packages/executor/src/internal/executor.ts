@@ -1259,9 +1259,22 @@ export class ExecutorCore {
    * while this fiber yields cannot be missed.
    */
   readonly awaitIdle: Effect.Effect<void> = Effect.callback<void>((resume) => {
-    if (this.awaited === 0) return resume(Effect.void)
+    if (this.idleNow()) return resume(Effect.void)
     return this.onIdle(() => resume(Effect.void))
   })
+
+  /**
+   * Whether `awaitIdle` and `join` return at once: no awaited task is
+   * unfinished, and the pump is not running. Asked from inside the pump (a
+   * fiber resumed by a task's end), the answer waits until it is done: a
+   * submitter it is about to let in may still come (see {@link settle}).
+   */
+  private idleNow(): boolean {
+    if (this.awaited !== 0) return false
+    if (!this.pumping) return true
+    this.settleAfterPump = true
+    return false
+  }
 
   /** Registers `waiter` for idleness; returns the canceller. */
   private onIdle(waiter: () => void): Effect.Effect<void> {
@@ -1456,7 +1469,7 @@ export class ExecutorCore {
     }
     return Effect.onExit(
       Effect.callback<void, TaskFailedError>((resume) => {
-        if (this.awaited === 0) return deliver(resume)
+        if (this.idleNow()) return deliver(resume)
         return this.onIdle(() => deliver(resume))
       }),
       (exit) =>
