@@ -112,9 +112,9 @@ export interface Options {
    * one when it ends); that statement is part of the task's wait to start,
    * bounded by its start deadline, and its `timeout` counts from the moment
    * its function begins. A start stopped by a live runner does not count: a
-   * graceful shutdown, or the task's shard moving to another runner (a run
-   * whose function had ended, its answer not yet stored, was not stopped:
-   * it counts, and the task runs again on the next owner). In
+   * graceful shutdown, or the task's shard moving to another runner, also
+   * when its function had ended and its answer was not sent yet (its scope
+   * still closing, say): the next owner runs it again, uncharged. In
    * memory (`Cluster.layerMemory`) nothing is counted: a task runs again only
    * when its runner's layer is rebuilt, which is a graceful shutdown.
    */
@@ -419,6 +419,8 @@ export const layer = <T extends TaskSet.Any>(
         // runs it (once: not here as well).
         const wire = request.payload
         const taskId: Attempts.TaskId = { entity: entity.type, task: name, key: wire.key }
+        // the start this handler counted and has not given back (see `counted`)
+        const charged: Charged = { attempt: undefined }
         // The task's function begins once the shard is owned and its start counted (a statement,
         // which rides out a database that does not answer for up to a minute): that wait is the
         // start deadline's (`startTimeout`, `deadline`), and its run deadline (`timeout`, the rest
@@ -431,7 +433,7 @@ export const layer = <T extends TaskSet.Any>(
               owned(shardId),
               attempts === undefined
                 ? begin
-                : counted(attempts, taskId, maxAttempts, begin, () => handedOff(shardId))
+                : counted(attempts, taskId, maxAttempts, begin, () => handedOff(shardId), charged)
             )
           })
         // Stopped by the runner's shutdown, the task is left unanswered: the
@@ -482,15 +484,21 @@ export const layer = <T extends TaskSet.Any>(
             )
         ).pipe(Effect.catchTag("ExecutorClosedError", () => unanswered))
         // Answered (run, refused, timed out before it started, or cancelled: the stored
-        // interruption is its answer), the task's starts are forgotten; stopped by this runner's
-        // shutdown or its shard moving away, they stay counted for the next owner.
+        // interruption is its answer), the task's starts are forgotten. Stopped by this runner's
+        // shutdown or its shard moving away, the task is left for the next owner with the earlier
+        // starts still counted, and gives back the one it counted here: that start was not its
+        // fault, even when its function had ended and the shutdown caught its scope closing.
         return attempts === undefined ?
           submitted :
           Effect.onExit(submitted, (exit) =>
-            Effect.flatMap(address, ({ shardId }) =>
-              Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && handedOff(shardId)
-                ? Effect.void
-                : forget(attempts, taskId, String(request.requestId))))
+            Effect.flatMap(address, ({ shardId }) => {
+              if (!(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && handedOff(shardId))) {
+                return forget(attempts, taskId, String(request.requestId))
+              }
+              const attempt = charged.attempt
+              charged.attempt = undefined
+              return attempt === undefined ? Effect.void : Effect.ignore(attempts.givenBack(attempt))
+            }))
       }
     }
     // Registered before the entity, so run after its shutdown (finalizers run last first): every
@@ -544,7 +552,9 @@ const FORGET_AT_SHUTDOWN_CONCURRENCY = 16
  * blocked event loop); the handler forgets a task's starts once its answer is stored.
  * Interrupted when this runner's shutdown or its shard moving away stopped it
  * (`handedOff`) — even while its start was being counted — the task gives
- * that start back: the next owner starts it again. Counting is a safety net:
+ * that start back: the next owner starts it again. So does its handler when
+ * the runner stops it after its function has ended (its scope closing, its
+ * answer not sent yet), through `charged`. Counting is a safety net:
  * when the database cannot count (away for over a minute) the task runs
  * uncounted, and the other steps are best effort.
  *
@@ -562,28 +572,41 @@ const counted = (
   id: Attempts.TaskId,
   maxAttempts: number,
   served: Effect.Effect<Schema.Json, WireError>,
-  handedOff: () => boolean
+  handedOff: () => boolean,
+  charged: Charged
 ): Effect.Effect<Schema.Json, WireError> =>
   Effect.suspend(() => {
     const attempt = Attempts.newAttempt()
+    // armed before the count: a statement interrupted on its way may still be applied
+    charged.attempt = attempt
+    const givenBack = Effect.suspend(() => {
+      if (charged.attempt !== attempt) return Effect.void // given back already
+      charged.attempt = undefined
+      return Effect.ignore(attempts.givenBack(attempt))
+    })
     const run = Effect.flatMap(
       Effect.orElseSucceed(rideOutStorage(attempts.start(id, attempt)), () => 0),
       (starts): Effect.Effect<Schema.Json, WireError> =>
         starts > maxAttempts
           // a refusal is no start: its row goes at once (kept, it would count if the refusal's own
           // answer were dropped, the shard lost meanwhile, and the next refusal would say one more)
-          ? Effect.andThen(
-            Effect.ignore(attempts.givenBack(attempt)),
-            Effect.fail(new WireAttempts({ attempts: starts - 1, maxAttempts }))
-          )
+          ? Effect.andThen(givenBack, Effect.fail(new WireAttempts({ attempts: starts - 1, maxAttempts })))
           : served
     )
-    // armed before the count: a statement interrupted on its way may still be applied
     return Effect.onExit(run, (exit) =>
       Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && handedOff()
-        ? Effect.ignore(attempts.givenBack(attempt))
+        ? givenBack
         : Effect.void)
   })
+
+/**
+ * The start a task's handler counted (see {@link counted}) and has not given
+ * back: the handler gives it back when the runner stops the task, even after
+ * the task's function ended (its scope closing, its answer not sent yet).
+ */
+interface Charged {
+  attempt: string | undefined
+}
 
 /**
  * Waits until this runner owns `shardId`: at once, normally. A shard being

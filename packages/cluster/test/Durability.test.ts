@@ -316,6 +316,32 @@ describe("durability", () => {
         assert.notStrictEqual(result.runner, starts[0]!.runner)
       }), 150_000)
 
+  it.live("a graceful shutdown that stops a task after its function ended, its scope closing, gives its start back",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* postgres("durability")
+        const pg = yield* server.database("closing")
+        const log = yield* logFile
+        const started = yield* runners(pg, ["a", "b"], { env: { MAX_ATTEMPTS: "1" } })
+        const ranOn = yield* ClusterExecutor.scoped(tasks, (executor) =>
+          Effect.gen(function*() {
+            const task = yield* executor.submit("slowFinalizer", { key: "closing", log, ms: 2_000 }, {
+              key: "closing"
+            })
+            // its function has returned: its scope is closing when the shutdown stops it
+            yield* eventually("its scope closes", Effect.map(readLog(log), (entries) => entries.length > 0))
+            const first = (yield* readLog(log))[0]!.runner
+            yield* started.find((runner) => runner.name === first)!.kill("SIGTERM")
+            const [left] = yield* pg.query<{ n: string }>(
+              "select count(*) as n from taskscope_attempts where key = 'closing'"
+            )
+            // before: 1, and the next owner (maxAttempts: 1) failed it with AttemptsExhaustedError
+            assert.strictEqual(Number(left!.n), 0, "its start is given back")
+            return { first, ranOn: yield* Task.join(task) }
+          })).pipe(Effect.provide(submitter(pg.url)), Effect.timeout("90 seconds"))
+        assert.notStrictEqual(ranOn.ranOn, ranOn.first, "the next owner runs it again")
+      }), 150_000)
+
   // Measured before the fix: the runner whose loop was blocked ended the task's run once it woke
   // and dropped every start of the task, though Effect then dropped its result (it had lost the
   // shard): the count fell back to 0 at each round and the task started every 3-4 s, for ever
