@@ -112,9 +112,9 @@ export interface Options {
    * one when it ends); that statement is part of the task's wait to start,
    * bounded by its start deadline, and its `timeout` counts from the moment
    * its function begins. A start stopped by a live runner does not count: a
-   * graceful shutdown, or the task's shard moving to another runner, also
-   * when its function had ended and its answer was not sent yet (its scope
-   * still closing, say): the next owner runs it again, uncharged. In
+   * graceful shutdown (also one that stops the task after its function
+   * ended, its scope still closing), or the task's shard moving to another
+   * runner while the function runs. In
    * memory (`Cluster.layerMemory`) nothing is counted: a task runs again only
    * when its runner's layer is rebuilt, which is a graceful shutdown.
    */
@@ -485,20 +485,21 @@ export const layer = <T extends TaskSet.Any>(
         ).pipe(Effect.catchTag("ExecutorClosedError", () => unanswered))
         // Answered (run, refused, timed out before it started, or cancelled: the stored
         // interruption is its answer), the task's starts are forgotten. Stopped by this runner's
-        // shutdown or its shard moving away, the task is left for the next owner with the earlier
-        // starts still counted, and gives back the one it counted here: that start was not its
-        // fault, even when its function had ended and the shutdown caught its scope closing.
+        // shutdown or its shard moving away, the task is left for the next owner with its starts
+        // still counted; `counted` gives back the one counted here when the stop caught its run.
+        // One caught later, its function ended and its scope still closing, was not its fault
+        // either when this runner is shutting down, and is given back here too. Not when the
+        // shard went otherwise: `hasShardId` cannot tell a shard moved away from a lock this
+        // runner lost (its event loop blocked past the lock's expiration), whose start must stay.
         return attempts === undefined ?
           submitted :
           Effect.onExit(submitted, (exit) =>
-            Effect.flatMap(address, ({ shardId }) => {
-              if (!(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && handedOff(shardId))) {
-                return forget(attempts, taskId, String(request.requestId))
-              }
-              const attempt = charged.attempt
-              charged.attempt = undefined
-              return attempt === undefined ? Effect.void : Effect.ignore(attempts.givenBack(attempt))
-            }))
+            Effect.flatMap(address, ({ shardId }) =>
+              !(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && handedOff(shardId))
+                ? forget(attempts, taskId, String(request.requestId))
+                : shutdown !== "serving"
+                ? giveBack(attempts, charged)
+                : Effect.void))
       }
     }
     // Registered before the entity, so run after its shutdown (finalizers run last first): every
@@ -553,8 +554,8 @@ const FORGET_AT_SHUTDOWN_CONCURRENCY = 16
  * Interrupted when this runner's shutdown or its shard moving away stopped it
  * (`handedOff`) — even while its start was being counted — the task gives
  * that start back: the next owner starts it again. So does its handler when
- * the runner stops it after its function has ended (its scope closing, its
- * answer not sent yet), through `charged`. Counting is a safety net:
+ * this runner's shutdown stops it after its function has ended (its scope
+ * closing, its answer not sent yet), through `charged`. Counting is a safety net:
  * when the database cannot count (away for over a minute) the task runs
  * uncounted, and the other steps are best effort.
  *
@@ -576,37 +577,51 @@ const counted = (
   charged: Charged
 ): Effect.Effect<Schema.Json, WireError> =>
   Effect.suspend(() => {
-    const attempt = Attempts.newAttempt()
     // armed before the count: a statement interrupted on its way may still be applied
-    charged.attempt = attempt
-    const givenBack = Effect.suspend(() => {
-      if (charged.attempt !== attempt) return Effect.void // given back already
-      charged.attempt = undefined
-      return Effect.ignore(attempts.givenBack(attempt))
-    })
+    charged.attempt = Attempts.newAttempt()
+    const attempt = charged.attempt
     const run = Effect.flatMap(
       Effect.orElseSucceed(rideOutStorage(attempts.start(id, attempt)), () => 0),
       (starts): Effect.Effect<Schema.Json, WireError> =>
         starts > maxAttempts
           // a refusal is no start: its row goes at once (kept, it would count if the refusal's own
           // answer were dropped, the shard lost meanwhile, and the next refusal would say one more)
-          ? Effect.andThen(givenBack, Effect.fail(new WireAttempts({ attempts: starts - 1, maxAttempts })))
+          ? Effect.andThen(giveBack(attempts, charged),
+            Effect.fail(new WireAttempts({ attempts: starts - 1, maxAttempts })))
           : served
     )
     return Effect.onExit(run, (exit) =>
       Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && handedOff()
-        ? givenBack
+        ? giveBack(attempts, charged)
         : Effect.void)
   })
 
 /**
  * The start a task's handler counted (see {@link counted}) and has not given
- * back: the handler gives it back when the runner stops the task, even after
- * the task's function ended (its scope closing, its answer not sent yet).
+ * back yet. Given back by `counted` when the runner stops the task's run, and
+ * by the handler when this runner's shutdown stops the task later, its
+ * function ended and its scope still closing.
  */
 interface Charged {
   attempt: string | undefined
 }
+
+/**
+ * Gives back the start in `charged`, if it has not been already. The holder
+ * is cleared once the statement has run: a give-back interrupted on its way
+ * (a refusal's, which is not a finalizer) is made again by the next.
+ */
+const giveBack = (attempts: Attempts.Attempts, charged: Charged): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    const attempt = charged.attempt
+    if (attempt === undefined) return Effect.void
+    return Effect.andThen(
+      Effect.ignore(attempts.givenBack(attempt)),
+      Effect.sync(() => {
+        if (charged.attempt === attempt) charged.attempt = undefined
+      })
+    )
+  })
 
 /**
  * Waits until this runner owns `shardId`: at once, normally. A shard being
