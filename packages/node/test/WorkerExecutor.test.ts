@@ -1376,6 +1376,27 @@ describe("WorkerExecutor", () => {
         assert.strictEqual(counter.alive(), 0)
       }))
 
+    it.live("calls a failed start fails together are counted out once, when the first one's caller interrupts the next", () =>
+      Effect.gen(function*() {
+        const counter = makeCounter()
+        const [first, next, stats] = yield* Effect.scoped(Effect.gen(function*() {
+          const pool = yield* WorkerPool.make(tasks, { spawn: spawner(counter, "broken-worker.ts"), maxConcurrency: 2 })
+          // failing the first makes Effect.all interrupt the second at once, while both are being failed
+          const first = yield* Effect.exit(
+            Effect.all([pool.call("square", 1), pool.call("square", 2)], { concurrency: "unbounded" })
+          )
+          yield* eventually(Effect.map(pool.stats, (s) => s.threads === 0), "the failed threads are gone")
+          const stats = yield* pool.stats
+          // before: queued -1, and this call waited for ever (no thread was started for it)
+          const next = yield* Effect.exit(pool.call("square", 3).pipe(Effect.timeout("4 seconds")))
+          return [first, next, stats] as const
+        }))
+        assert.instanceOf(errorOf(first), WorkerError.WorkerCrashedError)
+        assert.include(stats, { queued: 0 })
+        assert.instanceOf(errorOf(next), WorkerError.WorkerCrashedError, "the next call fails with the start's error")
+        assert.strictEqual(counter.alive(), 0)
+      }))
+
     it.live("threads start lazily; \"wait\" lets an interrupted call finish on its thread; idleTimeout retires it", () =>
       Effect.gen(function*() {
         const counter = makeCounter()

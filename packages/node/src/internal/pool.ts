@@ -854,16 +854,18 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           } else {
             holdUntil = Number.NEGATIVE_INFINITY
             // taken out and paid off first: settling a call runs its caller at once, and what it
-            // calls next (or a start that fails in turn) must find neither these calls nor the debt
-            const failing: Array<Entry> = []
+            // calls next (or a start that fails in turn) must find neither these calls nor the debt;
+            // nor may it cancel one of them as still queued (counted out of the queue twice)
+            const failing: Array<(outcome: Outcome) => void> = []
             for (let n = 1 + owed; n > 0; n--) {
               const entry = takeQueued()
               if (entry === undefined) break
-              failing.push(entry)
+              failing.push(entry.resume!)
+              entry.resume = undefined
             }
             owed = 0
             const crash: Crash = { _tag: "Crash", phase: "start", ...crashOf(exit) }
-            for (const entry of failing) settle(entry, crash)
+            for (const resume of failing) resume(crash)
           }
         }
       }
