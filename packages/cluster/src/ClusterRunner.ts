@@ -577,9 +577,9 @@ const counted = (
   charged: Charged
 ): Effect.Effect<Schema.Json, WireError> =>
   Effect.suspend(() => {
+    const attempt = Attempts.newAttempt()
     // armed before the count: a statement interrupted on its way may still be applied
-    charged.attempt = Attempts.newAttempt()
-    const attempt = charged.attempt
+    charged.attempt = attempt
     const run = Effect.flatMap(
       Effect.orElseSucceed(rideOutStorage(attempts.start(id, attempt)), () => 0),
       (starts): Effect.Effect<Schema.Json, WireError> =>

@@ -408,13 +408,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
       return undefined
     }
 
-    /**
-     * Puts calls back at the front of the queue, in the given order; not those
-     * that ended meanwhile (a call settled before them can run code that
-     * interrupts them: its caller's `Effect.all` failing fast, say).
-     */
-    const requeue = (given: ReadonlyArray<Entry>): void => {
-      const entries = given.filter((entry) => entry.resume !== undefined)
+    /** Puts calls back at the front of the queue, in the given order. */
+    const requeue = (entries: ReadonlyArray<Entry>): void => {
       if (entries.length === 0) return
       for (const entry of entries) {
         entry.thread = undefined
@@ -759,8 +754,6 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         crashed++
         metrics?.restarted("crash")
       }
-      Deferred.doneUnsafe(thread.ready, Exit.succeed(false))
-      Deferred.doneUnsafe(thread.gone, Exit.void)
       // responses posted before the thread ended still count
       drain(thread)
       thread.port.close()
@@ -781,6 +774,15 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         }
         : crashOf(exit)
       const crash: Crash = { _tag: "Crash", phase: "run", reason, cause }
+      // The calls that fail here are taken out now and told last, once the pool is in order:
+      // telling one runs its caller at once, which may interrupt the others (an `Effect.all`
+      // failing fast) or call again, and must find none of them half dealt with.
+      const failed: Array<readonly [resume: (outcome: Outcome) => void, outcome: Outcome]> = []
+      const fail = (entry: Entry, outcome: Outcome): void => {
+        if (entry.resume === undefined) return
+        failed.push([entry.resume, outcome])
+        entry.resume = undefined
+      }
       // Calls the thread had not started never ran: they go back to the
       // front of the queue. The one it was running fails.
       const unstarted: Array<Entry> = []
@@ -790,12 +792,12 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
         const state = Atomics.load(thread.signal, slotOf(entry.seq))
         if (isBusy(state)) running = true
         if (state === Slot.Pending && !closing) unstarted.push(entry)
-        else settle(entry, state === Slot.Pending ? closedCrash : crash)
+        else fail(entry, state === Slot.Pending ? closedCrash : crash)
       }
       thread.calls.clear()
       // a call whose buffers went to this thread cannot be sent again (see `moved`)
       for (let i = unstarted.length - 1; i >= 0; i--) {
-        if (moved(unstarted[i]!)) settle(unstarted.splice(i, 1)[0]!, movedCrash(reason, cause))
+        if (moved(unstarted[i]!)) fail(unstarted.splice(i, 1)[0]!, movedCrash(reason, cause))
       }
       if (
         (thread.ending === undefined || thread.ending === "unreadable") && !running && unstarted.length > 0 &&
@@ -821,7 +823,7 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           unstarted.length === 1 && suspected &&
           (!holdsUnreadCancelled(thread) || only.readDeaths >= MAX_READ_DEATHS)
         ) {
-          settle(only, {
+          fail(only, {
             _tag: "Crash",
             phase: "run",
             reason: `${reason}, ${only.readDeaths === 2 ? "twice" : `${only.readDeaths} times`}, ` +
@@ -853,23 +855,22 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
             holdUntil = performance.now() + START_RETRY_MS
           } else {
             holdUntil = Number.NEGATIVE_INFINITY
-            // taken out and paid off first: settling a call runs its caller at once, and what it
-            // calls next (or a start that fails in turn) must find neither these calls nor the debt;
-            // nor may it cancel one of them as still queued (counted out of the queue twice)
-            const failing: Array<(outcome: Outcome) => void> = []
+            // taken out and paid off here, told last with the others: what their callers call next
+            // (or a start that fails in turn) must find neither these calls nor the debt
+            const startCrash: Crash = { _tag: "Crash", phase: "start", ...crashOf(exit) }
             for (let n = 1 + owed; n > 0; n--) {
               const entry = takeQueued()
               if (entry === undefined) break
-              failing.push(entry.resume!)
-              entry.resume = undefined
+              fail(entry, startCrash)
             }
             owed = 0
-            const crash: Crash = { _tag: "Crash", phase: "start", ...crashOf(exit) }
-            for (const resume of failing) resume(crash)
           }
         }
       }
       dispatch()
+      Deferred.doneUnsafe(thread.ready, Exit.succeed(false))
+      Deferred.doneUnsafe(thread.gone, Exit.void)
+      for (const [resume, outcome] of failed) resume(outcome)
     }
 
     /** Fails the queued calls made before call number `order`. */
@@ -1076,8 +1077,8 @@ export const make = (options: Options): Effect.Effect<Pool, never, Scope.Scope> 
           return Effect.void
         }
         if (thread.state === "dead") {
-          // interrupted while its thread's end deals with its calls (code run by settling one of
-          // them): the thread is gone, and the call is neither queued again nor failed there
+          // interrupted while its thread's end reads the answers it left (code run by telling one
+          // of them): the thread is gone; the call is neither queued again nor failed there
           entry.resume = undefined
           return Effect.void
         }
