@@ -107,7 +107,11 @@ export interface PostgresOptions {
   readonly shardingConfig?:
     | Partial<Omit<ShardingConfig.ShardingConfig["Service"], "runnerAddress">> & { readonly runnerAddress?: never }
     | undefined
-  /** Largest number of database connections of this process, at least 2 (one is kept for shard locks). Default 10. */
+  /**
+   * Largest number of database connections of this process, at least 3: two
+   * are kept for the runner table and the shard locks (a pool of their own),
+   * the others carry the tasks' statements. Default 10.
+   */
   readonly maxConnections?: number | undefined
   /**
    * How long one storage statement may go unanswered before it fails (and is
@@ -336,8 +340,10 @@ const checkPostgresOptions = (options: unknown) => {
   }
   if (o.maxConnections !== undefined) {
     const n = o.maxConnections
-    if (typeof n !== "number" || !Number.isInteger(n) || n < 2) {
-      invalid("maxConnections", n, "an integer from 2 up (one connection is kept for shard locks)")
+    if (typeof n !== "number" || !Number.isInteger(n) || n <= RUNNER_STORAGE_CONNECTIONS) {
+      const kept = RUNNER_STORAGE_CONNECTIONS
+      invalid("maxConnections", n,
+        `an integer from ${kept + 1} up (${kept} are kept for the runner table and the shard locks)`)
     }
   }
   const statementTimeout = positiveDuration("statementTimeout", o.statementTimeout, Duration.seconds(20))
@@ -386,6 +392,12 @@ const checkPostgresOptions = (options: unknown) => {
     idleSessionTimeout
   }
 }
+
+/**
+ * The connections of the runner storage's own pool (see `layerPostgres`): the
+ * shard-lock session, held for good, and one for the runner table.
+ */
+const RUNNER_STORAGE_CONNECTIONS = 2
 
 /** The largest time setting PostgreSQL takes in milliseconds (an int). */
 const MAX_SETTING_MS = 2_147_483_647
@@ -522,24 +534,35 @@ export const layerPostgres = (options: PostgresOptions): Layer.Layer<Cluster | S
     // NodeClusterSocket reads its own ShardingConfig (the environment's, under
     // these options); the storages get the same values
     const config = ShardingConfig.layer(shardingConfig)
-    // multiplexed: the statements of concurrent fibers share connections,
-    // pipelined into one write (a third less CPU per task in bench/profile.ts);
-    // a connection that never answers again is retired after connectionTTL
-    const sql = PgClient.layer({
-      url: Redacted.make(url),
-      maxConnections,
-      multiplex: true,
-      connectionTTL,
-      // a row holds a value of up to MAX_VALUE_BYTES (checked when it is encoded) and its other columns
-      maxMessageSize: 4 * MAX_VALUE_BYTES,
-      startupParameters: idleSessionTimeout === undefined
-        ? undefined
-        : idleSessionParameters(idleSessionTimeout),
-      // which process a session is, in pg_stat_activity
-      applicationName: runner === undefined
-        ? `taskscope submitter ${process.pid}`
-        : `taskscope runner ${runner.host}:${runner.port} ${process.pid}`
-    })
+    const client = (connections: number, multiplex: boolean, role: string) =>
+      PgClient.layer({
+        url: Redacted.make(url),
+        maxConnections: connections,
+        multiplex,
+        connectionTTL,
+        // a row holds a value of up to MAX_VALUE_BYTES (checked when it is encoded) and its other columns
+        maxMessageSize: 4 * MAX_VALUE_BYTES,
+        startupParameters: idleSessionTimeout === undefined
+          ? undefined
+          : idleSessionParameters(idleSessionTimeout),
+        // which process a session is, and what for, in pg_stat_activity
+        applicationName: (runner === undefined
+          ? `taskscope submitter ${process.pid}`
+          : `taskscope runner ${runner.host}:${runner.port} ${process.pid}`) + role
+      })
+    // The tasks' statements: multiplexed (the statements of concurrent fibers
+    // share connections, pipelined into one write: a third less CPU per task
+    // in bench/profile.ts); a connection that never answers again is retired
+    // after connectionTTL.
+    const sql = client(maxConnections - RUNNER_STORAGE_CONNECTIONS, true, "")
+    // The runner table and the shard locks, on a pool of their own, not
+    // multiplexed. The lock session holds its connection for good, and on a
+    // multiplexed pool that hold counts as the connection's whole capacity:
+    // when a restart of the server killed it, the pool could lose the
+    // wake-up of a statement waiting for a new connection (Effect 4.1's
+    // `Pool`), and the process stalled for minutes after the server was back
+    // (2 of 4 rounds of a 20 s outage; test/OutageSoak.test.ts). Off it, none of 13.
+    const lockSql = client(RUNNER_STORAGE_CONNECTIONS, false, " (runners, shard locks)")
     const storage = withConnection(
       layerPostgresStorage(statementTimeout),
       true,
@@ -561,7 +584,7 @@ export const layerPostgres = (options: PostgresOptions): Layer.Layer<Cluster | S
       Layer.provideMerge(storage),
       // a runner counts the starts of its tasks (see ClusterRunner's maxAttempts)
       Layer.provideMerge(runner === undefined ? Layer.empty : Attempts.layerPostgres(statementTimeout)),
-      Layer.provide(layerRunnerStorage(statementTimeout)),
+      Layer.provide(Layer.provide(layerRunnerStorage(statementTimeout), lockSql)),
       Layer.provide(config),
       Layer.provide(sql),
       Layer.orDie

@@ -325,6 +325,30 @@ describe("ClusterExecutor", () => {
       assert.include((error as Error).message, "never-submitted")
     }))
 
+  it.live("the shard locks are held on the runner storage's own pool, apart from the tasks' multiplexed statements", () =>
+    Effect.gen(function*() {
+      // (a lock session on the multiplexed pool, killed by a server restart, could leave a
+      // statement waiting for a new connection unwoken: the process stalled for minutes)
+      const holders = yield* shared.get().pg.query<{ application_name: string; locks: string }>(
+        `select a.application_name, count(*) as locks
+           from pg_locks l join pg_stat_activity a on a.pid = l.pid
+          where l.locktype = 'advisory' and l.granted group by 1 order by 1`
+      )
+      assert.deepStrictEqual(
+        holders.map((h) => h.application_name.replace(/:\d+ \d+/, "")),
+        [
+          "taskscope runner 127.0.0.1 (runners, shard locks)",
+          "taskscope runner 127.0.0.1 (runners, shard locks)",
+          "taskscope runner 127.0.0.1 (runners, shard locks)"
+        ]
+      )
+      // the tasks' statements run on sessions of the other pool
+      const [tasksSessions] = yield* shared.get().pg.query<{ n: string }>(
+        `select count(*) as n from pg_stat_activity where application_name like 'taskscope runner %' and application_name not like '%(runners, shard locks)'`
+      )
+      assert.isAbove(Number(tasksSessions!.n), 0)
+    }))
+
   it.live("bad options die with an InvalidArgumentError naming the option and its value", () =>
     Effect.gen(function*() {
       const argumentOf = invalidOf
@@ -338,9 +362,11 @@ describe("ClusterExecutor", () => {
       const port = argumentOf(yield* build(Cluster.layerPostgres({ url: shared.get().pg.url, runner: { port: 0 } })))
       assert.strictEqual(port.argument, "runner.port")
       const url = shared.get().pg.url
-      const oneConnection = argumentOf(yield* build(Cluster.layerPostgres({ url, maxConnections: 1 })))
-      assert.strictEqual(oneConnection.argument, "maxConnections")
-      assert.include(oneConnection.message, "from 2 up")
+      // two connections are the runner storage's own: a process needs a third for its tasks
+      const twoConnections = argumentOf(yield* build(Cluster.layerPostgres({ url, maxConnections: 2 })))
+      assert.strictEqual(twoConnections.argument, "maxConnections")
+      assert.include(twoConnections.message, "from 3 up")
+      assert.include(twoConnections.message, "got 2")
       for (
         const [option, value] of [
           ["statementTimeout", 0],
