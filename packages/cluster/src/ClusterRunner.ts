@@ -50,6 +50,7 @@ import type * as EntityAddress from "effect/cluster/EntityAddress"
 import type * as ShardId from "effect/cluster/ShardId"
 import * as Sharding from "effect/cluster/Sharding"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -57,6 +58,7 @@ import * as Layer from "effect/Layer"
 import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import type * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import { Cluster } from "./Cluster.ts"
 import * as Attempts from "./internal/attempts.ts"
 import {
@@ -365,6 +367,8 @@ export const layer = <T extends TaskSet.Any>(
           layerScope
         ))
       })
+    // the starts given back while the database was away, given back again once it is back
+    const giveBacks = attempts === undefined ? undefined : makeGiveBacks(attempts, layerScope)
     // the queue of this runner's tasks; released after the entity, so that its
     // tasks are interrupted (and left stored) by the entity's shutdown first
     // no span of its own per task: the task runs in the span of Effect's entity server
@@ -433,7 +437,7 @@ export const layer = <T extends TaskSet.Any>(
               owned(shardId),
               attempts === undefined
                 ? begin
-                : counted(attempts, taskId, maxAttempts, begin, () => handedOff(shardId), charged)
+                : counted(giveBacks!, taskId, maxAttempts, begin, () => handedOff(shardId), charged)
             )
           })
         // Stopped by the runner's shutdown, the task is left unanswered: the
@@ -498,7 +502,7 @@ export const layer = <T extends TaskSet.Any>(
               !(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && handedOff(shardId))
                 ? forget(attempts, taskId, String(request.requestId))
                 : shutdown !== "serving"
-                ? giveBack(attempts, charged)
+                ? giveBack(giveBacks!, taskId, charged)
                 : Effect.void))
       }
     }
@@ -514,7 +518,12 @@ export const layer = <T extends TaskSet.Any>(
             concurrency: FORGET_AT_SHUTDOWN_CONCURRENCY,
             discard: true
           })
-        ).pipe(Effect.timeoutOption(FORGET_AT_SHUTDOWN), Effect.asVoid)
+        ).pipe(
+          // and the starts still being given back in the background, in the same time
+          Effect.andThen(giveBacks!.all),
+          Effect.timeoutOption(FORGET_AT_SHUTDOWN),
+          Effect.asVoid
+        )
       )
     }
     yield* sharding.registerEntity(entity as any, Effect.succeed(handlers as any), { concurrency: "unbounded" })
@@ -546,7 +555,7 @@ const FORGET_AT_SHUTDOWN = "2 seconds"
 const FORGET_AT_SHUTDOWN_CONCURRENCY = 16
 
 /**
- * `served` with its start counted in `attempts` (see `maxAttempts`): past the
+ * `served` with its start counted in `giveBacks.attempts` (see `maxAttempts`): past the
  * bound, the task fails with `WireAttempts` instead of starting. A start
  * stays counted only when the runner dies with the task running (no step
  * here runs then) or loses the task's shard before its answer is stored (a
@@ -555,7 +564,9 @@ const FORGET_AT_SHUTDOWN_CONCURRENCY = 16
  * (`handedOff`) — even while its start was being counted — the task gives
  * that start back: the next owner starts it again. So does its handler when
  * this runner's shutdown stops it after its function has ended (its scope
- * closing, its answer not sent yet), through `charged`. Counting is a safety net:
+ * closing, its answer not sent yet), through `charged`. A give-back the database
+ * does not answer is made again in the background (see {@link GiveBacks}), and
+ * a new start of the task here waits for it. Counting is a safety net:
  * when the database cannot count (away for over a minute) the task runs
  * uncounted, and the other steps are best effort.
  *
@@ -569,7 +580,7 @@ const FORGET_AT_SHUTDOWN_CONCURRENCY = 16
  * (the clocks agreeing) and fails before anything is counted.
  */
 const counted = (
-  attempts: Attempts.Attempts,
+  giveBacks: GiveBacks,
   id: Attempts.TaskId,
   maxAttempts: number,
   served: Effect.Effect<Schema.Json, WireError>,
@@ -581,18 +592,22 @@ const counted = (
     // armed before the count: a statement interrupted on its way may still be applied
     charged.attempt = attempt
     const run = Effect.flatMap(
-      Effect.orElseSucceed(rideOutStorage(attempts.start(id, attempt)), () => 0),
+      // once this runner's own give-backs of the task, if the database was away, are done
+      Effect.andThen(
+        giveBacks.settled(id),
+        Effect.orElseSucceed(rideOutStorage(giveBacks.attempts.start(id, attempt)), () => 0)
+      ),
       (starts): Effect.Effect<Schema.Json, WireError> =>
         starts > maxAttempts
           // a refusal is no start: its row goes at once (kept, it would count if the refusal's own
           // answer were dropped, the shard lost meanwhile, and the next refusal would say one more)
-          ? Effect.andThen(giveBack(attempts, charged),
+          ? Effect.andThen(giveBack(giveBacks, id, charged),
             Effect.fail(new WireAttempts({ attempts: starts - 1, maxAttempts })))
           : served
     )
     return Effect.onExit(run, (exit) =>
       Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && handedOff()
-        ? giveBack(attempts, charged)
+        ? giveBack(giveBacks, id, charged)
         : Effect.void)
   })
 
@@ -607,21 +622,79 @@ interface Charged {
 }
 
 /**
- * Gives back the start in `charged`, if it has not been already. The holder
- * is cleared once the statement has run: a give-back interrupted on its way
- * (a refusal's, which is not a finalizer) is made again by the next.
+ * Gives back the start in `charged`, if it has not been already (see
+ * {@link GiveBacks}). The holder is cleared once the statement has run, or
+ * been left to the background: a give-back interrupted on its way (a
+ * refusal's, which is not a finalizer) is made again by the next.
  */
-const giveBack = (attempts: Attempts.Attempts, charged: Charged): Effect.Effect<void> =>
+const giveBack = (giveBacks: GiveBacks, id: Attempts.TaskId, charged: Charged): Effect.Effect<void> =>
   Effect.suspend(() => {
     const attempt = charged.attempt
     if (attempt === undefined) return Effect.void
     return Effect.andThen(
-      Effect.ignore(attempts.givenBack(attempt)),
+      giveBacks.giveBack(id, attempt),
       Effect.sync(() => {
         if (charged.attempt === attempt) charged.attempt = undefined
       })
     )
   })
+
+/**
+ * A runner's give-backs of starts (see {@link counted}). One is made at once;
+ * when the database does not answer (an outage, which also costs the runner
+ * its shard locks and so stops its tasks), it is tried again in the
+ * background, as `rideOutStorage` rides a storage step out (every 500 ms, for
+ * a minute), instead of leaving the start counted: with `maxAttempts: 1`, the
+ * task's next owner would have failed it with `AttemptsExhaustedError`. This
+ * runner counts a new start of a task only once its own give-backs of that
+ * task are done; another runner takes the shard back only after its lock
+ * storage is healthy again, by when the retried statement has normally run.
+ */
+interface GiveBacks {
+  readonly attempts: Attempts.Attempts
+  /** Gives `attempt` of task `id` back: now, or in the background while the database is away. */
+  readonly giveBack: (id: Attempts.TaskId, attempt: string) => Effect.Effect<void>
+  /** Waits until no give-back of task `id` is under way in the background. */
+  readonly settled: (id: Attempts.TaskId) => Effect.Effect<void>
+  /** Waits until none is (a graceful shutdown, bounded by the caller). */
+  readonly all: Effect.Effect<void>
+}
+
+/** {@link GiveBacks} on `attempts`, their background retries forked in `scope` (the runner's). */
+const makeGiveBacks = (attempts: Attempts.Attempts, scope: Scope.Scope): GiveBacks => {
+  // by task: the background give-backs under way, each told when it is over (given back, given
+  // up after the minute, or interrupted by the runner's end)
+  const pending = new Map<string, Set<Deferred.Deferred<void>>>()
+  const keyOf = (id: Attempts.TaskId) => JSON.stringify([id.entity, id.task, id.key])
+  const inBackground = (id: Attempts.TaskId, attempt: string): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      const key = keyOf(id)
+      let ofTask = pending.get(key)
+      if (ofTask === undefined) pending.set(key, ofTask = new Set())
+      const over = Deferred.makeUnsafe<void>()
+      ofTask.add(over)
+      const done = Effect.sync(() => {
+        ofTask.delete(over)
+        if (ofTask.size === 0 && pending.get(key) === ofTask) pending.delete(key)
+        Deferred.doneUnsafe(over, Exit.void)
+      })
+      return Effect.asVoid(
+        Effect.forkIn(Effect.ensuring(Effect.ignore(rideOutStorage(attempts.givenBack(attempt))), done), scope)
+      )
+    })
+  const awaitAll = (overs: Iterable<Deferred.Deferred<void>>) =>
+    Effect.forEach(Array.from(overs), Deferred.await, { discard: true })
+  return {
+    attempts,
+    giveBack: (id, attempt) => Effect.catch(attempts.givenBack(attempt), () => inBackground(id, attempt)),
+    settled: (id) =>
+      Effect.suspend(() => {
+        const ofTask = pending.get(keyOf(id))
+        return ofTask === undefined ? Effect.void : awaitAll(ofTask)
+      }),
+    all: Effect.suspend(() => awaitAll(Array.from(pending.values()).flatMap((ofTask) => Array.from(ofTask))))
+  }
+}
 
 /**
  * Waits until this runner owns `shardId`: at once, normally. A shard being

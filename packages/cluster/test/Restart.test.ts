@@ -6,6 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Task } from "@taskscope/executor"
 import { Effect, Fiber } from "effect"
+import * as fs from "node:fs"
 import { ClusterExecutor } from "../src/index.ts"
 import { submitter } from "./fixtures/cluster.ts"
 import { eventually, logFile, readLog } from "./fixtures/log.ts"
@@ -107,4 +108,37 @@ describe("PostgreSQL restart", () => {
       const ended = new Set((yield* readLog(log)).filter((e) => e.event === "end").map((e) => e.key))
       assert.deepStrictEqual([...ended].sort(), [...keys].sort())
     }), 180_000)
+
+  it.live("a task its runner stops while PostgreSQL is away is not charged for it: with maxAttempts 1 it runs again",
+    () =>
+      Effect.gen(function*() {
+        const pg = yield* postgres("giveback")
+        const log = yield* logFile
+        const gate = `${log}.gate`
+        const runner = yield* startRunner(pg, "r1", { env: { MAX_ATTEMPTS: "1" } })
+        yield* waitForShards(pg, 1, undefined, [runner])
+        const result = yield* ClusterExecutor.scoped(tasks, (executor) =>
+          Effect.gen(function*() {
+            const task = yield* executor.submit("visit", { key: "held", ms: 0, log, until: gate, logStop: true }, {
+              key: "held"
+            })
+            yield* eventually("the task runs", Effect.map(readLog(log), (entries) => entries.length === 1))
+            yield* pg.stop
+            // the runner's shard locks went with the server: it lets its shards go, and so stops the
+            // task, while the database is away (its start's give-back fails then)
+            yield* eventually("the task is stopped", Effect.map(readLog(log), (entries) => entries.length === 2))
+            yield* Effect.sleep("1 second")
+            fs.writeFileSync(gate, "")
+            yield* pg.start
+            return yield* Task.join(task)
+          })).pipe(Effect.provide(submitter(pg.url)))
+        assert.deepStrictEqual(result, { key: "held", runner: "r1" })
+        // it ran twice: stopped by the outage, then again once the database was back
+        assert.deepStrictEqual((yield* readLog(log)).map((e) => `${e.event} ${e.key}`), [
+          "start held",
+          "stopped held",
+          "start held",
+          "end held"
+        ])
+      }), 120_000)
 })
