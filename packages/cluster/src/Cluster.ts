@@ -545,10 +545,10 @@ export const layerPostgres = (options: PostgresOptions): Layer.Layer<Cluster | S
         startupParameters: idleSessionTimeout === undefined
           ? undefined
           : idleSessionParameters(idleSessionTimeout),
-        // which process a session is, and what for, in pg_stat_activity
-        applicationName: (runner === undefined
-          ? `taskscope submitter ${process.pid}`
-          : `taskscope runner ${runner.host}:${runner.port} ${process.pid}`) + role
+        // which process a session is, and what for, in pg_stat_activity; the address last, since
+        // PostgreSQL keeps 63 bytes of it
+        applicationName: `taskscope ${runner === undefined ? "submitter" : "runner"}${role} ${process.pid}` +
+          (runner === undefined ? "" : ` ${runner.host}:${runner.port}`)
       })
     // The tasks' statements: multiplexed (the statements of concurrent fibers
     // share connections, pipelined into one write: a third less CPU per task
@@ -562,7 +562,7 @@ export const layerPostgres = (options: PostgresOptions): Layer.Layer<Cluster | S
     // wake-up of a statement waiting for a new connection (Effect 4.1's
     // `Pool`), and the process stalled for minutes after the server was back
     // (2 of 4 rounds of a 20 s outage; test/OutageSoak.test.ts). Off it, none of 13.
-    const lockSql = client(RUNNER_STORAGE_CONNECTIONS, false, " (runners, shard locks)")
+    const lockSql = client(RUNNER_STORAGE_CONNECTIONS, false, " locks")
     const storage = withConnection(
       layerPostgresStorage(statementTimeout),
       true,

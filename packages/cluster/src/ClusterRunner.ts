@@ -58,7 +58,7 @@ import * as Layer from "effect/Layer"
 import * as Predicate from "effect/Predicate"
 import * as Schedule from "effect/Schedule"
 import type * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import { Cluster } from "./Cluster.ts"
 import * as Attempts from "./internal/attempts.ts"
 import {
@@ -367,8 +367,14 @@ export const layer = <T extends TaskSet.Any>(
           layerScope
         ))
       })
-    // the starts given back while the database was away, given back again once it is back
-    const giveBacks = attempts === undefined ? undefined : makeGiveBacks(attempts, layerScope)
+    // The starts given back while the database was away, given back again once it is back; their
+    // retries run in a scope of their own, closed after the shutdown has waited for them (this
+    // finalizer is registered before that wait's, so it runs after it). Not in the layer's scope:
+    // that is closed already while the entity's shutdown stops the handlers (a retry forked into
+    // it then never ran), and it interrupts what is forked into it before that wait.
+    const giveBackScope = yield* Scope.make()
+    yield* Effect.addFinalizer((exit) => Scope.close(giveBackScope, exit))
+    const giveBacks = attempts === undefined ? undefined : makeGiveBacks(attempts, giveBackScope)
     // the queue of this runner's tasks; released after the entity, so that its
     // tasks are interrupted (and left stored) by the entity's shutdown first
     // no span of its own per task: the task runs in the span of Effect's entity server
@@ -673,13 +679,18 @@ const makeGiveBacks = (attempts: Attempts.Attempts, scope: Scope.Scope): GiveBac
       if (ofTask === undefined) pending.set(key, ofTask = new Set())
       const over = Deferred.makeUnsafe<void>()
       ofTask.add(over)
-      const done = Effect.sync(() => {
+      const done = () => {
         ofTask.delete(over)
         if (ofTask.size === 0 && pending.get(key) === ofTask) pending.delete(key)
         Deferred.doneUnsafe(over, Exit.void)
-      })
-      return Effect.asVoid(
-        Effect.forkIn(Effect.ensuring(Effect.ignore(rideOutStorage(attempts.givenBack(attempt))), done), scope)
+      }
+      // told by the fiber's end, however it ends: a fiber interrupted before it ran (its scope
+      // closed) runs none of its own effect
+      return Effect.map(
+        Effect.forkIn(Effect.ignore(rideOutStorage(attempts.givenBack(attempt))), scope, { startImmediately: true }),
+        (fiber) => {
+          fiber.addObserver(done)
+        }
       )
     })
   const awaitAll = (overs: Iterable<Deferred.Deferred<void>>) =>

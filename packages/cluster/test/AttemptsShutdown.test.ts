@@ -12,12 +12,15 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Task } from "@taskscope/executor"
 import { Effect, Exit, Fiber, Latch, Layer, Scope } from "effect"
+import { PersistenceError } from "effect/cluster/ClusterError"
+import * as fs from "node:fs"
 import { Cluster, ClusterExecutor, ClusterRunner } from "../src/index.ts"
 import * as Attempts from "../src/internal/attempts.ts"
 import { submitter } from "./fixtures/cluster.ts"
 import { testShardingConfig } from "./fixtures/config.ts"
+import { eventually, logFile, readLog } from "./fixtures/log.ts"
 import { freePort, type Postgres, postgres } from "./fixtures/postgres.ts"
-import { waitForShards } from "./fixtures/runners.ts"
+import { startRunner, waitForShards } from "./fixtures/runners.ts"
 import { RunnerName, tasks } from "./fixtures/tasks.ts"
 
 /** How many rows `taskscope_attempts` holds for `key`. */
@@ -28,36 +31,26 @@ const rowsOf = (pg: Postgres, key: string) =>
   )
 
 /**
- * Runs one task, with key `key`, on a runner in this process, and shuts the runner down gracefully
- * while the poll that would forget the task's start waits at the gate: the shutdown stops it. With
- * `open`, the gate opens then, for the statements the shutdown makes itself. How many rows the task
- * left, and how long the shutdown took.
+ * Starts a runner in this process (in a scope of its own, which the test closes to shut it down
+ * gracefully), its store of starts PostgreSQL's as `wrap` changes it; once it holds the shards.
  */
-const answeredThenShutDown = (pg: Postgres, key: string, open: boolean) =>
+const inProcessRunner = (
+  pg: Postgres,
+  maxAttempts: number,
+  wrap: (store: Attempts.Attempts) => Attempts.Attempts
+) =>
   Effect.gen(function*() {
     const port = yield* Effect.promise(freePort)
-    // opened when the poll has asked, when the shutdown has stopped it, and by the test to let `answered` through
-    const asked = yield* Latch.make()
-    const stopped = yield* Latch.make()
-    const gate = yield* Latch.make()
-    const gated = Layer.effect(
+    const wrapped = Layer.effect(
       Attempts.CurrentAttempts,
-      Effect.map(Attempts.CurrentAttempts, (store): Attempts.Attempts | undefined =>
-        store && {
-          ...store,
-          answered: (id, requestId) =>
-            Effect.andThen(
-              Effect.andThen(asked.open, Effect.onInterrupt(gate.await, () => stopped.open)),
-              store.answered(id, requestId)
-            )
-        })
+      Effect.map(Attempts.CurrentAttempts, (store) => store && wrap(store))
     )
     const runnerScope = yield* Scope.make()
     yield* Effect.addFinalizer(() => Scope.close(runnerScope, Exit.void))
     yield* Layer.buildWithScope(
-      ClusterRunner.layer(tasks, { maxAttempts: 3 }).pipe(
+      ClusterRunner.layer(tasks, { maxAttempts }).pipe(
         Layer.provide(Layer.succeed(RunnerName, "in-process")),
-        Layer.provide(gated),
+        Layer.provide(wrapped),
         Layer.provideMerge(Cluster.layerPostgres({
           url: pg.url,
           runner: { host: "127.0.0.1", port },
@@ -67,6 +60,29 @@ const answeredThenShutDown = (pg: Postgres, key: string, open: boolean) =>
       runnerScope
     )
     yield* waitForShards(pg, 1)
+    return runnerScope
+  })
+
+/**
+ * Runs one task, with key `key`, on a runner in this process, and shuts the runner down gracefully
+ * while the poll that would forget the task's start waits at the gate: the shutdown stops it. With
+ * `open`, the gate opens then, for the statements the shutdown makes itself. How many rows the task
+ * left, and how long the shutdown took.
+ */
+const answeredThenShutDown = (pg: Postgres, key: string, open: boolean) =>
+  Effect.gen(function*() {
+    // opened when the poll has asked, when the shutdown has stopped it, and by the test to let `answered` through
+    const asked = yield* Latch.make()
+    const stopped = yield* Latch.make()
+    const gate = yield* Latch.make()
+    const runnerScope = yield* inProcessRunner(pg, 3, (store) => ({
+      ...store,
+      answered: (id, requestId) =>
+        Effect.andThen(
+          Effect.andThen(asked.open, Effect.onInterrupt(gate.await, () => stopped.open)),
+          store.answered(id, requestId)
+        )
+    }))
     const squared = yield* ClusterExecutor.scoped(tasks,
       (executor) => Effect.flatMap(executor.submit("square", 7, { key }), Task.join)).pipe(
         Effect.provide(submitter(pg.url)),
@@ -104,5 +120,47 @@ describe("the start count of maxAttempts and a graceful shutdown", () => {
         assert.strictEqual(rows, 1, "its start is left")
         // the 2 s, and the rest of the shutdown (well under a second here)
         assert.isBelow(shutdownMillis, 10_000)
+      }), 120_000)
+
+  it.live("a start the shutdown gives back while the database does not answer is given back again within its bound",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* postgres("attempts_shutdown")
+        const pg = yield* server.database("giveback")
+        const log = yield* logFile
+        const gate = `${log}.gate`
+        // the first give-back fails as against a database that is away; the next ones go through
+        let givenBack = 0
+        const runnerScope = yield* inProcessRunner(pg, 1, (store) => ({
+          ...store,
+          givenBack: (attempt) =>
+            ++givenBack === 1
+              ? Effect.fail(new PersistenceError({ cause: "the database is away" }))
+              : store.givenBack(attempt)
+        }))
+        const result = yield* ClusterExecutor.scoped(tasks, (executor) =>
+          Effect.gen(function*() {
+            const task = yield* executor.submit("visit", { key: "stopped", ms: 0, log, until: gate }, {
+              key: "stopped"
+            })
+            yield* Effect.gen(function*() {
+              yield* eventually("the task runs", Effect.map(readLog(log), (entries) => entries.length === 1))
+              assert.strictEqual(yield* rowsOf(pg, "stopped"), 1, "its start is counted")
+              // a graceful shutdown stops the task: its start is given back, the first try failing
+              const shutdown = yield* Effect.timeout(Scope.close(runnerScope, Exit.void), "30 seconds")
+              assert.isUndefined(shutdown)
+              assert.isAtLeast(givenBack, 2, "given back again")
+              // before: 1 (the try made once), and the task's next owner failed it with AttemptsExhaustedError
+              assert.strictEqual(yield* rowsOf(pg, "stopped"), 0, "its start is given back")
+            }).pipe(
+              // whatever the checks found, the task can end (on another runner), and so the executor's close
+              Effect.ensuring(Effect.andThen(
+                Effect.sync(() => fs.writeFileSync(gate, "")),
+                startRunner(pg, "r2", { env: { MAX_ATTEMPTS: "1" } })
+              ))
+            )
+            return yield* Task.join(task)
+          })).pipe(Effect.provide(submitter(pg.url)))
+        assert.deepStrictEqual(result, { key: "stopped", runner: "r2" })
       }), 120_000)
 })

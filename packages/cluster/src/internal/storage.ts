@@ -128,9 +128,10 @@ export const layerPostgresStorage = (
   ).pipe(Layer.provide([Snowflake.layerGenerator, NodeCrypto.layerDigest]))
 
 /**
- * Effect's `SqlRunnerStorage` on the `SqlClient` in context, with its shard-lock
- * checks made in batches and each statement on the shared pool failing past
- * `statementTimeout` (see {@link batchingRunnerStorage}).
+ * Effect's `SqlRunnerStorage` on the `SqlClient` in context (the runner
+ * storage's own pool, see `Cluster.layerPostgres`), with its shard-lock
+ * checks made in batches and each statement off the lock session failing
+ * past `statementTimeout` (see {@link batchingRunnerStorage}).
  */
 export const layerRunnerStorage = (
   statementTimeout: Duration.Duration
@@ -152,8 +153,8 @@ export const layerRunnerStorage = (
  * connection, two statements each. Here the checks asked for while one is
  * running are made together, as one check of all their shards, started
  * after each of them was asked for — so each still sees the locks as they
- * are after its own request, as the fence needs. Its statements on the
- * shared pool get `deadline` ({@link withDeadline}).
+ * are after its own request, as the fence needs. Its statements off the
+ * lock session get `deadline` ({@link withDeadline}).
  */
 const batchingRunnerStorage = (
   storage: RunnerStorage.RunnerStorage["Service"],
@@ -183,7 +184,7 @@ const batchingRunnerStorage = (
   }
   return RunnerStorage.RunnerStorage.of({
     ...storage,
-    // the statements on the shared pool (Effect bounds those on the lock connection)
+    // the statements off the lock session (Effect bounds those on the lock connection)
     getRunners: deadline(storage.getRunners),
     register: (runner, healthy) => deadline(storage.register(runner, healthy)),
     unregister: (address) => deadline(storage.unregister(address)),
