@@ -595,13 +595,16 @@ const counted = (
 ): Effect.Effect<Schema.Json, WireError> =>
   Effect.suspend(() => {
     const attempt = Attempts.newAttempt()
-    // armed before the count: a statement interrupted on its way may still be applied
-    charged.attempt = attempt
     const run = Effect.flatMap(
       // once this runner's own give-backs of the task, if the database was away, are done
       Effect.andThen(
         giveBacks.settled(id),
-        Effect.orElseSucceed(rideOutStorage(giveBacks.attempts.start(id, attempt)), () => 0)
+        Effect.suspend(() => {
+          // armed before the count (not before the wait: nothing to give back then): a statement
+          // interrupted on its way may still be applied
+          charged.attempt = attempt
+          return Effect.orElseSucceed(rideOutStorage(giveBacks.attempts.start(id, attempt)), () => 0)
+        })
       ),
       (starts): Effect.Effect<Schema.Json, WireError> =>
         starts > maxAttempts
@@ -672,8 +675,10 @@ const makeGiveBacks = (attempts: Attempts.Attempts, scope: Scope.Scope): GiveBac
   // up after the minute, or interrupted by the runner's end)
   const pending = new Map<string, Set<Deferred.Deferred<void>>>()
   const keyOf = (id: Attempts.TaskId) => JSON.stringify([id.entity, id.task, id.key])
+  // uninterruptible from the registration to the observer (a refusal's give-back, which is not a
+  // finalizer, may be interrupted): an entry left without its fiber would hold `settled` for good
   const inBackground = (id: Attempts.TaskId, attempt: string): Effect.Effect<void> =>
-    Effect.suspend(() => {
+    Effect.uninterruptible(Effect.suspend(() => {
       const key = keyOf(id)
       let ofTask = pending.get(key)
       if (ofTask === undefined) pending.set(key, ofTask = new Set())
@@ -692,7 +697,7 @@ const makeGiveBacks = (attempts: Attempts.Attempts, scope: Scope.Scope): GiveBac
           fiber.addObserver(done)
         }
       )
-    })
+    }))
   const awaitAll = (overs: Iterable<Deferred.Deferred<void>>) =>
     Effect.forEach(Array.from(overs), Deferred.await, { discard: true })
   return {
