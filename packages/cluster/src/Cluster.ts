@@ -561,7 +561,7 @@ export const layerPostgres = (options: PostgresOptions): Layer.Layer<Cluster | S
     // when a restart of the server killed it, the pool could lose the
     // wake-up of a statement waiting for a new connection (Effect 4.1's
     // `Pool`), and the process stalled for minutes after the server was back
-    // (2 of 4 rounds of a 20 s outage; test/OutageSoak.test.ts). Off it, none of 13.
+    // (2 of 4 rounds of a 20 s outage; test/OutageSoak.test.ts). Off it, none of 18.
     const lockSql = client(RUNNER_STORAGE_CONNECTIONS, false, " locks")
     const storage = withConnection(
       layerPostgresStorage(statementTimeout),
