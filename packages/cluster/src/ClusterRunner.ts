@@ -669,7 +669,10 @@ interface GiveBacks {
   readonly all: Effect.Effect<void>
 }
 
-/** {@link GiveBacks} on `attempts`, their background retries forked in `scope` (the runner's). */
+/**
+ * {@link GiveBacks} on `attempts`, their background retries forked in `scope`
+ * (the runner's own for them, closed after its shutdown has waited for them).
+ */
 const makeGiveBacks = (attempts: Attempts.Attempts, scope: Scope.Scope): GiveBacks => {
   // by task: the background give-backs under way, each told when it is over (given back, given
   // up after the minute, or interrupted by the runner's end)
