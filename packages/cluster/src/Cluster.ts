@@ -534,6 +534,10 @@ export const layerPostgres = (options: PostgresOptions): Layer.Layer<Cluster | S
     // NodeClusterSocket reads its own ShardingConfig (the environment's, under
     // these options); the storages get the same values
     const config = ShardingConfig.layer(shardingConfig)
+    // which process a session is, and what for, in pg_stat_activity; the address last, since
+    // PostgreSQL keeps 63 bytes of it
+    const kind = runner === undefined ? "submitter" : "runner"
+    const address = runner === undefined ? "" : ` ${runner.host}:${runner.port}`
     const client = (connections: number, multiplex: boolean, role: string) =>
       PgClient.layer({
         url: Redacted.make(url),
@@ -545,10 +549,7 @@ export const layerPostgres = (options: PostgresOptions): Layer.Layer<Cluster | S
         startupParameters: idleSessionTimeout === undefined
           ? undefined
           : idleSessionParameters(idleSessionTimeout),
-        // which process a session is, and what for, in pg_stat_activity; the address last, since
-        // PostgreSQL keeps 63 bytes of it
-        applicationName: `taskscope ${runner === undefined ? "submitter" : "runner"}${role} ${process.pid}` +
-          (runner === undefined ? "" : ` ${runner.host}:${runner.port}`)
+        applicationName: `taskscope ${kind}${role} ${process.pid}${address}`
       })
     // The tasks' statements: multiplexed (the statements of concurrent fibers
     // share connections, pipelined into one write: a third less CPU per task

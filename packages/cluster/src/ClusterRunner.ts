@@ -367,14 +367,9 @@ export const layer = <T extends TaskSet.Any>(
           layerScope
         ))
       })
-    // The starts given back while the database was away, given back again once it is back; their
-    // retries run in a scope of their own, closed after the shutdown has waited for them (this
-    // finalizer is registered before that wait's, so it runs after it). Not in the layer's scope:
-    // that is closed already while the entity's shutdown stops the handlers (a retry forked into
-    // it then never ran), and it interrupts what is forked into it before that wait.
-    const giveBackScope = yield* Scope.make()
-    yield* Effect.addFinalizer((exit) => Scope.close(giveBackScope, exit))
-    const giveBacks = attempts === undefined ? undefined : makeGiveBacks(attempts, giveBackScope)
+    // The starts given back while the database was away, given back again once it is back. Made
+    // here, before the shutdown's wait for them below is registered: their scope closes after it.
+    const giveBacks = attempts === undefined ? undefined : yield* makeGiveBacks(attempts)
     // the queue of this runner's tasks; released after the entity, so that its
     // tasks are interrupted (and left stored) by the entity's shutdown first
     // no span of its own per task: the task runs in the span of Effect's entity server
@@ -441,9 +436,9 @@ export const layer = <T extends TaskSet.Any>(
             const begin = Effect.suspend(() => started() ? served : Effect.never)
             return Effect.andThen(
               owned(shardId),
-              attempts === undefined
+              giveBacks === undefined
                 ? begin
-                : counted(giveBacks!, taskId, maxAttempts, begin, () => handedOff(shardId), charged)
+                : counted(giveBacks, taskId, maxAttempts, begin, () => handedOff(shardId), charged)
             )
           })
         // Stopped by the runner's shutdown, the task is left unanswered: the
@@ -501,14 +496,14 @@ export const layer = <T extends TaskSet.Any>(
         // either when this runner is shutting down, and is given back here too. Not when the
         // shard went otherwise: `hasShardId` cannot tell a shard moved away from a lock this
         // runner lost (its event loop blocked past the lock's expiration), whose start must stay.
-        return attempts === undefined ?
+        return giveBacks === undefined ?
           submitted :
           Effect.onExit(submitted, (exit) =>
             Effect.flatMap(address, ({ shardId }) =>
               !(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && handedOff(shardId))
-                ? forget(attempts, taskId, String(request.requestId))
+                ? forget(giveBacks.attempts, taskId, String(request.requestId))
                 : shutdown !== "serving"
-                ? giveBack(giveBacks!, taskId, charged)
+                ? giveBack(giveBacks, taskId, charged)
                 : Effect.void))
       }
     }
@@ -517,16 +512,16 @@ export const layer = <T extends TaskSet.Any>(
     // answered in the runner's last moments (their poll not due yet, or their answer stored since
     // it last asked) are asked about once more, each answer stored dropping its task's starts.
     // Bounded: a database that does not answer leaves those rows to the purge of week-old rows.
-    if (attempts !== undefined) {
+    if (giveBacks !== undefined) {
       yield* Effect.addFinalizer(() =>
         Effect.suspend(() =>
-          Effect.forEach(unforgotten, ([requestId, id]) => Effect.ignore(attempts.answered(id, requestId)), {
+          Effect.forEach(unforgotten, ([requestId, id]) => Effect.ignore(giveBacks.attempts.answered(id, requestId)), {
             concurrency: FORGET_AT_SHUTDOWN_CONCURRENCY,
             discard: true
           })
         ).pipe(
           // and the starts still being given back in the background, in the same time
-          Effect.andThen(giveBacks!.all),
+          Effect.andThen(giveBacks.all),
           Effect.timeoutOption(FORGET_AT_SHUTDOWN),
           Effect.asVoid
         )
@@ -670,10 +665,18 @@ interface GiveBacks {
 }
 
 /**
- * {@link GiveBacks} on `attempts`, their background retries forked in `scope`
- * (the runner's own for them, closed after its shutdown has waited for them).
+ * {@link GiveBacks} on `attempts`, their background retries forked in a scope
+ * of their own, closed with the scope in context: made before the runner's
+ * shutdown registers its wait for them, it closes after that wait. Not the
+ * runner's layer scope: that one is closed already while the entity's
+ * shutdown stops the handlers (a retry forked into it then never ran), and it
+ * interrupts what is forked into it before that wait.
  */
-const makeGiveBacks = (attempts: Attempts.Attempts, scope: Scope.Scope): GiveBacks => {
+const makeGiveBacks = (attempts: Attempts.Attempts): Effect.Effect<GiveBacks, never, Scope.Scope> =>
+  Effect.map(Effect.acquireRelease(Scope.make(), (scope, exit) => Scope.close(scope, exit)), (scope) =>
+    giveBacksIn(attempts, scope))
+
+const giveBacksIn = (attempts: Attempts.Attempts, scope: Scope.Scope): GiveBacks => {
   // by task: the background give-backs under way, each told when it is over (given back, given
   // up after the minute, or interrupted by the runner's end)
   const pending = new Map<string, Set<Deferred.Deferred<void>>>()
@@ -708,6 +711,8 @@ const makeGiveBacks = (attempts: Attempts.Attempts, scope: Scope.Scope): GiveBac
     giveBack: (id, attempt) => Effect.catch(attempts.givenBack(attempt), () => inBackground(id, attempt)),
     settled: (id) =>
       Effect.suspend(() => {
+        // (every counted start asks: most find nothing under way, without making a key)
+        if (pending.size === 0) return Effect.void
         const ofTask = pending.get(keyOf(id))
         return ofTask === undefined ? Effect.void : awaitAll(ofTask)
       }),

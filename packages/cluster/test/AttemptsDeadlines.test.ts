@@ -12,12 +12,11 @@ import { ClusterExecutor } from "../src/index.ts"
 import { submitter } from "./fixtures/cluster.ts"
 import { eventually, logFile, readLog } from "./fixtures/log.ts"
 import { type Postgres, postgres } from "./fixtures/postgres.ts"
-import { startRunner, waitForShards } from "./fixtures/runners.ts"
+import { countedStarts, startRunner, waitForShards } from "./fixtures/runners.ts"
 import { tasks } from "./fixtures/tasks.ts"
 
 /** Whether `taskscope_attempts` holds `n` rows. */
-const startRows = (pg: Postgres, n: number) =>
-  Effect.map(pg.query<{ n: string }>("select count(*) as n from taskscope_attempts"), ([row]) => Number(row!.n) === n)
+const startRows = (pg: Postgres, n: number) => Effect.map(countedStarts(pg), (rows) => rows === n)
 
 /** How a task ended, in short. */
 const outcomeOf = (exit: Exit.Exit<unknown, unknown>): string => {

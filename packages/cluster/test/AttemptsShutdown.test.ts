@@ -20,15 +20,11 @@ import { submitter } from "./fixtures/cluster.ts"
 import { testShardingConfig } from "./fixtures/config.ts"
 import { eventually, logFile, readLog } from "./fixtures/log.ts"
 import { freePort, type Postgres, postgres } from "./fixtures/postgres.ts"
-import { startRunner, waitForShards } from "./fixtures/runners.ts"
+import { countedStarts, startRunner, waitForShards } from "./fixtures/runners.ts"
 import { RunnerName, tasks } from "./fixtures/tasks.ts"
 
 /** How many rows `taskscope_attempts` holds for `key`. */
-const rowsOf = (pg: Postgres, key: string) =>
-  Effect.map(
-    pg.query<{ n: string }>(`select count(*) as n from taskscope_attempts where key = '${key}'`),
-    ([row]) => Number(row!.n)
-  )
+const rowsOf = (pg: Postgres, key: string) => countedStarts(pg, `key = '${key}'`)
 
 /**
  * Starts a runner in this process (in a scope of its own, which the test closes to shut it down

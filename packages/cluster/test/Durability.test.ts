@@ -12,7 +12,7 @@ import { type ClusterError, ClusterExecutor } from "../src/index.ts"
 import { submitter } from "./fixtures/cluster.ts"
 import { eventually, logFile, readLog } from "./fixtures/log.ts"
 import { type Postgres, postgres } from "./fixtures/postgres.ts"
-import { type RunnerProcess, startRunner, waitForShards } from "./fixtures/runners.ts"
+import { countedStarts, type RunnerProcess, startRunner, waitForShards } from "./fixtures/runners.ts"
 import { tasks } from "./fixtures/tasks.ts"
 
 /** Stored requests of the test task set, and how many of them have a stored result. */
@@ -266,8 +266,7 @@ describe("durability", () => {
         // its count is dropped with its answer
         yield* eventually(
           "its starts forgotten",
-          Effect.map(pg.query<{ n: string }>("select count(*) as n from taskscope_attempts"),
-            ([row]) => Number(row!.n) === 0)
+          Effect.map(countedStarts(pg), (n) => n === 0)
         )
       }),
     150_000
@@ -287,17 +286,11 @@ describe("durability", () => {
             const hangLog = yield* logFile
             const hanging = yield* executor.submit("hang", { key: "h", log: hangLog }, { key: "h" })
             yield* eventually("it hangs", Effect.map(readLog(hangLog), (entries) => entries.length > 0))
-            const [counted] = yield* pg.query<{ n: string }>(
-              "select count(*) as n from taskscope_attempts where task = 'hang'"
-            )
-            assert.strictEqual(Number(counted!.n), 1, "its start is counted while it runs")
+            assert.strictEqual(yield* countedStarts(pg, "task = 'hang'"), 1, "its start is counted while it runs")
             yield* Task.interrupt(hanging)
             yield* eventually(
               "the cancelled task's starts forgotten",
-              Effect.map(
-                pg.query<{ n: string }>("select count(*) as n from taskscope_attempts where task = 'hang'"),
-                ([row]) => Number(row!.n) === 0
-              )
+              Effect.map(countedStarts(pg, "task = 'hang'"), (n) => n === 0)
             )
             const task = yield* executor.submit("visit", { key: "moved", ms: 0, log, until: gate }, { key: "moved" })
             yield* eventually("it runs", Effect.map(readLog(log), (entries) => entries.length > 0))
@@ -332,11 +325,8 @@ describe("durability", () => {
             yield* eventually("its scope closes", Effect.map(readLog(log), (entries) => entries.length > 0))
             const first = (yield* readLog(log))[0]!.runner
             yield* started.find((runner) => runner.name === first)!.kill("SIGTERM")
-            const [left] = yield* pg.query<{ n: string }>(
-              "select count(*) as n from taskscope_attempts where key = 'closing'"
-            )
             // before: 1, and the next owner (maxAttempts: 1) failed it with AttemptsExhaustedError
-            assert.strictEqual(Number(left!.n), 0, "its start is given back")
+            assert.strictEqual(yield* countedStarts(pg, "key = 'closing'"), 0, "its start is given back")
             return { first, ranOn: yield* Task.join(task) }
           })).pipe(Effect.provide(submitter(pg.url)), Effect.timeout("90 seconds"))
         assert.notStrictEqual(ranOn.ranOn, ranOn.first, "the next owner runs it again")
@@ -389,8 +379,7 @@ describe("durability", () => {
         assert.isBelow(elapsed, 25_000)
         yield* eventually(
           "its starts forgotten",
-          Effect.map(pg.query<{ n: string }>("select count(*) as n from taskscope_attempts"),
-            ([row]) => Number(row!.n) === 0)
+          Effect.map(countedStarts(pg), (n) => n === 0)
         )
       }),
     120_000
