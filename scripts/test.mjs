@@ -6,13 +6,16 @@
 //   3. the docs (scripts/check-docs.mjs): one check per README with
 //      TypeScript blocks, one for the JSDoc examples, one for the JSDoc tags;
 //   4. every vitest test (the default reporter for people, the JSON reporter
-//      for this script); a test file that fails to load counts as a failure;
+//      for this script); a test file that fails to load counts as a failure.
+//      The cluster project runs in a vitest process of its own, started first
+//      and beside the rest; its output is printed after the consumer test;
 //   5. the consumer test (scripts/consumer.mjs): one check per step.
 // Then it prints what the count is made of, and last, alone on its line,
 // `N passed, N failed`; it exits non-zero when anything failed.
 // Arguments go to vitest (e.g. a file filter).
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs"
-import { dirname, join } from "node:path"
+import { spawn } from "node:child_process"
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync } from "node:fs"
+import { join } from "node:path"
 import { runDocsChecks } from "./check-docs.mjs"
 import { runConsumer } from "./consumer.mjs"
 import { bin, check, exec, pnpmBinary, root, succeed, useColour } from "./lib/checks.mjs"
@@ -25,6 +28,107 @@ if (!useColour) {
 
 const heading = (text) => console.log(`\n> ${text}`)
 
+/**
+ * Starts a command with its output going to the file `log` (a pipe this
+ * process leaves unread while it runs other checks synchronously would fill
+ * and block the command's writes). `follow()` prints the log so far, then what
+ * comes, and resolves once the command has ended to `{ status, output }`, as
+ * exec does (output: what the hang guard or a signal did to it).
+ */
+function startInBackground(command, commandArgs, log, guardMs) {
+  const fd = openSync(log, "w")
+  const child = spawn(command, commandArgs, { cwd: root, stdio: ["ignore", fd, fd] })
+  closeSync(fd)
+  // this script stopped early (an uncaught error, process.exit) leaves nothing running
+  const stop = () => child.kill("SIGTERM")
+  process.on("exit", stop)
+  let output = ""
+  const guard = setTimeout(() => {
+    output = "ETIMEDOUT"
+    child.kill("SIGTERM")
+  }, guardMs)
+  const ended = new Promise((resolve) =>
+    child.on("close", (status, signal) => {
+      clearTimeout(guard)
+      process.off("exit", stop)
+      if (signal !== null && output === "") output = `killed by ${signal}`
+      resolve(status ?? 1)
+    })
+  )
+  const follow = async () => {
+    const reader = openSync(log, "r")
+    const buffer = Buffer.alloc(1 << 16)
+    let offset = 0
+    const print = () => {
+      for (let n; (n = readSync(reader, buffer, 0, buffer.length, offset)) > 0; offset += n) {
+        process.stdout.write(buffer.subarray(0, n))
+      }
+    }
+    const timer = setInterval(print, 250)
+    const status = await ended
+    clearInterval(timer)
+    print()
+    closeSync(reader)
+    return { status, output }
+  }
+  return { follow }
+}
+
+/** A vitest run's passed and failed tests, from its JSON report; a file that fails to load counts as a failure. */
+function countVitest(run, report) {
+  // the run was cut short (the hang guard's timeout, or a signal): say so, or only "no report" shows
+  if (/ETIMEDOUT/.test(run.output)) {
+    console.log(`vitest was stopped after ${VITEST_GUARD_MS / 1000} s by the hang guard: a test hangs`)
+  } else if (/killed by/.test(run.output)) {
+    console.log(`vitest was stopped: ${run.output.trim().split("\n").at(-1)}`)
+  }
+  let passed = 0
+  let failed = 0
+  if (existsSync(report)) {
+    const json = JSON.parse(readFileSync(report, "utf8"))
+    passed = json.numPassedTests
+    failed = json.numFailedTests
+    // a test file that fails to load has no test results but still failed
+    failed += json.testResults.filter((file) => file.status === "failed" && file.assertionResults.length === 0).length
+  } else {
+    console.log(`vitest wrote no report (${report})`)
+    failed += 1
+  }
+  if (run.status !== 0 && failed === 0) failed += 1
+  return { passed, failed }
+}
+
+const args = process.argv.slice(2)
+// a guard against a hang, not a budget: the longer lane takes about 4.5 minutes on 2 cores
+const VITEST_GUARD_MS = 600_000
+const vitestArgs = (report) => [
+  "run",
+  // a focused test (`it.only`) left in fails the run instead of skipping the rest of its file
+  "--allowOnly=false",
+  "--reporter=default",
+  "--reporter=json",
+  `--outputFile.json=${report}`,
+  // a file filter may match the files of one lane only
+  ...(args.length > 0 ? ["--passWithNoTests"] : []),
+  ...args
+]
+const reports = join(root, ".vitest")
+mkdirSync(reports, { recursive: true })
+const clusterReport = join(reports, "report-cluster.json")
+const clusterLog = join(reports, "cluster.log")
+const otherReport = join(reports, "report.json")
+for (const file of [clusterReport, clusterLog, otherReport]) rmSync(file, { force: true })
+
+// The cluster tests run one file at a time (each starts its own PostgreSQL and
+// runner processes). They are most of the suite's time and mostly wait on
+// timers, so they run in a second vitest process beside everything else.
+const clusterLane = startInBackground(
+  bin("vitest"),
+  [...vitestArgs(clusterReport), "--project", "cluster"],
+  clusterLog,
+  VITEST_GUARD_MS
+)
+
 heading("type check, lint, docs")
 const typecheck = await check(
   "type check: tsc -p tsconfig.json",
@@ -36,49 +140,22 @@ const lint = await check(
 )
 const docs = await runDocsChecks()
 
-heading("vitest run")
-// a guard against a hang, not a budget: the suite takes about 3 minutes on 2 cores
-const VITEST_GUARD_MS = 600_000
-const report = join(root, ".vitest", "report.json")
-mkdirSync(dirname(report), { recursive: true })
-rmSync(report, { force: true })
-const vitest = exec(
-  bin("vitest"),
-  [
-    "run",
-    // a focused test (`it.only`) left in fails the run instead of skipping the rest of its file
-    "--allowOnly=false",
-    "--reporter=default",
-    "--reporter=json",
-    `--outputFile.json=${report}`,
-    ...process.argv.slice(2)
-  ],
-  { stdio: "inherit", timeout: VITEST_GUARD_MS }
-)
-let vitestPassed = 0
-let vitestFailed = 0
-// the run was cut short (the hang guard's timeout, or a signal): say so, or only "no report" shows
-if (/ETIMEDOUT/.test(vitest.output)) {
-  console.log(`vitest was stopped after ${VITEST_GUARD_MS / 1000} s by the hang guard: a test hangs`)
-} else if (/killed by/.test(vitest.output)) {
-  console.log(`vitest was stopped: ${vitest.output.trim().split("\n").at(-1)}`)
-}
-if (existsSync(report)) {
-  const json = JSON.parse(readFileSync(report, "utf8"))
-  vitestPassed = json.numPassedTests
-  vitestFailed = json.numFailedTests
-  // a test file that fails to load has no test results but still failed
-  vitestFailed += json.testResults.filter((file) => file.status === "failed" && file.assertionResults.length === 0)
-    .length
-} else {
-  console.log("vitest wrote no report")
-  vitestFailed += 1
-}
-if (vitest.status !== 0 && vitestFailed === 0) vitestFailed += 1
+heading("vitest run: every project but cluster")
+const other = exec(bin("vitest"), [...vitestArgs(otherReport), "--project", "!cluster"], {
+  stdio: "inherit",
+  timeout: VITEST_GUARD_MS
+})
+const otherCount = countVitest(other, otherReport)
 
 heading("consumer test: the packages as a user installs them")
 const consumer = await runConsumer()
 
+heading("vitest run: project cluster (started with the rest; its output so far, then as it comes)")
+const cluster = await clusterLane.follow()
+const clusterCount = countVitest(cluster, clusterReport)
+
+const vitestPassed = otherCount.passed + clusterCount.passed
+const vitestFailed = otherCount.failed + clusterCount.failed
 const checks = [typecheck, lint, ...docs, ...consumer]
 const failedChecks = checks.filter((result) => !result.ok)
 const passed = vitestPassed + checks.length - failedChecks.length
