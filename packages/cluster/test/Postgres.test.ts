@@ -23,15 +23,15 @@ const alive = (pid: number): boolean => {
 }
 
 describe("embedded PostgreSQL", () => {
-  it.live("a process killed with SIGKILL leaves no server running and no directory behind", () =>
+  it.live("a process killed with SIGKILL leaves no server running and no directory behind, initdb's template included", () =>
     Effect.gen(function*() {
       const proc = spawn(process.execPath, [child], { stdio: ["ignore", "pipe", "inherit"] })
-      const dir = yield* Effect.callback<string>((resume) => {
+      const { dir, templates } = yield* Effect.callback<{ dir: string; templates: Array<string> }>((resume) => {
         let out = ""
         proc.stdout.on("data", (chunk: Buffer) => {
           out += chunk.toString()
           const line = out.split("\n").find((l) => l.startsWith("{"))
-          if (line !== undefined) resume(Effect.succeed((JSON.parse(line) as { dir: string }).dir))
+          if (line !== undefined) resume(Effect.succeed(JSON.parse(line)))
         })
       })
       const pid = Number(fs.readFileSync(path.join(dir, "data", "postmaster.pid"), "utf8").split("\n")[0])
@@ -39,5 +39,7 @@ describe("embedded PostgreSQL", () => {
       proc.kill("SIGKILL")
       yield* eventually("the server stops", Effect.sync(() => !alive(pid)))
       yield* eventually("its directory is removed", Effect.sync(() => !fs.existsSync(dir)))
+      assert.lengthOf(templates, 1)
+      yield* eventually("the initdb template is removed", Effect.sync(() => templates.every((t) => !fs.existsSync(t))))
     }))
 })
