@@ -325,11 +325,16 @@ describe("durability", () => {
             yield* eventually("its scope closes", Effect.map(readLog(log), (entries) => entries.length > 0))
             const first = (yield* readLog(log))[0]!.runner
             yield* started.find((runner) => runner.name === first)!.kill("SIGTERM")
-            // before: 1, and the next owner (maxAttempts: 1) failed it with AttemptsExhaustedError
-            assert.strictEqual(yield* countedStarts(pg, "key = 'closing'"), 0, "its start is given back")
+            // with maxAttempts 1 the next owner runs it only if the first start was given back (before:
+            // the next owner failed it with AttemptsExhaustedError). The count is not read here: the next
+            // owner may have taken the shard and counted its own start before the first runner exits
             return { first, ranOn: yield* Task.join(task) }
           })).pipe(Effect.provide(submitter(pg.url)), Effect.timeout("90 seconds"))
         assert.notStrictEqual(ranOn.ranOn, ranOn.first, "the next owner runs it again")
+        yield* eventually(
+          "the answered task's starts are forgotten",
+          Effect.map(countedStarts(pg, "key = 'closing'"), (n) => n === 0)
+        )
       }), 150_000)
 
   // Measured before the fix: the runner whose loop was blocked ended the task's run once it woke
