@@ -47,14 +47,22 @@ function startInBackground(command, commandArgs, log, guardMs) {
     output = "ETIMEDOUT"
     child.kill("SIGTERM")
   }, guardMs)
-  const ended = new Promise((resolve) =>
-    child.on("close", (status, signal) => {
+  const ended = new Promise((resolve) => {
+    const end = (status) => {
       clearTimeout(guard)
       process.off("exit", stop)
-      if (signal !== null && output === "") output = `killed by ${signal}`
-      resolve(status ?? 1)
+      resolve(status)
+    }
+    // a command that could not start (no such file): "close" may not follow
+    child.on("error", (error) => {
+      output ||= `could not start ${command}: ${error.message}`
+      end(1)
     })
-  )
+    child.on("close", (status, signal) => {
+      if (signal !== null && output === "") output = `killed by ${signal}`
+      end(status ?? 1)
+    })
+  })
   const follow = async () => {
     const reader = openSync(log, "r")
     const buffer = Buffer.alloc(1 << 16)
@@ -79,7 +87,7 @@ function countVitest(run, report) {
   // the run was cut short (the hang guard's timeout, or a signal): say so, or only "no report" shows
   if (/ETIMEDOUT/.test(run.output)) {
     console.log(`vitest was stopped after ${VITEST_GUARD_MS / 1000} s by the hang guard: a test hangs`)
-  } else if (/killed by/.test(run.output)) {
+  } else if (/killed by|could not start/.test(run.output)) {
     console.log(`vitest was stopped: ${run.output.trim().split("\n").at(-1)}`)
   }
   let passed = 0
