@@ -16,6 +16,7 @@
 // the run). With `--project` among them, vitest runs once, as they say.
 import { spawn } from "node:child_process"
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync } from "node:fs"
+import { setPriority } from "node:os"
 import { join } from "node:path"
 import { runDocsChecks } from "./check-docs.mjs"
 import { runConsumer } from "./consumer.mjs"
@@ -153,6 +154,12 @@ const clusterLane = picksProjects ? undefined : startInBackground(
   clusterLog,
   VITEST_GUARD_MS
 )
+
+// The rest runs at a lower priority than the cluster tests (children inherit
+// it): those measure real time (lock expirations, a blocked event loop, a
+// runner's death noticed), and a moment when more than two processes want a
+// core should cost the checks below, whose tests only bound a hang.
+if (clusterLane !== undefined) setPriority(10)
 
 heading("type check, lint, docs")
 const typecheck = await check(
